@@ -1,0 +1,545 @@
+//! Every frame of the wire protocol.
+//!
+//! One WebSocket binary message carries exactly one frame. A client sends
+//! [`ClientFrame`]s, a relay sends [`RelayFrame`]s. Both are encoded with postcard
+//! (serde, varint integers, enums as a varint variant index, byte strings as a varint
+//! length then the bytes); `docs/PROTOCOL.md` spells out the layout.
+//!
+//! Decoding is bounded: [`ClientFrame::decode`] and [`RelayFrame::decode`] refuse input
+//! longer than [`MAX_FRAME`], never allocate more than the input's length, never panic, and
+//! check every field against its limit ([`ClientFrame::validate`]) so that a decoded frame
+//! is one the receiver may act on.
+
+use crate::error::ErrorCode;
+use crate::ids::{Epoch, GroupId, Seq, SlotId};
+use crate::limits::*;
+use serde::{Deserialize, Serialize};
+
+/// A request id chosen by the client. The relay names it in the response or error, so a
+/// client may pipeline many requests. The relay never interprets it. `0` is reserved for
+/// errors that answer no request (an undecodable frame).
+pub type RequestId = u32;
+
+/// An Ed25519 public key that grants access to one epoch of one group (see
+/// [`crate::access`]).
+pub type AccessPublicKey = [u8; 32];
+
+/// A frame from a client to the relay.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
+pub struct ClientFrame {
+    /// Echoed in the answer.
+    pub id: RequestId,
+    /// What the client asks.
+    pub request: Request,
+}
+
+/// What a client may ask of a relay.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
+pub enum Request {
+    /// Must be the first frame of a connection, and only the first.
+    Hello {
+        /// The client's protocol version; see [`crate::PROTOCOL_VERSION`].
+        version: u16,
+    },
+    /// Keeps an idle connection open; answered with [`Response::Pong`].
+    Ping,
+    /// Asks for a fresh single-use nonce to sign in [`Request::Auth`].
+    Challenge,
+    /// Creates a group at epoch 0 whose access key is `access_key`.
+    CreateGroup {
+        /// The access public key of epoch 0.
+        access_key: AccessPublicKey,
+        /// The operator's creation secret, if the relay requires one.
+        #[serde(with = "serde_bytes")]
+        creation_secret: Vec<u8>,
+    },
+    /// Proves that this connection holds the access key of `(group, epoch)`.
+    Auth {
+        /// The group.
+        group: GroupId,
+        /// The epoch whose access key signed.
+        epoch: Epoch,
+        /// A nonce from [`Response::Challenge`], single use.
+        nonce: [u8; NONCE_LEN],
+        /// Ed25519 signature over [`crate::access::auth_message`].
+        #[serde(with = "serde_bytes")]
+        signature: [u8; 64],
+    },
+    /// Stores a message in the group's log. Only for the relay's current epoch of the
+    /// group, and only on a connection authorized for it.
+    Post {
+        /// The group.
+        group: GroupId,
+        /// The epoch the message was made in; must be the group's current epoch.
+        epoch: Epoch,
+        /// Application message or commit.
+        kind: PostKind,
+        /// The padded ciphertext (an MLS message, opaque to the relay).
+        #[serde(with = "serde_bytes")]
+        payload: Vec<u8>,
+    },
+    /// Reads the group's log from sequence number `from` on, as far as this connection
+    /// is authorized (see [`Response::Messages`]).
+    Fetch {
+        /// The group.
+        group: GroupId,
+        /// The first sequence number wanted.
+        from: Seq,
+        /// The most messages wanted (capped at [`MAX_FETCH_MESSAGES`]).
+        limit: u32,
+    },
+    /// Asks for live pushes of new messages of the group. Needs at least one `Auth` for
+    /// the group; pushes come only for epochs this connection is authorized for.
+    Subscribe {
+        /// The group.
+        group: GroupId,
+    },
+    /// Stops live pushes for the group.
+    Unsubscribe {
+        /// The group.
+        group: GroupId,
+    },
+    /// Leaves a sealed invitation in a new invite slot. Needs a connection authorized for
+    /// some group's current epoch (so that outsiders cannot fill the relay's disk).
+    PutInvite {
+        /// The slot id derived from the invite code.
+        slot: SlotId,
+        /// SHA-256 of the management token (see [`crate::access::manage_hash`]); the
+        /// token is shared among the group's admins and needed to read the answer.
+        manage_hash: [u8; 32],
+        /// Seconds until the slot expires (at most [`MAX_INVITE_TTL_SECS`]).
+        ttl_secs: u64,
+        /// The sealed invitation, padded.
+        #[serde(with = "serde_bytes")]
+        invitation: Vec<u8>,
+    },
+    /// Reads the sealed invitation of a slot.
+    GetInvite {
+        /// The slot.
+        slot: SlotId,
+    },
+    /// Answers a slot with a sealed join request. Atomic: only the first answer wins,
+    /// every later one gets [`ErrorCode::AlreadyUsed`].
+    AnswerInvite {
+        /// The slot.
+        slot: SlotId,
+        /// The sealed join request, padded.
+        #[serde(with = "serde_bytes")]
+        answer: Vec<u8>,
+    },
+    /// Reads the answer of a slot, if any (admins, holding the management token).
+    GetAnswer {
+        /// The slot.
+        slot: SlotId,
+        /// The management token whose hash was given in `PutInvite`.
+        manage_token: [u8; 32],
+    },
+    /// Leaves the sealed welcome for the joiner, once.
+    PutWelcome {
+        /// The slot.
+        slot: SlotId,
+        /// The management token.
+        manage_token: [u8; 32],
+        /// The sealed welcome, padded.
+        #[serde(with = "serde_bytes")]
+        welcome: Vec<u8>,
+    },
+    /// Reads the welcome of a slot, if any (the joiner).
+    GetWelcome {
+        /// The slot.
+        slot: SlotId,
+    },
+    /// Removes a slot before it expires (an admin revoking an invite).
+    DeleteInvite {
+        /// The slot.
+        slot: SlotId,
+        /// The management token.
+        manage_token: [u8; 32],
+    },
+}
+
+/// What kind of message a [`Request::Post`] stores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
+pub enum PostKind {
+    /// An MLS application message (or any message that does not change the epoch).
+    Application,
+    /// An MLS commit: moves the group from `epoch` to `epoch + 1`, whose access public
+    /// key it names. Accepted only for the current epoch; the first one wins.
+    Commit {
+        /// The access public key of `epoch + 1`.
+        next_access_key: AccessPublicKey,
+    },
+}
+
+/// The kind of a stored message, as delivered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
+pub enum MessageKind {
+    /// An application message.
+    Application,
+    /// A commit, which ended its epoch.
+    Commit,
+}
+
+/// A stored message as the relay delivers it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
+pub struct Message {
+    /// Its sequence number in the group's log.
+    pub seq: Seq,
+    /// The epoch it was posted in.
+    pub epoch: Epoch,
+    /// Application message or commit.
+    pub kind: MessageKind,
+    /// When the relay stored it, in Unix seconds (relay's clock, not trusted).
+    pub stored_at: u64,
+    /// The padded ciphertext.
+    #[serde(with = "serde_bytes")]
+    pub payload: Vec<u8>,
+}
+
+/// A frame from the relay to a client.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
+pub enum RelayFrame {
+    /// The answer to request `id`.
+    Response {
+        /// The request's id.
+        id: RequestId,
+        /// The answer.
+        body: Response,
+    },
+    /// Request `id` failed (0: the frame could not be attributed to a request).
+    Error {
+        /// The request's id, or 0.
+        id: RequestId,
+        /// What went wrong.
+        code: ErrorCode,
+    },
+    /// A new message in a subscribed group, not asked for by any one request.
+    Push(Push),
+}
+
+/// Unsolicited frames from the relay.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
+pub enum Push {
+    /// A message was stored (and flushed) in a group this connection subscribed to.
+    Message {
+        /// The group.
+        group: GroupId,
+        /// The message.
+        message: Message,
+    },
+}
+
+/// Successful answers, one variant per request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
+pub enum Response {
+    /// Answers `Hello`.
+    Hello {
+        /// The version the relay will speak (the client's).
+        version: u16,
+        /// The relay's frame size limit.
+        max_frame: u32,
+    },
+    /// Answers `Ping`.
+    Pong,
+    /// Answers `Challenge`: a single-use nonce for `Auth`.
+    Challenge {
+        /// The nonce.
+        nonce: [u8; NONCE_LEN],
+    },
+    /// Answers `CreateGroup`.
+    GroupCreated {
+        /// The new group's id.
+        group: GroupId,
+    },
+    /// Answers `Auth`: the connection may now fetch that epoch's messages, and post if
+    /// it is the current one.
+    Authorized {
+        /// The group's current epoch on the relay.
+        current_epoch: Epoch,
+        /// The sequence number the next stored message will get.
+        head: Seq,
+    },
+    /// Answers `Post`: stored and flushed under this sequence number.
+    Posted {
+        /// The message's sequence number.
+        seq: Seq,
+    },
+    /// Answers `Fetch`: messages from `from` on, in order, stopping at the first message
+    /// of an epoch this connection is not authorized for, at the limit, or at the end.
+    Messages {
+        /// The messages, in sequence order, without gaps except where retention removed
+        /// messages.
+        messages: Vec<Message>,
+        /// Where the next fetch should start.
+        next: Seq,
+        /// The sequence number the next stored message will get.
+        head: Seq,
+        /// The epoch of the message at `next`, if it exists and was withheld because
+        /// this connection is not authorized for that epoch.
+        needs_epoch: Option<Epoch>,
+    },
+    /// Answers `Subscribe`.
+    Subscribed {
+        /// The sequence number the next stored message will get; pushes start there.
+        head: Seq,
+    },
+    /// Answers `Unsubscribe`.
+    Unsubscribed,
+    /// Answers `PutInvite`.
+    InvitePut {
+        /// When the slot expires, Unix seconds.
+        expires_at: u64,
+    },
+    /// Answers `GetInvite`.
+    Invite {
+        /// The sealed invitation.
+        #[serde(with = "serde_bytes")]
+        invitation: Vec<u8>,
+        /// When the slot expires, Unix seconds.
+        expires_at: u64,
+    },
+    /// Answers `AnswerInvite`: the answer is stored and the slot is used.
+    Answered,
+    /// Answers `GetAnswer`.
+    Answer {
+        /// The sealed join request, if the slot was answered.
+        #[serde(with = "serde_bytes")]
+        answer: Option<Vec<u8>>,
+        /// Whether a welcome was already put.
+        welcomed: bool,
+    },
+    /// Answers `PutWelcome`.
+    WelcomePut,
+    /// Answers `GetWelcome`.
+    Welcome {
+        /// The sealed welcome, if an admin has put it yet.
+        #[serde(with = "serde_bytes")]
+        welcome: Option<Vec<u8>>,
+    },
+    /// Answers `DeleteInvite`.
+    InviteDeleted,
+}
+
+/// Why a frame could not be decoded.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    /// Longer than [`MAX_FRAME`].
+    #[error("frame of {0} bytes is over the limit")]
+    TooLong(usize),
+    /// Not a valid encoding, or bytes left over after the frame.
+    #[error("malformed frame")]
+    Malformed,
+    /// Decoded, but a field breaks a limit.
+    #[error("field over its limit")]
+    OverLimit,
+}
+
+impl DecodeError {
+    /// The error code a relay answers this with.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            DecodeError::TooLong(_) | DecodeError::OverLimit => ErrorCode::TooLarge,
+            DecodeError::Malformed => ErrorCode::BadFrame,
+        }
+    }
+}
+
+fn decode_exact<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, DecodeError> {
+    if bytes.len() > MAX_FRAME {
+        return Err(DecodeError::TooLong(bytes.len()));
+    }
+    // `take_from_bytes` so that trailing garbage is an error rather than ignored: one
+    // message is one frame, exactly.
+    match postcard::take_from_bytes::<T>(bytes) {
+        Ok((value, [])) => Ok(value),
+        _ => Err(DecodeError::Malformed),
+    }
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Serializing our own in-memory types into a Vec cannot fail: postcard only errors
+    // on unsupported serde features (none used here) or a full fixed buffer.
+    postcard::to_stdvec(value).expect("postcard encoding into a Vec is infallible")
+}
+
+impl ClientFrame {
+    /// Encodes the frame.
+    pub fn encode(&self) -> Vec<u8> {
+        encode(self)
+    }
+
+    /// Decodes and validates one frame.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let frame: Self = decode_exact(bytes)?;
+        frame.validate()?;
+        Ok(frame)
+    }
+
+    /// Checks every field against its limit.
+    pub fn validate(&self) -> Result<(), DecodeError> {
+        let ok = match &self.request {
+            Request::CreateGroup {
+                creation_secret, ..
+            } => creation_secret.len() <= MAX_CREATION_SECRET,
+            Request::Post { payload, .. } => payload.len() <= MAX_PAYLOAD,
+            Request::PutInvite { invitation, .. } => invitation.len() <= MAX_INVITE_BLOB,
+            Request::AnswerInvite { answer, .. } => answer.len() <= MAX_INVITE_BLOB,
+            Request::PutWelcome { welcome, .. } => welcome.len() <= MAX_PAYLOAD,
+            _ => true,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(DecodeError::OverLimit)
+        }
+    }
+}
+
+impl RelayFrame {
+    /// Encodes the frame.
+    pub fn encode(&self) -> Vec<u8> {
+        encode(self)
+    }
+
+    /// Decodes and validates one frame. A client must treat the relay as hostile: this
+    /// checks the same limits the relay is held to.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let frame: Self = decode_exact(bytes)?;
+        frame.validate()?;
+        Ok(frame)
+    }
+
+    /// Checks every field against its limit.
+    pub fn validate(&self) -> Result<(), DecodeError> {
+        let ok = match self {
+            RelayFrame::Push(Push::Message { message, .. }) => message.payload.len() <= MAX_PAYLOAD,
+            RelayFrame::Response { body, .. } => match body {
+                Response::Messages { messages, .. } => {
+                    messages.len() <= MAX_FETCH_MESSAGES as usize
+                        && messages.iter().all(|m| m.payload.len() <= MAX_PAYLOAD)
+                }
+                Response::Invite { invitation, .. } => invitation.len() <= MAX_INVITE_BLOB,
+                Response::Answer { answer, .. } => {
+                    answer.as_ref().is_none_or(|a| a.len() <= MAX_INVITE_BLOB)
+                }
+                Response::Welcome { welcome } => {
+                    welcome.as_ref().is_none_or(|w| w.len() <= MAX_PAYLOAD)
+                }
+                _ => true,
+            },
+            RelayFrame::Error { .. } => true,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(DecodeError::OverLimit)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arbitrary::{Arbitrary, Unstructured};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn client_frames_round_trip(seed in proptest::collection::vec(any::<u8>(), 0..4096)) {
+            let mut u = Unstructured::new(&seed);
+            if let Ok(frame) = ClientFrame::arbitrary(&mut u) {
+                let bytes = frame.encode();
+                prop_assert_eq!(postcard::from_bytes::<ClientFrame>(&bytes).ok(), Some(frame.clone()));
+                if frame.validate().is_ok() {
+                    prop_assert_eq!(ClientFrame::decode(&bytes), Ok(frame));
+                }
+            }
+        }
+
+        #[test]
+        fn relay_frames_round_trip(seed in proptest::collection::vec(any::<u8>(), 0..4096)) {
+            let mut u = Unstructured::new(&seed);
+            if let Ok(frame) = RelayFrame::arbitrary(&mut u) {
+                let bytes = frame.encode();
+                prop_assert_eq!(postcard::from_bytes::<RelayFrame>(&bytes).ok(), Some(frame.clone()));
+                if frame.validate().is_ok() {
+                    prop_assert_eq!(RelayFrame::decode(&bytes), Ok(frame));
+                }
+            }
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let _ = ClientFrame::decode(&bytes);
+            let _ = RelayFrame::decode(&bytes);
+        }
+
+        #[test]
+        fn truncated_and_extended_frames_are_rejected(seed in proptest::collection::vec(any::<u8>(), 0..1024), cut in any::<prop::sample::Index>()) {
+            let mut u = Unstructured::new(&seed);
+            if let Ok(frame) = ClientFrame::arbitrary(&mut u) {
+                let mut bytes = frame.encode();
+                let at = cut.index(bytes.len());
+                prop_assert!(ClientFrame::decode(&bytes[..at]).is_err());
+                bytes.push(0);
+                prop_assert_eq!(ClientFrame::decode(&bytes), Err(DecodeError::Malformed));
+            }
+        }
+    }
+
+    #[test]
+    fn oversize_input_is_refused_before_parsing() {
+        let big = vec![0u8; MAX_FRAME + 1];
+        assert_eq!(
+            ClientFrame::decode(&big),
+            Err(DecodeError::TooLong(MAX_FRAME + 1))
+        );
+    }
+
+    #[test]
+    fn over_limit_fields_are_refused() {
+        let frame = ClientFrame {
+            id: 7,
+            request: Request::AnswerInvite {
+                slot: SlotId([1; 32]),
+                answer: vec![0; MAX_INVITE_BLOB + 1],
+            },
+        };
+        assert_eq!(
+            ClientFrame::decode(&frame.encode()),
+            Err(DecodeError::OverLimit)
+        );
+    }
+
+    #[test]
+    fn a_length_prefix_larger_than_the_input_does_not_allocate_it() {
+        // id 1, Post (variant 5), group, epoch, Application, then a payload length of
+        // 2^32 with no bytes behind it.
+        let mut bytes = vec![1u8, 5];
+        bytes.extend_from_slice(&[0; 16]);
+        bytes.push(0);
+        bytes.push(0);
+        bytes.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x10]);
+        assert_eq!(ClientFrame::decode(&bytes), Err(DecodeError::Malformed));
+    }
+
+    #[test]
+    fn hello_layout_is_stable() {
+        // The first frame of every connection; its bytes are specified in PROTOCOL.md.
+        let hello = ClientFrame {
+            id: 1,
+            request: Request::Hello { version: 1 },
+        };
+        assert_eq!(hello.encode(), vec![0x01, 0x00, 0x01]);
+    }
+}

@@ -1,0 +1,32 @@
+//! Every size and count limit of the protocol. A relay rejects anything larger; a client
+//! never sends anything larger and rejects relay frames that break them.
+
+/// The largest padded blob (message payload, invitation, answer, welcome): 1 MiB.
+/// Sized for the largest MLS message we expect: a Welcome carrying the ratchet tree of a
+/// 1000-member group (~300 KiB) or a commit right after a bulk add (~100 KiB).
+pub const MAX_PAYLOAD: usize = 1 << 20;
+
+/// The largest WebSocket message or frame either side accepts: the largest payload plus
+/// room for the frame around it (ids, sequence numbers, and a fetch response's per-message
+/// headers). Just above [`MAX_PAYLOAD`] on purpose: nothing legitimate is bigger.
+pub const MAX_FRAME: usize = MAX_PAYLOAD + 64 * 1024;
+
+/// The largest sealed invitation or join answer. Invitations carry a group name, a key
+/// and a few ids; answers carry one KeyPackage and a display name.
+pub const MAX_INVITE_BLOB: usize = 16 * 1024;
+
+/// The most messages one `Fetch` returns.
+pub const MAX_FETCH_MESSAGES: u32 = 256;
+
+/// The most payload bytes one `Fetch` response carries (at least one message is always
+/// returned if one is available, so that the largest message can be fetched).
+pub const MAX_FETCH_BYTES: usize = MAX_PAYLOAD;
+
+/// The size of a relay nonce for the access challenge.
+pub const NONCE_LEN: usize = 32;
+
+/// The length of a creation secret presented by a client, in bytes (at most).
+pub const MAX_CREATION_SECRET: usize = 256;
+
+/// The longest an invite slot may live, whatever the client asks: 30 days.
+pub const MAX_INVITE_TTL_SECS: u64 = 30 * 24 * 3600;
