@@ -1,1 +1,83 @@
-fn main() {}
+//! The `kith-relay` binary: parses settings, starts the relay, waits for SIGINT/SIGTERM.
+#![forbid(unsafe_code)]
+
+use clap::Parser;
+use kith_relay::{Cli, Settings};
+use std::io::Write;
+use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Logs go to stderr; `KITH_RELAY_LOG` (or `RUST_LOG`) sets the filter. At `info` and
+    // above nothing names a client, a group, a slot or an address.
+    let filter = EnvFilter::try_from_env("KITH_RELAY_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+
+    let settings = match Settings::resolve(cli) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("kith-relay: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let running = match kith_relay::start(settings).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("kith-relay: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Machine-readable lines on stdout, for scripts and tests that start the relay on
+    // port 0.
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "kith-relay listening on {}", running.addr);
+        if let Some(m) = running.metrics_addr {
+            let _ = writeln!(out, "kith-relay metrics on {m}");
+        }
+        let _ = out.flush();
+    }
+    tracing::info!(addr = %running.addr, "relay listening");
+
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    running.shutdown();
+    match running.wait().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kith-relay: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

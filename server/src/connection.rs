@@ -1,0 +1,641 @@
+//! One client connection: the HTTP head, the WebSocket upgrade, the `Hello`, then a loop
+//! that answers requests, forwards pushes and enforces the per-connection limits.
+//!
+//! The loop is one task that owns the socket and all connection state, so there is no
+//! locking here. It `select!`s over: shutdown, being cut off by the hub, answers that
+//! waited for a flush, queued pushes, the next client frame, and the idle deadline.
+//! Reading stops while [`MAX_IN_FLIGHT`] answers wait for a flush, which is the
+//! back-pressure for a client that pipelines posts faster than the disk syncs.
+
+use crate::http::{self, Prefixed, Route};
+use crate::hub::{self, Outbox};
+use crate::relay::{Pending, Relay};
+use bytes::Bytes;
+use futures_util::stream::FuturesUnordered;
+use futures_util::{SinkExt, StreamExt};
+use kith_protocol::limits::{MAX_FRAME, NONCE_LEN};
+use kith_protocol::{
+    ClientFrame, Epoch, ErrorCode, GroupId, PROTOCOL_VERSION, RelayFrame, Request, RequestId,
+    Response, WS_PATH, access,
+};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_util::sync::CancellationToken;
+
+/// Answers a connection may have waiting for a flush before the relay stops reading it.
+pub const MAX_IN_FLIGHT: usize = 256;
+/// Outstanding challenge nonces per connection; the oldest is forgotten first.
+const MAX_NONCES: usize = 8;
+/// (group, epoch) authorizations per connection.
+const MAX_AUTHORIZATIONS: usize = 4096;
+/// Groups one connection may be authorized for or subscribed to.
+const MAX_GROUPS: usize = 64;
+/// Groups and invites one connection may create.
+const MAX_CREATES: u32 = 64;
+/// Undecodable frames tolerated before the connection is closed.
+const MAX_BAD_FRAMES: u32 = 16;
+/// Invite lookups that find nothing, before the connection is closed: codes are not
+/// guessable, so a client that misses this often is guessing.
+const MAX_INVITE_MISSES: u32 = 16;
+/// Rate-limited frames in a row tolerated before the connection is closed.
+const MAX_RATE_STRIKES: u32 = 64;
+
+/// Per-connection settings.
+#[derive(Clone, Debug)]
+pub struct ConnConfig {
+    /// Upgrade + Hello deadline.
+    pub handshake_timeout: Duration,
+    /// Idle deadline.
+    pub idle_timeout: Duration,
+    /// Per-write deadline.
+    pub write_timeout: Duration,
+    /// Sustained frames per second.
+    pub rate: u32,
+    /// Burst of frames.
+    pub burst: u32,
+    /// Push queue in bytes.
+    pub outbox_bytes: usize,
+}
+
+/// The WebSocket settings: messages and frames capped just above the largest legitimate
+/// frame, small buffers.
+pub fn ws_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_write_buffer_size(2 * MAX_FRAME)
+        .max_message_size(Some(MAX_FRAME))
+        .max_frame_size(Some(MAX_FRAME))
+}
+
+struct TokenBucket {
+    tokens: f64,
+    last: Instant,
+    rate: f64,
+    burst: f64,
+}
+
+impl TokenBucket {
+    fn new(rate: u32, burst: u32) -> Self {
+        Self {
+            tokens: burst as f64,
+            last: Instant::now(),
+            rate: rate as f64,
+            burst: burst as f64,
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        let earned = now.duration_since(self.last).as_secs_f64() * self.rate;
+        self.tokens = (self.tokens + earned).min(self.burst);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+type Answer = Pin<Box<dyn Future<Output = RelayFrame> + Send>>;
+
+enum Reply {
+    Now(RelayFrame),
+    Later(Answer),
+    /// Answer, then close the connection.
+    Close(RelayFrame, CloseCode),
+}
+
+fn ok(id: RequestId, body: Response) -> Reply {
+    Reply::Now(RelayFrame::Response { id, body })
+}
+
+fn err(id: RequestId, code: ErrorCode) -> RelayFrame {
+    RelayFrame::Error { id, code }
+}
+
+fn later<T: Send + 'static>(
+    id: RequestId,
+    pending: Pending<T>,
+    body: impl FnOnce(T) -> Response + Send + 'static,
+) -> Reply {
+    Reply::Later(Box::pin(async move {
+        match pending.done.await {
+            Ok(true) => RelayFrame::Response {
+                id,
+                body: body(pending.value),
+            },
+            _ => err(id, ErrorCode::Internal),
+        }
+    }))
+}
+
+struct Conn {
+    id: u64,
+    relay: Arc<Relay>,
+    outbox: Outbox,
+    nonces: VecDeque<[u8; NONCE_LEN]>,
+    auth: HashMap<GroupId, BTreeSet<Epoch>>,
+    authorizations: usize,
+    subs: HashSet<GroupId>,
+    creates: u32,
+    invite_misses: u32,
+}
+
+/// Serves one accepted TCP (or TLS) stream until it closes.
+pub async fn serve<S>(
+    mut stream: S,
+    conn_id: u64,
+    relay: Arc<Relay>,
+    cfg: Arc<ConnConfig>,
+    shutdown: CancellationToken,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let deadline = tokio::time::Instant::now() + cfg.handshake_timeout;
+    let head = match tokio::time::timeout_at(deadline, http::read_head(&mut stream, WS_PATH)).await
+    {
+        Ok(Ok(head)) => head,
+        _ => {
+            relay.metrics.reject("handshake");
+            return;
+        }
+    };
+    let key = match head.route {
+        Route::Upgrade(key) => key,
+        Route::Health => {
+            let (status, body): (u16, &[u8]) = if shutdown.is_cancelled() {
+                (503, b"shutting down\n")
+            } else {
+                (200, b"ok\n")
+            };
+            let _ = tokio::time::timeout(
+                cfg.write_timeout,
+                http::respond(&mut stream, status, "text/plain", body),
+            )
+            .await;
+            return;
+        }
+        Route::Metrics => {
+            let _ = http::respond(&mut stream, 404, "text/plain", b"not here\n").await;
+            return;
+        }
+        Route::Reject(status) => {
+            relay.metrics.reject("http");
+            let _ = tokio::time::timeout(
+                cfg.write_timeout,
+                http::respond(&mut stream, status, "text/plain", b"kith relay: use /v1\n"),
+            )
+            .await;
+            return;
+        }
+    };
+    if tokio::time::timeout_at(deadline, http::accept_upgrade(&mut stream, &key))
+        .await
+        .map_or(true, |r| r.is_err())
+    {
+        return;
+    }
+    let stream = Prefixed::new(head.rest, stream);
+    let mut ws = WebSocketStream::from_raw_socket(stream, Role::Server, Some(ws_config())).await;
+
+    // The first frame must be Hello, within the same deadline.
+    let hello = tokio::time::timeout_at(deadline, ws.next()).await;
+    let first = match hello {
+        Ok(Some(Ok(WsMessage::Binary(b)))) => ClientFrame::decode(&b).ok(),
+        Ok(Some(Ok(_))) => None,
+        _ => {
+            relay.metrics.reject("handshake");
+            return;
+        }
+    };
+    let reply = match first {
+        Some(ClientFrame {
+            id,
+            request: Request::Hello { version },
+        }) => {
+            if version == PROTOCOL_VERSION {
+                Ok(RelayFrame::Response {
+                    id,
+                    body: Response::Hello {
+                        version,
+                        max_frame: MAX_FRAME as u32,
+                    },
+                })
+            } else {
+                Err(err(id, ErrorCode::UnsupportedVersion))
+            }
+        }
+        Some(frame) => Err(err(frame.id, ErrorCode::HelloFirst)),
+        None => Err(err(0, ErrorCode::BadFrame)),
+    };
+    relay.metrics.frames_in.inc();
+    match reply {
+        Ok(frame) => {
+            if send(&mut ws, &relay, frame.encode().into(), cfg.write_timeout)
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        Err(frame) => {
+            if let RelayFrame::Error { code, .. } = &frame {
+                relay.metrics.reject(code.slug());
+            }
+            let _ = send(&mut ws, &relay, frame.encode().into(), cfg.write_timeout).await;
+            close(&mut ws, CloseCode::Policy, cfg.write_timeout).await;
+            return;
+        }
+    }
+
+    let (outbox, outbox_rx) = hub::outbox(cfg.outbox_bytes);
+    let mut conn = Conn {
+        id: conn_id,
+        relay: relay.clone(),
+        outbox,
+        nonces: VecDeque::new(),
+        auth: HashMap::new(),
+        authorizations: 0,
+        subs: HashSet::new(),
+        creates: 0,
+        invite_misses: 0,
+    };
+    tracing::debug!(conn = conn_id, "session started");
+    conn.run(&mut ws, outbox_rx, &cfg, &shutdown).await;
+    for group in &conn.subs {
+        relay.hub.unsubscribe(group, conn_id);
+    }
+    tracing::debug!(conn = conn_id, "session ended");
+}
+
+async fn send<S: AsyncRead + AsyncWrite + Unpin>(
+    ws: &mut WebSocketStream<S>,
+    relay: &Relay,
+    bytes: Bytes,
+    timeout: Duration,
+) -> Result<(), ()> {
+    match tokio::time::timeout(timeout, ws.send(WsMessage::Binary(bytes))).await {
+        Ok(Ok(())) => {
+            relay.metrics.frames_out.inc();
+            Ok(())
+        }
+        _ => Err(()),
+    }
+}
+
+async fn close<S: AsyncRead + AsyncWrite + Unpin>(
+    ws: &mut WebSocketStream<S>,
+    code: CloseCode,
+    timeout: Duration,
+) {
+    let frame = CloseFrame {
+        code,
+        reason: "".into(),
+    };
+    let _ = tokio::time::timeout(timeout, ws.close(Some(frame))).await;
+}
+
+impl Conn {
+    async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        ws: &mut WebSocketStream<S>,
+        outbox_rx: hub::OutboxRx,
+        cfg: &ConnConfig,
+        shutdown: &CancellationToken,
+    ) {
+        let relay = self.relay.clone();
+        let hub::OutboxRx {
+            items: mut outbox_items,
+            cut,
+        } = outbox_rx;
+        let mut pending: FuturesUnordered<Answer> = FuturesUnordered::new();
+        let mut bucket = TokenBucket::new(cfg.rate, cfg.burst);
+        let mut bad_frames = 0u32;
+        let mut rate_strikes = 0u32;
+        let idle = tokio::time::sleep(cfg.idle_timeout);
+        tokio::pin!(idle);
+        loop {
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => {
+                    // Answers already made durable still go out.
+                    while let Some(frame) = pending.next().await {
+                        if send(ws, &relay, frame.encode().into(), cfg.write_timeout).await.is_err() {
+                            return;
+                        }
+                    }
+                    close(ws, CloseCode::Away, cfg.write_timeout).await;
+                    return;
+                }
+                () = cut.cut_off() => {
+                    relay.metrics.reject("slow_consumer");
+                    close(ws, CloseCode::Policy, cfg.write_timeout).await;
+                    return;
+                }
+                Some(frame) = pending.next(), if !pending.is_empty() => {
+                    if send(ws, &relay, frame.encode().into(), cfg.write_timeout).await.is_err() {
+                        return;
+                    }
+                }
+                Some(item) = outbox_items.recv() => {
+                    if self.subs.contains(&item.group) && self.authorized(&item.group, item.epoch)
+                        && send(ws, &relay, item.frame.clone(), cfg.write_timeout).await.is_err()
+                    {
+                        return;
+                    }
+                }
+                msg = ws.next(), if pending.len() < MAX_IN_FLIGHT => {
+                    idle.as_mut().reset(tokio::time::Instant::now() + cfg.idle_timeout);
+                    let bytes = match msg {
+                        None => return,
+                        Some(Err(e)) => {
+                            use tokio_tungstenite::tungstenite::Error;
+                            if matches!(e, Error::Capacity(_)) {
+                                relay.metrics.reject("too_large");
+                                close(ws, CloseCode::Size, cfg.write_timeout).await;
+                            } else {
+                                relay.metrics.reject("protocol");
+                            }
+                            return;
+                        }
+                        Some(Ok(WsMessage::Binary(b))) => Some(b),
+                        Some(Ok(WsMessage::Text(_))) => None,
+                        Some(Ok(WsMessage::Close(_))) => return,
+                        // Pings are answered by tungstenite; they count as activity.
+                        Some(Ok(_)) => continue,
+                    };
+                    relay.metrics.frames_in.inc();
+                    let frame = bytes.as_deref().map(ClientFrame::decode);
+                    let reply = if !bucket.take() {
+                        rate_strikes += 1;
+                        relay.metrics.reject(ErrorCode::RateLimited.slug());
+                        let id = match &frame { Some(Ok(f)) => f.id, _ => 0 };
+                        if rate_strikes > MAX_RATE_STRIKES {
+                            Reply::Close(err(id, ErrorCode::RateLimited), CloseCode::Policy)
+                        } else {
+                            Reply::Now(err(id, ErrorCode::RateLimited))
+                        }
+                    } else {
+                        rate_strikes = 0;
+                        match frame {
+                            Some(Ok(frame)) => self.handle(frame),
+                            Some(Err(e)) => {
+                                bad_frames += 1;
+                                relay.metrics.reject(e.code().slug());
+                                if bad_frames >= MAX_BAD_FRAMES {
+                                    Reply::Close(err(0, e.code()), CloseCode::Policy)
+                                } else {
+                                    Reply::Now(err(0, e.code()))
+                                }
+                            }
+                            None => {
+                                bad_frames += 1;
+                                relay.metrics.reject(ErrorCode::BadFrame.slug());
+                                if bad_frames >= MAX_BAD_FRAMES {
+                                    Reply::Close(err(0, ErrorCode::BadFrame), CloseCode::Unsupported)
+                                } else {
+                                    Reply::Now(err(0, ErrorCode::BadFrame))
+                                }
+                            }
+                        }
+                    };
+                    match reply {
+                        Reply::Now(frame) => {
+                            if send(ws, &relay, frame.encode().into(), cfg.write_timeout).await.is_err() {
+                                return;
+                            }
+                        }
+                        Reply::Later(answer) => pending.push(answer),
+                        Reply::Close(frame, code) => {
+                            let _ = send(ws, &relay, frame.encode().into(), cfg.write_timeout).await;
+                            close(ws, code, cfg.write_timeout).await;
+                            return;
+                        }
+                    }
+                }
+                () = &mut idle => {
+                    close(ws, CloseCode::Away, cfg.write_timeout).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    fn authorized(&self, group: &GroupId, epoch: Epoch) -> bool {
+        self.auth.get(group).is_some_and(|e| e.contains(&epoch))
+    }
+
+    /// Whether this connection holds the current epoch of some group: the bar for
+    /// leaving invitations on the relay.
+    fn is_member_somewhere(&self) -> bool {
+        self.auth.iter().any(|(g, epochs)| {
+            self.relay
+                .head(g)
+                .is_ok_and(|(current, _)| epochs.contains(&current))
+        })
+    }
+
+    fn reject(&self, id: RequestId, code: ErrorCode) -> Reply {
+        self.relay.metrics.reject(code.slug());
+        Reply::Now(err(id, code))
+    }
+
+    fn invite_miss(&mut self, id: RequestId, code: ErrorCode) -> Reply {
+        self.relay.metrics.reject(code.slug());
+        if code == ErrorCode::NoSuchInvite {
+            self.invite_misses += 1;
+            if self.invite_misses >= MAX_INVITE_MISSES {
+                return Reply::Close(err(id, code), CloseCode::Policy);
+            }
+        }
+        Reply::Now(err(id, code))
+    }
+
+    fn handle(&mut self, frame: ClientFrame) -> Reply {
+        let id = frame.id;
+        let relay = self.relay.clone();
+        match frame.request {
+            Request::Hello { .. } => self.reject(id, ErrorCode::HelloFirst),
+            Request::Ping => ok(id, Response::Pong),
+            Request::Challenge => {
+                let nonce: [u8; NONCE_LEN] = rand::random();
+                if self.nonces.len() == MAX_NONCES {
+                    self.nonces.pop_front();
+                }
+                self.nonces.push_back(nonce);
+                ok(id, Response::Challenge { nonce })
+            }
+            Request::CreateGroup {
+                access_key,
+                creation_secret,
+            } => {
+                if self.creates >= MAX_CREATES {
+                    return self.reject(id, ErrorCode::TooMany);
+                }
+                match relay.create_group(access_key, &creation_secret) {
+                    Ok(p) => {
+                        self.creates += 1;
+                        later(id, p, |group| Response::GroupCreated { group })
+                    }
+                    Err(code) => self.reject(id, code),
+                }
+            }
+            Request::Auth {
+                group,
+                epoch,
+                nonce,
+                signature,
+            } => {
+                // The nonce is spent whatever happens next: one signature, one try.
+                let Some(pos) = self.nonces.iter().position(|n| *n == nonce) else {
+                    return self.reject(id, ErrorCode::BadNonce);
+                };
+                self.nonces.remove(pos);
+                if self.authorized(&group, epoch) {
+                    return match relay.head(&group) {
+                        Ok((current_epoch, head)) => ok(
+                            id,
+                            Response::Authorized {
+                                current_epoch,
+                                head,
+                            },
+                        ),
+                        Err(code) => self.reject(id, code),
+                    };
+                }
+                if self.authorizations >= MAX_AUTHORIZATIONS
+                    || (!self.auth.contains_key(&group) && self.auth.len() >= MAX_GROUPS)
+                {
+                    return self.reject(id, ErrorCode::TooMany);
+                }
+                let key = match relay.access_key(&group, epoch) {
+                    Ok(Some(key)) => key,
+                    Ok(None) => return self.reject(id, ErrorCode::Unauthorized),
+                    Err(code) => return self.reject(id, code),
+                };
+                if !access::verify_auth(&key, &nonce, &group, epoch, &signature) {
+                    return self.reject(id, ErrorCode::AuthFailed);
+                }
+                self.auth.entry(group).or_default().insert(epoch);
+                self.authorizations += 1;
+                match relay.head(&group) {
+                    Ok((current_epoch, head)) => ok(
+                        id,
+                        Response::Authorized {
+                            current_epoch,
+                            head,
+                        },
+                    ),
+                    Err(code) => self.reject(id, code),
+                }
+            }
+            Request::Post {
+                group,
+                epoch,
+                kind,
+                payload,
+            } => {
+                if !self.authorized(&group, epoch) {
+                    return self.reject(id, ErrorCode::Unauthorized);
+                }
+                match relay.post(&group, epoch, kind, payload) {
+                    Ok(p) => later(id, p, |seq| Response::Posted { seq }),
+                    Err(code) => self.reject(id, code),
+                }
+            }
+            Request::Fetch { group, from, limit } => {
+                let Some(epochs) = self.auth.get(&group) else {
+                    return self.reject(id, ErrorCode::Unauthorized);
+                };
+                match relay.fetch(&group, from, limit, &|e| epochs.contains(&e)) {
+                    Ok(body) => ok(id, body),
+                    Err(code) => self.reject(id, code),
+                }
+            }
+            Request::Subscribe { group } => {
+                if !self.auth.contains_key(&group) {
+                    return self.reject(id, ErrorCode::Unauthorized);
+                }
+                if !self.subs.contains(&group) && self.subs.len() >= MAX_GROUPS {
+                    return self.reject(id, ErrorCode::TooMany);
+                }
+                // Subscribe first, then read the head: a message is either below the
+                // head (fetch it) or published after the subscription (pushed).
+                relay.hub.subscribe(group, self.id, self.outbox.clone());
+                self.subs.insert(group);
+                match relay.head(&group) {
+                    Ok((_, head)) => ok(id, Response::Subscribed { head }),
+                    Err(code) => self.reject(id, code),
+                }
+            }
+            Request::Unsubscribe { group } => {
+                relay.hub.unsubscribe(&group, self.id);
+                self.subs.remove(&group);
+                ok(id, Response::Unsubscribed)
+            }
+            Request::PutInvite {
+                slot,
+                manage_hash,
+                ttl_secs,
+                invitation,
+            } => {
+                if !self.is_member_somewhere() {
+                    return self.reject(id, ErrorCode::Unauthorized);
+                }
+                if self.creates >= MAX_CREATES {
+                    return self.reject(id, ErrorCode::TooMany);
+                }
+                match relay.put_invite(&slot, manage_hash, ttl_secs, invitation) {
+                    Ok(p) => {
+                        self.creates += 1;
+                        later(id, p, |expires_at| Response::InvitePut { expires_at })
+                    }
+                    Err(code) => self.reject(id, code),
+                }
+            }
+            Request::GetInvite { slot } => match relay.get_invite(&slot) {
+                Ok(body) => ok(id, body),
+                Err(code) => self.invite_miss(id, code),
+            },
+            Request::AnswerInvite { slot, answer } => match relay.answer_invite(&slot, answer) {
+                Ok(p) => later(id, p, |()| Response::Answered),
+                Err(code) => self.invite_miss(id, code),
+            },
+            Request::GetAnswer { slot, manage_token } => {
+                match relay.get_answer(&slot, &manage_token) {
+                    Ok(body) => ok(id, body),
+                    Err(code) => self.invite_miss(id, code),
+                }
+            }
+            Request::PutWelcome {
+                slot,
+                manage_token,
+                welcome,
+            } => match relay.put_welcome(&slot, &manage_token, welcome) {
+                Ok(p) => later(id, p, |()| Response::WelcomePut),
+                Err(code) => self.invite_miss(id, code),
+            },
+            Request::GetWelcome { slot } => match relay.get_welcome(&slot) {
+                Ok(body) => ok(id, body),
+                Err(code) => self.invite_miss(id, code),
+            },
+            Request::DeleteInvite { slot, manage_token } => {
+                match relay.delete_invite(&slot, &manage_token) {
+                    Ok(p) => later(id, p, |()| Response::InviteDeleted),
+                    Err(code) => self.invite_miss(id, code),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,600 @@
+//! The relay's logic, independent of sockets: groups, epochs, the ordered log, invite
+//! slots, quotas and retention, over a [`Store`].
+//!
+//! Invariants:
+//! - Per group, one writer at a time (a per-group mutex, never held across an await):
+//!   sequence numbers are assigned without gaps, and a commit is accepted only for the
+//!   current epoch, so of two racing commits exactly one wins.
+//! - Nothing is acknowledged, pushed or served by `fetch` before the store has made it
+//!   durable ([`Flusher`]): a client never sees a message that a crash could take back
+//!   and whose sequence number could then be reused.
+//! - The group's stored log never exceeds its quotas: a post that would exceed them
+//!   removes the oldest messages in the same atomic write.
+
+use crate::hub::{Hub, PushItem};
+use crate::metrics::Metrics;
+use crate::store::{GroupMeta, Slot, SlotKey, Store, StoreError};
+use bytes::Bytes;
+use kith_protocol::frame::AccessPublicKey;
+use kith_protocol::limits::{MAX_FETCH_BYTES, MAX_FETCH_MESSAGES, MAX_INVITE_TTL_SECS};
+use kith_protocol::padding::is_bucket;
+use kith_protocol::{
+    Epoch, ErrorCode, GroupId, Message, MessageKind, PostKind, Push, RelayFrame, Response, Seq,
+    SlotId, access,
+};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::ops::ControlFlow;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use subtle::ConstantTimeEq;
+use tokio::sync::{mpsc, oneshot};
+
+/// Limits the relay logic enforces.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// Age after which messages are deleted.
+    pub retention: Duration,
+    /// Per-group byte quota.
+    pub max_group_bytes: u64,
+    /// Per-group message quota.
+    pub max_group_messages: u64,
+    /// Creation secret, if creation is restricted.
+    pub creation_secret: Option<Vec<u8>>,
+}
+
+struct GroupState {
+    meta: GroupMeta,
+    /// Messages below this sequence number are durable and may be served.
+    durable_next: Seq,
+}
+
+/// Something made durable by the next flush: a future answer waits on `done`.
+pub struct Pending<T> {
+    /// The value to answer with once durable.
+    pub value: T,
+    /// Fires with `true` once durable, `false` if the flush failed.
+    pub done: oneshot::Receiver<bool>,
+}
+
+struct Waiter {
+    publish: Option<(Arc<PushItem>, Arc<Mutex<GroupState>>)>,
+    done: oneshot::Sender<bool>,
+}
+
+/// The relay's shared state.
+pub struct Relay {
+    store: Arc<dyn Store>,
+    groups: Mutex<HashMap<GroupId, Arc<Mutex<GroupState>>>>,
+    flush_tx: mpsc::UnboundedSender<Waiter>,
+    flush_rx: Mutex<Option<mpsc::UnboundedReceiver<Waiter>>>,
+    /// Live subscriptions.
+    pub hub: Hub,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    policy: Policy,
+}
+
+/// Unix seconds now.
+pub fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn internal(e: StoreError) -> ErrorCode {
+    // No ids in the message: the error text comes from the engine.
+    tracing::error!(error = %e, "storage failure");
+    ErrorCode::Internal
+}
+
+fn slot_key(slot: &SlotId) -> SlotKey {
+    Sha256::new()
+        .chain_update(b"kith relay slot v1\0")
+        .chain_update(slot.0)
+        .finalize()
+        .into()
+}
+
+impl Relay {
+    /// A relay over `store`. Call [`Relay::run_flusher`] once, on a task, before use.
+    pub fn new(
+        store: Arc<dyn Store>,
+        metrics: Arc<Metrics>,
+        policy: Policy,
+    ) -> anyhow::Result<Self> {
+        let groups = store.groups()?;
+        metrics.groups.set(groups.len() as i64);
+        metrics
+            .messages_stored
+            .set(groups.iter().map(|(_, m)| m.messages as i64).sum());
+        metrics
+            .bytes_stored
+            .set(groups.iter().map(|(_, m)| m.bytes as i64).sum());
+        let (flush_tx, flush_rx) = mpsc::unbounded_channel();
+        Ok(Self {
+            store,
+            groups: Mutex::new(HashMap::new()),
+            flush_tx,
+            flush_rx: Mutex::new(Some(flush_rx)),
+            hub: Hub::default(),
+            metrics,
+            policy,
+        })
+    }
+
+    /// Makes writes durable in batches: takes every waiter queued so far, syncs the store
+    /// once for all of them, then (in queue order) publishes their messages and answers
+    /// them. Writers queue while the previous sync runs, so under load one sync covers
+    /// many writes. Returns when `stop` resolves and the queue is drained.
+    pub async fn run_flusher(self: Arc<Self>, stop: impl std::future::Future<Output = ()>) {
+        let mut rx = self
+            .flush_rx
+            .lock()
+            .expect("flusher lock poisoned")
+            .take()
+            .expect("run_flusher is called once");
+        tokio::pin!(stop);
+        let mut stopping = false;
+        loop {
+            let first = if stopping {
+                match rx.try_recv() {
+                    Ok(w) => w,
+                    Err(_) => break,
+                }
+            } else {
+                tokio::select! {
+                    w = rx.recv() => match w { Some(w) => w, None => break },
+                    () = &mut stop => { stopping = true; continue; }
+                }
+            };
+            let mut batch = vec![first];
+            while let Ok(w) = rx.try_recv() {
+                batch.push(w);
+            }
+            let store = self.store.clone();
+            let started = Instant::now();
+            let ok = match tokio::task::spawn_blocking(move || store.sync()).await {
+                Ok(Ok(())) => true,
+                Ok(Err(e)) => {
+                    internal(e);
+                    false
+                }
+                Err(_) => false,
+            };
+            self.metrics
+                .flush_seconds
+                .observe(started.elapsed().as_secs_f64());
+            self.metrics.flush_batch.observe(batch.len() as f64);
+            for w in batch {
+                if ok && let Some((item, state)) = w.publish {
+                    {
+                        let mut st = state.lock().expect("group lock poisoned");
+                        st.durable_next = st.durable_next.max(item.seq + 1);
+                    }
+                    let dropped = self.hub.publish(&item);
+                    self.metrics.slow_consumers.inc_by(dropped as u64);
+                }
+                let _ = w.done.send(ok);
+            }
+        }
+        if let Err(e) = self.store.sync() {
+            internal(e);
+        }
+    }
+
+    fn durable<T>(
+        &self,
+        value: T,
+        publish: Option<(Arc<PushItem>, Arc<Mutex<GroupState>>)>,
+    ) -> Pending<T> {
+        let (done, rx) = oneshot::channel();
+        // The flusher only stops after every connection has; a send error then means
+        // the answer is never needed.
+        let _ = self.flush_tx.send(Waiter { publish, done });
+        Pending { value, done: rx }
+    }
+
+    fn state(&self, group: &GroupId) -> Result<Arc<Mutex<GroupState>>, ErrorCode> {
+        let mut groups = self.groups.lock().expect("groups lock poisoned");
+        if let Some(s) = groups.get(group) {
+            return Ok(s.clone());
+        }
+        let meta = self
+            .store
+            .group(group)
+            .map_err(internal)?
+            .ok_or(ErrorCode::NoSuchGroup)?;
+        let state = Arc::new(Mutex::new(GroupState {
+            durable_next: meta.next_seq,
+            meta,
+        }));
+        groups.insert(*group, state.clone());
+        Ok(state)
+    }
+
+    /// Creates a group whose epoch-0 access key is `key`.
+    pub fn create_group(
+        &self,
+        key: AccessPublicKey,
+        secret: &[u8],
+    ) -> Result<Pending<GroupId>, ErrorCode> {
+        if let Some(required) = &self.policy.creation_secret {
+            // Hash both sides so that the comparison is constant-time whatever the
+            // lengths.
+            let want = Sha256::digest(required);
+            let got = Sha256::digest(secret);
+            if !bool::from(want.ct_eq(&got)) {
+                return Err(ErrorCode::CreationForbidden);
+            }
+        }
+        let meta = GroupMeta::new();
+        loop {
+            let id = GroupId::random();
+            if self
+                .store
+                .create_group(&id, &meta, &key)
+                .map_err(internal)?
+            {
+                self.metrics.groups.inc();
+                return Ok(self.durable(id, None));
+            }
+        }
+    }
+
+    /// The access key of `(group, epoch)`.
+    pub fn access_key(
+        &self,
+        group: &GroupId,
+        epoch: Epoch,
+    ) -> Result<Option<AccessPublicKey>, ErrorCode> {
+        self.state(group)?;
+        self.store.access_key(group, epoch).map_err(internal)
+    }
+
+    /// The group's current epoch and durable head.
+    pub fn head(&self, group: &GroupId) -> Result<(Epoch, Seq), ErrorCode> {
+        let state = self.state(group)?;
+        let st = state.lock().expect("group lock poisoned");
+        Ok((st.meta.epoch, st.durable_next))
+    }
+
+    /// Stores a message for `epoch`, which the caller checked the connection is
+    /// authorized for.
+    pub fn post(
+        &self,
+        group: &GroupId,
+        epoch: Epoch,
+        kind: PostKind,
+        payload: Vec<u8>,
+    ) -> Result<Pending<Seq>, ErrorCode> {
+        if !is_bucket(payload.len()) {
+            return Err(ErrorCode::BadPadding);
+        }
+        let state = self.state(group)?;
+        let mut st = state.lock().expect("group lock poisoned");
+        if epoch < st.meta.epoch {
+            return Err(ErrorCode::StaleEpoch);
+        }
+        if epoch > st.meta.epoch {
+            return Err(ErrorCode::Unauthorized);
+        }
+        let mut meta = st.meta.clone();
+        let len = payload.len() as u64;
+        // Make room: the quota is a ring, oldest out first.
+        let mut freed_bytes = 0u64;
+        while meta.messages > 0
+            && (meta.messages + 1 > self.policy.max_group_messages
+                || meta.bytes + len > self.policy.max_group_bytes)
+        {
+            let size = self
+                .store
+                .message(group, meta.first_seq)
+                .map_err(internal)?
+                .map_or(0, |m| m.payload.len() as u64);
+            meta.first_seq += 1;
+            meta.messages -= 1;
+            meta.bytes -= size;
+            freed_bytes += size;
+        }
+        let removed = st.meta.first_seq..meta.first_seq;
+        let (message_kind, next_key) = match kind {
+            PostKind::Application => (MessageKind::Application, None),
+            PostKind::Commit { next_access_key } => {
+                meta.epoch += 1;
+                (MessageKind::Commit, Some(next_access_key))
+            }
+        };
+        let message = Message {
+            seq: meta.next_seq,
+            epoch,
+            kind: message_kind,
+            stored_at: now_secs(),
+            payload,
+        };
+        meta.next_seq += 1;
+        meta.messages += 1;
+        meta.bytes += len;
+        self.store
+            .append(group, &meta, &message, next_key.as_ref(), removed.clone())
+            .map_err(internal)?;
+        st.meta = meta;
+        drop(st);
+        self.metrics
+            .messages_stored
+            .inc_by(1 - (removed.end - removed.start) as i64);
+        self.metrics
+            .bytes_stored
+            .inc_by(len as i64 - freed_bytes as i64);
+        let seq = message.seq;
+        let frame = RelayFrame::Push(Push::Message {
+            group: *group,
+            message,
+        })
+        .encode();
+        let item = Arc::new(PushItem {
+            group: *group,
+            epoch,
+            seq,
+            frame: Bytes::from(frame),
+        });
+        // Queued while still ordered: `self.state` hands out one lock per group and the
+        // flusher keeps queue order, so pushes leave in sequence order.
+        Ok(self.durable(seq, Some((item, state))))
+    }
+
+    /// Reads durable messages from `from` on, as far as `authorized` allows.
+    pub fn fetch(
+        &self,
+        group: &GroupId,
+        from: Seq,
+        limit: u32,
+        authorized: &dyn Fn(Epoch) -> bool,
+    ) -> Result<Response, ErrorCode> {
+        let (_, head) = self.head(group)?;
+        let limit = limit.clamp(1, MAX_FETCH_MESSAGES) as usize;
+        let mut messages: Vec<Message> = Vec::new();
+        let mut bytes = 0usize;
+        let mut needs_epoch = None;
+        let mut next = from;
+        self.store
+            .scan(group, from, &mut |m| {
+                if m.seq >= head || messages.len() >= limit {
+                    return ControlFlow::Break(());
+                }
+                if !authorized(m.epoch) {
+                    needs_epoch = Some(m.epoch);
+                    next = m.seq;
+                    return ControlFlow::Break(());
+                }
+                if !messages.is_empty() && bytes + m.payload.len() > MAX_FETCH_BYTES {
+                    return ControlFlow::Break(());
+                }
+                bytes += m.payload.len();
+                next = m.seq + 1;
+                messages.push(m);
+                ControlFlow::Continue(())
+            })
+            .map_err(internal)?;
+        Ok(Response::Messages {
+            messages,
+            next,
+            head,
+            needs_epoch,
+        })
+    }
+
+    /// Leaves a sealed invitation in a new slot.
+    pub fn put_invite(
+        &self,
+        slot: &SlotId,
+        manage_hash: [u8; 32],
+        ttl_secs: u64,
+        invitation: Vec<u8>,
+    ) -> Result<Pending<u64>, ErrorCode> {
+        if ttl_secs == 0 || ttl_secs > MAX_INVITE_TTL_SECS {
+            return Err(ErrorCode::BadRequest);
+        }
+        if !is_bucket(invitation.len()) {
+            return Err(ErrorCode::BadPadding);
+        }
+        let expires_at = now_secs().saturating_add(ttl_secs);
+        let new = Slot {
+            expires_at,
+            manage_hash,
+            invitation,
+            answer: None,
+            welcome: None,
+        };
+        if self
+            .store
+            .swap_slot(&slot_key(slot), None, Some(&new))
+            .map_err(internal)?
+        {
+            Ok(self.durable(expires_at, None))
+        } else {
+            Err(ErrorCode::SlotExists)
+        }
+    }
+
+    fn live_slot(&self, key: &SlotKey) -> Result<Slot, ErrorCode> {
+        let slot = self
+            .store
+            .slot(key)
+            .map_err(internal)?
+            .ok_or(ErrorCode::NoSuchInvite)?;
+        if now_secs() >= slot.expires_at {
+            return Err(ErrorCode::InviteExpired);
+        }
+        Ok(slot)
+    }
+
+    fn managed_slot(&self, key: &SlotKey, token: &[u8; 32]) -> Result<Slot, ErrorCode> {
+        let slot = self.live_slot(key)?;
+        if !access::manage_token_matches(token, &slot.manage_hash) {
+            return Err(ErrorCode::Forbidden);
+        }
+        Ok(slot)
+    }
+
+    /// Applies `change` to a slot atomically, retrying if another writer got there
+    /// first.
+    fn update_slot(
+        &self,
+        key: &SlotKey,
+        mut change: impl FnMut(&Slot) -> Result<Option<Slot>, ErrorCode>,
+        mut load: impl FnMut(&Self) -> Result<Slot, ErrorCode>,
+    ) -> Result<(), ErrorCode> {
+        loop {
+            let old = load(self)?;
+            let new = change(&old)?;
+            if self
+                .store
+                .swap_slot(key, Some(&old), new.as_ref())
+                .map_err(internal)?
+            {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The sealed invitation of a slot that is still open.
+    pub fn get_invite(&self, slot: &SlotId) -> Result<Response, ErrorCode> {
+        let s = self.live_slot(&slot_key(slot))?;
+        if s.answer.is_some() {
+            return Err(ErrorCode::AlreadyUsed);
+        }
+        Ok(Response::Invite {
+            invitation: s.invitation,
+            expires_at: s.expires_at,
+        })
+    }
+
+    /// Answers a slot; exactly one answer ever wins.
+    pub fn answer_invite(&self, slot: &SlotId, answer: Vec<u8>) -> Result<Pending<()>, ErrorCode> {
+        if !is_bucket(answer.len()) {
+            return Err(ErrorCode::BadPadding);
+        }
+        let key = slot_key(slot);
+        self.update_slot(
+            &key,
+            |old| {
+                if old.answer.is_some() {
+                    return Err(ErrorCode::AlreadyUsed);
+                }
+                Ok(Some(Slot {
+                    answer: Some(answer.clone()),
+                    ..old.clone()
+                }))
+            },
+            |r| r.live_slot(&key),
+        )?;
+        Ok(self.durable((), None))
+    }
+
+    /// The answer of a slot, for its admins.
+    pub fn get_answer(&self, slot: &SlotId, token: &[u8; 32]) -> Result<Response, ErrorCode> {
+        let s = self.managed_slot(&slot_key(slot), token)?;
+        Ok(Response::Answer {
+            welcomed: s.welcome.is_some(),
+            answer: s.answer,
+        })
+    }
+
+    /// Leaves the welcome for the joiner, once.
+    pub fn put_welcome(
+        &self,
+        slot: &SlotId,
+        token: &[u8; 32],
+        welcome: Vec<u8>,
+    ) -> Result<Pending<()>, ErrorCode> {
+        if !is_bucket(welcome.len()) {
+            return Err(ErrorCode::BadPadding);
+        }
+        let key = slot_key(slot);
+        self.update_slot(
+            &key,
+            |old| {
+                if old.answer.is_none() {
+                    return Err(ErrorCode::NotAnswered);
+                }
+                if old.welcome.is_some() {
+                    return Err(ErrorCode::AlreadyUsed);
+                }
+                Ok(Some(Slot {
+                    welcome: Some(welcome.clone()),
+                    ..old.clone()
+                }))
+            },
+            |r| r.managed_slot(&key, token),
+        )?;
+        Ok(self.durable((), None))
+    }
+
+    /// The welcome of a slot, if put.
+    pub fn get_welcome(&self, slot: &SlotId) -> Result<Response, ErrorCode> {
+        let s = self.live_slot(&slot_key(slot))?;
+        Ok(Response::Welcome { welcome: s.welcome })
+    }
+
+    /// Removes a slot (an admin revoking the invite).
+    pub fn delete_invite(&self, slot: &SlotId, token: &[u8; 32]) -> Result<Pending<()>, ErrorCode> {
+        let key = slot_key(slot);
+        self.update_slot(&key, |_| Ok(None), |r| r.managed_slot(&key, token))?;
+        Ok(self.durable((), None))
+    }
+
+    /// Deletes what retention says must go: messages older than the retention age (and
+    /// access keys of epochs that no longer have messages, except the current one), and
+    /// expired invite slots. Returns (messages, slots) deleted.
+    pub fn run_retention(&self, now: u64) -> Result<(u64, u64), StoreError> {
+        let cutoff = now.saturating_sub(self.policy.retention.as_secs());
+        let mut removed_messages = 0;
+        let mut removed_bytes = 0;
+        for (id, _) in self.store.groups()? {
+            let Ok(state) = self.state(&id) else { continue };
+            let mut st = state.lock().expect("group lock poisoned");
+            let mut meta = st.meta.clone();
+            let mut oldest_epoch = meta.epoch;
+            let mut bytes = 0u64;
+            self.store.scan(&id, meta.first_seq, &mut |m| {
+                // Only durable messages: a message still waiting for its flush is new.
+                if m.stored_at >= cutoff || m.seq >= st.durable_next {
+                    oldest_epoch = m.epoch;
+                    return ControlFlow::Break(());
+                }
+                bytes += m.payload.len() as u64;
+                meta.first_seq = m.seq + 1;
+                ControlFlow::Continue(())
+            })?;
+            let removed = st.meta.first_seq..meta.first_seq;
+            let count = removed.end - removed.start;
+            if count == 0 {
+                // Every epoch before the current one ends with a commit, so an epoch's
+                // key goes exactly when its last message does: nothing to do here.
+                continue;
+            }
+            meta.messages = meta.messages.saturating_sub(count);
+            meta.bytes = meta.bytes.saturating_sub(bytes);
+            self.store.trim(&id, &meta, removed, oldest_epoch)?;
+            st.meta = meta;
+            removed_messages += count;
+            removed_bytes += bytes;
+        }
+        self.metrics.messages_stored.dec_by(removed_messages as i64);
+        self.metrics.bytes_stored.dec_by(removed_bytes as i64);
+
+        let mut removed_slots = 0;
+        for (key, expires_at) in self.store.slot_expiries()? {
+            if now >= expires_at
+                && let Some(slot) = self.store.slot(&key)?
+                && self.store.swap_slot(&key, Some(&slot), None)?
+            {
+                removed_slots += 1;
+            }
+        }
+        self.store.sync()?;
+        Ok((removed_messages, removed_slots))
+    }
+}

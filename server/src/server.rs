@@ -1,0 +1,222 @@
+//! Listeners, the accept loop, background tasks and graceful shutdown.
+//!
+//! Shutdown order: stop accepting; tell every connection to finish (answers already made
+//! durable still go out, then a close frame); wait for them (bounded); then stop the
+//! flusher, which drains its queue and syncs the store one last time.
+
+use crate::config::Settings;
+use crate::connection::{self, ConnConfig};
+use crate::http::{self, Route};
+use crate::metrics::Metrics;
+use crate::relay::{self, Policy, Relay};
+use crate::store::sled_store::SledStore;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// How long shutdown waits for connections to finish before it stops anyway.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running relay.
+pub struct Running {
+    /// The WebSocket / health address actually bound.
+    pub addr: SocketAddr,
+    /// The metrics address actually bound, if any.
+    pub metrics_addr: Option<SocketAddr>,
+    shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    /// Starts a graceful shutdown.
+    pub fn shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// Waits until the relay has stopped.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await?
+    }
+}
+
+/// Opens the store, binds the listeners and starts serving.
+pub async fn start(settings: Settings) -> anyhow::Result<Running> {
+    let store = SledStore::open(&settings.data)
+        .map_err(|e| anyhow::anyhow!("cannot open data dir {}: {e}", settings.data.display()))?;
+    let metrics = Arc::new(Metrics::new());
+    let relay = Arc::new(Relay::new(
+        Arc::new(store),
+        metrics.clone(),
+        Policy {
+            retention: settings.retention,
+            max_group_bytes: settings.max_group_bytes,
+            max_group_messages: settings.max_group_messages,
+            creation_secret: settings.creation_secret.clone(),
+        },
+    )?);
+    let listener = TcpListener::bind(settings.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
+    let addr = listener.local_addr()?;
+    let metrics_listener = match settings.metrics_listen {
+        Some(a) => Some(
+            TcpListener::bind(a)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen for metrics on {a}: {e}"))?,
+        ),
+        None => None,
+    };
+    let metrics_addr = metrics_listener
+        .as_ref()
+        .map(|l| l.local_addr())
+        .transpose()?;
+
+    let shutdown = CancellationToken::new();
+    let stop_flusher = CancellationToken::new();
+    let flusher = tokio::spawn(relay.clone().run_flusher({
+        let t = stop_flusher.clone();
+        async move { t.cancelled().await }
+    }));
+    let retention = tokio::spawn(run_retention(
+        relay.clone(),
+        settings.retention_interval,
+        shutdown.clone(),
+    ));
+    if let Some(l) = metrics_listener {
+        tokio::spawn(serve_metrics(l, metrics.clone(), shutdown.clone()));
+    }
+    let cfg = Arc::new(ConnConfig {
+        handshake_timeout: settings.handshake_timeout,
+        idle_timeout: settings.idle_timeout,
+        write_timeout: settings.write_timeout,
+        rate: settings.rate,
+        burst: settings.burst,
+        outbox_bytes: settings.outbox_bytes,
+    });
+    let max_connections = settings.max_connections;
+    let token = shutdown.clone();
+    let task = tokio::spawn(async move {
+        let tracker = TaskTracker::new();
+        accept_loop(listener, relay, cfg, max_connections, &tracker, &token).await;
+        tracker.close();
+        if tokio::time::timeout(DRAIN_TIMEOUT, tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("connections did not finish in time; stopping anyway");
+        }
+        let _ = retention.await;
+        stop_flusher.cancel();
+        flusher.await?;
+        tracing::info!("stopped; all acknowledged writes are flushed");
+        Ok(())
+    });
+    Ok(Running {
+        addr,
+        metrics_addr,
+        shutdown,
+        task,
+    })
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    relay: Arc<Relay>,
+    cfg: Arc<ConnConfig>,
+    max_connections: usize,
+    tracker: &TaskTracker,
+    shutdown: &CancellationToken,
+) {
+    let limit = Arc::new(Semaphore::new(max_connections));
+    let next_id = AtomicU64::new(1);
+    loop {
+        // Wait for a free slot before accepting: beyond the cap, new connections wait
+        // in the kernel's backlog instead of costing memory here.
+        let permit = tokio::select! {
+            p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+            () = shutdown.cancelled() => return,
+        };
+        let socket = tokio::select! {
+            r = listener.accept() => r,
+            () = shutdown.cancelled() => return,
+        };
+        // The peer address is dropped here: the relay never stores or logs it.
+        let socket: TcpStream = match socket {
+            Ok((s, _peer)) => s,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let _ = socket.set_nodelay(true);
+        let id = next_id.fetch_add(1, Ordering::Relaxed);
+        let relay = relay.clone();
+        let cfg = cfg.clone();
+        let token = shutdown.clone();
+        tracker.spawn(async move {
+            relay.metrics.connections.inc();
+            relay.metrics.connections_total.inc();
+            connection::serve(socket, id, relay.clone(), cfg, token).await;
+            relay.metrics.connections.dec();
+            drop(permit);
+        });
+    }
+}
+
+async fn run_retention(relay: Arc<Relay>, every: Duration, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = shutdown.cancelled() => return,
+        }
+        let r = relay.clone();
+        match tokio::task::spawn_blocking(move || r.run_retention(relay::now_secs())).await {
+            Ok(Ok((messages, slots))) if messages + slots > 0 => {
+                tracing::info!(messages, invites = slots, "retention removed expired data");
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "retention failed"),
+            Err(e) => tracing::error!(error = %e, "retention task failed"),
+        }
+    }
+}
+
+async fn serve_metrics(listener: TcpListener, metrics: Arc<Metrics>, shutdown: CancellationToken) {
+    loop {
+        let (mut socket, _) = tokio::select! {
+            r = listener.accept() => match r { Ok(s) => s, Err(_) => continue },
+            () = shutdown.cancelled() => return,
+        };
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            let work = async {
+                let head = http::read_head(&mut socket, "/none").await?;
+                match head.route {
+                    Route::Metrics => {
+                        let body = metrics.render();
+                        http::respond(
+                            &mut socket,
+                            200,
+                            "text/plain; version=0.0.4; charset=utf-8",
+                            body.as_bytes(),
+                        )
+                        .await
+                    }
+                    Route::Health => http::respond(&mut socket, 200, "text/plain", b"ok\n").await,
+                    _ => http::respond(&mut socket, 404, "text/plain", b"not found\n").await,
+                }
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(10), work).await;
+        });
+    }
+}

@@ -1,0 +1,139 @@
+//! The relay's storage, behind one narrow trait ([`Store`]) so that the engine can change
+//! without touching the relay's logic. [`sled_store::SledStore`] is the engine in use.
+//!
+//! The trait is deliberately dumb: it stores and returns records and applies each call
+//! atomically. Ordering, epochs, quotas and access checks live in [`crate::relay`], which
+//! serializes writers per group. Durability is explicit: a write is durable only after a
+//! later [`Store::sync`] returns.
+
+pub mod sled_store;
+
+use kith_protocol::frame::AccessPublicKey;
+use kith_protocol::{Epoch, GroupId, Message, Seq};
+use serde::{Deserialize, Serialize};
+use std::ops::{ControlFlow, Range};
+
+/// A storage failure. Callers answer it with `ErrorCode::Internal`.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The engine failed (I/O, corruption).
+    #[error("storage engine: {0}")]
+    Engine(String),
+    /// A stored record did not decode.
+    #[error("corrupt record")]
+    Corrupt,
+}
+
+/// The result of store calls.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// What the relay keeps about a group, besides its log and access keys.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupMeta {
+    /// The current epoch: posts are accepted only for it.
+    pub epoch: Epoch,
+    /// The sequence number of the next stored message.
+    pub next_seq: Seq,
+    /// The sequence number of the oldest stored message (== `next_seq` when empty).
+    pub first_seq: Seq,
+    /// How many messages are stored.
+    pub messages: u64,
+    /// How many payload bytes are stored.
+    pub bytes: u64,
+}
+
+impl GroupMeta {
+    /// A new, empty group at epoch 0.
+    pub fn new() -> Self {
+        Self {
+            epoch: 0,
+            next_seq: 1,
+            first_seq: 1,
+            messages: 0,
+            bytes: 0,
+        }
+    }
+}
+
+impl Default for GroupMeta {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// An invite slot as stored: keyed by a hash of the slot id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Slot {
+    /// Unix seconds after which the slot is expired.
+    pub expires_at: u64,
+    /// Hash of the admins' management token.
+    pub manage_hash: [u8; 32],
+    /// The sealed invitation.
+    #[serde(with = "serde_bytes")]
+    pub invitation: Vec<u8>,
+    /// The sealed join request, once answered.
+    #[serde(with = "serde_bytes")]
+    pub answer: Option<Vec<u8>>,
+    /// The sealed welcome, once an admin put it.
+    #[serde(with = "serde_bytes")]
+    pub welcome: Option<Vec<u8>>,
+}
+
+/// The key a slot is stored under: a hash of its id, so that the data dir does not hold
+/// the id an invitee presents.
+pub type SlotKey = [u8; 32];
+
+/// Everything the relay stores. Implementations must make each call atomic, and make
+/// every write before a `sync` call durable when `sync` returns.
+pub trait Store: Send + Sync + 'static {
+    /// All groups and their metadata (startup statistics, retention).
+    fn groups(&self) -> Result<Vec<(GroupId, GroupMeta)>>;
+    /// One group's metadata.
+    fn group(&self, group: &GroupId) -> Result<Option<GroupMeta>>;
+    /// Creates a group with its metadata and epoch-0 access key. False if it exists.
+    fn create_group(
+        &self,
+        group: &GroupId,
+        meta: &GroupMeta,
+        key: &AccessPublicKey,
+    ) -> Result<bool>;
+    /// The access public key of one epoch, if kept.
+    fn access_key(&self, group: &GroupId, epoch: Epoch) -> Result<Option<AccessPublicKey>>;
+    /// Atomically: stores `message`, deletes the messages in `remove`, stores `next_key`
+    /// as the key of `meta.epoch` if given, and writes `meta`.
+    fn append(
+        &self,
+        group: &GroupId,
+        meta: &GroupMeta,
+        message: &Message,
+        next_key: Option<&AccessPublicKey>,
+        remove: Range<Seq>,
+    ) -> Result<()>;
+    /// One stored message.
+    fn message(&self, group: &GroupId, seq: Seq) -> Result<Option<Message>>;
+    /// Visits stored messages from `from` on, in order, until `visit` breaks.
+    fn scan(
+        &self,
+        group: &GroupId,
+        from: Seq,
+        visit: &mut dyn FnMut(Message) -> ControlFlow<()>,
+    ) -> Result<()>;
+    /// Atomically: deletes the messages in `remove` and the access keys of epochs before
+    /// `keys_before`, and writes `meta`.
+    fn trim(
+        &self,
+        group: &GroupId,
+        meta: &GroupMeta,
+        remove: Range<Seq>,
+        keys_before: Epoch,
+    ) -> Result<()>;
+    /// One slot.
+    fn slot(&self, key: &SlotKey) -> Result<Option<Slot>>;
+    /// Compare-and-swap of a slot: succeeds (true) only if the stored slot equals `old`.
+    /// `None` means absent, on either side.
+    fn swap_slot(&self, key: &SlotKey, old: Option<&Slot>, new: Option<&Slot>) -> Result<bool>;
+    /// Every slot key with its expiry (retention).
+    fn slot_expiries(&self) -> Result<Vec<(SlotKey, u64)>>;
+    /// Makes every earlier write durable.
+    fn sync(&self) -> Result<()>;
+}
