@@ -543,3 +543,56 @@ mod tests {
         assert_eq!(hello.encode(), vec![0x01, 0x00, 0x01]);
     }
 }
+
+#[cfg(test)]
+mod layout {
+    //! The byte layouts PROTOCOL.md states, pinned.
+    use super::*;
+
+    #[test]
+    fn auth_layout() {
+        let f = ClientFrame {
+            id: 300,
+            request: Request::Auth {
+                group: GroupId([0xAA; 16]),
+                epoch: 2,
+                nonce: [0xBB; 32],
+                signature: [0xCC; 64],
+            },
+        };
+        let mut want = vec![0xAC, 0x02, 4];
+        want.extend([0xAA; 16]);
+        want.push(2);
+        want.extend([0xBB; 32]);
+        want.push(64);
+        want.extend([0xCC; 64]);
+        assert_eq!(f.encode(), want);
+    }
+
+    #[test]
+    fn error_and_post_layout() {
+        let e = RelayFrame::Error {
+            id: 5,
+            code: ErrorCode::StaleEpoch,
+        };
+        assert_eq!(e.encode(), vec![1, 5, 10]);
+        let p = ClientFrame {
+            id: 1,
+            request: Request::Post {
+                group: GroupId([0; 16]),
+                epoch: 0,
+                kind: PostKind::Commit {
+                    next_access_key: [7; 32],
+                },
+                payload: vec![9; 3],
+            },
+        };
+        let mut want = vec![1, 5];
+        want.extend([0; 16]);
+        want.push(0);
+        want.push(1);
+        want.extend([7; 32]);
+        want.extend([3, 9, 9, 9]);
+        assert_eq!(p.encode(), want);
+    }
+}
