@@ -1,0 +1,1060 @@
+//! The client's connection to a relay: one WebSocket, many requests in flight.
+//!
+//! [`RelayConnection::connect`] opens the WebSocket, sends `Hello` and checks the answer.
+//! After that two background tasks own the socket: a writer that sends the frames queued
+//! by [`RelayConnection::request`], and a reader that hands each response to the request
+//! that asked for it (by request id) and each [`Push`] to the channel returned by
+//! [`RelayConnection::take_pushes`].
+//!
+//! The relay is treated as hostile. Every frame is decoded with the bounded
+//! [`RelayFrame::decode`]; a frame that does not decode, a text message, an answer to a
+//! request id that was never asked (or was already answered), or an answer of the wrong
+//! kind for its request fails the whole connection with [`RelayError::Protocol`], and
+//! every request in flight fails with it. Nothing the relay sends can make this module
+//! panic. Errors the relay cannot attribute to a request (`Error { id: 0, .. }`) are
+//! counted ([`RelayConnection::unattributed_errors`]) and logged, nothing more.
+//!
+//! Pushes: the push channel holds [`ConnectOptions::push_queue`] pushes (1024 by
+//! default). If the consumer falls that far behind, the connection is **failed** with
+//! [`RelayError::PushOverflow`] rather than dropping pushes: a dropped push would be a
+//! silent gap, while a failed connection makes the consumer reconnect and fetch from its
+//! cursor, which loses nothing. Pushes that arrive after the receiver was dropped (or
+//! before it was taken, once the queue is full) follow the same rule: a dropped receiver
+//! discards pushes, an untaken one fills up.
+
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use kith_protocol::access::AccessKey;
+use kith_protocol::frame::AccessPublicKey;
+use kith_protocol::limits::{MAX_FETCH_MESSAGES, MAX_FRAME};
+use kith_protocol::{
+    ClientFrame, Epoch, ErrorCode, GroupId, Message, PROTOCOL_VERSION, PostKind, Push, RelayFrame,
+    Request, RequestId, Response, Seq,
+};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long [`RelayConnection::connect`] waits for the WebSocket and the `Hello` answer.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a request waits for its answer by default.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How many unread pushes are buffered before the connection is failed.
+pub const PUSH_QUEUE: usize = 1024;
+
+/// How many outgoing frames may wait for the writer task.
+const OUTGOING_QUEUE: usize = 256;
+
+/// How many ids of abandoned requests (timed out or cancelled) are remembered, so that
+/// their late answers are ignored instead of failing the connection.
+const ABANDONED_MEMORY: usize = 4096;
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Tunables of a [`RelayConnection`].
+#[derive(Clone, Debug)]
+pub struct ConnectOptions {
+    /// Deadline for the WebSocket handshake plus the `Hello` exchange.
+    pub connect_timeout: Duration,
+    /// Deadline for each request's answer.
+    pub request_timeout: Duration,
+    /// Capacity of the push channel (see the module docs for what happens when full).
+    pub push_queue: usize,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self {
+            connect_timeout: CONNECT_TIMEOUT,
+            request_timeout: REQUEST_TIMEOUT,
+            push_queue: PUSH_QUEUE,
+        }
+    }
+}
+
+/// Why a request or the connection failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RelayError {
+    /// The WebSocket could not be opened.
+    #[error("could not connect to the relay: {0}")]
+    Connect(String),
+    /// The relay answered the request with an error code.
+    #[error("the relay refused: {0}")]
+    Relay(ErrorCode),
+    /// The relay broke the protocol; the connection is failed.
+    #[error("the relay broke the protocol: {0}")]
+    Protocol(String),
+    /// No answer in time.
+    #[error("timed out waiting for the relay ({0})")]
+    Timeout(&'static str),
+    /// The connection is closed (by either side, or by a transport error).
+    #[error("the connection to the relay is closed: {0}")]
+    Closed(String),
+    /// The request does not fit in one frame, or a field is over its protocol limit;
+    /// it was not sent.
+    #[error("the request is too large to send ({0} bytes)")]
+    TooLarge(usize),
+    /// The push channel was full; the connection was failed so that no push is lost
+    /// silently.
+    #[error("pushes were not consumed fast enough")]
+    PushOverflow,
+}
+
+/// One page of a group's log, as answered to [`RelayConnection::fetch`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FetchPage {
+    /// The messages, in increasing sequence order.
+    pub messages: Vec<Message>,
+    /// Where the next fetch should start.
+    pub next: Seq,
+    /// The sequence number the next stored message will get.
+    pub head: Seq,
+    /// Set when the message at `next` was withheld because this connection is not
+    /// authorized for its epoch.
+    pub needs_epoch: Option<Epoch>,
+}
+
+/// A live connection to a relay. Cheap to share behind an `Arc`: every method takes
+/// `&self`, and requests from many tasks are pipelined on the one socket.
+pub struct RelayConnection {
+    shared: Arc<Shared>,
+    out_tx: mpsc::Sender<Outgoing>,
+    pushes: Mutex<Option<mpsc::Receiver<Push>>>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    request_timeout: Duration,
+    max_out: usize,
+}
+
+enum Outgoing {
+    Frame(Vec<u8>),
+}
+
+struct Shared {
+    state: Mutex<State>,
+    next_id: AtomicU32,
+    unattributed: AtomicU64,
+    last_unattributed: Mutex<Option<ErrorCode>>,
+    dead: watch::Sender<bool>,
+}
+
+#[derive(Default)]
+struct State {
+    pending: HashMap<RequestId, Pending>,
+    abandoned: BTreeSet<RequestId>,
+    failure: Option<RelayError>,
+}
+
+struct Pending {
+    expect: fn(&Response) -> bool,
+    tx: oneshot::Sender<Result<Response, RelayError>>,
+}
+
+/// Locks a mutex, ignoring poisoning (no lock here is held across code that can panic,
+/// and a panic elsewhere must not turn into a panic here).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    /// Fails the connection: records the first failure, fails every request in flight
+    /// with it, and tells both tasks to stop.
+    fn fail(&self, err: RelayError) {
+        let pending = {
+            let mut st = lock(&self.state);
+            if st.failure.is_none() {
+                st.failure = Some(err);
+            }
+            st.abandoned.clear();
+            std::mem::take(&mut st.pending)
+        };
+        let failure = self.failure();
+        for (_, p) in pending {
+            let _ = p.tx.send(Err(failure.clone()));
+        }
+        self.dead.send_replace(true);
+    }
+
+    fn failure(&self) -> RelayError {
+        lock(&self.state)
+            .failure
+            .clone()
+            .unwrap_or_else(|| RelayError::Closed("the connection ended".into()))
+    }
+
+    /// Hands an answer to the request that asked for it.
+    fn complete(
+        &self,
+        id: RequestId,
+        answer: Result<Response, RelayError>,
+    ) -> Result<(), RelayError> {
+        let pending = {
+            let mut st = lock(&self.state);
+            match st.pending.remove(&id) {
+                Some(p) => p,
+                None if st.abandoned.remove(&id) => return Ok(()),
+                None => {
+                    return Err(RelayError::Protocol(format!(
+                        "answer to request {id}, which is not in flight"
+                    )));
+                }
+            }
+        };
+        if let Ok(body) = &answer
+            && !(pending.expect)(body)
+        {
+            let err = RelayError::Protocol(format!(
+                "answer to request {id} is of the wrong kind ({})",
+                response_name(body)
+            ));
+            let _ = pending.tx.send(Err(err.clone()));
+            return Err(err);
+        }
+        let _ = pending.tx.send(answer);
+        Ok(())
+    }
+}
+
+/// Removes a request from the pending map when its future ends or is dropped; a request
+/// that was (possibly) sent but not answered is remembered as abandoned.
+struct PendingGuard<'a> {
+    shared: &'a Shared,
+    id: RequestId,
+    sent: bool,
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        let mut st = lock(&self.shared.state);
+        if st.pending.remove(&self.id).is_some() && self.sent && st.failure.is_none() {
+            st.abandoned.insert(self.id);
+            while st.abandoned.len() > ABANDONED_MEMORY {
+                st.abandoned.pop_first();
+            }
+        }
+    }
+}
+
+impl RelayConnection {
+    /// Connects to the relay at `url` (`ws://host:port/v1`), sends `Hello` and checks the
+    /// relay's answer, all within [`CONNECT_TIMEOUT`].
+    pub async fn connect(url: &str) -> Result<Self, RelayError> {
+        Self::connect_with(url, ConnectOptions::default()).await
+    }
+
+    /// [`RelayConnection::connect`] with explicit options.
+    pub async fn connect_with(url: &str, options: ConnectOptions) -> Result<Self, RelayError> {
+        let deadline = options.connect_timeout;
+        match tokio::time::timeout(deadline, Self::connect_inner(url, options)).await {
+            Ok(result) => result,
+            Err(_) => Err(RelayError::Timeout("connect and hello")),
+        }
+    }
+
+    async fn connect_inner(url: &str, options: ConnectOptions) -> Result<Self, RelayError> {
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(MAX_FRAME))
+            .max_frame_size(Some(MAX_FRAME));
+        let (ws, _response) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
+            .await
+            .map_err(|e| RelayError::Connect(e.to_string()))?;
+        let mut conn = Self::start(ws, &options);
+        let hello = conn
+            .request(Request::Hello {
+                version: PROTOCOL_VERSION,
+            })
+            .await;
+        match hello {
+            Ok(Response::Hello { version, max_frame }) => {
+                if version != PROTOCOL_VERSION {
+                    let err = RelayError::Protocol(format!(
+                        "the relay answered Hello with version {version}"
+                    ));
+                    conn.shared.fail(err.clone());
+                    return Err(err);
+                }
+                conn.max_out = (max_frame as usize).min(MAX_FRAME);
+                Ok(conn)
+            }
+            Ok(other) => {
+                // Unreachable in practice: the reader checks the answer's kind.
+                let err =
+                    RelayError::Protocol(format!("Hello answered with {}", response_name(&other)));
+                conn.shared.fail(err.clone());
+                Err(err)
+            }
+            Err(e) => {
+                conn.shared.fail(e.clone());
+                Err(e)
+            }
+        }
+    }
+
+    /// Spawns the reader and writer tasks on an open WebSocket.
+    fn start(ws: Ws, options: &ConnectOptions) -> Self {
+        let (dead, _) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            next_id: AtomicU32::new(1),
+            unattributed: AtomicU64::new(0),
+            last_unattributed: Mutex::new(None),
+            dead,
+        });
+        let (sink, stream) = ws.split();
+        let (out_tx, out_rx) = mpsc::channel(OUTGOING_QUEUE);
+        let (push_tx, push_rx) = mpsc::channel(options.push_queue.max(1));
+        let writer = tokio::spawn(write_loop(sink, out_rx, shared.clone()));
+        let reader = tokio::spawn(read_loop(stream, shared.clone(), push_tx));
+        Self {
+            shared,
+            out_tx,
+            pushes: Mutex::new(Some(push_rx)),
+            tasks: Mutex::new(vec![writer, reader]),
+            request_timeout: options.request_timeout,
+            max_out: MAX_FRAME,
+        }
+    }
+
+    /// Sends one request and waits for its answer. Many requests may be in flight at
+    /// once; each gets the next request id (1, 2, …; never 0). An `Error` frame for the
+    /// request becomes [`RelayError::Relay`].
+    pub async fn request(&self, request: Request) -> Result<Response, RelayError> {
+        let (tx, rx) = oneshot::channel();
+        let expect = expected_answer(&request);
+        let id = {
+            let mut st = lock(&self.shared.state);
+            if let Some(f) = &st.failure {
+                return Err(f.clone());
+            }
+            let id = loop {
+                let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+                if id != 0 && !st.pending.contains_key(&id) && !st.abandoned.contains(&id) {
+                    break id;
+                }
+            };
+            st.pending.insert(id, Pending { expect, tx });
+            id
+        };
+        let mut guard = PendingGuard {
+            shared: &self.shared,
+            id,
+            sent: false,
+        };
+        let frame = ClientFrame { id, request };
+        let bytes = frame.encode();
+        // Never send what the relay must refuse: a frame over its limit, or a field over
+        // the protocol's (the relay could not even tell which request it refused).
+        if bytes.len() > self.max_out || frame.validate().is_err() {
+            return Err(RelayError::TooLarge(bytes.len()));
+        }
+        // From here on the frame may reach the relay, so a late answer must be expected.
+        guard.sent = true;
+        if self.out_tx.send(Outgoing::Frame(bytes)).await.is_err() {
+            return Err(self.shared.failure());
+        }
+        match tokio::time::timeout(self.request_timeout, rx).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_)) => Err(self.shared.failure()),
+            Err(_) => Err(RelayError::Timeout("request")),
+        }
+    }
+
+    /// Takes the receiver of pushes (new messages of subscribed groups). Returns `None`
+    /// if it was already taken. The channel ends when the connection fails or closes.
+    pub fn take_pushes(&self) -> Option<mpsc::Receiver<Push>> {
+        lock(&self.pushes).take()
+    }
+
+    /// Sends `Ping` and waits for `Pong`.
+    pub async fn ping(&self) -> Result<(), RelayError> {
+        match self.request(Request::Ping).await? {
+            Response::Pong => Ok(()),
+            other => Err(self.wrong(&other)),
+        }
+    }
+
+    /// Proves access to `(group, epoch)` with `key`: asks for a challenge, signs it, and
+    /// sends `Auth`. Returns the group's current epoch and head on the relay.
+    pub async fn auth(
+        &self,
+        group: GroupId,
+        epoch: Epoch,
+        key: &AccessKey,
+    ) -> Result<(Epoch, Seq), RelayError> {
+        let nonce = match self.request(Request::Challenge).await? {
+            Response::Challenge { nonce } => nonce,
+            other => return Err(self.wrong(&other)),
+        };
+        let signature = key.sign_auth(&nonce, &group, epoch);
+        match self
+            .request(Request::Auth {
+                group,
+                epoch,
+                nonce,
+                signature,
+            })
+            .await?
+        {
+            Response::Authorized {
+                current_epoch,
+                head,
+            } => Ok((current_epoch, head)),
+            other => Err(self.wrong(&other)),
+        }
+    }
+
+    /// Creates a group whose epoch-0 access key is `access_key`. Does not authorize the
+    /// connection for it: call [`RelayConnection::auth`] next.
+    pub async fn create_group(
+        &self,
+        access_key: AccessPublicKey,
+        creation_secret: &[u8],
+    ) -> Result<GroupId, RelayError> {
+        match self
+            .request(Request::CreateGroup {
+                access_key,
+                creation_secret: creation_secret.to_vec(),
+            })
+            .await?
+        {
+            Response::GroupCreated { group } => Ok(group),
+            other => Err(self.wrong(&other)),
+        }
+    }
+
+    /// Posts a padded payload; returns its sequence number once the relay stored it.
+    pub async fn post(
+        &self,
+        group: GroupId,
+        epoch: Epoch,
+        kind: PostKind,
+        payload: Vec<u8>,
+    ) -> Result<Seq, RelayError> {
+        match self
+            .request(Request::Post {
+                group,
+                epoch,
+                kind,
+                payload,
+            })
+            .await?
+        {
+            Response::Posted { seq } => Ok(seq),
+            other => Err(self.wrong(&other)),
+        }
+    }
+
+    /// Fetches up to `limit` messages from `from` on, and checks that the page is
+    /// coherent (increasing sequence numbers from `from` on, no more than asked, a
+    /// `next` past them); an incoherent page fails the connection.
+    pub async fn fetch(
+        &self,
+        group: GroupId,
+        from: Seq,
+        limit: u32,
+    ) -> Result<FetchPage, RelayError> {
+        let page = match self.request(Request::Fetch { group, from, limit }).await? {
+            Response::Messages {
+                messages,
+                next,
+                head,
+                needs_epoch,
+            } => FetchPage {
+                messages,
+                next,
+                head,
+                needs_epoch,
+            },
+            other => return Err(self.wrong(&other)),
+        };
+        let cap = limit.clamp(1, MAX_FETCH_MESSAGES) as usize;
+        let mut last: Option<Seq> = None;
+        let mut ok = page.messages.len() <= cap && page.next >= from && page.next <= page.head;
+        for m in &page.messages {
+            ok &= m.seq >= from && last.is_none_or(|l| m.seq > l) && m.seq < page.head;
+            last = Some(m.seq);
+        }
+        if let Some(l) = last {
+            ok &= page.next > l;
+        }
+        if !ok {
+            let err = RelayError::Protocol("incoherent fetch page".into());
+            self.shared.fail(err.clone());
+            return Err(err);
+        }
+        Ok(page)
+    }
+
+    /// Subscribes to new messages of `group`; returns the head, where pushes start.
+    pub async fn subscribe(&self, group: GroupId) -> Result<Seq, RelayError> {
+        match self.request(Request::Subscribe { group }).await? {
+            Response::Subscribed { head } => Ok(head),
+            other => Err(self.wrong(&other)),
+        }
+    }
+
+    /// Closes the connection: fails whatever is in flight with [`RelayError::Closed`],
+    /// sends a WebSocket close and waits (briefly) for both tasks to end.
+    pub async fn close(&self) {
+        self.shared
+            .fail(RelayError::Closed("closed by the client".into()));
+        let tasks = std::mem::take(&mut *lock(&self.tasks));
+        for task in tasks {
+            if tokio::time::timeout(Duration::from_secs(5), task)
+                .await
+                .is_err()
+            {
+                tracing::debug!("relay connection task did not end in time");
+            }
+        }
+    }
+
+    /// The failure that ended this connection, if it has ended.
+    pub fn failure(&self) -> Option<RelayError> {
+        lock(&self.shared.state).failure.clone()
+    }
+
+    /// Whether the connection has ended (failed or closed).
+    pub fn is_closed(&self) -> bool {
+        lock(&self.shared.state).failure.is_some()
+    }
+
+    /// How many `Error` frames with id 0 (not attributable to a request) the relay sent.
+    pub fn unattributed_errors(&self) -> u64 {
+        self.shared.unattributed.load(Ordering::Relaxed)
+    }
+
+    /// The code of the last `Error` frame with id 0, if any.
+    pub fn last_unattributed_error(&self) -> Option<ErrorCode> {
+        *lock(&self.shared.last_unattributed)
+    }
+
+    /// The largest frame this connection will send (the relay's limit, at most
+    /// [`MAX_FRAME`]).
+    pub fn max_frame(&self) -> usize {
+        self.max_out
+    }
+
+    /// An answer of the right kind for its request but not what a helper expected
+    /// (cannot happen with a checked answer; kept so that no path panics).
+    fn wrong(&self, answer: &Response) -> RelayError {
+        let err = RelayError::Protocol(format!("unexpected answer {}", response_name(answer)));
+        self.shared.fail(err.clone());
+        err
+    }
+}
+
+impl Drop for RelayConnection {
+    fn drop(&mut self) {
+        self.shared.dead.send_replace(true);
+        for task in lock(&self.tasks).drain(..) {
+            task.abort();
+        }
+    }
+}
+
+impl std::fmt::Debug for RelayConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RelayConnection")
+            .field("failure", &self.failure())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Resolves once the connection is marked dead (or the marker is gone).
+async fn died(dead: &mut watch::Receiver<bool>) {
+    let _ = dead.wait_for(|d| *d).await.is_ok();
+}
+
+async fn write_loop(
+    mut sink: SplitSink<Ws, WsMessage>,
+    mut out_rx: mpsc::Receiver<Outgoing>,
+    shared: Arc<Shared>,
+) {
+    let mut dead = shared.dead.subscribe();
+    loop {
+        tokio::select! {
+            biased;
+            _ = died(&mut dead) => break,
+            cmd = out_rx.recv() => match cmd {
+                Some(Outgoing::Frame(bytes)) => {
+                    if let Err(e) = sink.send(WsMessage::binary(bytes)).await {
+                        shared.fail(RelayError::Closed(e.to_string()));
+                        break;
+                    }
+                }
+                None => break,
+            },
+        }
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(2), sink.close()).await;
+}
+
+async fn read_loop(mut stream: SplitStream<Ws>, shared: Arc<Shared>, push_tx: mpsc::Sender<Push>) {
+    let mut dead = shared.dead.subscribe();
+    loop {
+        let msg = tokio::select! {
+            biased;
+            _ = died(&mut dead) => return,
+            msg = stream.next() => msg,
+        };
+        let result = match msg {
+            None => Err(RelayError::Closed("the relay closed the connection".into())),
+            Some(Err(tokio_tungstenite::tungstenite::Error::Capacity(e))) => Err(
+                RelayError::Protocol(format!("the relay sent a message over the limit: {e}")),
+            ),
+            Some(Err(e)) => Err(RelayError::Closed(e.to_string())),
+            Some(Ok(WsMessage::Binary(bytes))) => handle_frame(&shared, &push_tx, &bytes),
+            Some(Ok(WsMessage::Text(_))) => {
+                Err(RelayError::Protocol("the relay sent a text message".into()))
+            }
+            Some(Ok(WsMessage::Close(_))) => {
+                Err(RelayError::Closed("the relay closed the connection".into()))
+            }
+            Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_))) => Ok(()),
+        };
+        if let Err(err) = result {
+            shared.fail(err);
+            return;
+        }
+    }
+}
+
+fn handle_frame(
+    shared: &Shared,
+    push_tx: &mpsc::Sender<Push>,
+    bytes: &[u8],
+) -> Result<(), RelayError> {
+    let frame = RelayFrame::decode(bytes)
+        .map_err(|e| RelayError::Protocol(format!("undecodable frame: {e}")))?;
+    match frame {
+        RelayFrame::Response { id, body } => shared.complete(id, Ok(body)),
+        RelayFrame::Error { id: 0, code } => {
+            shared.unattributed.fetch_add(1, Ordering::Relaxed);
+            *lock(&shared.last_unattributed) = Some(code);
+            tracing::warn!(code = code.slug(), "relay reported an error for no request");
+            Ok(())
+        }
+        RelayFrame::Error { id, code } => shared.complete(id, Err(RelayError::Relay(code))),
+        RelayFrame::Push(push) => match push_tx.try_send(push) {
+            Ok(()) => Ok(()),
+            // Nobody listens any more: pushes are not wanted.
+            Err(mpsc::error::TrySendError::Closed(_)) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(_)) => Err(RelayError::PushOverflow),
+        },
+    }
+}
+
+/// Which answer kind a request may get.
+fn expected_answer(request: &Request) -> fn(&Response) -> bool {
+    match request {
+        Request::Hello { .. } => |r| matches!(r, Response::Hello { .. }),
+        Request::Ping => |r| matches!(r, Response::Pong),
+        Request::Challenge => |r| matches!(r, Response::Challenge { .. }),
+        Request::CreateGroup { .. } => |r| matches!(r, Response::GroupCreated { .. }),
+        Request::Auth { .. } => |r| matches!(r, Response::Authorized { .. }),
+        Request::Post { .. } => |r| matches!(r, Response::Posted { .. }),
+        Request::Fetch { .. } => |r| matches!(r, Response::Messages { .. }),
+        Request::Subscribe { .. } => |r| matches!(r, Response::Subscribed { .. }),
+        Request::Unsubscribe { .. } => |r| matches!(r, Response::Unsubscribed),
+        Request::PutInvite { .. } => |r| matches!(r, Response::InvitePut { .. }),
+        Request::GetInvite { .. } => |r| matches!(r, Response::Invite { .. }),
+        Request::AnswerInvite { .. } => |r| matches!(r, Response::Answered),
+        Request::GetAnswer { .. } => |r| matches!(r, Response::Answer { .. }),
+        Request::PutWelcome { .. } => |r| matches!(r, Response::WelcomePut),
+        Request::GetWelcome { .. } => |r| matches!(r, Response::Welcome { .. }),
+        Request::DeleteInvite { .. } => |r| matches!(r, Response::InviteDeleted),
+    }
+}
+
+fn response_name(r: &Response) -> &'static str {
+    match r {
+        Response::Hello { .. } => "Hello",
+        Response::Pong => "Pong",
+        Response::Challenge { .. } => "Challenge",
+        Response::GroupCreated { .. } => "GroupCreated",
+        Response::Authorized { .. } => "Authorized",
+        Response::Posted { .. } => "Posted",
+        Response::Messages { .. } => "Messages",
+        Response::Subscribed { .. } => "Subscribed",
+        Response::Unsubscribed => "Unsubscribed",
+        Response::InvitePut { .. } => "InvitePut",
+        Response::Invite { .. } => "Invite",
+        Response::Answered => "Answered",
+        Response::Answer { .. } => "Answer",
+        Response::WelcomePut => "WelcomePut",
+        Response::Welcome { .. } => "Welcome",
+        Response::InviteDeleted => "InviteDeleted",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The connection against a scripted fake relay that misbehaves on purpose.
+    use super::*;
+    use kith_protocol::{MessageKind, SlotId};
+    use std::future::Future;
+    use tokio::net::TcpListener;
+
+    type ServerWs = WebSocketStream<TcpStream>;
+
+    async fn fake<F, Fut>(script: F) -> String
+    where
+        F: FnOnce(ServerWs) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+            script(ws).await;
+        });
+        format!("ws://{addr}/v1")
+    }
+
+    async fn recv(ws: &mut ServerWs) -> Option<ClientFrame> {
+        loop {
+            match ws.next().await? {
+                Ok(WsMessage::Binary(b)) => return Some(ClientFrame::decode(&b).unwrap()),
+                Ok(WsMessage::Close(_)) | Err(_) => return None,
+                Ok(_) => continue,
+            }
+        }
+    }
+
+    async fn send(ws: &mut ServerWs, frame: RelayFrame) {
+        ws.send(WsMessage::binary(frame.encode())).await.unwrap();
+    }
+
+    async fn answer_hello(ws: &mut ServerWs) {
+        let hello = recv(ws).await.unwrap();
+        assert_eq!(hello.id, 1, "the first request id is 1");
+        assert_eq!(
+            hello.request,
+            Request::Hello {
+                version: PROTOCOL_VERSION
+            }
+        );
+        let body = Response::Hello {
+            version: PROTOCOL_VERSION,
+            max_frame: MAX_FRAME as u32,
+        };
+        send(ws, RelayFrame::Response { id: 1, body }).await;
+    }
+
+    /// Answers every Ping with Pong until the client goes away.
+    async fn pong_forever(ws: &mut ServerWs) {
+        while let Some(f) = recv(ws).await {
+            if f.request == Request::Ping {
+                let frame = RelayFrame::Response {
+                    id: f.id,
+                    body: Response::Pong,
+                };
+                send(ws, frame).await;
+            }
+        }
+    }
+
+    fn opts(request_timeout: Duration, push_queue: usize) -> ConnectOptions {
+        ConnectOptions {
+            connect_timeout: Duration::from_secs(5),
+            request_timeout,
+            push_queue,
+        }
+    }
+
+    fn push(seq: Seq) -> RelayFrame {
+        RelayFrame::Push(Push::Message {
+            group: GroupId([1; 16]),
+            message: Message {
+                seq,
+                epoch: 0,
+                kind: MessageKind::Application,
+                stored_at: 0,
+                payload: vec![0; 256],
+            },
+        })
+    }
+
+    #[tokio::test]
+    async fn pipelined_answers_out_of_order_reach_their_requests() {
+        let url = fake(|mut ws| async move {
+            answer_hello(&mut ws).await;
+            let mut got = Vec::new();
+            for _ in 0..3 {
+                got.push(recv(&mut ws).await.unwrap());
+            }
+            let mut ids: Vec<_> = got.iter().map(|f| f.id).collect();
+            ids.sort();
+            assert_eq!(ids, vec![2, 3, 4]);
+            for f in got.into_iter().rev() {
+                let body = match f.request {
+                    Request::Ping => Response::Pong,
+                    Request::Challenge => Response::Challenge { nonce: [7; 32] },
+                    Request::GetWelcome { .. } => Response::Welcome { welcome: None },
+                    other => panic!("unexpected {other:?}"),
+                };
+                send(&mut ws, RelayFrame::Response { id: f.id, body }).await;
+            }
+            pong_forever(&mut ws).await;
+        })
+        .await;
+        let conn = RelayConnection::connect(&url).await.unwrap();
+        let (a, b, c) = tokio::join!(
+            conn.ping(),
+            conn.request(Request::Challenge),
+            conn.request(Request::GetWelcome {
+                slot: SlotId([0; 32])
+            }),
+        );
+        a.unwrap();
+        assert_eq!(b.unwrap(), Response::Challenge { nonce: [7; 32] });
+        assert_eq!(c.unwrap(), Response::Welcome { welcome: None });
+        conn.ping().await.unwrap();
+        conn.close().await;
+        assert!(matches!(conn.ping().await, Err(RelayError::Closed(_))));
+    }
+
+    async fn hostile_after_hello(reply: impl Fn(RequestId) -> WsMessage + Send + 'static) {
+        let url = fake(move |mut ws| async move {
+            answer_hello(&mut ws).await;
+            let f = recv(&mut ws).await.unwrap();
+            ws.send(reply(f.id)).await.unwrap();
+            pong_forever(&mut ws).await;
+        })
+        .await;
+        let conn = RelayConnection::connect(&url).await.unwrap();
+        let first = conn.ping().await;
+        assert!(
+            matches!(first, Err(RelayError::Protocol(_))),
+            "got {first:?}"
+        );
+        assert!(conn.is_closed());
+        assert!(matches!(conn.ping().await, Err(RelayError::Protocol(_))));
+    }
+
+    #[tokio::test]
+    async fn answer_to_an_unknown_id_fails_the_connection() {
+        hostile_after_hello(|id| {
+            WsMessage::binary(
+                RelayFrame::Response {
+                    id: id + 100,
+                    body: Response::Pong,
+                }
+                .encode(),
+            )
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn text_message_fails_the_connection() {
+        hostile_after_hello(|_| WsMessage::text("hello")).await;
+    }
+
+    #[tokio::test]
+    async fn undecodable_frame_fails_the_connection() {
+        hostile_after_hello(|_| WsMessage::binary(vec![0xff; 40])).await;
+    }
+
+    #[tokio::test]
+    async fn answer_of_the_wrong_kind_fails_the_connection() {
+        hostile_after_hello(|id| {
+            WsMessage::binary(
+                RelayFrame::Response {
+                    id,
+                    body: Response::Challenge { nonce: [0; 32] },
+                }
+                .encode(),
+            )
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn oversized_message_fails_the_connection() {
+        hostile_after_hello(|_| WsMessage::binary(vec![0; MAX_FRAME + 1])).await;
+    }
+
+    #[tokio::test]
+    async fn errors_reach_their_request_and_id_zero_is_only_counted() {
+        let url = fake(|mut ws| async move {
+            answer_hello(&mut ws).await;
+            let f = recv(&mut ws).await.unwrap();
+            let code = ErrorCode::BadFrame;
+            send(&mut ws, RelayFrame::Error { id: 0, code }).await;
+            let code = ErrorCode::StaleEpoch;
+            send(&mut ws, RelayFrame::Error { id: f.id, code }).await;
+            pong_forever(&mut ws).await;
+        })
+        .await;
+        let conn = RelayConnection::connect(&url).await.unwrap();
+        assert_eq!(
+            conn.ping().await,
+            Err(RelayError::Relay(ErrorCode::StaleEpoch))
+        );
+        assert_eq!(conn.unattributed_errors(), 1);
+        assert_eq!(conn.last_unattributed_error(), Some(ErrorCode::BadFrame));
+        conn.ping().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn late_answer_to_a_timed_out_request_is_ignored() {
+        let url = fake(|mut ws| async move {
+            answer_hello(&mut ws).await;
+            let late = recv(&mut ws).await.unwrap();
+            // Answer the second request only after the first timed out.
+            let next = recv(&mut ws).await.unwrap();
+            let pong = |id| RelayFrame::Response {
+                id,
+                body: Response::Pong,
+            };
+            send(&mut ws, pong(late.id)).await;
+            send(&mut ws, pong(next.id)).await;
+            pong_forever(&mut ws).await;
+        })
+        .await;
+        let conn = RelayConnection::connect_with(&url, opts(Duration::from_millis(200), 8))
+            .await
+            .unwrap();
+        assert_eq!(conn.ping().await, Err(RelayError::Timeout("request")));
+        conn.ping().await.unwrap();
+        conn.ping().await.unwrap();
+        assert!(!conn.is_closed());
+    }
+
+    #[tokio::test]
+    async fn pushes_are_delivered_and_overflow_fails_the_connection() {
+        let url = fake(|mut ws| async move {
+            answer_hello(&mut ws).await;
+            let f = recv(&mut ws).await.unwrap();
+            for seq in 1..=2 {
+                send(&mut ws, push(seq)).await;
+            }
+            let frame = RelayFrame::Response {
+                id: f.id,
+                body: Response::Pong,
+            };
+            send(&mut ws, frame).await;
+            let f = recv(&mut ws).await.unwrap();
+            for seq in 3..=5 {
+                send(&mut ws, push(seq)).await;
+            }
+            let frame = RelayFrame::Response {
+                id: f.id,
+                body: Response::Pong,
+            };
+            send(&mut ws, frame).await;
+            pong_forever(&mut ws).await;
+        })
+        .await;
+        let conn = RelayConnection::connect_with(&url, opts(Duration::from_secs(5), 2))
+            .await
+            .unwrap();
+        let mut pushes = conn.take_pushes().unwrap();
+        assert!(conn.take_pushes().is_none());
+        conn.ping().await.unwrap();
+        for seq in 1..=2 {
+            let Push::Message { message, .. } = pushes.recv().await.unwrap();
+            assert_eq!(message.seq, seq);
+        }
+        // Nobody reads now: the third of three pushes overflows the queue of two.
+        assert_eq!(conn.ping().await, Err(RelayError::PushOverflow));
+        let mut seen = 0;
+        while pushes.recv().await.is_some() {
+            seen += 1;
+        }
+        assert_eq!(seen, 2, "the channel ends after the buffered pushes");
+    }
+
+    #[tokio::test]
+    async fn hello_is_checked() {
+        let url = fake(|mut ws| async move {
+            let f = recv(&mut ws).await.unwrap();
+            let body = Response::Hello {
+                version: PROTOCOL_VERSION + 1,
+                max_frame: 1000,
+            };
+            send(&mut ws, RelayFrame::Response { id: f.id, body }).await;
+            pong_forever(&mut ws).await;
+        })
+        .await;
+        assert!(matches!(
+            RelayConnection::connect(&url).await,
+            Err(RelayError::Protocol(_))
+        ));
+
+        let url = fake(|mut ws| async move {
+            let f = recv(&mut ws).await.unwrap();
+            let code = ErrorCode::UnsupportedVersion;
+            send(&mut ws, RelayFrame::Error { id: f.id, code }).await;
+        })
+        .await;
+        assert_eq!(
+            RelayConnection::connect(&url).await.err(),
+            Some(RelayError::Relay(ErrorCode::UnsupportedVersion))
+        );
+
+        // A relay that never answers Hello.
+        let url = fake(|mut ws| async move { while recv(&mut ws).await.is_some() {} }).await;
+        let mut o = opts(Duration::from_secs(5), 8);
+        o.connect_timeout = Duration::from_millis(300);
+        assert_eq!(
+            RelayConnection::connect_with(&url, o).await.err(),
+            Some(RelayError::Timeout("connect and hello"))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_closing_relay_fails_requests_in_flight() {
+        let url = fake(|mut ws| async move {
+            answer_hello(&mut ws).await;
+            let _ = recv(&mut ws).await.unwrap();
+            drop(ws);
+        })
+        .await;
+        let conn = RelayConnection::connect(&url).await.unwrap();
+        assert!(matches!(conn.ping().await, Err(RelayError::Closed(_))));
+        assert!(conn.is_closed());
+    }
+
+    #[tokio::test]
+    async fn incoherent_fetch_page_fails_the_connection() {
+        let url = fake(|mut ws| async move {
+            answer_hello(&mut ws).await;
+            let f = recv(&mut ws).await.unwrap();
+            let m = |seq| Message {
+                seq,
+                epoch: 0,
+                kind: MessageKind::Application,
+                stored_at: 0,
+                payload: vec![0; 256],
+            };
+            let body = Response::Messages {
+                messages: vec![m(5), m(4)],
+                next: 6,
+                head: 6,
+                needs_epoch: None,
+            };
+            send(&mut ws, RelayFrame::Response { id: f.id, body }).await;
+            pong_forever(&mut ws).await;
+        })
+        .await;
+        let conn = RelayConnection::connect(&url).await.unwrap();
+        assert!(matches!(
+            conn.fetch(GroupId([1; 16]), 1, 10).await,
+            Err(RelayError::Protocol(_))
+        ));
+        assert!(conn.is_closed());
+    }
+}
