@@ -1,1 +1,20 @@
+//! The Kith client library: one engine ([`engine::Client`]) under two faces, the
+//! scriptable `kith` commands ([`cli`]) and, later, the chat screen.
+//!
+//! - [`engine`]: groups, invites, sync, sending — everything a command does;
+//! - [`store`]: the encrypted local store and OpenMLS's storage provider over it;
+//! - [`relay`]: the async connection to a relay;
+//! - [`seal`]: sealing of invitations, answers and welcomes;
+//! - [`payload`]: what travels inside MLS application messages;
+//! - [`identity`]: fingerprints, safety numbers, credential checks.
+#![forbid(unsafe_code)]
 
+pub mod cli;
+pub mod engine;
+pub mod identity;
+pub mod payload;
+pub mod relay;
+pub mod seal;
+pub mod store;
+
+pub use relay::{ConnectOptions, FetchPage, RelayConnection, RelayError};

@@ -1,0 +1,659 @@
+//! The `kith` command line: parses flags, unlocks the profile, calls the engine, prints.
+//! Every command is scriptable: no prompt when `KITH_PASSPHRASE` is set, `--json` where
+//! a command prints records, and exit codes that mean something (0 ok, 1 failed, 2
+//! usage, 3 still waiting).
+
+use crate::engine::records::{MessageRecord, RecordKind};
+use crate::engine::{Client, ClientError};
+use crate::relay::RelayError;
+use clap::{Parser, Subcommand};
+use kith_protocol::GroupId;
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Kith: end-to-end-encrypted closed groups through a relay you do not have to trust.
+#[derive(Parser, Debug)]
+#[command(name = "kith", version, about, long_about = None)]
+pub struct Cli {
+    /// Profile directory. [env: KITH_HOME; default: the platform's data dir, e.g.
+    /// ~/.local/share/kith]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub home: Option<PathBuf>,
+
+    /// Print records as JSON lines instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Make a new profile: an identity key and an encrypted local store. The passphrase
+    /// comes from KITH_PASSPHRASE, else it is asked (twice) without echo.
+    Init {
+        /// Your display name, as group members will see it.
+        #[arg(long)]
+        name: String,
+    },
+    /// Show your name and fingerprint.
+    Whoami,
+    /// Manage groups.
+    #[command(subcommand)]
+    Group(GroupCommand),
+    /// List your groups with unread counts and pending joins.
+    Groups,
+    /// Make a one-time invite code for a group (admins).
+    Invite {
+        /// The group: its name or an id prefix.
+        group: String,
+        /// How long the code stays valid (e.g. 30m, 72h, 7d; at most 30d).
+        #[arg(long, default_value = "72h", value_parser = humantime::parse_duration)]
+        expires: Duration,
+    },
+    /// Use an invite: show who invites you where, ask to join, and wait to be admitted.
+    Join {
+        /// The invite (kith://host/CODE or kith+ws://host:port/CODE).
+        invite: String,
+        /// Seconds to wait for an admin to admit you (0: return at once; `kith sync`
+        /// finishes the join later).
+        #[arg(long, default_value_t = 120)]
+        wait: u64,
+    },
+    /// Fetch everything, process membership changes, admit joiners (admins).
+    Sync {
+        /// Only this group.
+        group: Option<String>,
+    },
+    /// Send a text message (`-` reads it from standard input).
+    Send {
+        /// The group.
+        group: String,
+        /// The text, or `-`.
+        text: String,
+    },
+    /// Print new messages (or all), as `time name: text`.
+    Read {
+        /// The group.
+        group: String,
+        /// All messages, not only the unread ones.
+        #[arg(long)]
+        all: bool,
+        /// Keep running and print messages as they arrive.
+        #[arg(long)]
+        follow: bool,
+    },
+    /// List a group's members: names, fingerprints, roles, verification.
+    Members {
+        /// The group.
+        group: String,
+    },
+    /// Remove a member from a group (admins).
+    Remove {
+        /// The group.
+        group: String,
+        /// The member: a name or a fingerprint prefix.
+        member: String,
+    },
+    /// Leave a group.
+    Leave {
+        /// The group.
+        group: String,
+    },
+    /// Show the safety number you share with a member; --confirm marks them verified
+    /// once you compared it with them in person or on a call.
+    Verify {
+        /// The group.
+        group: String,
+        /// The member.
+        member: String,
+        /// The numbers matched: mark the member verified.
+        #[arg(long)]
+        confirm: bool,
+    },
+    /// Destroy this profile so that nothing can be recovered from it.
+    Wipe {
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// `kith group …`
+#[derive(Subcommand, Debug)]
+pub enum GroupCommand {
+    /// Create a group on a relay.
+    Create {
+        /// The group's name (only members ever see it).
+        name: String,
+        /// The relay: ws://host:port or wss://host.
+        #[arg(long)]
+        relay: String,
+    },
+    /// Commit fresh keys for yourself in a group now (clients also do this on their
+    /// own after joining and weekly): heals the group after a suspected compromise.
+    Update {
+        /// The group.
+        group: String,
+    },
+}
+
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl From<ClientError> for Failure {
+    fn from(e: ClientError) -> Self {
+        let code = match e {
+            ClientError::Usage(_) | ClientError::NoGroup(_) | ClientError::NoMember(_) => 2,
+            _ => 1,
+        };
+        Failure {
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+fn usage(msg: impl Into<String>) -> Failure {
+    Failure {
+        code: 2,
+        message: msg.into(),
+    }
+}
+
+fn home_dir(cli: &Cli) -> Result<PathBuf, Failure> {
+    if let Some(h) = &cli.home {
+        return Ok(h.clone());
+    }
+    if let Some(h) = std::env::var_os("KITH_HOME").filter(|h| !h.is_empty()) {
+        return Ok(PathBuf::from(h));
+    }
+    dirs::data_dir()
+        .map(|d| d.join("kith"))
+        .ok_or_else(|| usage("no home directory; use --home DIR or KITH_HOME"))
+}
+
+fn passphrase(confirm: bool) -> Result<zeroize::Zeroizing<String>, Failure> {
+    if let Ok(p) = std::env::var("KITH_PASSPHRASE") {
+        return Ok(zeroize::Zeroizing::new(p));
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(usage(
+            "no passphrase: set KITH_PASSPHRASE or run in a terminal",
+        ));
+    }
+    let p = zeroize::Zeroizing::new(
+        rpassword::prompt_password("Passphrase: ").map_err(|e| usage(e.to_string()))?,
+    );
+    if confirm {
+        let again = zeroize::Zeroizing::new(
+            rpassword::prompt_password("Passphrase again: ").map_err(|e| usage(e.to_string()))?,
+        );
+        if *again != *p {
+            return Err(usage("the passphrases differ"));
+        }
+        if p.chars().count() < 8 {
+            return Err(usage("use a passphrase of at least 8 characters"));
+        }
+    }
+    Ok(p)
+}
+
+/// Formats Unix seconds as `YYYY-MM-DD HH:MM` (UTC).
+pub fn format_time(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        rem / 3600,
+        (rem % 3600) / 60
+    )
+}
+
+fn print_record(client: &Client, group: &GroupId, r: &MessageRecord, json: bool) {
+    let name = r
+        .sender
+        .map(|s| client.display_name(group, &s))
+        .unwrap_or_default();
+    let mut out = std::io::stdout().lock();
+    if json {
+        let (kind, text) = match &r.kind {
+            RecordKind::Text(t) => ("text", t),
+            RecordKind::Notice(t) => ("notice", t),
+            RecordKind::Alert(t) => ("alert", t),
+        };
+        let v = serde_json::json!({
+            "seq": r.seq,
+            "time": r.time,
+            "sender": r.sender.map(|s| kith_protocol::ids::hex(&s)),
+            "name": name,
+            "own": r.own,
+            "kind": kind,
+            "text": text,
+        });
+        let _ = writeln!(out, "{v}");
+    } else {
+        let t = format_time(r.time);
+        let _ = match &r.kind {
+            RecordKind::Text(text) => writeln!(out, "{t} {name}: {text}"),
+            RecordKind::Notice(text) => writeln!(out, "{t} * {text}"),
+            RecordKind::Alert(text) => writeln!(out, "{t} ! {text}"),
+        };
+    }
+    let _ = out.flush();
+}
+
+fn transient(e: &ClientError) -> bool {
+    matches!(
+        e,
+        ClientError::Relay(
+            RelayError::Connect(_)
+                | RelayError::Closed(_)
+                | RelayError::Timeout(_)
+                | RelayError::PushOverflow
+        ) | ClientError::Relay(RelayError::Relay(
+            kith_protocol::ErrorCode::Internal | kith_protocol::ErrorCode::RateLimited
+        ))
+    )
+}
+
+/// Retries an engine call on transient relay failures with exponential backoff
+/// (0.5 s … 8 s, five retries), reconnecting in between.
+macro_rules! retry {
+    ($client:ident, $call:expr) => {{
+        let mut delay = Duration::from_millis(500);
+        let mut tries = 0;
+        loop {
+            match $call {
+                Err(e) if transient(&e) && tries < 5 => {
+                    tries += 1;
+                    $client.close().await;
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(8));
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+
+/// Runs the CLI; returns the process exit code.
+pub async fn run(cli: Cli) -> ExitCode {
+    match run_inner(cli).await {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            eprintln!("kith: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+async fn run_inner(cli: Cli) -> Result<u8, Failure> {
+    let home = home_dir(&cli)?;
+    let json = cli.json;
+    match &cli.command {
+        Command::Init { name } => {
+            let pass = passphrase(true)?;
+            let client = Client::init(&home, pass.as_bytes(), name)?;
+            println!("Profile created in {}", home.display());
+            println!("Name:        {}", client.name());
+            println!("Fingerprint: {}", client.fingerprint());
+            return Ok(0);
+        }
+        Command::Wipe { yes } => {
+            if !yes {
+                if !std::io::stdin().is_terminal() {
+                    return Err(usage(
+                        "refusing to wipe without --yes when not in a terminal",
+                    ));
+                }
+                eprint!(
+                    "Destroy the profile in {} for good? Type 'wipe': ",
+                    home.display()
+                );
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .map_err(|e| usage(e.to_string()))?;
+                if line.trim() != "wipe" {
+                    return Err(usage("not wiped"));
+                }
+            }
+            crate::store::wipe(&home).map_err(|e| Failure {
+                code: 1,
+                message: e.to_string(),
+            })?;
+            println!("Profile destroyed.");
+            return Ok(0);
+        }
+        _ => {}
+    }
+    let pass = passphrase(false)?;
+    let mut client = Client::open(&home, pass.as_bytes())?;
+    drop(pass);
+    if let Ok(s) = std::env::var("KITH_CREATION_SECRET") {
+        client.creation_secret = s.into_bytes();
+    }
+    let code = dispatch(&mut client, cli.command, json).await;
+    client.close().await;
+    code
+}
+
+async fn dispatch(client: &mut Client, command: Command, json: bool) -> Result<u8, Failure> {
+    match command {
+        Command::Init { .. } | Command::Wipe { .. } => unreachable!("handled before unlocking"),
+        Command::Whoami => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "name": client.name(),
+                        "fingerprint": client.fingerprint(),
+                        "identity": kith_protocol::ids::hex(&client.identity()),
+                    })
+                );
+            } else {
+                println!("{}", client.name());
+                println!("Fingerprint: {}", client.fingerprint());
+            }
+        }
+        Command::Group(GroupCommand::Create { name, relay }) => {
+            let id = client.create_group(&name, &relay).await?;
+            if json {
+                println!("{}", serde_json::json!({"name": name, "id": id.to_hex()}));
+            } else {
+                println!("Created group {name:?} ({})", &id.to_hex()[..8]);
+            }
+        }
+        Command::Group(GroupCommand::Update { group }) => {
+            let id = client.find_group(&group)?;
+            let epoch = retry!(client, client.update_own_keys(&id).await)?;
+            if json {
+                println!("{}", serde_json::json!({"epoch": epoch}));
+            } else {
+                println!("Committed fresh keys (epoch {epoch}).");
+            }
+        }
+        Command::Groups => {
+            let groups = client.groups()?;
+            if json {
+                for g in &groups {
+                    println!("{}", serde_json::to_string(g).unwrap_or_default());
+                }
+            } else {
+                if groups.is_empty() {
+                    println!(
+                        "No groups yet. Create one with `kith group create NAME --relay URL`."
+                    );
+                }
+                for g in &groups {
+                    let mut line = format!(
+                        "{:<24} {}  {} members  {} unread",
+                        g.name,
+                        &g.id[..8],
+                        g.members,
+                        g.unread
+                    );
+                    if g.pending_joins > 0 {
+                        line.push_str(&format!("  {} pending join(s)", g.pending_joins));
+                    }
+                    if g.status != "active" {
+                        line.push_str(&format!("  [{}]", g.status));
+                    }
+                    println!("{line}");
+                }
+            }
+            for name in client.pending_joins()? {
+                if json {
+                    println!("{}", serde_json::json!({"waiting_to_join": name}));
+                } else {
+                    println!("{name:<24} (waiting for an admin to admit you)");
+                }
+            }
+        }
+        Command::Invite { group, expires } => {
+            let id = client.find_group(&group)?;
+            let invite = retry!(client, client.invite(&id, expires).await)?;
+            if json {
+                println!("{}", serde_json::json!({"invite": invite}));
+            } else {
+                println!("{invite}");
+                eprintln!(
+                    "One-time code, valid for {}. Pass it on in person or by phone.",
+                    humantime::format_duration(expires)
+                );
+            }
+        }
+        Command::Join { invite, wait } => {
+            let preview = client.preview_invite(&invite).await?;
+            eprintln!(
+                "{} [{}] invites you to {:?} (relay {}, code valid until {} UTC).",
+                preview.inviter_name,
+                preview.inviter_fingerprint,
+                preview.group_name,
+                preview.relay,
+                format_time(preview.expires_at)
+            );
+            let slot = client.answer_invite(&invite).await?;
+            eprintln!("Join request sent.");
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
+            loop {
+                match client.try_complete_join_slot(&slot).await {
+                    Ok(Some(group)) => {
+                        let name = client.group_name(&group)?;
+                        if json {
+                            println!(
+                                "{}",
+                                serde_json::json!({"joined": name, "id": group.to_hex()})
+                            );
+                        } else {
+                            println!("Joined {name:?}.");
+                        }
+                        return Ok(0);
+                    }
+                    Ok(None) => {}
+                    Err(e) if transient(&e) => client.close().await,
+                    Err(e) => return Err(e.into()),
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            eprintln!(
+                "Not admitted yet. An admin's client admits you when it is online; run `kith sync` later."
+            );
+            return Ok(if wait == 0 { 0 } else { 3 });
+        }
+        Command::Sync { group } => {
+            let reports = match group {
+                Some(g) => {
+                    let id = client.find_group(&g)?;
+                    let r = retry!(client, client.sync_group(&id, true).await)?;
+                    vec![(id, r)]
+                }
+                None => retry!(client, client.sync_all().await)?,
+            };
+            for (id, r) in reports {
+                let name = client.group_name(&id)?;
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"group": name, "id": id.to_hex(), "new": r.new.len(), "joined": r.joined})
+                    );
+                } else if r.joined {
+                    println!("Joined {name:?}.");
+                } else if !r.new.is_empty() {
+                    println!("{name}: {} new", r.new.len());
+                }
+            }
+        }
+        Command::Send { group, text } => {
+            let id = client.find_group(&group)?;
+            let text = if text == "-" {
+                let mut s = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut s)
+                    .map_err(|e| usage(e.to_string()))?;
+                s.trim_end_matches('\n').to_owned()
+            } else {
+                text
+            };
+            let seq = retry!(client, client.send_text(&id, &text).await)?;
+            if json {
+                println!("{}", serde_json::json!({"seq": seq}));
+            }
+        }
+        Command::Read { group, all, follow } => {
+            let id = client.find_group(&group)?;
+            if let Err(e) = retry!(client, client.sync_group(&id, true).await)
+                && !follow
+            {
+                eprintln!("kith: could not sync ({e}); showing what is stored");
+            }
+            for r in client.take_unread(&id, all)? {
+                print_record(client, &id, &r, json);
+            }
+            if follow {
+                follow_group(client, &id, json).await?;
+            }
+        }
+        Command::Members { group } => {
+            let id = client.find_group(&group)?;
+            let _ = retry!(client, client.sync_group(&id, false).await);
+            for m in client.members(&id)? {
+                if json {
+                    println!("{}", serde_json::to_string(&m).unwrap_or_default());
+                } else {
+                    println!(
+                        "{:<20} {}  {:<6} {}{}",
+                        m.name,
+                        m.fingerprint,
+                        m.role,
+                        if m.verified {
+                            "verified"
+                        } else {
+                            "not verified"
+                        },
+                        if m.you { "  (you)" } else { "" }
+                    );
+                }
+            }
+        }
+        Command::Remove { group, member } => {
+            let id = client.find_group(&group)?;
+            retry!(client, client.sync_group(&id, false).await)?;
+            let who = client.find_member(&id, &member)?;
+            let name = client.display_name(&id, &who);
+            retry!(client, client.remove_member(&id, &who).await)?;
+            println!("Removed {name}.");
+        }
+        Command::Leave { group } => {
+            let id = client.find_group(&group)?;
+            retry!(client, client.leave(&id).await)?;
+            println!("You left the group.");
+        }
+        Command::Verify {
+            group,
+            member,
+            confirm,
+        } => {
+            let id = client.find_group(&group)?;
+            let who = client.find_member(&id, &member)?;
+            let name = client.display_name(&id, &who);
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"member": name, "safety_number": client.safety_number(&who), "confirmed": confirm})
+                );
+            } else {
+                println!("Safety number with {name}:");
+                println!("  {}", client.safety_number(&who));
+                println!("Compare it with {name} in person or on a call.");
+            }
+            if confirm {
+                client.confirm_verified(&who, &name)?;
+                if !json {
+                    println!("Marked {name} as verified.");
+                }
+            }
+        }
+    }
+    Ok(0)
+}
+
+async fn follow_group(client: &mut Client, id: &GroupId, json: bool) -> Result<(), Failure> {
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        let mut pushes = match client.subscribe(id).await {
+            Ok(p) => {
+                backoff = Duration::from_millis(500);
+                p
+            }
+            Err(e) if transient(&e) => {
+                eprintln!("kith: relay unreachable ({e}); retrying in {backoff:?}");
+                client.close().await;
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        // Messages stored between the read above and the subscription.
+        catch_up(client, id, json).await?;
+        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                push = pushes.recv() => {
+                    if push.is_none() {
+                        break; // connection lost: resubscribe
+                    }
+                    while pushes.try_recv().is_ok() {}
+                }
+                _ = tick.tick() => {}
+                _ = tokio::signal::ctrl_c() => return Ok(()),
+            }
+            if let Err(e) = catch_up(client, id, json).await {
+                eprintln!("kith: {}", e.message);
+                break;
+            }
+        }
+        client.close().await;
+    }
+}
+
+async fn catch_up(client: &mut Client, id: &GroupId, json: bool) -> Result<(), Failure> {
+    match client.sync_group(id, true).await {
+        Ok(_) => {}
+        Err(e) if transient(&e) => {
+            return Err(Failure {
+                code: 1,
+                message: e.to_string(),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    }
+    for r in client.take_unread(id, false)? {
+        print_record(client, id, &r, json);
+    }
+    Ok(())
+}

@@ -1,0 +1,548 @@
+//! One-time invites: making them (admins), answering them (joiners), and admitting the
+//! joiner (any online admin).
+//!
+//! The inviter's secrets for a code (slot key, ephemeral X25519 secret, management token)
+//! are shared inside MLS with the group, and every admin's client acts on them, so a
+//! joiner is admitted by whichever admin is online first. Whoever loses the race sees the
+//! joiner already in the tree and steps back.
+
+use super::records::*;
+use super::{Client, ClientError, Result, clean_name, mls, now_secs};
+use crate::identity::{self, IdentityKey, fingerprint};
+use crate::payload::{Body, InviteSecret, MAX_GROUP_NAME_CHARS, MAX_NAME_CHARS};
+use crate::relay::{RelayConnection, RelayError};
+use crate::seal::{self, Answer, Invitation};
+use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+use kith_protocol::access::manage_hash;
+use kith_protocol::invite::{Invite, InviteCode, RelayAddr};
+use kith_protocol::{ErrorCode, GroupId, Request, Response, SlotId};
+use openmls::prelude::tls_codec::{Deserialize as _, Serialize as _};
+use openmls::prelude::*;
+use openmls_traits::signatures::Signer as _;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+use x25519_dalek::{PublicKey, StaticSecret};
+
+/// What a joiner is shown before answering an invite.
+#[derive(Clone, Debug)]
+pub struct InvitePreview {
+    /// The group's name.
+    pub group_name: String,
+    /// The inviter's name.
+    pub inviter_name: String,
+    /// The inviter's fingerprint.
+    pub inviter_fingerprint: String,
+    /// Expiry, Unix seconds.
+    pub expires_at: u64,
+    /// The relay.
+    pub relay: String,
+}
+
+fn invite_error(e: RelayError) -> ClientError {
+    match e {
+        RelayError::Relay(ErrorCode::AlreadyUsed) => ClientError::Invite(
+            "this invite code was already used; codes work once — ask for a new one".into(),
+        ),
+        RelayError::Relay(ErrorCode::InviteExpired) => {
+            ClientError::Invite("this invite has expired; ask for a new one".into())
+        }
+        RelayError::Relay(ErrorCode::NoSuchInvite) => ClientError::Invite(
+            "no such invite on this relay: it was mistyped, revoked, or expired long ago".into(),
+        ),
+        other => other.into(),
+    }
+}
+
+impl Client {
+    /// Makes a one-time invite for `group`, valid for `ttl`. Returns the invite string.
+    pub async fn invite(&mut self, group: &GroupId, ttl: Duration) -> Result<String> {
+        self.sync_group(group, false).await?;
+        let g = self.load_group(group)?;
+        if g.status != GroupStatus::Active {
+            return Err(ClientError::NotMember(self.status_text(&g)));
+        }
+        if !g.admins.contains(&self.identity()) {
+            return Err(ClientError::Usage("only admins can invite".into()));
+        }
+        let ttl_secs = ttl
+            .as_secs()
+            .clamp(60, kith_protocol::limits::MAX_INVITE_TTL_SECS);
+        let code = InviteCode::generate();
+        let (slot, slot_key) = code.derive();
+        let eph = StaticSecret::random_from_rng(rand::rngs::OsRng);
+        let manage_token: [u8; 32] = rand::random();
+        let expires_at = now_secs() + ttl_secs;
+        let mut invitation = Invitation {
+            group_name: g.name.clone(),
+            inviter_name: self.name().to_owned(),
+            inviter_key: self.identity(),
+            inviter_eph: PublicKey::from(&eph).to_bytes(),
+            mls_group_id: g.mls_group_id.clone(),
+            relay_group: g.relay_group,
+            expires_at,
+            signature: Vec::new(),
+        };
+        invitation.signature = self
+            .signer
+            .sign(&invitation.signed_bytes(&slot))
+            .map_err(mls)?;
+        let blob = seal::seal_invitation(&slot, &slot_key, &invitation)
+            .map_err(|e| ClientError::Mls(e.to_string()))?;
+        let secret = InviteSecret {
+            slot: slot.0,
+            slot_key: slot_key.0,
+            eph_secret: eph.to_bytes(),
+            manage_token,
+            expires_at,
+            needs_approval: false,
+        };
+        // Keep the secrets before the slot exists, so that we can always admit.
+        let inv = AdminInvite {
+            secret: secret.clone(),
+            welcome_key: None,
+            welcome_blob: None,
+        };
+        self.put(&ns_invites(group), &slot.0, &inv)?;
+        self.db().commit()?;
+        let conn = self.conn(&g.relay).await?;
+        conn.request(Request::PutInvite {
+            slot,
+            manage_hash: manage_hash(&manage_token),
+            ttl_secs,
+            invitation: blob,
+        })
+        .await?;
+        self.share_invite(group, secret).await?;
+        let relay: RelayAddr = g
+            .relay
+            .parse()
+            .map_err(|_| ClientError::Usage("bad relay URL".into()))?;
+        Ok(Invite { relay, code }.to_string())
+    }
+
+    async fn read_invitation(&mut self, invite: &Invite) -> Result<(String, Invitation)> {
+        let (slot, key) = invite.code.derive();
+        let relay = invite.relay.ws_url();
+        let conn = self.conn(&relay).await?;
+        let blob = match conn.request(Request::GetInvite { slot }).await {
+            Ok(Response::Invite { invitation, .. }) => invitation,
+            Ok(_) => return Err(ClientError::Hostile("unexpected answer".into())),
+            Err(e) => return Err(invite_error(e)),
+        };
+        let inv = seal::open_invitation(&slot, &key, &blob).map_err(|_| {
+            ClientError::Hostile("the invitation does not open with this code".into())
+        })?;
+        let vk = VerifyingKey::from_bytes(&inv.inviter_key)
+            .map_err(|_| ClientError::Hostile("the invitation's key is malformed".into()))?;
+        let sig = Signature::from_slice(&inv.signature)
+            .map_err(|_| ClientError::Hostile("the invitation's signature is malformed".into()))?;
+        vk.verify(&inv.signed_bytes(&slot), &sig).map_err(|_| {
+            ClientError::Hostile("the invitation is not signed by its inviter".into())
+        })?;
+        if inv.expires_at <= now_secs() {
+            return Err(ClientError::Invite(
+                "this invite has expired; ask for a new one".into(),
+            ));
+        }
+        Ok((relay, inv))
+    }
+
+    /// Reads an invite and says who invites to what, without answering it.
+    pub async fn preview_invite(&mut self, invite: &str) -> Result<InvitePreview> {
+        let invite: Invite = invite
+            .parse()
+            .map_err(|e: kith_protocol::invite::InviteError| ClientError::Invite(e.to_string()))?;
+        let (relay, inv) = self.read_invitation(&invite).await?;
+        Ok(InvitePreview {
+            group_name: clean_name(&inv.group_name, MAX_GROUP_NAME_CHARS),
+            inviter_name: clean_name(&inv.inviter_name, MAX_NAME_CHARS),
+            inviter_fingerprint: fingerprint(&inv.inviter_key),
+            expires_at: inv.expires_at,
+            relay,
+        })
+    }
+
+    /// Answers an invite with a sealed join request. Returns the slot to wait on.
+    pub async fn answer_invite(&mut self, invite: &str) -> Result<[u8; 32]> {
+        let invite: Invite = invite
+            .parse()
+            .map_err(|e: kith_protocol::invite::InviteError| ClientError::Invite(e.to_string()))?;
+        let (relay, inv) = self.read_invitation(&invite).await?;
+        let (slot, slot_key) = invite.code.derive();
+        let kp = KeyPackage::builder()
+            .build(
+                super::CIPHERSUITE,
+                &self.provider,
+                &self.signer,
+                self.credential(),
+            )
+            .map_err(mls)?;
+        let answer = Answer {
+            key_package: kp.key_package().tls_serialize_detached().map_err(mls)?,
+            display_name: self.name().to_owned(),
+        };
+        let (blob, welcome_key) = seal::seal_answer(&slot, &slot_key, &inv.inviter_eph, &answer)
+            .map_err(|e| ClientError::Invite(e.to_string()))?;
+        let join = PendingJoin {
+            relay: relay.clone(),
+            slot: slot.0,
+            invitation: inv,
+            welcome_key,
+            answered_at: now_secs(),
+        };
+        // The KeyPackage's private keys and the welcome key are kept before answering:
+        // once the answer is stored, the code is spent.
+        self.put(NS_JOINS, &slot.0, &join)?;
+        self.db().commit()?;
+        let conn = self.conn(&relay).await?;
+        if let Err(e) = conn
+            .request(Request::AnswerInvite { slot, answer: blob })
+            .await
+        {
+            self.db().delete(NS_JOINS, &slot.0)?;
+            self.db().commit()?;
+            return Err(invite_error(e));
+        }
+        Ok(slot.0)
+    }
+
+    /// Checks every pending join for its welcome; joins the groups whose welcome came.
+    pub async fn poll_joins(&mut self) -> Result<Vec<(GroupId, super::SyncReport)>> {
+        let joins = self.scan::<PendingJoin>(NS_JOINS)?;
+        let mut out = Vec::new();
+        for (_, join) in joins {
+            if let Some(group) = self.try_complete_join(&join).await? {
+                out.push((
+                    group,
+                    super::SyncReport {
+                        joined: true,
+                        ..Default::default()
+                    },
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether a join for `slot` is still waiting.
+    pub fn join_pending(&self, slot: &[u8; 32]) -> Result<bool> {
+        Ok(self.get::<PendingJoin>(NS_JOINS, slot)?.is_some())
+    }
+
+    /// Names of the groups we are waiting to be admitted to.
+    pub fn pending_joins(&self) -> Result<Vec<String>> {
+        Ok(self
+            .scan::<PendingJoin>(NS_JOINS)?
+            .into_iter()
+            .map(|(_, j)| clean_name(&j.invitation.group_name, MAX_GROUP_NAME_CHARS))
+            .collect())
+    }
+
+    /// Completes one join if its welcome is there. Returns the group joined.
+    pub async fn try_complete_join_slot(&mut self, slot: &[u8; 32]) -> Result<Option<GroupId>> {
+        match self.get::<PendingJoin>(NS_JOINS, slot)? {
+            Some(join) => self.try_complete_join(&join).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn try_complete_join(&mut self, join: &PendingJoin) -> Result<Option<GroupId>> {
+        let slot = SlotId(join.slot);
+        let conn = self.conn(&join.relay).await?;
+        let blob = match conn.request(Request::GetWelcome { slot }).await {
+            Ok(Response::Welcome { welcome: Some(w) }) => w,
+            Ok(Response::Welcome { welcome: None }) => return Ok(None),
+            Ok(_) => return Err(ClientError::Hostile("unexpected answer".into())),
+            Err(RelayError::Relay(ErrorCode::InviteExpired | ErrorCode::NoSuchInvite)) => {
+                self.db().delete(NS_JOINS, &join.slot)?;
+                self.db().commit()?;
+                return Err(ClientError::Invite(
+                    "the invite expired before an admin admitted you; ask for a new one".into(),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let bundle = seal::open_welcome(&slot, &join.welcome_key, &blob)
+            .map_err(|_| ClientError::Hostile("the welcome does not open".into()))?;
+        let group = self.join_from_welcome(join, bundle)?;
+        self.db().delete(NS_JOINS, &join.slot)?;
+        self.db().commit()?;
+        // Tell the group our name.
+        let name = self.name().to_owned();
+        self.send_body(&group, Body::Profile { name }).await?;
+        Ok(Some(group))
+    }
+
+    fn join_from_welcome(
+        &mut self,
+        join: &PendingJoin,
+        bundle: seal::WelcomeBundle,
+    ) -> Result<GroupId> {
+        let hostile = |s: &str| ClientError::Hostile(s.to_owned());
+        let inv = &join.invitation;
+        let msg = MlsMessageIn::tls_deserialize_exact(bundle.welcome.as_slice())
+            .map_err(|_| hostile("the welcome is not an MLS message"))?;
+        let welcome = match msg.extract() {
+            MlsMessageBodyIn::Welcome(w) => w,
+            _ => return Err(hostile("the welcome is not an MLS Welcome")),
+        };
+        let staged =
+            StagedWelcome::new_from_welcome(&self.provider, &super::join_config(), welcome, None)
+                .map_err(|e| ClientError::Hostile(format!("the MLS welcome was refused ({e})")))?;
+        // The Welcome must be for the group the invitation named, contain the inviter,
+        // come from a member, and every member must carry a well-formed credential.
+        if staged.group_context().group_id().as_slice() != inv.mls_group_id.as_slice() {
+            return Err(hostile(
+                "the welcome is for another group than the invitation",
+            ));
+        }
+        let mut members = BTreeSet::new();
+        for mem in staged.members() {
+            let id = identity::identity_of(mem.credential.serialized_content(), &mem.signature_key)
+                .ok_or_else(|| hostile("the group has a member with a malformed credential"))?;
+            members.insert(id);
+        }
+        if !members.contains(&inv.inviter_key) {
+            return Err(hostile(
+                "the inviter is not in the group the welcome is for",
+            ));
+        }
+        let sender = staged.welcome_sender().map_err(mls)?;
+        let sender_id = identity::identity_of(
+            sender.credential().serialized_content(),
+            sender.signature_key().as_slice(),
+        )
+        .ok_or_else(|| hostile("the welcome's sender has a malformed credential"))?;
+        let admins: BTreeSet<IdentityKey> = bundle
+            .admins
+            .iter()
+            .copied()
+            .filter(|a| members.contains(a))
+            .collect();
+        if !admins.contains(&sender_id) {
+            return Err(hostile("the welcome was not made by an admin"));
+        }
+        let group = staged.into_group(&self.provider).map_err(mls)?;
+        let mut names = BTreeMap::new();
+        for (k, v) in bundle.names {
+            if members.contains(&k) {
+                names.insert(k, clean_name(&v, MAX_NAME_CHARS));
+            }
+        }
+        names.insert(self.identity(), self.name().to_owned());
+        let record = GroupRecord {
+            name: clean_name(&inv.group_name, MAX_GROUP_NAME_CHARS),
+            relay: join.relay.clone(),
+            relay_group: inv.relay_group,
+            mls_group_id: group.group_id().as_slice().to_vec(),
+            cursor: bundle.start_seq,
+            read_upto: bundle.start_seq,
+            status: GroupStatus::Active,
+            admins,
+            names,
+            pending: None,
+            // Update our leaf at the first sync: the KeyPackage's keys travelled
+            // through an admin's hands.
+            last_update: 0,
+        };
+        self.save_group(&record)?;
+        let inviter = record
+            .names
+            .get(&inv.inviter_key)
+            .cloned()
+            .unwrap_or_else(|| fingerprint(&inv.inviter_key));
+        self.add_record(
+            &record,
+            MessageRecord {
+                seq: bundle.start_seq.saturating_sub(1),
+                sub: 0,
+                time: now_secs(),
+                sender: Some(sender_id),
+                own: false,
+                kind: RecordKind::Notice(format!(
+                    "You joined, invited by {inviter}, admitted by {}",
+                    record
+                        .names
+                        .get(&sender_id)
+                        .cloned()
+                        .unwrap_or_else(|| fingerprint(&sender_id))
+                )),
+            },
+        )?;
+        Ok(inv.relay_group)
+    }
+
+    /// As an admin: reads the answers to our group's invites and admits the joiners.
+    pub(crate) async fn admit_joiners(
+        &mut self,
+        group: &GroupId,
+        report: &mut super::SyncReport,
+    ) -> Result<()> {
+        let g = self.load_group(group)?;
+        if g.status != GroupStatus::Active || !g.admins.contains(&self.identity()) {
+            return Ok(());
+        }
+        let ns = ns_invites(group);
+        for (_, inv) in self.scan::<AdminInvite>(&ns)? {
+            let slot = SlotId(inv.secret.slot);
+            if inv.secret.expires_at <= now_secs() {
+                self.db().delete(&ns, &slot.0)?;
+                self.db().commit()?;
+                continue;
+            }
+            let conn = self.conn(&g.relay).await?;
+            if let Some(blob) = inv.welcome_blob.clone() {
+                self.deliver_welcome(group, &conn, &inv, blob).await?;
+                continue;
+            }
+            let (answer, welcomed) = match conn
+                .request(Request::GetAnswer {
+                    slot,
+                    manage_token: inv.secret.manage_token,
+                })
+                .await
+            {
+                Ok(Response::Answer { answer, welcomed }) => (answer, welcomed),
+                Ok(_) => return Err(ClientError::Hostile("unexpected answer".into())),
+                Err(RelayError::Relay(
+                    ErrorCode::InviteExpired | ErrorCode::NoSuchInvite | ErrorCode::Forbidden,
+                )) => {
+                    self.db().delete(&ns, &slot.0)?;
+                    self.db().commit()?;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if welcomed {
+                self.db().delete(&ns, &slot.0)?;
+                self.db().commit()?;
+                continue;
+            }
+            let Some(blob) = answer else { continue };
+            self.admit_one(group, inv, &blob, report).await?;
+        }
+        Ok(())
+    }
+
+    async fn deliver_welcome(
+        &mut self,
+        group: &GroupId,
+        conn: &RelayConnection,
+        inv: &AdminInvite,
+        blob: Vec<u8>,
+    ) -> Result<()> {
+        let slot = SlotId(inv.secret.slot);
+        match conn
+            .request(Request::PutWelcome {
+                slot,
+                manage_token: inv.secret.manage_token,
+                welcome: blob,
+            })
+            .await
+        {
+            Ok(_)
+            | Err(RelayError::Relay(
+                ErrorCode::AlreadyUsed | ErrorCode::InviteExpired | ErrorCode::NoSuchInvite,
+            )) => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.db().delete(&ns_invites(group), &slot.0)?;
+        self.db().commit()?;
+        self.send_body(group, Body::InviteDone { slot: slot.0 })
+            .await?;
+        Ok(())
+    }
+
+    async fn admit_one(
+        &mut self,
+        group: &GroupId,
+        mut inv: AdminInvite,
+        blob: &[u8],
+        report: &mut super::SyncReport,
+    ) -> Result<()> {
+        let slot = SlotId(inv.secret.slot);
+        let ns = ns_invites(group);
+        let eph = StaticSecret::from(inv.secret.eph_secret);
+        let key = kith_protocol::invite::SlotKey(inv.secret.slot_key);
+        let refused = |this: &mut Self, why: &str, report: &mut super::SyncReport| -> Result<()> {
+            this.db().delete(&ns, &slot.0)?;
+            let g = this.load_group(group)?;
+            let r = MessageRecord {
+                seq: g.cursor.saturating_sub(1),
+                sub: 700,
+                time: now_secs(),
+                sender: None,
+                own: false,
+                kind: RecordKind::Alert(format!(
+                    "An invite was answered with {why}; nobody was added."
+                )),
+            };
+            this.add_record(&g, r.clone())?;
+            report.new.push(r);
+            this.db().commit()?;
+            Ok(())
+        };
+        let (answer, welcome_key) = match seal::open_answer(&slot, &key, &eph, blob) {
+            Ok(x) => x,
+            Err(_) => return refused(self, "data that does not open", report),
+        };
+        let kp = match KeyPackageIn::tls_deserialize_exact(answer.key_package.as_slice())
+            .map_err(|_| ())
+            .and_then(|k| {
+                k.validate(self.provider.crypto(), ProtocolVersion::Mls10)
+                    .map_err(|_| ())
+            }) {
+            Ok(kp) if kp.ciphersuite() == super::CIPHERSUITE => kp,
+            _ => return refused(self, "an invalid key package", report),
+        };
+        let leaf = kp.leaf_node();
+        let Some(joiner) = identity::identity_of(
+            leaf.credential().serialized_content(),
+            leaf.signature_key().as_slice(),
+        ) else {
+            return refused(self, "a malformed credential", report);
+        };
+        let name = clean_name(&answer.display_name, MAX_NAME_CHARS);
+        inv.welcome_key = Some(welcome_key);
+        self.put(&ns, &slot.0, &inv)?;
+        self.db().commit()?;
+        for _ in 0..8 {
+            let g = self.load_group(group)?;
+            let mut m = self.mls_group(&g)?;
+            let already = m.members().any(|x| {
+                identity::identity_of(x.credential.serialized_content(), &x.signature_key)
+                    == Some(joiner)
+            });
+            if already {
+                // Another admin got there first; it delivers the welcome.
+                self.db().delete(&ns, &slot.0)?;
+                self.db().commit()?;
+                return Ok(());
+            }
+            let (commit, welcome, _) = m
+                .add_members(&self.provider, &self.signer, std::slice::from_ref(&kp))
+                .map_err(mls)?;
+            let purpose = CommitPurpose::Add {
+                slot: slot.0,
+                identity: joiner,
+                name: name.clone(),
+            };
+            if self
+                .post_commit(group, m, commit, Some(welcome), purpose)
+                .await?
+            {
+                let inv: AdminInvite = self
+                    .get(&ns, &slot.0)?
+                    .ok_or_else(|| ClientError::Mls("invite record vanished".into()))?;
+                if let Some(blob) = inv.welcome_blob.clone() {
+                    let g = self.load_group(group)?;
+                    let conn = self.conn(&g.relay).await?;
+                    self.deliver_welcome(group, &conn, &inv, blob).await?;
+                }
+                return Ok(());
+            }
+            self.sync_group_inner(group).await?;
+        }
+        Ok(())
+    }
+}

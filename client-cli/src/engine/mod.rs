@@ -1,0 +1,914 @@
+//! The client engine: one profile, its groups, and everything the `kith` commands (and
+//! later the chat screen) do with them. The CLI is a thin face over [`Client`].
+//!
+//! Every operation follows one pattern for crash safety: MLS state changes and the
+//! records that go with them are written to the store's pending overlay, and committed
+//! together with [`Store::commit`] at a point where a crash would leave a consistent
+//! state — never "MLS advanced but the message lost", never "message saved twice".
+//! Commits of ours are staged (OpenMLS's pending commit, persisted) before they are
+//! posted, and merged only once the relay accepted them; if the answer is lost we
+//! recognise our own commit in the log by its bytes.
+
+mod invite;
+pub mod records;
+mod sync;
+
+pub use invite::InvitePreview;
+pub use sync::SyncReport;
+
+use crate::identity::{self, IdentityKey, fingerprint, safety_number};
+use crate::payload::{AppMessage, Body, MAX_GROUP_NAME_CHARS, MAX_NAME_CHARS, MAX_TEXT_BYTES};
+use crate::relay::{RelayConnection, RelayError};
+use crate::store::{KithProvider, Store, StoreError};
+use kith_protocol::access::{ACCESS_EXPORTER_LABEL, ACCESS_EXPORTER_LEN, AccessKey};
+use kith_protocol::invite::RelayAddr;
+use kith_protocol::padding::pad;
+use kith_protocol::{ErrorCode, GroupId, PostKind, Seq};
+use openmls::prelude::*;
+use openmls_basic_credential::SignatureKeyPair;
+use records::*;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The one ciphersuite Kith uses: X25519, ChaCha20-Poly1305, SHA-256, Ed25519.
+pub const CIPHERSUITE: Ciphersuite =
+    Ciphersuite::MLS_128_DHKEMX25519_CHACHA20POLY1305_SHA256_Ed25519;
+
+/// How often a client commits an update of its own leaf (post-compromise security).
+pub const SELF_UPDATE_EVERY_SECS: u64 = 7 * 24 * 3600;
+
+/// Why an operation failed, in words a user can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The local store failed (wrong passphrase, in use, damaged…).
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// The relay could not be reached or refused.
+    #[error("{0}")]
+    Relay(#[from] RelayError),
+    /// No such group, or the name is ambiguous.
+    #[error("{0}")]
+    NoGroup(String),
+    /// No such member.
+    #[error("{0}")]
+    NoMember(String),
+    /// An MLS operation failed.
+    #[error("MLS: {0}")]
+    Mls(String),
+    /// The invite could not be used.
+    #[error("{0}")]
+    Invite(String),
+    /// Input the user gave is not acceptable.
+    #[error("{0}")]
+    Usage(String),
+    /// The relay (or someone through it) sent something that fails our checks.
+    #[error("refused data from the relay: {0}")]
+    Hostile(String),
+    /// The group is not usable by this profile any more.
+    #[error("{0}")]
+    NotMember(String),
+}
+
+/// Results of engine calls.
+pub type Result<T> = std::result::Result<T, ClientError>;
+
+fn mls<E: std::fmt::Debug>(e: E) -> ClientError {
+    ClientError::Mls(format!("{e:?}"))
+}
+
+/// Unix seconds now.
+pub fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The MLS settings Kith uses; each is explained in SECURITY.md.
+pub fn join_config() -> MlsGroupJoinConfig {
+    MlsGroupJoinConfig::builder()
+        // Handshake messages too are PrivateMessages: the relay never sees who commits
+        // what.
+        .wire_format_policy(PURE_CIPHERTEXT_WIRE_FORMAT_POLICY)
+        // The relay orders every message of an epoch before the commit that ends it,
+        // and we process the log in order: no past epoch's keys are ever needed.
+        .max_past_epochs(0)
+        // Small out-of-order window, bounded forward distance: keeps few skipped keys.
+        .sender_ratchet_configuration(SenderRatchetConfiguration::new(5, 1000))
+        // We pad application payloads ourselves to relay buckets (payload.rs).
+        .padding_size(0)
+        .use_ratchet_tree_extension(true)
+        .build()
+}
+
+fn create_config() -> MlsGroupCreateConfig {
+    MlsGroupCreateConfig::builder()
+        .ciphersuite(CIPHERSUITE)
+        .wire_format_policy(PURE_CIPHERTEXT_WIRE_FORMAT_POLICY)
+        .max_past_epochs(0)
+        .sender_ratchet_configuration(SenderRatchetConfiguration::new(5, 1000))
+        .padding_size(0)
+        .use_ratchet_tree_extension(true)
+        .build()
+}
+
+/// Cleans a name received from the network or typed: no control characters (a name must
+/// not be able to rewrite the terminal), trimmed, bounded.
+pub fn clean_name(name: &str, max_chars: usize) -> String {
+    name.chars()
+        .filter(|c| !c.is_control())
+        .take(max_chars)
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+/// Cleans message text for display: keeps newlines and tabs, drops every other control
+/// character (escape sequences from a hostile member must not reach the terminal).
+pub fn clean_text(text: &str) -> String {
+    text.chars()
+        .filter(|c| *c == '\n' || *c == '\t' || !c.is_control())
+        .collect()
+}
+
+/// A member as `kith members` shows it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct MemberInfo {
+    /// Display name (or the fingerprint when none is known).
+    pub name: String,
+    /// Identity key, hex.
+    pub identity: String,
+    /// Short fingerprint.
+    pub fingerprint: String,
+    /// `admin` or `member`.
+    pub role: &'static str,
+    /// The safety number was confirmed.
+    pub verified: bool,
+    /// This profile.
+    pub you: bool,
+}
+
+/// A group as `kith groups` shows it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct GroupSummary {
+    /// Name.
+    pub name: String,
+    /// Relay-side id, hex (for naming the group on the command line).
+    pub id: String,
+    /// The relay URL.
+    pub relay: String,
+    /// Members.
+    pub members: usize,
+    /// Unread messages.
+    pub unread: usize,
+    /// Invites answered but not admitted yet (admins only).
+    pub pending_joins: usize,
+    /// `active`, `removed` or `left`.
+    pub status: String,
+}
+
+/// One profile, unlocked.
+pub struct Client {
+    home: PathBuf,
+    provider: KithProvider,
+    signer: SignatureKeyPair,
+    profile: ProfileRecord,
+    conns: HashMap<String, Arc<RelayConnection>>,
+    /// (relay, group, epoch) this process proved access to on the current connection.
+    authed: HashSet<(String, GroupId, u64)>,
+    /// The creation secret to present when creating groups.
+    pub creation_secret: Vec<u8>,
+}
+
+const PROFILE_KEY: &[u8] = b"me";
+
+fn get_record<T: serde::de::DeserializeOwned>(
+    store: &Store,
+    ns: &str,
+    key: &[u8],
+) -> Result<Option<T>> {
+    match store.get_raw(ns, key)? {
+        None => Ok(None),
+        Some(b) => Ok(Some(
+            postcard::from_bytes(&b).map_err(|_| StoreError::Corrupt("undecodable record"))?,
+        )),
+    }
+}
+
+impl Client {
+    /// Makes a new profile in `home` with display `name`.
+    pub fn init(home: &Path, passphrase: &[u8], name: &str) -> Result<Self> {
+        let name = clean_name(name, MAX_NAME_CHARS);
+        if name.is_empty() {
+            return Err(ClientError::Usage("a display name is needed".into()));
+        }
+        let store = Store::create(home, passphrase)?;
+        let provider = KithProvider::new(store);
+        let signer = SignatureKeyPair::new(CIPHERSUITE.signature_algorithm()).map_err(mls)?;
+        signer.store(provider.storage()).map_err(mls)?;
+        let identity: IdentityKey = signer
+            .public()
+            .try_into()
+            .map_err(|_| ClientError::Mls("identity key is not 32 bytes".into()))?;
+        let profile = ProfileRecord {
+            name,
+            identity,
+            created_at: now_secs(),
+        };
+        let client = Self {
+            home: home.to_owned(),
+            provider,
+            signer,
+            profile,
+            conns: HashMap::new(),
+            authed: HashSet::new(),
+            creation_secret: Vec::new(),
+        };
+        client.put(NS_PROFILE, PROFILE_KEY, &client.profile)?;
+        client.db().commit()?;
+        Ok(client)
+    }
+
+    /// Unlocks the profile in `home`.
+    pub fn open(home: &Path, passphrase: &[u8]) -> Result<Self> {
+        let store = Store::open(home, passphrase)?;
+        let profile: ProfileRecord = get_record(&store, NS_PROFILE, PROFILE_KEY)?
+            .ok_or(StoreError::Corrupt("profile record missing"))?;
+        let provider = KithProvider::new(store);
+        let signer = SignatureKeyPair::read(
+            provider.storage(),
+            &profile.identity,
+            CIPHERSUITE.signature_algorithm(),
+        )
+        .ok_or(StoreError::Corrupt("identity key missing"))?;
+        Ok(Self {
+            home: home.to_owned(),
+            provider,
+            signer,
+            profile,
+            conns: HashMap::new(),
+            authed: HashSet::new(),
+            creation_secret: Vec::new(),
+        })
+    }
+
+    /// The profile directory.
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    /// Display name.
+    pub fn name(&self) -> &str {
+        &self.profile.name
+    }
+
+    /// Identity key.
+    pub fn identity(&self) -> IdentityKey {
+        self.profile.identity
+    }
+
+    /// Short fingerprint of the identity key.
+    pub fn fingerprint(&self) -> String {
+        fingerprint(&self.profile.identity)
+    }
+
+    fn db(&self) -> &Store {
+        self.provider.store()
+    }
+
+    // Our records are postcard-encoded (compact, and maps with byte keys work), then
+    // sealed by the store like everything else.
+    fn put<T: serde::Serialize + ?Sized>(&self, ns: &str, key: &[u8], value: &T) -> Result<()> {
+        let bytes =
+            postcard::to_stdvec(value).map_err(|_| StoreError::Corrupt("unencodable record"))?;
+        self.db().put_raw(ns, key, &bytes)?;
+        Ok(())
+    }
+
+    fn get<T: serde::de::DeserializeOwned>(&self, ns: &str, key: &[u8]) -> Result<Option<T>> {
+        get_record(self.db(), ns, key)
+    }
+
+    fn scan<T: serde::de::DeserializeOwned>(&self, ns: &str) -> Result<Vec<(Vec<u8>, T)>> {
+        self.db()
+            .scan_raw(ns)?
+            .into_iter()
+            .map(|(k, v)| {
+                postcard::from_bytes(&v)
+                    .map(|t| (k, t))
+                    .map_err(|_| StoreError::Corrupt("undecodable record").into())
+            })
+            .collect()
+    }
+
+    fn credential(&self) -> CredentialWithKey {
+        CredentialWithKey {
+            credential: BasicCredential::new(self.profile.identity.to_vec()).into(),
+            signature_key: self.signer.public().into(),
+        }
+    }
+
+    async fn conn(&mut self, relay: &str) -> Result<Arc<RelayConnection>> {
+        if let Some(c) = self.conns.get(relay)
+            && !c.is_closed()
+        {
+            return Ok(c.clone());
+        }
+        let c = Arc::new(RelayConnection::connect(relay).await?);
+        self.conns.insert(relay.to_owned(), c.clone());
+        self.authed.retain(|(r, _, _)| r != relay);
+        Ok(c)
+    }
+
+    /// Proves access to the group's current epoch on its relay connection (once per
+    /// connection and epoch).
+    pub(crate) async fn ensure_auth(
+        &mut self,
+        g: &GroupRecord,
+        m: &MlsGroup,
+    ) -> Result<Arc<RelayConnection>> {
+        let conn = self.conn(&g.relay).await?;
+        let epoch = m.epoch().as_u64();
+        let key = (g.relay.clone(), g.relay_group, epoch);
+        if !self.authed.contains(&key) {
+            match conn.auth(g.relay_group, epoch, &self.access_key(m)?).await {
+                Ok(_) => {
+                    self.authed.insert(key);
+                }
+                Err(RelayError::Relay(ErrorCode::Unauthorized)) => {
+                    return Err(ClientError::NotMember(format!(
+                        "the relay no longer accepts this member's key for {:?} (epoch {epoch}): \
+                         its history may have expired, or the relay is misbehaving",
+                        g.name
+                    )));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(conn)
+    }
+
+    /// Subscribes to live pushes of a group; returns the push channel.
+    pub async fn subscribe(
+        &mut self,
+        group: &GroupId,
+    ) -> Result<tokio::sync::mpsc::Receiver<kith_protocol::Push>> {
+        let g = self.load_group(group)?;
+        let m = self.mls_group(&g)?;
+        let conn = self.ensure_auth(&g, &m).await?;
+        conn.subscribe(g.relay_group).await?;
+        conn.take_pushes()
+            .ok_or_else(|| ClientError::Relay(RelayError::Closed("pushes already taken".into())))
+    }
+
+    /// Closes every relay connection.
+    pub async fn close(&mut self) {
+        self.authed.clear();
+        for (_, c) in self.conns.drain() {
+            c.close().await;
+        }
+    }
+
+    // ---- groups ------------------------------------------------------------------
+
+    fn groups_raw(&self) -> Result<Vec<GroupRecord>> {
+        Ok(self
+            .scan::<GroupRecord>(NS_GROUPS)?
+            .into_iter()
+            .map(|(_, g)| g)
+            .collect())
+    }
+
+    fn save_group(&self, g: &GroupRecord) -> Result<()> {
+        self.put(NS_GROUPS, &g.relay_group.0, g)?;
+        Ok(())
+    }
+
+    fn load_group(&self, id: &GroupId) -> Result<GroupRecord> {
+        self.get(NS_GROUPS, &id.0)?
+            .ok_or_else(|| ClientError::NoGroup("no such group".into()))
+    }
+
+    /// Finds a group by exact name (case-insensitive) or an unambiguous id prefix.
+    pub fn find_group(&self, query: &str) -> Result<GroupId> {
+        let groups = self.groups_raw()?;
+        let by_name: Vec<_> = groups
+            .iter()
+            .filter(|g| g.name.eq_ignore_ascii_case(query.trim()))
+            .collect();
+        match by_name.len() {
+            1 => return Ok(by_name[0].relay_group),
+            n if n > 1 => {
+                return Err(ClientError::NoGroup(format!(
+                    "{n} groups are called {query:?}; name one by its id ({})",
+                    by_name
+                        .iter()
+                        .map(|g| g.relay_group.to_hex()[..8].to_owned())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            _ => {}
+        }
+        let q = query.trim().to_ascii_lowercase();
+        if q.len() >= 4 && q.chars().all(|c| c.is_ascii_hexdigit()) {
+            let by_id: Vec<_> = groups
+                .iter()
+                .filter(|g| g.relay_group.to_hex().starts_with(&q))
+                .collect();
+            match by_id.len() {
+                1 => return Ok(by_id[0].relay_group),
+                n if n > 1 => {
+                    return Err(ClientError::NoGroup(format!(
+                        "the id prefix {q} matches {n} groups; give more digits"
+                    )));
+                }
+                _ => {}
+            }
+        }
+        Err(ClientError::NoGroup(format!(
+            "no group called {query:?} (see `kith groups`)"
+        )))
+    }
+
+    fn mls_group(&self, g: &GroupRecord) -> Result<MlsGroup> {
+        MlsGroup::load(
+            self.provider.storage(),
+            &openmls::group::GroupId::from_slice(&g.mls_group_id),
+        )
+        .map_err(mls)?
+        .ok_or_else(|| {
+            ClientError::NotMember("this profile has no state for the group any more".into())
+        })
+    }
+
+    fn access_key(&self, group: &MlsGroup) -> Result<AccessKey> {
+        let secret = group
+            .export_secret(
+                self.provider.crypto(),
+                ACCESS_EXPORTER_LABEL,
+                b"",
+                ACCESS_EXPORTER_LEN,
+            )
+            .map_err(mls)?;
+        Ok(AccessKey::from_exporter_secret(&secret))
+    }
+
+    /// Creates a group on `relay` (`ws://host:port` or `wss://host`).
+    pub async fn create_group(&mut self, name: &str, relay: &str) -> Result<GroupId> {
+        let name = clean_name(name, MAX_GROUP_NAME_CHARS);
+        if name.is_empty() {
+            return Err(ClientError::Usage("a group name is needed".into()));
+        }
+        let relay = relay
+            .parse::<RelayAddr>()
+            .map_err(|e| ClientError::Usage(e.to_string()))?
+            .ws_url();
+        let mls_id: [u8; 16] = rand::random();
+        let group = MlsGroup::builder()
+            .ciphersuite(CIPHERSUITE)
+            .with_wire_format_policy(PURE_CIPHERTEXT_WIRE_FORMAT_POLICY)
+            .max_past_epochs(0)
+            .sender_ratchet_configuration(SenderRatchetConfiguration::new(5, 1000))
+            .padding_size(0)
+            .use_ratchet_tree_extension(true)
+            .with_group_id(openmls::group::GroupId::from_slice(&mls_id))
+            .build(&self.provider, &self.signer, self.credential())
+            .map_err(mls)?;
+        let _ = create_config;
+        let key = self.access_key(&group)?;
+        let conn = match self.conn(&relay).await {
+            Ok(c) => c,
+            Err(e) => {
+                self.db().rollback();
+                return Err(e);
+            }
+        };
+        let relay_group = match conn.create_group(key.public(), &self.creation_secret).await {
+            Ok(id) => id,
+            Err(RelayError::Relay(ErrorCode::CreationForbidden)) => {
+                self.db().rollback();
+                return Err(ClientError::Usage(
+                    "this relay only lets holders of its creation secret create groups \
+                     (set KITH_CREATION_SECRET)"
+                        .into(),
+                ));
+            }
+            Err(e) => {
+                self.db().rollback();
+                return Err(e.into());
+            }
+        };
+        let record = GroupRecord {
+            name,
+            relay,
+            relay_group,
+            mls_group_id: mls_id.to_vec(),
+            cursor: 1,
+            read_upto: 1,
+            status: GroupStatus::Active,
+            admins: BTreeSet::from([self.profile.identity]),
+            names: BTreeMap::from([(self.profile.identity, self.profile.name.clone())]),
+            pending: None,
+            last_update: now_secs(),
+        };
+        self.save_group(&record)?;
+        self.add_record(
+            &record,
+            MessageRecord {
+                seq: 0,
+                sub: 0,
+                time: now_secs(),
+                sender: Some(self.profile.identity),
+                own: true,
+                kind: RecordKind::Notice("You created the group".into()),
+            },
+        )?;
+        self.db().commit()?;
+        Ok(relay_group)
+    }
+
+    fn add_record(&self, g: &GroupRecord, r: MessageRecord) -> Result<()> {
+        self.put(&ns_msgs(&g.relay_group), &msg_key(r.seq, r.sub), &r)?;
+        Ok(())
+    }
+
+    /// Every group with counts.
+    pub fn groups(&self) -> Result<Vec<GroupSummary>> {
+        let mut out = Vec::new();
+        for g in self.groups_raw()? {
+            let members = self.mls_group(&g).map(|m| m.members().count()).unwrap_or(0);
+            let unread = self
+                .messages(&g.relay_group)?
+                .iter()
+                .filter(|m| m.seq >= g.read_upto && !m.own)
+                .count();
+            let pending_joins = self.scan::<AdminInvite>(&ns_invites(&g.relay_group))?.len();
+            out.push(GroupSummary {
+                name: g.name.clone(),
+                id: g.relay_group.to_hex(),
+                relay: g.relay.clone(),
+                members,
+                unread,
+                pending_joins,
+                status: match g.status {
+                    GroupStatus::Active => "active".into(),
+                    GroupStatus::Removed { .. } => "removed".into(),
+                    GroupStatus::Left => "left".into(),
+                },
+            });
+        }
+        out.sort_by_key(|a| a.name.to_lowercase());
+        Ok(out)
+    }
+
+    /// The stored history of a group, in order.
+    pub fn messages(&self, group: &GroupId) -> Result<Vec<MessageRecord>> {
+        let mut v: Vec<MessageRecord> = self
+            .scan::<MessageRecord>(&ns_msgs(group))?
+            .into_iter()
+            .map(|(_, m)| m)
+            .collect();
+        v.sort_by_key(|m| (m.seq, m.sub));
+        Ok(v)
+    }
+
+    /// Messages not shown yet (or all), and marks them shown.
+    pub fn take_unread(&self, group: &GroupId, all: bool) -> Result<Vec<MessageRecord>> {
+        let mut g = self.load_group(group)?;
+        let msgs = self.messages(group)?;
+        let out: Vec<_> = msgs
+            .into_iter()
+            .filter(|m| all || m.seq >= g.read_upto)
+            .collect();
+        g.read_upto = g.cursor.max(g.read_upto);
+        self.save_group(&g)?;
+        self.db().commit()?;
+        Ok(out)
+    }
+
+    /// The display name for an identity in a group.
+    pub fn display_name(&self, group: &GroupId, who: &IdentityKey) -> String {
+        if *who == self.profile.identity {
+            return self.profile.name.clone();
+        }
+        self.load_group(group)
+            .ok()
+            .and_then(|g| g.names.get(who).cloned())
+            .unwrap_or_else(|| format!("[{}]", &fingerprint(who)[..9]))
+    }
+
+    /// The group's name.
+    pub fn group_name(&self, group: &GroupId) -> Result<String> {
+        Ok(self.load_group(group)?.name)
+    }
+
+    /// The members of a group.
+    pub fn members(&self, group: &GroupId) -> Result<Vec<MemberInfo>> {
+        let g = self.load_group(group)?;
+        let m = self.mls_group(&g)?;
+        let mut out = Vec::new();
+        for member in m.members() {
+            let Some(id) = identity::identity_of(
+                member.credential.serialized_content(),
+                &member.signature_key,
+            ) else {
+                continue;
+            };
+            let contact: Contact = self.get(NS_CONTACTS, &id)?.unwrap_or_default();
+            out.push(MemberInfo {
+                name: self.display_name(group, &id),
+                identity: kith_protocol::ids::hex(&id),
+                fingerprint: fingerprint(&id),
+                role: if g.admins.contains(&id) {
+                    "admin"
+                } else {
+                    "member"
+                },
+                verified: contact.verified,
+                you: id == self.profile.identity,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Finds a member of a group by name or fingerprint/identity prefix.
+    pub fn find_member(&self, group: &GroupId, query: &str) -> Result<IdentityKey> {
+        let members = self.members(group)?;
+        let q = query.trim();
+        let qhex = q.replace(' ', "").to_ascii_lowercase();
+        let hits: Vec<_> = members
+            .iter()
+            .filter(|m| {
+                m.name.eq_ignore_ascii_case(q)
+                    || (qhex.len() >= 4
+                        && (m.fingerprint.replace(' ', "").starts_with(&qhex)
+                            || m.identity.starts_with(&qhex)))
+            })
+            .collect();
+        match hits.len() {
+            1 => {
+                let mut id = [0u8; 32];
+                kith_protocol::ids::unhex(&hits[0].identity, &mut id);
+                Ok(id)
+            }
+            0 => Err(ClientError::NoMember(format!(
+                "no member {q:?} in this group (see `kith members`)"
+            ))),
+            n => Err(ClientError::NoMember(format!(
+                "{n} members match {q:?}; use a fingerprint prefix"
+            ))),
+        }
+    }
+
+    /// The safety number between this profile and `who`.
+    pub fn safety_number(&self, who: &IdentityKey) -> String {
+        safety_number(&self.profile.identity, who)
+    }
+
+    /// Marks `who` verified (the safety number was compared out of band).
+    pub fn confirm_verified(&self, who: &IdentityKey, name: &str) -> Result<()> {
+        let mut c: Contact = self.get(NS_CONTACTS, who)?.unwrap_or_default();
+        c.verified = true;
+        c.name = name.to_owned();
+        self.put(NS_CONTACTS, who, &c)?;
+        self.db().commit()?;
+        Ok(())
+    }
+
+    // ---- sending -----------------------------------------------------------------
+
+    /// Sends a text message; returns its sequence number.
+    pub async fn send_text(&mut self, group: &GroupId, text: &str) -> Result<Seq> {
+        if text.len() > MAX_TEXT_BYTES {
+            return Err(ClientError::Usage(format!(
+                "message too long ({} bytes; at most {MAX_TEXT_BYTES})",
+                text.len()
+            )));
+        }
+        if text.trim().is_empty() {
+            return Err(ClientError::Usage("nothing to send".into()));
+        }
+        let body = Body::Text {
+            text: text.to_owned(),
+            sent_at: now_secs(),
+        };
+        let seq = self.send_body(group, body.clone()).await?;
+        let g = self.load_group(group)?;
+        self.add_record(
+            &g,
+            MessageRecord {
+                seq,
+                sub: 0,
+                time: now_secs(),
+                sender: Some(self.profile.identity),
+                own: true,
+                kind: RecordKind::Text(text.to_owned()),
+            },
+        )?;
+        self.db().commit()?;
+        Ok(seq)
+    }
+
+    /// Encrypts and posts an application message, catching up and re-encrypting if the
+    /// group moved to a new epoch meanwhile.
+    pub(crate) async fn send_body(&mut self, group: &GroupId, body: Body) -> Result<Seq> {
+        let padded = AppMessage::V1(body)
+            .to_padded()
+            .map_err(|e| ClientError::Usage(e.to_string()))?;
+        for _ in 0..8 {
+            self.sync_group_inner(group).await?;
+            let g = self.load_group(group)?;
+            if g.status != GroupStatus::Active {
+                return Err(ClientError::NotMember(self.status_text(&g)));
+            }
+            let mut m = self.mls_group(&g)?;
+            let epoch = m.epoch().as_u64();
+            let out = m
+                .create_message(&self.provider, &self.signer, &padded)
+                .map_err(mls)?;
+            let bytes = out.to_bytes().map_err(mls)?;
+            let payload =
+                pad(&bytes).map_err(|_| ClientError::Usage("message too large".into()))?;
+            // Persist the ratchet step first: a crash after posting must not let us
+            // encrypt again under the same key.
+            self.db().commit()?;
+            let conn = self.conn(&g.relay).await?;
+            match conn
+                .post(g.relay_group, epoch, PostKind::Application, payload)
+                .await
+            {
+                Ok(seq) => return Ok(seq),
+                Err(RelayError::Relay(ErrorCode::StaleEpoch)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ClientError::Relay(RelayError::Relay(ErrorCode::StaleEpoch)))
+    }
+
+    pub(crate) fn status_text(&self, g: &GroupRecord) -> String {
+        match &g.status {
+            GroupStatus::Active => "active".into(),
+            GroupStatus::Removed { by: Some(by) } => format!(
+                "you were removed from {:?} by {}",
+                g.name,
+                self.display_name(&g.relay_group, by)
+            ),
+            GroupStatus::Removed { by: None } => format!("you were removed from {:?}", g.name),
+            GroupStatus::Left => format!("you left {:?}", g.name),
+        }
+    }
+
+    // ---- membership --------------------------------------------------------------
+
+    /// Removes a member (admins only).
+    pub async fn remove_member(&mut self, group: &GroupId, who: &IdentityKey) -> Result<()> {
+        if *who == self.profile.identity {
+            return Err(ClientError::Usage(
+                "to remove yourself, use `kith leave`".into(),
+            ));
+        }
+        for _ in 0..8 {
+            self.sync_group(group, false).await?;
+            let g = self.load_group(group)?;
+            if !g.admins.contains(&self.profile.identity) {
+                return Err(ClientError::Usage("only admins can remove members".into()));
+            }
+            let mut m = self.mls_group(&g)?;
+            let Some(index) = m
+                .members()
+                .find(|x| {
+                    identity::identity_of(x.credential.serialized_content(), &x.signature_key)
+                        == Some(*who)
+                })
+                .map(|x| x.index)
+            else {
+                return Err(ClientError::NoMember("not a member (any more)".into()));
+            };
+            let (commit, _, _) = m
+                .remove_members(&self.provider, &self.signer, &[index])
+                .map_err(mls)?;
+            let done = self
+                .post_commit(
+                    group,
+                    m,
+                    commit,
+                    None,
+                    CommitPurpose::Remove {
+                        identities: vec![*who],
+                    },
+                )
+                .await?;
+            if done {
+                return Ok(());
+            }
+        }
+        Err(ClientError::Relay(RelayError::Relay(ErrorCode::StaleEpoch)))
+    }
+
+    /// Leaves a group: asks the others to commit our removal, then forgets the group's
+    /// keys.
+    pub async fn leave(&mut self, group: &GroupId) -> Result<()> {
+        self.sync_group(group, false).await?;
+        let mut g = self.load_group(group)?;
+        if g.status == GroupStatus::Active {
+            let mut m = self.mls_group(&g)?;
+            let epoch = m.epoch().as_u64();
+            let proposal = m.leave_group(&self.provider, &self.signer).map_err(mls)?;
+            let payload = pad(&proposal.to_bytes().map_err(mls)?)
+                .map_err(|_| ClientError::Mls("proposal too large".into()))?;
+            let conn = self.conn(&g.relay).await?;
+            conn.post(g.relay_group, epoch, PostKind::Application, payload)
+                .await?;
+            m.delete(self.provider.storage()).map_err(mls)?;
+        }
+        g.status = GroupStatus::Left;
+        g.pending = None;
+        self.save_group(&g)?;
+        self.db().delete_namespace(&ns_invites(group))?;
+        self.add_record(
+            &g,
+            MessageRecord {
+                seq: g.cursor,
+                sub: 900,
+                time: now_secs(),
+                sender: Some(self.profile.identity),
+                own: true,
+                kind: RecordKind::Notice("You left the group".into()),
+            },
+        )?;
+        self.db().commit()?;
+        Ok(())
+    }
+
+    /// Stages `commit` (already made on `m`), posts it, and merges it once the relay
+    /// accepts it. Returns false if another commit won the epoch (ours was dropped; the
+    /// caller catches up and tries again).
+    pub(crate) async fn post_commit(
+        &mut self,
+        group: &GroupId,
+        m: MlsGroup,
+        commit: MlsMessageOut,
+        welcome: Option<MlsMessageOut>,
+        purpose: CommitPurpose,
+    ) -> Result<bool> {
+        let mut g = self.load_group(group)?;
+        let epoch = m.epoch().as_u64();
+        let staged = m
+            .pending_commit()
+            .ok_or_else(|| ClientError::Mls("no pending commit".into()))?;
+        let next_secret = staged
+            .export_secret(
+                self.provider.crypto(),
+                ACCESS_EXPORTER_LABEL,
+                b"",
+                ACCESS_EXPORTER_LEN,
+            )
+            .map_err(mls)?;
+        let next_key = AccessKey::from_exporter_secret(&next_secret);
+        let payload = pad(&commit.to_bytes().map_err(mls)?)
+            .map_err(|_| ClientError::Mls("commit too large for the relay".into()))?;
+        let welcome = welcome.map(|w| w.to_bytes()).transpose().map_err(mls)?;
+        g.pending = Some(PendingCommit {
+            epoch,
+            payload: payload.clone(),
+            welcome,
+            purpose,
+        });
+        self.save_group(&g)?;
+        self.db().commit()?;
+        let conn = self.conn(&g.relay).await?;
+        match conn
+            .post(
+                g.relay_group,
+                epoch,
+                PostKind::Commit {
+                    next_access_key: next_key.public(),
+                },
+                payload,
+            )
+            .await
+        {
+            Ok(seq) => {
+                self.finish_own_commit(group, seq, now_secs())?;
+                self.db().commit()?;
+                Ok(true)
+            }
+            Err(RelayError::Relay(ErrorCode::StaleEpoch)) => {
+                let mut m = self.mls_group(&g)?;
+                m.clear_pending_commit(self.provider.storage())
+                    .map_err(mls)?;
+                let mut g = self.load_group(group)?;
+                g.pending = None;
+                self.save_group(&g)?;
+                self.db().commit()?;
+                Ok(false)
+            }
+            // Unknown outcome: keep the pending commit; the next sync recognises it in
+            // the log (merge) or sees another commit won (drop).
+            Err(e) => Err(e.into()),
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! What the client keeps in its encrypted store, besides OpenMLS's own state.
+//!
+//! Namespaces (the store hashes them with the profile's key; none reaches disk in clear):
+//!
+//! | namespace | key | value |
+//! |---|---|---|
+//! | `profile` | `me` | [`ProfileRecord`] |
+//! | `groups` | relay group id | [`GroupRecord`] |
+//! | `msgs/<group hex>` | seq (8, BE) ‖ sub (2, BE) | [`MessageRecord`] |
+//! | `invites/<group hex>` | slot id | [`AdminInvite`] |
+//! | `joins` | slot id | [`PendingJoin`] |
+//! | `contacts` | identity key | [`Contact`] |
+
+use crate::identity::IdentityKey;
+use crate::payload::InviteSecret;
+use crate::seal::{Invitation, WelcomeKey};
+use kith_protocol::{Epoch, GroupId, Seq};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Namespace of the profile record.
+pub const NS_PROFILE: &str = "profile";
+/// Namespace of group records.
+pub const NS_GROUPS: &str = "groups";
+/// Namespace of pending joins.
+pub const NS_JOINS: &str = "joins";
+/// Namespace of contacts (verification state).
+pub const NS_CONTACTS: &str = "contacts";
+
+/// The namespace of a group's messages.
+pub fn ns_msgs(group: &GroupId) -> String {
+    format!("msgs/{}", group.to_hex())
+}
+
+/// The namespace of the invites a group's admins know about.
+pub fn ns_invites(group: &GroupId) -> String {
+    format!("invites/{}", group.to_hex())
+}
+
+/// The key of a message record.
+pub fn msg_key(seq: Seq, sub: u16) -> [u8; 10] {
+    let mut k = [0u8; 10];
+    k[..8].copy_from_slice(&seq.to_be_bytes());
+    k[8..].copy_from_slice(&sub.to_be_bytes());
+    k
+}
+
+/// Who this profile is.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ProfileRecord {
+    /// Display name, sent to groups inside MLS.
+    pub name: String,
+    /// The identity (and MLS signature) public key.
+    pub identity: IdentityKey,
+    /// When the profile was made, Unix seconds.
+    pub created_at: u64,
+}
+
+/// Whether this profile is still in a group.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GroupStatus {
+    /// A member.
+    Active,
+    /// Removed by a commit of `by`.
+    Removed {
+        /// The remover, if known.
+        by: Option<IdentityKey>,
+    },
+    /// This profile left.
+    Left,
+}
+
+/// A commit of ours that the relay has not (yet, as far as we know) accepted. OpenMLS
+/// keeps the staged commit itself; this says what it was for and what was sent, so that
+/// after a crash or a lost answer we recognise our own commit in the log.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PendingCommit {
+    /// The epoch the commit was made in.
+    pub epoch: Epoch,
+    /// The padded bytes as posted.
+    #[serde(with = "serde_bytes")]
+    pub payload: Vec<u8>,
+    /// The MLS Welcome, for a commit that adds someone.
+    #[serde(with = "serde_bytes")]
+    pub welcome: Option<Vec<u8>>,
+    /// What it does.
+    pub purpose: CommitPurpose,
+}
+
+/// What a commit of ours does.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum CommitPurpose {
+    /// Adds the joiner who answered invite `slot`.
+    Add {
+        /// The invite slot.
+        slot: [u8; 32],
+        /// The joiner's identity.
+        identity: IdentityKey,
+        /// The joiner's display name.
+        name: String,
+    },
+    /// Removes members.
+    Remove {
+        /// Their identities.
+        identities: Vec<IdentityKey>,
+    },
+    /// Updates our own leaf (post-compromise security).
+    Update,
+    /// Commits queued proposals (members leaving).
+    Proposals,
+}
+
+/// A group as this profile knows it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct GroupRecord {
+    /// The group's name (never sent to the relay).
+    pub name: String,
+    /// The relay's WebSocket URL.
+    pub relay: String,
+    /// The group's id on the relay.
+    pub relay_group: GroupId,
+    /// The MLS group id.
+    #[serde(with = "serde_bytes")]
+    pub mls_group_id: Vec<u8>,
+    /// The next relay sequence number to read.
+    pub cursor: Seq,
+    /// Messages with a sequence number below this were shown to the user.
+    pub read_upto: Seq,
+    /// Member, removed, or left.
+    pub status: GroupStatus,
+    /// Identity keys of the admins.
+    pub admins: BTreeSet<IdentityKey>,
+    /// Display names by identity key.
+    pub names: BTreeMap<IdentityKey, String>,
+    /// Our commit waiting for the relay's answer.
+    pub pending: Option<PendingCommit>,
+    /// When we last committed an update of our own leaf, Unix seconds.
+    pub last_update: u64,
+}
+
+/// What kind of line a message record is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RecordKind {
+    /// A text message.
+    Text(String),
+    /// A membership or group event, shown set apart.
+    Notice(String),
+    /// Something the user must see: a rejected or undecryptable message, a key change.
+    Alert(String),
+}
+
+/// One line of a group's history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRecord {
+    /// The relay sequence number it came with.
+    pub seq: Seq,
+    /// Its index among the records of that sequence number.
+    pub sub: u16,
+    /// Unix seconds: the sender's clock for texts, ours for notices.
+    pub time: u64,
+    /// The sender, for texts and notices caused by a member.
+    pub sender: Option<IdentityKey>,
+    /// Whether we sent it.
+    pub own: bool,
+    /// What it is.
+    pub kind: RecordKind,
+}
+
+/// An invite this profile, as an admin, may admit a joiner for.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AdminInvite {
+    /// The secrets.
+    pub secret: InviteSecret,
+    /// The key to seal the welcome under, once the joiner's answer was opened.
+    pub welcome_key: Option<WelcomeKey>,
+    /// A sealed welcome that still has to be put on the relay.
+    #[serde(with = "serde_bytes")]
+    pub welcome_blob: Option<Vec<u8>>,
+}
+
+/// A join this profile answered and is waiting to be admitted to.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct PendingJoin {
+    /// The relay's WebSocket URL.
+    pub relay: String,
+    /// The slot id.
+    pub slot: [u8; 32],
+    /// What the invitation said.
+    pub invitation: Invitation,
+    /// The key the welcome will be sealed under.
+    pub welcome_key: WelcomeKey,
+    /// When we answered, Unix seconds.
+    pub answered_at: u64,
+}
+
+/// Verification state of an identity key.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Contact {
+    /// The safety number was compared and confirmed.
+    pub verified: bool,
+    /// The last display name seen for this key.
+    pub name: String,
+}

@@ -1,0 +1,636 @@
+//! Catching up with a group: fetch the log from our cursor, process every message in
+//! order (commits move us to the next epoch, for which we then prove access), record
+//! what the user should see, and, for admins, admit joiners and commit members' leave
+//! requests.
+//!
+//! Everything from the relay is checked before it is believed: the outer padding, the
+//! MLS framing, that the relay's epoch and kind labels match the MLS message, that every
+//! credential is a well-formed Kith credential, and that whoever made a change was
+//! allowed to. A message that fails is recorded as an alert and skipped; the group's
+//! state is never changed by it.
+
+use super::records::*;
+use super::{Client, ClientError, Result, clean_name, clean_text, mls, now_secs};
+use crate::identity::{self, IdentityKey, fingerprint};
+use crate::payload::{AppMessage, Body, InviteSecret, MAX_NAME_CHARS};
+use kith_protocol::padding::unpad;
+use kith_protocol::{GroupId, Message, MessageKind};
+use openmls::prelude::tls_codec::Deserialize as _;
+use openmls::prelude::*;
+
+/// What one sync brought.
+#[derive(Debug, Default)]
+pub struct SyncReport {
+    /// New records, in order.
+    pub new: Vec<MessageRecord>,
+    /// This sync completed our join to the group.
+    pub joined: bool,
+}
+
+impl Client {
+    /// Catches up with every active group (admitting joiners where we are admin) and
+    /// completes pending joins. Returns the new records per group.
+    pub async fn sync_all(&mut self) -> Result<Vec<(GroupId, SyncReport)>> {
+        let mut out = Vec::new();
+        for (group, report) in self.poll_joins().await? {
+            out.push((group, report));
+        }
+        let ids: Vec<GroupId> = self
+            .groups_raw()?
+            .into_iter()
+            .filter(|g| g.status == GroupStatus::Active)
+            .map(|g| g.relay_group)
+            .collect();
+        for id in ids {
+            let report = self.sync_group(&id, true).await?;
+            out.push((id, report));
+        }
+        Ok(out)
+    }
+
+    /// Catches up with one group. With `admin_work`, also admits joiners, commits leave
+    /// requests and keeps our leaf fresh.
+    pub async fn sync_group(&mut self, group: &GroupId, admin_work: bool) -> Result<SyncReport> {
+        let mut report = SyncReport::default();
+        loop {
+            let g = self.load_group(group)?;
+            if g.status != GroupStatus::Active {
+                return Ok(report);
+            }
+            let m = self.mls_group(&g)?;
+            let epoch = m.epoch().as_u64();
+            let conn = self.ensure_auth(&g, &m).await?;
+            let page = conn.fetch(g.relay_group, g.cursor, 256).await?;
+            let empty = page.messages.is_empty();
+            for msg in page.messages {
+                self.process(group, msg, &mut report)?;
+                self.db().commit()?;
+            }
+            if empty {
+                match page.needs_epoch {
+                    None => break,
+                    Some(e) if e == epoch => {
+                        return Err(ClientError::Hostile(
+                            "the relay withholds messages of an epoch we proved access to".into(),
+                        ));
+                    }
+                    Some(e) => {
+                        // Our MLS epoch did not move to `e` after processing everything
+                        // before it: a commit was missing or refused.
+                        return Err(ClientError::Hostile(format!(
+                            "the group's log continues in epoch {e}, but this member is at epoch {epoch}: \
+                             a commit was refused or withheld"
+                        )));
+                    }
+                }
+            }
+        }
+        if admin_work {
+            // Boxed: admitting posts commits and messages, which catch up first.
+            Box::pin(self.admit_joiners(group, &mut report)).await?;
+            Box::pin(self.commit_leave_requests(group)).await?;
+            Box::pin(self.maybe_self_update(group)).await?;
+        }
+        Ok(report)
+    }
+
+    fn alert(
+        &self,
+        g: &GroupRecord,
+        msg: &Message,
+        text: String,
+        report: &mut SyncReport,
+    ) -> Result<()> {
+        let r = MessageRecord {
+            seq: msg.seq,
+            sub: 0,
+            time: now_secs(),
+            sender: None,
+            own: false,
+            kind: RecordKind::Alert(text),
+        };
+        self.add_record(g, r.clone())?;
+        report.new.push(r);
+        Ok(())
+    }
+
+    fn advance(&self, group: &GroupId, seq: u64) -> Result<()> {
+        let mut g = self.load_group(group)?;
+        g.cursor = g.cursor.max(seq + 1);
+        self.save_group(&g)?;
+        Ok(())
+    }
+
+    /// Processes one message from the log. Always advances the cursor past it.
+    fn process(&mut self, group: &GroupId, msg: Message, report: &mut SyncReport) -> Result<()> {
+        let mut g = self.load_group(group)?;
+        if msg.seq < g.cursor {
+            return Ok(()); // a duplicate delivery
+        }
+        // Our own commit, whose answer we did not get?
+        if msg.kind == MessageKind::Commit
+            && let Some(p) = &g.pending
+            && p.epoch == msg.epoch
+        {
+            if p.payload == msg.payload {
+                let new = self.finish_own_commit(group, msg.seq, msg.stored_at)?;
+                report.new.extend(new);
+                return self.advance(group, msg.seq);
+            }
+            // Another commit won the epoch: ours is void.
+            let mut m = self.mls_group(&g)?;
+            m.clear_pending_commit(self.provider.storage())
+                .map_err(mls)?;
+            g.pending = None;
+            self.save_group(&g)?;
+        }
+        let result = self.process_mls(&mut g, &msg, report);
+        match result {
+            Ok(()) => {}
+            Err(ClientError::Hostile(why)) => {
+                let g = self.load_group(group)?;
+                self.alert(&g, &msg, format!("refused a message: {why}"), report)?;
+            }
+            Err(e) => return Err(e),
+        }
+        self.advance(group, msg.seq)
+    }
+
+    fn process_mls(
+        &mut self,
+        g: &mut GroupRecord,
+        msg: &Message,
+        report: &mut SyncReport,
+    ) -> Result<()> {
+        let hostile = |s: &str| ClientError::Hostile(s.to_owned());
+        let bytes = unpad(&msg.payload).map_err(|_| hostile("bad padding"))?;
+        let mls_msg = MlsMessageIn::tls_deserialize_exact(bytes)
+            .map_err(|_| hostile("not an MLS message"))?;
+        let pm: ProtocolMessage = mls_msg
+            .try_into_protocol_message()
+            .map_err(|_| hostile("not an MLS group message"))?;
+        if !matches!(pm, ProtocolMessage::PrivateMessage(_)) {
+            return Err(hostile(
+                "a plaintext MLS message where only encrypted ones are allowed",
+            ));
+        }
+        if pm.epoch().as_u64() != msg.epoch {
+            return Err(hostile(
+                "the relay's epoch label does not match the message",
+            ));
+        }
+        let is_commit = pm.content_type() == ContentType::Commit;
+        if is_commit != (msg.kind == MessageKind::Commit) {
+            return Err(hostile("the relay's kind label does not match the message"));
+        }
+        let mut m = self.mls_group(g)?;
+        let processed = match m.process_message(&self.provider, pm) {
+            Ok(p) => p,
+            Err(e) => {
+                // Nothing was changed by a failed processing; say so and move on.
+                return Err(ClientError::Hostile(format!(
+                    "could not decrypt or verify it ({e})"
+                )));
+            }
+        };
+        let sender_index = match processed.sender() {
+            Sender::Member(i) => Some(*i),
+            _ => None,
+        };
+        let sender: Option<IdentityKey> = sender_index.and_then(|i| {
+            m.member_at(i).and_then(|x| {
+                identity::identity_of(x.credential.serialized_content(), &x.signature_key)
+            })
+        });
+        match processed.into_content() {
+            ProcessedMessageContent::OwnPrivateMessage
+            | ProcessedMessageContent::OwnPendingCommit => {
+                // Our own message echoed back; it was recorded when we sent it.
+                Ok(())
+            }
+            ProcessedMessageContent::ApplicationMessage(app) => {
+                let who = sender
+                    .ok_or_else(|| hostile("a message from a member without a valid credential"))?;
+                let body = match AppMessage::from_padded(&app.into_bytes()) {
+                    Ok(AppMessage::V1(body)) => body,
+                    Err(_) => return Err(hostile("a message this version cannot read")),
+                };
+                self.apply_body(g, msg, who, body, report)
+            }
+            ProcessedMessageContent::ProposalMessage(queued) => {
+                let who = sender.ok_or_else(|| {
+                    hostile("a proposal from a member without a valid credential")
+                })?;
+                let own_leave = matches!(queued.proposal(), Proposal::Remove(r) if Some(r.removed()) == sender_index);
+                if !own_leave {
+                    return Err(hostile(
+                        "a proposal other than leaving, which Kith does not use",
+                    ));
+                }
+                m.store_pending_proposal(self.provider.storage(), *queued)
+                    .map_err(mls)?;
+                let text = format!("{} asked to leave", self.display_name(&g.relay_group, &who));
+                self.notice(g, msg, 0, Some(who), text, report)
+            }
+            ProcessedMessageContent::ExternalJoinProposalMessage(_) => Err(hostile(
+                "an external join proposal, which Kith does not accept",
+            )),
+            ProcessedMessageContent::StagedCommitMessage(staged) => {
+                let who = sender
+                    .ok_or_else(|| hostile("a commit from a member without a valid credential"))?;
+                self.apply_commit(g, m, msg, who, *staged, report)
+            }
+        }
+    }
+
+    fn notice(
+        &self,
+        g: &GroupRecord,
+        msg: &Message,
+        sub: u16,
+        sender: Option<IdentityKey>,
+        text: String,
+        report: &mut SyncReport,
+    ) -> Result<()> {
+        let r = MessageRecord {
+            seq: msg.seq,
+            sub,
+            time: now_secs(),
+            sender,
+            own: false,
+            kind: RecordKind::Notice(text),
+        };
+        self.add_record(g, r.clone())?;
+        report.new.push(r);
+        Ok(())
+    }
+
+    fn apply_body(
+        &mut self,
+        g: &mut GroupRecord,
+        msg: &Message,
+        who: IdentityKey,
+        body: Body,
+        report: &mut SyncReport,
+    ) -> Result<()> {
+        match body {
+            Body::Text { text, sent_at } => {
+                let r = MessageRecord {
+                    seq: msg.seq,
+                    sub: 0,
+                    // The sender's clock, but never in the future of ours.
+                    time: sent_at.min(now_secs()),
+                    sender: Some(who),
+                    own: false,
+                    kind: RecordKind::Text(clean_text(&text)),
+                };
+                self.add_record(g, r.clone())?;
+                report.new.push(r);
+                Ok(())
+            }
+            Body::Profile { name } => {
+                let name = clean_name(&name, MAX_NAME_CHARS);
+                if name.is_empty() {
+                    return Ok(());
+                }
+                let old = g.names.insert(who, name.clone());
+                self.save_group(g)?;
+                // A verified contact of the same name with another key: loud.
+                let contacts = self.scan::<Contact>(NS_CONTACTS)?;
+                for (key, c) in contacts {
+                    if c.verified && c.name.eq_ignore_ascii_case(&name) && key.as_slice() != who {
+                        let r = MessageRecord {
+                            seq: msg.seq,
+                            sub: 1,
+                            time: now_secs(),
+                            sender: Some(who),
+                            own: false,
+                            kind: RecordKind::Alert(format!(
+                                "WARNING: {name} now uses a different key [{}] than the one you verified. \
+                                 Compare safety numbers again before trusting this member.",
+                                fingerprint(&who)
+                            )),
+                        };
+                        self.add_record(g, r.clone())?;
+                        report.new.push(r);
+                    }
+                }
+                match old {
+                    Some(o) if o == name => Ok(()),
+                    Some(o) => self.notice(
+                        g,
+                        msg,
+                        0,
+                        Some(who),
+                        format!("{o} is now called {name}"),
+                        report,
+                    ),
+                    None => self.notice(
+                        g,
+                        msg,
+                        0,
+                        Some(who),
+                        format!("[{}] is {name}", &fingerprint(&who)[..9]),
+                        report,
+                    ),
+                }
+            }
+            Body::InviteShared(secret) => {
+                // Only admins' invites count, and only admins act on them.
+                if g.admins.contains(&who) && g.admins.contains(&self.identity()) {
+                    let inv = AdminInvite {
+                        secret,
+                        welcome_key: None,
+                        welcome_blob: None,
+                    };
+                    self.put(&ns_invites(&g.relay_group), &inv.secret.slot, &inv)?;
+                }
+                Ok(())
+            }
+            Body::InviteDone { slot } => {
+                self.db().delete(&ns_invites(&g.relay_group), &slot)?;
+                Ok(())
+            }
+        }
+    }
+
+    fn apply_commit(
+        &mut self,
+        g: &mut GroupRecord,
+        mut m: MlsGroup,
+        msg: &Message,
+        committer: IdentityKey,
+        staged: StagedCommit,
+        report: &mut SyncReport,
+    ) -> Result<()> {
+        let hostile = |s: String| ClientError::Hostile(s);
+        let committer_admin = g.admins.contains(&committer);
+        let cname = self.display_name(&g.relay_group, &committer);
+
+        let mut added = Vec::new();
+        for add in staged.add_proposals() {
+            let leaf = add.add_proposal().key_package().leaf_node();
+            let id = identity::identity_of(
+                leaf.credential().serialized_content(),
+                leaf.signature_key().as_slice(),
+            )
+            .ok_or_else(|| {
+                hostile(format!(
+                    "{cname} tried to add a member with a malformed credential"
+                ))
+            })?;
+            added.push(id);
+        }
+        if !added.is_empty() && !committer_admin {
+            return Err(hostile(format!(
+                "{cname} tried to add members without being an admin"
+            )));
+        }
+        let mut removed = Vec::new();
+        for rem in staged.remove_proposals() {
+            let idx = rem.remove_proposal().removed();
+            let id = m
+                .member_at(idx)
+                .and_then(|x| {
+                    identity::identity_of(x.credential.serialized_content(), &x.signature_key)
+                })
+                .ok_or_else(|| hostile("a commit removes an unknown member".into()))?;
+            let proposer = match rem.sender() {
+                Sender::Member(i) => m.member_at(*i).and_then(|x| {
+                    identity::identity_of(x.credential.serialized_content(), &x.signature_key)
+                }),
+                _ => None,
+            };
+            let leaving = proposer == Some(id);
+            if !leaving && !committer_admin {
+                return Err(hostile(format!(
+                    "{cname} tried to remove a member without being an admin"
+                )));
+            }
+            removed.push((id, leaving));
+        }
+        if staged.update_proposals().next().is_some() {
+            return Err(hostile(format!(
+                "{cname} sent an update proposal, which Kith does not use"
+            )));
+        }
+        if let Some(leaf) = staged.update_path_leaf_node() {
+            let id = identity::identity_of(
+                leaf.credential().serialized_content(),
+                leaf.signature_key().as_slice(),
+            );
+            if id != Some(committer) {
+                return Err(hostile(format!(
+                    "{cname} tried to change their identity key in a commit"
+                )));
+            }
+        }
+        let self_removed = staged.self_removed();
+        m.merge_staged_commit(&self.provider, staged).map_err(mls)?;
+
+        let mut sub = 0;
+        for id in &added {
+            self.notice(
+                g,
+                msg,
+                sub,
+                Some(committer),
+                format!("{cname} added a new member [{}]", &fingerprint(id)[..9]),
+                report,
+            )?;
+            sub += 1;
+        }
+        for (id, leaving) in &removed {
+            let name = self.display_name(&g.relay_group, id);
+            let text = if *id == self.identity() {
+                format!("{cname} removed you from the group")
+            } else if *leaving {
+                format!("{name} left the group")
+            } else {
+                format!("{cname} removed {name}")
+            };
+            self.notice(g, msg, sub, Some(committer), text, report)?;
+            sub += 1;
+            g.admins.remove(id);
+        }
+        if self_removed {
+            g.status = GroupStatus::Removed {
+                by: Some(committer),
+            };
+            g.pending = None;
+            m.delete(self.provider.storage()).map_err(mls)?;
+            self.db().delete_namespace(&ns_invites(&g.relay_group))?;
+        }
+        self.save_group(g)?;
+        Ok(())
+    }
+
+    /// Merges our own commit once the relay accepted it (`seq`), and records what it did.
+    pub(crate) fn finish_own_commit(
+        &mut self,
+        group: &GroupId,
+        seq: u64,
+        _stored_at: u64,
+    ) -> Result<Vec<MessageRecord>> {
+        let mut g = self.load_group(group)?;
+        let Some(p) = g.pending.take() else {
+            return Ok(Vec::new());
+        };
+        let mut m = self.mls_group(&g)?;
+        // Who is about to go, before the merge removes them from the tree.
+        let leaving: Vec<IdentityKey> = m
+            .pending_commit()
+            .map(|staged| {
+                staged
+                    .remove_proposals()
+                    .filter_map(|r| m.member_at(r.remove_proposal().removed()))
+                    .filter_map(|x| {
+                        identity::identity_of(x.credential.serialized_content(), &x.signature_key)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        m.merge_pending_commit(&self.provider).map_err(mls)?;
+        g.cursor = g.cursor.max(seq + 1);
+        let mut new = Vec::new();
+        let note = |text: String, sub: u16| MessageRecord {
+            seq,
+            sub,
+            time: now_secs(),
+            sender: Some(self.identity()),
+            own: true,
+            kind: RecordKind::Notice(text),
+        };
+        match p.purpose {
+            CommitPurpose::Add {
+                slot,
+                identity,
+                name,
+            } => {
+                g.names.insert(identity, name.clone());
+                new.push(note(
+                    format!("You added {name} [{}]", &fingerprint(&identity)[..9]),
+                    0,
+                ));
+                let ns = ns_invites(&g.relay_group);
+                if let Some(mut inv) = self.get::<AdminInvite>(&ns, &slot)?
+                    && let (Some(key), Some(welcome)) = (inv.welcome_key.clone(), p.welcome)
+                {
+                    let bundle = crate::seal::WelcomeBundle {
+                        welcome,
+                        start_seq: seq + 1,
+                        names: g.names.iter().map(|(k, v)| (*k, v.clone())).collect(),
+                        admins: g.admins.iter().copied().collect(),
+                    };
+                    let blob =
+                        crate::seal::seal_welcome(&kith_protocol::SlotId(slot), &key, &bundle)
+                            .map_err(|e| ClientError::Mls(e.to_string()))?;
+                    inv.welcome_blob = Some(blob);
+                    self.put(&ns, &slot, &inv)?;
+                }
+            }
+            CommitPurpose::Remove { identities } => {
+                for (i, id) in identities.iter().enumerate() {
+                    let name = g.names.get(id).cloned().unwrap_or_else(|| fingerprint(id));
+                    new.push(note(format!("You removed {name}"), i as u16));
+                    g.admins.remove(id);
+                }
+            }
+            CommitPurpose::Update => g.last_update = now_secs(),
+            CommitPurpose::Proposals => {
+                for (i, id) in leaving.iter().enumerate() {
+                    let name = g.names.get(id).cloned().unwrap_or_else(|| fingerprint(id));
+                    new.push(note(format!("{name} left the group"), i as u16));
+                    g.admins.remove(id);
+                }
+            }
+        }
+        for r in &new {
+            self.add_record(&g, r.clone())?;
+        }
+        self.save_group(&g)?;
+        Ok(new)
+    }
+
+    async fn commit_leave_requests(&mut self, group: &GroupId) -> Result<()> {
+        for _ in 0..4 {
+            let g = self.load_group(group)?;
+            if g.status != GroupStatus::Active || !g.admins.contains(&self.identity()) {
+                return Ok(());
+            }
+            let mut m = self.mls_group(&g)?;
+            if m.pending_proposals().next().is_none() {
+                return Ok(());
+            }
+            let (commit, _, _) = m
+                .commit_to_pending_proposals(&self.provider, &self.signer)
+                .map_err(mls)?;
+            if self
+                .post_commit(group, m, commit, None, CommitPurpose::Proposals)
+                .await?
+            {
+                return Ok(());
+            }
+            self.sync_group_inner(group).await?;
+        }
+        Ok(())
+    }
+
+    async fn maybe_self_update(&mut self, group: &GroupId) -> Result<()> {
+        let g = self.load_group(group)?;
+        if g.status == GroupStatus::Active
+            && now_secs().saturating_sub(g.last_update) >= super::SELF_UPDATE_EVERY_SECS
+        {
+            self.self_update(group).await?;
+        }
+        Ok(())
+    }
+
+    /// Commits an update of our own leaf now; returns the new epoch.
+    pub async fn update_own_keys(&mut self, group: &GroupId) -> Result<u64> {
+        self.sync_group_inner(group).await?;
+        self.self_update(group).await?;
+        let g = self.load_group(group)?;
+        Ok(self.mls_group(&g)?.epoch().as_u64())
+    }
+
+    async fn self_update(&mut self, group: &GroupId) -> Result<()> {
+        for _ in 0..8 {
+            let g = self.load_group(group)?;
+            if g.status != GroupStatus::Active {
+                return Err(ClientError::NotMember(self.status_text(&g)));
+            }
+            let mut m = self.mls_group(&g)?;
+            let (commit, _, _) = m
+                .self_update(&self.provider, &self.signer, LeafNodeParameters::default())
+                .map_err(mls)?
+                .into_contents();
+            if self
+                .post_commit(group, m, commit, None, CommitPurpose::Update)
+                .await?
+            {
+                return Ok(());
+            }
+            self.sync_group_inner(group).await?;
+        }
+        Err(ClientError::Relay(crate::relay::RelayError::Relay(
+            kith_protocol::ErrorCode::StaleEpoch,
+        )))
+    }
+
+    /// Catch-up without admin work (used between retries of our own commits).
+    pub(crate) async fn sync_group_inner(&mut self, group: &GroupId) -> Result<()> {
+        Box::pin(self.sync_group(group, false)).await.map(|_| ())
+    }
+
+    /// Shares an invite's secrets with the group (admins act on them).
+    pub(crate) async fn share_invite(
+        &mut self,
+        group: &GroupId,
+        secret: InviteSecret,
+    ) -> Result<()> {
+        self.send_body(group, Body::InviteShared(secret))
+            .await
+            .map(|_| ())
+    }
+}

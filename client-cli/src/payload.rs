@@ -1,0 +1,147 @@
+//! What travels inside MLS application messages: a versioned serde enum, padded inside
+//! the encryption so that the ciphertext's length reveals only a size class.
+
+use kith_protocol::padding::BUCKETS;
+use serde::{Deserialize, Serialize};
+
+/// The longest display name, in characters.
+pub const MAX_NAME_CHARS: usize = 64;
+/// The longest group name, in characters.
+pub const MAX_GROUP_NAME_CHARS: usize = 128;
+/// The longest text message, in bytes (so that it fits the largest bucket with room).
+pub const MAX_TEXT_BYTES: usize = 64 * 1024;
+
+/// Room left in every relay bucket for the MLS framing around our padded payload: the
+/// group id, epoch, sender data, signature and AEAD tags (about 200 bytes for our
+/// ciphersuite; measured in the engine's tests).
+pub const MLS_OVERHEAD: usize = 320;
+
+/// An application message, versioned: a new client can add variants to [`Body`] or a
+/// new version; an old client shows what it cannot read as such instead of failing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AppMessage {
+    /// Version 1.
+    V1(Body),
+}
+
+/// The content of a version-1 application message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Body {
+    /// A text message.
+    Text {
+        /// The text.
+        text: String,
+        /// When the sender sent it, by the sender's clock, Unix seconds. Inside the
+        /// encryption, so the relay cannot change it.
+        sent_at: u64,
+    },
+    /// The sender's display name (sent on joining, and when it changes).
+    Profile {
+        /// The name.
+        name: String,
+    },
+    /// An invite's secrets, shared with the group's admins so that any of them can
+    /// admit the joiner.
+    InviteShared(InviteSecret),
+    /// The invite with this slot was handled (admitted or revoked): drop its secrets.
+    InviteDone {
+        /// The slot id.
+        slot: [u8; 32],
+    },
+}
+
+/// What an admin needs to admit a joiner: enough to read the answer and seal the welcome.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, zeroize::ZeroizeOnDrop)]
+pub struct InviteSecret {
+    /// The slot id.
+    pub slot: [u8; 32],
+    /// The slot key.
+    pub slot_key: [u8; 32],
+    /// The inviter's ephemeral X25519 secret.
+    pub eph_secret: [u8; 32],
+    /// The management token for the slot.
+    pub manage_token: [u8; 32],
+    /// Expiry, Unix seconds.
+    pub expires_at: u64,
+    /// Whether the joiner needs an admin's approval (issue 6); false: admit on sight.
+    pub needs_approval: bool,
+}
+
+impl std::fmt::Debug for InviteSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InviteSecret(…)")
+    }
+}
+
+/// Why a payload could not be read.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PayloadError {
+    /// Too large for the largest bucket.
+    #[error("message too large")]
+    TooLarge,
+    /// Malformed padding or encoding.
+    #[error("malformed message")]
+    Malformed,
+}
+
+impl AppMessage {
+    /// Encodes and pads: the result's length is a bucket size minus [`MLS_OVERHEAD`].
+    pub fn to_padded(&self) -> Result<Vec<u8>, PayloadError> {
+        let data = postcard::to_stdvec(self).map_err(|_| PayloadError::Malformed)?;
+        let size = BUCKETS
+            .iter()
+            .filter(|&&b| b > MLS_OVERHEAD)
+            .map(|b| b - MLS_OVERHEAD)
+            .find(|&s| s >= data.len() + 4)
+            .ok_or(PayloadError::TooLarge)?;
+        let mut out = Vec::with_capacity(size);
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        out.extend_from_slice(&data);
+        out.resize(size, 0);
+        Ok(out)
+    }
+
+    /// Unpads and decodes.
+    pub fn from_padded(bytes: &[u8]) -> Result<Self, PayloadError> {
+        if bytes.len() < 4 {
+            return Err(PayloadError::Malformed);
+        }
+        let len = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
+        let data = bytes.get(4..4 + len).ok_or(PayloadError::Malformed)?;
+        if bytes[4 + len..].iter().any(|&b| b != 0) {
+            return Err(PayloadError::Malformed);
+        }
+        match postcard::take_from_bytes(data) {
+            Ok((m, [])) => Ok(m),
+            _ => Err(PayloadError::Malformed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_size_classes() {
+        let m = AppMessage::V1(Body::Text {
+            text: "hi".into(),
+            sent_at: 1,
+        });
+        let p = m.to_padded().unwrap();
+        assert_eq!(p.len(), 1024 - MLS_OVERHEAD);
+        assert_eq!(AppMessage::from_padded(&p).unwrap(), m);
+        let long = AppMessage::V1(Body::Text {
+            text: "x".repeat(2000),
+            sent_at: 1,
+        });
+        assert_eq!(long.to_padded().unwrap().len(), 4096 - MLS_OVERHEAD);
+        let mut bad = p.clone();
+        bad[600] = 1;
+        assert_eq!(AppMessage::from_padded(&bad), Err(PayloadError::Malformed));
+        assert_eq!(
+            AppMessage::from_padded(&[0, 0, 0, 9]),
+            Err(PayloadError::Malformed)
+        );
+    }
+}
