@@ -48,6 +48,10 @@ pub enum Body {
         /// The slot id.
         slot: [u8; 32],
     },
+    /// The sender leaves the group and asks an admin to commit its removal. (An MLS
+    /// self-remove proposal would block every member's sending until committed, which
+    /// OpenMLS enforces; a request that admins turn into a removal does not.)
+    LeaveRequest,
 }
 
 /// What an admin needs to admit a joiner: enough to read the answer and seal the welcome.

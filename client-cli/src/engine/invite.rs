@@ -340,6 +340,7 @@ impl Client {
             status: GroupStatus::Active,
             admins,
             names,
+            leaving: BTreeSet::new(),
             pending: None,
             // Update our leaf at the first sync: the KeyPackage's keys travelled
             // through an admin's hands.

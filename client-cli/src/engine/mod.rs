@@ -511,6 +511,7 @@ impl Client {
             status: GroupStatus::Active,
             admins: BTreeSet::from([self.profile.identity]),
             names: BTreeMap::from([(self.profile.identity, self.profile.name.clone())]),
+            leaving: BTreeSet::new(),
             pending: None,
             last_update: now_secs(),
         };
@@ -808,21 +809,16 @@ impl Client {
         Err(ClientError::Relay(RelayError::Relay(ErrorCode::StaleEpoch)))
     }
 
-    /// Leaves a group: asks the others to commit our removal, then forgets the group's
-    /// keys.
+    /// Leaves a group: asks the admins to commit our removal, then forgets the group's
+    /// keys (we cannot read anything after this even before the removal is committed).
     pub async fn leave(&mut self, group: &GroupId) -> Result<()> {
         self.sync_group(group, false).await?;
         let mut g = self.load_group(group)?;
         if g.status == GroupStatus::Active {
+            self.send_body(group, Body::LeaveRequest).await?;
             let mut m = self.mls_group(&g)?;
-            let epoch = m.epoch().as_u64();
-            let proposal = m.leave_group(&self.provider, &self.signer).map_err(mls)?;
-            let payload = pad(&proposal.to_bytes().map_err(mls)?)
-                .map_err(|_| ClientError::Mls("proposal too large".into()))?;
-            let conn = self.conn(&g.relay).await?;
-            conn.post(g.relay_group, epoch, PostKind::Application, payload)
-                .await?;
             m.delete(self.provider.storage()).map_err(mls)?;
+            g = self.load_group(group)?;
         }
         g.status = GroupStatus::Left;
         g.pending = None;

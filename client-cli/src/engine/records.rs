@@ -106,8 +106,11 @@ pub enum CommitPurpose {
     },
     /// Updates our own leaf (post-compromise security).
     Update,
-    /// Commits queued proposals (members leaving).
-    Proposals,
+    /// Removes members who asked to leave.
+    Leaves {
+        /// Their identities.
+        identities: Vec<IdentityKey>,
+    },
 }
 
 /// A group as this profile knows it.
@@ -132,6 +135,8 @@ pub struct GroupRecord {
     pub admins: BTreeSet<IdentityKey>,
     /// Display names by identity key.
     pub names: BTreeMap<IdentityKey, String>,
+    /// Members who asked to leave and are waiting for an admin to commit it.
+    pub leaving: BTreeSet<IdentityKey>,
     /// Our commit waiting for the relay's answer.
     pub pending: Option<PendingCommit>,
     /// When we last committed an update of our own leaf, Unix seconds.

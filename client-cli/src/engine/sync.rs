@@ -52,6 +52,7 @@ impl Client {
     /// requests and keeps our leaf fresh.
     pub async fn sync_group(&mut self, group: &GroupId, admin_work: bool) -> Result<SyncReport> {
         let mut report = SyncReport::default();
+        let mut reposts = 0;
         loop {
             let g = self.load_group(group)?;
             if g.status != GroupStatus::Active {
@@ -68,7 +69,13 @@ impl Client {
             }
             if empty {
                 match page.needs_epoch {
-                    None => break,
+                    None => {
+                        reposts += 1;
+                        if reposts <= 3 && self.repost_pending(group).await? {
+                            continue;
+                        }
+                        break;
+                    }
                     Some(e) if e == epoch => {
                         return Err(ClientError::Hostile(
                             "the relay withholds messages of an epoch we proved access to".into(),
@@ -92,6 +99,57 @@ impl Client {
             Box::pin(self.maybe_self_update(group)).await?;
         }
         Ok(report)
+    }
+
+    /// Caught up with the log and still holding a commit of ours for the current epoch:
+    /// the relay never stored it (the post was lost). Post the same commit again.
+    /// Returns true if something changed and we must catch up again.
+    async fn repost_pending(&mut self, group: &GroupId) -> Result<bool> {
+        let mut g = self.load_group(group)?;
+        let Some(p) = g.pending.clone() else {
+            return Ok(false);
+        };
+        let mut m = self.mls_group(&g)?;
+        let next_secret = match m.pending_commit() {
+            Some(staged) if m.epoch().as_u64() == p.epoch => staged
+                .export_secret(
+                    self.provider.crypto(),
+                    kith_protocol::access::ACCESS_EXPORTER_LABEL,
+                    b"",
+                    kith_protocol::access::ACCESS_EXPORTER_LEN,
+                )
+                .map_err(mls)?,
+            _ => {
+                // A stale record: nothing staged for this epoch any more.
+                m.clear_pending_commit(self.provider.storage())
+                    .map_err(mls)?;
+                g.pending = None;
+                self.save_group(&g)?;
+                self.db().commit()?;
+                return Ok(false);
+            }
+        };
+        let next = kith_protocol::access::AccessKey::from_exporter_secret(&next_secret);
+        let conn = self.ensure_auth(&g, &m).await?;
+        match conn
+            .post(
+                g.relay_group,
+                p.epoch,
+                kith_protocol::PostKind::Commit {
+                    next_access_key: next.public(),
+                },
+                p.payload.clone(),
+            )
+            .await
+        {
+            Ok(seq) => {
+                self.finish_own_commit(group, seq, now_secs())?;
+                self.db().commit()?;
+                Ok(true)
+            }
+            Err(crate::relay::RelayError::Relay(kith_protocol::ErrorCode::StaleEpoch)) => Ok(true),
+            Err(e) => Err(e.into()),
+        }
     }
 
     fn alert(
@@ -217,20 +275,10 @@ impl Client {
                 };
                 self.apply_body(g, msg, who, body, report)
             }
-            ProcessedMessageContent::ProposalMessage(queued) => {
-                let who = sender.ok_or_else(|| {
-                    hostile("a proposal from a member without a valid credential")
-                })?;
-                let own_leave = matches!(queued.proposal(), Proposal::Remove(r) if Some(r.removed()) == sender_index);
-                if !own_leave {
-                    return Err(hostile(
-                        "a proposal other than leaving, which Kith does not use",
-                    ));
-                }
-                m.store_pending_proposal(self.provider.storage(), *queued)
-                    .map_err(mls)?;
-                let text = format!("{} asked to leave", self.display_name(&g.relay_group, &who));
-                self.notice(g, msg, 0, Some(who), text, report)
+            ProcessedMessageContent::ProposalMessage(_) => {
+                // Kith never sends standalone proposals: a stored proposal would block
+                // every member's sending until some admin commits it.
+                Err(hostile("a standalone proposal, which Kith does not use"))
             }
             ProcessedMessageContent::ExternalJoinProposalMessage(_) => Err(hostile(
                 "an external join proposal, which Kith does not accept",
@@ -351,6 +399,15 @@ impl Client {
                 self.db().delete(&ns_invites(&g.relay_group), &slot)?;
                 Ok(())
             }
+            Body::LeaveRequest => {
+                g.leaving.insert(who);
+                self.save_group(g)?;
+                let text = format!(
+                    "{} is leaving the group",
+                    self.display_name(&g.relay_group, &who)
+                );
+                self.notice(g, msg, 0, Some(who), text, report)
+            }
         }
     }
 
@@ -401,7 +458,7 @@ impl Client {
                 }),
                 _ => None,
             };
-            let leaving = proposer == Some(id);
+            let leaving = proposer == Some(id) || g.leaving.contains(&id);
             if !leaving && !committer_admin {
                 return Err(hostile(format!(
                     "{cname} tried to remove a member without being an admin"
@@ -452,6 +509,7 @@ impl Client {
             self.notice(g, msg, sub, Some(committer), text, report)?;
             sub += 1;
             g.admins.remove(id);
+            g.leaving.remove(id);
         }
         if self_removed {
             g.status = GroupStatus::Removed {
@@ -477,19 +535,6 @@ impl Client {
             return Ok(Vec::new());
         };
         let mut m = self.mls_group(&g)?;
-        // Who is about to go, before the merge removes them from the tree.
-        let leaving: Vec<IdentityKey> = m
-            .pending_commit()
-            .map(|staged| {
-                staged
-                    .remove_proposals()
-                    .filter_map(|r| m.member_at(r.remove_proposal().removed()))
-                    .filter_map(|x| {
-                        identity::identity_of(x.credential.serialized_content(), &x.signature_key)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
         m.merge_pending_commit(&self.provider).map_err(mls)?;
         g.cursor = g.cursor.max(seq + 1);
         let mut new = Vec::new();
@@ -537,11 +582,12 @@ impl Client {
                 }
             }
             CommitPurpose::Update => g.last_update = now_secs(),
-            CommitPurpose::Proposals => {
-                for (i, id) in leaving.iter().enumerate() {
+            CommitPurpose::Leaves { identities } => {
+                for (i, id) in identities.iter().enumerate() {
                     let name = g.names.get(id).cloned().unwrap_or_else(|| fingerprint(id));
                     new.push(note(format!("{name} left the group"), i as u16));
                     g.admins.remove(id);
+                    g.leaving.remove(id);
                 }
             }
         }
@@ -555,18 +601,33 @@ impl Client {
     async fn commit_leave_requests(&mut self, group: &GroupId) -> Result<()> {
         for _ in 0..4 {
             let g = self.load_group(group)?;
-            if g.status != GroupStatus::Active || !g.admins.contains(&self.identity()) {
+            if g.status != GroupStatus::Active
+                || g.leaving.is_empty()
+                || !g.admins.contains(&self.identity())
+            {
                 return Ok(());
             }
             let mut m = self.mls_group(&g)?;
-            if m.pending_proposals().next().is_none() {
+            let (indices, identities): (Vec<_>, Vec<_>) = m
+                .members()
+                .filter_map(|x| {
+                    identity::identity_of(x.credential.serialized_content(), &x.signature_key)
+                        .filter(|id| g.leaving.contains(id) && *id != self.identity())
+                        .map(|id| (x.index, id))
+                })
+                .unzip();
+            if indices.is_empty() {
+                let mut g = g;
+                g.leaving.clear();
+                self.save_group(&g)?;
+                self.db().commit()?;
                 return Ok(());
             }
             let (commit, _, _) = m
-                .commit_to_pending_proposals(&self.provider, &self.signer)
+                .remove_members(&self.provider, &self.signer, &indices)
                 .map_err(mls)?;
             if self
-                .post_commit(group, m, commit, None, CommitPurpose::Proposals)
+                .post_commit(group, m, commit, None, CommitPurpose::Leaves { identities })
                 .await?
             {
                 return Ok(());
