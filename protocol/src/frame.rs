@@ -337,16 +337,17 @@ pub enum DecodeError {
     /// Not a valid encoding, or bytes left over after the frame.
     #[error("malformed frame")]
     Malformed,
-    /// Decoded, but a field breaks a limit.
+    /// Decoded, but a field breaks a limit. Carries the frame's request id (0 for relay
+    /// frames) so that the error can name the request.
     #[error("field over its limit")]
-    OverLimit,
+    OverLimit(RequestId),
 }
 
 impl DecodeError {
     /// The error code a relay answers this with.
     pub fn code(&self) -> ErrorCode {
         match self {
-            DecodeError::TooLong(_) | DecodeError::OverLimit => ErrorCode::TooLarge,
+            DecodeError::TooLong(_) | DecodeError::OverLimit(_) => ErrorCode::TooLarge,
             DecodeError::Malformed => ErrorCode::BadFrame,
         }
     }
@@ -398,7 +399,7 @@ impl ClientFrame {
         if ok {
             Ok(())
         } else {
-            Err(DecodeError::OverLimit)
+            Err(DecodeError::OverLimit(self.id))
         }
     }
 }
@@ -440,7 +441,7 @@ impl RelayFrame {
         if ok {
             Ok(())
         } else {
-            Err(DecodeError::OverLimit)
+            Err(DecodeError::OverLimit(0))
         }
     }
 }
@@ -517,7 +518,7 @@ mod tests {
         };
         assert_eq!(
             ClientFrame::decode(&frame.encode()),
-            Err(DecodeError::OverLimit)
+            Err(DecodeError::OverLimit(7))
         );
     }
 

@@ -393,10 +393,15 @@ impl Conn {
                             Some(Err(e)) => {
                                 bad_frames += 1;
                                 relay.metrics.reject(e.code().slug());
+                                // A frame that parsed but broke a limit names its request.
+                                let id = match e {
+                                    kith_protocol::DecodeError::OverLimit(id) => id,
+                                    _ => 0,
+                                };
                                 if bad_frames >= MAX_BAD_FRAMES {
-                                    Reply::Close(err(0, e.code()), CloseCode::Policy)
+                                    Reply::Close(err(id, e.code()), CloseCode::Policy)
                                 } else {
-                                    Reply::Now(err(0, e.code()))
+                                    Reply::Now(err(id, e.code()))
                                 }
                             }
                             None => {
