@@ -64,9 +64,12 @@ impl Client {
         if !g.admins.contains(&self.identity()) {
             return Err(ClientError::Usage("only admins can invite".into()));
         }
-        let ttl_secs = ttl
-            .as_secs()
-            .clamp(60, kith_protocol::limits::MAX_INVITE_TTL_SECS);
+        let ttl_secs = ttl.as_secs();
+        if ttl_secs == 0 || ttl_secs > kith_protocol::limits::MAX_INVITE_TTL_SECS {
+            return Err(ClientError::Usage(
+                "an invite lasts between 1 second and 30 days".into(),
+            ));
+        }
         let code = InviteCode::generate();
         let (slot, slot_key) = code.derive();
         let eph = StaticSecret::random_from_rng(rand::rngs::OsRng);

@@ -815,6 +815,16 @@ impl Client {
         self.sync_group(group, false).await?;
         let mut g = self.load_group(group)?;
         if g.status == GroupStatus::Active {
+            let members = self.mls_group(&g)?.members().count();
+            if members > 1 && g.admins.len() == 1 && g.admins.contains(&self.profile.identity) {
+                // Only an admin commits a leave; the last admin leaving would strand the
+                // group with nobody able to invite or remove.
+                return Err(ClientError::Usage(
+                    "you are this group's only admin: remove the other members first, \
+                     or the group would be left without anyone able to invite or remove"
+                        .into(),
+                ));
+            }
             self.send_body(group, Body::LeaveRequest).await?;
             let mut m = self.mls_group(&g)?;
             m.delete(self.provider.storage()).map_err(mls)?;
