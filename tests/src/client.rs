@@ -1,0 +1,366 @@
+//! Driving the real `kith` binary: a [`Profile`] is a profile directory of its own, and
+//! every command is a new `kith --home DIR …` process with the test passphrase and the
+//! cheap test KDF, killed if it runs longer than [`COMMAND_TIMEOUT`].
+//!
+//! The binary is found in `KITH_BIN` if set, else next to the test executable
+//! (`<target>/<profile>/kith`); if it is missing there, or older than the test
+//! executable (and so possibly stale), `cargo build -p kith` runs once into the same
+//! target directory.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+/// The passphrase of every test profile.
+pub const TEST_PASSPHRASE: &str = "correct horse battery staple 41";
+
+/// How long one `kith` command may run before it is killed and the test fails.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The path of the `kith` binary, built if needed (once per test process).
+pub fn kith_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(p) = std::env::var_os("KITH_BIN") {
+            return PathBuf::from(p);
+        }
+        let exe = std::env::current_exe().expect("current_exe");
+        let mut dir = exe
+            .parent()
+            .expect("test executable has a parent")
+            .to_path_buf();
+        if dir.file_name().is_some_and(|n| n == "deps") {
+            dir.pop();
+        }
+        let bin = dir.join(format!("kith{}", std::env::consts::EXE_SUFFIX));
+        // `cargo test -p kith-tests` rebuilds the test (and the `kith` library) but not
+        // the `kith` binary: a binary older than this test executable may be stale, so
+        // let cargo bring it up to date (a no-op when it is).
+        let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        let stale = match (modified(&bin), modified(&exe)) {
+            (Some(b), Some(t)) => b < t,
+            _ => true,
+        };
+        if stale {
+            build_kith(&dir);
+            assert!(
+                bin.exists(),
+                "cargo build -p kith did not produce {}",
+                bin.display()
+            );
+        }
+        bin
+    })
+}
+
+/// Builds the client into the target directory that holds `profile_dir`.
+fn build_kith(profile_dir: &Path) {
+    let target_dir = profile_dir.parent().expect("profile dir has a parent");
+    let profile = profile_dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("debug");
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the workspace");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(workspace)
+        .args(["build", "-p", "kith", "--bin", "kith", "--target-dir"])
+        .arg(target_dir);
+    match profile {
+        "debug" => {}
+        "release" => {
+            cmd.arg("--release");
+        }
+        other => {
+            cmd.args(["--profile", other]);
+        }
+    }
+    let status = cmd.status().expect("could not run cargo to build kith");
+    assert!(status.success(), "cargo build -p kith failed: {status}");
+}
+
+/// What a finished `kith` command did.
+#[derive(Debug)]
+pub struct Output {
+    /// Its exit status.
+    pub status: ExitStatus,
+    /// Standard output, lossily decoded.
+    pub stdout: String,
+    /// Standard error, lossily decoded.
+    pub stderr: String,
+}
+
+impl Output {
+    /// The exit code (`-1` when killed by a signal).
+    pub fn code(&self) -> i32 {
+        self.status.code().unwrap_or(-1)
+    }
+
+    /// Whether it exited with 0.
+    pub fn success(&self) -> bool {
+        self.status.success()
+    }
+}
+
+impl std::fmt::Display for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}\n--- stdout ---\n{}--- stderr ---\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+/// A `kith` process running in the background (for `join --wait`, `read --follow`…).
+/// Its output is drained by threads so it never blocks on a full pipe; it is killed when
+/// dropped unfinished.
+pub struct Running {
+    what: String,
+    child: Option<Child>,
+    stdout: Buffer,
+    stderr: Buffer,
+    drains: Vec<JoinHandle<()>>,
+    started: Instant,
+}
+
+type Buffer = Arc<Mutex<Vec<u8>>>;
+
+/// Copies `pipe` into a shared buffer until it closes.
+fn drain(pipe: impl Read + Send + 'static) -> (Buffer, JoinHandle<()>) {
+    let buf: Buffer = Arc::default();
+    let sink = buf.clone();
+    let handle = std::thread::spawn(move || {
+        let mut pipe = pipe;
+        let mut chunk = [0u8; 4096];
+        loop {
+            match pipe.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => sink
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend_from_slice(&chunk[..n]),
+            }
+        }
+    });
+    (buf, handle)
+}
+
+fn text_of(buf: &Buffer) -> String {
+    String::from_utf8_lossy(&buf.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+}
+
+impl Running {
+    fn spawn(mut cmd: Command, what: String) -> Running {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("could not start {}: {e}", kith_bin().display()));
+        let (stdout, out_drain) = drain(child.stdout.take().expect("piped stdout"));
+        let (stderr, err_drain) = drain(child.stderr.take().expect("piped stderr"));
+        Running {
+            what,
+            child: Some(child),
+            stdout,
+            stderr,
+            drains: vec![out_drain, err_drain],
+            started: Instant::now(),
+        }
+    }
+
+    fn collect(&mut self, status: ExitStatus) -> Output {
+        self.child = None;
+        for h in self.drains.drain(..) {
+            let _ = h.join();
+        }
+        Output {
+            status,
+            stdout: text_of(&self.stdout),
+            stderr: text_of(&self.stderr),
+        }
+    }
+
+    /// What it printed on standard output so far.
+    pub fn stdout_so_far(&self) -> String {
+        text_of(&self.stdout)
+    }
+
+    /// What it printed on standard error so far.
+    pub fn stderr_so_far(&self) -> String {
+        text_of(&self.stderr)
+    }
+
+    /// The command line, for messages.
+    pub fn what(&self) -> &str {
+        &self.what
+    }
+
+    /// The output if the process has exited, else `None`. Panics if it has run longer
+    /// than [`COMMAND_TIMEOUT`] (after killing it).
+    pub fn try_finish(&mut self) -> Option<Output> {
+        let child = self.child.as_mut().expect("already finished");
+        match child.try_wait().expect("try_wait") {
+            Some(status) => Some(self.collect(status)),
+            None => {
+                if self.started.elapsed() > COMMAND_TIMEOUT {
+                    let _ = child.kill();
+                    let status = child.wait().expect("wait");
+                    let out = self.collect(status);
+                    panic!(
+                        "`{}` did not finish within {COMMAND_TIMEOUT:?}; killed:\n{out}",
+                        self.what
+                    );
+                }
+                None
+            }
+        }
+    }
+
+    /// Waits for the process to exit (at most [`COMMAND_TIMEOUT`] since it started).
+    pub fn wait(mut self) -> Output {
+        loop {
+            if let Some(out) = self.try_finish() {
+                return out;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills the process (SIGKILL) and returns what it printed.
+    pub fn kill(mut self) -> Output {
+        let child = self.child.as_mut().expect("already finished");
+        let _ = child.kill();
+        let status = child.wait().expect("wait");
+        self.collect(status)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A `kith` profile in a temporary directory of its own (removed when dropped, kept when
+/// the test panics).
+pub struct Profile {
+    name: String,
+    dir: Option<TempDir>,
+    home: PathBuf,
+}
+
+impl Profile {
+    /// Makes a temporary directory and runs `kith init --name NAME` in it.
+    pub fn new(name: &str) -> Profile {
+        let dir = tempfile::Builder::new()
+            .prefix("kith-profile-")
+            .tempdir()
+            .expect("temp profile dir");
+        // The profile lives in a subdirectory that `init` creates itself.
+        let home = dir.path().join("home");
+        let profile = Profile {
+            name: name.to_owned(),
+            dir: Some(dir),
+            home,
+        };
+        let out = profile.ok(&["init", "--name", name]);
+        assert!(out.contains(name), "init did not echo the name:\n{out}");
+        profile
+    }
+
+    /// The display name given to `init`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The profile directory (`--home`).
+    pub fn dir(&self) -> &Path {
+        &self.home
+    }
+
+    /// A `kith --home DIR ARGS…` command with the test passphrase and fast KDF.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(kith_bin());
+        cmd.arg("--home").arg(&self.home).args(args);
+        for (k, _) in std::env::vars_os() {
+            if k.to_str().is_some_and(|k| k.starts_with("KITH_")) || k == "RUST_LOG" {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env("KITH_PASSPHRASE", TEST_PASSPHRASE)
+            .env("KITH_TEST_FAST_KDF", "1");
+        cmd
+    }
+
+    fn describe(&self, args: &[&str]) -> String {
+        format!("[{}] kith {}", self.name, args.join(" "))
+    }
+
+    /// Starts `kith ARGS…` in the background.
+    pub fn spawn(&self, args: &[&str]) -> Running {
+        Running::spawn(self.command(args), self.describe(args))
+    }
+
+    /// Starts a prepared command (see [`Profile::command`]) in the background.
+    pub fn spawn_command(&self, cmd: Command, what: &str) -> Running {
+        Running::spawn(cmd, format!("[{}] {what}", self.name))
+    }
+
+    /// Runs `kith ARGS…` to the end (at most [`COMMAND_TIMEOUT`]).
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.spawn(args).wait()
+    }
+
+    /// Runs `kith ARGS…` with extra environment variables.
+    pub fn run_env(&self, args: &[&str], envs: &[(&str, &str)]) -> Output {
+        let mut cmd = self.command(args);
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        Running::spawn(cmd, self.describe(args)).wait()
+    }
+
+    /// Runs `kith ARGS…`, asserts it succeeded, and returns its standard output.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(out.success(), "`{}` failed: {out}", self.describe(args));
+        out.stdout
+    }
+
+    /// Runs `kith ARGS…`, asserts it exited with `code`, and returns its output.
+    pub fn fails(&self, args: &[&str], code: i32) -> Output {
+        let out = self.run(args);
+        assert_eq!(
+            out.code(),
+            code,
+            "`{}` should have exited with {code}: {out}",
+            self.describe(args)
+        );
+        out
+    }
+}
+
+impl Drop for Profile {
+    fn drop(&mut self) {
+        if std::thread::panicking()
+            && let Some(dir) = self.dir.take()
+        {
+            eprintln!(
+                "profile {:?} kept at {}",
+                self.name,
+                dir.keep().join("home").display()
+            );
+        }
+    }
+}
