@@ -363,6 +363,25 @@ impl Client {
             .ok_or_else(|| ClientError::Relay(RelayError::Closed("pushes already taken".into())))
     }
 
+    /// Subscribes to live pushes of several groups, each on its relay's connection.
+    /// Returns the push channel of every connection whose channel was not handed out
+    /// before (so: one per fresh connection); pushes of a group subscribed on a
+    /// connection whose channel is already out arrive on that channel.
+    pub async fn subscribe_groups(
+        &mut self,
+        groups: &[GroupId],
+    ) -> Result<Vec<tokio::sync::mpsc::Receiver<kith_protocol::Push>>> {
+        let mut out = Vec::new();
+        for group in groups {
+            let g = self.load_group(group)?;
+            let m = self.mls_group(&g)?;
+            let conn = self.ensure_auth(&g, &m).await?;
+            conn.subscribe(g.relay_group).await?;
+            out.extend(conn.take_pushes());
+        }
+        Ok(out)
+    }
+
     /// Closes every relay connection.
     pub async fn close(&mut self) {
         self.authed.clear();
@@ -898,8 +917,17 @@ impl Client {
             .await
         {
             Ok(seq) => {
-                self.finish_own_commit(group, seq, now_secs())?;
-                self.db().commit()?;
+                // Others may have posted in this epoch after our last fetch; those come
+                // before our commit in the log and must be read under this epoch's
+                // keys. Catch up in log order: the sync meets our commit at `seq`,
+                // recognises its bytes and merges it.
+                self.sync_group_inner(group).await?;
+                let g = self.load_group(group)?;
+                if g.pending.as_ref().is_some_and(|p| p.epoch == epoch) {
+                    return Err(ClientError::Hostile(format!(
+                        "the relay accepted our commit as message {seq} but does not serve it"
+                    )));
+                }
                 Ok(true)
             }
             Err(RelayError::Relay(ErrorCode::StaleEpoch)) => {

@@ -159,9 +159,20 @@ impl Client {
         text: String,
         report: &mut SyncReport,
     ) -> Result<()> {
+        self.alert_at(g, msg.seq, 0, text, report)
+    }
+
+    fn alert_at(
+        &self,
+        g: &GroupRecord,
+        seq: u64,
+        sub: u16,
+        text: String,
+        report: &mut SyncReport,
+    ) -> Result<()> {
         let r = MessageRecord {
-            seq: msg.seq,
-            sub: 0,
+            seq,
+            sub,
             time: now_secs(),
             sender: None,
             own: false,
@@ -201,6 +212,21 @@ impl Client {
                 .map_err(mls)?;
             g.pending = None;
             self.save_group(&g)?;
+        }
+        if msg.seq > g.cursor {
+            // Sequence numbers have no gaps; only retention removes (the oldest) messages.
+            let missing = msg.seq - g.cursor;
+            // Filed under the last missing sequence number, so it sorts just before.
+            self.alert_at(
+                &g,
+                msg.seq - 1,
+                999,
+                format!(
+                    "{missing} message(s) before this one are missing: they expired on the relay, \
+                     or the relay withheld them"
+                ),
+                report,
+            )?;
         }
         let result = self.process_mls(&mut g, &msg, report);
         match result {
