@@ -18,7 +18,7 @@ pub use sync::SyncReport;
 
 use crate::identity::{self, IdentityKey, fingerprint, safety_number};
 use crate::payload::{AppMessage, Body, MAX_GROUP_NAME_CHARS, MAX_NAME_CHARS, MAX_TEXT_BYTES};
-use crate::relay::{RelayConnection, RelayError};
+use crate::relay::{ConnectOptions, RelayConnection, RelayError};
 use crate::store::{KithProvider, Store, StoreError};
 use kith_protocol::access::{ACCESS_EXPORTER_LABEL, ACCESS_EXPORTER_LEN, AccessKey};
 use kith_protocol::invite::RelayAddr;
@@ -114,6 +114,20 @@ fn create_config() -> MlsGroupCreateConfig {
         .build()
 }
 
+/// A one-way tag of the epoch authenticator (16 bytes of SHA-256), carried in the
+/// authenticated data of every application message we send. Members whose views of the
+/// group diverged (a relay showing different commits to different members) cannot
+/// decrypt each other, but can still read this tag and see that it differs from theirs:
+/// that is how a fork is told apart from a corrupted message.
+pub fn fork_tag(m: &MlsGroup) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    Sha256::new()
+        .chain_update(b"kith epoch check v1\0")
+        .chain_update(m.epoch_authenticator().as_slice())
+        .finalize()[..16]
+        .to_vec()
+}
+
 /// Cleans a name received from the network or typed: no control characters (a name must
 /// not be able to rewrite the terminal), trimmed, bounded.
 pub fn clean_name(name: &str, max_chars: usize) -> String {
@@ -180,6 +194,8 @@ pub struct Client {
     authed: HashSet<(String, GroupId, u64)>,
     /// The creation secret to present when creating groups.
     pub creation_secret: Vec<u8>,
+    /// How relay connections are opened (SOCKS5 proxy, extra CA, timeouts).
+    pub connect_options: ConnectOptions,
 }
 
 const PROFILE_KEY: &[u8] = b"me";
@@ -225,6 +241,7 @@ impl Client {
             conns: HashMap::new(),
             authed: HashSet::new(),
             creation_secret: Vec::new(),
+            connect_options: ConnectOptions::default(),
         };
         client.put(NS_PROFILE, PROFILE_KEY, &client.profile)?;
         client.db().commit()?;
@@ -251,6 +268,7 @@ impl Client {
             conns: HashMap::new(),
             authed: HashSet::new(),
             creation_secret: Vec::new(),
+            connect_options: ConnectOptions::default(),
         })
     }
 
@@ -316,7 +334,7 @@ impl Client {
         {
             return Ok(c.clone());
         }
-        let c = Arc::new(RelayConnection::connect(relay).await?);
+        let c = Arc::new(RelayConnection::connect_with(relay, self.connect_options.clone()).await?);
         self.conns.insert(relay.to_owned(), c.clone());
         self.authed.retain(|(r, _, _)| r != relay);
         Ok(c)
@@ -336,6 +354,14 @@ impl Client {
             match conn.auth(g.relay_group, epoch, &self.access_key(m)?).await {
                 Ok(_) => {
                     self.authed.insert(key);
+                }
+                Err(RelayError::Relay(ErrorCode::AuthFailed)) => {
+                    return Err(ClientError::Hostile(format!(
+                        "the relay rejects this member's key for the current epoch of {:?}: \
+                         the relay may be showing different histories to different members \
+                         (a fork). Warn the group by other means.",
+                        g.name
+                    )));
                 }
                 Err(RelayError::Relay(ErrorCode::Unauthorized)) => {
                     return Err(ClientError::NotMember(format!(
@@ -746,6 +772,7 @@ impl Client {
             }
             let mut m = self.mls_group(&g)?;
             let epoch = m.epoch().as_u64();
+            m.set_aad(fork_tag(&m));
             let out = m
                 .create_message(&self.provider, &self.signer, &padded)
                 .map_err(mls)?;

@@ -268,10 +268,24 @@ impl Client {
             return Err(hostile("the relay's kind label does not match the message"));
         }
         let mut m = self.mls_group(g)?;
+        let tag = match &pm {
+            ProtocolMessage::PrivateMessage(p) => p.aad().to_vec(),
+            ProtocolMessage::PublicMessage(_) => Vec::new(),
+        };
+        let ours = super::fork_tag(&m);
+        let same_epoch = pm.epoch() == m.epoch();
         let processed = match m.process_message(&self.provider, pm) {
             Ok(p) => p,
             Err(e) => {
-                // Nothing was changed by a failed processing; say so and move on.
+                // Nothing was changed by a failed processing; say what it means.
+                if same_epoch && tag.len() == ours.len() && tag != ours {
+                    return Err(ClientError::Hostile(
+                        "FORK: a member's view of the group differs from yours at this epoch \
+                         — the relay is showing different histories to different members. \
+                         Warn the group by other means and compare safety numbers."
+                            .into(),
+                    ));
+                }
                 return Err(ClientError::Hostile(format!(
                     "could not decrypt or verify it ({e})"
                 )));
