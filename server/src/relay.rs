@@ -582,6 +582,8 @@ impl Relay {
             removed_messages += count;
             removed_bytes += bytes;
         }
+        // Whatever of those messages lingers in the engine's files becomes unreadable.
+        self.store.shred_before(cutoff)?;
         self.metrics.messages_stored.dec_by(removed_messages as i64);
         self.metrics.bytes_stored.dec_by(removed_bytes as i64);
 

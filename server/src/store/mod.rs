@@ -6,6 +6,7 @@
 //! serializes writers per group. Durability is explicit: a write is durable only after a
 //! later [`Store::sync`] returns.
 
+pub mod shred;
 pub mod sled_store;
 
 use kith_protocol::frame::AccessPublicKey;
@@ -134,6 +135,10 @@ pub trait Store: Send + Sync + 'static {
     fn swap_slot(&self, key: &SlotKey, old: Option<&Slot>, new: Option<&Slot>) -> Result<bool>;
     /// Every slot key with its expiry (retention).
     fn slot_expiries(&self) -> Result<Vec<(SlotKey, u64)>>;
+    /// Makes stored payloads older than `cutoff` (Unix seconds) unreadable for good,
+    /// even where their bytes linger on disk (see [`shred`]). Called by retention after
+    /// it deleted them.
+    fn shred_before(&self, cutoff: u64) -> Result<()>;
     /// Makes every earlier write durable.
     fn sync(&self) -> Result<()>;
 }

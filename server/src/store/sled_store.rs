@@ -14,12 +14,14 @@
 //! (`File::sync_data`) on sled's log file, so that a flushed write survives power loss
 //! too, on a device that honours flushes.
 
+use super::shred::KeyRing;
 use super::{GroupMeta, Result, Slot, SlotKey, Store, StoreError};
 use kith_protocol::frame::AccessPublicKey;
 use kith_protocol::{Epoch, GroupId, Message, Seq};
 use std::fs::File;
 use std::ops::{ControlFlow, Range};
 use std::path::Path;
+use std::time::Duration;
 
 const GROUP: u8 = b'G';
 const KEY: u8 = b'K';
@@ -30,6 +32,7 @@ const SLOT: u8 = b'S';
 pub struct SledStore {
     db: sled::Db,
     log_file: Option<File>,
+    ring: KeyRing,
 }
 
 impl From<sled::Error> for StoreError {
@@ -75,15 +78,45 @@ fn decode<'a, T: serde::Deserialize<'a>>(b: &'a [u8]) -> Result<T> {
 }
 
 impl SledStore {
-    /// Opens (or creates) the store in `dir`.
+    /// Opens (or creates) the store in `dir`, with hour-long shredding periods.
     pub fn open(dir: &Path) -> Result<Self> {
+        Self::open_with(dir, Duration::from_secs(3600))
+    }
+
+    /// Opens (or creates) the store in `dir`; payloads are sealed under keys of periods
+    /// of `shred_period` (the granularity at which expired ciphertext becomes unreadable).
+    pub fn open_with(dir: &Path, shred_period: Duration) -> Result<Self> {
         std::fs::create_dir_all(dir)?;
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(64 * 1024 * 1024)
             .open()?;
         let log_file = File::open(dir.join("db")).ok();
-        Ok(Self { db, log_file })
+        let ring = KeyRing::open(dir, shred_period)?;
+        Ok(Self { db, log_file, ring })
+    }
+
+    /// The stored form of a message: its payload sealed under its period's key.
+    fn seal(&self, group: &GroupId, message: &Message) -> Result<Vec<u8>> {
+        let sealed = Message {
+            payload: self
+                .ring
+                .seal(message.stored_at, group, message.seq, &message.payload)?,
+            ..message.clone()
+        };
+        Ok(encode(&sealed))
+    }
+
+    /// The message back, or `None` if its period's key was shredded.
+    fn unseal(&self, group: &GroupId, bytes: &[u8]) -> Result<Option<Message>> {
+        let mut m: Message = decode(bytes)?;
+        match self.ring.unseal(m.stored_at, group, m.seq, &m.payload)? {
+            Some(p) => {
+                m.payload = p;
+                Ok(Some(m))
+            }
+            None => Ok(None),
+        }
     }
 
     fn remove_range(batch: &mut sled::Batch, kind: u8, g: &GroupId, range: Range<u64>) {
@@ -150,7 +183,7 @@ impl Store for SledStore {
         let mut batch = sled::Batch::default();
         batch.insert(
             &numbered_key(MESSAGE, group, message.seq)[..],
-            encode(message),
+            self.seal(group, message)?,
         );
         if let Some(key) = next_key {
             batch.insert(&numbered_key(KEY, group, meta.epoch)[..], &key[..]);
@@ -162,10 +195,10 @@ impl Store for SledStore {
     }
 
     fn message(&self, group: &GroupId, seq: Seq) -> Result<Option<Message>> {
-        self.db
-            .get(numbered_key(MESSAGE, group, seq))?
-            .map(|v| decode(&v))
-            .transpose()
+        match self.db.get(numbered_key(MESSAGE, group, seq))? {
+            Some(v) => self.unseal(group, &v),
+            None => Ok(None),
+        }
     }
 
     fn scan(
@@ -178,7 +211,11 @@ impl Store for SledStore {
         let end = numbered_key(MESSAGE, group, u64::MAX);
         for kv in self.db.range(start..=end) {
             let (_, v) = kv?;
-            if visit(decode(&v)?).is_break() {
+            // A message whose key was shredded is expired: retention deletes it next.
+            let Some(m) = self.unseal(group, &v)? else {
+                continue;
+            };
+            if visit(m).is_break() {
                 break;
             }
         }
@@ -223,6 +260,10 @@ impl Store for SledStore {
             out.push((key, slot.expires_at));
         }
         Ok(out)
+    }
+
+    fn shred_before(&self, cutoff: u64) -> Result<()> {
+        self.ring.forget_before(cutoff).map(|_| ())
     }
 
     fn sync(&self) -> Result<()> {
