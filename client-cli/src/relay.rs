@@ -1,5 +1,11 @@
 //! The client's connection to a relay: one WebSocket, many requests in flight.
 //!
+//! Transport ([`ConnectOptions`]): `ws://` or `wss://` (rustls with the `ring` provider;
+//! the web PKI roots plus an optional private CA, [`ConnectOptions::ca`]), directly or
+//! through a SOCKS5 proxy such as Tor ([`ConnectOptions::proxy`]: names resolved by the
+//! proxy, no direct fallback). A refused certificate is [`RelayError::Certificate`] and
+//! unusable options are [`RelayError::Setup`]; neither is worth retrying.
+//!
 //! [`RelayConnection::connect`] opens the WebSocket, sends `Hello` and checks the answer.
 //! After that two background tasks own the socket: a writer that sends the frames queued
 //! by [`RelayConnection::request`], and a reader that hands each response to the request
@@ -31,16 +37,23 @@ use kith_protocol::{
     ClientFrame, Epoch, ErrorCode, GroupId, Message, PROTOCOL_VERSION, PostKind, Push, RelayFrame,
     Request, RequestId, Response, Seq,
 };
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
 use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
+use tokio_socks::TargetAddr;
+use tokio_socks::tcp::Socks5Stream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 /// How long [`RelayConnection::connect`] waits for the WebSocket and the `Hello` answer.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -69,6 +82,15 @@ pub struct ConnectOptions {
     pub request_timeout: Duration,
     /// Capacity of the push channel (see the module docs for what happens when full).
     pub push_queue: usize,
+    /// A SOCKS5 proxy to reach the relay through (Tor: `socks5://127.0.0.1:9050`).
+    /// `socks5h://` means the same; `user:password@` may precede the host (Tor uses it to
+    /// isolate circuits). The relay's host name is sent to the proxy to resolve, never
+    /// looked up locally, and a failing proxy fails the connection: there is no direct
+    /// fallback.
+    pub proxy: Option<String>,
+    /// A PEM file of CA certificates that `wss://` trusts in addition to the built-in web
+    /// PKI roots (a relay with a certificate from a private CA).
+    pub ca: Option<PathBuf>,
 }
 
 impl Default for ConnectOptions {
@@ -77,8 +99,180 @@ impl Default for ConnectOptions {
             connect_timeout: CONNECT_TIMEOUT,
             request_timeout: REQUEST_TIMEOUT,
             push_queue: PUSH_QUEUE,
+            proxy: None,
+            ca: None,
         }
     }
+}
+
+/// A parsed `socks5://[user:password@]host:port` proxy URL.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SocksProxy {
+    /// `host:port` of the proxy.
+    pub addr: String,
+    /// User name and password, if given.
+    pub auth: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for SocksProxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the password.
+        f.debug_struct("SocksProxy")
+            .field("addr", &self.addr)
+            .field("auth", &self.auth.as_ref().map(|_| "…"))
+            .finish()
+    }
+}
+
+impl std::str::FromStr for SocksProxy {
+    type Err = RelayError;
+
+    fn from_str(s: &str) -> Result<Self, RelayError> {
+        let bad = |why: &str| {
+            RelayError::Setup(format!(
+                "proxy: {why}; expected socks5://host:port, e.g. socks5://127.0.0.1:9050"
+            ))
+        };
+        let rest = s
+            .strip_prefix("socks5://")
+            .or_else(|| s.strip_prefix("socks5h://"))
+            .ok_or_else(|| bad("only SOCKS5 proxies are supported"))?;
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        let (auth, addr) = match rest.rsplit_once('@') {
+            Some((userinfo, addr)) => {
+                let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+                (Some((user.to_owned(), pass.to_owned())), addr)
+            }
+            None => (None, rest),
+        };
+        let port = addr
+            .rsplit_once(':')
+            .and_then(|(host, port)| (!host.is_empty()).then_some(port))
+            .ok_or_else(|| bad("no host:port"))?;
+        if port.parse::<u16>().is_err() || addr.contains('/') {
+            return Err(bad("no host:port"));
+        }
+        Ok(SocksProxy {
+            addr: addr.to_owned(),
+            auth,
+        })
+    }
+}
+
+/// The TLS configuration for `wss://`: rustls (`ring`), the web PKI roots, plus the
+/// certificates of `ca` if given. A `ca` file that cannot be read or holds no certificate
+/// is an error, never silently ignored.
+pub fn tls_config(ca: Option<&Path>) -> Result<rustls::ClientConfig, RelayError> {
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    if let Some(path) = ca {
+        let fail = |why: String| RelayError::Setup(format!("CA file {}: {why}", path.display()));
+        let certs = CertificateDer::pem_file_iter(path)
+            .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| fail(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(fail("no CERTIFICATE in it".into()));
+        }
+        for cert in certs {
+            roots.add(cert).map_err(|e| fail(e.to_string()))?;
+        }
+    }
+    Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| RelayError::Setup(e.to_string()))?
+    .with_root_certificates(roots)
+    .with_no_client_auth())
+}
+
+/// Opens the TCP stream to `host:port`, directly or through the SOCKS5 proxy.
+async fn open_tcp(host: &str, port: u16, proxy: Option<&str>) -> Result<TcpStream, RelayError> {
+    let tcp = match proxy {
+        None => TcpStream::connect((host, port))
+            .await
+            .map_err(|e| RelayError::Connect(format!("{host}:{port}: {e}")))?,
+        Some(proxy) => {
+            let proxy: SocksProxy = proxy.parse()?;
+            // An address stays an address; a name goes to the proxy unresolved.
+            let target = match host.parse::<IpAddr>() {
+                Ok(ip) => TargetAddr::Ip((ip, port).into()),
+                Err(_) => TargetAddr::Domain(host.into(), port),
+            };
+            let stream = match &proxy.auth {
+                None => Socks5Stream::connect(proxy.addr.as_str(), target).await,
+                Some((user, pass)) => {
+                    Socks5Stream::connect_with_password(proxy.addr.as_str(), target, user, pass)
+                        .await
+                }
+            };
+            stream
+                .map_err(|e| {
+                    RelayError::Connect(format!("through the SOCKS5 proxy {}: {e}", proxy.addr))
+                })?
+                .into_inner()
+        }
+    };
+    let _ = tcp.set_nodelay(true);
+    Ok(tcp)
+}
+
+/// Opens the WebSocket for `url` (`ws://` or `wss://`) as `options` say.
+async fn open_ws(
+    url: &str,
+    options: &ConnectOptions,
+    config: WebSocketConfig,
+) -> Result<Ws, RelayError> {
+    let request = url
+        .into_client_request()
+        .map_err(|e| RelayError::Setup(format!("{url}: {e}")))?;
+    let uri = request.uri();
+    let tls = match uri.scheme_str() {
+        Some("wss") => true,
+        Some("ws") => false,
+        _ => {
+            return Err(RelayError::Setup(format!(
+                "{url}: a relay URL starts with ws:// or wss://"
+            )));
+        }
+    };
+    let host = uri
+        .host()
+        .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_owned())
+        .ok_or_else(|| RelayError::Setup(format!("{url}: no host")))?;
+    let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    let tcp = open_tcp(&host, port, options.proxy.as_deref()).await?;
+    let connector = if tls {
+        Connector::Rustls(Arc::new(tls_config(options.ca.as_deref())?))
+    } else {
+        Connector::Plain
+    };
+    let (ws, _response) = tokio_tungstenite::client_async_tls_with_config(
+        request,
+        tcp,
+        Some(config),
+        Some(connector),
+    )
+    .await
+    .map_err(|e| handshake_error(&e))?;
+    Ok(ws)
+}
+
+/// Classifies a failed WebSocket handshake: a refused certificate is
+/// [`RelayError::Certificate`], anything else [`RelayError::Connect`].
+fn handshake_error(e: &tokio_tungstenite::tungstenite::Error) -> RelayError {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    if let WsError::Io(io) = e
+        && let Some(tls) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>())
+        && matches!(
+            tls,
+            rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
+        )
+    {
+        return RelayError::Certificate(tls.to_string());
+    }
+    RelayError::Connect(e.to_string())
 }
 
 /// Why a request or the connection failed.
@@ -88,6 +282,14 @@ pub enum RelayError {
     /// The WebSocket could not be opened.
     #[error("could not connect to the relay: {0}")]
     Connect(String),
+    /// The connection options cannot work (a malformed proxy URL, an unreadable CA
+    /// file): retrying does not help.
+    #[error("cannot connect to the relay: {0}")]
+    Setup(String),
+    /// The relay's TLS certificate was refused (unknown issuer, wrong name, expired).
+    /// Retrying does not help, and it may be an attack: it is never ignored.
+    #[error("the relay's TLS certificate is not trusted: {0}")]
+    Certificate(String),
     /// The relay answered the request with an error code.
     #[error("the relay refused: {0}")]
     Relay(ErrorCode),
@@ -245,13 +447,13 @@ impl Drop for PendingGuard<'_> {
 }
 
 impl RelayConnection {
-    /// Connects to the relay at `url` (`ws://host:port/v1`), sends `Hello` and checks the
-    /// relay's answer, all within [`CONNECT_TIMEOUT`].
+    /// Connects to the relay at `url` (`ws://host:port/v1` or `wss://host[:port]/v1`),
+    /// sends `Hello` and checks the relay's answer, all within [`CONNECT_TIMEOUT`].
     pub async fn connect(url: &str) -> Result<Self, RelayError> {
         Self::connect_with(url, ConnectOptions::default()).await
     }
 
-    /// [`RelayConnection::connect`] with explicit options.
+    /// [`RelayConnection::connect`] with explicit options (timeouts, SOCKS5 proxy, CA).
     pub async fn connect_with(url: &str, options: ConnectOptions) -> Result<Self, RelayError> {
         let deadline = options.connect_timeout;
         match tokio::time::timeout(deadline, Self::connect_inner(url, options)).await {
@@ -264,9 +466,7 @@ impl RelayConnection {
         let config = WebSocketConfig::default()
             .max_message_size(Some(MAX_FRAME))
             .max_frame_size(Some(MAX_FRAME));
-        let (ws, _response) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
-            .await
-            .map_err(|e| RelayError::Connect(e.to_string()))?;
+        let ws = open_ws(url, &options, config).await?;
         let mut conn = Self::start(ws, &options);
         let hello = conn
             .request(Request::Hello {
@@ -770,6 +970,7 @@ mod tests {
             connect_timeout: Duration::from_secs(5),
             request_timeout,
             push_queue,
+            ..ConnectOptions::default()
         }
     }
 

@@ -1,6 +1,7 @@
 //! Settings: command-line flags, `KITH_RELAY_*` environment variables and a TOML file, in
 //! that order of precedence, over built-in defaults that are safe for a small VPS.
 
+use crate::tls::TlsFiles;
 use clap::Parser;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -8,77 +9,115 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// `kith-relay`: stores and delivers end-to-end-encrypted group messages it cannot read.
+///
+/// Without a subcommand it runs the relay. The admin subcommands take the same settings
+/// (flags, environment, `--config`) and work on the data directory directly, so the
+/// relay must not be running on it.
 #[derive(Parser, Debug, Default)]
 #[command(name = "kith-relay", version, about, long_about = None)]
 pub struct Cli {
+    /// An admin task instead of running the relay.
+    #[command(subcommand)]
+    pub command: Option<crate::admin::Command>,
+
     /// TOML file with any of the settings below (keys as the long flags, with `_` for
     /// `-`); flags and environment variables override it.
-    #[arg(long, env = "KITH_RELAY_CONFIG", value_name = "FILE")]
+    #[arg(long, global = true, env = "KITH_RELAY_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
     /// Address for WebSocket clients (`/v1`) and `GET /healthz`. [default: 127.0.0.1:7878]
-    #[arg(long, env = "KITH_RELAY_LISTEN", value_name = "ADDR")]
+    #[arg(long, global = true, env = "KITH_RELAY_LISTEN", value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
 
     /// Address for Prometheus metrics (`GET /metrics`), or `off`. Keep it private.
     /// [default: 127.0.0.1:9464]
-    #[arg(long, env = "KITH_RELAY_METRICS_LISTEN", value_name = "ADDR|off")]
+    #[arg(
+        long,
+        global = true,
+        env = "KITH_RELAY_METRICS_LISTEN",
+        value_name = "ADDR|off"
+    )]
     pub metrics_listen: Option<String>,
 
     /// Data directory (sled database). [default: ./kith-data]
-    #[arg(long, env = "KITH_RELAY_DATA", value_name = "DIR")]
+    #[arg(long, global = true, env = "KITH_RELAY_DATA", value_name = "DIR")]
     pub data: Option<PathBuf>,
 
     /// Delete ciphertext older than this. [default: 30d]
-    #[arg(long, env = "KITH_RELAY_RETENTION", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, global = true, env = "KITH_RELAY_RETENTION", value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub retention: Option<Duration>,
 
     /// How often the retention task runs. [default: 1h]
-    #[arg(long, env = "KITH_RELAY_RETENTION_INTERVAL", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, global = true, env = "KITH_RELAY_RETENTION_INTERVAL", value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub retention_interval: Option<Duration>,
 
     /// Most payload bytes kept per group; the oldest go first. [default: 1GiB]
-    #[arg(long, env = "KITH_RELAY_MAX_GROUP_BYTES", value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, global = true, env = "KITH_RELAY_MAX_GROUP_BYTES", value_name = "SIZE", value_parser = parse_size)]
     pub max_group_bytes: Option<u64>,
 
     /// Most messages kept per group; the oldest go first. [default: 1000000]
-    #[arg(long, env = "KITH_RELAY_MAX_GROUP_MESSAGES", value_name = "N")]
+    #[arg(
+        long,
+        global = true,
+        env = "KITH_RELAY_MAX_GROUP_MESSAGES",
+        value_name = "N"
+    )]
     pub max_group_messages: Option<u64>,
 
     /// Most simultaneous connections. [default: 10000]
-    #[arg(long, env = "KITH_RELAY_MAX_CONNECTIONS", value_name = "N")]
+    #[arg(
+        long,
+        global = true,
+        env = "KITH_RELAY_MAX_CONNECTIONS",
+        value_name = "N"
+    )]
     pub max_connections: Option<usize>,
 
     /// Time allowed for the HTTP upgrade and the Hello frame. [default: 10s]
-    #[arg(long, env = "KITH_RELAY_HANDSHAKE_TIMEOUT", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, global = true, env = "KITH_RELAY_HANDSHAKE_TIMEOUT", value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub handshake_timeout: Option<Duration>,
 
     /// Close a connection that sends nothing (not even a Ping) for this long. [default: 5m]
-    #[arg(long, env = "KITH_RELAY_IDLE_TIMEOUT", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, global = true, env = "KITH_RELAY_IDLE_TIMEOUT", value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub idle_timeout: Option<Duration>,
 
     /// Close a connection whose socket does not take a frame for this long. [default: 10s]
-    #[arg(long, env = "KITH_RELAY_WRITE_TIMEOUT", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, global = true, env = "KITH_RELAY_WRITE_TIMEOUT", value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub write_timeout: Option<Duration>,
 
     /// Frames per second allowed per connection, sustained. [default: 200]
-    #[arg(long, env = "KITH_RELAY_RATE", value_name = "N")]
+    #[arg(long, global = true, env = "KITH_RELAY_RATE", value_name = "N")]
     pub rate: Option<u32>,
 
     /// Frames a connection may send in a burst above the rate. [default: 400]
-    #[arg(long, env = "KITH_RELAY_BURST", value_name = "N")]
+    #[arg(long, global = true, env = "KITH_RELAY_BURST", value_name = "N")]
     pub burst: Option<u32>,
 
     /// Most bytes of pushes queued for one connection; a client that does not read is
     /// cut off beyond this. [default: 8MiB]
-    #[arg(long, env = "KITH_RELAY_OUTBOX_BYTES", value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, global = true, env = "KITH_RELAY_OUTBOX_BYTES", value_name = "SIZE", value_parser = parse_size)]
     pub outbox_bytes: Option<u64>,
 
     /// File holding the creation secret: when set, only clients that present it may
     /// create groups. The secret itself may instead be given in the environment variable
     /// KITH_RELAY_CREATION_SECRET (never as a flag, which `ps` would show).
-    #[arg(long, env = "KITH_RELAY_CREATION_SECRET_FILE", value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        env = "KITH_RELAY_CREATION_SECRET_FILE",
+        value_name = "FILE"
+    )]
     pub creation_secret_file: Option<PathBuf>,
+
+    /// Serve TLS (wss://) with this PEM certificate chain, leaf first (e.g.
+    /// fullchain.pem). Needs --tls-key. Reloaded on SIGHUP. Without it the relay speaks
+    /// plain ws://, meant for loopback behind a TLS reverse proxy.
+    #[arg(long, global = true, env = "KITH_RELAY_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert. Reloaded on SIGHUP.
+    #[arg(long, global = true, env = "KITH_RELAY_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// The TOML file: the same settings as the flags.
@@ -105,6 +144,8 @@ struct FileConfig {
     burst: Option<u32>,
     outbox_bytes: Option<SizeValue>,
     creation_secret_file: Option<PathBuf>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
 }
 
 /// A size in a TOML file: a number of bytes or a string such as `"8MiB"`.
@@ -175,6 +216,8 @@ pub struct Settings {
     pub outbox_bytes: usize,
     /// The creation secret, if group creation is restricted.
     pub creation_secret: Option<Vec<u8>>,
+    /// Built-in TLS, if on.
+    pub tls: Option<TlsFiles>,
 }
 
 impl Default for Settings {
@@ -195,6 +238,7 @@ impl Default for Settings {
             burst: 400,
             outbox_bytes: 8 << 20,
             creation_secret: None,
+            tls: None,
         }
     }
 }
@@ -252,6 +296,12 @@ impl Settings {
                 None => None,
             },
         };
+        let tls = match (cli.tls_cert.or(file.tls_cert), cli.tls_key.or(file.tls_key)) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            (Some(_), None) => anyhow::bail!("tls-cert needs tls-key"),
+            (None, Some(_)) => anyhow::bail!("tls-key needs tls-cert"),
+        };
         let s = Settings {
             listen: cli.listen.or(file.listen).unwrap_or(d.listen),
             metrics_listen,
@@ -287,6 +337,7 @@ impl Settings {
             outbox_bytes: size(cli.outbox_bytes, file.outbox_bytes, d.outbox_bytes as u64)?
                 as usize,
             creation_secret,
+            tls,
         };
         s.check()?;
         Ok(s)
@@ -358,6 +409,29 @@ mod tests {
         })
         .unwrap_err();
         assert!(err.to_string().contains("listne"), "{err}");
+    }
+
+    #[test]
+    fn tls_needs_both_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relay.toml");
+        std::fs::write(&path, "tls_cert = \"/c.pem\"\ntls_key = \"/k.pem\"\n").unwrap();
+        let s = Settings::resolve(Cli {
+            config: Some(path.clone()),
+            tls_key: Some("/flag.pem".into()),
+            ..Cli::default()
+        })
+        .unwrap();
+        let tls = s.tls.unwrap();
+        assert_eq!(tls.cert, PathBuf::from("/c.pem"));
+        assert_eq!(tls.key, PathBuf::from("/flag.pem"));
+        assert!(Settings::resolve(Cli::default()).unwrap().tls.is_none());
+        let err = Settings::resolve(Cli {
+            tls_cert: Some("/c.pem".into()),
+            ..Cli::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("tls-key"), "{err}");
     }
 
     #[test]

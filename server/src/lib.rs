@@ -5,6 +5,7 @@
 //! [`store::Store`] trait. `ARCHITECTURE.md` at the repository root has the map.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod config;
 pub mod connection;
 pub mod http;
@@ -13,6 +14,7 @@ pub mod metrics;
 pub mod relay;
 pub mod server;
 pub mod store;
+pub mod tls;
 
 pub use config::{Cli, Settings};
 pub use server::{Running, start};

@@ -1,4 +1,5 @@
-//! The `kith-relay` binary: parses settings, starts the relay, waits for SIGINT/SIGTERM.
+//! The `kith-relay` binary: parses settings, then runs an admin subcommand, or starts the
+//! relay and waits for SIGINT/SIGTERM (SIGHUP reloads the TLS files).
 #![forbid(unsafe_code)]
 
 use clap::Parser;
@@ -9,12 +10,15 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    let command = cli.command.take();
     // Logs go to stderr; `KITH_RELAY_LOG` (or `RUST_LOG`) sets the filter. At `info` and
-    // above nothing names a client, a group, a slot or an address.
+    // above nothing names a client, a group, a slot or an address. Admin subcommands
+    // print their results on stdout and log only warnings by default.
+    let default_level = if command.is_some() { "warn" } else { "info" };
     let filter = EnvFilter::try_from_env("KITH_RELAY_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+        .unwrap_or_else(|_| EnvFilter::new(default_level));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -28,6 +32,9 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(command) = command {
+        return kith_relay::admin::run(command, settings).await;
+    }
     let running = match kith_relay::start(settings).await {
         Ok(r) => r,
         Err(e) => {

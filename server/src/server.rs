@@ -10,10 +10,12 @@ use crate::http::{self, Route};
 use crate::metrics::Metrics;
 use crate::relay::{self, Policy, Relay};
 use crate::store::sled_store::SledStore;
+use crate::tls::{self, Tls};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
@@ -45,10 +47,20 @@ impl Running {
     }
 }
 
-/// Opens the store, binds the listeners and starts serving.
+/// Opens the store, loads the TLS files if any, binds the listeners and starts serving.
 pub async fn start(settings: Settings) -> anyhow::Result<Running> {
-    let store = SledStore::open(&settings.data)
-        .map_err(|e| anyhow::anyhow!("cannot open data dir {}: {e}", settings.data.display()))?;
+    let tls = match &settings.tls {
+        Some(files) => Some(Arc::new(Tls::new(files.clone())?)),
+        None => None,
+    };
+    // Shredding periods of an eighth of the retention (at most an hour): expired
+    // ciphertext becomes unreadable on disk soon after it expires.
+    let shred_period = (settings.retention / 8).clamp(
+        std::time::Duration::from_secs(1),
+        std::time::Duration::from_secs(3600),
+    );
+    let store = SledStore::open_with(&settings.data, shred_period)
+        .map_err(|e| crate::admin::open_error(&settings.data, &e))?;
     let metrics = Arc::new(Metrics::new());
     let relay = Arc::new(Relay::new(
         Arc::new(store),
@@ -64,6 +76,12 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
     let addr = listener.local_addr()?;
+    if tls.is_none() && !addr.ip().is_loopback() {
+        tracing::warn!(
+            "plain ws:// on a non-loopback address: put a TLS reverse proxy in front, \
+             or use --tls-cert and --tls-key"
+        );
+    }
     let metrics_listener = match settings.metrics_listen {
         Some(a) => Some(
             TcpListener::bind(a)
@@ -88,6 +106,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         settings.retention_interval,
         shutdown.clone(),
     ));
+    tls::reload_on_sighup(tls.clone(), shutdown.clone());
     if let Some(l) = metrics_listener {
         tokio::spawn(serve_metrics(l, metrics.clone(), shutdown.clone()));
     }
@@ -103,7 +122,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     let token = shutdown.clone();
     let task = tokio::spawn(async move {
         let tracker = TaskTracker::new();
-        accept_loop(listener, relay, cfg, max_connections, &tracker, &token).await;
+        accept_loop(listener, relay, cfg, tls, max_connections, &tracker, &token).await;
         tracker.close();
         if tokio::time::timeout(DRAIN_TIMEOUT, tracker.wait())
             .await
@@ -129,6 +148,7 @@ async fn accept_loop(
     listener: TcpListener,
     relay: Arc<Relay>,
     cfg: Arc<ConnConfig>,
+    tls: Option<Arc<Tls>>,
     max_connections: usize,
     tracker: &TaskTracker,
     shutdown: &CancellationToken,
@@ -161,14 +181,54 @@ async fn accept_loop(
         let relay = relay.clone();
         let cfg = cfg.clone();
         let token = shutdown.clone();
+        let acceptor = tls.as_ref().map(|t| t.acceptor());
         tracker.spawn(async move {
             relay.metrics.connections.inc();
             relay.metrics.connections_total.inc();
-            connection::serve(socket, id, relay.clone(), cfg, token).await;
+            match acceptor {
+                None => connection::serve(socket, id, relay.clone(), cfg, token).await,
+                Some(acceptor) => serve_tls(acceptor, socket, id, &relay, cfg, token).await,
+            }
             relay.metrics.connections.dec();
             drop(permit);
         });
     }
+}
+
+/// Does the TLS handshake, then serves the connection. The handshake counts against the
+/// connection's handshake timeout: what it used is taken off the time left for the HTTP
+/// upgrade and `Hello`.
+async fn serve_tls(
+    acceptor: tokio_rustls::TlsAcceptor,
+    socket: TcpStream,
+    id: u64,
+    relay: &Arc<Relay>,
+    cfg: Arc<ConnConfig>,
+    token: CancellationToken,
+) {
+    let started = tokio::time::Instant::now();
+    let mut stream = tokio::select! {
+        r = tokio::time::timeout(cfg.handshake_timeout, acceptor.accept(socket)) => match r {
+            Ok(Ok(s)) => s,
+            // Failed handshakes are routine on a public port (scanners, wrong names):
+            // count them, log nothing.
+            _ => {
+                relay.metrics.reject("tls");
+                return;
+            }
+        },
+        () = token.cancelled() => return,
+    };
+    let left = cfg.handshake_timeout.saturating_sub(started.elapsed());
+    let write_timeout = cfg.write_timeout;
+    let cfg = Arc::new(ConnConfig {
+        handshake_timeout: left,
+        ..(*cfg).clone()
+    });
+    connection::serve(&mut stream, id, relay.clone(), cfg, token).await;
+    // End TLS properly (close_notify), so that clients can tell a complete answer (such
+    // as /healthz) from a truncated one.
+    let _ = tokio::time::timeout(write_timeout, stream.shutdown()).await;
 }
 
 async fn run_retention(relay: Arc<Relay>, every: Duration, shutdown: CancellationToken) {
