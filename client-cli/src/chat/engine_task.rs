@@ -1,0 +1,772 @@
+//! The engine side of the chat: the one [`Client`] of the profile, driven by
+//! [`Command`]s from the screen and reporting [`Event`]s back, so that the screen never
+//! waits on the network or the store.
+//!
+//! It keeps one subscription per relay connection for every active group (pushes wake
+//! it up; it then catches up from the store's cursor, so a lost push loses nothing),
+//! reconnects with backoff when a connection dies, catches up every
+//! [`KEEPALIVE`] as a safety net, and holds the outbox: messages typed while offline
+//! wait here and go out, in order, once the relay is back.
+//!
+//! The store is the source of truth: after every change the group's whole history is
+//! read back from it and sent to the screen as a [`GroupView`].
+
+use crate::engine::records::MessageRecord;
+use crate::engine::{Client, ClientError, GroupSummary, MemberInfo};
+use crate::identity::IdentityKey;
+use crate::relay::RelayError;
+use kith_protocol::{ErrorCode, GroupId, Push};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::time::Duration;
+use tokio::sync::mpsc::{Receiver, UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::time::Instant;
+
+/// How often a connected chat catches up with every group even without pushes (also
+/// notices a connection that died silently, and keeps the relay's idle timer fed).
+pub const KEEPALIVE: Duration = Duration::from_secs(30);
+
+/// How often pending joins (ours, waiting for an admin) are polled.
+pub const JOIN_POLL: Duration = Duration::from_secs(3);
+
+/// The longest wait between reconnection attempts.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Failed attempts after which the state shows as offline rather than reconnecting.
+pub const OFFLINE_AFTER: u32 = 3;
+
+/// What the screen asks of the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// The user looks at this group now (its messages count as read).
+    Select(GroupId),
+    /// Send a text; `id` names it in the outbox until the relay acknowledged it.
+    Send {
+        /// Outbox id (chosen by the screen).
+        id: u64,
+        /// The group.
+        group: GroupId,
+        /// The text.
+        text: String,
+    },
+    /// Try to reconnect now (the user pressed retry while offline).
+    Reconnect,
+    /// Make a one-time invite.
+    Invite {
+        /// The group.
+        group: GroupId,
+        /// How long the code stays valid.
+        ttl: Duration,
+    },
+    /// Remove a member (by name or fingerprint prefix).
+    Remove {
+        /// The group.
+        group: GroupId,
+        /// The member as typed.
+        member: String,
+    },
+    /// Show the safety number with a member.
+    Verify {
+        /// The group.
+        group: GroupId,
+        /// The member as typed.
+        member: String,
+    },
+    /// The safety numbers matched: mark the member verified.
+    ConfirmVerified {
+        /// The group the member was named in.
+        group: GroupId,
+        /// The member's identity key.
+        member: IdentityKey,
+        /// The member's name.
+        name: String,
+    },
+    /// Leave the group.
+    Leave(GroupId),
+}
+
+/// The state of the connection to the relay(s), always on screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnState {
+    /// First connection attempt under way.
+    Connecting,
+    /// Subscribed to every active group; pushes arrive live.
+    Connected,
+    /// The connection was lost or failed a few times; retrying.
+    Reconnecting {
+        /// Failed attempts so far.
+        attempt: u32,
+        /// When the next attempt starts.
+        retry_at: Instant,
+    },
+    /// The relay has been unreachable for a while; still retrying, more slowly.
+    Offline {
+        /// When the next attempt starts.
+        retry_at: Instant,
+    },
+    /// No group to connect for.
+    Idle,
+}
+
+/// Where a message of the outbox stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutState {
+    /// Waiting for the connection; it goes out once the relay is reachable.
+    Queued,
+    /// Posted; waiting for the relay's acknowledgement.
+    Sending,
+    /// Acknowledged and stored in the history.
+    Sent,
+    /// Not sent, or not known to be; the user may retry. Says why.
+    Failed(String),
+}
+
+/// One group as the screen shows it, read from the store.
+#[derive(Debug, Clone, Default)]
+pub struct GroupView {
+    /// The history, in order.
+    pub records: Vec<MessageRecord>,
+    /// Display names of everyone who appears in the history or the member list.
+    pub names: HashMap<IdentityKey, String>,
+    /// Members whose safety number this profile confirmed.
+    pub verified: HashSet<IdentityKey>,
+    /// The current members (empty once we are out of the group).
+    pub members: Vec<MemberInfo>,
+}
+
+/// What the engine tells the screen.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// Who we are.
+    Me {
+        /// Display name.
+        name: String,
+        /// Identity key.
+        identity: IdentityKey,
+    },
+    /// Every group with counts, and the groups we wait to be admitted to.
+    Groups {
+        /// Groups, sorted by name.
+        groups: Vec<GroupSummary>,
+        /// Names of groups we asked to join.
+        joining: Vec<String>,
+    },
+    /// One group's view changed.
+    Group {
+        /// The group.
+        id: GroupId,
+        /// Its view.
+        view: Box<GroupView>,
+    },
+    /// The connection state changed.
+    Connection(ConnState),
+    /// A message of the outbox moved on.
+    Outbox {
+        /// Its id.
+        id: u64,
+        /// Its new state.
+        state: OutState,
+    },
+    /// Something to tell the user in passing.
+    Info(String),
+    /// Something that failed.
+    Error(String),
+    /// An invite was made.
+    Invite {
+        /// The group's name.
+        group: String,
+        /// The invite string.
+        invite: String,
+        /// How long it stays valid.
+        ttl: Duration,
+    },
+    /// The safety number with a member, to compare out of band.
+    SafetyNumber {
+        /// The group.
+        group: GroupId,
+        /// The member.
+        member: IdentityKey,
+        /// The member's name.
+        name: String,
+        /// The number.
+        number: String,
+    },
+    /// The engine cannot go on (the store failed); the chat must end.
+    Fatal(String),
+}
+
+/// Whether an error is about the network (worth reconnecting for) rather than the
+/// request itself.
+pub fn transient(e: &ClientError) -> bool {
+    matches!(
+        e,
+        ClientError::Relay(
+            RelayError::Connect(_)
+                | RelayError::Closed(_)
+                | RelayError::Timeout(_)
+                | RelayError::PushOverflow
+        ) | ClientError::Relay(RelayError::Relay(
+            ErrorCode::Internal | ErrorCode::RateLimited
+        ))
+    )
+}
+
+/// Whether an error leaves the connection unusable although retrying at once will not
+/// help (TLS or proxy set-up, a relay breaking the protocol): told to the user, and
+/// retried with backoff like a network failure.
+fn connection_broken(e: &ClientError) -> bool {
+    matches!(
+        e,
+        ClientError::Relay(
+            RelayError::Setup(_) | RelayError::Certificate(_) | RelayError::Protocol(_)
+        )
+    )
+}
+
+/// Whether a failed send certainly never reached the relay (so it may simply wait in
+/// the queue): the connection could not even be opened.
+fn never_posted(e: &ClientError) -> bool {
+    matches!(
+        e,
+        ClientError::Relay(
+            RelayError::Connect(_)
+                | RelayError::Setup(_)
+                | RelayError::Certificate(_)
+                | RelayError::Timeout("connect and hello")
+        )
+    )
+}
+
+struct Outgoing {
+    id: u64,
+    group: GroupId,
+    text: String,
+}
+
+enum Wake {
+    /// A push of a group arrived on connection generation `.0`.
+    Push(u64, GroupId),
+    /// The push channel of generation `.0` ended: that connection is gone.
+    Lost(u64),
+}
+
+struct Engine<'a> {
+    client: &'a mut Client,
+    events: UnboundedSender<Event>,
+    state: ConnState,
+    /// Generation of the current set of connections; wakes of older ones are stale.
+    generation: u64,
+    wake_tx: UnboundedSender<Wake>,
+    failures: u32,
+    next_attempt: Option<Instant>,
+    next_keepalive: Instant,
+    next_join_poll: Instant,
+    outbox: VecDeque<Outgoing>,
+    viewing: Option<GroupId>,
+    dirty: BTreeSet<GroupId>,
+    subscribed: HashSet<GroupId>,
+    fatal: bool,
+}
+
+/// Runs the engine until the screen drops its command sender.
+pub async fn run(
+    client: &mut Client,
+    mut commands: UnboundedReceiver<Command>,
+    events: UnboundedSender<Event>,
+    first: Option<GroupId>,
+) {
+    let (wake_tx, mut wake_rx) = unbounded_channel();
+    let mut e = Engine {
+        client,
+        events,
+        state: ConnState::Connecting,
+        generation: 0,
+        wake_tx,
+        failures: 0,
+        next_attempt: Some(Instant::now()),
+        next_keepalive: Instant::now() + KEEPALIVE,
+        next_join_poll: Instant::now() + JOIN_POLL,
+        outbox: VecDeque::new(),
+        viewing: first,
+        dirty: BTreeSet::new(),
+        subscribed: HashSet::new(),
+        fatal: false,
+    };
+    e.emit(Event::Me {
+        name: e.client.name().to_owned(),
+        identity: e.client.identity(),
+    });
+    // What is stored shows at once, before any network.
+    e.publish_all();
+    if let Some(g) = first {
+        e.mark_read(&g);
+    }
+    e.emit(Event::Connection(ConnState::Connecting));
+    loop {
+        if e.fatal {
+            break;
+        }
+        if let Some(at) = e.next_attempt
+            && Instant::now() >= at
+        {
+            e.connect().await;
+            continue;
+        }
+        if e.state == ConnState::Connected {
+            if let Some(g) = e.dirty.pop_first() {
+                e.sync(&g).await;
+                continue;
+            }
+            if !e.outbox.is_empty() {
+                e.send_next().await;
+                continue;
+            }
+            let now = Instant::now();
+            if now >= e.next_keepalive {
+                e.next_keepalive = now + KEEPALIVE;
+                e.keepalive().await;
+                continue;
+            }
+            if now >= e.next_join_poll {
+                e.next_join_poll = now + JOIN_POLL;
+                e.poll_joins().await;
+                continue;
+            }
+        }
+        let wake_at = e.next_wake();
+        tokio::select! {
+            biased;
+            cmd = commands.recv() => match cmd {
+                Some(cmd) => e.command(cmd).await,
+                None => break,
+            },
+            wake = wake_rx.recv() => match wake {
+                Some(Wake::Push(generation, group)) if generation == e.generation => {
+                    e.dirty.insert(group);
+                }
+                Some(Wake::Lost(generation)) if generation == e.generation => e.lost(),
+                _ => {}
+            },
+            () = tokio::time::sleep_until(wake_at) => {}
+        }
+    }
+    e.client.close().await;
+}
+
+impl Engine<'_> {
+    fn emit(&self, event: Event) {
+        // The screen is gone when this fails; the loop ends on the closed command
+        // channel right after.
+        let _ = self.events.send(event);
+    }
+
+    fn next_wake(&self) -> Instant {
+        let mut at = Instant::now() + KEEPALIVE;
+        if let Some(a) = self.next_attempt {
+            at = at.min(a);
+        }
+        if self.state == ConnState::Connected {
+            at = at.min(self.next_keepalive);
+            if self.has_pending_joins() {
+                at = at.min(self.next_join_poll);
+            }
+        }
+        at
+    }
+
+    fn has_pending_joins(&self) -> bool {
+        self.client
+            .pending_joins()
+            .map(|j| !j.is_empty())
+            .unwrap_or(false)
+    }
+
+    fn set_state(&mut self, state: ConnState) {
+        if self.state != state {
+            self.state = state.clone();
+            self.emit(Event::Connection(state));
+        }
+    }
+
+    /// A store failure: nothing sensible can follow.
+    fn store_failed(&mut self, e: ClientError) {
+        self.fatal = true;
+        self.emit(Event::Fatal(e.to_string()));
+    }
+
+    /// Handles an engine error: network errors start reconnecting, store errors end the
+    /// chat, the rest is told to the user.
+    fn failed(&mut self, context: &str, e: ClientError) {
+        if matches!(e, ClientError::Store(_)) {
+            return self.store_failed(e);
+        }
+        if transient(&e) {
+            self.lost();
+        } else if connection_broken(&e) {
+            self.emit(Event::Error(format!("{context}: {e}")));
+            self.lost();
+        } else {
+            self.emit(Event::Error(format!("{context}: {e}")));
+        }
+    }
+
+    /// The connection is gone (or an attempt failed): schedule the next attempt.
+    fn lost(&mut self) {
+        self.generation += 1;
+        self.subscribed.clear();
+        let (delay, state) = if self.state == ConnState::Connected {
+            // It was working a moment ago: try again at once.
+            self.failures = 0;
+            let at = Instant::now();
+            (
+                Duration::ZERO,
+                ConnState::Reconnecting {
+                    attempt: 0,
+                    retry_at: at,
+                },
+            )
+        } else {
+            self.failures += 1;
+            let delay = Duration::from_millis(500)
+                .saturating_mul(1 << self.failures.min(8))
+                .min(MAX_BACKOFF);
+            let at = Instant::now() + delay;
+            let state = if self.failures >= OFFLINE_AFTER {
+                ConnState::Offline { retry_at: at }
+            } else {
+                ConnState::Reconnecting {
+                    attempt: self.failures,
+                    retry_at: at,
+                }
+            };
+            (delay, state)
+        };
+        self.next_attempt = Some(Instant::now() + delay);
+        self.set_state(state);
+        for o in &self.outbox {
+            self.emit(Event::Outbox {
+                id: o.id,
+                state: OutState::Queued,
+            });
+        }
+    }
+
+    fn active_groups(&self) -> Result<Vec<GroupId>, ClientError> {
+        let mut out = Vec::new();
+        for g in self.client.groups()? {
+            if g.status == "active"
+                && let Some(id) = GroupId::from_hex(&g.id)
+            {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// (Re)connects: subscribes every active group, then catches up with each (pushes
+    /// of what arrives meanwhile are not lost: the subscription came first).
+    async fn connect(&mut self) {
+        self.next_attempt = None;
+        self.client.close().await;
+        self.generation += 1;
+        self.subscribed.clear();
+        let groups = match self.active_groups() {
+            Ok(g) => g,
+            Err(e) => return self.store_failed(e),
+        };
+        if groups.is_empty() && !self.has_pending_joins() {
+            self.set_state(ConnState::Idle);
+            for o in std::mem::take(&mut self.outbox) {
+                self.emit(Event::Outbox {
+                    id: o.id,
+                    state: OutState::Failed("not a member of any group".into()),
+                });
+            }
+            return;
+        }
+        for g in &groups {
+            if let Err(e) = self.subscribe(g).await {
+                if transient(&e) || connection_broken(&e) || matches!(e, ClientError::Store(_)) {
+                    return self.failed("connecting", e);
+                }
+                // This group alone is unusable (removed, refused): say so, go on.
+                self.emit(Event::Error(format!("{}: {e}", self.group_name(g))));
+            }
+        }
+        self.failures = 0;
+        self.set_state(ConnState::Connected);
+        self.next_keepalive = Instant::now() + KEEPALIVE;
+        self.poll_joins().await;
+        self.dirty.extend(groups);
+    }
+
+    async fn subscribe(&mut self, group: &GroupId) -> Result<(), ClientError> {
+        if self.subscribed.contains(group) {
+            return Ok(());
+        }
+        for rx in self.client.subscribe_groups(&[*group]).await? {
+            self.forward(rx);
+        }
+        self.subscribed.insert(*group);
+        Ok(())
+    }
+
+    /// Turns a connection's push channel into wakes of the engine loop.
+    fn forward(&self, mut rx: Receiver<Push>) {
+        let generation = self.generation;
+        let tx = self.wake_tx.clone();
+        tokio::spawn(async move {
+            while let Some(push) = rx.recv().await {
+                let Push::Message { group, .. } = push;
+                if tx.send(Wake::Push(generation, group)).is_err() {
+                    return;
+                }
+            }
+            let _ = tx.send(Wake::Lost(generation));
+        });
+    }
+
+    fn group_name(&self, g: &GroupId) -> String {
+        self.client
+            .group_name(g)
+            .unwrap_or_else(|_| g.to_hex()[..8].to_owned())
+    }
+
+    /// Catches up with one group (with admin work: this client admits joiners and
+    /// commits leave requests while the chat is open).
+    async fn sync(&mut self, group: &GroupId) {
+        match self.client.sync_group(group, true).await {
+            Ok(report) => {
+                if !report.new.is_empty() || report.joined {
+                    self.publish_group(group);
+                    if self.viewing == Some(*group) {
+                        self.mark_read(group);
+                    }
+                    self.publish_groups();
+                }
+            }
+            Err(e) => {
+                let name = self.group_name(group);
+                // Whatever did get processed before the failure is in the store.
+                self.publish_group(group);
+                self.publish_groups();
+                self.failed(&name, e);
+            }
+        }
+    }
+
+    async fn keepalive(&mut self) {
+        match self.active_groups() {
+            Ok(groups) => self.dirty.extend(groups),
+            Err(e) => self.store_failed(e),
+        }
+    }
+
+    async fn poll_joins(&mut self) {
+        if !self.has_pending_joins() {
+            return;
+        }
+        match self.client.poll_joins().await {
+            Ok(joined) => {
+                for (group, _) in joined {
+                    self.emit(Event::Info(format!(
+                        "You joined {}.",
+                        self.group_name(&group)
+                    )));
+                    if let Err(e) = self.subscribe(&group).await {
+                        self.failed("subscribing", e);
+                    }
+                    self.dirty.insert(group);
+                    self.publish_group(&group);
+                }
+                self.publish_groups();
+            }
+            Err(e) => self.failed("joining", e),
+        }
+    }
+
+    async fn send_next(&mut self) {
+        let Some(o) = self.outbox.pop_front() else {
+            return;
+        };
+        self.emit(Event::Outbox {
+            id: o.id,
+            state: OutState::Sending,
+        });
+        match self.client.send_text(&o.group, &o.text).await {
+            Ok(_) => {
+                self.publish_group(&o.group);
+                if self.viewing == Some(o.group) {
+                    self.mark_read(&o.group);
+                }
+                self.publish_groups();
+                self.emit(Event::Outbox {
+                    id: o.id,
+                    state: OutState::Sent,
+                });
+            }
+            Err(e) if never_posted(&e) => {
+                // Certainly not on the relay: back to the head of the queue.
+                self.outbox.push_front(o);
+                self.lost();
+            }
+            Err(e) => {
+                let why = if transient(&e) {
+                    "no answer from the relay; it may or may not have been sent".to_owned()
+                } else {
+                    e.to_string()
+                };
+                self.emit(Event::Outbox {
+                    id: o.id,
+                    state: OutState::Failed(why),
+                });
+                self.publish_group(&o.group);
+                self.failed("sending", e);
+            }
+        }
+    }
+
+    async fn command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Select(g) => {
+                self.viewing = Some(g);
+                self.mark_read(&g);
+                self.publish_groups();
+            }
+            Command::Send { id, group, text } => {
+                self.outbox.push_back(Outgoing { id, group, text });
+                if self.state != ConnState::Connected {
+                    self.emit(Event::Outbox {
+                        id,
+                        state: OutState::Queued,
+                    });
+                }
+            }
+            Command::Reconnect => {
+                if self.state != ConnState::Connected {
+                    self.next_attempt = Some(Instant::now());
+                }
+            }
+            Command::Invite { group, ttl } => match self.client.invite(&group, ttl).await {
+                Ok(invite) => {
+                    let group = self.group_name(&group);
+                    self.emit(Event::Invite { group, invite, ttl });
+                }
+                Err(e) => self.failed("invite", e),
+            },
+            Command::Remove { group, member } => {
+                let who = match self.client.find_member(&group, &member) {
+                    Ok(w) => w,
+                    Err(e) => return self.failed("remove", e),
+                };
+                let name = self.client.display_name(&group, &who);
+                match self.client.remove_member(&group, &who).await {
+                    Ok(()) => self.emit(Event::Info(format!("Removed {name}."))),
+                    Err(e) => self.failed("remove", e),
+                }
+                self.publish_group(&group);
+                self.publish_groups();
+            }
+            Command::Verify { group, member } => match self.client.find_member(&group, &member) {
+                Ok(who) => {
+                    let name = self.client.display_name(&group, &who);
+                    let number = self.client.safety_number(&who);
+                    self.emit(Event::SafetyNumber {
+                        group,
+                        member: who,
+                        name,
+                        number,
+                    });
+                }
+                Err(e) => self.failed("verify", e),
+            },
+            Command::ConfirmVerified {
+                group,
+                member,
+                name,
+            } => match self.client.confirm_verified(&member, &name) {
+                Ok(()) => {
+                    self.emit(Event::Info(format!("Marked {name} as verified.")));
+                    self.publish_group(&group);
+                }
+                Err(e) => self.failed("verify", e),
+            },
+            Command::Leave(group) => {
+                match self.client.leave(&group).await {
+                    Ok(()) => self.emit(Event::Info("You left the group.".into())),
+                    Err(e) => self.failed("leave", e),
+                }
+                self.outbox.retain(|o| o.group != group);
+                self.publish_group(&group);
+                self.publish_groups();
+            }
+        }
+    }
+
+    fn mark_read(&mut self, group: &GroupId) {
+        if let Err(e) = self.client.take_unread(group, false)
+            && matches!(e, ClientError::Store(_))
+        {
+            self.store_failed(e);
+        }
+    }
+
+    fn publish_groups(&mut self) {
+        let groups = match self.client.groups() {
+            Ok(g) => g,
+            Err(e) => return self.store_failed(e),
+        };
+        let joining = self.client.pending_joins().unwrap_or_default();
+        self.emit(Event::Groups { groups, joining });
+    }
+
+    fn publish_all(&mut self) {
+        self.publish_groups();
+        let ids: Vec<GroupId> = match self.client.groups() {
+            Ok(g) => g.iter().filter_map(|g| GroupId::from_hex(&g.id)).collect(),
+            Err(e) => return self.store_failed(e),
+        };
+        for id in ids {
+            self.publish_group(&id);
+        }
+    }
+
+    fn publish_group(&mut self, id: &GroupId) {
+        match self.view(id) {
+            Ok(view) => self.emit(Event::Group {
+                id: *id,
+                view: Box::new(view),
+            }),
+            Err(e) => self.failed("reading the history", e),
+        }
+    }
+
+    /// Reads a group's view from the store.
+    fn view(&self, id: &GroupId) -> Result<GroupView, ClientError> {
+        let records = self.client.messages(id)?;
+        // Once we are out of the group its MLS state is gone: no member list.
+        let members = self.client.members(id).unwrap_or_default();
+        let mut view = GroupView {
+            names: HashMap::new(),
+            verified: HashSet::new(),
+            records,
+            members,
+        };
+        for m in &view.members {
+            let mut key = [0u8; 32];
+            if kith_protocol::ids::unhex(&m.identity, &mut key) {
+                view.names.insert(key, m.name.clone());
+                if m.verified {
+                    view.verified.insert(key);
+                }
+            }
+        }
+        for r in &view.records {
+            if let Some(s) = r.sender {
+                view.names
+                    .entry(s)
+                    .or_insert_with(|| self.client.display_name(id, &s));
+            }
+        }
+        Ok(view)
+    }
+}

@@ -1,0 +1,274 @@
+//! `kith chat`: a full-screen terminal chat, the second face over the same
+//! [`Client`] as the scriptable commands.
+//!
+//! Two halves talk over channels so the screen never waits on the network:
+//!
+//! - [`engine_task`] owns the profile's only `Client` (the store is locked per process)
+//!   and runs on the calling task: subscriptions, catch-up, sending, reconnecting;
+//! - the screen runs in a task of its own: [`app`] (state, keys), [`ui`] (drawing),
+//!   [`input`] (the line editor).
+//!
+//! The terminal is put back (raw mode off, main screen, cursor shown) by a guard on
+//! every way out: normal exit, Ctrl-C (a key in raw mode), SIGTERM/SIGHUP, and panics
+//! (a panic hook restores it before the message is printed).
+
+pub mod app;
+pub mod engine_task;
+pub mod input;
+pub mod ui;
+
+#[cfg(test)]
+mod render_tests;
+
+use crate::engine::{Client, ClientError};
+use app::App;
+use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste, EventStream};
+use crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
+use engine_task::{Command, Event};
+use futures_util::StreamExt;
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use std::io::{IsTerminal, Stdout, Write};
+use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+
+/// How long the engine may finish what it is doing after the screen closed.
+const ENGINE_GRACE: Duration = Duration::from_secs(3);
+
+/// Whether the terminal is in the chat's full-screen mode (so a panic elsewhere, or a
+/// second restore, writes nothing).
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Puts the terminal back as it was: main screen, cooked mode, cursor, no bracketed
+/// paste. Safe to call more than once, and from the panic hook.
+pub fn restore_terminal() {
+    if !ACTIVE.swap(false, Ordering::SeqCst) {
+        return;
+    }
+    let mut out = std::io::stdout();
+    let _ = crossterm::execute!(
+        out,
+        DisableBracketedPaste,
+        LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
+    let _ = disable_raw_mode();
+    let _ = out.flush();
+}
+
+/// Owns the terminal's full-screen mode; restores the terminal when dropped.
+pub struct TerminalGuard {
+    _private: (),
+}
+
+impl TerminalGuard {
+    /// Enters raw mode and the alternate screen, with bracketed paste, and installs the
+    /// panic hook that restores the terminal.
+    pub fn enter() -> std::io::Result<Self> {
+        install_panic_hook();
+        enable_raw_mode()?;
+        ACTIVE.store(true, Ordering::SeqCst);
+        let guard = TerminalGuard { _private: () };
+        crossterm::execute!(
+            std::io::stdout(),
+            EnterAlternateScreen,
+            EnableBracketedPaste
+        )?;
+        Ok(guard)
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore_terminal();
+    }
+}
+
+fn install_panic_hook() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore_terminal();
+            previous(info);
+        }));
+    });
+}
+
+/// Why the chat ended with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    /// An engine call failed (e.g. the group named on the command line is unknown).
+    #[error("{0}")]
+    Client(#[from] ClientError),
+    /// Not run in a terminal.
+    #[error("kith chat needs a terminal; use `kith read --follow` and `kith send` in scripts")]
+    NotATerminal,
+    /// The terminal failed.
+    #[error("terminal: {0}")]
+    Terminal(String),
+    /// The engine stopped (the local store failed), or the screen crashed.
+    #[error("{0}")]
+    Stopped(String),
+}
+
+impl ChatError {
+    /// The process exit code, as the other commands use them (2: usage, 1: failed).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ChatError::Client(
+                ClientError::Usage(_) | ClientError::NoGroup(_) | ClientError::NoMember(_),
+            )
+            | ChatError::NotATerminal => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// Runs the chat on an unlocked profile until the user quits. `group` names the group
+/// to open first.
+pub async fn run(client: &mut Client, group: Option<&str>) -> Result<(), ChatError> {
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        return Err(ChatError::NotATerminal);
+    }
+    let first = group.map(|q| client.find_group(q)).transpose()?;
+    let (cmd_tx, cmd_rx) = unbounded_channel();
+    let (ev_tx, ev_rx) = unbounded_channel();
+    let app = App::new(ui::Theme::color_from_env(), first);
+    let mut screen = tokio::spawn(screen(app, ev_rx, cmd_tx));
+    let engine = engine_task::run(client, cmd_rx, ev_tx, first);
+    tokio::pin!(engine);
+    let outcome = tokio::select! {
+        // The engine ends only when the screen closed its commands (or a fatal error
+        // was sent to the screen, which then quits).
+        () = &mut engine => (&mut screen).await,
+        r = &mut screen => {
+            let _ = tokio::time::timeout(ENGINE_GRACE, engine).await;
+            r
+        }
+    };
+    restore_terminal();
+    let outcome = match outcome {
+        Ok(r) => r,
+        Err(e) if e.is_panic() => {
+            return Err(ChatError::Stopped("the chat screen crashed".into()));
+        }
+        Err(_) => return Ok(()),
+    };
+    match outcome {
+        Ok(end) => {
+            if let Some(fatal) = end.fatal {
+                return Err(ChatError::Stopped(fatal));
+            }
+            if end.unsent > 0 {
+                eprintln!(
+                    "kith: {} message(s) were not sent (the chat was closed before the relay took them).",
+                    end.unsent
+                );
+            }
+            Ok(())
+        }
+        Err(e) => Err(ChatError::Terminal(e.to_string())),
+    }
+}
+
+/// How the screen ended.
+struct End {
+    fatal: Option<String>,
+    unsent: usize,
+}
+
+async fn screen(
+    mut app: App,
+    mut events: UnboundedReceiver<Event>,
+    commands: UnboundedSender<Command>,
+) -> std::io::Result<End> {
+    let _guard = TerminalGuard::enter()?;
+    let mut terminal: Terminal<CrosstermBackend<Stdout>> =
+        Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
+    terminal.clear()?;
+    let mut keys = EventStream::new();
+    // Redraws once a second for the clocks (retry countdown, passing messages).
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut signals = Signals::new()?;
+    if let Some(first) = app.selected {
+        app.select(first);
+    }
+    loop {
+        if app.redraw {
+            app.redraw = false;
+            terminal.clear()?;
+        }
+        terminal.draw(|f| ui::draw(f, &mut app))?;
+        tokio::select! {
+            key = keys.next() => match key {
+                Some(Ok(ev)) => app.on_terminal(ev),
+                Some(Err(e)) => return Err(e),
+                None => app.quit = true,
+            },
+            ev = events.recv() => match ev {
+                Some(ev) => app.on_engine(ev),
+                None => {
+                    if app.fatal.is_none() {
+                        app.fatal = Some("the engine stopped".into());
+                    }
+                    app.quit = true;
+                }
+            },
+            _ = tick.tick() => {}
+            () = signals.recv() => app.quit = true,
+        }
+        // Take everything that is already there before drawing again.
+        while let Ok(ev) = events.try_recv() {
+            app.on_engine(ev);
+        }
+        for c in app.take_commands() {
+            let _ = commands.send(c);
+        }
+        if app.quit {
+            break;
+        }
+    }
+    Ok(End {
+        fatal: app.fatal.take(),
+        unsent: app.unsent(),
+    })
+}
+
+/// SIGTERM and SIGHUP end the chat cleanly (Ctrl-C is a key in raw mode).
+struct Signals {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                term: signal(SignalKind::terminate())?,
+                hup: signal(SignalKind::hangup())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.hup.recv() => {}
+        }
+        #[cfg(not(unix))]
+        std::future::pending::<()>().await
+    }
+}

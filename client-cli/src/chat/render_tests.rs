@@ -1,0 +1,424 @@
+//! Rendering tests: the screen drawn on ratatui's `TestBackend` for each state (empty,
+//! long history, narrow, offline, members, overlays, NO_COLOR), asserting on the text of
+//! the buffer.
+
+use super::app::{App, Overlay};
+use super::engine_task::{ConnState, Event, GroupView, OutState};
+use super::ui;
+use crate::engine::records::{MessageRecord, RecordKind};
+use crate::engine::{GroupSummary, MemberInfo};
+use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
+use kith_protocol::GroupId;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+
+const OLENA: [u8; 32] = [1; 32];
+const IRYNA: [u8; 32] = [2; 32];
+const MYKOLA: [u8; 32] = [3; 32];
+/// 2026-11-26 18:02 UTC.
+const T0: u64 = 1_795_716_120;
+
+fn render(app: &mut App, w: u16, h: u16) -> (Vec<String>, Terminal<TestBackend>) {
+    let mut t = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+    t.draw(|f| ui::draw(f, app)).expect("draw");
+    let rows = screen_rows(&t);
+    (rows, t)
+}
+
+fn screen_rows(t: &Terminal<TestBackend>) -> Vec<String> {
+    let buf = t.backend().buffer();
+    (0..buf.area.height)
+        .map(|y| {
+            (0..buf.area.width)
+                .map(|x| buf[(x, y)].symbol().to_owned())
+                .collect::<String>()
+        })
+        .collect()
+}
+
+fn screen(rows: &[String]) -> String {
+    rows.join("\n")
+}
+
+fn summary(name: &str, id: GroupId, unread: usize, status: &str) -> GroupSummary {
+    GroupSummary {
+        name: name.into(),
+        id: id.to_hex(),
+        relay: "ws://127.0.0.1:7878".into(),
+        members: 3,
+        unread,
+        pending_joins: 0,
+        status: status.into(),
+    }
+}
+
+fn member(name: &str, key: [u8; 32], role: &'static str, verified: bool, you: bool) -> MemberInfo {
+    MemberInfo {
+        name: name.into(),
+        identity: kith_protocol::ids::hex(&key),
+        fingerprint: crate::identity::fingerprint(&key),
+        role,
+        verified,
+        you,
+    }
+}
+
+fn text(seq: u64, time: u64, who: [u8; 32], t: &str) -> MessageRecord {
+    MessageRecord {
+        seq,
+        sub: 0,
+        time,
+        sender: Some(who),
+        own: who == OLENA,
+        kind: RecordKind::Text(t.into()),
+    }
+}
+
+fn notice(seq: u64, time: u64, t: &str) -> MessageRecord {
+    MessageRecord {
+        seq,
+        sub: 0,
+        time,
+        sender: Some(OLENA),
+        own: true,
+        kind: RecordKind::Notice(t.into()),
+    }
+}
+
+/// Olena's chat with "Legal aid" (open) and "Family" (2 unread).
+fn app(records: Vec<MessageRecord>) -> (App, GroupId) {
+    let legal = GroupId([7; 16]);
+    let family = GroupId([8; 16]);
+    let mut app = App::new(true, Some(legal));
+    app.on_engine(Event::Me {
+        name: "Olena".into(),
+        identity: OLENA,
+    });
+    app.on_engine(Event::Groups {
+        groups: vec![
+            summary("Family", family, 2, "active"),
+            summary("Legal aid", legal, 0, "active"),
+        ],
+        joining: vec!["Book club".into()],
+    });
+    let mut view = GroupView {
+        records,
+        ..Default::default()
+    };
+    view.names.insert(OLENA, "Olena".into());
+    view.names.insert(IRYNA, "Iryna".into());
+    view.names.insert(MYKOLA, "Mykola".into());
+    view.verified.insert(IRYNA);
+    view.members = vec![
+        member("Olena", OLENA, "admin", false, true),
+        member("Iryna", IRYNA, "member", true, false),
+        member("Mykola", MYKOLA, "member", false, false),
+    ];
+    app.on_engine(Event::Group {
+        id: legal,
+        view: Box::new(view),
+    });
+    app.on_engine(Event::Connection(ConnState::Connected));
+    app.take_commands();
+    (app, legal)
+}
+
+fn key(app: &mut App, code: KeyCode, mods: KeyModifiers) {
+    app.on_terminal(TermEvent::Key(KeyEvent::new(code, mods)));
+}
+
+#[test]
+fn empty_profile_says_how_to_start() {
+    let mut app = App::new(true, None);
+    app.on_engine(Event::Groups {
+        groups: vec![],
+        joining: vec![],
+    });
+    app.on_engine(Event::Connection(ConnState::Idle));
+    let (rows, _) = render(&mut app, 80, 24);
+    let s = screen(&rows);
+    assert!(rows[0].starts_with(" kith"), "{s}");
+    assert!(rows[0].contains("idle"), "{s}");
+    assert!(s.contains("No groups yet."), "{s}");
+    assert!(s.contains("kith group create NAME --relay URL"), "{s}");
+    assert!(s.contains("(none yet)"), "{s}");
+    assert!(rows[23].contains("F1 help"), "{s}");
+}
+
+#[test]
+fn conversation_shows_names_times_days_notices_and_marks() {
+    let day2 = T0 + 86_400;
+    let (mut app, _) = app(vec![
+        notice(1, T0 - 60, "You created the group"),
+        text(2, T0, OLENA, "Lawyer Petrenko takes appeals on Thursdays"),
+        text(3, T0 + 60, IRYNA, "Thank you"),
+        text(4, day2, MYKOLA, "Is the office open?"),
+    ]);
+    let (rows, _) = render(&mut app, 80, 24);
+    let s = screen(&rows);
+    assert!(rows[0].contains("Legal aid · 3 members"), "{s}");
+    assert!(rows[0].contains("● connected"), "{s}");
+    assert!(s.contains("── Thursday 2026-11-26 (UTC) ──"), "{s}");
+    assert!(s.contains("── Friday 2026-11-27 (UTC) ──"), "{s}");
+    assert!(s.contains("18:01 * You created the group"), "{s}");
+    assert!(
+        s.contains("18:02 Olena: Lawyer Petrenko takes appeals on Thursdays"),
+        "{s}"
+    );
+    // Iryna is verified; Mykola is not: he gets the mark.
+    assert!(s.contains("18:03 Iryna: Thank you"), "{s}");
+    assert!(s.contains("18:02 Mykola?: Is the office open?"), "{s}");
+    // The group list: the open one marked, unread counts, a pending join.
+    assert!(s.contains(">Legal aid"), "{s}");
+    assert!(
+        rows.iter()
+            .any(|r| r.contains(" Family") && r.contains("2 ")),
+        "{s}"
+    );
+    assert!(s.contains("Book club"), "{s}");
+    assert!(s.contains("joining…"), "{s}");
+    assert!(s.contains("Message to Legal aid"), "{s}");
+}
+
+#[test]
+fn long_history_shows_the_latest_and_scrolls() {
+    let records: Vec<_> = (0..500)
+        .map(|i| text(i + 1, T0 + i * 600, IRYNA, &format!("message number {i}")))
+        .collect();
+    let (mut app, _) = app(records);
+    let (rows, _) = render(&mut app, 80, 24);
+    let s = screen(&rows);
+    assert!(s.contains("message number 499"), "{s}");
+    assert!(!s.contains("message number 470"), "{s}");
+    // The latest message sits right above the input.
+    let last = rows.iter().rposition(|r| r.contains("message number 499"));
+    let input = rows.iter().position(|r| r.contains("Message to Legal aid"));
+    assert_eq!(last.map(|l| l + 1), input, "{s}");
+
+    key(&mut app, KeyCode::PageUp, KeyModifiers::NONE);
+    let (rows, _) = render(&mut app, 80, 24);
+    let s = screen(&rows);
+    assert!(!s.contains("message number 499"), "{s}");
+    assert!(s.contains("more row(s) below"), "{s}");
+    // A new message while scrolled up does not move the view.
+    let before = rows.clone();
+    let mut view = app.views[&GroupId([7; 16])].clone();
+    view.records
+        .push(text(501, T0 + 500 * 600, IRYNA, "a newer one"));
+    app.on_engine(Event::Group {
+        id: GroupId([7; 16]),
+        view: Box::new(view),
+    });
+    let (rows, _) = render(&mut app, 80, 24);
+    assert_eq!(rows[1..15], before[1..15]);
+
+    // Search jumps to an old message and highlights it.
+    key(&mut app, KeyCode::Char('f'), KeyModifiers::CONTROL);
+    for c in "number 17".chars() {
+        key(&mut app, KeyCode::Char(c), KeyModifiers::NONE);
+    }
+    let (rows, _) = render(&mut app, 80, 24);
+    let s = screen(&rows);
+    assert!(s.contains("message number 17"), "{s}");
+    assert!(s.contains("Search: match 1 of 1"), "{s}");
+    // Esc goes back to the latest.
+    key(&mut app, KeyCode::Esc, KeyModifiers::NONE);
+    let (rows, _) = render(&mut app, 80, 24);
+    let s = screen(&rows);
+    assert!(s.contains("a newer one"), "{s}");
+}
+
+#[test]
+fn narrow_terminal_hides_the_group_list_and_wraps() {
+    let long = "This is a long message that has to wrap over several rows of a narrow terminal";
+    let (mut app, _) = app(vec![text(1, T0, IRYNA, long)]);
+    let (rows, _) = render(&mut app, 40, 14);
+    let s = screen(&rows);
+    assert!(!s.contains("Groups"), "{s}");
+    assert!(rows[0].contains("Legal aid"), "{s}");
+    assert!(rows[0].contains("connected"), "{s}");
+    assert!(s.contains("18:02 Iryna: This is a long message"), "{s}");
+    // Wrapped rows are indented under the text, and no word is lost.
+    let words: String = rows.iter().map(|r| r.trim()).collect::<Vec<_>>().join(" ");
+    assert!(words.contains("several rows of a narrow terminal"), "{s}");
+    assert!(
+        rows.iter()
+            .any(|r| r.starts_with("      ") && r.trim().len() > 3),
+        "{s}"
+    );
+    // A long input grows the input box and keeps the cursor in view.
+    app.input.set_text(&"word ".repeat(30));
+    let (rows, mut t) = render(&mut app, 40, 14);
+    let cursor = t.get_cursor_position().expect("cursor");
+    assert!(cursor.y < 13, "{}", screen(&rows));
+    // Members in a narrow terminal take the whole middle.
+    app.show_members = true;
+    let (rows, _) = render(&mut app, 40, 14);
+    let s = screen(&rows);
+    assert!(s.contains("Members (3)"), "{s}");
+    // Even a tiny terminal does not panic.
+    render(&mut app, 12, 4);
+    render(&mut app, 1, 1);
+}
+
+#[test]
+fn offline_state_and_unsent_messages_are_visible() {
+    let (mut app, _) = app(vec![text(1, T0, IRYNA, "hello")]);
+    app.on_engine(Event::Connection(ConnState::Offline {
+        retry_at: tokio::time::Instant::now() + std::time::Duration::from_secs(20),
+    }));
+    app.input.set_text("first while offline");
+    key(&mut app, KeyCode::Enter, KeyModifiers::NONE);
+    app.input.set_text("second");
+    key(&mut app, KeyCode::Enter, KeyModifiers::NONE);
+    app.input.set_text("still typing");
+    let (rows, _) = render(&mut app, 80, 24);
+    let s = screen(&rows);
+    assert!(rows[0].contains("○ offline · retry in"), "{s}");
+    assert!(
+        s.contains("Olena: first while offline [queued: offline]"),
+        "{s}"
+    );
+    assert!(s.contains("Olena: second [queued: offline]"), "{s}");
+    assert!(s.contains("still typing"), "{s}");
+
+    app.on_engine(Event::Connection(ConnState::Reconnecting {
+        attempt: 1,
+        retry_at: tokio::time::Instant::now(),
+    }));
+    app.on_engine(Event::Outbox {
+        id: 1,
+        state: OutState::Failed("no answer from the relay".into()),
+    });
+    app.on_engine(Event::Outbox {
+        id: 2,
+        state: OutState::Sending,
+    });
+    let (rows, _) = render(&mut app, 80, 24);
+    let s = screen(&rows);
+    assert!(rows[0].contains("reconnecting"), "{s}");
+    assert!(s.contains("[NOT SENT: no answer from the"), "{s}");
+    assert!(s.contains("second [sending…]"), "{s}");
+    assert!(s.contains("Ctrl-R retries"), "{s}");
+}
+
+#[test]
+fn members_pane_shows_roles_and_verification() {
+    let (mut app, _) = app(vec![]);
+    key(&mut app, KeyCode::F(2), KeyModifiers::NONE);
+    let (rows, _) = render(&mut app, 80, 24);
+    let s = screen(&rows);
+    assert!(s.contains("Members (3)"), "{s}");
+    assert!(s.contains("Olena (you)"), "{s}");
+    assert!(s.contains("admin"), "{s}");
+    assert!(s.contains("member · verified"), "{s}");
+    assert!(s.contains("member · NOT verified"), "{s}");
+    assert!(s.contains("No messages yet"), "{s}");
+}
+
+#[test]
+fn overlays_fit_in_80x24() {
+    let (mut app, legal) = app(vec![]);
+    key(&mut app, KeyCode::F(1), KeyModifiers::NONE);
+    let (rows, _) = render(&mut app, 80, 24);
+    let s = screen(&rows);
+    for line in ui::HELP {
+        assert!(s.contains(line.trim()), "help line {line:?} missing:\n{s}");
+    }
+    key(&mut app, KeyCode::Esc, KeyModifiers::NONE);
+    assert!(app.overlay.is_none());
+    app.on_engine(Event::Invite {
+        group: "Legal aid".into(),
+        invite: "kith+ws://127.0.0.1:7878/ABCD-EFGH-JKMN-PQRS-TVWX-YZ01-2345".into(),
+        ttl: std::time::Duration::from_secs(72 * 3600),
+    });
+    let (rows, _) = render(&mut app, 80, 24);
+    let s = screen(&rows);
+    assert!(
+        s.contains("kith+ws://127.0.0.1:7878/ABCD-EFGH-JKMN-PQRS-TVWX-YZ01-2345"),
+        "{s}"
+    );
+    assert!(s.contains("valid for 3days"), "{s}");
+    app.overlay = Some(Overlay::Verify {
+        group: legal,
+        member: MYKOLA,
+        name: "Mykola".into(),
+        number: "12345 67890 12345 67890 12345 67890".into(),
+    });
+    let (rows, _) = render(&mut app, 80, 24);
+    let s = screen(&rows);
+    assert!(s.contains("Safety number with Mykola"), "{s}");
+    assert!(s.contains("12345 67890 12345 67890 12345 67890"), "{s}");
+}
+
+#[test]
+fn no_color_draws_without_colors() {
+    let (mut app, _) = app(vec![
+        text(1, T0, IRYNA, "hi"),
+        text(2, T0, MYKOLA, "hello"),
+        MessageRecord {
+            seq: 3,
+            sub: 0,
+            time: T0,
+            sender: None,
+            own: false,
+            kind: RecordKind::Alert("refused a message".into()),
+        },
+    ]);
+    let (_, t) = render(&mut app, 80, 24);
+    let colored = t
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .any(|c| c.fg != Color::Reset || c.bg != Color::Reset);
+    assert!(colored, "the colored theme uses colors");
+
+    app.color = false;
+    app.show_members = true;
+    app.on_engine(Event::Connection(ConnState::Offline {
+        retry_at: tokio::time::Instant::now(),
+    }));
+    let (rows, t) = render(&mut app, 80, 24);
+    for c in t.backend().buffer().content() {
+        assert_eq!(
+            (c.fg, c.bg),
+            (Color::Reset, Color::Reset),
+            "a colored cell under NO_COLOR:\n{}",
+            screen(&rows)
+        );
+    }
+    assert!(screen(&rows).contains("! refused a message"));
+}
+
+#[test]
+fn resize_keeps_the_state() {
+    let (mut app, _) = app(vec![text(1, T0, IRYNA, "kept across sizes")]);
+    app.input.set_text("draft text");
+    for (w, h) in [(80, 24), (50, 12), (120, 40), (80, 24)] {
+        app.on_terminal(TermEvent::Resize(w, h));
+        let (rows, _) = render(&mut app, w, h);
+        let s = screen(&rows);
+        assert!(s.contains("kept across sizes"), "{w}x{h}:\n{s}");
+        assert!(s.contains("draft text"), "{w}x{h}:\n{s}");
+    }
+}
+
+#[test]
+fn removed_group_is_read_only() {
+    let (mut app, legal) = app(vec![text(1, T0, IRYNA, "before")]);
+    app.on_engine(Event::Groups {
+        groups: vec![summary("Legal aid", legal, 0, "removed")],
+        joining: vec![],
+    });
+    let (rows, _) = render(&mut app, 80, 24);
+    let s = screen(&rows);
+    assert!(s.contains("You were removed from this group"), "{s}");
+    assert!(rows[0].contains("Legal aid · removed"), "{s}");
+    assert!(s.contains("Legal aid (r"), "{s}");
+    app.input.set_text("hello?");
+    key(&mut app, KeyCode::Enter, KeyModifiers::NONE);
+    assert!(app.take_commands().is_empty());
+    assert_eq!(app.input.text(), "hello?");
+}

@@ -1,0 +1,468 @@
+//! End-to-end tests of `kith chat` through a real pseudo-terminal: the chat runs in a
+//! detached tmux session (its own server socket, no user config), keys go in with
+//! `send-keys`/`paste-buffer`, and the screen is read back with `capture-pane`. Every
+//! wait polls the screen (or a CLI command) with a deadline; nothing sleeps a fixed
+//! time to synchronise.
+//!
+//! Needs `tmux` on the PATH (`.ci/run` installs it).
+
+use kith_tests::client::{Profile, TEST_PASSPHRASE, kith_bin};
+use kith_tests::*;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+const GROUP: &str = "Legal aid";
+
+/// How long the chat may take to show something (connect, catch up, render).
+const SCREEN_WITHIN: Duration = Duration::from_secs(20);
+
+/// "Within a few seconds": a message sent by the CLI must be on the chat screen by then.
+const LIVE_WITHIN: Duration = Duration::from_secs(5);
+
+// ---------------------------------------------------------------------------------------
+// tmux
+// ---------------------------------------------------------------------------------------
+
+/// A `kith chat` running in a tmux session of a private tmux server.
+struct Tmux {
+    dir: TempDir,
+}
+
+impl Tmux {
+    fn socket(&self) -> PathBuf {
+        self.dir.path().join("tmux.sock")
+    }
+
+    /// `tmux -S SOCKET -f CONF ARGS…`.
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("tmux");
+        c.arg("-u")
+            .arg("-S")
+            .arg(self.socket())
+            .arg("-f")
+            .arg(self.dir.path().join("tmux.conf"))
+            .args(args);
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = self
+            .cmd(args)
+            .output()
+            .unwrap_or_else(|e| panic!("could not run tmux (is it installed?): {e}"));
+        assert!(
+            out.status.success(),
+            "tmux {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Starts `kith --home DIR chat ARGS…` for `who` in a `w`x`h` terminal.
+    fn start(who: &Profile, args: &[&str], w: u16, h: u16) -> Tmux {
+        let dir = tempfile::Builder::new()
+            .prefix("kith-tmux-")
+            .tempdir()
+            .expect("tmux dir");
+        // Keep the pane after kith exits, to read its exit status.
+        std::fs::write(
+            dir.path().join("tmux.conf"),
+            "set -g remain-on-exit on\nset -g history-limit 100\n",
+        )
+        .expect("tmux.conf");
+        let t = Tmux { dir };
+        let mut cmd = t.cmd(&[
+            "new-session",
+            "-d",
+            "-s",
+            "chat",
+            "-x",
+            &w.to_string(),
+            "-y",
+            &h.to_string(),
+        ]);
+        cmd.arg(kith_bin())
+            .arg("--home")
+            .arg(who.dir())
+            .arg("chat")
+            .args(args);
+        // The tmux server (and so the pane) inherits this environment.
+        for (k, _) in std::env::vars_os() {
+            if k.to_str().is_some_and(|k| k.starts_with("KITH_")) || k == "NO_COLOR" {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env("KITH_PASSPHRASE", TEST_PASSPHRASE)
+            .env("KITH_TEST_FAST_KDF", "1")
+            .env("TERM", "xterm-256color");
+        let out = cmd
+            .output()
+            .unwrap_or_else(|e| panic!("could not run tmux (is it installed?): {e}"));
+        assert!(
+            out.status.success(),
+            "tmux new-session failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        t
+    }
+
+    /// The screen as text.
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "chat"])
+    }
+
+    /// Types `text` literally.
+    fn type_text(&self, text: &str) {
+        self.run(&["send-keys", "-t", "chat", "-l", text]);
+    }
+
+    /// Presses a key (tmux key name: Enter, C-c, F2…).
+    fn key(&self, key: &str) {
+        self.run(&["send-keys", "-t", "chat", key]);
+    }
+
+    /// Pastes `text` as a terminal paste (bracketed, when the app asked for it).
+    fn paste(&self, text: &str) {
+        self.run(&["set-buffer", "--", text]);
+        self.run(&["paste-buffer", "-p", "-d", "-t", "chat"]);
+    }
+
+    /// Polls the screen until `check` accepts it; panics with the last screen after
+    /// `within`.
+    fn wait_for(&self, within: Duration, what: &str, check: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            let s = self.screen();
+            if check(&s) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {within:?} waiting for {what}; the screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// `#{pane_dead} #{pane_dead_status} #{alternate_on}`.
+    fn pane_state(&self) -> (bool, Option<i32>, bool) {
+        let out = self.run(&[
+            "display-message",
+            "-p",
+            "-t",
+            "chat",
+            "#{pane_dead} #{pane_dead_status} #{alternate_on}",
+        ]);
+        let parts: Vec<&str> = out.split_whitespace().collect();
+        let dead = parts.first() == Some(&"1");
+        let status = if dead {
+            parts.get(1).and_then(|s| s.parse().ok())
+        } else {
+            None
+        };
+        let alt = parts.last() == Some(&"1");
+        (dead, status, alt)
+    }
+
+    /// Waits for kith to exit; returns its exit status and whether the terminal was
+    /// left in the alternate screen.
+    fn wait_exit(&self, within: Duration) -> (i32, bool) {
+        let deadline = Instant::now() + within;
+        loop {
+            let (dead, status, alt) = self.pane_state();
+            if dead {
+                return (status.unwrap_or(-1), alt);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "kith chat did not exit within {within:?}; the screen:\n{}",
+                self.screen()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("last chat screen:\n{}", self.screen());
+        }
+        let _ = self.cmd(&["kill-server"]).output();
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// A door between the clients and the relay, to take the relay away and bring it back
+// on the same address (a restarted relay gets new ports; clients keep their URL).
+// ---------------------------------------------------------------------------------------
+
+struct Gate {
+    addr: std::net::SocketAddr,
+    target: std::net::SocketAddr,
+    task: Option<tokio::task::JoinHandle<()>>,
+    open: Arc<AtomicBool>,
+}
+
+impl Gate {
+    async fn new(target: std::net::SocketAddr) -> Gate {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind gate");
+        let addr = listener.local_addr().expect("gate addr");
+        let mut g = Gate {
+            addr,
+            target,
+            task: None,
+            open: Arc::new(AtomicBool::new(false)),
+        };
+        g.serve(listener);
+        g
+    }
+
+    fn url(&self) -> String {
+        format!("ws://{}{}", self.addr, kith_protocol::WS_PATH)
+    }
+
+    fn serve(&mut self, listener: tokio::net::TcpListener) {
+        let target = self.target;
+        let open = Arc::new(AtomicBool::new(true));
+        self.open = open.clone();
+        self.task = Some(tokio::spawn(async move {
+            let mut conns = tokio::task::JoinSet::new();
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let open = open.clone();
+                conns.spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    if open.load(Ordering::SeqCst) {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        }));
+    }
+
+    /// Cuts every connection and refuses new ones.
+    fn close(&mut self) {
+        self.open.store(false, Ordering::SeqCst);
+        if let Some(t) = self.task.take() {
+            // Aborting drops the listener and the JoinSet, which aborts every copy.
+            t.abort();
+        }
+    }
+
+    /// Listens again on the same address.
+    async fn reopen(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let listener = loop {
+            match tokio::net::TcpListener::bind(self.addr).await {
+                Ok(l) => break l,
+                Err(e) => {
+                    assert!(Instant::now() < deadline, "could not rebind the gate: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        };
+        self.serve(listener);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Groups through the CLI
+// ---------------------------------------------------------------------------------------
+
+/// Olena creates GROUP on `relay_url`; Iryna joins it with a one-time code.
+fn olena_and_iryna(relay_url: &str) -> (Profile, Profile) {
+    let olena = Profile::new("Olena");
+    let iryna = Profile::new("Iryna");
+    olena.ok(&["group", "create", GROUP, "--relay", relay_url]);
+    let code = olena.ok(&["invite", GROUP]).trim().to_owned();
+    let mut joining = iryna.spawn(&["join", &code, "--wait", "30"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let out = loop {
+        olena.ok(&["sync"]);
+        if let Some(out) = joining.try_finish() {
+            break out;
+        }
+        assert!(Instant::now() < deadline, "Iryna was not admitted");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(out.success(), "join failed: {out}");
+    (olena, iryna)
+}
+
+/// Polls `kith read GROUP --all` as `who` until its output contains `text`.
+fn read_until(who: &Profile, text: &str) -> String {
+    let deadline = Instant::now() + SCREEN_WITHIN;
+    loop {
+        let out = who.ok(&["read", GROUP, "--all"]);
+        if out.contains(text) {
+            return out;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} never read {text:?}; last read:\n{out}",
+            who.name()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn connected(s: &str) -> bool {
+    s.lines()
+        .next()
+        .is_some_and(|top| top.contains(" connected"))
+}
+
+// ---------------------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------------------
+
+/// Olena lives in `kith chat`; Iryna uses the CLI. What Olena types reaches Iryna's
+/// `kith read`; what Iryna sends appears on Olena's screen within a few seconds; a
+/// multi-line paste is one message; resizing keeps everything; Ctrl-C quits cleanly.
+#[tokio::test(flavor = "multi_thread")]
+async fn chat_and_cli_talk_live() {
+    let relay = TestRelay::start(&[]).await;
+    let (olena, iryna) = olena_and_iryna(&relay.ws_url());
+    iryna.ok(&["send", GROUP, "hello from Iryna before the chat"]);
+
+    let chat = Tmux::start(&olena, &[GROUP], 80, 24);
+    let s = chat.wait_for(SCREEN_WITHIN, "the chat to connect", |s| {
+        connected(s) && s.contains("hello from Iryna before the chat")
+    });
+    assert!(s.contains(GROUP), "{s}");
+    // Iryna has not been verified by Olena: her name carries the mark.
+    assert!(s.contains("Iryna?: hello from Iryna"), "{s}");
+    assert!(s.contains("Message to Legal aid"), "{s}");
+
+    // Olena types; Iryna's `kith read` gets it.
+    chat.type_text("Lawyer Petrenko takes appeals on Thursdays");
+    chat.key("Enter");
+    chat.wait_for(SCREEN_WITHIN, "the relay's acknowledgement", |s| {
+        s.contains("Olena: Lawyer Petrenko takes appeals on Thursdays") && !s.contains("[sending")
+    });
+    let read = read_until(&iryna, "Olena: Lawyer Petrenko takes appeals on Thursdays");
+    assert!(!read.contains(" ! "), "Iryna sees an alert:\n{read}");
+
+    // Iryna sends with the CLI; it is on Olena's screen within a few seconds.
+    iryna.ok(&["send", GROUP, "Thank you, I will call him"]);
+    let sent = Instant::now();
+    chat.wait_for(LIVE_WITHIN, "Iryna's message, pushed live", |s| {
+        s.contains("Iryna?: Thank you, I will call him")
+    });
+    eprintln!(
+        "Iryna's message was on the chat screen {:?} after `kith send` returned",
+        sent.elapsed()
+    );
+
+    // A multi-line paste is one message, sent with one Enter.
+    chat.paste("Address:\nKyivska 12, office 4");
+    chat.wait_for(SCREEN_WITHIN, "the pasted text in the input", |s| {
+        s.contains("Kyivska 12, office 4")
+    });
+    chat.key("Enter");
+    read_until(&iryna, "Olena: Address:\nKyivska 12, office 4");
+
+    // History and slash commands: Up brings the last message back; /members shows
+    // roles.
+    chat.key("Up");
+    chat.wait_for(SCREEN_WITHIN, "history in the input", |s| {
+        s.lines()
+            .rev()
+            .nth(1)
+            .is_some_and(|l| l.contains("Kyivska 12, office 4"))
+    });
+    // Down goes back to the (empty) draft.
+    chat.key("Down");
+    chat.type_text("/members");
+    chat.key("Enter");
+    chat.wait_for(SCREEN_WITHIN, "the member list", |s| {
+        s.contains("Members (2)") && s.contains("member · NOT verified")
+    });
+
+    chat.key("F2");
+    chat.wait_for(SCREEN_WITHIN, "the member list to close", |s| {
+        !s.contains("Members (2)")
+    });
+
+    // Resizing redraws cleanly at the new size, and back.
+    chat.run(&["resize-window", "-t", "chat", "-x", "50", "-y", "16"]);
+    chat.wait_for(SCREEN_WITHIN, "the narrow layout", |s| {
+        s.lines().count() <= 16 && connected(s) && !s.contains(" Groups")
+    });
+    chat.run(&["resize-window", "-t", "chat", "-x", "80", "-y", "24"]);
+    chat.wait_for(SCREEN_WITHIN, "the wide layout again", |s| {
+        s.contains(" Groups") && s.contains("Thank you, I will call him")
+    });
+
+    // Ctrl-C quits, with exit status 0 and the terminal back on the main screen.
+    chat.key("C-c");
+    let (status, alternate) = chat.wait_exit(SCREEN_WITHIN);
+    assert_eq!(
+        status,
+        0,
+        "kith chat exit status; screen:\n{}",
+        chat.screen()
+    );
+    assert!(!alternate, "the terminal was left in the alternate screen");
+    // The store is free again: the CLI can open the profile.
+    let all = olena.ok(&["read", GROUP, "--all"]);
+    assert!(all.contains("Iryna: Thank you, I will call him"), "{all}");
+}
+
+/// The relay goes away: the chat says so, keeps what is typed and queued, and sends it
+/// once the relay is back. SIGTERM then ends it cleanly.
+#[tokio::test(flavor = "multi_thread")]
+async fn offline_messages_wait_and_go_out_when_the_relay_returns() {
+    let relay = TestRelay::start(&[]).await;
+    let mut gate = Gate::new(relay.addr()).await;
+    let (olena, iryna) = olena_and_iryna(&gate.url());
+
+    let chat = Tmux::start(&olena, &[GROUP], 80, 24);
+    chat.wait_for(SCREEN_WITHIN, "the chat to connect", connected);
+
+    gate.close();
+    chat.wait_for(SCREEN_WITHIN, "the chat to notice the relay is gone", |s| {
+        let top = s.lines().next().unwrap_or_default();
+        top.contains("reconnecting") || top.contains("offline")
+    });
+    chat.type_text("written while offline");
+    chat.key("Enter");
+    chat.wait_for(SCREEN_WITHIN, "the queued mark", |s| {
+        s.contains("Olena: written while offline [queued: offline]")
+    });
+    chat.type_text("a draft not sent yet");
+    chat.wait_for(SCREEN_WITHIN, "the state to show offline", |s| {
+        s.lines().next().unwrap_or_default().contains("offline")
+    });
+
+    gate.reopen().await;
+    // Ctrl-R reconnects at once instead of waiting for the backoff.
+    chat.key("C-r");
+    let s = chat.wait_for(SCREEN_WITHIN, "the queued message to go out", |s| {
+        connected(s) && s.contains("Olena: written while offline") && !s.contains("[queued")
+    });
+    assert!(
+        s.contains("a draft not sent yet"),
+        "the draft was lost:\n{s}"
+    );
+    read_until(&iryna, "Olena: written while offline");
+
+    // SIGTERM ends the chat cleanly too, terminal restored.
+    let pid = chat.run(&["display-message", "-p", "-t", "chat", "#{pane_pid}"]);
+    let killed = Command::new("kill")
+        .args(["-TERM", pid.trim()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let (status, alternate) = chat.wait_exit(SCREEN_WITHIN);
+    assert_eq!(status, 0, "exit status after SIGTERM");
+    assert!(!alternate, "the terminal was left in the alternate screen");
+}
