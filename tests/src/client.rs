@@ -360,3 +360,42 @@ impl Drop for Profile {
         }
     }
 }
+
+/// How long a join may take once an admin is online.
+pub const JOIN_WITHIN: Duration = Duration::from_secs(30);
+
+/// Runs `f` every 300 ms until it returns `Some`, or panics after `within`.
+pub fn poll<T>(within: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// Keeps running `admin`'s `kith sync` until `joining` exits; returns its output.
+pub fn admit_while(admin: &Profile, mut joining: Running) -> Output {
+    let what = joining.what().to_owned();
+    poll(JOIN_WITHIN, &what, || {
+        if let Some(out) = joining.try_finish() {
+            return Some(out);
+        }
+        admin.ok(&["sync"]);
+        joining.try_finish()
+    })
+}
+
+/// `joiner` uses `invite` (`join --wait 30`) while `admin` syncs; asserts it joined.
+pub fn join(admin: &Profile, joiner: &Profile, invite: &str, group: &str) {
+    let joining = joiner.spawn(&["join", invite, "--wait", "30"]);
+    let out = admit_while(admin, joining);
+    assert!(out.success(), "join failed: {out}");
+    assert_eq!(out.stdout.trim(), format!("Joined {group:?}."), "{out}");
+    assert!(
+        out.stderr.contains(admin.name()) && out.stderr.contains(group),
+        "join does not say who invites to which group: {out}"
+    );
+}

@@ -2,7 +2,7 @@
 //! profile directory per person. Every command is a new process, so every step also
 //! exercises reopening the encrypted store.
 
-use kith_tests::client::{Output, Profile, Running};
+use kith_tests::client::{JOIN_WITHIN, Profile, Running, join, poll};
 use kith_tests::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -10,9 +10,6 @@ use std::time::{Duration, Instant};
 
 /// The group name used everywhere (only members may ever see it).
 const GROUP: &str = "Mothers-of-41st";
-
-/// How long a join may take once an admin is online.
-const JOIN_WITHIN: Duration = Duration::from_secs(30);
 
 // ---------------------------------------------------------------------------------------
 // Helpers
@@ -55,42 +52,6 @@ fn invite(admin: &Profile, relay: &TestRelay, group: &str, extra: &[&str]) -> St
         "code {code:?} is not made of groups of 4 characters"
     );
     invite
-}
-
-/// Runs `f` every 300 ms until it returns `Some`, or panics after `within`.
-fn poll<T>(within: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
-}
-
-/// Keeps running `admin`'s `kith sync` until `joining` exits; returns its output.
-fn admit_while(admin: &Profile, mut joining: Running) -> Output {
-    let what = joining.what().to_owned();
-    poll(JOIN_WITHIN, &what, || {
-        if let Some(out) = joining.try_finish() {
-            return Some(out);
-        }
-        admin.ok(&["sync"]);
-        joining.try_finish()
-    })
-}
-
-/// `joiner` uses `invite` (`join --wait 30`) while `admin` syncs; asserts it joined.
-fn join(admin: &Profile, joiner: &Profile, invite: &str, group: &str) {
-    let joining = joiner.spawn(&["join", invite, "--wait", "30"]);
-    let out = admit_while(admin, joining);
-    assert!(out.success(), "join failed: {out}");
-    assert_eq!(out.stdout.trim(), format!("Joined {group:?}."), "{out}");
-    assert!(
-        out.stderr.contains(admin.name()) && out.stderr.contains(group),
-        "join does not say who invites to which group: {out}"
-    );
 }
 
 /// A relay, Olena (creator, admin) and the group; `others` joined by one code each.

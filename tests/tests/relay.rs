@@ -439,7 +439,7 @@ async fn relay_logs_and_metrics_carry_no_ids_or_secrets() {
         slot,
         manage_hash: manage_hash(&token),
         ttl_secs: 600,
-        invitation: payload("invitation"),
+        invitation: payload("kith-marker-stored-invitation"),
     };
     assert!(matches!(
         conn.request(put).await,
@@ -486,13 +486,18 @@ async fn relay_logs_and_metrics_carry_no_ids_or_secrets() {
         assert!(!metrics.contains(hex.as_str()), "metrics hold the {what}");
     }
 
-    // The data directory holds what it was given (padded ciphertext, here a marker), but
-    // only hashes of slot ids and management tokens.
+    // The data directory holds the (client-sealed) invite blobs as given, message
+    // payloads sealed again under shredding keys, and only hashes of slot ids and
+    // management tokens.
     let mut stored = Vec::new();
     read_all_files(relay.data_dir(), &mut stored);
     assert!(
-        contains(&stored, b"kith-marker-stored-payload"),
-        "sanity: the scan of the data dir sees stored payloads"
+        contains(&stored, b"kith-marker-stored-invitation"),
+        "sanity: the scan of the data dir sees stored blobs"
+    );
+    assert!(
+        !contains(&stored, b"kith-marker-stored-payload"),
+        "message payloads are sealed at rest"
     );
     assert!(
         !contains(&stored, &slot.0),

@@ -114,6 +114,17 @@ fn create_config() -> MlsGroupCreateConfig {
         .build()
 }
 
+/// Test hook: with `KITH_TEST_CRASH_AT=<point>` in the environment, the process aborts
+/// at that point, as a power cut or `kill -9` would. The end-to-end tests use it to prove
+/// that a crash between two steps neither loses, repeats, nor reuses anything. Points:
+/// `after-decrypt` (a message processed, nothing saved yet) and `after-encrypt` (a message
+/// encrypted and its ratchet step saved, not yet posted).
+pub(crate) fn crash_point(point: &str) {
+    if std::env::var_os("KITH_TEST_CRASH_AT").is_some_and(|p| p == point) {
+        std::process::abort();
+    }
+}
+
 /// A one-way tag of the epoch authenticator (16 bytes of SHA-256), carried in the
 /// authenticated data of every application message we send. Members whose views of the
 /// group diverged (a relay showing different commits to different members) cannot
@@ -782,6 +793,7 @@ impl Client {
             // Persist the ratchet step first: a crash after posting must not let us
             // encrypt again under the same key.
             self.db().commit()?;
+            crash_point("after-encrypt");
             let conn = self.conn(&g.relay).await?;
             match conn
                 .post(g.relay_group, epoch, PostKind::Application, payload)

@@ -65,6 +65,7 @@ impl Client {
             let empty = page.messages.is_empty();
             for msg in page.messages {
                 self.process(group, msg, &mut report)?;
+                super::crash_point("after-decrypt");
                 self.db().commit()?;
             }
             if empty {

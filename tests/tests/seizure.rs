@@ -1,0 +1,248 @@
+//! What a seizure finds, and what a crash leaves (SECURITY.md: the relay's disk and logs,
+//! a seized laptop, crash safety).
+
+use futures_util::{SinkExt, StreamExt};
+use kith_protocol::access::AccessKey;
+use kith_protocol::{ClientFrame, PROTOCOL_VERSION, RelayFrame, Request, Response};
+use kith_tests::client::{Profile, join};
+use kith_tests::*;
+use serde_json::Value;
+use std::path::Path;
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message as Ws;
+
+const GROUP: &str = "Seized-Relay-Group";
+
+fn all_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(b) = std::fs::read(&p) {
+                out.push((p.display().to_string(), b));
+            }
+        }
+    }
+    out
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The relay's disk and logs hold no client address, even at debug level: a client
+/// connects from 127.0.0.2 (any 127/8 address is loopback) and does everything a
+/// member does; then the data dir and the log are searched for that address.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_relay_keeps_no_client_address_even_in_debug_logs() {
+    let relay = TestRelay::start_with_env(&[], &[("KITH_RELAY_LOG", "debug")]).await;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let stream = socket.connect(relay.addr()).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::client_async(relay.ws_url(), stream)
+        .await
+        .unwrap();
+    let mut id = 0;
+    let mut ask = async |ws: &mut tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
+                         request: Request| {
+        id += 1;
+        let frame = ClientFrame { id, request }.encode();
+        ws.send(Ws::Binary(frame.into())).await.unwrap();
+        loop {
+            match ws.next().await {
+                Some(Ok(Ws::Binary(b))) => match RelayFrame::decode(&b).unwrap() {
+                    RelayFrame::Response { body, .. } => return body,
+                    RelayFrame::Error { code, .. } => panic!("relay error {code:?}"),
+                    RelayFrame::Push(_) => continue,
+                },
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    };
+    ask(
+        &mut ws,
+        Request::Hello {
+            version: PROTOCOL_VERSION,
+        },
+    )
+    .await;
+    let key = AccessKey::random();
+    let Response::GroupCreated { group } = ask(
+        &mut ws,
+        Request::CreateGroup {
+            access_key: key.public(),
+            creation_secret: vec![],
+        },
+    )
+    .await
+    else {
+        panic!("create")
+    };
+    let Response::Challenge { nonce } = ask(&mut ws, Request::Challenge).await else {
+        panic!("challenge")
+    };
+    let signature = key.sign_auth(&nonce, &group, 0);
+    ask(
+        &mut ws,
+        Request::Auth {
+            group,
+            epoch: 0,
+            nonce,
+            signature,
+        },
+    )
+    .await;
+    ask(
+        &mut ws,
+        Request::Post {
+            group,
+            epoch: 0,
+            kind: kith_protocol::PostKind::Application,
+            payload: payload("a message"),
+        },
+    )
+    .await;
+    drop(ws);
+    // Give the relay a moment to log the session's end (debug), then look.
+    let log = eventually(
+        Duration::from_secs(5),
+        "the session end in the log",
+        || async {
+            let log = relay.log();
+            log.contains("session ended").then_some(log)
+        },
+    )
+    .await;
+    assert!(
+        !log.contains("127.0.0.2"),
+        "the log holds the client's address:\n{log}"
+    );
+    for (path, bytes) in all_bytes(relay.data_dir()) {
+        // The text form; four raw bytes would match random ciphertext by chance.
+        assert!(
+            !contains(&bytes, b"127.0.0.2"),
+            "{path} holds the client's address"
+        );
+    }
+}
+
+/// Ciphertext older than the retention limit is unreadable on the relay's disk, not only
+/// absent from its answers: payloads are sealed at rest under per-period keys, and the
+/// keys of expired periods are destroyed (the file holding them is rewritten in place).
+#[tokio::test(flavor = "multi_thread")]
+async fn nothing_older_than_retention_remains_readable_on_the_relay_disk() {
+    let relay = TestRelay::start(&["--retention", "2s", "--retention-interval", "1s"]).await;
+    let conn = relay.connect().await;
+    let g = create_group(&conn).await;
+    let marker = b"EXPIRED-CIPHERTEXT-MARKER-5521";
+    for i in 0..20 {
+        let mut data = marker.to_vec();
+        data.extend_from_slice(format!("-{i}").as_bytes());
+        post_app(
+            &conn,
+            g.id,
+            g.epoch,
+            kith_protocol::padding::pad(&data).unwrap(),
+        )
+        .await
+        .unwrap();
+    }
+    let keys_path = relay.data_dir().join("shred-keys");
+    let keys_then = std::fs::read(&keys_path).expect("the relay keeps period keys");
+    assert!(keys_then.len() > 8, "at least one period key");
+    let stored: Vec<u8> = all_bytes(relay.data_dir())
+        .into_iter()
+        .flat_map(|(_, b)| b)
+        .collect();
+    assert!(!contains(&stored, marker), "payloads are sealed at rest");
+
+    eventually(
+        Duration::from_secs(20),
+        "retention to delete them",
+        || async {
+            fetch_all(&conn, g.id, 1)
+                .await
+                .unwrap()
+                .0
+                .is_empty()
+                .then_some(())
+        },
+    )
+    .await;
+    // The period keys the payloads were sealed under are gone from every file.
+    let keys: Vec<&[u8]> = keys_then[8..].chunks(48).map(|r| &r[16..]).collect();
+    eventually(
+        Duration::from_secs(20),
+        "the expired periods' keys to be destroyed",
+        || async {
+            let files = all_bytes(relay.data_dir());
+            keys.iter()
+                .all(|k| files.iter().all(|(_, b)| !contains(b, k)))
+                .then_some(())
+        },
+    )
+    .await;
+}
+
+fn history(p: &Profile) -> Vec<(String, String)> {
+    p.ok(&["--json", "read", GROUP, "--all"])
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (
+                v["kind"].as_str().unwrap().to_owned(),
+                v["text"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// A client killed between decrypting a message and saving its state shows the message
+/// once on restart, and a client killed between encrypting and posting does not reuse
+/// the key for its next message.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crashed_client_neither_loses_repeats_nor_reuses() {
+    let relay = TestRelay::start(&[]).await;
+    let olena = Profile::new("Olena");
+    olena.ok(&["group", "create", GROUP, "--relay", &relay.ws_url()]);
+    let iryna = Profile::new("Iryna");
+    let code = olena.ok(&["invite", GROUP]).trim().to_owned();
+    join(&olena, &iryna, &code, GROUP);
+    iryna.ok(&["read", GROUP]);
+    olena.ok(&["sync"]);
+
+    olena.ok(&["send", GROUP, "the message read during the crash"]);
+    let crashed = iryna.run_env(&["read", GROUP], &[("KITH_TEST_CRASH_AT", "after-decrypt")]);
+    assert!(!crashed.success(), "the hook must abort: {crashed}");
+    let h = history(&iryna);
+    let shown: Vec<_> = h
+        .iter()
+        .filter(|(_, t)| t == "the message read during the crash")
+        .collect();
+    assert_eq!(shown.len(), 1, "shown exactly once after the crash: {h:?}");
+    assert!(h.iter().all(|(k, _)| k != "alert"), "{h:?}");
+
+    let crashed = iryna.run_env(
+        &["send", GROUP, "lost in the crash"],
+        &[("KITH_TEST_CRASH_AT", "after-encrypt")],
+    );
+    assert!(!crashed.success(), "the hook must abort: {crashed}");
+    iryna.ok(&["send", GROUP, "sent after the crash"]);
+    let h = history(&olena);
+    assert!(
+        h.iter()
+            .any(|(k, t)| k == "text" && t == "sent after the crash"),
+        "{h:?}"
+    );
+    assert!(
+        h.iter()
+            .all(|(k, t)| k != "alert" && t != "lost in the crash"),
+        "no reused key, nothing half-sent: {h:?}"
+    );
+}
