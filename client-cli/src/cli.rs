@@ -26,6 +26,16 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
+    /// Reach relays only through this SOCKS5 proxy, e.g. Tor's socks5://127.0.0.1:9050.
+    /// Relay host names are resolved by the proxy; there is no direct fallback.
+    #[arg(long, global = true, env = "KITH_PROXY", value_name = "URL")]
+    pub proxy: Option<String>,
+
+    /// Also trust the CA certificates in this PEM file for wss:// relays (a relay with a
+    /// certificate from a private CA).
+    #[arg(long, global = true, env = "KITH_CA", value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -115,6 +125,12 @@ pub enum Command {
         /// The numbers matched: mark the member verified.
         #[arg(long)]
         confirm: bool,
+    },
+    /// Open the full-screen chat: groups, conversation, members, live updates
+    /// (F1 inside for the keys).
+    Chat {
+        /// The group to open first (its name or an id prefix).
+        group: Option<String>,
     },
     /// Destroy this profile so that nothing can be recovered from it.
     Wipe {
@@ -352,6 +368,14 @@ async fn run_inner(cli: Cli) -> Result<u8, Failure> {
     if let Ok(s) = std::env::var("KITH_CREATION_SECRET") {
         client.creation_secret = s.into_bytes();
     }
+    if let Some(p) = &cli.proxy {
+        p.parse::<crate::relay::SocksProxy>()
+            .map_err(|e| usage(e.to_string()))?;
+        // Tor circuits take longer to build than a direct connection.
+        client.connect_options.connect_timeout = std::time::Duration::from_secs(60);
+    }
+    client.connect_options.proxy = cli.proxy.clone();
+    client.connect_options.ca = cli.ca.clone();
     let code = dispatch(&mut client, cli.command, json).await;
     client.close().await;
     code
@@ -360,6 +384,14 @@ async fn run_inner(cli: Cli) -> Result<u8, Failure> {
 async fn dispatch(client: &mut Client, command: Command, json: bool) -> Result<u8, Failure> {
     match command {
         Command::Init { .. } | Command::Wipe { .. } => unreachable!("handled before unlocking"),
+        Command::Chat { group } => {
+            crate::chat::run(client, group.as_deref())
+                .await
+                .map_err(|e| Failure {
+                    code: e.exit_code(),
+                    message: e.to_string(),
+                })?
+        }
         Command::Whoami => {
             if json {
                 println!(

@@ -1,6 +1,7 @@
 //! The Kith client library: one engine ([`engine::Client`]) under two faces, the
-//! scriptable `kith` commands ([`cli`]) and, later, the chat screen.
+//! scriptable `kith` commands ([`cli`]) and the full-screen chat ([`chat`]).
 //!
+//! - [`chat`]: `kith chat`, the terminal chat screen over the same engine;
 //! - [`engine`]: groups, invites, sync, sending — everything a command does;
 //! - [`store`]: the encrypted local store and OpenMLS's storage provider over it;
 //! - [`relay`]: the async connection to a relay;
@@ -9,6 +10,7 @@
 //! - [`identity`]: fingerprints, safety numbers, credential checks.
 #![forbid(unsafe_code)]
 
+pub mod chat;
 pub mod cli;
 pub mod engine;
 pub mod identity;

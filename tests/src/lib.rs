@@ -30,6 +30,8 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub mod client;
+pub mod mitm;
+pub mod tls;
 
 pub use kith;
 pub use kith_protocol;
