@@ -80,8 +80,9 @@ fn protocol(bytes: &[u8]) -> ProtocolMessage {
 }
 
 fn join(provider: Provider, signer: SignatureKeyPair, welcome: &[u8]) -> Member {
-    let MlsMessageBodyIn::Welcome(welcome) =
-        MlsMessageIn::tls_deserialize_exact(welcome).unwrap().extract()
+    let MlsMessageBodyIn::Welcome(welcome) = MlsMessageIn::tls_deserialize_exact(welcome)
+        .unwrap()
+        .extract()
     else {
         panic!("expected a Welcome");
     };
@@ -98,7 +99,10 @@ fn join(provider: Provider, signer: SignatureKeyPair, welcome: &[u8]) -> Member 
 
 /// Processes and merges a commit.
 fn apply(m: &mut Member, commit: &[u8]) {
-    let processed = m.group.process_message(&m.provider, protocol(commit)).unwrap();
+    let processed = m
+        .group
+        .process_message(&m.provider, protocol(commit))
+        .unwrap();
     let ProcessedMessageContent::StagedCommitMessage(staged) = processed.into_content() else {
         panic!("expected a commit");
     };
@@ -136,7 +140,10 @@ fn steady(n: usize) -> (Member, Member) {
     let mut a = creator();
     let b_provider = Provider::default();
     let (b_signer, b_kp) = key_package(&b_provider);
-    let (_, welcome, _) = a.group.add_members(&a.provider, &a.signer, &[b_kp]).unwrap();
+    let (_, welcome, _) = a
+        .group
+        .add_members(&a.provider, &a.signer, &[b_kp])
+        .unwrap();
     a.group.merge_pending_commit(&a.provider).unwrap();
     let mut b = join(b_provider, b_signer, &wire(&welcome));
     let update = |m: &mut Member| {
@@ -172,7 +179,10 @@ fn steady(n: usize) -> (Member, Member) {
 /// B processes A's pending commit (timed), then both drop it.
 fn b_processes(a: &mut Member, b: &mut Member, commit: &[u8]) -> Duration {
     let t = Instant::now();
-    let processed = b.group.process_message(&b.provider, protocol(commit)).unwrap();
+    let processed = b
+        .group
+        .process_message(&b.provider, protocol(commit))
+        .unwrap();
     let took = t.elapsed();
     assert!(matches!(
         processed.into_content(),
@@ -205,9 +215,14 @@ fn bench_group(c: &mut Criterion, state: &str, n: usize, a: &mut Member, b: &mut
             let mut took = Duration::ZERO;
             for _ in 0..iters {
                 let t = Instant::now();
-                let out = a.group.create_message(&a.provider, &a.signer, &text).unwrap();
+                let out = a
+                    .group
+                    .create_message(&a.provider, &a.signer, &text)
+                    .unwrap();
                 took += t.elapsed();
-                b.group.process_message(&b.provider, protocol(&wire(&out))).unwrap();
+                b.group
+                    .process_message(&b.provider, protocol(&wire(&out)))
+                    .unwrap();
             }
             took
         })
@@ -216,9 +231,15 @@ fn bench_group(c: &mut Criterion, state: &str, n: usize, a: &mut Member, b: &mut
         bench.iter_custom(|iters| {
             let mut took = Duration::ZERO;
             for _ in 0..iters {
-                let out = wire(&a.group.create_message(&a.provider, &a.signer, &text).unwrap());
+                let out = wire(
+                    &a.group
+                        .create_message(&a.provider, &a.signer, &text)
+                        .unwrap(),
+                );
                 let t = Instant::now();
-                b.group.process_message(&b.provider, protocol(&out)).unwrap();
+                b.group
+                    .process_message(&b.provider, protocol(&out))
+                    .unwrap();
                 took += t.elapsed();
             }
             took
@@ -309,11 +330,17 @@ fn mls(c: &mut Criterion) {
     for n in sizes() {
         let t = Instant::now();
         let (mut a, mut b) = fresh(n);
-        eprintln!("fresh group of {n}: set up in {:.1} s", t.elapsed().as_secs_f64());
+        eprintln!(
+            "fresh group of {n}: set up in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
         bench_group(c, "fresh", n, &mut a, &mut b);
         let t = Instant::now();
         let (mut a, mut b) = steady(n);
-        eprintln!("steady group of {n}: set up in {:.1} s", t.elapsed().as_secs_f64());
+        eprintln!(
+            "steady group of {n}: set up in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
         bench_group(c, "steady", n, &mut a, &mut b);
     }
 }
