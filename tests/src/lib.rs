@@ -575,3 +575,22 @@ pub async fn raw_auth(ws: &mut RawWs, id: u32, group: GroupId, epoch: Epoch, key
         other => panic!("Auth answered with {other:?}"),
     }
 }
+
+/// Finds the tool `name` in PATH or the sbin directories (nginx lives in /usr/sbin). `None`, with
+/// the reason printed, if it is not installed; a failure under CI, which must have it.
+pub fn installed_tool(name: &str, package: &str) -> Option<std::path::PathBuf> {
+    let mut dirs: Vec<std::path::PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    dirs.extend(["/usr/sbin", "/sbin", "/usr/bin"].map(std::path::PathBuf::from));
+    if let Some(found) = dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file()) {
+        return Some(found);
+    }
+    let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
+    assert!(
+        !ci,
+        "{name} is not installed, but CI must run this check: .ci/run installs {package}"
+    );
+    eprintln!("SKIPPED: {name} is not installed (apt-get install {package}); not checked");
+    None
+}

@@ -329,6 +329,9 @@ fn connected(s: &str) -> bool {
 /// multi-line paste is one message; resizing keeps everything; Ctrl-C quits cleanly.
 #[tokio::test(flavor = "multi_thread")]
 async fn chat_and_cli_talk_live() {
+    if kith_tests::installed_tool("tmux", "tmux").is_none() {
+        return;
+    }
     let relay = TestRelay::start(&[]).await;
     let (olena, iryna) = olena_and_iryna(&relay.ws_url());
     iryna.ok(&["send", GROUP, "hello from Iryna before the chat"]);
@@ -421,6 +424,9 @@ async fn chat_and_cli_talk_live() {
 /// once the relay is back. SIGTERM then ends it cleanly.
 #[tokio::test(flavor = "multi_thread")]
 async fn offline_messages_wait_and_go_out_when_the_relay_returns() {
+    if kith_tests::installed_tool("tmux", "tmux").is_none() {
+        return;
+    }
     let relay = TestRelay::start(&[]).await;
     let mut gate = Gate::new(relay.addr()).await;
     let (olena, iryna) = olena_and_iryna(&gate.url());

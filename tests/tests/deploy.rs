@@ -441,28 +441,9 @@ fn deploy_dir() -> PathBuf {
         .join("deploy")
 }
 
-/// Finds `tool` in PATH or the sbin directories (nginx lives in /usr/sbin). `None`, with
-/// the reason printed, if it is not installed; a failure under CI, which must have it.
-fn tool(name: &str, package: &str) -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    dirs.extend(["/usr/sbin", "/sbin", "/usr/bin"].map(PathBuf::from));
-    if let Some(found) = dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file()) {
-        return Some(found);
-    }
-    let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
-    assert!(
-        !ci,
-        "{name} is not installed, but CI must run this check: .ci/run installs {package}"
-    );
-    eprintln!("SKIPPED: {name} is not installed (apt-get install {package}); not checked");
-    None
-}
-
 #[test]
 fn systemd_unit_passes_systemd_analyze_verify() {
-    let Some(analyze) = tool("systemd-analyze", "systemd") else {
+    let Some(analyze) = kith_tests::installed_tool("systemd-analyze", "systemd") else {
         return;
     };
     let unit = std::fs::read_to_string(deploy_dir().join("kith-relay.service")).unwrap();
@@ -508,7 +489,7 @@ fn systemd_unit_passes_systemd_analyze_verify() {
 
 #[test]
 fn caddyfile_passes_caddy_validate() {
-    let Some(caddy) = tool("caddy", "caddy") else {
+    let Some(caddy) = kith_tests::installed_tool("caddy", "caddy") else {
         return;
     };
     let file = deploy_dir().join("Caddyfile");
@@ -544,7 +525,7 @@ fn caddyfile_passes_caddy_validate() {
 
 #[test]
 fn nginx_conf_passes_nginx_t() {
-    let Some(nginx) = tool("nginx", "nginx") else {
+    let Some(nginx) = kith_tests::installed_tool("nginx", "nginx") else {
         return;
     };
     let site = std::fs::read_to_string(deploy_dir().join("nginx.conf")).unwrap();
