@@ -12,7 +12,7 @@ use crate::hub::{self, Outbox};
 use crate::relay::{Pending, Relay};
 use bytes::Bytes;
 use futures_util::stream::FuturesUnordered;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use kith_protocol::limits::{MAX_FRAME, NONCE_LEN};
 use kith_protocol::{
     ClientFrame, Epoch, ErrorCode, GroupId, PROTOCOL_VERSION, RelayFrame, Request, RequestId,
@@ -65,12 +65,18 @@ pub struct ConnConfig {
     pub outbox_bytes: usize,
 }
 
+/// Frames written before one flush when several are ready (pushes queued, answers
+/// made durable by the same flush).
+const MAX_WRITE_BATCH: usize = 64;
+
 /// The WebSocket settings: messages and frames capped just above the largest legitimate
-/// frame, small buffers.
+/// frame, small buffers. Frames are collected in a 4 KiB write buffer (written out when
+/// it is fuller than that, and at every flush), so that frames that are ready together
+/// leave in one `send(2)` instead of one each.
 pub fn ws_config() -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(4096)
-        .write_buffer_size(0)
+        .write_buffer_size(4096)
         .max_write_buffer_size(2 * MAX_FRAME)
         .max_message_size(Some(MAX_FRAME))
         .max_frame_size(Some(MAX_FRAME))
@@ -294,6 +300,29 @@ async fn send<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
+/// Writes `frames` and flushes once, all within `timeout`.
+async fn send_all<S: AsyncRead + AsyncWrite + Unpin>(
+    ws: &mut WebSocketStream<S>,
+    relay: &Relay,
+    frames: &mut Vec<Bytes>,
+    timeout: Duration,
+) -> Result<(), ()> {
+    let n = frames.len() as u64;
+    let write = async {
+        for frame in frames.drain(..) {
+            ws.feed(WsMessage::Binary(frame)).await?;
+        }
+        ws.flush().await
+    };
+    match tokio::time::timeout(timeout, write).await {
+        Ok(Ok(())) => {
+            relay.metrics.frames_out.inc_by(n);
+            Ok(())
+        }
+        _ => Err(()),
+    }
+}
+
 async fn close<S: AsyncRead + AsyncWrite + Unpin>(
     ws: &mut WebSocketStream<S>,
     code: CloseCode,
@@ -344,13 +373,32 @@ impl Conn {
                     return;
                 }
                 Some(frame) = pending.next(), if !pending.is_empty() => {
-                    if send(ws, &relay, frame.encode().into(), cfg.write_timeout).await.is_err() {
+                    // Answers made durable by the same flush are ready together.
+                    let mut batch: Vec<Bytes> = vec![frame.encode().into()];
+                    while batch.len() < MAX_WRITE_BATCH
+                        && let Some(Some(frame)) = pending.next().now_or_never()
+                    {
+                        batch.push(frame.encode().into());
+                    }
+                    if send_all(ws, &relay, &mut batch, cfg.write_timeout).await.is_err() {
                         return;
                     }
                 }
                 Some(item) = outbox_items.recv() => {
-                    if self.subs.contains(&item.group) && self.authorized(&item.group, item.epoch)
-                        && send(ws, &relay, item.frame.clone(), cfg.write_timeout).await.is_err()
+                    // Pushes queued meanwhile go out with this one. (A local vector: a
+                    // kept one would hold its capacity on every idle connection.)
+                    let mut batch: Vec<Bytes> = Vec::new();
+                    let mut next = Some(item);
+                    while let Some(item) = next.take() {
+                        if self.subs.contains(&item.group) && self.authorized(&item.group, item.epoch) {
+                            batch.push(item.frame.clone());
+                        }
+                        if batch.len() < MAX_WRITE_BATCH {
+                            next = outbox_items.try_recv();
+                        }
+                    }
+                    if !batch.is_empty()
+                        && send_all(ws, &relay, &mut batch, cfg.write_timeout).await.is_err()
                     {
                         return;
                     }

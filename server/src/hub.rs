@@ -115,6 +115,13 @@ impl OutboxItems {
         self.queued.fetch_sub(item.frame.len(), Ordering::AcqRel);
         Some(item)
     }
+
+    /// The next queued push if there is one now (to write several with one flush).
+    pub fn try_recv(&mut self) -> Option<Arc<PushItem>> {
+        let item = self.rx.try_recv().ok()?;
+        self.queued.fetch_sub(item.frame.len(), Ordering::AcqRel);
+        Some(item)
+    }
 }
 
 impl CutOff {

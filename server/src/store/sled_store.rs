@@ -13,14 +13,28 @@
 //! metadata (its grown length). [`SledStore::sync`] therefore also calls `fdatasync(2)`
 //! (`File::sync_data`) on sled's log file, so that a flushed write survives power loss
 //! too, on a device that honours flushes.
+//!
+//! Group commit: `append` and `trim` do not write to sled. They record their changes in
+//! an in-memory overlay (key → new value or removal; a later change to a key replaces an
+//! earlier one, as in one `sled::Batch`), and [`Store::sync`] applies everything recorded
+//! since the last sync as **one** atomic `sled::Batch`, then flushes. Reads look in the
+//! overlay first, so every call still sees the writes made before it. The reason is
+//! sled 0.34's `apply_batch`: to make a batch atomic it seals and writes its current log
+//! buffer (a `pwrite` plus a waited-for `sync_file_range`) before and after the batch, so
+//! one batch per message costs two small synchronous disk writes per message, which
+//! capped the relay near 3 000 posts/s (BENCHMARKS.md). One batch per flush costs two
+//! per flush, shared by every message of the flush.
 
 use super::shred::KeyRing;
 use super::{GroupMeta, Result, Slot, SlotKey, Store, StoreError};
 use kith_protocol::frame::AccessPublicKey;
 use kith_protocol::{Epoch, GroupId, Message, Seq};
+use sled::IVec;
+use std::collections::BTreeMap;
 use std::fs::File;
-use std::ops::{ControlFlow, Range};
+use std::ops::{Bound, ControlFlow, Range};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const GROUP: u8 = b'G';
@@ -28,11 +42,26 @@ const KEY: u8 = b'K';
 const MESSAGE: u8 = b'M';
 const SLOT: u8 = b'S';
 
+/// Changes not yet applied to sled: `Some(value)` to write, `None` to remove.
+type Changes = BTreeMap<IVec, Option<IVec>>;
+
+/// The writes since the last [`Store::sync`] (see the module doc).
+#[derive(Default)]
+struct Overlay {
+    /// Recorded since the last sync began.
+    current: Changes,
+    /// Being applied by the sync in progress; visible to reads until sled has them.
+    applying: Option<Arc<Changes>>,
+}
+
 /// The sled engine.
 pub struct SledStore {
     db: sled::Db,
     log_file: Option<File>,
     ring: KeyRing,
+    overlay: Mutex<Overlay>,
+    /// One sync at a time (the flusher and retention both sync).
+    syncing: Mutex<()>,
 }
 
 impl From<sled::Error> for StoreError {
@@ -93,16 +122,99 @@ impl SledStore {
             .open()?;
         let log_file = File::open(dir.join("db")).ok();
         let ring = KeyRing::open(dir, shred_period)?;
-        Ok(Self { db, log_file, ring })
+        Ok(Self {
+            db,
+            log_file,
+            ring,
+            overlay: Mutex::new(Overlay::default()),
+            syncing: Mutex::new(()),
+        })
+    }
+
+    fn overlay(&self) -> std::sync::MutexGuard<'_, Overlay> {
+        self.overlay.lock().expect("store overlay lock poisoned")
+    }
+
+    /// Records changes for the next sync, in order.
+    fn record(&self, changes: impl IntoIterator<Item = (IVec, Option<IVec>)>) {
+        let mut o = self.overlay();
+        for (k, v) in changes {
+            o.current.insert(k, v);
+        }
+    }
+
+    /// One record: the overlay's version if it has one, else sled's.
+    fn get(&self, key: &[u8]) -> Result<Option<IVec>> {
+        {
+            let o = self.overlay();
+            if let Some(v) = o.current.get(key) {
+                return Ok(v.clone());
+            }
+            if let Some(v) = o.applying.as_ref().and_then(|a| a.get(key)) {
+                return Ok(v.clone());
+            }
+        }
+        Ok(self.db.get(key)?)
+    }
+
+    /// The records in `[lo, hi)` in key order, sled's merged with the overlay's.
+    fn range(&self, lo: &[u8], hi: Bound<&[u8]>) -> impl Iterator<Item = Result<(IVec, IVec)>> {
+        let hi_owned = match hi {
+            Bound::Included(h) => Bound::Included(IVec::from(h)),
+            Bound::Excluded(h) => Bound::Excluded(IVec::from(h)),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let bounds = (Bound::Included(IVec::from(lo)), hi_owned);
+        // The overlay's part, newest change per key (usually empty or a few records).
+        let mut over = Changes::new();
+        {
+            let o = self.overlay();
+            if let Some(a) = &o.applying {
+                over.extend(a.range(bounds.clone()).map(|(k, v)| (k.clone(), v.clone())));
+            }
+            over.extend(
+                o.current
+                    .range(bounds.clone())
+                    .map(|(k, v)| (k.clone(), v.clone())),
+            );
+        }
+        let mut db = self.db.range(bounds).peekable();
+        let mut over = over.into_iter().peekable();
+        std::iter::from_fn(move || {
+            loop {
+                let order = match (db.peek(), over.peek()) {
+                    (None, None) => return None,
+                    (Some(Err(_)), _) | (Some(Ok(_)), None) => std::cmp::Ordering::Greater,
+                    (None, Some(_)) => std::cmp::Ordering::Less,
+                    (Some(Ok((dk, _))), Some((ok, _))) => ok.cmp(dk),
+                };
+                if order == std::cmp::Ordering::Equal {
+                    // The overlay's change replaces sled's record.
+                    db.next();
+                }
+                if order != std::cmp::Ordering::Greater {
+                    match over.next() {
+                        Some((k, Some(v))) => return Some(Ok((k, v))),
+                        // Removed since the last sync.
+                        Some((_, None)) => continue,
+                        None => return None,
+                    }
+                }
+                return db.next().map(|r| r.map_err(StoreError::from));
+            }
+        })
     }
 
     /// The stored form of a message: its payload sealed under its period's key.
     fn seal(&self, group: &GroupId, message: &Message) -> Result<Vec<u8>> {
         let sealed = Message {
+            seq: message.seq,
+            epoch: message.epoch,
+            kind: message.kind,
+            stored_at: message.stored_at,
             payload: self
                 .ring
                 .seal(message.stored_at, group, message.seq, &message.payload)?,
-            ..message.clone()
         };
         Ok(encode(&sealed))
     }
@@ -118,18 +230,20 @@ impl SledStore {
             None => Ok(None),
         }
     }
+}
 
-    fn remove_range(batch: &mut sled::Batch, kind: u8, g: &GroupId, range: Range<u64>) {
-        for n in range {
-            batch.remove(&numbered_key(kind, g, n)[..]);
-        }
-    }
+fn removals(
+    kind: u8,
+    g: &GroupId,
+    range: Range<u64>,
+) -> impl Iterator<Item = (IVec, Option<IVec>)> + '_ {
+    range.map(move |n| (IVec::from(&numbered_key(kind, g, n)[..]), None))
 }
 
 impl Store for SledStore {
     fn groups(&self) -> Result<Vec<(GroupId, GroupMeta)>> {
         let mut out = Vec::new();
-        for kv in self.db.scan_prefix([GROUP]) {
+        for kv in self.range(&[GROUP], Bound::Excluded(&[GROUP + 1])) {
             let (k, v) = kv?;
             let id: [u8; 16] = k[1..].try_into().map_err(|_| StoreError::Corrupt)?;
             out.push((GroupId(id), decode(&v)?));
@@ -138,10 +252,7 @@ impl Store for SledStore {
     }
 
     fn group(&self, group: &GroupId) -> Result<Option<GroupMeta>> {
-        self.db
-            .get(group_key(group))?
-            .map(|v| decode(&v))
-            .transpose()
+        self.get(&group_key(group))?.map(|v| decode(&v)).transpose()
     }
 
     fn create_group(
@@ -164,7 +275,7 @@ impl Store for SledStore {
     }
 
     fn access_key(&self, group: &GroupId, epoch: Epoch) -> Result<Option<AccessPublicKey>> {
-        match self.db.get(numbered_key(KEY, group, epoch))? {
+        match self.get(&numbered_key(KEY, group, epoch))? {
             None => Ok(None),
             Some(v) => Ok(Some(
                 v.as_ref().try_into().map_err(|_| StoreError::Corrupt)?,
@@ -180,22 +291,28 @@ impl Store for SledStore {
         next_key: Option<&AccessPublicKey>,
         remove: Range<Seq>,
     ) -> Result<()> {
-        let mut batch = sled::Batch::default();
-        batch.insert(
-            &numbered_key(MESSAGE, group, message.seq)[..],
-            self.seal(group, message)?,
-        );
+        let sealed = self.seal(group, message)?;
+        let mut changes = vec![(
+            IVec::from(&numbered_key(MESSAGE, group, message.seq)[..]),
+            Some(IVec::from(sealed)),
+        )];
         if let Some(key) = next_key {
-            batch.insert(&numbered_key(KEY, group, meta.epoch)[..], &key[..]);
+            changes.push((
+                IVec::from(&numbered_key(KEY, group, meta.epoch)[..]),
+                Some(IVec::from(&key[..])),
+            ));
         }
-        Self::remove_range(&mut batch, MESSAGE, group, remove);
-        batch.insert(&group_key(group)[..], encode(meta));
-        self.db.apply_batch(batch)?;
+        changes.extend(removals(MESSAGE, group, remove));
+        changes.push((
+            IVec::from(&group_key(group)[..]),
+            Some(IVec::from(encode(meta))),
+        ));
+        self.record(changes);
         Ok(())
     }
 
     fn message(&self, group: &GroupId, seq: Seq) -> Result<Option<Message>> {
-        match self.db.get(numbered_key(MESSAGE, group, seq))? {
+        match self.get(&numbered_key(MESSAGE, group, seq))? {
             Some(v) => self.unseal(group, &v),
             None => Ok(None),
         }
@@ -209,7 +326,7 @@ impl Store for SledStore {
     ) -> Result<()> {
         let start = numbered_key(MESSAGE, group, from);
         let end = numbered_key(MESSAGE, group, u64::MAX);
-        for kv in self.db.range(start..=end) {
+        for kv in self.range(&start, Bound::Included(&end)) {
             let (_, v) = kv?;
             // A message whose key was shredded is expired: retention deletes it next.
             let Some(m) = self.unseal(group, &v)? else {
@@ -229,20 +346,22 @@ impl Store for SledStore {
         remove: Range<Seq>,
         keys_before: Epoch,
     ) -> Result<()> {
-        let mut batch = sled::Batch::default();
-        Self::remove_range(&mut batch, MESSAGE, group, remove);
+        let mut changes: Vec<(IVec, Option<IVec>)> = removals(MESSAGE, group, remove).collect();
         let start = numbered_key(KEY, group, 0);
         let end = numbered_key(KEY, group, keys_before);
-        for kv in self.db.range(start..end) {
-            batch.remove(kv?.0);
+        for kv in self.range(&start, Bound::Excluded(&end)) {
+            changes.push((kv?.0, None));
         }
-        batch.insert(&group_key(group)[..], encode(meta));
-        self.db.apply_batch(batch)?;
+        changes.push((
+            IVec::from(&group_key(group)[..]),
+            Some(IVec::from(encode(meta))),
+        ));
+        self.record(changes);
         Ok(())
     }
 
     fn slot(&self, key: &SlotKey) -> Result<Option<Slot>> {
-        self.db.get(slot_key(key))?.map(|v| decode(&v)).transpose()
+        self.get(&slot_key(key))?.map(|v| decode(&v)).transpose()
     }
 
     fn swap_slot(&self, key: &SlotKey, old: Option<&Slot>, new: Option<&Slot>) -> Result<bool> {
@@ -253,7 +372,7 @@ impl Store for SledStore {
 
     fn slot_expiries(&self) -> Result<Vec<(SlotKey, u64)>> {
         let mut out = Vec::new();
-        for kv in self.db.scan_prefix([SLOT]) {
+        for kv in self.range(&[SLOT], Bound::Excluded(&[SLOT + 1])) {
             let (k, v) = kv?;
             let key: SlotKey = k[1..].try_into().map_err(|_| StoreError::Corrupt)?;
             let slot: Slot = decode(&v)?;
@@ -267,11 +386,52 @@ impl Store for SledStore {
     }
 
     fn sync(&self) -> Result<()> {
+        let _one = self.syncing.lock().expect("store sync lock poisoned");
+        self.apply_overlay()?;
         self.db.flush()?;
         if let Some(f) = &self.log_file {
             f.sync_data()?;
         }
         Ok(())
+    }
+}
+
+impl SledStore {
+    /// Applies the overlay to sled as one atomic batch (under the sync lock).
+    fn apply_overlay(&self) -> Result<()> {
+        let changes = {
+            let mut o = self.overlay();
+            if o.current.is_empty() {
+                return Ok(());
+            }
+            let changes = Arc::new(std::mem::take(&mut o.current));
+            o.applying = Some(changes.clone());
+            changes
+        };
+        let mut batch = sled::Batch::default();
+        for (k, v) in changes.iter() {
+            match v {
+                Some(v) => batch.insert(k.clone(), v.clone()),
+                None => batch.remove(k.clone()),
+            }
+        }
+        let applied = self.db.apply_batch(batch);
+        let mut o = self.overlay();
+        o.applying = None;
+        if applied.is_err() {
+            // Keep them visible (and for a later sync), under any newer change.
+            for (k, v) in changes.iter() {
+                o.current.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        Ok(applied?)
+    }
+}
+
+impl Drop for SledStore {
+    fn drop(&mut self) {
+        // Best effort, as sled itself does on drop: writes nobody synced still reach sled.
+        let _ = self.apply_overlay();
     }
 }
 
@@ -331,6 +491,50 @@ mod tests {
         assert_eq!(s.access_key(&g, 0).unwrap(), None);
         assert_eq!(s.access_key(&g, 1).unwrap(), Some([2; 32]));
         assert_eq!(s.groups().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn writes_are_visible_before_sync_and_durable_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = GroupId([4; 16]);
+        let seqs = |s: &SledStore| {
+            let mut seen = vec![];
+            s.scan(&g, 1, &mut |m| {
+                seen.push(m.seq);
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+            seen
+        };
+        {
+            let s = SledStore::open(dir.path()).unwrap();
+            let mut meta = GroupMeta::new();
+            assert!(s.create_group(&g, &meta, &[1; 32]).unwrap());
+            for seq in 1..=4 {
+                meta.next_seq = seq + 1;
+                s.append(&g, &meta, &msg(seq, 0), None, 0..0).unwrap();
+            }
+            s.sync().unwrap();
+            // Unsynced: two more, one of them removing the oldest (a synced record) and
+            // the next removing one that is itself not synced yet.
+            meta.next_seq = 6;
+            s.append(&g, &meta, &msg(5, 0), None, 1..2).unwrap();
+            meta.next_seq = 7;
+            s.append(&g, &meta, &msg(6, 0), None, 5..6).unwrap();
+            assert_eq!(s.group(&g).unwrap().unwrap().next_seq, 7);
+            assert_eq!(s.message(&g, 1).unwrap(), None);
+            assert_eq!(s.message(&g, 5).unwrap(), None);
+            assert_eq!(s.message(&g, 6).unwrap().unwrap().seq, 6);
+            assert_eq!(seqs(&s), vec![2, 3, 4, 6]);
+            s.sync().unwrap();
+            assert_eq!(seqs(&s), vec![2, 3, 4, 6]);
+            // Not synced, but applied when the store is dropped (as sled does).
+            meta.next_seq = 8;
+            s.append(&g, &meta, &msg(7, 0), None, 0..0).unwrap();
+        }
+        let s = SledStore::open(dir.path()).unwrap();
+        assert_eq!(s.group(&g).unwrap().unwrap().next_seq, 8);
+        assert_eq!(seqs(&s), vec![2, 3, 4, 6, 7]);
     }
 
     #[test]
