@@ -103,6 +103,7 @@ pub fn join_config() -> MlsGroupJoinConfig {
         .build()
 }
 
+/// The same settings as [`join_config`], for the group's creator.
 fn create_config() -> MlsGroupCreateConfig {
     MlsGroupCreateConfig::builder()
         .ciphersuite(CIPHERSUITE)
@@ -523,17 +524,14 @@ impl Client {
             .map_err(|e| ClientError::Usage(e.to_string()))?
             .ws_url();
         let mls_id: [u8; 16] = rand::random();
-        let group = MlsGroup::builder()
-            .ciphersuite(CIPHERSUITE)
-            .with_wire_format_policy(PURE_CIPHERTEXT_WIRE_FORMAT_POLICY)
-            .max_past_epochs(0)
-            .sender_ratchet_configuration(SenderRatchetConfiguration::new(5, 1000))
-            .padding_size(0)
-            .use_ratchet_tree_extension(true)
-            .with_group_id(openmls::group::GroupId::from_slice(&mls_id))
-            .build(&self.provider, &self.signer, self.credential())
-            .map_err(mls)?;
-        let _ = create_config;
+        let group = MlsGroup::new_with_group_id(
+            &self.provider,
+            &self.signer,
+            &create_config(),
+            openmls::group::GroupId::from_slice(&mls_id),
+            self.credential(),
+        )
+        .map_err(mls)?;
         let key = self.access_key(&group)?;
         let conn = match self.conn(&relay).await {
             Ok(c) => c,
