@@ -26,59 +26,7 @@ pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 /// The path of the `kith` binary, built if needed (once per test process).
 pub fn kith_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(p) = std::env::var_os("KITH_BIN") {
-            return PathBuf::from(p);
-        }
-        let exe = std::env::current_exe().expect("current_exe");
-        let mut dir = exe
-            .parent()
-            .expect("test executable has a parent")
-            .to_path_buf();
-        if dir.file_name().is_some_and(|n| n == "deps") {
-            dir.pop();
-        }
-        let bin = dir.join(format!("kith{}", std::env::consts::EXE_SUFFIX));
-        // Only when missing: a rebuild from here would use a different feature set from
-        // the workspace test build and recompile much of the dependency graph.
-        if !bin.exists() {
-            build_kith(&dir);
-            assert!(
-                bin.exists(),
-                "cargo build -p kith did not produce {}",
-                bin.display()
-            );
-        }
-        bin
-    })
-}
-
-/// Builds the client into the target directory that holds `profile_dir`.
-fn build_kith(profile_dir: &Path) {
-    let target_dir = profile_dir.parent().expect("profile dir has a parent");
-    let profile = profile_dir
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("debug");
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ is inside the workspace");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(workspace)
-        .args(["build", "-p", "kith", "--bin", "kith", "--target-dir"])
-        .arg(target_dir);
-    match profile {
-        "debug" => {}
-        "release" => {
-            cmd.arg("--release");
-        }
-        other => {
-            cmd.args(["--profile", other]);
-        }
-    }
-    let status = cmd.status().expect("could not run cargo to build kith");
-    assert!(status.success(), "cargo build -p kith failed: {status}");
+    BIN.get_or_init(|| crate::workspace_bin("KITH_BIN", "kith", "kith"))
 }
 
 /// What a finished `kith` command did.

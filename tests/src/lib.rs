@@ -47,33 +47,39 @@ pub const GENEROUS_RATE: &[&str] = &["--rate", "100000", "--burst", "100000"];
 /// The path of the `kith-relay` binary, built if needed (once per test process).
 pub fn relay_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(p) = std::env::var_os("KITH_RELAY_BIN") {
-            return PathBuf::from(p);
-        }
-        let exe = std::env::current_exe().expect("current_exe");
-        let mut dir = exe
-            .parent()
-            .expect("test executable has a parent")
-            .to_path_buf();
-        if dir.file_name().is_some_and(|n| n == "deps") {
-            dir.pop();
-        }
-        let bin = dir.join(format!("kith-relay{}", std::env::consts::EXE_SUFFIX));
-        if !bin.exists() {
-            build_relay(&dir);
-            assert!(
-                bin.exists(),
-                "cargo build -p kith-relay did not produce {}",
-                bin.display()
-            );
-        }
-        bin
-    })
+    BIN.get_or_init(|| workspace_bin("KITH_RELAY_BIN", "kith-relay", "kith-relay"))
 }
 
-/// Builds the relay into the target directory that holds `profile_dir`.
-fn build_relay(profile_dir: &Path) {
+/// Finds binary `bin` of workspace package `package`: in `env_var` if set, else next to
+/// the test executable (`<target>/<profile>/BIN`). Builds it there only when missing: a
+/// rebuild from here would use a different feature set from the workspace test build and
+/// recompile much of the dependency graph.
+pub fn workspace_bin(env_var: &str, package: &str, bin: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(env_var) {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("current_exe");
+    let mut dir = exe
+        .parent()
+        .expect("test executable has a parent")
+        .to_path_buf();
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir.pop();
+    }
+    let path = dir.join(format!("{bin}{}", std::env::consts::EXE_SUFFIX));
+    if !path.exists() {
+        build_bin(&dir, package, bin);
+        assert!(
+            path.exists(),
+            "cargo build -p {package} did not produce {}",
+            path.display()
+        );
+    }
+    path
+}
+
+/// Builds `bin` of `package` into the target directory that holds `profile_dir`.
+fn build_bin(profile_dir: &Path, package: &str, bin: &str) {
     let target_dir = profile_dir.parent().expect("profile dir has a parent");
     let profile = profile_dir
         .file_name()
@@ -85,7 +91,7 @@ fn build_relay(profile_dir: &Path) {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(workspace)
-        .args(["build", "-p", "kith-relay", "--target-dir"])
+        .args(["build", "-p", package, "--bin", bin, "--target-dir"])
         .arg(target_dir);
     match profile {
         "debug" => {}
@@ -98,10 +104,10 @@ fn build_relay(profile_dir: &Path) {
     }
     let status = cmd
         .status()
-        .expect("could not run cargo to build kith-relay");
+        .unwrap_or_else(|e| panic!("could not run cargo to build {bin}: {e}"));
     assert!(
         status.success(),
-        "cargo build -p kith-relay failed: {status}"
+        "cargo build -p {package} failed: {status}"
     );
 }
 

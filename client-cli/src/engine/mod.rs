@@ -87,8 +87,9 @@ pub fn now_secs() -> u64 {
 }
 
 /// The MLS settings Kith uses; each is explained in SECURITY.md.
-pub fn join_config() -> MlsGroupJoinConfig {
-    MlsGroupJoinConfig::builder()
+fn create_config() -> MlsGroupCreateConfig {
+    MlsGroupCreateConfig::builder()
+        .ciphersuite(CIPHERSUITE)
         // Handshake messages too are PrivateMessages: the relay never sees who commits
         // what.
         .wire_format_policy(PURE_CIPHERTEXT_WIRE_FORMAT_POLICY)
@@ -103,16 +104,9 @@ pub fn join_config() -> MlsGroupJoinConfig {
         .build()
 }
 
-/// The same settings as [`join_config`], for the group's creator.
-fn create_config() -> MlsGroupCreateConfig {
-    MlsGroupCreateConfig::builder()
-        .ciphersuite(CIPHERSUITE)
-        .wire_format_policy(PURE_CIPHERTEXT_WIRE_FORMAT_POLICY)
-        .max_past_epochs(0)
-        .sender_ratchet_configuration(SenderRatchetConfiguration::new(5, 1000))
-        .padding_size(0)
-        .use_ratchet_tree_extension(true)
-        .build()
+/// The same settings, for joining from a Welcome.
+pub fn join_config() -> MlsGroupJoinConfig {
+    create_config().join_config().clone()
 }
 
 /// Test hook: with `KITH_TEST_CRASH_AT=<point>` in the environment, the process aborts
