@@ -251,11 +251,14 @@ fn print_record(client: &Client, group: &GroupId, r: &MessageRecord, json: bool)
         .unwrap_or_default();
     let mut out = std::io::stdout().lock();
     if json {
-        let (kind, text) = match &r.kind {
-            RecordKind::Text(t) => ("text", t),
-            RecordKind::Notice(t) => ("notice", t),
-            RecordKind::Alert(t) => ("alert", t),
+        let kind = match &r.kind {
+            RecordKind::Text(_) => "text",
+            RecordKind::Notice(_) => "notice",
+            RecordKind::Alert(_) => "alert",
+            RecordKind::File(_) => "file",
+            RecordKind::Deleted { .. } => "deleted",
         };
+        let text = r.kind.text();
         let v = serde_json::json!({
             "seq": r.seq,
             "time": r.time,
@@ -264,6 +267,7 @@ fn print_record(client: &Client, group: &GroupId, r: &MessageRecord, json: bool)
             "own": r.own,
             "kind": kind,
             "text": text,
+            "history_from": r.shared_by.map(|s| client.display_name(group, &s)),
         });
         let _ = writeln!(out, "{v}");
     } else {
@@ -272,6 +276,7 @@ fn print_record(client: &Client, group: &GroupId, r: &MessageRecord, json: bool)
             RecordKind::Text(text) => writeln!(out, "{t} {name}: {text}"),
             RecordKind::Notice(text) => writeln!(out, "{t} * {text}"),
             RecordKind::Alert(text) => writeln!(out, "{t} ! {text}"),
+            other => writeln!(out, "{t} {name}: {}", other.text()),
         };
     }
     let _ = out.flush();

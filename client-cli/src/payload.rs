@@ -52,6 +52,76 @@ pub enum Body {
     /// self-remove proposal would block every member's sending until committed, which
     /// OpenMLS enforces; a request that admins turn into a removal does not.)
     LeaveRequest,
+    /// A file. Its chunks are blobs on the relay, sealed under `key`; this message is
+    /// what makes them readable, so only members who received it can open the file.
+    File(FileRef),
+    /// Earlier messages handed to a member who just joined, when the group shares
+    /// history with newcomers. Only the addressee keeps them; they are marked as history
+    /// told by the sender, since their original signatures do not travel with them.
+    History {
+        /// The newcomer.
+        to: [u8; 32],
+        /// The messages, oldest first.
+        entries: Vec<HistoryEntry>,
+    },
+    /// Deletes a message for everyone: its sender may delete it, and so may an admin.
+    Delete {
+        /// The relay sequence number the message came with.
+        seq: u64,
+    },
+    /// Hides every message of `member` (an admin's moderation, sent with its removal).
+    HideFrom {
+        /// The member's identity key.
+        member: [u8; 32],
+    },
+}
+
+/// What opens a file: the blobs that hold it and the key that seals them.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, zeroize::ZeroizeOnDrop)]
+pub struct FileRef {
+    /// The file's name as the sender gave it (cleaned before display or saving).
+    #[zeroize(skip)]
+    pub name: String,
+    /// Its size in bytes.
+    #[zeroize(skip)]
+    pub size: u64,
+    /// SHA-256 of the whole plaintext, checked after download.
+    #[zeroize(skip)]
+    pub sha256: [u8; 32],
+    /// The fresh ChaCha20-Poly1305 key its chunks are sealed under.
+    pub key: [u8; 32],
+    /// The plaintext bytes per chunk (the last chunk is padded to the same size).
+    #[zeroize(skip)]
+    pub chunk_size: u32,
+    /// The relay blob id (SHA-256 of the sealed chunk) of every chunk, in order.
+    #[zeroize(skip)]
+    pub chunks: Vec<[u8; 32]>,
+}
+
+impl std::fmt::Debug for FileRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FileRef({:?}, {} bytes)", self.name, self.size)
+    }
+}
+
+/// One message of shared history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// Who sent it.
+    pub sender: [u8; 32],
+    /// When, Unix seconds.
+    pub time: u64,
+    /// What it was.
+    pub content: HistoryContent,
+}
+
+/// What a shared-history message was.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HistoryContent {
+    /// A text.
+    Text(String),
+    /// A file.
+    File(FileRef),
 }
 
 /// What an admin needs to admit a joiner: enough to read the answer and seal the welcome.

@@ -66,6 +66,8 @@ fn member(name: &str, key: [u8; 32], role: &'static str, verified: bool, you: bo
 
 fn text(seq: u64, time: u64, who: [u8; 32], t: &str) -> MessageRecord {
     MessageRecord {
+        shared_by: None,
+        expires: 0,
         seq,
         sub: 0,
         time,
@@ -77,6 +79,8 @@ fn text(seq: u64, time: u64, who: [u8; 32], t: &str) -> MessageRecord {
 
 fn notice(seq: u64, time: u64, t: &str) -> MessageRecord {
     MessageRecord {
+        shared_by: None,
+        expires: 0,
         seq,
         sub: 0,
         time,
@@ -358,6 +362,8 @@ fn no_color_draws_without_colors() {
         text(1, T0, IRYNA, "hi"),
         text(2, T0, MYKOLA, "hello"),
         MessageRecord {
+            shared_by: None,
+            expires: 0,
             seq: 3,
             sub: 0,
             time: T0,

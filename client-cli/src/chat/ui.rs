@@ -538,13 +538,14 @@ enum Item<'a> {
 }
 
 impl Item<'_> {
-    fn text(&self) -> &str {
+    fn text(&self) -> std::borrow::Cow<'_, str> {
         match self {
-            Item::Day(_) => "",
+            Item::Day(_) => "".into(),
             Item::Record(r) => match &r.kind {
-                RecordKind::Text(t) | RecordKind::Notice(t) | RecordKind::Alert(t) => t,
+                RecordKind::Text(t) | RecordKind::Notice(t) | RecordKind::Alert(t) => t.into(),
+                other => other.text().into(),
             },
-            Item::Out(o) => &o.text,
+            Item::Out(o) => o.text.as_str().into(),
         }
     }
 }
@@ -623,6 +624,13 @@ fn item_rows(
                     segs.push(seg("! ", theme.alert()));
                     segs.extend(highlighted(t, query, theme.alert(), hit));
                 }
+                other => {
+                    let who = r.sender.unwrap_or_default();
+                    let (name, _) = name_of(&who);
+                    segs.push(seg(name, theme.name(&who, r.own)));
+                    segs.push(seg(": ", Style::default()));
+                    segs.extend(highlighted(&other.text(), query, theme.notice(), hit));
+                }
             }
             wrap(&segs, width, TIME_COLS)
         }
@@ -688,7 +696,7 @@ fn draw_conversation(f: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
     // Matches, newest first.
     let matches: Vec<usize> = (0..list.len())
         .rev()
-        .filter(|i| contains_ci(list[*i].text(), &query))
+        .filter(|i| contains_ci(&list[*i].text(), &query))
         .collect();
     let current = app.search.as_ref().and_then(|s| {
         if matches.is_empty() {

@@ -358,6 +358,8 @@ impl Client {
         self.add_record(
             &record,
             MessageRecord {
+                shared_by: None,
+                expires: 0,
                 seq: bundle.start_seq.saturating_sub(1),
                 sub: 0,
                 time: now_secs(),
@@ -472,6 +474,8 @@ impl Client {
             this.db().delete(&ns, &slot.0)?;
             let g = this.load_group(group)?;
             let r = MessageRecord {
+                shared_by: None,
+                expires: 0,
                 seq: g.cursor.saturating_sub(1),
                 sub: 700,
                 time: now_secs(),

@@ -567,6 +567,8 @@ impl Client {
         self.add_record(
             &record,
             MessageRecord {
+                shared_by: None,
+                expires: 0,
                 seq: 0,
                 sub: 0,
                 time: now_secs(),
@@ -749,6 +751,8 @@ impl Client {
         self.add_record(
             &g,
             MessageRecord {
+                shared_by: None,
+                expires: 0,
                 seq,
                 sub: 0,
                 time: now_secs(),
@@ -887,6 +891,8 @@ impl Client {
         self.add_record(
             &g,
             MessageRecord {
+                shared_by: None,
+                expires: 0,
                 seq: g.cursor,
                 sub: 900,
                 time: now_secs(),

@@ -12,7 +12,7 @@
 //! | `contacts` | identity key | [`Contact`] |
 
 use crate::identity::IdentityKey;
-use crate::payload::InviteSecret;
+use crate::payload::{FileRef, InviteSecret};
 use crate::seal::{Invitation, WelcomeKey};
 use kith_protocol::{Epoch, GroupId, Seq};
 use serde::{Deserialize, Serialize};
@@ -152,6 +152,33 @@ pub enum RecordKind {
     Notice(String),
     /// Something the user must see: a rejected or undecryptable message, a key change.
     Alert(String),
+    /// A file; `kith get` downloads it.
+    File(FileRef),
+    /// A message deleted for everyone (by its sender or an admin); the text is gone.
+    Deleted {
+        /// Who deleted it.
+        by: IdentityKey,
+    },
+}
+
+impl RecordKind {
+    /// The line of text that stands for this record in lists and searches.
+    pub fn text(&self) -> String {
+        match self {
+            RecordKind::Text(t) | RecordKind::Notice(t) | RecordKind::Alert(t) => t.clone(),
+            RecordKind::File(f) => format!("[file] {} ({})", f.name, human_size(f.size)),
+            RecordKind::Deleted { .. } => "[deleted]".into(),
+        }
+    }
+}
+
+/// A byte count as people read it: `812 B`, `3.4 KiB`, `25.0 MiB`.
+pub fn human_size(n: u64) -> String {
+    match n {
+        0..1024 => format!("{n} B"),
+        1024..1_048_576 => format!("{:.1} KiB", n as f64 / 1024.0),
+        _ => format!("{:.1} MiB", n as f64 / 1_048_576.0),
+    }
 }
 
 /// One line of a group's history.
@@ -169,6 +196,11 @@ pub struct MessageRecord {
     pub own: bool,
     /// What it is.
     pub kind: RecordKind,
+    /// For history handed to us on joining: the member who handed it over (the original
+    /// sender's signature did not travel with it).
+    pub shared_by: Option<IdentityKey>,
+    /// When it disappears, Unix seconds (0: never).
+    pub expires: u64,
 }
 
 /// An invite this profile, as an admin, may admit a joiner for.

@@ -172,6 +172,8 @@ impl Client {
         report: &mut SyncReport,
     ) -> Result<()> {
         let r = MessageRecord {
+            shared_by: None,
+            expires: 0,
             seq,
             sub,
             time: now_secs(),
@@ -342,6 +344,8 @@ impl Client {
         report: &mut SyncReport,
     ) -> Result<()> {
         let r = MessageRecord {
+            shared_by: None,
+            expires: 0,
             seq: msg.seq,
             sub,
             time: now_secs(),
@@ -365,6 +369,8 @@ impl Client {
         match body {
             Body::Text { text, sent_at } => {
                 let r = MessageRecord {
+                    shared_by: None,
+                    expires: 0,
                     seq: msg.seq,
                     sub: 0,
                     // The sender's clock, but never in the future of ours.
@@ -389,6 +395,8 @@ impl Client {
                 for (key, c) in contacts {
                     if c.verified && c.name.eq_ignore_ascii_case(&name) && key.as_slice() != who {
                         let r = MessageRecord {
+                            shared_by: None,
+                            expires: 0,
                             seq: msg.seq,
                             sub: 1,
                             time: now_secs(),
@@ -448,6 +456,12 @@ impl Client {
                     self.display_name(&g.relay_group, &who)
                 );
                 self.notice(g, msg, 0, Some(who), text, report)
+            }
+            // Issue 6 features; handled in the commits that build them.
+            Body::File(_) | Body::History { .. } | Body::Delete { .. } | Body::HideFrom { .. } => {
+                Err(ClientError::Hostile(
+                    "a message this version cannot read yet".into(),
+                ))
             }
         }
     }
@@ -580,6 +594,8 @@ impl Client {
         g.cursor = g.cursor.max(seq + 1);
         let mut new = Vec::new();
         let note = |text: String, sub: u16| MessageRecord {
+            shared_by: None,
+            expires: 0,
             seq,
             sub,
             time: now_secs(),
