@@ -10,12 +10,15 @@
 //!   into slot id and slot key) and the invite string `kith://host/CODE`;
 //! - [`access`]: per-epoch relay access keys derived from an MLS exporter secret, and
 //!   the challenge signature that proves holding one;
-//! - [`padding`]: padding of every stored blob to a few size buckets.
+//! - [`padding`]: padding of every stored blob to a few size buckets;
+//! - [`aead`]: the file chunk sealing format, XChaCha20-Poly1305 and SHA-256, as plain
+//!   functions compiled optimized even in debug builds.
 //!
 //! The format is specified in `docs/PROTOCOL.md`; this crate is its reference.
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod aead;
 pub mod error;
 pub mod frame;
 pub mod ids;
