@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use kith_protocol::access::AccessKey;
 use kith_protocol::{GroupId, Message, MessageKind, Request, Response};
+use kith_relay::store::shred::Expiry;
 use kith_relay::store::sled_store::SledStore;
 use kith_relay::store::{GroupMeta, Store};
 use std::path::Path;
@@ -88,7 +89,15 @@ pub fn fill(
                         meta.messages += 1;
                         meta.bytes += payload.len() as u64;
                         store
-                            .append(id, &meta, &message, None, 0..0)
+                            .append(
+                                id,
+                                &meta,
+                                &message,
+                                // The relay's default retention, 30 days.
+                                Expiry::after(message.stored_at, 30 * 24 * 3600),
+                                None,
+                                0..0,
+                            )
                             .map_err(|e| anyhow::anyhow!("{e}"))?;
                         // As the relay's flusher does: one atomic batch per sync.
                         if n.is_multiple_of(512) {

@@ -10,9 +10,13 @@
 //!   and whose sequence number could then be reused.
 //! - The group's stored log never exceeds its quotas: a post that would exceed them
 //!   removes the oldest messages in the same atomic write.
+//! - Every message gets its expiry when stored (the retention then); retention deletes
+//!   it at that expiry, or earlier if the retention has since become shorter; the store's
+//!   shredding makes it unreadable on disk within a period of its expiry.
 
 use crate::hub::{Hub, PushItem};
 use crate::metrics::Metrics;
+use crate::store::shred::Expiry;
 use crate::store::{GroupMeta, Slot, SlotKey, Store, StoreError};
 use bytes::Bytes;
 use kith_protocol::frame::AccessPublicKey;
@@ -81,6 +85,12 @@ pub fn now_secs() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+/// Whether a record stored at `stored_at`, given `expires_at` then, is expired at `now`
+/// for a group that now keeps things `retention` seconds.
+fn expired(stored_at: u64, expires_at: Option<u64>, retention: u64, now: u64) -> bool {
+    expires_at.is_some_and(|e| e <= now) || stored_at.saturating_add(retention) <= now
 }
 
 fn internal(e: StoreError) -> ErrorCode {
@@ -214,6 +224,11 @@ impl Relay {
         Ok(state)
     }
 
+    /// The relay's retention limit, seconds.
+    pub fn max_retention(&self) -> u64 {
+        self.policy.retention.as_secs().max(1)
+    }
+
     /// Creates a group whose epoch-0 access key is `key`.
     pub fn create_group(
         &self,
@@ -284,21 +299,28 @@ impl Relay {
         let len = payload.len() as u64;
         // Make room: the quota is a ring, oldest out first.
         let mut freed_bytes = 0u64;
-        while meta.messages > 0
-            && (meta.messages + 1 > self.policy.max_group_messages
-                || meta.bytes + len > self.policy.max_group_bytes)
-        {
-            let size = self
-                .store
-                .message(group, meta.first_seq)
-                .map_err(internal)?
-                .map_or(0, |m| m.payload.len() as u64);
-            meta.first_seq += 1;
-            meta.messages -= 1;
-            meta.bytes -= size;
-            freed_bytes += size;
+        let policy = &self.policy;
+        let full = |m: &GroupMeta| {
+            m.messages > 0
+                && (m.messages + 1 > policy.max_group_messages
+                    || m.bytes + len > policy.max_group_bytes)
+        };
+        if full(&meta) {
+            self.store
+                .scan_info(group, meta.first_seq, &mut |r| {
+                    if !full(&meta) {
+                        return ControlFlow::Break(());
+                    }
+                    meta.first_seq = r.seq + 1;
+                    meta.messages -= 1;
+                    meta.bytes = meta.bytes.saturating_sub(r.len);
+                    freed_bytes += r.len;
+                    ControlFlow::Continue(())
+                })
+                .map_err(internal)?;
         }
         let removed = st.meta.first_seq..meta.first_seq;
+        let retention = self.max_retention();
         let (message_kind, next_key) = match kind {
             PostKind::Application => (MessageKind::Application, None),
             PostKind::Commit { next_access_key } => {
@@ -306,18 +328,26 @@ impl Relay {
                 (MessageKind::Commit, Some(next_access_key))
             }
         };
+        let stored_at = now_secs();
         let message = Message {
             seq: meta.next_seq,
             epoch,
             kind: message_kind,
-            stored_at: now_secs(),
+            stored_at,
             payload,
         };
         meta.next_seq += 1;
         meta.messages += 1;
         meta.bytes += len;
         self.store
-            .append(group, &meta, &message, next_key.as_ref(), removed.clone())
+            .append(
+                group,
+                &meta,
+                &message,
+                Expiry::after(stored_at, retention),
+                next_key.as_ref(),
+                removed.clone(),
+            )
             .map_err(internal)?;
         st.meta = meta;
         drop(st);
@@ -545,11 +575,12 @@ impl Relay {
         Ok(self.durable((), None))
     }
 
-    /// Deletes what retention says must go: messages older than the retention age (and
-    /// access keys of epochs that no longer have messages, except the current one), and
-    /// expired invite slots. Returns (messages, slots) deleted.
+    /// Deletes what retention says must go: expired messages (and access keys of epochs
+    /// that no longer have messages, except the current one), and expired invite slots;
+    /// and destroys the shredding keys of whatever expired, so that what lingers in the
+    /// engine's files becomes unreadable. Returns (messages, slots) deleted.
     pub fn run_retention(&self, now: u64) -> Result<(u64, u64), StoreError> {
-        let cutoff = now.saturating_sub(self.policy.retention.as_secs());
+        let retention = self.max_retention();
         let mut removed_messages = 0;
         let mut removed_bytes = 0;
         for (id, _) in self.store.groups()? {
@@ -558,13 +589,14 @@ impl Relay {
             let mut meta = st.meta.clone();
             let mut oldest_epoch = meta.epoch;
             let mut bytes = 0u64;
-            self.store.scan(&id, meta.first_seq, &mut |m| {
+            let durable_next = st.durable_next;
+            self.store.scan_info(&id, meta.first_seq, &mut |m| {
                 // Only durable messages: a message still waiting for its flush is new.
-                if m.stored_at >= cutoff || m.seq >= st.durable_next {
+                if m.seq >= durable_next || !expired(m.stored_at, m.expires_at, retention, now) {
                     oldest_epoch = m.epoch;
                     return ControlFlow::Break(());
                 }
-                bytes += m.payload.len() as u64;
+                bytes += m.len;
                 meta.first_seq = m.seq + 1;
                 ControlFlow::Continue(())
             })?;
@@ -582,8 +614,7 @@ impl Relay {
             removed_messages += count;
             removed_bytes += bytes;
         }
-        // Whatever of those messages lingers in the engine's files becomes unreadable.
-        self.store.shred_before(cutoff)?;
+        self.store.shred(now, retention)?;
         self.metrics.messages_stored.dec_by(removed_messages as i64);
         self.metrics.bytes_stored.dec_by(removed_bytes as i64);
 
@@ -598,5 +629,23 @@ impl Relay {
         }
         self.store.sync()?;
         Ok((removed_messages, removed_slots))
+    }
+
+    /// Between full runs: destroys the shredding keys that expired. Returns how many.
+    pub fn run_short_retention(&self, now: u64) -> Result<usize, StoreError> {
+        let shredded = self.store.shred(now, self.max_retention())?;
+        if shredded > 0 {
+            self.store.sync()?;
+        }
+        Ok(shredded)
+    }
+
+    /// How long the retention task may sleep from `now` before a shredding key falls
+    /// due. `None`: only the full runs matter.
+    pub fn retention_due_in(&self, now: u64) -> Result<Option<Duration>, StoreError> {
+        Ok(self
+            .store
+            .next_shred(self.max_retention())?
+            .map(|t| Duration::from_secs(t.saturating_sub(now))))
     }
 }

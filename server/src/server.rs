@@ -53,13 +53,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         Some(files) => Some(Arc::new(Tls::new(files.clone())?)),
         None => None,
     };
-    // Shredding periods of an eighth of the retention (at most an hour): expired
-    // ciphertext becomes unreadable on disk soon after it expires.
-    let shred_period = (settings.retention / 8).clamp(
-        std::time::Duration::from_secs(1),
-        std::time::Duration::from_secs(3600),
-    );
-    let store = SledStore::open_with(&settings.data, shred_period)
+    let store = SledStore::open(&settings.data)
         .map_err(|e| crate::admin::open_error(&settings.data, &e))?;
     let metrics = Arc::new(Metrics::new());
     let relay = Arc::new(Relay::new(
@@ -231,16 +225,44 @@ async fn serve_tls(
     let _ = tokio::time::timeout(write_timeout, stream.shutdown()).await;
 }
 
+/// The retention task: a full run every `every` (all groups, invite slots), and in
+/// between short runs whenever a shredding key falls due, so that expired ciphertext is
+/// unreadable on disk within a shredding period of its expiry.
 async fn run_retention(relay: Arc<Relay>, every: Duration, shutdown: CancellationToken) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Never busier than this, whatever the keys say.
+    const MIN_GAP: Duration = Duration::from_millis(250);
+    // A full run at start: a relay that was down may have much to delete.
+    let mut next_full = tokio::time::Instant::now();
     loop {
+        let r = relay.clone();
+        let due = tokio::task::spawn_blocking(move || r.retention_due_in(relay::now_secs()))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .flatten();
+        let wake = match due {
+            Some(d) => (tokio::time::Instant::now() + d.max(MIN_GAP)).min(next_full),
+            None => next_full,
+        };
         tokio::select! {
-            _ = tick.tick() => {}
+            () = tokio::time::sleep_until(wake) => {}
             () = shutdown.cancelled() => return,
         }
+        let full = tokio::time::Instant::now() >= next_full;
+        if full {
+            next_full = tokio::time::Instant::now() + every;
+        }
         let r = relay.clone();
-        match tokio::task::spawn_blocking(move || r.run_retention(relay::now_secs())).await {
+        let run = tokio::task::spawn_blocking(move || {
+            let now = relay::now_secs();
+            if full {
+                r.run_retention(now)
+            } else {
+                r.run_short_retention(now).map(|_| (0, 0))
+            }
+        })
+        .await;
+        match run {
             Ok(Ok((messages, slots))) if messages + slots > 0 => {
                 tracing::info!(messages, invites = slots, "retention removed expired data");
             }

@@ -175,8 +175,10 @@ async fn nothing_older_than_retention_remains_readable_on_the_relay_disk() {
         },
     )
     .await;
-    // The period keys the payloads were sealed under are gone from every file.
-    let keys: Vec<&[u8]> = keys_then[8..].chunks(48).map(|r| &r[16..]).collect();
+    // The keys the payloads were sealed under are gone from every file (records of 56
+    // bytes after the 8-byte header: period, start, used-until, key).
+    assert_eq!(&keys_then[..8], b"KITHSK2\0");
+    let keys: Vec<&[u8]> = keys_then[8..].chunks(56).map(|r| &r[24..]).collect();
     eventually(
         Duration::from_secs(20),
         "the expired periods' keys to be destroyed",

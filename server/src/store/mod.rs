@@ -12,6 +12,7 @@ pub mod sled_store;
 use kith_protocol::frame::AccessPublicKey;
 use kith_protocol::{Epoch, GroupId, Message, Seq};
 use serde::{Deserialize, Serialize};
+use shred::Expiry;
 use std::ops::{ControlFlow, Range};
 
 /// A storage failure. Callers answer it with `ErrorCode::Internal`.
@@ -62,6 +63,22 @@ impl Default for GroupMeta {
     }
 }
 
+/// What retention and quotas need to know of a stored message, read without opening it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordInfo {
+    /// Its sequence number.
+    pub seq: Seq,
+    /// The epoch it was posted in.
+    pub epoch: Epoch,
+    /// When it was stored, Unix seconds.
+    pub stored_at: u64,
+    /// When it expires (fixed when stored); `None` for records stored before expiries
+    /// were recorded, which expire by age alone.
+    pub expires_at: Option<u64>,
+    /// Its payload's length.
+    pub len: u64,
+}
+
 /// An invite slot as stored: keyed by a hash of the slot id.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Slot {
@@ -100,24 +117,34 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool>;
     /// The access public key of one epoch, if kept.
     fn access_key(&self, group: &GroupId, epoch: Epoch) -> Result<Option<AccessPublicKey>>;
-    /// Atomically: stores `message`, deletes the messages in `remove`, stores `next_key`
-    /// as the key of `meta.epoch` if given, and writes `meta`.
+    /// Atomically: stores `message` to expire at `expiry`, deletes the messages in
+    /// `remove`, stores `next_key` as the key of `meta.epoch` if given, and writes `meta`.
     fn append(
         &self,
         group: &GroupId,
         meta: &GroupMeta,
         message: &Message,
+        expiry: Expiry,
         next_key: Option<&AccessPublicKey>,
         remove: Range<Seq>,
     ) -> Result<()>;
     /// One stored message.
     fn message(&self, group: &GroupId, seq: Seq) -> Result<Option<Message>>;
-    /// Visits stored messages from `from` on, in order, until `visit` breaks.
+    /// Visits stored messages from `from` on, in order, until `visit` breaks. Messages
+    /// whose shredding key is gone are skipped.
     fn scan(
         &self,
         group: &GroupId,
         from: Seq,
         visit: &mut dyn FnMut(Message) -> ControlFlow<()>,
+    ) -> Result<()>;
+    /// Visits the bookkeeping of stored messages from `from` on, in order, until `visit`
+    /// breaks, without opening them (shredded ones included).
+    fn scan_info(
+        &self,
+        group: &GroupId,
+        from: Seq,
+        visit: &mut dyn FnMut(RecordInfo) -> ControlFlow<()>,
     ) -> Result<()>;
     /// Atomically: deletes the messages in `remove` and the access keys of epochs before
     /// `keys_before`, and writes `meta`.
@@ -135,10 +162,12 @@ pub trait Store: Send + Sync + 'static {
     fn swap_slot(&self, key: &SlotKey, old: Option<&Slot>, new: Option<&Slot>) -> Result<bool>;
     /// Every slot key with its expiry (retention).
     fn slot_expiries(&self) -> Result<Vec<(SlotKey, u64)>>;
-    /// Makes stored payloads older than `cutoff` (Unix seconds) unreadable for good,
-    /// even where their bytes linger on disk (see [`shred`]). Called by retention after
-    /// it deleted them.
-    fn shred_before(&self, cutoff: u64) -> Result<()>;
+    /// Makes stored payloads that expired by `now` (their own expiry, or older than
+    /// `max_retention`, the relay's limit) unreadable for good, even where their bytes
+    /// linger on disk (see [`shred`]). Returns how many keys it destroyed.
+    fn shred(&self, now: u64, max_retention: u64) -> Result<usize>;
+    /// When [`Store::shred`] will next have something to do (Unix seconds), if ever.
+    fn next_shred(&self, max_retention: u64) -> Result<Option<u64>>;
     /// Makes every earlier write durable.
     fn sync(&self) -> Result<()>;
 }

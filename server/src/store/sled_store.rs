@@ -5,8 +5,13 @@
 //! |---|---|
 //! | `G` group(16) | [`GroupMeta`] (postcard) |
 //! | `K` group(16) epoch(8) | access public key (32 bytes) |
-//! | `M` group(16) seq(8) | [`Message`] (postcard) |
+//! | `M` group(16) seq(8) | `0x00`, then the message's fields with its payload sealed (postcard: seq, epoch, kind, stored_at, [`Sealed`]) |
 //! | `S` sha256(slot id)(32) | [`Slot`] (postcard) |
+//!
+//! Payloads are sealed under shredding keys ([`super::shred`]). A message record
+//! written before expiries were recorded is a postcard [`Message`] whose payload was sealed
+//! by the first shredding format; it never starts with `0x00` (its first field is a
+//! sequence number, never 0), which is how the two are told apart.
 //!
 //! Durability: sled's `flush()` writes the log with `sync_file_range(2)`, which pushes the
 //! pages to the device but neither flushes the device's write cache nor commits the file's
@@ -25,22 +30,77 @@
 //! capped the relay near 3 000 posts/s (BENCHMARKS.md). One batch per flush costs two
 //! per flush, shared by every message of the flush.
 
-use super::shred::KeyRing;
-use super::{GroupMeta, Result, Slot, SlotKey, Store, StoreError};
+use super::shred::{Expiry, KeyRing, Sealed};
+use super::{GroupMeta, RecordInfo, Result, Slot, SlotKey, Store, StoreError};
 use kith_protocol::frame::AccessPublicKey;
-use kith_protocol::{Epoch, GroupId, Message, Seq};
+use kith_protocol::{Epoch, GroupId, Message, MessageKind, Seq};
+use serde::{Deserialize, Serialize};
 use sled::IVec;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::ops::{Bound, ControlFlow, Range};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 const GROUP: u8 = b'G';
 const KEY: u8 = b'K';
 const MESSAGE: u8 = b'M';
 const SLOT: u8 = b'S';
+/// The first byte of a message record in the current format.
+const MESSAGE_V2: u8 = 0;
+/// The AEAD tag the shredding layer adds.
+const TAG: u64 = 16;
+
+/// A message record as stored (after the [`MESSAGE_V2`] byte).
+#[derive(Serialize, Deserialize)]
+struct StoredMessage {
+    seq: Seq,
+    epoch: Epoch,
+    kind: MessageKind,
+    stored_at: u64,
+    body: Sealed,
+}
+
+/// The same record, decoded without copying the ciphertext (bookkeeping only).
+#[derive(Deserialize)]
+struct StoredMessageHead<'a> {
+    seq: Seq,
+    epoch: Epoch,
+    _kind: MessageKind,
+    stored_at: u64,
+    expires_at: u64,
+    _period: u64,
+    _check: [u8; 4],
+    _nonce: [u8; 24],
+    #[serde(borrow)]
+    ciphertext: &'a [u8],
+}
+
+/// A record of the first format, decoded without copying the ciphertext.
+#[derive(Deserialize)]
+struct LegacyMessageHead<'a> {
+    seq: Seq,
+    epoch: Epoch,
+    _kind: MessageKind,
+    stored_at: u64,
+    #[serde(borrow)]
+    payload: &'a [u8],
+}
+
+/// What a message's sealing is bound to: where and what it is.
+fn message_context(g: &GroupId, seq: Seq, epoch: Epoch, kind: MessageKind, at: u64) -> Vec<u8> {
+    let mut c = Vec::with_capacity(64);
+    c.extend_from_slice(b"kith relay message v2\0");
+    c.extend_from_slice(&g.0);
+    c.extend_from_slice(&seq.to_be_bytes());
+    c.extend_from_slice(&epoch.to_be_bytes());
+    c.push(match kind {
+        MessageKind::Application => 0,
+        MessageKind::Commit => 1,
+    });
+    c.extend_from_slice(&at.to_be_bytes());
+    c
+}
 
 /// Changes not yet applied to sled: `Some(value)` to write, `None` to remove.
 type Changes = BTreeMap<IVec, Option<IVec>>;
@@ -107,21 +167,15 @@ fn decode<'a, T: serde::Deserialize<'a>>(b: &'a [u8]) -> Result<T> {
 }
 
 impl SledStore {
-    /// Opens (or creates) the store in `dir`, with hour-long shredding periods.
+    /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Self> {
-        Self::open_with(dir, Duration::from_secs(3600))
-    }
-
-    /// Opens (or creates) the store in `dir`; payloads are sealed under keys of periods
-    /// of `shred_period` (the granularity at which expired ciphertext becomes unreadable).
-    pub fn open_with(dir: &Path, shred_period: Duration) -> Result<Self> {
         std::fs::create_dir_all(dir)?;
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(64 * 1024 * 1024)
             .open()?;
         let log_file = File::open(dir.join("db")).ok();
-        let ring = KeyRing::open(dir, shred_period)?;
+        let ring = KeyRing::open(dir)?;
         Ok(Self {
             db,
             log_file,
@@ -205,30 +259,68 @@ impl SledStore {
         })
     }
 
-    /// The stored form of a message: its payload sealed under its period's key.
-    fn seal(&self, group: &GroupId, message: &Message) -> Result<Vec<u8>> {
-        let sealed = Message {
-            seq: message.seq,
-            epoch: message.epoch,
-            kind: message.kind,
-            stored_at: message.stored_at,
-            payload: self
-                .ring
-                .seal(message.stored_at, group, message.seq, &message.payload)?,
+    /// The stored form of a message: its payload sealed under the key of its expiry.
+    fn seal(&self, group: &GroupId, message: &Message, expiry: Expiry) -> Result<Vec<u8>> {
+        let m = message;
+        let context = message_context(group, m.seq, m.epoch, m.kind, m.stored_at);
+        let stored = StoredMessage {
+            seq: m.seq,
+            epoch: m.epoch,
+            kind: m.kind,
+            stored_at: m.stored_at,
+            body: self.ring.seal(m.stored_at, expiry, &context, &m.payload)?,
         };
-        Ok(encode(&sealed))
+        let mut out = vec![MESSAGE_V2];
+        out.extend_from_slice(&encode(&stored));
+        Ok(out)
     }
 
-    /// The message back, or `None` if its period's key was shredded.
+    /// The message back, or `None` if its key was shredded.
     fn unseal(&self, group: &GroupId, bytes: &[u8]) -> Result<Option<Message>> {
+        if let Some(rest) = bytes.strip_prefix(&[MESSAGE_V2]) {
+            let s: StoredMessage = decode(rest)?;
+            let context = message_context(group, s.seq, s.epoch, s.kind, s.stored_at);
+            return Ok(self.ring.unseal(&s.body, &context)?.map(|payload| Message {
+                seq: s.seq,
+                epoch: s.epoch,
+                kind: s.kind,
+                stored_at: s.stored_at,
+                payload,
+            }));
+        }
         let mut m: Message = decode(bytes)?;
-        match self.ring.unseal(m.stored_at, group, m.seq, &m.payload)? {
+        match self
+            .ring
+            .unseal_legacy(m.stored_at, group, m.seq, &m.payload)?
+        {
             Some(p) => {
                 m.payload = p;
                 Ok(Some(m))
             }
             None => Ok(None),
         }
+    }
+
+    /// A message record's bookkeeping, without opening it.
+    fn info(bytes: &[u8]) -> Result<RecordInfo> {
+        if let Some(rest) = bytes.strip_prefix(&[MESSAGE_V2]) {
+            let h: StoredMessageHead<'_> = decode(rest)?;
+            return Ok(RecordInfo {
+                seq: h.seq,
+                epoch: h.epoch,
+                stored_at: h.stored_at,
+                expires_at: Some(h.expires_at),
+                len: (h.ciphertext.len() as u64).saturating_sub(TAG),
+            });
+        }
+        let h: LegacyMessageHead<'_> = decode(bytes)?;
+        Ok(RecordInfo {
+            seq: h.seq,
+            epoch: h.epoch,
+            stored_at: h.stored_at,
+            expires_at: None,
+            len: (h.payload.len() as u64).saturating_sub(TAG),
+        })
     }
 }
 
@@ -288,10 +380,11 @@ impl Store for SledStore {
         group: &GroupId,
         meta: &GroupMeta,
         message: &Message,
+        expiry: Expiry,
         next_key: Option<&AccessPublicKey>,
         remove: Range<Seq>,
     ) -> Result<()> {
-        let sealed = self.seal(group, message)?;
+        let sealed = self.seal(group, message, expiry)?;
         let mut changes = vec![(
             IVec::from(&numbered_key(MESSAGE, group, message.seq)[..]),
             Some(IVec::from(sealed)),
@@ -333,6 +426,23 @@ impl Store for SledStore {
                 continue;
             };
             if visit(m).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn scan_info(
+        &self,
+        group: &GroupId,
+        from: Seq,
+        visit: &mut dyn FnMut(RecordInfo) -> ControlFlow<()>,
+    ) -> Result<()> {
+        let start = numbered_key(MESSAGE, group, from);
+        let end = numbered_key(MESSAGE, group, u64::MAX);
+        for kv in self.range(&start, Bound::Included(&end)) {
+            let (_, v) = kv?;
+            if visit(Self::info(&v)?).is_break() {
                 break;
             }
         }
@@ -381,8 +491,12 @@ impl Store for SledStore {
         Ok(out)
     }
 
-    fn shred_before(&self, cutoff: u64) -> Result<()> {
-        self.ring.forget_before(cutoff).map(|_| ())
+    fn shred(&self, now: u64, max_retention: u64) -> Result<usize> {
+        self.ring.forget(now, max_retention)
+    }
+
+    fn next_shred(&self, max_retention: u64) -> Result<Option<u64>> {
+        self.ring.next_forget(max_retention)
     }
 
     fn sync(&self) -> Result<()> {
@@ -438,7 +552,10 @@ impl Drop for SledStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kith_protocol::MessageKind;
+
+    fn exp() -> Expiry {
+        Expiry::after(1, 3600)
+    }
 
     fn msg(seq: Seq, epoch: Epoch) -> Message {
         Message {
@@ -466,7 +583,7 @@ mod tests {
                 if next.is_some() {
                     meta.epoch = 1;
                 }
-                s.append(&g, &meta, &msg(seq, meta.epoch), next, 0..0)
+                s.append(&g, &meta, &msg(seq, meta.epoch), exp(), next, 0..0)
                     .unwrap();
             }
             s.sync().unwrap();
@@ -512,15 +629,16 @@ mod tests {
             assert!(s.create_group(&g, &meta, &[1; 32]).unwrap());
             for seq in 1..=4 {
                 meta.next_seq = seq + 1;
-                s.append(&g, &meta, &msg(seq, 0), None, 0..0).unwrap();
+                s.append(&g, &meta, &msg(seq, 0), exp(), None, 0..0)
+                    .unwrap();
             }
             s.sync().unwrap();
             // Unsynced: two more, one of them removing the oldest (a synced record) and
             // the next removing one that is itself not synced yet.
             meta.next_seq = 6;
-            s.append(&g, &meta, &msg(5, 0), None, 1..2).unwrap();
+            s.append(&g, &meta, &msg(5, 0), exp(), None, 1..2).unwrap();
             meta.next_seq = 7;
-            s.append(&g, &meta, &msg(6, 0), None, 5..6).unwrap();
+            s.append(&g, &meta, &msg(6, 0), exp(), None, 5..6).unwrap();
             assert_eq!(s.group(&g).unwrap().unwrap().next_seq, 7);
             assert_eq!(s.message(&g, 1).unwrap(), None);
             assert_eq!(s.message(&g, 5).unwrap(), None);
@@ -530,11 +648,68 @@ mod tests {
             assert_eq!(seqs(&s), vec![2, 3, 4, 6]);
             // Not synced, but applied when the store is dropped (as sled does).
             meta.next_seq = 8;
-            s.append(&g, &meta, &msg(7, 0), None, 0..0).unwrap();
+            s.append(&g, &meta, &msg(7, 0), exp(), None, 0..0).unwrap();
         }
         let s = SledStore::open(dir.path()).unwrap();
         assert_eq!(s.group(&g).unwrap().unwrap().next_seq, 8);
         assert_eq!(seqs(&s), vec![2, 3, 4, 6, 7]);
+    }
+
+    #[test]
+    fn records_of_the_first_format_are_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = GroupId([7; 16]);
+        // A legacy key file and a legacy message.
+        let key = [3u8; 32];
+        let mut file = b"KITHSK1\0".to_vec();
+        file.extend_from_slice(&0u64.to_be_bytes());
+        file.extend_from_slice(&u64::MAX.to_be_bytes());
+        file.extend_from_slice(&key);
+        std::fs::write(dir.path().join("shred-keys"), &file).unwrap();
+        let mut nonce = [0u8; 24];
+        nonce[..16].copy_from_slice(&g.0);
+        nonce[16..].copy_from_slice(&1u64.to_be_bytes());
+        let sealed = kith_protocol::aead::xseal(&key, &nonce, &nonce, &[9u8; 256]);
+        {
+            let db = sled::open(dir.path()).unwrap();
+            let meta = GroupMeta {
+                epoch: 2,
+                next_seq: 2,
+                first_seq: 1,
+                messages: 1,
+                bytes: 256,
+            };
+            db.insert(group_key(&g), encode(&meta)).unwrap();
+            let m = Message {
+                seq: 1,
+                epoch: 2,
+                kind: MessageKind::Application,
+                stored_at: 50,
+                payload: sealed,
+            };
+            db.insert(numbered_key(MESSAGE, &g, 1), encode(&m)).unwrap();
+            db.flush().unwrap();
+        }
+        let s = SledStore::open(dir.path()).unwrap();
+        let meta = s.group(&g).unwrap().unwrap();
+        assert_eq!((meta.epoch, meta.next_seq, meta.bytes), (2, 2, 256));
+        assert_eq!(s.message(&g, 1).unwrap().unwrap().payload, vec![9u8; 256]);
+        let mut infos = vec![];
+        s.scan_info(&g, 1, &mut |i| {
+            infos.push(i);
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        assert_eq!(
+            infos,
+            vec![RecordInfo {
+                seq: 1,
+                epoch: 2,
+                stored_at: 50,
+                expires_at: None,
+                len: 256
+            }]
+        );
     }
 
     #[test]
