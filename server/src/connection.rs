@@ -4,8 +4,9 @@
 //! The loop is one task that owns the socket and all connection state, so there is no
 //! locking here. It `select!`s over: shutdown, being cut off by the hub, answers that
 //! waited for a flush, queued pushes, the next client frame, and the idle deadline.
-//! Reading stops while [`MAX_IN_FLIGHT`] answers wait for a flush, which is the
-//! back-pressure for a client that pipelines posts faster than the disk syncs.
+//! Reading stops while [`MAX_IN_FLIGHT`] answers, or writes of [`MAX_IN_FLIGHT_BYTES`],
+//! wait for a flush, which is the back-pressure for a client that pipelines posts or
+//! blobs faster than the disk syncs (and bounds what one connection holds in memory).
 
 use crate::http::{self, Prefixed, Route};
 use crate::hub::{self, Outbox};
@@ -32,6 +33,9 @@ use tokio_util::sync::CancellationToken;
 
 /// Answers a connection may have waiting for a flush before the relay stops reading it.
 pub const MAX_IN_FLIGHT: usize = 256;
+/// Payload and blob bytes a connection may have waiting for a flush before the relay
+/// stops reading it (checked before each read, so at most one frame more).
+pub const MAX_IN_FLIGHT_BYTES: usize = 16 << 20;
 /// Outstanding challenge nonces per connection; the oldest is forgotten first.
 const MAX_NONCES: usize = 8;
 /// (group, epoch) authorizations per connection.
@@ -113,11 +117,13 @@ impl TokenBucket {
     }
 }
 
-type Answer = Pin<Box<dyn Future<Output = RelayFrame> + Send>>;
+/// An answer that waits for a flush, with the bytes its write holds until then.
+type Answer = Pin<Box<dyn Future<Output = (RelayFrame, usize)> + Send>>;
 
 enum Reply {
     Now(RelayFrame),
-    Later(Answer),
+    /// Answer once durable; the write holds this many bytes until then.
+    Later(Answer, usize),
     /// Answer, then close the connection.
     Close(RelayFrame, CloseCode),
 }
@@ -135,15 +141,27 @@ fn later<T: Send + 'static>(
     pending: Pending<T>,
     body: impl FnOnce(T) -> Response + Send + 'static,
 ) -> Reply {
-    Reply::Later(Box::pin(async move {
-        match pending.done.await {
+    later_sized(id, pending, 0, body)
+}
+
+/// [`later`] for a write that holds `bytes` until its flush.
+fn later_sized<T: Send + 'static>(
+    id: RequestId,
+    pending: Pending<T>,
+    bytes: usize,
+    body: impl FnOnce(T) -> Response + Send + 'static,
+) -> Reply {
+    let answer = Box::pin(async move {
+        let frame = match pending.done.await {
             Ok(true) => RelayFrame::Response {
                 id,
                 body: body(pending.value),
             },
             _ => err(id, ErrorCode::Internal),
-        }
-    }))
+        };
+        (frame, bytes)
+    });
+    Reply::Later(answer, bytes)
 }
 
 struct Conn {
@@ -349,6 +367,7 @@ impl Conn {
             cut,
         } = outbox_rx;
         let mut pending: FuturesUnordered<Answer> = FuturesUnordered::new();
+        let mut pending_bytes = 0usize;
         let mut bucket = TokenBucket::new(cfg.rate, cfg.burst);
         let mut bad_frames = 0u32;
         let mut rate_strikes = 0u32;
@@ -359,7 +378,7 @@ impl Conn {
                 biased;
                 () = shutdown.cancelled() => {
                     // Answers already made durable still go out.
-                    while let Some(frame) = pending.next().await {
+                    while let Some((frame, _)) = pending.next().await {
                         if send(ws, &relay, frame.encode().into(), cfg.write_timeout).await.is_err() {
                             return;
                         }
@@ -372,12 +391,14 @@ impl Conn {
                     close(ws, CloseCode::Policy, cfg.write_timeout).await;
                     return;
                 }
-                Some(frame) = pending.next(), if !pending.is_empty() => {
+                Some((frame, n)) = pending.next(), if !pending.is_empty() => {
                     // Answers made durable by the same flush are ready together.
+                    pending_bytes -= n;
                     let mut batch: Vec<Bytes> = vec![frame.encode().into()];
                     while batch.len() < MAX_WRITE_BATCH
-                        && let Some(Some(frame)) = pending.next().now_or_never()
+                        && let Some(Some((frame, n))) = pending.next().now_or_never()
                     {
+                        pending_bytes -= n;
                         batch.push(frame.encode().into());
                     }
                     if send_all(ws, &relay, &mut batch, cfg.write_timeout).await.is_err() {
@@ -403,7 +424,8 @@ impl Conn {
                         return;
                     }
                 }
-                msg = ws.next(), if pending.len() < MAX_IN_FLIGHT => {
+                msg = ws.next(), if pending.len() < MAX_IN_FLIGHT
+                    && pending_bytes < MAX_IN_FLIGHT_BYTES => {
                     idle.as_mut().reset(tokio::time::Instant::now() + cfg.idle_timeout);
                     let bytes = match msg {
                         None => return,
@@ -469,7 +491,10 @@ impl Conn {
                                 return;
                             }
                         }
-                        Reply::Later(answer) => pending.push(answer),
+                        Reply::Later(answer, n) => {
+                            pending_bytes += n;
+                            pending.push(answer);
+                        }
                         Reply::Close(frame, code) => {
                             let _ = send(ws, &relay, frame.encode().into(), cfg.write_timeout).await;
                             close(ws, code, cfg.write_timeout).await;
@@ -602,8 +627,9 @@ impl Conn {
                 if !self.authorized(&group, epoch) {
                     return self.reject(id, ErrorCode::Unauthorized);
                 }
+                let n = payload.len();
                 match relay.post(&group, epoch, kind, payload) {
-                    Ok(p) => later(id, p, |seq| Response::Posted { seq }),
+                    Ok(p) => later_sized(id, p, n, |seq| Response::Posted { seq }),
                     Err(code) => self.reject(id, code),
                 }
             }
