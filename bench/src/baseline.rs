@@ -154,6 +154,7 @@ fn handle(
             Some(g) => ok(Response::Authorized {
                 current_epoch: 0,
                 head: g.next_seq,
+                retention_secs: 30 * 24 * 3600,
             }),
             None => no_group,
         },

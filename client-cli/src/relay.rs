@@ -607,6 +607,7 @@ impl RelayConnection {
             Response::Authorized {
                 current_epoch,
                 head,
+                ..
             } => Ok((current_epoch, head)),
             other => Err(self.wrong(&other)),
         }
@@ -873,6 +874,9 @@ fn expected_answer(request: &Request) -> fn(&Response) -> bool {
         Request::PutWelcome { .. } => |r| matches!(r, Response::WelcomePut),
         Request::GetWelcome { .. } => |r| matches!(r, Response::Welcome { .. }),
         Request::DeleteInvite { .. } => |r| matches!(r, Response::InviteDeleted),
+        Request::PutBlob { .. } => |r| matches!(r, Response::BlobPut { .. }),
+        Request::GetBlob { .. } => |r| matches!(r, Response::Blob { .. }),
+        Request::SetRetention { .. } => |r| matches!(r, Response::RetentionSet { .. }),
     }
 }
 
@@ -894,6 +898,9 @@ fn response_name(r: &Response) -> &'static str {
         Response::WelcomePut => "WelcomePut",
         Response::Welcome { .. } => "Welcome",
         Response::InviteDeleted => "InviteDeleted",
+        Response::BlobPut { .. } => "BlobPut",
+        Response::Blob { .. } => "Blob",
+        Response::RetentionSet { .. } => "RetentionSet",
     }
 }
 

@@ -79,7 +79,7 @@ error_codes! {
     StaleEpoch = 10, "stale_epoch", "the group has moved to a newer epoch; fetch and retry";
     /// A payload or blob length is not one of the padding buckets.
     BadPadding = 11, "bad_padding", "the payload is not padded to a bucket size";
-    /// The group is over its storage quota.
+    /// The group is over its storage quota (for blobs; messages drop the oldest instead).
     QuotaExceeded = 12, "quota_exceeded", "the group is over its storage quota on this relay";
     /// The relay requires a creation secret and none or a wrong one was given.
     CreationForbidden = 13, "creation_forbidden", "this relay does not let you create groups";
@@ -103,6 +103,8 @@ error_codes! {
     Internal = 22, "internal", "the relay failed internally; try again";
     /// The relay is shutting down; reconnect later.
     ShuttingDown = 23, "shutting_down", "the relay is shutting down; reconnect later";
+    /// No blob with this id in this group (never stored, or expired).
+    NoSuchBlob = 24, "no_such_blob", "the relay has no such file chunk (it may have expired)";
 }
 
 impl Serialize for ErrorCode {

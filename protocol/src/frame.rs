@@ -24,6 +24,15 @@ pub type RequestId = u32;
 /// [`crate::access`]).
 pub type AccessPublicKey = [u8; 32];
 
+/// A blob's id: the SHA-256 of its bytes, computed by the relay (and checked by every
+/// client that reads it).
+pub type BlobId = [u8; 32];
+
+/// The id of a blob: SHA-256 of its bytes.
+pub fn blob_id(data: &[u8]) -> BlobId {
+    crate::aead::sha256(data)
+}
+
 /// A frame from a client to the relay.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
@@ -158,6 +167,33 @@ pub enum Request {
         /// The management token.
         manage_token: [u8; 32],
     },
+    /// Stores an opaque blob (a sealed file chunk) for the group. Only on a connection
+    /// authorized for the group's current epoch. The relay names it by its SHA-256;
+    /// putting the same bytes again is answered with the same id and stores nothing new.
+    PutBlob {
+        /// The group.
+        group: GroupId,
+        /// The blob, a bucket size of at most [`MAX_BLOB`] bytes.
+        #[serde(with = "serde_bytes")]
+        data: Vec<u8>,
+    },
+    /// Reads a blob of the group. Only on a connection authorized for the group's
+    /// current epoch.
+    GetBlob {
+        /// The group.
+        group: GroupId,
+        /// The blob's id, as [`Response::BlobPut`] named it.
+        id: BlobId,
+    },
+    /// Sets how long the relay keeps the group's messages and blobs. Only on a connection
+    /// authorized for the group's current epoch.
+    SetRetention {
+        /// The group.
+        group: GroupId,
+        /// Seconds; 0 means the relay's default. The relay never keeps anything longer
+        /// than its own limit, so the effective value is `min(secs, limit)`.
+        secs: u64,
+    },
 }
 
 /// What kind of message a [`Request::Post`] stores.
@@ -266,6 +302,9 @@ pub enum Response {
         current_epoch: Epoch,
         /// The sequence number the next stored message will get.
         head: Seq,
+        /// How long the relay keeps the group's messages and blobs, in seconds (the
+        /// effective value: see [`Request::SetRetention`]).
+        retention_secs: u64,
     },
     /// Answers `Post`: stored and flushed under this sequence number.
     Posted {
@@ -326,6 +365,22 @@ pub enum Response {
     },
     /// Answers `DeleteInvite`.
     InviteDeleted,
+    /// Answers `PutBlob`: stored and flushed under this id.
+    BlobPut {
+        /// SHA-256 of the blob.
+        id: BlobId,
+    },
+    /// Answers `GetBlob`.
+    Blob {
+        /// The blob's bytes.
+        #[serde(with = "serde_bytes")]
+        data: Vec<u8>,
+    },
+    /// Answers `SetRetention`: stored and flushed.
+    RetentionSet {
+        /// The effective retention, in seconds.
+        secs: u64,
+    },
 }
 
 /// Why a frame could not be decoded.
@@ -394,6 +449,7 @@ impl ClientFrame {
             Request::PutInvite { invitation, .. } => invitation.len() <= MAX_INVITE_BLOB,
             Request::AnswerInvite { answer, .. } => answer.len() <= MAX_INVITE_BLOB,
             Request::PutWelcome { welcome, .. } => welcome.len() <= MAX_PAYLOAD,
+            Request::PutBlob { data, .. } => data.len() <= MAX_BLOB,
             _ => true,
         };
         if ok {
@@ -434,6 +490,7 @@ impl RelayFrame {
                 Response::Welcome { welcome } => {
                     welcome.as_ref().is_none_or(|w| w.len() <= MAX_PAYLOAD)
                 }
+                Response::Blob { data } => data.len() <= MAX_BLOB,
                 _ => true,
             },
             RelayFrame::Error { .. } => true,
@@ -523,6 +580,40 @@ mod tests {
     }
 
     #[test]
+    fn over_limit_blobs_are_refused_both_ways() {
+        let put = ClientFrame {
+            id: 9,
+            request: Request::PutBlob {
+                group: GroupId([1; 16]),
+                data: vec![0; MAX_BLOB + 1],
+            },
+        };
+        assert_eq!(
+            ClientFrame::decode(&put.encode()),
+            Err(DecodeError::OverLimit(9))
+        );
+        let blob = RelayFrame::Response {
+            id: 9,
+            body: Response::Blob {
+                data: vec![0; MAX_BLOB + 1],
+            },
+        };
+        assert_eq!(
+            RelayFrame::decode(&blob.encode()),
+            Err(DecodeError::OverLimit(0))
+        );
+        let fits = ClientFrame {
+            id: 9,
+            request: Request::PutBlob {
+                group: GroupId([1; 16]),
+                data: vec![0; MAX_BLOB],
+            },
+        };
+        assert!(fits.encode().len() <= MAX_FRAME);
+        assert_eq!(ClientFrame::decode(&fits.encode()), Ok(fits));
+    }
+
+    #[test]
     fn a_length_prefix_larger_than_the_input_does_not_allocate_it() {
         // id 1, Post (variant 5), group, epoch, Application, then a payload length of
         // 2^32 with no bytes behind it.
@@ -595,5 +686,63 @@ mod layout {
         want.extend([7; 32]);
         want.extend([3, 9, 9, 9]);
         assert_eq!(p.encode(), want);
+    }
+
+    #[test]
+    fn blob_and_retention_layout() {
+        let put = ClientFrame {
+            id: 2,
+            request: Request::PutBlob {
+                group: GroupId([1; 16]),
+                data: vec![5; 2],
+            },
+        };
+        let mut want = vec![2, 16];
+        want.extend([1; 16]);
+        want.extend([2, 5, 5]);
+        assert_eq!(put.encode(), want);
+        let get = ClientFrame {
+            id: 3,
+            request: Request::GetBlob {
+                group: GroupId([1; 16]),
+                id: [4; 32],
+            },
+        };
+        let mut want = vec![3, 17];
+        want.extend([1; 16]);
+        want.extend([4; 32]);
+        assert_eq!(get.encode(), want);
+        let set = ClientFrame {
+            id: 4,
+            request: Request::SetRetention {
+                group: GroupId([1; 16]),
+                secs: 300,
+            },
+        };
+        let mut want = vec![4, 18];
+        want.extend([1; 16]);
+        want.extend([0xAC, 0x02]);
+        assert_eq!(set.encode(), want);
+        let authorized = RelayFrame::Response {
+            id: 1,
+            body: Response::Authorized {
+                current_epoch: 2,
+                head: 3,
+                retention_secs: 10,
+            },
+        };
+        assert_eq!(authorized.encode(), vec![0, 1, 4, 2, 3, 10]);
+        let put = RelayFrame::Response {
+            id: 1,
+            body: Response::BlobPut { id: [6; 32] },
+        };
+        let mut want = vec![0, 1, 16];
+        want.extend([6; 32]);
+        assert_eq!(put.encode(), want);
+        let e = RelayFrame::Error {
+            id: 1,
+            code: ErrorCode::NoSuchBlob,
+        };
+        assert_eq!(e.encode(), vec![1, 1, 24]);
     }
 }

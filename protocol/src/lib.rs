@@ -28,8 +28,8 @@ pub mod padding;
 
 pub use error::ErrorCode;
 pub use frame::{
-    ClientFrame, DecodeError, Message, MessageKind, PostKind, Push, RelayFrame, Request, RequestId,
-    Response,
+    BlobId, ClientFrame, DecodeError, Message, MessageKind, PostKind, Push, RelayFrame, Request,
+    RequestId, Response,
 };
 pub use ids::{Epoch, GroupId, Seq, SlotId};
 

@@ -11,6 +11,11 @@ pub const MAX_PAYLOAD: usize = 1 << 20;
 /// headers). Just above [`MAX_PAYLOAD`] on purpose: nothing legitimate is bigger.
 pub const MAX_FRAME: usize = MAX_PAYLOAD + 64 * 1024;
 
+/// The largest blob (`PutBlob`): 256 KiB, one of the padding buckets. Blobs are sealed
+/// file chunks; a client cuts a file into chunks that seal to exactly this size, so the
+/// relay sees every chunk of every file at the same size. Far below [`MAX_FRAME`].
+pub const MAX_BLOB: usize = 1 << 18;
+
 /// The largest sealed invitation or join answer. Invitations carry a group name, a key
 /// and a few ids; answers carry one KeyPackage and a display name.
 pub const MAX_INVITE_BLOB: usize = 16 * 1024;

@@ -109,6 +109,10 @@ pub struct Totals {
     pub invite_slots: u64,
     /// Invite slots already expired (deleted by the next retention run).
     pub expired_invite_slots: u64,
+    /// Blobs (sealed file chunks).
+    pub blobs: u64,
+    /// Stored blob bytes.
+    pub blob_bytes: u64,
 }
 
 /// Counts what `store` holds.
@@ -118,6 +122,8 @@ pub fn totals(store: &dyn Store, now: u64) -> anyhow::Result<Totals> {
         t.groups += 1;
         t.messages += meta.messages;
         t.bytes += meta.bytes;
+        t.blobs += meta.blobs;
+        t.blob_bytes += meta.blob_bytes;
     }
     for (_, expires_at) in store.slot_expiries()? {
         t.invite_slots += 1;
@@ -249,13 +255,20 @@ fn stats(settings: &Settings, json: bool) -> anyhow::Result<()> {
     let t = totals(&store, relay::now_secs())?;
     if json {
         println!(
-            "{{\"groups\":{},\"messages\":{},\"bytes\":{},\"invite_slots\":{},\"expired_invite_slots\":{}}}",
-            t.groups, t.messages, t.bytes, t.invite_slots, t.expired_invite_slots
+            "{{\"groups\":{},\"messages\":{},\"bytes\":{},\"blobs\":{},\"blob_bytes\":{},\"invite_slots\":{},\"expired_invite_slots\":{}}}",
+            t.groups,
+            t.messages,
+            t.bytes,
+            t.blobs,
+            t.blob_bytes,
+            t.invite_slots,
+            t.expired_invite_slots
         );
     } else {
         println!("groups:        {}", t.groups);
         println!("messages:      {}", t.messages);
         println!("bytes:         {} ({})", t.bytes, human_bytes(t.bytes));
+        println!("blobs:         {} ({})", t.blobs, human_bytes(t.blob_bytes));
         println!(
             "invite slots:  {} ({} expired, deleted by the next retention run)",
             t.invite_slots, t.expired_invite_slots
@@ -275,21 +288,26 @@ fn gc(settings: &Settings, json: bool) -> anyhow::Result<()> {
             retention: settings.retention,
             max_group_bytes: settings.max_group_bytes,
             max_group_messages: settings.max_group_messages,
+            max_group_blob_bytes: settings.max_group_blob_bytes,
             creation_secret: None,
         },
     )?;
-    let (messages, slots) = relay.run_retention(now)?;
+    let (removed, slots) = relay.run_retention(now)?;
+    let (messages, blobs) = (removed.messages, removed.blobs);
     let after = totals(store.as_ref(), now)?;
     let bytes = before.bytes.saturating_sub(after.bytes);
     if json {
         println!(
-            "{{\"removed_messages\":{messages},\"removed_bytes\":{bytes},\"removed_invite_slots\":{slots},\"retention_secs\":{}}}",
+            "{{\"removed_messages\":{messages},\"removed_bytes\":{bytes},\"removed_blobs\":{blobs},\"removed_blob_bytes\":{},\"removed_invite_slots\":{slots},\"retention_secs\":{}}}",
+            removed.blob_bytes,
             settings.retention.as_secs()
         );
     } else {
         println!(
-            "removed {messages} message(s) ({}) older than {} and {slots} expired invite slot(s)",
+            "removed {messages} message(s) ({}) and {blobs} blob(s) ({}) older than {} and \
+             {slots} expired invite slot(s)",
             human_bytes(bytes),
+            human_bytes(removed.blob_bytes),
             humantime::format_duration(settings.retention)
         );
         println!(

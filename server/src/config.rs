@@ -55,6 +55,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "KITH_RELAY_MAX_GROUP_BYTES", value_name = "SIZE", value_parser = parse_size)]
     pub max_group_bytes: Option<u64>,
 
+    /// Most blob bytes (sealed file chunks) kept per group; beyond it new blobs are
+    /// refused (quota_exceeded), never old ones dropped. [default: 1GiB]
+    #[arg(long, global = true, env = "KITH_RELAY_MAX_GROUP_BLOB_BYTES", value_name = "SIZE", value_parser = parse_size)]
+    pub max_group_blob_bytes: Option<u64>,
+
     /// Most messages kept per group; the oldest go first. [default: 1000000]
     #[arg(
         long,
@@ -132,6 +137,7 @@ struct FileConfig {
     #[serde(default, with = "humantime_serde")]
     retention_interval: Option<Duration>,
     max_group_bytes: Option<SizeValue>,
+    max_group_blob_bytes: Option<SizeValue>,
     max_group_messages: Option<u64>,
     max_connections: Option<usize>,
     #[serde(default, with = "humantime_serde")]
@@ -200,6 +206,8 @@ pub struct Settings {
     pub max_group_bytes: u64,
     /// Per-group message quota.
     pub max_group_messages: u64,
+    /// Per-group blob byte quota.
+    pub max_group_blob_bytes: u64,
     /// Global connection cap.
     pub max_connections: usize,
     /// Upgrade + Hello deadline.
@@ -230,6 +238,7 @@ impl Default for Settings {
             retention_interval: Duration::from_secs(3600),
             max_group_bytes: 1 << 30,
             max_group_messages: 1_000_000,
+            max_group_blob_bytes: 1 << 30,
             max_connections: 10_000,
             handshake_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(300),
@@ -312,6 +321,11 @@ impl Settings {
                 .or(file.retention_interval)
                 .unwrap_or(d.retention_interval),
             max_group_bytes: size(cli.max_group_bytes, file.max_group_bytes, d.max_group_bytes)?,
+            max_group_blob_bytes: size(
+                cli.max_group_blob_bytes,
+                file.max_group_blob_bytes,
+                d.max_group_blob_bytes,
+            )?,
             max_group_messages: cli
                 .max_group_messages
                 .or(file.max_group_messages)
@@ -349,6 +363,7 @@ impl Settings {
             ("retention-interval", self.retention_interval.is_zero()),
             ("max-group-bytes", self.max_group_bytes == 0),
             ("max-group-messages", self.max_group_messages == 0),
+            ("max-group-blob-bytes", self.max_group_blob_bytes == 0),
             ("max-connections", self.max_connections == 0),
             ("handshake-timeout", self.handshake_timeout.is_zero()),
             ("idle-timeout", self.idle_timeout.is_zero()),

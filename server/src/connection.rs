@@ -524,6 +524,20 @@ impl Conn {
         })
     }
 
+    fn authorized_answer(&self, id: RequestId, group: &GroupId) -> Reply {
+        match self.relay.group_info(group) {
+            Ok((current_epoch, head, retention_secs)) => ok(
+                id,
+                Response::Authorized {
+                    current_epoch,
+                    head,
+                    retention_secs,
+                },
+            ),
+            Err(code) => self.reject(id, code),
+        }
+    }
+
     fn reject(&self, id: RequestId, code: ErrorCode) -> Reply {
         self.relay.metrics.reject(code.slug());
         Reply::Now(err(id, code))
@@ -581,16 +595,7 @@ impl Conn {
                 };
                 self.nonces.remove(pos);
                 if self.authorized(&group, epoch) {
-                    return match relay.head(&group) {
-                        Ok((current_epoch, head)) => ok(
-                            id,
-                            Response::Authorized {
-                                current_epoch,
-                                head,
-                            },
-                        ),
-                        Err(code) => self.reject(id, code),
-                    };
+                    return self.authorized_answer(id, &group);
                 }
                 if self.authorizations >= MAX_AUTHORIZATIONS
                     || (!self.auth.contains_key(&group) && self.auth.len() >= MAX_GROUPS)
@@ -607,16 +612,7 @@ impl Conn {
                 }
                 self.auth.entry(group).or_default().insert(epoch);
                 self.authorizations += 1;
-                match relay.head(&group) {
-                    Ok((current_epoch, head)) => ok(
-                        id,
-                        Response::Authorized {
-                            current_epoch,
-                            head,
-                        },
-                    ),
-                    Err(code) => self.reject(id, code),
-                }
+                self.authorized_answer(id, &group)
             }
             Request::Post {
                 group,
@@ -630,6 +626,37 @@ impl Conn {
                 let n = payload.len();
                 match relay.post(&group, epoch, kind, payload) {
                     Ok(p) => later_sized(id, p, n, |seq| Response::Posted { seq }),
+                    Err(code) => self.reject(id, code),
+                }
+            }
+            // Blobs and retention need the group's current epoch: a connection that
+            // proved only older ones gets `stale_epoch` (the relay checks under the
+            // group's lock), one that proved none `unauthorized`.
+            Request::PutBlob { group, data } => {
+                let Some(epochs) = self.auth.get(&group) else {
+                    return self.reject(id, ErrorCode::Unauthorized);
+                };
+                let n = data.len();
+                match relay.put_blob(&group, data, &|e| epochs.contains(&e)) {
+                    Ok(p) => later_sized(id, p, n, |id| Response::BlobPut { id }),
+                    Err(code) => self.reject(id, code),
+                }
+            }
+            Request::GetBlob { group, id: blob } => {
+                let Some(epochs) = self.auth.get(&group) else {
+                    return self.reject(id, ErrorCode::Unauthorized);
+                };
+                match relay.get_blob(&group, &blob, &|e| epochs.contains(&e)) {
+                    Ok(data) => ok(id, Response::Blob { data }),
+                    Err(code) => self.reject(id, code),
+                }
+            }
+            Request::SetRetention { group, secs } => {
+                let Some(epochs) = self.auth.get(&group) else {
+                    return self.reject(id, ErrorCode::Unauthorized);
+                };
+                match relay.set_retention(&group, secs, &|e| epochs.contains(&e)) {
+                    Ok(p) => later(id, p, |secs| Response::RetentionSet { secs }),
                     Err(code) => self.reject(id, code),
                 }
             }

@@ -32,6 +32,10 @@ pub struct Metrics {
     pub messages_stored: Gauge,
     /// Groups stored.
     pub groups: Gauge,
+    /// Blobs (sealed file chunks) stored (all groups).
+    pub blobs_stored: Gauge,
+    /// Blob bytes stored (all groups).
+    pub blob_bytes_stored: Gauge,
     /// Frames answered with an error, or connections closed for a frame, by reason.
     pub rejected: Family<Reason, Counter>,
     /// Time of one storage flush (sled flush + fdatasync), seconds.
@@ -54,6 +58,8 @@ impl Metrics {
             bytes_stored: Gauge::default(),
             messages_stored: Gauge::default(),
             groups: Gauge::default(),
+            blobs_stored: Gauge::default(),
+            blob_bytes_stored: Gauge::default(),
             rejected: Family::default(),
             flush_seconds: Histogram::new(exponential_buckets(0.000_05, 2.0, 16)),
             flush_batch: Histogram::new(exponential_buckets(1.0, 2.0, 14)),
@@ -87,6 +93,16 @@ impl Metrics {
             m.messages_stored.clone(),
         );
         registry.register("groups", "Groups stored", m.groups.clone());
+        registry.register(
+            "stored_blobs",
+            "Blobs (sealed file chunks) stored",
+            m.blobs_stored.clone(),
+        );
+        registry.register(
+            "stored_blob_bytes",
+            "Blob bytes stored",
+            m.blob_bytes_stored.clone(),
+        );
         registry.register(
             "rejected_frames",
             "Frames rejected, by reason",
@@ -150,6 +166,8 @@ mod tests {
             "kith_frames_out_total",
             "kith_stored_bytes",
             "kith_groups",
+            "kith_stored_blobs",
+            "kith_stored_blob_bytes",
             "kith_rejected_frames_total{reason=\"bad_frame\"} 1",
             "kith_flush_seconds_bucket",
         ] {

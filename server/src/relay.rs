@@ -9,22 +9,24 @@
 //!   durable ([`Flusher`]): a client never sees a message that a crash could take back
 //!   and whose sequence number could then be reused.
 //! - The group's stored log never exceeds its quotas: a post that would exceed them
-//!   removes the oldest messages in the same atomic write.
-//! - Every message gets its expiry when stored (the retention then); retention deletes
-//!   it at that expiry, or earlier if the retention has since become shorter; the store's
-//!   shredding makes it unreadable on disk within a period of its expiry.
+//!   removes the oldest messages in the same atomic write. Blobs are never dropped to make
+//!   room: a blob over the group's blob quota is refused.
+//! - Every message and blob gets its expiry when stored: the group's retention then (its
+//!   own, if it set a shorter one, else the relay's). Retention deletes it at that expiry,
+//!   or earlier if the group's retention has since become shorter; the store's shredding
+//!   makes it unreadable on disk within a period of its expiry.
 
 use crate::hub::{Hub, PushItem};
 use crate::metrics::Metrics;
-use crate::store::shred::Expiry;
-use crate::store::{GroupMeta, Slot, SlotKey, Store, StoreError};
+use crate::store::shred::{Expiry, period_for};
+use crate::store::{BlobInfo, GroupMeta, Slot, SlotKey, Store, StoreError};
 use bytes::Bytes;
-use kith_protocol::frame::AccessPublicKey;
-use kith_protocol::limits::{MAX_FETCH_BYTES, MAX_FETCH_MESSAGES, MAX_INVITE_TTL_SECS};
+use kith_protocol::frame::{AccessPublicKey, blob_id};
+use kith_protocol::limits::{MAX_BLOB, MAX_FETCH_BYTES, MAX_FETCH_MESSAGES, MAX_INVITE_TTL_SECS};
 use kith_protocol::padding::is_bucket;
 use kith_protocol::{
-    Epoch, ErrorCode, GroupId, Message, MessageKind, PostKind, Push, RelayFrame, Response, Seq,
-    SlotId, access,
+    BlobId, Epoch, ErrorCode, GroupId, Message, MessageKind, PostKind, Push, RelayFrame, Response,
+    Seq, SlotId, access,
 };
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -43,6 +45,8 @@ pub struct Policy {
     pub max_group_bytes: u64,
     /// Per-group message quota.
     pub max_group_messages: u64,
+    /// Per-group blob byte quota (refused beyond, never dropped).
+    pub max_group_blob_bytes: u64,
     /// Creation secret, if creation is restricted.
     pub creation_secret: Option<Vec<u8>>,
 }
@@ -77,6 +81,40 @@ pub struct Relay {
     /// Metrics.
     pub metrics: Arc<Metrics>,
     policy: Policy,
+    /// Groups that keep things shorter than the relay's limit, with their retention:
+    /// retention visits them between full sweeps, as often as their keys turn over.
+    short: Mutex<HashMap<GroupId, u64>>,
+    /// Woken when a group changes its retention, so that the retention task can plan
+    /// its next run again.
+    pub retention_changed: tokio::sync::Notify,
+}
+
+/// What one retention pass removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Removed {
+    /// Messages.
+    pub messages: u64,
+    /// Their payload bytes.
+    pub bytes: u64,
+    /// Blobs.
+    pub blobs: u64,
+    /// Their bytes.
+    pub blob_bytes: u64,
+}
+
+impl std::ops::AddAssign for Removed {
+    fn add_assign(&mut self, o: Self) {
+        self.messages += o.messages;
+        self.bytes += o.bytes;
+        self.blobs += o.blobs;
+        self.blob_bytes += o.blob_bytes;
+    }
+}
+
+/// Whether a record stored at `stored_at`, given `expires_at` then, is expired at `now`
+/// for a group that now keeps things `retention` seconds.
+fn expired(stored_at: u64, expires_at: Option<u64>, retention: u64, now: u64) -> bool {
+    expires_at.is_some_and(|e| e <= now) || stored_at.saturating_add(retention) <= now
 }
 
 /// Unix seconds now.
@@ -85,12 +123,6 @@ pub fn now_secs() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
-}
-
-/// Whether a record stored at `stored_at`, given `expires_at` then, is expired at `now`
-/// for a group that now keeps things `retention` seconds.
-fn expired(stored_at: u64, expires_at: Option<u64>, retention: u64, now: u64) -> bool {
-    expires_at.is_some_and(|e| e <= now) || stored_at.saturating_add(retention) <= now
 }
 
 fn internal(e: StoreError) -> ErrorCode {
@@ -122,6 +154,18 @@ impl Relay {
         metrics
             .bytes_stored
             .set(groups.iter().map(|(_, m)| m.bytes as i64).sum());
+        metrics
+            .blobs_stored
+            .set(groups.iter().map(|(_, m)| m.blobs as i64).sum());
+        metrics
+            .blob_bytes_stored
+            .set(groups.iter().map(|(_, m)| m.blob_bytes as i64).sum());
+        let max = policy.retention.as_secs().max(1);
+        let short = groups
+            .iter()
+            .filter(|(_, m)| m.retention_secs != 0 && m.retention_secs < max)
+            .map(|(id, m)| (*id, m.retention_secs))
+            .collect();
         let (flush_tx, flush_rx) = mpsc::unbounded_channel();
         Ok(Self {
             store,
@@ -131,7 +175,22 @@ impl Relay {
             hub: Hub::default(),
             metrics,
             policy,
+            short: Mutex::new(short),
+            retention_changed: tokio::sync::Notify::new(),
         })
+    }
+
+    /// The relay's retention limit, seconds.
+    pub fn max_retention(&self) -> u64 {
+        self.policy.retention.as_secs().max(1)
+    }
+
+    /// A group's effective retention, seconds: its own if shorter, else the relay's.
+    fn retention_of(&self, meta: &GroupMeta) -> u64 {
+        match meta.retention_secs {
+            0 => self.max_retention(),
+            r => r.min(self.max_retention()),
+        }
     }
 
     /// Makes writes durable in batches: takes every waiter queued so far, syncs the store
@@ -224,11 +283,6 @@ impl Relay {
         Ok(state)
     }
 
-    /// The relay's retention limit, seconds.
-    pub fn max_retention(&self) -> u64 {
-        self.policy.retention.as_secs().max(1)
-    }
-
     /// Creates a group whose epoch-0 access key is `key`.
     pub fn create_group(
         &self,
@@ -273,6 +327,134 @@ impl Relay {
         let state = self.state(group)?;
         let st = state.lock().expect("group lock poisoned");
         Ok((st.meta.epoch, st.durable_next))
+    }
+
+    /// The group's current epoch, durable head and effective retention (seconds).
+    pub fn group_info(&self, group: &GroupId) -> Result<(Epoch, Seq, u64), ErrorCode> {
+        let state = self.state(group)?;
+        let st = state.lock().expect("group lock poisoned");
+        Ok((st.meta.epoch, st.durable_next, self.retention_of(&st.meta)))
+    }
+
+    /// Sets the group's retention (0: the relay's default) for a connection
+    /// `authorized` for its current epoch; answers the effective value once durable.
+    pub fn set_retention(
+        &self,
+        group: &GroupId,
+        secs: u64,
+        authorized: &dyn Fn(Epoch) -> bool,
+    ) -> Result<Pending<u64>, ErrorCode> {
+        let state = self.state(group)?;
+        let mut st = state.lock().expect("group lock poisoned");
+        if !authorized(st.meta.epoch) {
+            return Err(ErrorCode::StaleEpoch);
+        }
+        let mut meta = st.meta.clone();
+        // Kept as asked: an operator who raises the limit later gives it effect.
+        meta.retention_secs = secs;
+        self.store.set_meta(group, &meta).map_err(internal)?;
+        st.meta = meta;
+        let effective = self.retention_of(&st.meta);
+        drop(st);
+        {
+            let mut short = self.short.lock().expect("retention lock poisoned");
+            if effective < self.max_retention() {
+                short.insert(*group, effective);
+            } else {
+                short.remove(group);
+            }
+        }
+        self.retention_changed.notify_one();
+        Ok(self.durable(effective, None))
+    }
+
+    /// Stores a blob for a connection `authorized` for the group's current epoch;
+    /// answers its id once durable. Putting stored bytes again stores nothing new.
+    pub fn put_blob(
+        &self,
+        group: &GroupId,
+        data: Vec<u8>,
+        authorized: &dyn Fn(Epoch) -> bool,
+    ) -> Result<Pending<BlobId>, ErrorCode> {
+        if data.len() > MAX_BLOB {
+            return Err(ErrorCode::TooLarge);
+        }
+        if !is_bucket(data.len()) {
+            return Err(ErrorCode::BadPadding);
+        }
+        let id = blob_id(&data);
+        let len = data.len() as u64;
+        let state = self.state(group)?;
+        let mut st = state.lock().expect("group lock poisoned");
+        if !authorized(st.meta.epoch) {
+            return Err(ErrorCode::StaleEpoch);
+        }
+        let now = now_secs();
+        let retention = self.retention_of(&st.meta);
+        let mut meta = st.meta.clone();
+        let mut replaced = None;
+        if let Some(old) = self.store.blob_info(group, &id).map_err(internal)? {
+            if !expired(old.stored_at, Some(old.expires_at), retention, now) {
+                // The same bytes again (a retry): same id, nothing new. Answered after
+                // the next flush, which also covers the first put if it is still queued.
+                return Ok(self.durable(id, None));
+            }
+            // Expired but not removed yet: store it afresh.
+            meta.blobs -= 1;
+            meta.blob_bytes -= old.len;
+            replaced = Some(old);
+        }
+        if meta.blob_bytes.saturating_add(len) > self.policy.max_group_blob_bytes {
+            return Err(ErrorCode::QuotaExceeded);
+        }
+        if let Some(old) = &replaced {
+            self.store
+                .remove_blobs(group, &meta, std::slice::from_ref(old))
+                .map_err(internal)?;
+        }
+        meta.blobs += 1;
+        meta.blob_bytes += len;
+        self.store
+            .put_blob(group, &meta, &id, &data, now, Expiry::after(now, retention))
+            .map_err(internal)?;
+        st.meta = meta;
+        drop(st);
+        if let Some(old) = replaced {
+            self.metrics.blobs_stored.dec();
+            self.metrics.blob_bytes_stored.dec_by(old.len as i64);
+        }
+        self.metrics.blobs_stored.inc();
+        self.metrics.blob_bytes_stored.inc_by(len as i64);
+        Ok(self.durable(id, None))
+    }
+
+    /// A blob of the group, for a connection `authorized` for its current epoch.
+    pub fn get_blob(
+        &self,
+        group: &GroupId,
+        id: &BlobId,
+        authorized: &dyn Fn(Epoch) -> bool,
+    ) -> Result<Vec<u8>, ErrorCode> {
+        let retention = {
+            let state = self.state(group)?;
+            let st = state.lock().expect("group lock poisoned");
+            if !authorized(st.meta.epoch) {
+                return Err(ErrorCode::StaleEpoch);
+            }
+            self.retention_of(&st.meta)
+        };
+        let info = self
+            .store
+            .blob_info(group, id)
+            .map_err(internal)?
+            .ok_or(ErrorCode::NoSuchBlob)?;
+        if expired(info.stored_at, Some(info.expires_at), retention, now_secs()) {
+            return Err(ErrorCode::NoSuchBlob);
+        }
+        self.store
+            .blob(group, id)
+            .map_err(internal)?
+            .ok_or(ErrorCode::NoSuchBlob)
     }
 
     /// Stores a message for `epoch`, which the caller checked the connection is
@@ -320,7 +502,7 @@ impl Relay {
                 .map_err(internal)?;
         }
         let removed = st.meta.first_seq..meta.first_seq;
-        let retention = self.max_retention();
+        let retention = self.retention_of(&meta);
         let (message_kind, next_key) = match kind {
             PostKind::Application => (MessageKind::Application, None),
             PostKind::Commit { next_access_key } => {
@@ -575,48 +757,78 @@ impl Relay {
         Ok(self.durable((), None))
     }
 
-    /// Deletes what retention says must go: expired messages (and access keys of epochs
-    /// that no longer have messages, except the current one), and expired invite slots;
-    /// and destroys the shredding keys of whatever expired, so that what lingers in the
-    /// engine's files becomes unreadable. Returns (messages, slots) deleted.
-    pub fn run_retention(&self, now: u64) -> Result<(u64, u64), StoreError> {
-        let retention = self.max_retention();
-        let mut removed_messages = 0;
-        let mut removed_bytes = 0;
-        for (id, _) in self.store.groups()? {
-            let Ok(state) = self.state(&id) else { continue };
-            let mut st = state.lock().expect("group lock poisoned");
-            let mut meta = st.meta.clone();
-            let mut oldest_epoch = meta.epoch;
-            let mut bytes = 0u64;
-            let durable_next = st.durable_next;
-            self.store.scan_info(&id, meta.first_seq, &mut |m| {
-                // Only durable messages: a message still waiting for its flush is new.
-                if m.seq >= durable_next || !expired(m.stored_at, m.expires_at, retention, now) {
-                    oldest_epoch = m.epoch;
-                    return ControlFlow::Break(());
-                }
-                bytes += m.len;
-                meta.first_seq = m.seq + 1;
-                ControlFlow::Continue(())
-            })?;
-            let removed = st.meta.first_seq..meta.first_seq;
-            let count = removed.end - removed.start;
-            if count == 0 {
-                // Every epoch before the current one ends with a commit, so an epoch's
-                // key goes exactly when its last message does: nothing to do here.
-                continue;
+    /// Deletes what retention says must go from one group: expired messages (and the
+    /// access keys of epochs that no longer have messages, except the current one) and
+    /// expired blobs.
+    fn trim_group(&self, id: &GroupId, now: u64) -> Result<Removed, StoreError> {
+        let Ok(state) = self.state(id) else {
+            return Ok(Removed::default());
+        };
+        let mut st = state.lock().expect("group lock poisoned");
+        let retention = self.retention_of(&st.meta);
+        let mut meta = st.meta.clone();
+        let mut oldest_epoch = meta.epoch;
+        let mut removed = Removed::default();
+        let durable_next = st.durable_next;
+        self.store.scan_info(id, meta.first_seq, &mut |m| {
+            // Only durable messages: a message still waiting for its flush is new.
+            if m.seq >= durable_next || !expired(m.stored_at, m.expires_at, retention, now) {
+                oldest_epoch = m.epoch;
+                return ControlFlow::Break(());
             }
-            meta.messages = meta.messages.saturating_sub(count);
-            meta.bytes = meta.bytes.saturating_sub(bytes);
-            self.store.trim(&id, &meta, removed, oldest_epoch)?;
-            st.meta = meta;
-            removed_messages += count;
-            removed_bytes += bytes;
+            removed.messages += 1;
+            removed.bytes += m.len;
+            meta.first_seq = m.seq + 1;
+            ControlFlow::Continue(())
+        })?;
+        let gone = st.meta.first_seq..meta.first_seq;
+        let dead: Vec<BlobInfo> = if st.meta.blobs > 0 {
+            self.store
+                .blob_infos(id)?
+                .into_iter()
+                .filter(|b| expired(b.stored_at, Some(b.expires_at), retention, now))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        removed.blobs = dead.len() as u64;
+        removed.blob_bytes = dead.iter().map(|b| b.len).sum();
+        meta.messages = meta.messages.saturating_sub(gone.end - gone.start);
+        meta.bytes = meta.bytes.saturating_sub(removed.bytes);
+        meta.blobs = meta.blobs.saturating_sub(removed.blobs);
+        meta.blob_bytes = meta.blob_bytes.saturating_sub(removed.blob_bytes);
+        if gone.is_empty() && dead.is_empty() {
+            // Every epoch before the current one ends with a commit, so an epoch's
+            // key goes exactly when its last message does: nothing to do here.
+            return Ok(removed);
         }
-        self.store.shred(now, retention)?;
-        self.metrics.messages_stored.dec_by(removed_messages as i64);
-        self.metrics.bytes_stored.dec_by(removed_bytes as i64);
+        if !gone.is_empty() {
+            self.store.trim(id, &meta, gone, oldest_epoch)?;
+        }
+        if !dead.is_empty() {
+            self.store.remove_blobs(id, &meta, &dead)?;
+        }
+        st.meta = meta;
+        drop(st);
+        self.metrics.messages_stored.dec_by(removed.messages as i64);
+        self.metrics.bytes_stored.dec_by(removed.bytes as i64);
+        self.metrics.blobs_stored.dec_by(removed.blobs as i64);
+        self.metrics
+            .blob_bytes_stored
+            .dec_by(removed.blob_bytes as i64);
+        Ok(removed)
+    }
+
+    /// Deletes what retention says must go, everywhere: expired messages and blobs of
+    /// every group, expired invite slots, and the shredding keys of whatever expired (so
+    /// that what lingers in the engine's files becomes unreadable). Returns what it
+    /// removed and how many invite slots.
+    pub fn run_retention(&self, now: u64) -> Result<(Removed, u64), StoreError> {
+        let mut removed = Removed::default();
+        for (id, _) in self.store.groups()? {
+            removed += self.trim_group(&id, now)?;
+        }
+        self.store.shred(now, self.max_retention())?;
 
         let mut removed_slots = 0;
         for (key, expires_at) in self.store.slot_expiries()? {
@@ -628,24 +840,49 @@ impl Relay {
             }
         }
         self.store.sync()?;
-        Ok((removed_messages, removed_slots))
+        Ok((removed, removed_slots))
     }
 
-    /// Between full runs: destroys the shredding keys that expired. Returns how many.
-    pub fn run_short_retention(&self, now: u64) -> Result<usize, StoreError> {
+    /// Between full runs: trims the groups that keep things shorter than the relay's
+    /// limit and destroys the shredding keys that expired.
+    pub fn run_short_retention(&self, now: u64) -> Result<Removed, StoreError> {
+        let ids: Vec<GroupId> = self
+            .short
+            .lock()
+            .expect("retention lock poisoned")
+            .keys()
+            .copied()
+            .collect();
+        let mut removed = Removed::default();
+        for id in ids {
+            removed += self.trim_group(&id, now)?;
+        }
         let shredded = self.store.shred(now, self.max_retention())?;
-        if shredded > 0 {
+        if removed != Removed::default() || shredded > 0 {
             self.store.sync()?;
         }
-        Ok(shredded)
+        Ok(removed)
     }
 
-    /// How long the retention task may sleep from `now` before a shredding key falls
-    /// due. `None`: only the full runs matter.
+    /// How long the retention task may sleep from `now` before something expires: until
+    /// the next shredding key is due, and no longer than the shortest period of a group
+    /// with a short retention (whose next records get keys of that period). `None`: only
+    /// the full runs matter.
     pub fn retention_due_in(&self, now: u64) -> Result<Option<Duration>, StoreError> {
-        Ok(self
+        let next_key = self
             .store
             .next_shred(self.max_retention())?
-            .map(|t| Duration::from_secs(t.saturating_sub(now))))
+            .map(|t| Duration::from_secs(t.saturating_sub(now)));
+        let shortest = self
+            .short
+            .lock()
+            .expect("retention lock poisoned")
+            .values()
+            .map(|r| Duration::from_secs(period_for(*r)))
+            .min();
+        Ok(match (next_key, shortest) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
     }
 }

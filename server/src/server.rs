@@ -63,6 +63,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
             retention: settings.retention,
             max_group_bytes: settings.max_group_bytes,
             max_group_messages: settings.max_group_messages,
+            max_group_blob_bytes: settings.max_group_blob_bytes,
             creation_secret: settings.creation_secret.clone(),
         },
     )?);
@@ -226,8 +227,10 @@ async fn serve_tls(
 }
 
 /// The retention task: a full run every `every` (all groups, invite slots), and in
-/// between short runs whenever a shredding key falls due, so that expired ciphertext is
-/// unreadable on disk within a shredding period of its expiry.
+/// between short runs whenever a shredding key falls due or a group with a short retention
+/// may have something expired (at most as far apart as that group's shredding period), so
+/// that a group keeping messages for 10 s has them deleted and unreadable within about a
+/// second of their expiry.
 async fn run_retention(relay: Arc<Relay>, every: Duration, shutdown: CancellationToken) {
     // Never busier than this, whatever the keys say.
     const MIN_GAP: Duration = Duration::from_millis(250);
@@ -241,11 +244,13 @@ async fn run_retention(relay: Arc<Relay>, every: Duration, shutdown: Cancellatio
             .and_then(Result::ok)
             .flatten();
         let wake = match due {
+            // Key periods end on whole seconds: wake just after the second turns.
             Some(d) => (tokio::time::Instant::now() + d.max(MIN_GAP)).min(next_full),
             None => next_full,
         };
         tokio::select! {
             () = tokio::time::sleep_until(wake) => {}
+            () = relay.retention_changed.notified() => continue,
             () = shutdown.cancelled() => return,
         }
         let full = tokio::time::Instant::now() >= next_full;
@@ -258,13 +263,18 @@ async fn run_retention(relay: Arc<Relay>, every: Duration, shutdown: Cancellatio
             if full {
                 r.run_retention(now)
             } else {
-                r.run_short_retention(now).map(|_| (0, 0))
+                r.run_short_retention(now).map(|removed| (removed, 0))
             }
         })
         .await;
         match run {
-            Ok(Ok((messages, slots))) if messages + slots > 0 => {
-                tracing::info!(messages, invites = slots, "retention removed expired data");
+            Ok(Ok((removed, slots))) if removed.messages + removed.blobs + slots > 0 => {
+                tracing::info!(
+                    messages = removed.messages,
+                    blobs = removed.blobs,
+                    invites = slots,
+                    "retention removed expired data"
+                );
             }
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "retention failed"),

@@ -452,6 +452,7 @@ async fn a_forked_group_is_detected() {
             body: Response::Authorized {
                 current_epoch: epoch_after,
                 head: fork_seq + 2,
+                retention_secs: 30 * 24 * 3600,
             },
         }],
         RelayFrame::Error {

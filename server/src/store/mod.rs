@@ -10,7 +10,7 @@ pub mod shred;
 pub mod sled_store;
 
 use kith_protocol::frame::AccessPublicKey;
-use kith_protocol::{Epoch, GroupId, Message, Seq};
+use kith_protocol::{BlobId, Epoch, GroupId, Message, Seq};
 use serde::{Deserialize, Serialize};
 use shred::Expiry;
 use std::ops::{ControlFlow, Range};
@@ -42,6 +42,13 @@ pub struct GroupMeta {
     pub messages: u64,
     /// How many payload bytes are stored.
     pub bytes: u64,
+    /// How long the group asked the relay to keep its messages and blobs, in seconds
+    /// (0: the relay's default). Never more than the relay's limit.
+    pub retention_secs: u64,
+    /// How many blobs are stored.
+    pub blobs: u64,
+    /// How many blob bytes are stored.
+    pub blob_bytes: u64,
 }
 
 impl GroupMeta {
@@ -53,13 +60,37 @@ impl GroupMeta {
             first_seq: 1,
             messages: 0,
             bytes: 0,
+            retention_secs: 0,
+            blobs: 0,
+            blob_bytes: 0,
         }
     }
-}
 
-impl Default for GroupMeta {
-    fn default() -> Self {
-        Self::new()
+    /// Decodes a stored record, including one written before retention and blobs
+    /// existed (five fields).
+    pub fn decode(bytes: &[u8]) -> Result<Self> {
+        #[derive(Deserialize)]
+        struct V0 {
+            epoch: Epoch,
+            next_seq: Seq,
+            first_seq: Seq,
+            messages: u64,
+            bytes: u64,
+        }
+        if let Ok((meta, [])) = postcard::take_from_bytes::<GroupMeta>(bytes) {
+            return Ok(meta);
+        }
+        match postcard::take_from_bytes::<V0>(bytes) {
+            Ok((v0, [])) => Ok(Self {
+                epoch: v0.epoch,
+                next_seq: v0.next_seq,
+                first_seq: v0.first_seq,
+                messages: v0.messages,
+                bytes: v0.bytes,
+                ..Self::new()
+            }),
+            _ => Err(StoreError::Corrupt),
+        }
     }
 }
 
@@ -77,6 +108,25 @@ pub struct RecordInfo {
     pub expires_at: Option<u64>,
     /// Its payload's length.
     pub len: u64,
+}
+
+/// A stored blob's bookkeeping (no content).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlobInfo {
+    /// Its id (SHA-256 of the content).
+    pub id: BlobId,
+    /// When it was stored, Unix seconds.
+    pub stored_at: u64,
+    /// When it expires (fixed when stored).
+    pub expires_at: u64,
+    /// Its length.
+    pub len: u64,
+}
+
+impl Default for GroupMeta {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// An invite slot as stored: keyed by a hash of the slot id.
@@ -146,6 +196,27 @@ pub trait Store: Send + Sync + 'static {
         from: Seq,
         visit: &mut dyn FnMut(RecordInfo) -> ControlFlow<()>,
     ) -> Result<()>;
+    /// Writes a group's metadata.
+    fn set_meta(&self, group: &GroupId, meta: &GroupMeta) -> Result<()>;
+    /// Atomically: stores a blob under `id`, stored at `stored_at`, to expire at
+    /// `expiry`, and writes `meta`.
+    fn put_blob(
+        &self,
+        group: &GroupId,
+        meta: &GroupMeta,
+        id: &BlobId,
+        data: &[u8],
+        stored_at: u64,
+        expiry: Expiry,
+    ) -> Result<()>;
+    /// A blob's bookkeeping, if stored (shredded or not).
+    fn blob_info(&self, group: &GroupId, id: &BlobId) -> Result<Option<BlobInfo>>;
+    /// A blob's content; `None` if absent or shredded.
+    fn blob(&self, group: &GroupId, id: &BlobId) -> Result<Option<Vec<u8>>>;
+    /// The bookkeeping of every blob of a group, oldest first.
+    fn blob_infos(&self, group: &GroupId) -> Result<Vec<BlobInfo>>;
+    /// Atomically: deletes these blobs and writes `meta`.
+    fn remove_blobs(&self, group: &GroupId, meta: &GroupMeta, blobs: &[BlobInfo]) -> Result<()>;
     /// Atomically: deletes the messages in `remove` and the access keys of epochs before
     /// `keys_before`, and writes `meta`.
     fn trim(
@@ -162,9 +233,9 @@ pub trait Store: Send + Sync + 'static {
     fn swap_slot(&self, key: &SlotKey, old: Option<&Slot>, new: Option<&Slot>) -> Result<bool>;
     /// Every slot key with its expiry (retention).
     fn slot_expiries(&self) -> Result<Vec<(SlotKey, u64)>>;
-    /// Makes stored payloads that expired by `now` (their own expiry, or older than
-    /// `max_retention`, the relay's limit) unreadable for good, even where their bytes
-    /// linger on disk (see [`shred`]). Returns how many keys it destroyed.
+    /// Makes stored payloads and blobs that expired by `now` (their own expiry, or older
+    /// than `max_retention`, the relay's limit) unreadable for good, even where their
+    /// bytes linger on disk (see [`shred`]). Returns how many keys it destroyed.
     fn shred(&self, now: u64, max_retention: u64) -> Result<usize>;
     /// When [`Store::shred`] will next have something to do (Unix seconds), if ever.
     fn next_shred(&self, max_retention: u64) -> Result<Option<u64>>;

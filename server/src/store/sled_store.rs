@@ -6,9 +6,11 @@
 //! | `G` group(16) | [`GroupMeta`] (postcard) |
 //! | `K` group(16) epoch(8) | access public key (32 bytes) |
 //! | `M` group(16) seq(8) | `0x00`, then the message's fields with its payload sealed (postcard: seq, epoch, kind, stored_at, [`Sealed`]) |
+//! | `B` group(16) blob id(32) | the blob sealed (postcard: stored_at, [`Sealed`]) |
+//! | `T` group(16) stored_at(8) blob id(32) | expires_at(8) length(8): the blobs of a group by age, for retention |
 //! | `S` sha256(slot id)(32) | [`Slot`] (postcard) |
 //!
-//! Payloads are sealed under shredding keys ([`super::shred`]). A message record
+//! Payloads and blobs are sealed under shredding keys ([`super::shred`]). A message record
 //! written before expiries were recorded is a postcard [`Message`] whose payload was sealed
 //! by the first shredding format; it never starts with `0x00` (its first field is a
 //! sequence number, never 0), which is how the two are told apart.
@@ -31,9 +33,9 @@
 //! per flush, shared by every message of the flush.
 
 use super::shred::{Expiry, KeyRing, Sealed};
-use super::{GroupMeta, RecordInfo, Result, Slot, SlotKey, Store, StoreError};
+use super::{BlobInfo, GroupMeta, RecordInfo, Result, Slot, SlotKey, Store, StoreError};
 use kith_protocol::frame::AccessPublicKey;
-use kith_protocol::{Epoch, GroupId, Message, MessageKind, Seq};
+use kith_protocol::{BlobId, Epoch, GroupId, Message, MessageKind, Seq};
 use serde::{Deserialize, Serialize};
 use sled::IVec;
 use std::collections::BTreeMap;
@@ -45,6 +47,8 @@ use std::sync::{Arc, Mutex};
 const GROUP: u8 = b'G';
 const KEY: u8 = b'K';
 const MESSAGE: u8 = b'M';
+const BLOB: u8 = b'B';
+const BLOB_AGE: u8 = b'T';
 const SLOT: u8 = b'S';
 /// The first byte of a message record in the current format.
 const MESSAGE_V2: u8 = 0;
@@ -87,6 +91,13 @@ struct LegacyMessageHead<'a> {
     payload: &'a [u8],
 }
 
+/// A blob as stored.
+#[derive(Serialize, Deserialize)]
+struct StoredBlob {
+    stored_at: u64,
+    body: Sealed,
+}
+
 /// What a message's sealing is bound to: where and what it is.
 fn message_context(g: &GroupId, seq: Seq, epoch: Epoch, kind: MessageKind, at: u64) -> Vec<u8> {
     let mut c = Vec::with_capacity(64);
@@ -99,6 +110,15 @@ fn message_context(g: &GroupId, seq: Seq, epoch: Epoch, kind: MessageKind, at: u
         MessageKind::Commit => 1,
     });
     c.extend_from_slice(&at.to_be_bytes());
+    c
+}
+
+fn blob_context(g: &GroupId, id: &BlobId, stored_at: u64) -> Vec<u8> {
+    let mut c = Vec::with_capacity(80);
+    c.extend_from_slice(b"kith relay blob v1\0");
+    c.extend_from_slice(&g.0);
+    c.extend_from_slice(id);
+    c.extend_from_slice(&stored_at.to_be_bytes());
     c
 }
 
@@ -148,6 +168,23 @@ fn numbered_key(kind: u8, g: &GroupId, n: u64) -> [u8; 25] {
     k[0] = kind;
     k[1..17].copy_from_slice(&g.0);
     k[17..].copy_from_slice(&n.to_be_bytes());
+    k
+}
+
+fn blob_key(g: &GroupId, id: &BlobId) -> [u8; 49] {
+    let mut k = [0u8; 49];
+    k[0] = BLOB;
+    k[1..17].copy_from_slice(&g.0);
+    k[17..].copy_from_slice(id);
+    k
+}
+
+fn blob_age_key(g: &GroupId, stored_at: u64, id: &BlobId) -> [u8; 57] {
+    let mut k = [0u8; 57];
+    k[0] = BLOB_AGE;
+    k[1..17].copy_from_slice(&g.0);
+    k[17..25].copy_from_slice(&stored_at.to_be_bytes());
+    k[25..].copy_from_slice(id);
     k
 }
 
@@ -322,6 +359,12 @@ impl SledStore {
             len: (h.payload.len() as u64).saturating_sub(TAG),
         })
     }
+
+    fn blob_record(&self, group: &GroupId, id: &BlobId) -> Result<Option<StoredBlob>> {
+        self.get(&blob_key(group, id))?
+            .map(|v| decode(&v))
+            .transpose()
+    }
 }
 
 fn removals(
@@ -338,13 +381,15 @@ impl Store for SledStore {
         for kv in self.range(&[GROUP], Bound::Excluded(&[GROUP + 1])) {
             let (k, v) = kv?;
             let id: [u8; 16] = k[1..].try_into().map_err(|_| StoreError::Corrupt)?;
-            out.push((GroupId(id), decode(&v)?));
+            out.push((GroupId(id), GroupMeta::decode(&v)?));
         }
         Ok(out)
     }
 
     fn group(&self, group: &GroupId) -> Result<Option<GroupMeta>> {
-        self.get(&group_key(group))?.map(|v| decode(&v)).transpose()
+        self.get(&group_key(group))?
+            .map(|v| GroupMeta::decode(&v))
+            .transpose()
     }
 
     fn create_group(
@@ -446,6 +491,107 @@ impl Store for SledStore {
                 break;
             }
         }
+        Ok(())
+    }
+
+    fn set_meta(&self, group: &GroupId, meta: &GroupMeta) -> Result<()> {
+        self.record([(
+            IVec::from(&group_key(group)[..]),
+            Some(IVec::from(encode(meta))),
+        )]);
+        Ok(())
+    }
+
+    fn put_blob(
+        &self,
+        group: &GroupId,
+        meta: &GroupMeta,
+        id: &BlobId,
+        data: &[u8],
+        stored_at: u64,
+        expiry: Expiry,
+    ) -> Result<()> {
+        let body = self
+            .ring
+            .seal(stored_at, expiry, &blob_context(group, id, stored_at), data)?;
+        let mut age = [0u8; 16];
+        age[..8].copy_from_slice(&expiry.at.to_be_bytes());
+        age[8..].copy_from_slice(&(data.len() as u64).to_be_bytes());
+        self.record([
+            (
+                IVec::from(&blob_key(group, id)[..]),
+                Some(IVec::from(encode(&StoredBlob { stored_at, body }))),
+            ),
+            (
+                IVec::from(&blob_age_key(group, stored_at, id)[..]),
+                Some(IVec::from(&age[..])),
+            ),
+            (
+                IVec::from(&group_key(group)[..]),
+                Some(IVec::from(encode(meta))),
+            ),
+        ]);
+        Ok(())
+    }
+
+    fn blob_info(&self, group: &GroupId, id: &BlobId) -> Result<Option<BlobInfo>> {
+        Ok(self.blob_record(group, id)?.map(|b| BlobInfo {
+            id: *id,
+            stored_at: b.stored_at,
+            expires_at: b.body.expires_at,
+            len: (b.body.ciphertext.len() as u64).saturating_sub(TAG),
+        }))
+    }
+
+    fn blob(&self, group: &GroupId, id: &BlobId) -> Result<Option<Vec<u8>>> {
+        match self.blob_record(group, id)? {
+            Some(b) => self
+                .ring
+                .unseal(&b.body, &blob_context(group, id, b.stored_at)),
+            None => Ok(None),
+        }
+    }
+
+    fn blob_infos(&self, group: &GroupId) -> Result<Vec<BlobInfo>> {
+        let mut lo = [0u8; 17];
+        lo[0] = BLOB_AGE;
+        lo[1..].copy_from_slice(&group.0);
+        let hi = blob_age_key(group, u64::MAX, &[0xFF; 32]);
+        let mut out = Vec::new();
+        for kv in self.range(&lo, Bound::Included(&hi)) {
+            let (k, v) = kv?;
+            if k.len() != 57 || v.len() != 16 {
+                return Err(StoreError::Corrupt);
+            }
+            let num = |b: &[u8]| -> Result<u64> {
+                Ok(u64::from_be_bytes(
+                    b.try_into().map_err(|_| StoreError::Corrupt)?,
+                ))
+            };
+            out.push(BlobInfo {
+                id: k[25..].try_into().map_err(|_| StoreError::Corrupt)?,
+                stored_at: num(&k[17..25])?,
+                expires_at: num(&v[..8])?,
+                len: num(&v[8..])?,
+            });
+        }
+        Ok(out)
+    }
+
+    fn remove_blobs(&self, group: &GroupId, meta: &GroupMeta, blobs: &[BlobInfo]) -> Result<()> {
+        let mut changes = Vec::with_capacity(blobs.len() * 2 + 1);
+        for b in blobs {
+            changes.push((IVec::from(&blob_key(group, &b.id)[..]), None));
+            changes.push((
+                IVec::from(&blob_age_key(group, b.stored_at, &b.id)[..]),
+                None,
+            ));
+        }
+        changes.push((
+            IVec::from(&group_key(group)[..]),
+            Some(IVec::from(encode(meta))),
+        ));
+        self.record(changes);
         Ok(())
     }
 
@@ -656,10 +802,61 @@ mod tests {
     }
 
     #[test]
+    fn blobs_are_sealed_listed_removed_and_reopened() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = GroupId([5; 16]);
+        let now = 1_000_000;
+        let data = vec![0x5A; 1024];
+        let id = kith_protocol::frame::blob_id(&data);
+        {
+            let s = SledStore::open(dir.path()).unwrap();
+            let mut meta = GroupMeta::new();
+            assert!(s.create_group(&g, &meta, &[1; 32]).unwrap());
+            meta.blobs = 1;
+            meta.blob_bytes = 1024;
+            s.put_blob(&g, &meta, &id, &data, now, Expiry::after(now, 100))
+                .unwrap();
+            // Visible before the sync, durable after it.
+            assert_eq!(s.blob(&g, &id).unwrap().unwrap(), data);
+            s.sync().unwrap();
+        }
+        let s = SledStore::open(dir.path()).unwrap();
+        assert_eq!(s.group(&g).unwrap().unwrap().blob_bytes, 1024);
+        assert_eq!(s.blob(&g, &id).unwrap().unwrap(), data);
+        let info = BlobInfo {
+            id,
+            stored_at: now,
+            expires_at: now + 100,
+            len: 1024,
+        };
+        assert_eq!(s.blob_info(&g, &id).unwrap(), Some(info));
+        assert_eq!(s.blob_infos(&g).unwrap(), vec![info]);
+        assert_eq!(s.blob_infos(&GroupId([6; 16])).unwrap(), vec![]);
+        // No plaintext on disk.
+        s.sync().unwrap();
+        let db = std::fs::read(dir.path().join("db")).unwrap_or_default();
+        assert!(!db.windows(64).any(|w| w == &data[..64]));
+        // Shredded a period after expiry: still listed (for retention), unreadable.
+        assert_eq!(s.next_shred(u64::MAX).unwrap(), Some(now + 104));
+        assert_eq!(s.shred(now + 103, u64::MAX).unwrap(), 0);
+        assert_eq!(s.shred(now + 104, u64::MAX).unwrap(), 1);
+        assert_eq!(s.blob(&g, &id).unwrap(), None);
+        assert_eq!(s.blob_infos(&g).unwrap(), vec![info]);
+        let mut meta = s.group(&g).unwrap().unwrap();
+        meta.blobs = 0;
+        meta.blob_bytes = 0;
+        s.remove_blobs(&g, &meta, &[info]).unwrap();
+        assert_eq!(s.blob_info(&g, &id).unwrap(), None);
+        assert_eq!(s.blob_infos(&g).unwrap(), vec![]);
+    }
+
+    #[test]
     fn records_of_the_first_format_are_still_read() {
         let dir = tempfile::tempdir().unwrap();
         let g = GroupId([7; 16]);
-        // A legacy key file and a legacy message.
+        // A group record of five fields, a legacy key file and a legacy message.
+        #[derive(Serialize)]
+        struct V0(u64, u64, u64, u64, u64);
         let key = [3u8; 32];
         let mut file = b"KITHSK1\0".to_vec();
         file.extend_from_slice(&0u64.to_be_bytes());
@@ -672,14 +869,8 @@ mod tests {
         let sealed = kith_protocol::aead::xseal(&key, &nonce, &nonce, &[9u8; 256]);
         {
             let db = sled::open(dir.path()).unwrap();
-            let meta = GroupMeta {
-                epoch: 2,
-                next_seq: 2,
-                first_seq: 1,
-                messages: 1,
-                bytes: 256,
-            };
-            db.insert(group_key(&g), encode(&meta)).unwrap();
+            db.insert(group_key(&g), encode(&V0(2, 2, 1, 1, 256)))
+                .unwrap();
             let m = Message {
                 seq: 1,
                 epoch: 2,
@@ -693,6 +884,7 @@ mod tests {
         let s = SledStore::open(dir.path()).unwrap();
         let meta = s.group(&g).unwrap().unwrap();
         assert_eq!((meta.epoch, meta.next_seq, meta.bytes), (2, 2, 256));
+        assert_eq!((meta.retention_secs, meta.blobs), (0, 0));
         assert_eq!(s.message(&g, 1).unwrap().unwrap().payload, vec![9u8; 256]);
         let mut infos = vec![];
         s.scan_info(&g, 1, &mut |i| {
