@@ -19,4 +19,4 @@ pub mod relay;
 pub mod seal;
 pub mod store;
 
-pub use relay::{ConnectOptions, FetchPage, RelayConnection, RelayError};
+pub use relay::{AuthInfo, ConnectOptions, FetchPage, RelayConnection, RelayError};

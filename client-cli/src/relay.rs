@@ -31,11 +31,11 @@
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use kith_protocol::access::AccessKey;
-use kith_protocol::frame::AccessPublicKey;
+use kith_protocol::frame::{AccessPublicKey, blob_id};
 use kith_protocol::limits::{MAX_FETCH_MESSAGES, MAX_FRAME};
 use kith_protocol::{
-    ClientFrame, Epoch, ErrorCode, GroupId, Message, PROTOCOL_VERSION, PostKind, Push, RelayFrame,
-    Request, RequestId, Response, Seq,
+    BlobId, ClientFrame, Epoch, ErrorCode, GroupId, Message, PROTOCOL_VERSION, PostKind, Push,
+    RelayFrame, Request, RequestId, Response, Seq,
 };
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
@@ -310,6 +310,21 @@ pub enum RelayError {
     /// silently.
     #[error("pushes were not consumed fast enough")]
     PushOverflow,
+    /// The relay answered `GetBlob` with bytes that are not the blob asked for (their
+    /// SHA-256 is not its id): altered on the relay or on the way. Not worth retrying.
+    #[error("the relay sent a blob that does not match its id")]
+    BlobMismatch,
+}
+
+/// The answer to `Auth`, as [`RelayConnection::auth_info`] returns it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuthInfo {
+    /// The group's current epoch on the relay.
+    pub current_epoch: Epoch,
+    /// The sequence number the next stored message will get.
+    pub head: Seq,
+    /// How long the relay keeps the group's messages and blobs, seconds.
+    pub retention_secs: u64,
 }
 
 /// One page of a group's log, as answered to [`RelayConnection::fetch`].
@@ -590,6 +605,19 @@ impl RelayConnection {
         epoch: Epoch,
         key: &AccessKey,
     ) -> Result<(Epoch, Seq), RelayError> {
+        self.auth_info(group, epoch, key)
+            .await
+            .map(|a| (a.current_epoch, a.head))
+    }
+
+    /// [`RelayConnection::auth`], returning everything the relay answered, including the
+    /// group's retention.
+    pub async fn auth_info(
+        &self,
+        group: GroupId,
+        epoch: Epoch,
+        key: &AccessKey,
+    ) -> Result<AuthInfo, RelayError> {
         let nonce = match self.request(Request::Challenge).await? {
             Response::Challenge { nonce } => nonce,
             other => return Err(self.wrong(&other)),
@@ -607,8 +635,12 @@ impl RelayConnection {
             Response::Authorized {
                 current_epoch,
                 head,
-                ..
-            } => Ok((current_epoch, head)),
+                retention_secs,
+            } => Ok(AuthInfo {
+                current_epoch,
+                head,
+                retention_secs,
+            }),
             other => Err(self.wrong(&other)),
         }
     }
@@ -693,6 +725,42 @@ impl RelayConnection {
             return Err(err);
         }
         Ok(page)
+    }
+
+    /// Stores a blob in `group` (the connection must be authorized for its current
+    /// epoch); returns its id once the relay has made it durable. The id is SHA-256 of
+    /// `data`: a relay that names another fails the connection.
+    pub async fn put_blob(&self, group: GroupId, data: Vec<u8>) -> Result<BlobId, RelayError> {
+        let want = blob_id(&data);
+        match self.request(Request::PutBlob { group, data }).await? {
+            Response::BlobPut { id } if id == want => Ok(id),
+            Response::BlobPut { .. } => {
+                let err = RelayError::Protocol("the relay named a blob by a wrong id".into());
+                self.shared.fail(err.clone());
+                Err(err)
+            }
+            other => Err(self.wrong(&other)),
+        }
+    }
+
+    /// Reads a blob of `group` (the connection must be authorized for its current
+    /// epoch). Returns it only if its SHA-256 is `id`: anything else is
+    /// [`RelayError::BlobMismatch`].
+    pub async fn get_blob(&self, group: GroupId, id: BlobId) -> Result<Vec<u8>, RelayError> {
+        match self.request(Request::GetBlob { group, id }).await? {
+            Response::Blob { data } if blob_id(&data) == id => Ok(data),
+            Response::Blob { .. } => Err(RelayError::BlobMismatch),
+            other => Err(self.wrong(&other)),
+        }
+    }
+
+    /// Sets how long the relay keeps `group`'s messages and blobs (0: the relay's
+    /// default); returns the effective value (never more than the relay's limit).
+    pub async fn set_retention(&self, group: GroupId, secs: u64) -> Result<u64, RelayError> {
+        match self.request(Request::SetRetention { group, secs }).await? {
+            Response::RetentionSet { secs } => Ok(secs),
+            other => Err(self.wrong(&other)),
+        }
     }
 
     /// Subscribes to new messages of `group`; returns the head, where pushes start.
@@ -1234,6 +1302,39 @@ mod tests {
         let conn = RelayConnection::connect(&url).await.unwrap();
         assert!(matches!(conn.ping().await, Err(RelayError::Closed(_))));
         assert!(conn.is_closed());
+    }
+
+    #[tokio::test]
+    async fn blobs_are_checked_against_their_ids() {
+        let url = fake(|mut ws| async move {
+            answer_hello(&mut ws).await;
+            // A blob that is not the one asked for; then a true one.
+            let f = recv(&mut ws).await.unwrap();
+            let body = Response::Blob { data: vec![1; 256] };
+            send(&mut ws, RelayFrame::Response { id: f.id, body }).await;
+            let f = recv(&mut ws).await.unwrap();
+            let body = Response::Blob { data: vec![2; 256] };
+            send(&mut ws, RelayFrame::Response { id: f.id, body }).await;
+            // A put answered with a wrong id.
+            let f = recv(&mut ws).await.unwrap();
+            let body = Response::BlobPut { id: [0; 32] };
+            send(&mut ws, RelayFrame::Response { id: f.id, body }).await;
+            pong_forever(&mut ws).await;
+        })
+        .await;
+        let conn = RelayConnection::connect(&url).await.unwrap();
+        let g = GroupId([1; 16]);
+        let want = blob_id(&[2; 256]);
+        assert_eq!(conn.get_blob(g, want).await, Err(RelayError::BlobMismatch));
+        assert_eq!(conn.get_blob(g, want).await.unwrap(), vec![2; 256]);
+        assert!(matches!(
+            conn.put_blob(g, vec![3; 256]).await,
+            Err(RelayError::Protocol(_))
+        ));
+        assert!(
+            conn.is_closed(),
+            "a relay that misnames a blob is not trusted on"
+        );
     }
 
     #[tokio::test]
