@@ -3,7 +3,7 @@
 //! a command prints records, and exit codes that mean something (0 ok, 1 failed, 2
 //! usage, 3 still waiting).
 
-use crate::engine::records::{MessageRecord, RecordKind};
+use crate::engine::records::{MessageRecord, RecordKind, human_size};
 use crate::engine::{Client, ClientError};
 use crate::relay::RelayError;
 use clap::{Parser, Subcommand};
@@ -86,6 +86,33 @@ pub enum Command {
         group: String,
         /// The text, or `-`.
         text: String,
+    },
+    /// Send a file (at most 25 MiB, e.g. a scan of papers): sealed in chunks under a fresh
+    /// key, the key and checksum inside the group's encryption.
+    SendFile {
+        /// The group.
+        group: String,
+        /// The file.
+        path: PathBuf,
+    },
+    /// List the files shared in a group, numbered for `kith get`.
+    Files {
+        /// The group.
+        group: String,
+    },
+    /// Download a file shared in a group, check it, and save it (never a partial file).
+    Get {
+        /// The group.
+        group: String,
+        /// The file: its number in `kith files`, or its name if unique.
+        file: String,
+        /// Where to save it: a file name, or a directory to save it in under its own
+        /// name. [default: its name, in the current directory]
+        #[arg(short = 'o', long = "output", value_name = "PATH")]
+        output: Option<PathBuf>,
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
     },
     /// Print new messages (or all), as `time name: text`.
     Read {
@@ -557,6 +584,70 @@ async fn dispatch(client: &mut Client, command: Command, json: bool) -> Result<u
             let seq = retry!(client, client.send_text(&id, &text).await)?;
             if json {
                 println!("{}", serde_json::json!({"seq": seq}));
+            }
+        }
+        Command::SendFile { group, path } => {
+            let id = client.find_group(&group)?;
+            let seq = retry!(client, client.send_file(&id, &path).await)?;
+            let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            let name = path
+                .file_name()
+                .map(|n| crate::engine::clean_file_name(&n.to_string_lossy()))
+                .unwrap_or_default();
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"seq": seq, "name": name, "size": size})
+                );
+            } else {
+                println!("Sent {name} ({}).", human_size(size));
+            }
+        }
+        Command::Files { group } => {
+            let id = client.find_group(&group)?;
+            if let Err(e) = retry!(client, client.sync_group(&id, false).await) {
+                eprintln!("kith: could not sync ({e}); showing what is stored");
+            }
+            let files = client.files(&id)?;
+            if json {
+                for f in &files {
+                    println!("{}", serde_json::to_string(f).unwrap_or_default());
+                }
+            } else if files.is_empty() {
+                println!("No files in this group yet. Share one with `kith send-file GROUP PATH`.");
+            } else {
+                for f in &files {
+                    println!(
+                        "{:>3}  {}  {:<16} {}  ({})",
+                        f.number,
+                        format_time(f.time),
+                        f.sender,
+                        f.name,
+                        human_size(f.size)
+                    );
+                }
+            }
+        }
+        Command::Get {
+            group,
+            file,
+            output,
+            force,
+        } => {
+            let id = client.find_group(&group)?;
+            let saved = retry!(
+                client,
+                client.get_file(&id, &file, output.as_deref(), force).await
+            )?;
+            if json {
+                println!("{}", serde_json::to_string(&saved).unwrap_or_default());
+            } else {
+                println!(
+                    "Saved {} ({}) to {}",
+                    saved.name,
+                    human_size(saved.size),
+                    saved.path.display()
+                );
             }
         }
         Command::Read { group, all, follow } => {

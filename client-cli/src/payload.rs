@@ -96,6 +96,10 @@ pub struct FileRef {
     /// The relay blob id (SHA-256 of the sealed chunk) of every chunk, in order.
     #[zeroize(skip)]
     pub chunks: Vec<[u8; 32]>,
+    /// When the sender sent it, by the sender's clock, Unix seconds (inside the
+    /// encryption, like a text's).
+    #[zeroize(skip)]
+    pub sent_at: u64,
 }
 
 impl std::fmt::Debug for FileRef {

@@ -9,10 +9,12 @@
 //! posted, and merged only once the relay accepted them; if the answer is lost we
 //! recognise our own commit in the log by its bytes.
 
+mod files;
 mod invite;
 pub mod records;
 mod sync;
 
+pub use files::{CHUNK_SIZE, FileInfo, MAX_FILE_BYTES, SavedFile, clean_file_name};
 pub use invite::InvitePreview;
 pub use sync::SyncReport;
 

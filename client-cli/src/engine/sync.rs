@@ -457,12 +457,11 @@ impl Client {
                 );
                 self.notice(g, msg, 0, Some(who), text, report)
             }
+            Body::File(file) => self.on_file(g, msg, who, file, report),
             // Issue 6 features; handled in the commits that build them.
-            Body::File(_) | Body::History { .. } | Body::Delete { .. } | Body::HideFrom { .. } => {
-                Err(ClientError::Hostile(
-                    "a message this version cannot read yet".into(),
-                ))
-            }
+            Body::History { .. } | Body::Delete { .. } | Body::HideFrom { .. } => Err(
+                ClientError::Hostile("a message this version cannot read yet".into()),
+            ),
         }
     }
 
