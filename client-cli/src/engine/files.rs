@@ -371,7 +371,9 @@ impl Client {
                 out.push((
                     FileInfo {
                         number: out.len() + 1,
-                        name: f.name.clone(),
+                        // Cleaned again here, whatever path recorded it: this name
+                        // becomes a path in `get_file`.
+                        name: clean_file_name(&f.name),
                         size: f.size,
                         sender: r
                             .sender
@@ -626,6 +628,54 @@ mod tests {
         assert!(check_file_ref(&odd).is_err());
         odd.chunk_size = (1 << 20) - TAG as u32;
         assert!(check_file_ref(&odd).is_err(), "over the blob limit");
+    }
+
+    #[tokio::test]
+    async fn a_stored_name_never_leaves_the_destination_directory() {
+        let home = tempfile::tempdir().unwrap();
+        let mut client = Client::init(&home.path().join("p"), b"pass", "Olena").unwrap();
+        let relay = "ws://127.0.0.1:9".to_owned();
+        let g = GroupRecord {
+            name: "G".into(),
+            relay,
+            relay_group: GroupId([1; 16]),
+            mls_group_id: vec![1; 16],
+            cursor: 1,
+            read_upto: 1,
+            status: GroupStatus::Left,
+            admins: Default::default(),
+            names: Default::default(),
+            leaving: Default::default(),
+            pending: None,
+            last_update: 0,
+        };
+        client.save_group(&g).unwrap();
+        // A record made by some other path than `on_file`, with a hostile name.
+        let mut f = file_ref(10, 1);
+        f.name = "../../escape.txt".into();
+        let r = MessageRecord {
+            shared_by: None,
+            expires: 0,
+            seq: 5,
+            sub: 0,
+            time: 0,
+            sender: None,
+            own: false,
+            kind: RecordKind::File(f),
+        };
+        client.add_record(&g, r).unwrap();
+        client.db().commit().unwrap();
+        let files = client.files(&g.relay_group).unwrap();
+        assert_eq!(files[0].name, "escape.txt");
+        let (info, _) = client.find_file(&g.relay_group, "1").unwrap();
+        assert_eq!(info.name, "escape.txt");
+        // Downloading needs an active group: refused before any path is touched.
+        assert!(
+            client
+                .get_file(&g.relay_group, "1", None, false)
+                .await
+                .is_err()
+        );
     }
 
     #[test]
