@@ -646,7 +646,7 @@ impl Engine<'_> {
                     self.next_attempt = Some(Instant::now());
                 }
             }
-            Command::Invite { group, ttl } => match self.client.invite(&group, ttl).await {
+            Command::Invite { group, ttl } => match self.client.invite(&group, ttl, false).await {
                 Ok(invite) => {
                     let group = self.group_name(&group);
                     self.emit(Event::Invite { group, invite, ttl });
@@ -659,7 +659,7 @@ impl Engine<'_> {
                     Err(e) => return self.failed("remove", e),
                 };
                 let name = self.client.display_name(&group, &who);
-                match self.client.remove_member(&group, &who).await {
+                match self.client.remove_member(&group, &who, false).await {
                     Ok(()) => self.emit(Event::Info(format!("Removed {name}."))),
                     Err(e) => self.failed("remove", e),
                 }

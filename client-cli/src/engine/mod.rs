@@ -9,11 +9,15 @@
 //! posted, and merged only once the relay accepted them; if the answer is lost we
 //! recognise our own commit in the log by its bytes.
 
+mod group_admin;
 mod invite;
 pub mod records;
+pub mod state;
 mod sync;
 
+pub use group_admin::RequestInfo;
 pub use invite::InvitePreview;
+pub use state::{BoardEntry, GroupState};
 pub use sync::SyncReport;
 
 use crate::identity::{self, IdentityKey, fingerprint, safety_number};
@@ -88,7 +92,13 @@ pub fn now_secs() -> u64 {
 
 /// The MLS settings Kith uses; each is explained in SECURITY.md.
 fn create_config() -> MlsGroupCreateConfig {
+    create_config_builder().build()
+}
+
+fn create_config_builder() -> MlsGroupCreateConfigBuilder {
     MlsGroupCreateConfig::builder()
+        // Every Kith leaf can carry the group state extension (engine/state.rs).
+        .capabilities(state::capabilities())
         .ciphersuite(CIPHERSUITE)
         // Handshake messages too are PrivateMessages: the relay never sees who commits
         // what.
@@ -101,7 +111,6 @@ fn create_config() -> MlsGroupCreateConfig {
         // We pad application payloads ourselves to relay buckets (payload.rs).
         .padding_size(0)
         .use_ratchet_tree_extension(true)
-        .build()
 }
 
 /// The same settings, for joining from a Welcome.
@@ -183,7 +192,7 @@ pub struct GroupSummary {
     pub members: usize,
     /// Unread messages.
     pub unread: usize,
-    /// Invites answered but not admitted yet (admins only).
+    /// Join requests waiting for an admin's approval (as this profile sees them).
     pub pending_joins: usize,
     /// `active`, `removed` or `left`.
     pub status: String,
@@ -518,10 +527,15 @@ impl Client {
             .map_err(|e| ClientError::Usage(e.to_string()))?
             .ws_url();
         let mls_id: [u8; 16] = rand::random();
+        let extensions = GroupState::new(self.profile.identity)
+            .extensions()
+            .map_err(ClientError::Mls)?;
         let group = MlsGroup::new_with_group_id(
             &self.provider,
             &self.signer,
-            &create_config(),
+            &create_config_builder()
+                .with_group_context_extensions(extensions)
+                .build(),
             openmls::group::GroupId::from_slice(&mls_id),
             self.credential(),
         )
@@ -557,11 +571,13 @@ impl Client {
             cursor: 1,
             read_upto: 1,
             status: GroupStatus::Active,
-            admins: BTreeSet::from([self.profile.identity]),
             names: BTreeMap::from([(self.profile.identity, self.profile.name.clone())]),
             leaving: BTreeSet::new(),
             pending: None,
             last_update: now_secs(),
+            disappear_secs: 0,
+            history_from: None,
+            history_next: 1,
         };
         self.save_group(&record)?;
         self.add_record(
@@ -581,9 +597,31 @@ impl Client {
         Ok(relay_group)
     }
 
-    fn add_record(&self, g: &GroupRecord, r: MessageRecord) -> Result<()> {
+    /// Records a line of history. Under a disappearing-messages timer every record —
+    /// texts, files and notices alike — gets its expiry.
+    fn add_record(&self, g: &GroupRecord, mut r: MessageRecord) -> Result<()> {
+        if r.expires == 0 && g.disappear_secs > 0 {
+            r.expires = r.time.saturating_add(g.disappear_secs);
+        }
         self.put(&ns_msgs(&g.relay_group), &msg_key(r.seq, r.sub), &r)?;
         Ok(())
+    }
+
+    /// Deletes the records of `group` whose timer ran out.
+    pub(crate) fn purge_expired(&self, group: &GroupId) -> Result<usize> {
+        let now = now_secs();
+        let ns = ns_msgs(group);
+        let mut n = 0;
+        for (key, r) in self.scan::<MessageRecord>(&ns)? {
+            if r.expires != 0 && r.expires <= now {
+                self.db().delete(&ns, &key)?;
+                n += 1;
+            }
+        }
+        if n > 0 {
+            self.db().commit()?;
+        }
+        Ok(n)
     }
 
     /// Every group with counts.
@@ -596,7 +634,9 @@ impl Client {
                 .iter()
                 .filter(|m| m.seq >= g.read_upto && !m.own)
                 .count();
-            let pending_joins = self.scan::<AdminInvite>(&ns_invites(&g.relay_group))?.len();
+            let pending_joins = self
+                .scan::<JoinRequest>(&ns_requests(&g.relay_group))?
+                .len();
             out.push(GroupSummary {
                 name: g.name.clone(),
                 id: g.relay_group.to_hex(),
@@ -615,12 +655,14 @@ impl Client {
         Ok(out)
     }
 
-    /// The stored history of a group, in order.
+    /// The stored history of a group, in order (without what has disappeared).
     pub fn messages(&self, group: &GroupId) -> Result<Vec<MessageRecord>> {
+        let now = now_secs();
         let mut v: Vec<MessageRecord> = self
             .scan::<MessageRecord>(&ns_msgs(group))?
             .into_iter()
             .map(|(_, m)| m)
+            .filter(|m| m.expires == 0 || m.expires > now)
             .collect();
         v.sort_by_key(|m| (m.seq, m.sub));
         Ok(v)
@@ -660,6 +702,7 @@ impl Client {
     pub fn members(&self, group: &GroupId) -> Result<Vec<MemberInfo>> {
         let g = self.load_group(group)?;
         let m = self.mls_group(&g)?;
+        let state = GroupState::of(&m);
         let mut out = Vec::new();
         for member in m.members() {
             let Some(id) = identity::identity_of(
@@ -673,7 +716,7 @@ impl Client {
                 name: self.display_name(group, &id),
                 identity: kith_protocol::ids::hex(&id),
                 fingerprint: fingerprint(&id),
-                role: if g.admins.contains(&id) {
+                role: if state.is_admin(&id) {
                     "admin"
                 } else {
                     "member"
@@ -818,46 +861,99 @@ impl Client {
 
     // ---- membership --------------------------------------------------------------
 
-    /// Removes a member (admins only).
-    pub async fn remove_member(&mut self, group: &GroupId, who: &IdentityKey) -> Result<()> {
+    /// Removes a member (admins only). With `hide`, also hides every message the member
+    /// sent, for everyone (moderation in one step).
+    pub async fn remove_member(
+        &mut self,
+        group: &GroupId,
+        who: &IdentityKey,
+        hide: bool,
+    ) -> Result<()> {
         if *who == self.profile.identity {
             return Err(ClientError::Usage(
                 "to remove yourself, use `kith leave`".into(),
             ));
         }
-        for _ in 0..8 {
-            self.sync_group(group, false).await?;
-            let g = self.load_group(group)?;
-            if !g.admins.contains(&self.profile.identity) {
+        let me = self.profile.identity;
+        let who = *who;
+        self.commit_change(group, |_, _, m, state| {
+            if !state.is_admin(&me) {
                 return Err(ClientError::Usage("only admins can remove members".into()));
             }
-            let mut m = self.mls_group(&g)?;
-            let Some(index) = m
-                .members()
-                .find(|x| {
-                    identity::identity_of(x.credential.serialized_content(), &x.signature_key)
-                        == Some(*who)
-                })
-                .map(|x| x.index)
-            else {
+            let Some(index) = member_index(m, &who) else {
                 return Err(ClientError::NoMember("not a member (any more)".into()));
             };
-            let (commit, _, _) = m
-                .remove_members(&self.provider, &self.signer, &[index])
-                .map_err(mls)?;
-            let done = self
-                .post_commit(
-                    group,
-                    m,
-                    commit,
-                    None,
-                    CommitPurpose::Remove {
-                        identities: vec![*who],
-                    },
-                )
+            let mut next = state.clone();
+            next.admins.remove(&who);
+            Ok(Some(Change {
+                removes: vec![index],
+                state: (next != *state).then_some(next),
+                purpose: CommitPurpose::Remove {
+                    identities: vec![who],
+                },
+                ..Change::default()
+            }))
+        })
+        .await?;
+        if hide {
+            self.send_body(group, Body::HideFrom { member: who })
                 .await?;
-            if done {
-                return Ok(());
+            let g = self.load_group(group)?;
+            self.hide_messages_of(&g, &who, &me)?;
+            self.db().commit()?;
+        }
+        Ok(())
+    }
+
+    /// Makes and posts one commit: `plan` looks at the group as it is now (after
+    /// catching up) and says what to add, remove and make the new state — or `None`
+    /// when there is nothing (left) to do. When another commit wins the epoch, we catch
+    /// up and plan again. Returns whether a commit of ours was accepted.
+    pub(crate) async fn commit_change<F>(&mut self, group: &GroupId, mut plan: F) -> Result<bool>
+    where
+        F: FnMut(&Self, &GroupRecord, &MlsGroup, &GroupState) -> Result<Option<Change>>,
+    {
+        for _ in 0..8 {
+            self.sync_group_inner(group).await?;
+            let g = self.load_group(group)?;
+            if g.status != GroupStatus::Active {
+                return Err(ClientError::NotMember(self.status_text(&g)));
+            }
+            let mut m = self.mls_group(&g)?;
+            let state = GroupState::of(&m);
+            let Some(change) = plan(self, &g, &m, &state)? else {
+                return Ok(false);
+            };
+            let mut builder = m
+                .commit_builder()
+                .propose_adds(change.adds)
+                .propose_removals(change.removes);
+            if let Some(next) = &change.state {
+                builder = builder
+                    .propose_group_context_extensions(
+                        next.extensions().map_err(ClientError::Usage)?,
+                    )
+                    .map_err(mls)?;
+            }
+            let bundle = builder
+                .load_psks(self.provider.storage())
+                .map_err(mls)?
+                .build(
+                    self.provider.rand(),
+                    self.provider.crypto(),
+                    &self.signer,
+                    |_| true,
+                )
+                .map_err(mls)?
+                .stage_commit(&self.provider)
+                .map_err(mls)?;
+            let welcome = bundle.to_welcome_msg();
+            let (commit, _, _) = bundle.into_contents();
+            if self
+                .post_commit(group, m, commit, welcome, change.purpose)
+                .await?
+            {
+                return Ok(true);
             }
         }
         Err(ClientError::Relay(RelayError::Relay(ErrorCode::StaleEpoch)))
@@ -869,8 +965,10 @@ impl Client {
         self.sync_group(group, false).await?;
         let mut g = self.load_group(group)?;
         if g.status == GroupStatus::Active {
-            let members = self.mls_group(&g)?.members().count();
-            if members > 1 && g.admins.len() == 1 && g.admins.contains(&self.profile.identity) {
+            let m = self.mls_group(&g)?;
+            let members = m.members().count();
+            let state = GroupState::of(&m);
+            if members > 1 && state.admins.len() == 1 && state.is_admin(&self.profile.identity) {
                 // Only an admin commits a leave; the last admin leaving would strand the
                 // group with nobody able to invite or remove.
                 return Err(ClientError::Usage(
@@ -888,6 +986,7 @@ impl Client {
         g.pending = None;
         self.save_group(&g)?;
         self.db().delete_namespace(&ns_invites(group))?;
+        self.db().delete_namespace(&ns_requests(group))?;
         self.add_record(
             &g,
             MessageRecord {
@@ -982,4 +1081,33 @@ impl Client {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// What one commit of ours does; see [`Client::commit_change`].
+#[derive(Default)]
+pub(crate) struct Change {
+    /// KeyPackages to add.
+    pub adds: Vec<KeyPackage>,
+    /// Leaves to remove.
+    pub removes: Vec<LeafNodeIndex>,
+    /// The new group state, if it changes.
+    pub state: Option<GroupState>,
+    /// What the commit is for (recorded with it, for crash recovery and the history).
+    pub purpose: CommitPurpose,
+}
+
+/// The leaf index of the member with identity `who`.
+pub(crate) fn member_index(m: &MlsGroup, who: &IdentityKey) -> Option<LeafNodeIndex> {
+    m.members()
+        .find(|x| {
+            identity::identity_of(x.credential.serialized_content(), &x.signature_key) == Some(*who)
+        })
+        .map(|x| x.index)
+}
+
+/// The identities of the members of `m`.
+pub(crate) fn member_ids(m: &MlsGroup) -> BTreeSet<IdentityKey> {
+    m.members()
+        .filter_map(|x| identity::identity_of(x.credential.serialized_content(), &x.signature_key))
+        .collect()
 }

@@ -10,9 +10,10 @@
 //! state is never changed by it.
 
 use super::records::*;
+use super::state::{self, GroupState};
 use super::{Client, ClientError, Result, clean_name, clean_text, mls, now_secs};
 use crate::identity::{self, IdentityKey, fingerprint};
-use crate::payload::{AppMessage, Body, InviteSecret, MAX_NAME_CHARS};
+use crate::payload::{AppMessage, Body, MAX_NAME_CHARS};
 use kith_protocol::padding::unpad;
 use kith_protocol::{GroupId, Message, MessageKind};
 use openmls::prelude::tls_codec::Deserialize as _;
@@ -432,22 +433,6 @@ impl Client {
                     ),
                 }
             }
-            Body::InviteShared(secret) => {
-                // Only admins' invites count, and only admins act on them.
-                if g.admins.contains(&who) && g.admins.contains(&self.identity()) {
-                    let inv = AdminInvite {
-                        secret,
-                        welcome_key: None,
-                        welcome_blob: None,
-                    };
-                    self.put(&ns_invites(&g.relay_group), &inv.secret.slot, &inv)?;
-                }
-                Ok(())
-            }
-            Body::InviteDone { slot } => {
-                self.db().delete(&ns_invites(&g.relay_group), &slot)?;
-                Ok(())
-            }
             Body::LeaveRequest => {
                 g.leaving.insert(who);
                 self.save_group(g)?;
@@ -458,11 +443,14 @@ impl Client {
                 self.notice(g, msg, 0, Some(who), text, report)
             }
             // Issue 6 features; handled in the commits that build them.
-            Body::File(_) | Body::History { .. } | Body::Delete { .. } | Body::HideFrom { .. } => {
-                Err(ClientError::Hostile(
-                    "a message this version cannot read yet".into(),
-                ))
+            Body::File(_) => Err(ClientError::Hostile(
+                "a message this version cannot read yet".into(),
+            )),
+            Body::History { to, entries, last } => {
+                self.on_history(g, msg, who, to, entries, last, report)
             }
+            Body::Delete { seq } => self.on_delete(g, msg, who, seq, report),
+            Body::HideFrom { member } => self.on_hide(g, msg, who, member, report),
         }
     }
 
@@ -476,7 +464,9 @@ impl Client {
         report: &mut SyncReport,
     ) -> Result<()> {
         let hostile = |s: String| ClientError::Hostile(s);
-        let committer_admin = g.admins.contains(&committer);
+        let old = GroupState::of(&m);
+        let new = GroupState::from_extensions(staged.group_context().extensions());
+        let committer_admin = old.is_admin(&committer);
         let cname = self.display_name(&g.relay_group, &committer);
 
         let mut added = Vec::new();
@@ -492,11 +482,6 @@ impl Client {
                 ))
             })?;
             added.push(id);
-        }
-        if !added.is_empty() && !committer_admin {
-            return Err(hostile(format!(
-                "{cname} tried to add members without being an admin"
-            )));
         }
         let mut removed = Vec::new();
         for rem in staged.remove_proposals() {
@@ -537,17 +522,38 @@ impl Client {
                 )));
             }
         }
+        let mut members_after = super::member_ids(&m);
+        for (id, _) in &removed {
+            members_after.remove(id);
+        }
+        members_after.extend(added.iter().copied());
+        state::check_change(&old, &new, &committer, &members_after, added.len())
+            .map_err(|why| hostile(format!("{cname} tried to {why}")))?;
         let self_removed = staged.self_removed();
         m.merge_staged_commit(&self.provider, staged).map_err(mls)?;
 
         let mut sub = 0;
+        let used_invite = old
+            .invites
+            .iter()
+            .find(|(k, _)| !new.invites.contains_key(*k));
         for id in &added {
+            let via = match used_invite {
+                Some((_, inv)) if inv.by != committer => format!(
+                    " (invited by {})",
+                    self.display_name(&g.relay_group, &inv.by)
+                ),
+                _ => String::new(),
+            };
             self.notice(
                 g,
                 msg,
                 sub,
                 Some(committer),
-                format!("{cname} added a new member [{}]", &fingerprint(id)[..9]),
+                format!(
+                    "{cname} added a new member [{}]{via}",
+                    &fingerprint(id)[..9]
+                ),
                 report,
             )?;
             sub += 1;
@@ -563,9 +569,17 @@ impl Client {
             };
             self.notice(g, msg, sub, Some(committer), text, report)?;
             sub += 1;
-            g.admins.remove(id);
             g.leaving.remove(id);
         }
+        let names = |id: &IdentityKey| self.display_name(&g.relay_group, id);
+        let changes = state::describe_change(&old, &new, &cname, &names);
+        g.disappear_secs = new.disappear_secs;
+        for text in changes {
+            self.notice(g, msg, sub, Some(committer), text, report)?;
+            sub += 1;
+        }
+        // Join requests whose invite is no longer open were decided by another admin.
+        self.drop_decided_requests(g, &new)?;
         if self_removed {
             g.status = GroupStatus::Removed {
                 by: Some(committer),
@@ -573,8 +587,19 @@ impl Client {
             g.pending = None;
             m.delete(self.provider.storage()).map_err(mls)?;
             self.db().delete_namespace(&ns_invites(&g.relay_group))?;
+            self.db().delete_namespace(&ns_requests(&g.relay_group))?;
         }
         self.save_group(g)?;
+        Ok(())
+    }
+
+    pub(crate) fn drop_decided_requests(&self, g: &GroupRecord, state: &GroupState) -> Result<()> {
+        let ns = ns_requests(&g.relay_group);
+        for (key, _) in self.scan::<JoinRequest>(&ns)? {
+            if !state.invites.keys().any(|k| k[..] == key[..]) {
+                self.db().delete(&ns, &key)?;
+            }
+        }
         Ok(())
     }
 
@@ -590,8 +615,11 @@ impl Client {
             return Ok(Vec::new());
         };
         let mut m = self.mls_group(&g)?;
+        let old = GroupState::of(&m);
         m.merge_pending_commit(&self.provider).map_err(mls)?;
+        let new_state = GroupState::of(&m);
         g.cursor = g.cursor.max(seq + 1);
+        g.disappear_secs = new_state.disappear_secs;
         let mut new = Vec::new();
         let note = |text: String, sub: u16| MessageRecord {
             shared_by: None,
@@ -622,7 +650,6 @@ impl Client {
                         welcome,
                         start_seq: seq + 1,
                         names: g.names.iter().map(|(k, v)| (*k, v.clone())).collect(),
-                        admins: g.admins.iter().copied().collect(),
                     };
                     let blob =
                         crate::seal::seal_welcome(&kith_protocol::SlotId(slot), &key, &bundle)
@@ -635,7 +662,6 @@ impl Client {
                 for (i, id) in identities.iter().enumerate() {
                     let name = g.names.get(id).cloned().unwrap_or_else(|| fingerprint(id));
                     new.push(note(format!("You removed {name}"), i as u16));
-                    g.admins.remove(id);
                 }
             }
             CommitPurpose::Update => g.last_update = now_secs(),
@@ -643,11 +669,24 @@ impl Client {
                 for (i, id) in identities.iter().enumerate() {
                     let name = g.names.get(id).cloned().unwrap_or_else(|| fingerprint(id));
                     new.push(note(format!("{name} left the group"), i as u16));
-                    g.admins.remove(id);
                     g.leaving.remove(id);
                 }
             }
+            CommitPurpose::State => {}
         }
+        // The state's own changes are told from before and after, as for anyone's commit.
+        let names = |id: &IdentityKey| {
+            g.names
+                .get(id)
+                .cloned()
+                .unwrap_or_else(|| format!("[{}]", &fingerprint(id)[..9]))
+        };
+        let base = new.len() as u16;
+        let told = state::describe_change(&old, &new_state, "You", &names);
+        for (i, text) in told.into_iter().enumerate() {
+            new.push(note(text, 100 + base + i as u16));
+        }
+        self.drop_decided_requests(&g, &new_state)?;
         for r in &new {
             self.add_record(&g, r.clone())?;
         }
@@ -656,40 +695,46 @@ impl Client {
     }
 
     async fn commit_leave_requests(&mut self, group: &GroupId) -> Result<()> {
-        for _ in 0..4 {
-            let g = self.load_group(group)?;
-            if g.status != GroupStatus::Active
-                || g.leaving.is_empty()
-                || !g.admins.contains(&self.identity())
-            {
-                return Ok(());
-            }
-            let mut m = self.mls_group(&g)?;
-            let (indices, identities): (Vec<_>, Vec<_>) = m
-                .members()
-                .filter_map(|x| {
-                    identity::identity_of(x.credential.serialized_content(), &x.signature_key)
-                        .filter(|id| g.leaving.contains(id) && *id != self.identity())
-                        .map(|id| (x.index, id))
-                })
-                .unzip();
-            if indices.is_empty() {
-                let mut g = g;
-                g.leaving.clear();
-                self.save_group(&g)?;
-                self.db().commit()?;
-                return Ok(());
-            }
-            let (commit, _, _) = m
-                .remove_members(&self.provider, &self.signer, &indices)
-                .map_err(mls)?;
-            if self
-                .post_commit(group, m, commit, None, CommitPurpose::Leaves { identities })
-                .await?
-            {
-                return Ok(());
-            }
-            self.sync_group_inner(group).await?;
+        let g = self.load_group(group)?;
+        if g.status != GroupStatus::Active || g.leaving.is_empty() {
+            return Ok(());
+        }
+        let me = self.identity();
+        let leaving = g.leaving.clone();
+        let committed = self
+            .commit_change(group, |_, _, m, state| {
+                if !state.is_admin(&me) {
+                    return Ok(None);
+                }
+                let mut next = state.clone();
+                let mut removes = Vec::new();
+                let mut gone = Vec::new();
+                for id in leaving.iter().filter(|id| **id != me) {
+                    if let Some(i) = super::member_index(m, id) {
+                        removes.push(i);
+                        gone.push(*id);
+                        next.admins.remove(id);
+                    }
+                }
+                if removes.is_empty() {
+                    return Ok(None);
+                }
+                Ok(Some(super::Change {
+                    removes,
+                    state: (next != *state).then_some(next),
+                    purpose: CommitPurpose::Leaves { identities: gone },
+                    ..super::Change::default()
+                }))
+            })
+            .await?;
+        if !committed {
+            // Nobody left to remove (or we are no admin): forget requests already done.
+            let mut g = self.load_group(group)?;
+            let m = self.mls_group(&g)?;
+            let members = super::member_ids(&m);
+            g.leaving.retain(|id| members.contains(id));
+            self.save_group(&g)?;
+            self.db().commit()?;
         }
         Ok(())
     }
@@ -739,16 +784,5 @@ impl Client {
     /// Catch-up without admin work (used between retries of our own commits).
     pub(crate) async fn sync_group_inner(&mut self, group: &GroupId) -> Result<()> {
         Box::pin(self.sync_group(group, false)).await.map(|_| ())
-    }
-
-    /// Shares an invite's secrets with the group (admins act on them).
-    pub(crate) async fn share_invite(
-        &mut self,
-        group: &GroupId,
-        secret: InviteSecret,
-    ) -> Result<()> {
-        self.send_body(group, Body::InviteShared(secret))
-            .await
-            .map(|_| ())
     }
 }
