@@ -129,6 +129,15 @@ pub(crate) fn crash_point(point: &str) {
     }
 }
 
+/// Test hook: with `KITH_TEST_IGNORE_OWN_ROLE` set, this client skips the checks it
+/// makes on its *own* actions (only admins invite, remove, promote, edit the board…), so
+/// that the end-to-end tests can play a member running a modified client and show that
+/// every other client refuses what it does. It never weakens the checks on anyone
+/// else's commits or messages; a hostile member could patch their client just as well.
+pub(crate) fn own_role_checks() -> bool {
+    std::env::var_os("KITH_TEST_IGNORE_OWN_ROLE").is_none()
+}
+
 /// A one-way tag of the epoch authenticator (16 bytes of SHA-256), carried in the
 /// authenticated data of every application message we send. Members whose views of the
 /// group diverged (a relay showing different commits to different members) cannot
@@ -575,7 +584,10 @@ impl Client {
             leaving: BTreeSet::new(),
             pending: None,
             last_update: now_secs(),
-            disappear_secs: 0,
+            state: GroupState::new(self.profile.identity),
+            offenders: BTreeSet::new(),
+            intruders: BTreeSet::new(),
+            tainted: false,
             history_from: None,
             history_next: 1,
         };
@@ -600,8 +612,8 @@ impl Client {
     /// Records a line of history. Under a disappearing-messages timer every record —
     /// texts, files and notices alike — gets its expiry.
     fn add_record(&self, g: &GroupRecord, mut r: MessageRecord) -> Result<()> {
-        if r.expires == 0 && g.disappear_secs > 0 {
-            r.expires = r.time.saturating_add(g.disappear_secs);
+        if r.expires == 0 && g.state.disappear_secs > 0 {
+            r.expires = r.time.saturating_add(g.state.disappear_secs);
         }
         self.put(&ns_msgs(&g.relay_group), &msg_key(r.seq, r.sub), &r)?;
         Ok(())
@@ -702,7 +714,7 @@ impl Client {
     pub fn members(&self, group: &GroupId) -> Result<Vec<MemberInfo>> {
         let g = self.load_group(group)?;
         let m = self.mls_group(&g)?;
-        let state = GroupState::of(&m);
+        let state = &g.state;
         let mut out = Vec::new();
         for member in m.members() {
             let Some(id) = identity::identity_of(
@@ -820,6 +832,9 @@ impl Client {
             if g.status != GroupStatus::Active {
                 return Err(ClientError::NotMember(self.status_text(&g)));
             }
+            if g.tainted {
+                return Err(ClientError::Usage(self.taint_text(&g)));
+            }
             let mut m = self.mls_group(&g)?;
             let epoch = m.epoch().as_u64();
             m.set_aad(fork_tag(&m));
@@ -844,6 +859,21 @@ impl Client {
             }
         }
         Err(ClientError::Relay(RelayError::Relay(ErrorCode::StaleEpoch)))
+    }
+
+    pub(crate) fn taint_text(&self, g: &GroupRecord) -> String {
+        let who: Vec<String> = g
+            .offenders
+            .iter()
+            .map(|o| self.display_name(&g.relay_group, o))
+            .collect();
+        format!(
+            "{:?} is on hold: {} made a change without the right to, and an admin's client \
+             has not undone it yet. Nothing is sent to the group until then (an intruder \
+             could read it). Admins: run `kith sync`.",
+            g.name,
+            who.join(", ")
+        )
     }
 
     pub(crate) fn status_text(&self, g: &GroupRecord) -> String {
@@ -877,7 +907,7 @@ impl Client {
         let me = self.profile.identity;
         let who = *who;
         self.commit_change(group, |_, _, m, state| {
-            if !state.is_admin(&me) {
+            if !state.is_admin(&me) && own_role_checks() {
                 return Err(ClientError::Usage("only admins can remove members".into()));
             }
             let Some(index) = member_index(m, &who) else {
@@ -909,7 +939,21 @@ impl Client {
     /// catching up) and says what to add, remove and make the new state — or `None`
     /// when there is nothing (left) to do. When another commit wins the epoch, we catch
     /// up and plan again. Returns whether a commit of ours was accepted.
-    pub(crate) async fn commit_change<F>(&mut self, group: &GroupId, mut plan: F) -> Result<bool>
+    pub(crate) async fn commit_change<F>(&mut self, group: &GroupId, plan: F) -> Result<bool>
+    where
+        F: FnMut(&Self, &GroupRecord, &MlsGroup, &GroupState) -> Result<Option<Change>>,
+    {
+        self.commit_change_inner(group, false, plan).await
+    }
+
+    /// [`Self::commit_change`], also while the group is tainted when `repair` (the
+    /// commit that undoes a change that broke the rules).
+    pub(crate) async fn commit_change_inner<F>(
+        &mut self,
+        group: &GroupId,
+        repair: bool,
+        mut plan: F,
+    ) -> Result<bool>
     where
         F: FnMut(&Self, &GroupRecord, &MlsGroup, &GroupState) -> Result<Option<Change>>,
     {
@@ -919,8 +963,11 @@ impl Client {
             if g.status != GroupStatus::Active {
                 return Err(ClientError::NotMember(self.status_text(&g)));
             }
+            if g.tainted && !repair {
+                return Err(ClientError::Usage(self.taint_text(&g)));
+            }
             let mut m = self.mls_group(&g)?;
-            let state = GroupState::of(&m);
+            let state = g.state.clone();
             let Some(change) = plan(self, &g, &m, &state)? else {
                 return Ok(false);
             };
@@ -967,7 +1014,7 @@ impl Client {
         if g.status == GroupStatus::Active {
             let m = self.mls_group(&g)?;
             let members = m.members().count();
-            let state = GroupState::of(&m);
+            let state = &g.state;
             if members > 1 && state.admins.len() == 1 && state.is_admin(&self.profile.identity) {
                 // Only an admin commits a leave; the last admin leaving would strand the
                 // group with nobody able to invite or remove.

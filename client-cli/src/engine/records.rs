@@ -13,6 +13,7 @@
 //! | `contacts` | identity key | [`Contact`] |
 
 use crate::identity::IdentityKey;
+use super::state::GroupState;
 use crate::payload::{FileRef, InviteSecret};
 use crate::seal::{Invitation, WelcomeKey};
 use kith_protocol::{Epoch, GroupId, Seq};
@@ -149,9 +150,19 @@ pub struct GroupRecord {
     pub pending: Option<PendingCommit>,
     /// When we last committed an update of our own leaf, Unix seconds.
     pub last_update: u64,
-    /// The group's disappearing-messages timer as of our epoch, seconds (0: off); a copy
-    /// of the MLS-agreed state's, so that recording a message needs no MLS load.
-    pub disappear_secs: u64,
+    /// The group's shared state as this client accepts it: the MLS-agreed state after
+    /// every change that passed the rules, and never one that did not (see `tainted`).
+    pub state: GroupState,
+    /// Members who made a change they had no right to (shown to the user; kept until
+    /// they leave or are removed).
+    pub offenders: BTreeSet<IdentityKey>,
+    /// Members added by such a change.
+    pub intruders: BTreeSet<IdentityKey>,
+    /// A change that broke the rules was merged (the relay had made it the epoch's
+    /// commit) and not undone yet: the MLS state holds what `state` refuses, or an
+    /// intruder is in the group. Until an admin's client undoes it, this client sends
+    /// nothing to the group.
+    pub tainted: bool,
     /// The member who admitted us, while we accept shared history from it.
     pub history_from: Option<IdentityKey>,
     /// The next record index for shared history (history is filed just before our join).

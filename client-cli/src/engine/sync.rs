@@ -96,6 +96,7 @@ impl Client {
         }
         if admin_work {
             // Boxed: admitting posts commits and messages, which catch up first.
+            Box::pin(self.repair(group)).await?;
             Box::pin(self.admit_joiners(group, &mut report)).await?;
             Box::pin(self.commit_leave_requests(group)).await?;
             Box::pin(self.maybe_self_update(group)).await?;
@@ -464,10 +465,16 @@ impl Client {
         report: &mut SyncReport,
     ) -> Result<()> {
         let hostile = |s: String| ClientError::Hostile(s);
-        let old = GroupState::of(&m);
+        let old = g.state.clone();
         let new = GroupState::from_extensions(staged.group_context().extensions());
         let committer_admin = old.is_admin(&committer);
         let cname = self.display_name(&g.relay_group, &committer);
+        // A change against the rules. Malformed commits are refused outright (above and
+        // below); a well-formed one that breaks Kith's rules cannot be refused without
+        // leaving this member behind the relay's epoch for good, so it is merged for
+        // the keys, its effect on the state is not accepted, and the group is on hold
+        // until an admin's client undoes it (see `repair`).
+        let mut offense: Option<String> = None;
 
         let mut added = Vec::new();
         for add in staged.add_proposals() {
@@ -500,9 +507,7 @@ impl Client {
             };
             let leaving = proposer == Some(id) || g.leaving.contains(&id);
             if !leaving && !committer_admin {
-                return Err(hostile(format!(
-                    "{cname} tried to remove a member without being an admin"
-                )));
+                offense.get_or_insert_with(|| "remove a member without being an admin".into());
             }
             removed.push((id, leaving));
         }
@@ -527,10 +532,24 @@ impl Client {
             members_after.remove(id);
         }
         members_after.extend(added.iter().copied());
-        state::check_change(&old, &new, &committer, &members_after, added.len())
-            .map_err(|why| hostile(format!("{cname} tried to {why}")))?;
+        // The committer's change is what it did to the MLS group context; it is judged
+        // against the state we accept (the same, unless the group is on hold).
+        let changed = new != GroupState::of(&m);
+        let verdict = if changed {
+            state::check_change(&old, &new, &committer, &members_after, added.len())
+        } else if !added.is_empty() && !committer_admin {
+            Err("add members without being an admin (and without an open invite)".into())
+        } else {
+            Ok(())
+        };
+        if let Err(why) = verdict {
+            offense.get_or_insert(why);
+        }
         let self_removed = staged.self_removed();
         m.merge_staged_commit(&self.provider, staged).map_err(mls)?;
+        if let Some(why) = offense {
+            return self.record_offense(g, m, msg, committer, &why, &added, self_removed, report);
+        }
 
         let mut sub = 0;
         let used_invite = old
@@ -571,15 +590,19 @@ impl Client {
             sub += 1;
             g.leaving.remove(id);
         }
-        let names = |id: &IdentityKey| self.display_name(&g.relay_group, id);
-        let changes = state::describe_change(&old, &new, &cname, &names);
-        g.disappear_secs = new.disappear_secs;
-        for text in changes {
-            self.notice(g, msg, sub, Some(committer), text, report)?;
-            sub += 1;
+        if changed {
+            let names = |id: &IdentityKey| self.display_name(&g.relay_group, id);
+            let changes = state::describe_change(&old, &new, &cname, &names);
+            for text in changes {
+                self.notice(g, msg, sub, Some(committer), text, report)?;
+                sub += 1;
+            }
+            g.state = new.clone();
         }
+        self.update_taint(g, &m);
         // Join requests whose invite is no longer open were decided by another admin.
-        self.drop_decided_requests(g, &new)?;
+        let accepted = g.state.clone();
+        self.drop_decided_requests(g, &accepted)?;
         if self_removed {
             g.status = GroupStatus::Removed {
                 by: Some(committer),
@@ -615,11 +638,13 @@ impl Client {
             return Ok(Vec::new());
         };
         let mut m = self.mls_group(&g)?;
-        let old = GroupState::of(&m);
+        let old = g.state.clone();
         m.merge_pending_commit(&self.provider).map_err(mls)?;
+        // Our commits are made from the state we accept, so what they set is accepted.
         let new_state = GroupState::of(&m);
+        g.state = new_state.clone();
+        self.update_taint(&mut g, &m);
         g.cursor = g.cursor.max(seq + 1);
-        g.disappear_secs = new_state.disappear_secs;
         let mut new = Vec::new();
         let note = |text: String, sub: u16| MessageRecord {
             shared_by: None,
@@ -742,6 +767,7 @@ impl Client {
     async fn maybe_self_update(&mut self, group: &GroupId) -> Result<()> {
         let g = self.load_group(group)?;
         if g.status == GroupStatus::Active
+            && !g.tainted
             && now_secs().saturating_sub(g.last_update) >= super::SELF_UPDATE_EVERY_SECS
         {
             self.self_update(group).await?;
@@ -762,6 +788,9 @@ impl Client {
             let g = self.load_group(group)?;
             if g.status != GroupStatus::Active {
                 return Err(ClientError::NotMember(self.status_text(&g)));
+            }
+            if g.tainted {
+                return Err(ClientError::Usage(self.taint_text(&g)));
             }
             let mut m = self.mls_group(&g)?;
             let (commit, _, _) = m
@@ -784,5 +813,90 @@ impl Client {
     /// Catch-up without admin work (used between retries of our own commits).
     pub(crate) async fn sync_group_inner(&mut self, group: &GroupId) -> Result<()> {
         Box::pin(self.sync_group(group, false)).await.map(|_| ())
+    }
+}
+
+impl Client {
+    /// Records a commit that broke the rules but was merged (see `apply_commit`).
+    #[allow(clippy::too_many_arguments)]
+    fn record_offense(
+        &mut self,
+        g: &mut GroupRecord,
+        mut m: MlsGroup,
+        msg: &Message,
+        committer: IdentityKey,
+        why: &str,
+        added: &[IdentityKey],
+        self_removed: bool,
+        report: &mut SyncReport,
+    ) -> Result<()> {
+        let cname = self.display_name(&g.relay_group, &committer);
+        g.offenders.insert(committer);
+        g.intruders.extend(added.iter().copied());
+        let text = format!(
+            "REFUSED: {cname} tried to {why}. Their change does not count here. Until an \
+             admin's client undoes it, this client sends nothing to the group; admins can \
+             remove {cname} with `kith remove`."
+        );
+        self.alert_at(g, msg.seq, 0, text, report)?;
+        if self_removed {
+            g.status = GroupStatus::Removed {
+                by: Some(committer),
+            };
+            g.pending = None;
+            m.delete(self.provider.storage()).map_err(mls)?;
+            self.db().delete_namespace(&ns_invites(&g.relay_group))?;
+            self.db().delete_namespace(&ns_requests(&g.relay_group))?;
+        } else {
+            self.update_taint(g, &m);
+        }
+        self.save_group(g)?;
+        Ok(())
+    }
+
+    /// Whether the group holds something we refused: a state that differs from the
+    /// one we accept, or a member added against the rules.
+    pub(crate) fn update_taint(&self, g: &mut GroupRecord, m: &MlsGroup) {
+        let members = super::member_ids(m);
+        g.intruders.retain(|i| members.contains(i));
+        g.offenders.retain(|o| members.contains(o));
+        g.tainted = !g.intruders.is_empty() || GroupState::of(m) != g.state;
+    }
+
+    /// As an admin, undoes a change that broke the rules: one commit that removes the
+    /// members it added and sets the group state back to the one we accept.
+    async fn repair(&mut self, group: &GroupId) -> Result<()> {
+        let g = self.load_group(group)?;
+        if g.status != GroupStatus::Active || !g.tainted || !g.state.is_admin(&self.identity()) {
+            return Ok(());
+        }
+        let intruders = g.intruders.clone();
+        self.commit_change_inner(group, true, |_, g, m, state| {
+            if !g.tainted {
+                return Ok(None);
+            }
+            let mut removes = Vec::new();
+            let mut gone = Vec::new();
+            for id in &intruders {
+                if let Some(i) = super::member_index(m, id) {
+                    removes.push(i);
+                    gone.push(*id);
+                }
+            }
+            let members: std::collections::BTreeSet<IdentityKey> = super::member_ids(m)
+                .into_iter()
+                .filter(|id| !gone.contains(id))
+                .collect();
+            let mut next = state.clone();
+            next.admins.retain(|a| members.contains(a));
+            Ok(Some(super::Change {
+                removes,
+                state: Some(next),
+                purpose: CommitPurpose::Remove { identities: gone },
+                ..super::Change::default()
+            }))
+        })
+        .await?;
+        Ok(())
     }
 }
