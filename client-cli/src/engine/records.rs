@@ -12,8 +12,8 @@
 //! | `joins` | slot id | [`PendingJoin`] |
 //! | `contacts` | identity key | [`Contact`] |
 
-use crate::identity::IdentityKey;
 use super::state::GroupState;
+use crate::identity::IdentityKey;
 use crate::payload::{FileRef, InviteSecret};
 use crate::seal::{Invitation, WelcomeKey};
 use kith_protocol::{Epoch, GroupId, Seq};
