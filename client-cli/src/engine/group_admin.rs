@@ -60,11 +60,21 @@ impl Client {
     {
         let me = self.identity();
         let what = what.to_owned();
-        self.commit_change(group, |_, _, _, state| {
+        self.commit_change(group, |_, _, m, state| {
             if !state.is_admin(&me) && super::own_role_checks() {
                 return Err(ClientError::Usage(format!("only admins can {what}")));
             }
-            let next = edit(state)?;
+            let mut next = edit(state)?;
+            // Every client refuses an admin who is not a member (state::check_change).
+            let members = super::member_ids(m);
+            if next
+                .admins
+                .iter()
+                .any(|a| !members.contains(a) && !state.admins.contains(a))
+            {
+                return Err(ClientError::NoMember("not a member of the group".into()));
+            }
+            next.admins.retain(|a| members.contains(a));
             Ok((next != *state).then(|| Change {
                 state: Some(next),
                 ..Change::default()
