@@ -105,59 +105,14 @@ impl Keys {
         key: &[u8],
         value: &[u8],
     ) -> Result<Vec<u8>, StoreError> {
-        let key_len = u32::try_from(key.len()).map_err(|_| StoreError::TooLarge)?;
-        let value_len = u32::try_from(value.len()).map_err(|_| StoreError::TooLarge)?;
-        let inner = 8 + key.len() + value.len();
-        let mut plain = Zeroizing::new(Vec::with_capacity(padded_len(inner)));
-        plain.extend_from_slice(&key_len.to_le_bytes());
-        plain.extend_from_slice(key);
-        plain.extend_from_slice(&value_len.to_le_bytes());
-        plain.extend_from_slice(value);
-        plain.resize(padded_len(inner), 0);
-
-        let mut nonce = [0u8; NONCE_LEN];
-        OsRng.fill_bytes(&mut nonce);
-        let cipher = XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(&self.enc));
-        let sealed = cipher
-            .encrypt(
-                XNonce::from_slice(&nonce),
-                Payload {
-                    msg: &plain,
-                    aad: sled_key,
-                },
-            )
-            .map_err(|_| StoreError::TooLarge)?;
-        let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&sealed);
-        Ok(out)
+        let plain = padded_plaintext(&[], key, value)?;
+        aead_seal(&self.enc, &plain, sled_key)
     }
 
     /// Opens a value read from `sled_key`; returns the original key and the value.
     pub(crate) fn open(&self, sled_key: &[u8], blob: &[u8]) -> Result<Opened, StoreError> {
-        if blob.len() < NONCE_LEN + TAG_LEN {
-            return Err(StoreError::Corrupt("a stored value is truncated"));
-        }
-        let (nonce, ct) = blob.split_at(NONCE_LEN);
-        let cipher = XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(&self.enc));
-        let plain = Zeroizing::new(
-            cipher
-                .decrypt(
-                    XNonce::from_slice(nonce),
-                    Payload {
-                        msg: ct,
-                        aad: sled_key,
-                    },
-                )
-                .map_err(|_| StoreError::Corrupt("a stored value failed authentication"))?,
-        );
-        let bad = || StoreError::Corrupt("a stored value is malformed");
-        let (key, rest) = take_prefixed(&plain).ok_or_else(bad)?;
-        let (value, _padding) = take_prefixed(rest).ok_or_else(bad)?;
-        Ok(Opened {
-            key: Zeroizing::new(key.to_vec()),
-            value: Zeroizing::new(value.to_vec()),
-        })
+        let plain = aead_open(&self.enc, blob, sled_key)?;
+        parse_plaintext(&plain)
     }
 
     /// Whether `sled_key` is the sled key of `(ns, key)`.
@@ -178,6 +133,64 @@ impl Keys {
 pub(crate) struct Opened {
     pub(crate) key: Zeroizing<Vec<u8>>,
     pub(crate) value: Zeroizing<Vec<u8>>,
+}
+
+/// `prefix || len(key) u32 LE || key || len(value) u32 LE || value`, zero-padded to
+/// [`padded_len`] of its length.
+fn padded_plaintext(
+    prefix: &[u8],
+    key: &[u8],
+    value: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+    let key_len = u32::try_from(key.len()).map_err(|_| StoreError::TooLarge)?;
+    let value_len = u32::try_from(value.len()).map_err(|_| StoreError::TooLarge)?;
+    let inner = prefix.len() + 8 + key.len() + value.len();
+    let mut plain = Zeroizing::new(Vec::with_capacity(padded_len(inner)));
+    plain.extend_from_slice(prefix);
+    plain.extend_from_slice(&key_len.to_le_bytes());
+    plain.extend_from_slice(key);
+    plain.extend_from_slice(&value_len.to_le_bytes());
+    plain.extend_from_slice(value);
+    plain.resize(padded_len(inner), 0);
+    Ok(plain)
+}
+
+/// Splits a plaintext made by [`padded_plaintext`] (without its prefix) into key and value.
+fn parse_plaintext(plain: &[u8]) -> Result<Opened, StoreError> {
+    let bad = || StoreError::Corrupt("a stored value is malformed");
+    let (key, rest) = take_prefixed(plain).ok_or_else(bad)?;
+    let (value, _padding) = take_prefixed(rest).ok_or_else(bad)?;
+    Ok(Opened {
+        key: Zeroizing::new(key.to_vec()),
+        value: Zeroizing::new(value.to_vec()),
+    })
+}
+
+/// `nonce(24) || XChaCha20-Poly1305(key, nonce, plain, aad)` with a random nonce.
+fn aead_seal(key: &[u8; 32], plain: &[u8], aad: &[u8]) -> Result<Vec<u8>, StoreError> {
+    let mut nonce = [0u8; NONCE_LEN];
+    OsRng.fill_bytes(&mut nonce);
+    let cipher = XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(key));
+    let sealed = cipher
+        .encrypt(XNonce::from_slice(&nonce), Payload { msg: plain, aad })
+        .map_err(|_| StoreError::TooLarge)?;
+    let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&sealed);
+    Ok(out)
+}
+
+/// Opens what [`aead_seal`] made.
+fn aead_open(key: &[u8; 32], blob: &[u8], aad: &[u8]) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+    if blob.len() < NONCE_LEN + TAG_LEN {
+        return Err(StoreError::Corrupt("a stored value is truncated"));
+    }
+    let (nonce, ct) = blob.split_at(NONCE_LEN);
+    let cipher = XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(key));
+    cipher
+        .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad })
+        .map(Zeroizing::new)
+        .map_err(|_| StoreError::Corrupt("a stored value failed authentication"))
 }
 
 fn take_prefixed(buf: &[u8]) -> Option<(&[u8], &[u8])> {
