@@ -59,6 +59,8 @@ mod seal;
 mod wipe;
 
 #[cfg(test)]
+mod expiry_tests;
+#[cfg(test)]
 mod mls_tests;
 #[cfg(test)]
 mod tests;
