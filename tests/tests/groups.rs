@@ -2,7 +2,7 @@
 //! pinned board, join approval, disappearing messages, history for newcomers and
 //! moderation. Real relay, real `kith` processes, one profile directory per person.
 
-use kith_tests::client::{Profile, admit_while, poll};
+use kith_tests::client::{self, Profile, admit_while, poll};
 use kith_tests::*;
 use serde_json::Value;
 use std::time::Duration;
@@ -482,10 +482,27 @@ async fn disappearing_messages_leave_every_profile() {
     bohdan.ok(&["send", GROUP, "the address is Sadova 5"]);
     olena.ok(&["sync"]);
     assert!(texts(&olena).contains(&"the address is Sadova 5".to_owned()));
+    // While it lives, it is in the store (sealed under an expiry-bucket key).
+    let group_hex = json(&olena, &["groups"])[0]["id"]
+        .as_str()
+        .expect("group id")
+        .to_owned();
+    let stored = |p: &Profile| -> usize {
+        let store = kith::store::Store::open(p.dir(), client::TEST_PASSPHRASE.as_bytes())
+            .expect("open the profile's store");
+        store
+            .scan_raw(&format!("msgs/{group_hex}"))
+            .expect("scan")
+            .iter()
+            .filter(|(_, v)| v.windows(6).any(|w| w == b"Sadova"))
+            .count()
+    };
+    assert_eq!(stored(bohdan), 1);
     std::thread::sleep(Duration::from_secs(7));
     for p in [&olena, bohdan] {
         p.ok(&["sync"]);
         assert!(texts(p).is_empty(), "{}: {:?}", p.name(), texts(p));
+        assert_eq!(stored(p), 0, "{} still stores it", p.name());
     }
     // Turning it off keeps later messages.
     olena.ok(&["group", "set", GROUP, "--disappear", "off"]);

@@ -278,7 +278,7 @@ impl Client {
         match self.get::<MessageRecord>(&ns, &key)? {
             Some(mut r) if matches!(r.kind, RecordKind::Text(_) | RecordKind::File(_)) => {
                 r.kind = RecordKind::Deleted { by: *by };
-                self.put(&ns, &key, &r)?;
+                self.put_record(&ns, &key, &r)?;
                 Ok(true)
             }
             _ => Ok(false),
@@ -298,7 +298,7 @@ impl Client {
             if r.sender == Some(*who) && matches!(r.kind, RecordKind::Text(_) | RecordKind::File(_))
             {
                 r.kind = RecordKind::Deleted { by: *by };
-                self.put(&ns, &key, &r)?;
+                self.put_record(&ns, &key, &r)?;
                 n += 1;
             }
         }

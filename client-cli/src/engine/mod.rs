@@ -615,15 +615,28 @@ impl Client {
         if r.expires == 0 && g.state.disappear_secs > 0 {
             r.expires = r.time.saturating_add(g.state.disappear_secs);
         }
-        self.put(&ns_msgs(&g.relay_group), &msg_key(r.seq, r.sub), &r)?;
+        self.put_record(&ns_msgs(&g.relay_group), &msg_key(r.seq, r.sub), &r)
+    }
+
+    /// Writes a history record; one with an expiry is sealed under a key of its expiry
+    /// bucket, which the store destroys when the bucket ends (store/expiry.rs): after
+    /// that, not even the passphrase opens what is left of it in sled's files.
+    pub(crate) fn put_record(&self, ns: &str, key: &[u8], r: &MessageRecord) -> Result<()> {
+        if r.expires == 0 {
+            return self.put(ns, key, r);
+        }
+        let bytes =
+            postcard::to_stdvec(r).map_err(|_| StoreError::Corrupt("unencodable record"))?;
+        self.db().put_raw_expiring(ns, key, &bytes, r.expires)?;
         Ok(())
     }
 
-    /// Deletes the records of `group` whose timer ran out.
+    /// Deletes the records of `group` whose timer ran out, and destroys the keys of
+    /// every expiry bucket that ended (for all groups).
     pub(crate) fn purge_expired(&self, group: &GroupId) -> Result<usize> {
         let now = now_secs();
+        let mut n = self.db().shred_expired(now)?;
         let ns = ns_msgs(group);
-        let mut n = 0;
         for (key, r) in self.scan::<MessageRecord>(&ns)? {
             if r.expires != 0 && r.expires <= now {
                 self.db().delete(&ns, &key)?;
