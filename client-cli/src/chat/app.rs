@@ -1238,6 +1238,7 @@ mod tests {
             unread: 0,
             pending_joins: 0,
             status: "active".into(),
+            on_hold: false,
         }
     }
 

@@ -1187,12 +1187,14 @@ impl Engine<'_> {
             records,
             members,
             admin: state.is_admin(&self.client.identity()),
-            board: state.board.clone(),
+            // The engine's cleaned copy: entries come from other members' commits.
+            board: self.client.board(id).unwrap_or_default(),
             disappear_secs: state.disappear_secs,
             history: state.history,
             open_invites: state.invites.len(),
             requests: self.client.requests(id).unwrap_or_default(),
-            on_hold: self.on_hold.get(id).cloned(),
+            // The engine knows when a repair lifted the hold, even with nothing held.
+            on_hold: self.client.on_hold(id).ok().flatten(),
         };
         for m in &view.members {
             let mut key = [0u8; 32];

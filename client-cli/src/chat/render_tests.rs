@@ -51,6 +51,7 @@ fn summary(name: &str, id: GroupId, unread: usize, status: &str) -> GroupSummary
         unread,
         pending_joins: 0,
         status: status.into(),
+        on_hold: false,
     }
 }
 

@@ -47,9 +47,22 @@ impl Client {
         Ok(self.load_group(group)?.state)
     }
 
-    /// The pinned board.
+    /// The pinned board, cleaned for display (an admin's hostile client could have put
+    /// terminal escape sequences in it; the state itself is kept as agreed).
     pub fn board(&self, group: &GroupId) -> Result<Vec<BoardEntry>> {
-        Ok(self.group_state(group)?.board)
+        let mut board = self.group_state(group)?.board;
+        for e in &mut board {
+            e.title = clean_name(&e.title, MAX_BOARD_TITLE_CHARS);
+            e.text = clean_board_text(&e.text);
+        }
+        Ok(board)
+    }
+
+    /// Why the group is on hold (a member made a change without the right to, and no
+    /// admin's client has undone it yet), or `None`.
+    pub fn on_hold(&self, group: &GroupId) -> Result<Option<String>> {
+        let g = self.load_group(group)?;
+        Ok(g.tainted.then(|| self.taint_text(&g)))
     }
 
     /// Commits a change of the group state made by `edit` (admins only); `edit` sees

@@ -205,6 +205,9 @@ pub struct GroupSummary {
     pub pending_joins: usize,
     /// `active`, `removed` or `left`.
     pub status: String,
+    /// A member broke the rules and no admin's client has undone it yet: nothing is
+    /// sent to the group until then.
+    pub on_hold: bool,
 }
 
 /// One profile, unlocked.
@@ -669,6 +672,7 @@ impl Client {
                 members,
                 unread,
                 pending_joins,
+                on_hold: g.tainted,
                 status: match g.status {
                     GroupStatus::Active => "active".into(),
                     GroupStatus::Removed { .. } => "removed".into(),

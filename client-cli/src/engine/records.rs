@@ -192,7 +192,11 @@ impl RecordKind {
     pub fn text(&self) -> String {
         match self {
             RecordKind::Text(t) | RecordKind::Notice(t) | RecordKind::Alert(t) => t.clone(),
-            RecordKind::File(f) => format!("[file] {} ({})", f.name, human_size(f.size)),
+            RecordKind::File(f) => format!(
+                "[file] {} ({})",
+                super::clean_name(&f.name, 255),
+                human_size(f.size)
+            ),
             RecordKind::Deleted { .. } => "[deleted]".into(),
         }
     }

@@ -264,16 +264,18 @@ pub fn describe_change(
     }
     let old_board: BTreeMap<u32, &BoardEntry> = old.board.iter().map(|e| (e.id, e)).collect();
     let new_board: BTreeMap<u32, &BoardEntry> = new.board.iter().map(|e| (e.id, e)).collect();
+    // Titles come from another member's commit: cleaned before they reach a terminal.
+    let title = |e: &BoardEntry| super::clean_name(&e.title, MAX_BOARD_TITLE_CHARS);
     for (id, e) in &new_board {
         match old_board.get(id) {
-            None => out.push(format!("{by} pinned to the board: {}", e.title)),
-            Some(o) if o != e => out.push(format!("{by} edited the board entry: {}", e.title)),
+            None => out.push(format!("{by} pinned to the board: {}", title(e))),
+            Some(o) if o != e => out.push(format!("{by} edited the board entry: {}", title(e))),
             _ => {}
         }
     }
     for (id, e) in &old_board {
         if !new_board.contains_key(id) {
-            out.push(format!("{by} removed from the board: {}", e.title));
+            out.push(format!("{by} removed from the board: {}", title(e)));
         }
     }
     if old.disappear_secs != new.disappear_secs {
@@ -423,6 +425,31 @@ mod tests {
         let mut outsider = old.clone();
         outsider.admins.insert([9; 32]);
         assert!(check_change(&old, &outsider, &A, &members, 0).is_err());
+    }
+
+    #[test]
+    fn changes_are_told_with_titles_cleaned() {
+        let old = GroupState::new(A);
+        let mut new = old.clone();
+        new.board.push(BoardEntry {
+            id: 0,
+            title: "Law\x1b[2Jyer".into(),
+            text: String::new(),
+            by: A,
+            at: 0,
+        });
+        new.next_entry = 1;
+        new.admins.insert(B);
+        new.disappear_secs = 7 * 86_400;
+        let told = describe_change(&old, &new, "Olena", &|_| "Iryna".into());
+        assert_eq!(
+            told,
+            vec![
+                "Olena made Iryna an admin",
+                "Olena pinned to the board: Law[2Jyer",
+                "Olena set messages to disappear after 1w",
+            ]
+        );
     }
 
     #[test]
