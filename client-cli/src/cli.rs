@@ -65,6 +65,10 @@ pub enum Command {
         /// How long the code stays valid (e.g. 30m, 72h, 7d; at most 30d).
         #[arg(long, default_value = "72h", value_parser = humantime::parse_duration)]
         expires: Duration,
+        /// The code does not admit by itself: admins see the joiner's name and
+        /// fingerprint (`kith requests`) and approve or deny.
+        #[arg(long)]
+        approve: bool,
     },
     /// Use an invite: show who invites you where, ask to join, and wait to be admitted.
     Join {
@@ -136,6 +140,9 @@ pub enum Command {
         group: String,
         /// The member: a name or a fingerprint prefix.
         member: String,
+        /// Also hide every message the member sent, for everyone.
+        #[arg(long)]
+        hide: bool,
     },
     /// Leave a group.
     Leave {
@@ -165,6 +172,49 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Show a group's pinned board, or change it (admins): `kith board GROUP`,
+    /// `kith board add|edit|rm …`.
+    Board(crate::cli_admin::BoardArgs),
+    /// List the join requests waiting for approval (admins; from `--approve` codes).
+    Requests {
+        /// The group.
+        group: String,
+    },
+    /// Approve a join request: the joiner is added (admins).
+    Approve {
+        /// The group.
+        group: String,
+        /// The request: its number in `kith requests`, a name or a fingerprint prefix.
+        request: String,
+    },
+    /// Deny a join request: its invite is closed (admins).
+    Deny {
+        /// The group.
+        group: String,
+        /// The request: its number in `kith requests`, a name or a fingerprint prefix.
+        request: String,
+    },
+    /// Make a member an admin (admins).
+    Promote {
+        /// The group.
+        group: String,
+        /// The member: a name or a fingerprint prefix.
+        member: String,
+    },
+    /// Make an admin a plain member again (admins).
+    Demote {
+        /// The group.
+        group: String,
+        /// The admin: a name or a fingerprint prefix.
+        member: String,
+    },
+    /// Delete a message for everyone: your own, or anyone's if you are an admin.
+    Delete {
+        /// The group.
+        group: String,
+        /// The message's number (`seq` in `kith read --all --json`).
+        seq: u64,
+    },
 }
 
 /// `kith group …`
@@ -184,9 +234,25 @@ pub enum GroupCommand {
         /// The group.
         group: String,
     },
+    /// Change a group's settings (admins).
+    Set {
+        /// The group.
+        group: String,
+        /// Messages disappear this long after they were sent (e.g. 1h, 7d), or `off`.
+        #[arg(long, value_name = "DURATION|off")]
+        disappear: Option<String>,
+        /// Newcomers receive this many recent messages on joining, or `off`.
+        #[arg(long, value_name = "N|off")]
+        history: Option<String>,
+    },
+    /// Show a group's admins, settings, board size and open invites.
+    Show {
+        /// The group.
+        group: String,
+    },
 }
 
-struct Failure {
+pub(crate) struct Failure {
     code: u8,
     message: String,
 }
@@ -204,7 +270,7 @@ impl From<ClientError> for Failure {
     }
 }
 
-fn usage(msg: impl Into<String>) -> Failure {
+pub(crate) fn usage(msg: impl Into<String>) -> Failure {
     Failure {
         code: 2,
         message: msg.into(),
@@ -309,7 +375,7 @@ fn print_record(client: &Client, group: &GroupId, r: &MessageRecord, json: bool)
     let _ = out.flush();
 }
 
-fn transient(e: &ClientError) -> bool {
+pub(crate) fn transient(e: &ClientError) -> bool {
     matches!(
         e,
         ClientError::Relay(
@@ -342,6 +408,7 @@ macro_rules! retry {
         }
     }};
 }
+pub(crate) use retry;
 
 /// Runs the CLI; returns the process exit code.
 pub async fn run(cli: Cli) -> ExitCode {
@@ -493,9 +560,13 @@ async fn dispatch(client: &mut Client, command: Command, json: bool) -> Result<u
                 }
             }
         }
-        Command::Invite { group, expires } => {
+        Command::Invite {
+            group,
+            expires,
+            approve,
+        } => {
             let id = client.find_group(&group)?;
-            let invite = retry!(client, client.invite(&id, expires).await)?;
+            let invite = retry!(client, client.invite(&id, expires, approve).await)?;
             if json {
                 println!("{}", serde_json::json!({"invite": invite}));
             } else {
@@ -504,6 +575,11 @@ async fn dispatch(client: &mut Client, command: Command, json: bool) -> Result<u
                     "One-time code, valid for {}. Pass it on in person or by phone.",
                     humantime::format_duration(expires)
                 );
+                if approve {
+                    eprintln!(
+                        "The joiner waits for an admin's approval: see `kith requests {group}`."
+                    );
+                }
             }
         }
         Command::Join { invite, wait } => {
@@ -517,7 +593,13 @@ async fn dispatch(client: &mut Client, command: Command, json: bool) -> Result<u
                 format_time(preview.expires_at)
             );
             let slot = client.answer_invite(&invite).await?;
-            eprintln!("Join request sent.");
+            if preview.needs_approval {
+                eprintln!(
+                    "Join request sent. An admin must approve it; they will see your name and fingerprint."
+                );
+            } else {
+                eprintln!("Join request sent.");
+            }
             let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
             loop {
                 match client.try_complete_join_slot(&slot).await {
@@ -686,18 +768,36 @@ async fn dispatch(client: &mut Client, command: Command, json: bool) -> Result<u
                 }
             }
         }
-        Command::Remove { group, member } => {
+        Command::Remove {
+            group,
+            member,
+            hide,
+        } => {
             let id = client.find_group(&group)?;
             retry!(client, client.sync_group(&id, false).await)?;
             let who = client.find_member(&id, &member)?;
             let name = client.display_name(&id, &who);
-            retry!(client, client.remove_member(&id, &who).await)?;
-            println!("Removed {name}.");
+            retry!(client, client.remove_member(&id, &who, hide).await)?;
+            if hide {
+                println!("Removed {name} and hid their messages.");
+            } else {
+                println!("Removed {name}.");
+            }
         }
         Command::Leave { group } => {
             let id = client.find_group(&group)?;
             retry!(client, client.leave(&id).await)?;
             println!("You left the group.");
+        }
+        c @ (Command::Board(_)
+        | Command::Requests { .. }
+        | Command::Approve { .. }
+        | Command::Deny { .. }
+        | Command::Promote { .. }
+        | Command::Demote { .. }
+        | Command::Delete { .. }
+        | Command::Group(GroupCommand::Set { .. } | GroupCommand::Show { .. })) => {
+            return crate::cli_admin::dispatch(client, c, json).await;
         }
         Command::Verify {
             group,

@@ -12,6 +12,7 @@
 
 pub mod chat;
 pub mod cli;
+mod cli_admin;
 pub mod engine;
 pub mod identity;
 pub mod payload;

@@ -40,14 +40,6 @@ pub enum Body {
         /// The name.
         name: String,
     },
-    /// An invite's secrets, shared with the group's admins so that any of them can
-    /// admit the joiner.
-    InviteShared(InviteSecret),
-    /// The invite with this slot was handled (admitted or revoked): drop its secrets.
-    InviteDone {
-        /// The slot id.
-        slot: [u8; 32],
-    },
     /// The sender leaves the group and asks an admin to commit its removal. (An MLS
     /// self-remove proposal would block every member's sending until committed, which
     /// OpenMLS enforces; a request that admins turn into a removal does not.)
@@ -63,6 +55,8 @@ pub enum Body {
         to: [u8; 32],
         /// The messages, oldest first.
         entries: Vec<HistoryEntry>,
+        /// The last part of the history: the newcomer accepts no more after it.
+        last: bool,
     },
     /// Deletes a message for everyone: its sender may delete it, and so may an admin.
     Delete {
@@ -128,7 +122,8 @@ pub enum HistoryContent {
     File(FileRef),
 }
 
-/// What an admin needs to admit a joiner: enough to read the answer and seal the welcome.
+/// What it takes to admit a joiner: enough to read the answer and seal the welcome. Part
+/// of the group's MLS-agreed state (engine/state.rs) while the invite is open.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize, zeroize::ZeroizeOnDrop)]
 pub struct InviteSecret {
     /// The slot id.
@@ -141,7 +136,7 @@ pub struct InviteSecret {
     pub manage_token: [u8; 32],
     /// Expiry, Unix seconds.
     pub expires_at: u64,
-    /// Whether the joiner needs an admin's approval (issue 6); false: admit on sight.
+    /// Whether the joiner needs an admin's approval; false: any member admits on sight.
     pub needs_approval: bool,
 }
 

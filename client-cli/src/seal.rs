@@ -60,6 +60,8 @@ pub struct Invitation {
     pub relay_group: GroupId,
     /// When the invite expires, Unix seconds.
     pub expires_at: u64,
+    /// An admin must approve the joiner before anyone admits them.
+    pub needs_approval: bool,
     /// Ed25519 signature by `inviter_key` over [`Invitation::signed_bytes`].
     #[serde(with = "serde_bytes")]
     pub signature: Vec<u8>,
@@ -89,7 +91,7 @@ pub struct Answer {
     pub display_name: String,
 }
 
-/// What an admin leaves for the joiner, sealed under the welcome key.
+/// What the admitting member leaves for the joiner, sealed under the welcome key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WelcomeBundle {
     /// The MLS Welcome, TLS-encoded (it carries the ratchet tree).
@@ -98,10 +100,8 @@ pub struct WelcomeBundle {
     /// The sequence number from which the joiner reads the group's log (just after the
     /// commit that added it).
     pub start_seq: Seq,
-    /// Display names of the members, by identity key, as the admin knows them.
+    /// Display names of the members, by identity key, as the admitter knows them.
     pub names: Vec<([u8; 32], String)>,
-    /// Identity keys of the group's admins.
-    pub admins: Vec<[u8; 32]>,
 }
 
 /// A single-use symmetric key for the welcome. Zeroized on drop.
@@ -303,6 +303,7 @@ mod tests {
             mls_group_id: vec![2; 16],
             relay_group: GroupId([3; 16]),
             expires_at: 99,
+            needs_approval: false,
             signature: vec![4; 64],
         }
     }
@@ -333,7 +334,6 @@ mod tests {
             welcome: vec![6; 1000],
             start_seq: 42,
             names: vec![([1; 32], "Olena".into())],
-            admins: vec![[1; 32]],
         };
         let wblob = seal_welcome(&slot, &admin_wkey, &bundle).unwrap();
         assert_eq!(open_welcome(&slot, &joiner_wkey, &wblob).unwrap(), bundle);

@@ -472,3 +472,69 @@ async fn offline_messages_wait_and_go_out_when_the_relay_returns() {
     assert_eq!(status, 0, "exit status after SIGTERM");
     assert!(!alternate, "the terminal was left in the alternate screen");
 }
+
+/// Issue 6 in the chat: Olena (admin, in `kith chat`) pins a board entry with
+/// `/board add`; Iryna reads it with `kith board`; Olena makes Iryna an admin with
+/// `/promote`; Iryna pins an entry with the CLI, and `/board` on Olena's screen shows
+/// it, pushed live.
+#[tokio::test(flavor = "multi_thread")]
+async fn board_pinned_in_the_chat_and_from_the_cli() {
+    if kith_tests::installed_tool("tmux", "tmux").is_none() {
+        return;
+    }
+    let started = Instant::now();
+    let relay = TestRelay::start(&[]).await;
+    let (olena, iryna) = olena_and_iryna(&relay.ws_url());
+
+    let chat = Tmux::start(&olena, &[GROUP], 80, 24);
+    chat.wait_for(SCREEN_WITHIN, "the chat to connect", connected);
+
+    chat.type_text("/board add Lawyer Petrenko | Takes appeals on Thursdays, 10:00-14:00");
+    chat.key("Enter");
+    chat.wait_for(SCREEN_WITHIN, "the entry to be pinned", |s| {
+        s.contains("Pinned [0] Lawyer Petrenko to the board.")
+            && s.contains("* You pinned to the board: Lawyer Petrenko")
+    });
+    let board = iryna.ok(&["board", GROUP]);
+    assert!(board.contains("[0] Lawyer Petrenko"), "{board}");
+    assert!(
+        board.contains("    Takes appeals on Thursdays, 10:00-14:00"),
+        "{board}"
+    );
+    assert!(board.contains("— Olena,"), "{board}");
+
+    // A member may not pin: Iryna's CLI says so. Olena promotes her from the chat.
+    let refused = iryna.fails(&["board", "add", GROUP, "Shelter", "x"], 2);
+    assert!(refused.stderr.contains("only admins"), "{refused}");
+    chat.type_text("/promote Iryna");
+    chat.key("Enter");
+    chat.wait_for(SCREEN_WITHIN, "Iryna to be an admin", |s| {
+        s.contains("Iryna is now an admin.")
+    });
+    iryna.ok(&[
+        "board",
+        "add",
+        GROUP,
+        "Shelter",
+        "Kyivska 12, office 4\nopen 24/7",
+    ]);
+
+    chat.type_text("/board");
+    chat.key("Enter");
+    let s = chat.wait_for(SCREEN_WITHIN, "the board with Iryna's entry", |s| {
+        s.contains(" Board · Legal aid ") && s.contains("[1] Shelter") && s.contains("open 24/7")
+    });
+    eprintln!("the board overlay:\n{s}");
+    assert!(s.contains("[0] Lawyer Petrenko"), "{s}");
+    assert!(s.contains("    Kyivska 12, office 4"), "{s}");
+    assert!(s.contains("— Iryna,"), "{s}");
+    chat.key("Escape");
+    chat.wait_for(SCREEN_WITHIN, "the board to close", |s| {
+        !s.contains(" Board · ") && s.contains("Iryna pinned to the board: Shelter")
+    });
+
+    chat.key("C-c");
+    let (status, _) = chat.wait_exit(SCREEN_WITHIN);
+    assert_eq!(status, 0, "exit status; screen:\n{}", chat.screen());
+    eprintln!("board scenario took {:?}", started.elapsed());
+}

@@ -5,6 +5,8 @@
 use super::engine_task::{Command, ConnState, Event, GroupView, OutState};
 use super::input::LineEditor;
 use crate::engine::GroupSummary;
+use crate::engine::records::{MessageRecord, RecordKind};
+use crate::engine::state::{format_duration, parse_duration};
 use crate::identity::IdentityKey;
 use crate::payload::MAX_TEXT_BYTES;
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -52,6 +54,33 @@ pub enum Overlay {
         invite: String,
         /// Validity, in words.
         valid_for: String,
+        /// The joiner waits for an admin's approval.
+        approval: bool,
+    },
+    /// The group's pinned board (drawn from the live view); arrows scroll, Esc closes.
+    Board {
+        /// The group.
+        group: GroupId,
+        /// Rows scrolled down from the top (clamped by the renderer).
+        scroll: usize,
+    },
+    /// The join requests waiting for an admin (drawn from the live view).
+    Requests {
+        /// The group.
+        group: GroupId,
+    },
+    /// A question; `y` sends the command.
+    Confirm {
+        /// The box's title.
+        title: String,
+        /// What will happen.
+        lines: Vec<String>,
+        /// What `y` does, e.g. "remove".
+        yes: String,
+        /// What to show in the status line while it is done.
+        doing: String,
+        /// The command `y` sends.
+        command: Box<Command>,
     },
     /// A safety number to compare; `y` confirms.
     Verify {
@@ -63,13 +92,6 @@ pub enum Overlay {
         name: String,
         /// The number.
         number: String,
-    },
-    /// `y` removes the member.
-    ConfirmRemove {
-        /// The group.
-        group: GroupId,
-        /// The member as typed.
-        member: String,
     },
     /// `y` leaves the group.
     ConfirmLeave {
@@ -132,6 +154,8 @@ pub struct App {
     pub page: usize,
     /// The member list is shown.
     pub show_members: bool,
+    /// Message numbers (what `/delete N` takes) are shown.
+    pub show_numbers: bool,
     /// Search mode.
     pub search: Option<Search>,
     /// A box over the screen.
@@ -172,6 +196,7 @@ impl App {
             last_width: 0,
             page: 10,
             show_members: false,
+            show_numbers: false,
             search: None,
             overlay: None,
             status: None,
@@ -207,6 +232,11 @@ impl App {
         self.groups
             .iter()
             .find(|g| GroupId::from_hex(&g.id) == Some(id))
+    }
+
+    /// What we know of the selected group.
+    pub fn view(&self) -> Option<&GroupView> {
+        self.views.get(&self.selected?)
     }
 
     /// Whether the selected group can be written to.
@@ -266,11 +296,17 @@ impl App {
             }
             Event::Info(text) => self.say(text, Level::Info),
             Event::Error(text) => self.say(text, Level::Error),
-            Event::Invite { group, invite, ttl } => {
+            Event::Invite {
+                group,
+                invite,
+                ttl,
+                approval,
+            } => {
                 self.overlay = Some(Overlay::Invite {
                     group,
                     invite,
                     valid_for: humantime::format_duration(ttl).to_string(),
+                    approval,
                 });
             }
             Event::SafetyNumber {
@@ -348,6 +384,22 @@ impl App {
         let Some(overlay) = self.overlay.take() else {
             return;
         };
+        if let Overlay::Board { group, scroll } = overlay {
+            // Scrolls; only Esc (q, Enter) closes, so reading keys cannot lose it.
+            let page = self.page.saturating_sub(4).max(1);
+            let scroll = match k.code {
+                KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') | KeyCode::F(1) => return,
+                KeyCode::Up | KeyCode::Char('k') => scroll.saturating_sub(1),
+                KeyCode::Down | KeyCode::Char('j') => scroll.saturating_add(1),
+                KeyCode::PageUp => scroll.saturating_sub(page),
+                KeyCode::PageDown | KeyCode::Char(' ') => scroll.saturating_add(page),
+                KeyCode::Home => 0,
+                KeyCode::End => usize::MAX / 2,
+                _ => scroll,
+            };
+            self.overlay = Some(Overlay::Board { group, scroll });
+            return;
+        }
         match overlay {
             Overlay::Verify {
                 group,
@@ -359,9 +411,9 @@ impl App {
                 member,
                 name,
             }),
-            Overlay::ConfirmRemove { group, member } if yes => {
-                self.say(format!("Removing {member}…"), Level::Info);
-                self.commands.push(Command::Remove { group, member });
+            Overlay::Confirm { doing, command, .. } if yes => {
+                self.say(doing, Level::Info);
+                self.commands.push(*command);
             }
             Overlay::ConfirmLeave { group, .. } if yes => {
                 self.outbox.retain(|o| o.group != group);
@@ -389,6 +441,7 @@ impl App {
         match k.code {
             KeyCode::F(1) => self.overlay = Some(Overlay::Help),
             KeyCode::F(2) => self.show_members = !self.show_members,
+            KeyCode::F(3) => self.toggle_numbers(),
             KeyCode::Tab => self.cycle_group(1),
             KeyCode::BackTab => self.cycle_group(-1),
             KeyCode::Char('n') if k.modifiers == KeyModifiers::CONTROL => self.cycle_group(1),
@@ -640,43 +693,144 @@ impl App {
             "discard" => {
                 let before = self.outbox.len();
                 self.outbox.retain(|o| {
-                    !(matches!(o.state, OutState::Failed(_)) && Some(o.group) == group)
+                    !(matches!(o.state, OutState::Failed(_) | OutState::Held)
+                        && Some(o.group) == group)
                 });
                 let n = before - self.outbox.len();
+                if let Some(g) = group {
+                    self.commands.push(Command::Discard(g));
+                }
                 self.say(format!("Discarded {n} unsent message(s)."), Level::Info);
             }
+            "numbers" | "nums" => self.toggle_numbers(),
             "invite" => {
                 let Some(group) = need_group(self) else {
                     return false;
                 };
-                let ttl = if arg.is_empty() {
-                    Duration::from_secs(72 * 3600)
-                } else {
-                    match humantime::parse_duration(arg) {
-                        Ok(d) => d,
-                        Err(_) => {
-                            self.say(
-                                format!("Not a duration: {arg:?} (try 30m, 72h, 7d)"),
-                                Level::Error,
-                            );
-                            return false;
-                        }
-                    }
+                let (ttl, approval) = match parse_invite(arg) {
+                    Ok(v) => v,
+                    Err(e) => return self.fail(e),
                 };
+                if !self.require_admin("invite") {
+                    return false;
+                }
                 self.say("Making an invite…", Level::Info);
-                self.commands.push(Command::Invite { group, ttl });
+                self.commands.push(Command::Invite {
+                    group,
+                    ttl,
+                    approval,
+                });
             }
             "remove" | "kick" => {
                 let Some(group) = need_group(self) else {
                     return false;
                 };
-                if arg.is_empty() {
-                    self.say("Usage: /remove NAME", Level::Error);
+                let Some((member, hide)) = parse_remove(arg) else {
+                    return self.fail("Usage: /remove NAME [hide]");
+                };
+                if !self.require_admin("remove members") {
                     return false;
                 }
-                self.overlay = Some(Overlay::ConfirmRemove {
+                let mut lines = vec![
+                    format!("Remove {member} from this group?"),
+                    "They will not be able to read anything sent after this.".to_owned(),
+                ];
+                if hide {
+                    lines.push(format!(
+                        "Every message {member} sent is also deleted, for everyone."
+                    ));
+                }
+                self.overlay = Some(Overlay::Confirm {
+                    title: " Remove ".into(),
+                    lines,
+                    yes: "remove".into(),
+                    doing: format!("Removing {member}…"),
+                    command: Box::new(Command::Remove {
+                        group,
+                        member,
+                        hide,
+                    }),
+                });
+            }
+            "board" => return self.board(arg),
+            "promote" | "demote" => {
+                let Some(group) = need_group(self) else {
+                    return false;
+                };
+                let promote = name.eq_ignore_ascii_case("promote");
+                if arg.is_empty() {
+                    return self.fail(format!("Usage: /{} NAME", name.to_ascii_lowercase()));
+                }
+                if !self.require_admin("change who the admins are") {
+                    return false;
+                }
+                let member = arg.to_owned();
+                if promote {
+                    self.say(format!("Making {member} an admin…"), Level::Info);
+                    self.commands.push(Command::Promote { group, member });
+                } else {
+                    self.say(format!("Making {member} a member again…"), Level::Info);
+                    self.commands.push(Command::Demote { group, member });
+                }
+            }
+            "requests" | "req" => {
+                let Some(group) = need_group(self) else {
+                    return false;
+                };
+                self.overlay = Some(Overlay::Requests { group });
+                self.commands.push(Command::Requests(group));
+            }
+            "approve" | "deny" => {
+                let Some(group) = need_group(self) else {
+                    return false;
+                };
+                let approve = name.eq_ignore_ascii_case("approve");
+                if arg.is_empty() {
+                    return self.fail(format!(
+                        "Usage: /{} N|NAME (/requests lists them)",
+                        name.to_ascii_lowercase()
+                    ));
+                }
+                if !self.require_admin("decide join requests") {
+                    return false;
+                }
+                let request = arg.to_owned();
+                if approve {
+                    self.say(format!("Approving {request}…"), Level::Info);
+                    self.commands.push(Command::Approve { group, request });
+                } else {
+                    self.say(format!("Denying {request}…"), Level::Info);
+                    self.commands.push(Command::Deny { group, request });
+                }
+            }
+            "delete" | "del" => return self.delete(arg),
+            "disappear" | "history" => {
+                let Some(group) = need_group(self) else {
+                    return false;
+                };
+                let disappear = name.eq_ignore_ascii_case("disappear");
+                if arg.is_empty() {
+                    let text = self.settings_text(disappear);
+                    self.say(text, Level::Info);
+                    return true;
+                }
+                let parsed = if disappear {
+                    parse_disappear(arg).map(|d| (Some(d), None))
+                } else {
+                    parse_history(arg).map(|h| (None, Some(h)))
+                };
+                let (d, h) = match parsed {
+                    Ok(v) => v,
+                    Err(e) => return self.fail(e),
+                };
+                if !self.require_admin("change the group's settings") {
+                    return false;
+                }
+                self.say("Changing the group's settings…", Level::Info);
+                self.commands.push(Command::Settings {
                     group,
-                    member: arg.to_owned(),
+                    disappear: d,
+                    history: h,
                 });
             }
             "verify" => {
@@ -708,6 +862,326 @@ impl App {
             }
         }
         true
+    }
+}
+
+impl App {
+    /// Shows an error; returns false (the input is kept, to fix it).
+    fn fail(&mut self, text: impl Into<String>) -> bool {
+        self.say(text, Level::Error);
+        false
+    }
+
+    /// Whether we may do an admin's `what` here; says why not otherwise. When the view
+    /// is not known yet the engine decides.
+    fn require_admin(&mut self, what: &str) -> bool {
+        match self.view() {
+            Some(v) if !v.members.is_empty() && !v.admin => self.fail(format!(
+                "Only admins can {what}. The member list (F2) shows who they are."
+            )),
+            _ => true,
+        }
+    }
+
+    fn toggle_numbers(&mut self) {
+        self.show_numbers = !self.show_numbers;
+        if self.show_numbers {
+            self.say(
+                "Message numbers shown (#N): /delete N deletes one; F3 hides them.",
+                Level::Info,
+            );
+        }
+    }
+
+    /// The current disappearing timer or history setting, in words.
+    fn settings_text(&self, disappear: bool) -> String {
+        let Some(v) = self.view() else {
+            return "Not known yet.".into();
+        };
+        match (disappear, v.disappear_secs, v.history) {
+            (true, 0, _) => "Messages do not disappear (admins: /disappear 7d).".into(),
+            (true, d, _) => format!(
+                "Messages disappear {} after they are sent (admins: /disappear off).",
+                format_duration(d)
+            ),
+            (false, _, 0) => "Newcomers receive no earlier messages (admins: /history 50).".into(),
+            (false, _, n) => {
+                format!("Newcomers receive the last {n} messages (admins: /history off).")
+            }
+        }
+    }
+
+    /// `/board …`.
+    fn board(&mut self, arg: &str) -> bool {
+        let cmd = match parse_board(arg) {
+            Ok(c) => c,
+            Err(e) => return self.fail(e),
+        };
+        let Some(group) = self.selected else {
+            return self.fail("No group is open.");
+        };
+        if cmd == BoardCmd::Show {
+            self.overlay = Some(Overlay::Board { group, scroll: 0 });
+            return true;
+        }
+        if !self.can_send() {
+            return self.fail("You are not a member of this group any more.");
+        }
+        if !self.require_admin("edit the board") {
+            return false;
+        }
+        let known = |app: &App, id: u32| {
+            app.view()
+                .and_then(|v| v.board.iter().find(|e| e.id == id))
+                .map(|e| crate::engine::clean_name(&e.title, 200))
+        };
+        match cmd {
+            BoardCmd::Show => {}
+            BoardCmd::Add { title, text } => {
+                self.say(format!("Pinning {title}…"), Level::Info);
+                self.commands.push(Command::BoardAdd { group, title, text });
+            }
+            BoardCmd::Edit { id, title, text } => {
+                if self.view().is_some() && known(self, id).is_none() {
+                    return self.fail(format!(
+                        "There is no board entry [{id}] (/board lists them)."
+                    ));
+                }
+                self.say(format!("Editing [{id}]…"), Level::Info);
+                self.commands.push(Command::BoardEdit {
+                    group,
+                    id,
+                    title,
+                    text,
+                });
+            }
+            BoardCmd::Rm(id) => {
+                let title = match (self.view().is_some(), known(self, id)) {
+                    (true, None) => {
+                        return self.fail(format!(
+                            "There is no board entry [{id}] (/board lists them)."
+                        ));
+                    }
+                    (_, t) => t.unwrap_or_default(),
+                };
+                self.overlay = Some(Overlay::Confirm {
+                    title: " Board ".into(),
+                    lines: vec![format!(
+                        "Remove [{id}] {title} from the board, for everyone?"
+                    )],
+                    yes: "remove it".into(),
+                    doing: format!("Removing [{id}] from the board…"),
+                    command: Box::new(Command::BoardRm { group, id }),
+                });
+            }
+        }
+        true
+    }
+
+    /// `/delete [N]`: our last message, or message N (F3 shows the numbers); asks first.
+    fn delete(&mut self, arg: &str) -> bool {
+        let Some(group) = self.selected else {
+            return self.fail("No group is open.");
+        };
+        if !self.can_send() {
+            return self.fail("You are not a member of this group any more.");
+        }
+        let Some(view) = self.view() else {
+            return self.fail("The conversation is still loading.");
+        };
+        let now = crate::engine::now_secs();
+        let live = |r: &&MessageRecord| deletable(r) && (r.expires == 0 || r.expires > now);
+        let target = if arg.is_empty() {
+            match view.records.iter().filter(live).rfind(|r| r.own) {
+                Some(r) => r.clone(),
+                None => return self.fail("You have no message here to delete."),
+            }
+        } else {
+            let Ok(seq) = arg.trim_start_matches('#').parse::<u64>() else {
+                return self.fail(
+                    "Usage: /delete (your last message) or /delete N (F3 shows the numbers)",
+                );
+            };
+            match view.records.iter().filter(live).find(|r| r.seq == seq) {
+                Some(r) => r.clone(),
+                None => {
+                    return self.fail(format!(
+                        "There is no message #{seq} that can be deleted (F3 shows the numbers)."
+                    ));
+                }
+            }
+        };
+        if !target.own && !self.require_admin("delete other members' messages") {
+            return false;
+        }
+        let view = self.view();
+        let whose = if target.own {
+            "your message".to_owned()
+        } else {
+            let name = target
+                .sender
+                .and_then(|s| view.and_then(|v| v.names.get(&s).cloned()))
+                .unwrap_or_else(|| "a member".into());
+            format!("{name}'s message")
+        };
+        let excerpt: String = target.kind.text().chars().take(60).collect();
+        let excerpt = crate::engine::clean_name(&excerpt.replace('\n', " "), 60);
+        self.overlay = Some(Overlay::Confirm {
+            title: " Delete ".into(),
+            lines: vec![
+                format!("Delete {whose} #{} for everyone?", target.seq),
+                format!("  \"{excerpt}\""),
+                "Every member's client replaces it with \"message deleted\".".into(),
+            ],
+            yes: "delete".into(),
+            doing: format!("Deleting message #{}…", target.seq),
+            command: Box::new(Command::Delete {
+                group,
+                seq: target.seq,
+            }),
+        });
+        true
+    }
+}
+
+/// Whether a record can be deleted for everyone (and so shows a number with F3): a
+/// text or file as it arrived (not history handed over on joining).
+pub fn deletable(r: &MessageRecord) -> bool {
+    matches!(r.kind, RecordKind::Text(_) | RecordKind::File(_))
+        && r.sub == 0
+        && r.shared_by.is_none()
+}
+
+/// What `/board …` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BoardCmd {
+    /// `/board`: show it.
+    Show,
+    /// `/board add TITLE | TEXT`.
+    Add {
+        /// Title.
+        title: String,
+        /// Text (may be empty).
+        text: String,
+    },
+    /// `/board edit ID TITLE | TEXT` (an empty side is kept).
+    Edit {
+        /// Entry id.
+        id: u32,
+        /// New title.
+        title: Option<String>,
+        /// New text.
+        text: Option<String>,
+    },
+    /// `/board rm ID`.
+    Rm(u32),
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    let s = s.trim();
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+fn entry_id(s: &str) -> Option<u32> {
+    s.trim_start_matches(['#', '['])
+        .trim_end_matches(']')
+        .parse()
+        .ok()
+}
+
+/// Parses the argument of `/board`.
+pub fn parse_board(arg: &str) -> Result<BoardCmd, String> {
+    let (sub, rest) = arg
+        .split_once(char::is_whitespace)
+        .map_or((arg, ""), |(a, b)| (a, b.trim()));
+    match sub.to_ascii_lowercase().as_str() {
+        "" | "show" | "list" => Ok(BoardCmd::Show),
+        "add" | "pin" => {
+            let (title, text) = rest.split_once('|').unwrap_or((rest, ""));
+            match non_empty(title) {
+                Some(title) => Ok(BoardCmd::Add {
+                    title,
+                    text: text.trim().to_owned(),
+                }),
+                None => Err(
+                    "Usage: /board add TITLE | TEXT (the text may span lines: Alt-Enter)".into(),
+                ),
+            }
+        }
+        "edit" => {
+            let usage = "Usage: /board edit ID TITLE | TEXT (leave a side empty to keep it)";
+            let (id, rest) = rest
+                .split_once(char::is_whitespace)
+                .map_or((rest, ""), |(a, b)| (a, b.trim()));
+            let id = entry_id(id).ok_or(usage)?;
+            let (title, text) = match rest.split_once('|') {
+                Some((t, x)) => (non_empty(t), non_empty(x)),
+                None => (non_empty(rest), None),
+            };
+            if title.is_none() && text.is_none() {
+                return Err(usage.into());
+            }
+            Ok(BoardCmd::Edit { id, title, text })
+        }
+        "rm" | "remove" | "del" | "delete" | "unpin" => entry_id(rest)
+            .map(BoardCmd::Rm)
+            .ok_or_else(|| "Usage: /board rm ID (the number in brackets on /board)".into()),
+        other => Err(format!(
+            "Unknown /board {other}: /board, /board add TITLE | TEXT, /board edit ID TITLE | TEXT, /board rm ID"
+        )),
+    }
+}
+
+/// Parses `/invite [DURATION] [approve]` (in any order); 72 hours by default.
+pub fn parse_invite(arg: &str) -> Result<(Duration, bool), String> {
+    let mut ttl = None;
+    let mut approval = false;
+    for word in arg.split_whitespace() {
+        match word.to_ascii_lowercase().as_str() {
+            "approve" | "approval" | "approved" => approval = true,
+            w => match humantime::parse_duration(w) {
+                Ok(d) if ttl.is_none() => ttl = Some(d),
+                _ => {
+                    return Err(format!(
+                        "Not a duration: {word:?}. Usage: /invite [72h] [approve] (try 30m, 72h, 7d)"
+                    ));
+                }
+            },
+        }
+    }
+    Ok((ttl.unwrap_or(Duration::from_secs(72 * 3600)), approval))
+}
+
+/// Parses `/disappear 7d|off` into seconds (0: off).
+pub fn parse_disappear(arg: &str) -> Result<u64, String> {
+    match arg.trim().to_ascii_lowercase().as_str() {
+        "off" | "never" | "0" => Ok(0),
+        a => parse_duration(a)
+            .ok_or_else(|| format!("Not a duration: {arg:?}. Usage: /disappear 30m|12h|7d|2w|off")),
+    }
+}
+
+/// Parses `/history N|off` (0: newcomers receive nothing).
+pub fn parse_history(arg: &str) -> Result<u16, String> {
+    match arg.trim().to_ascii_lowercase().as_str() {
+        "off" | "none" | "0" => Ok(0),
+        a => a
+            .parse::<u16>()
+            .map_err(|_| format!("Not a number of messages: {arg:?}. Usage: /history 50|off")),
+    }
+}
+
+/// Parses `/remove NAME [hide]`: the name, and whether to hide their messages too.
+pub fn parse_remove(arg: &str) -> Option<(String, bool)> {
+    let arg = arg.trim();
+    if arg.is_empty() {
+        return None;
+    }
+    match arg.rsplit_once(char::is_whitespace) {
+        Some((name, last)) if last.eq_ignore_ascii_case("hide") && !name.trim().is_empty() => {
+            Some((name.trim().to_owned(), true))
+        }
+        _ => Some((arg.to_owned(), false)),
     }
 }
 
@@ -764,6 +1238,7 @@ mod tests {
             unread: 0,
             pending_joins: 0,
             status: "active".into(),
+            on_hold: false,
         }
     }
 
@@ -850,13 +1325,14 @@ mod tests {
         );
         typed(&mut app, "/remove Mykola");
         app.on_terminal(key(KeyCode::Enter));
-        assert!(matches!(app.overlay, Some(Overlay::ConfirmRemove { .. })));
+        assert!(matches!(app.overlay, Some(Overlay::Confirm { .. })));
         app.on_terminal(key(KeyCode::Char('y')));
         assert_eq!(
             app.take_commands(),
             vec![Command::Remove {
                 group: id,
-                member: "Mykola".into()
+                member: "Mykola".into(),
+                hide: false,
             }]
         );
         typed(&mut app, "//slash");
@@ -885,5 +1361,350 @@ mod tests {
         app.on_terminal(key(KeyCode::Enter));
         assert!(app.take_commands().is_empty());
         assert_eq!(app.input.text().len(), MAX_TEXT_BYTES + 1);
+    }
+
+    /// Sends `line` as typed input and returns the commands it produced.
+    fn run(app: &mut App, line: &str) -> Vec<Command> {
+        app.input.clear();
+        typed(app, line);
+        app.on_terminal(key(KeyCode::Enter));
+        app.take_commands()
+    }
+
+    fn rec(seq: u64, own: bool, kind: RecordKind) -> MessageRecord {
+        MessageRecord {
+            seq,
+            sub: 0,
+            time: 1,
+            sender: Some(if own { [0; 32] } else { [2; 32] }),
+            own,
+            kind,
+            shared_by: None,
+            expires: 0,
+        }
+    }
+
+    /// The group open with a view; `admin` says whether we are one.
+    fn app_with_view(admin: bool) -> (App, GroupId) {
+        let (mut app, id) = app_with_group();
+        let view = GroupView {
+            admin,
+            members: vec![crate::engine::MemberInfo {
+                name: "Me".into(),
+                identity: kith_protocol::ids::hex(&[0; 32]),
+                fingerprint: String::new(),
+                role: if admin { "admin" } else { "member" },
+                verified: false,
+                you: true,
+            }],
+            board: vec![crate::engine::BoardEntry {
+                id: 3,
+                title: "Hotline".into(),
+                text: "+380 44".into(),
+                by: [0; 32],
+                at: 1,
+            }],
+            records: vec![
+                rec(5, true, RecordKind::Text("mine, older".into())),
+                rec(6, false, RecordKind::Text("theirs".into())),
+                rec(7, true, RecordKind::Text("mine, newest".into())),
+                rec(8, false, RecordKind::Notice("a notice".into())),
+            ],
+            ..Default::default()
+        };
+        app.on_engine(Event::Group {
+            id,
+            view: Box::new(view),
+        });
+        (app, id)
+    }
+
+    #[test]
+    fn board_syntax() {
+        assert_eq!(parse_board(""), Ok(BoardCmd::Show));
+        assert_eq!(
+            parse_board("add Legal aid hotline | +380 44 123\nweekdays 9-18"),
+            Ok(BoardCmd::Add {
+                title: "Legal aid hotline".into(),
+                text: "+380 44 123\nweekdays 9-18".into()
+            })
+        );
+        // The text is optional; a second `|` belongs to the text.
+        assert_eq!(
+            parse_board("add Title"),
+            Ok(BoardCmd::Add {
+                title: "Title".into(),
+                text: String::new()
+            })
+        );
+        assert_eq!(
+            parse_board("add T | a | b"),
+            Ok(BoardCmd::Add {
+                title: "T".into(),
+                text: "a | b".into()
+            })
+        );
+        assert!(parse_board("add | text only").is_err());
+        assert_eq!(
+            parse_board("edit 3 New title | new text"),
+            Ok(BoardCmd::Edit {
+                id: 3,
+                title: Some("New title".into()),
+                text: Some("new text".into())
+            })
+        );
+        // An empty side is kept.
+        assert_eq!(
+            parse_board("edit [3] | only the text"),
+            Ok(BoardCmd::Edit {
+                id: 3,
+                title: None,
+                text: Some("only the text".into())
+            })
+        );
+        assert_eq!(
+            parse_board("edit #3 Only the title"),
+            Ok(BoardCmd::Edit {
+                id: 3,
+                title: Some("Only the title".into()),
+                text: None
+            })
+        );
+        assert!(parse_board("edit 3").is_err());
+        assert!(parse_board("edit x title").is_err());
+        assert_eq!(parse_board("rm 3"), Ok(BoardCmd::Rm(3)));
+        assert_eq!(parse_board("RM [12]"), Ok(BoardCmd::Rm(12)));
+        assert!(parse_board("rm").is_err());
+        assert!(parse_board("frob").is_err());
+    }
+
+    #[test]
+    fn invite_settings_and_remove_syntax() {
+        let h72 = Duration::from_secs(72 * 3600);
+        assert_eq!(parse_invite(""), Ok((h72, false)));
+        assert_eq!(parse_invite("approve"), Ok((h72, true)));
+        assert_eq!(
+            parse_invite("24h approve"),
+            Ok((Duration::from_secs(24 * 3600), true))
+        );
+        assert_eq!(
+            parse_invite("Approval 30m"),
+            Ok((Duration::from_secs(1800), true))
+        );
+        assert!(parse_invite("soon").is_err());
+        assert!(parse_invite("1h 2h").is_err());
+
+        assert_eq!(parse_disappear("7d"), Ok(7 * 86_400));
+        assert_eq!(parse_disappear("OFF"), Ok(0));
+        assert_eq!(parse_disappear("90"), Ok(90));
+        assert!(parse_disappear("a week").is_err());
+        assert_eq!(parse_history("50"), Ok(50));
+        assert_eq!(parse_history("off"), Ok(0));
+        assert!(parse_history("-1").is_err());
+        assert!(parse_history("70000").is_err());
+
+        assert_eq!(parse_remove("Mykola"), Some(("Mykola".into(), false)));
+        assert_eq!(
+            parse_remove("Mykola Petrenko hide"),
+            Some(("Mykola Petrenko".into(), true))
+        );
+        // Someone called "hide" can still be removed.
+        assert_eq!(parse_remove("hide"), Some(("hide".into(), false)));
+        assert_eq!(parse_remove("  "), None);
+    }
+
+    #[test]
+    fn admin_commands_become_engine_commands() {
+        let (mut app, id) = app_with_view(true);
+        assert_eq!(
+            run(&mut app, "/board add Hotline | +380 44 123"),
+            vec![Command::BoardAdd {
+                group: id,
+                title: "Hotline".into(),
+                text: "+380 44 123".into()
+            }]
+        );
+        assert!(app.input.is_empty());
+        assert_eq!(
+            run(&mut app, "/board edit 3 | new number"),
+            vec![Command::BoardEdit {
+                group: id,
+                id: 3,
+                title: None,
+                text: Some("new number".into())
+            }]
+        );
+        // An entry that is not on the board: said at once, the text kept.
+        assert!(run(&mut app, "/board edit 9 x").is_empty());
+        assert_eq!(app.input.text(), "/board edit 9 x");
+        assert_eq!(app.status_line().map(|s| s.1), Some(Level::Error));
+        // Removing asks first.
+        assert!(run(&mut app, "/board rm 3").is_empty());
+        assert!(matches!(app.overlay, Some(Overlay::Confirm { .. })));
+        app.on_terminal(key(KeyCode::Char('y')));
+        assert_eq!(
+            app.take_commands(),
+            vec![Command::BoardRm { group: id, id: 3 }]
+        );
+        assert_eq!(
+            run(&mut app, "/promote Iryna"),
+            vec![Command::Promote {
+                group: id,
+                member: "Iryna".into()
+            }]
+        );
+        assert_eq!(
+            run(&mut app, "/demote Iryna"),
+            vec![Command::Demote {
+                group: id,
+                member: "Iryna".into()
+            }]
+        );
+        assert_eq!(
+            run(&mut app, "/approve 1"),
+            vec![Command::Approve {
+                group: id,
+                request: "1".into()
+            }]
+        );
+        assert_eq!(
+            run(&mut app, "/deny Mykola"),
+            vec![Command::Deny {
+                group: id,
+                request: "Mykola".into()
+            }]
+        );
+        assert_eq!(
+            run(&mut app, "/invite 24h approve"),
+            vec![Command::Invite {
+                group: id,
+                ttl: Duration::from_secs(24 * 3600),
+                approval: true
+            }]
+        );
+        assert_eq!(
+            run(&mut app, "/disappear 7d"),
+            vec![Command::Settings {
+                group: id,
+                disappear: Some(7 * 86_400),
+                history: None
+            }]
+        );
+        assert_eq!(
+            run(&mut app, "/history off"),
+            vec![Command::Settings {
+                group: id,
+                disappear: None,
+                history: Some(0)
+            }]
+        );
+        // Without an argument, the setting is told.
+        assert!(run(&mut app, "/disappear").is_empty());
+        assert!(
+            app.status_line()
+                .is_some_and(|s| s.0.contains("do not disappear"))
+        );
+        assert!(run(&mut app, "/remove Mykola hide").is_empty());
+        app.on_terminal(key(KeyCode::Char('y')));
+        assert_eq!(
+            app.take_commands(),
+            vec![Command::Remove {
+                group: id,
+                member: "Mykola".into(),
+                hide: true
+            }]
+        );
+        assert_eq!(run(&mut app, "/requests"), vec![Command::Requests(id)]);
+        assert!(matches!(app.overlay, Some(Overlay::Requests { .. })));
+    }
+
+    #[test]
+    fn members_are_told_what_only_admins_may_do() {
+        let (mut app, _) = app_with_view(false);
+        for line in [
+            "/board add T | x",
+            "/promote Iryna",
+            "/approve 1",
+            "/invite",
+            "/disappear off",
+            "/remove Iryna",
+            "/delete 6",
+        ] {
+            assert!(run(&mut app, line).is_empty(), "{line}");
+            assert!(app.overlay.is_none(), "{line}");
+            let (text, level) = app.status_line().expect("a reason");
+            assert_eq!(level, Level::Error);
+            assert!(text.contains("Only admins"), "{line}: {text}");
+            assert_eq!(app.input.text(), line);
+        }
+        // Reading the board is for everyone.
+        assert!(run(&mut app, "/board").is_empty());
+        assert!(matches!(
+            app.overlay,
+            Some(Overlay::Board { scroll: 0, .. })
+        ));
+        // It scrolls with the arrows and stays open; Esc closes it.
+        app.on_terminal(key(KeyCode::Down));
+        assert!(matches!(
+            app.overlay,
+            Some(Overlay::Board { scroll: 1, .. })
+        ));
+        app.on_terminal(key(KeyCode::Char('x')));
+        assert!(app.overlay.is_some());
+        app.on_terminal(key(KeyCode::Esc));
+        assert!(app.overlay.is_none());
+    }
+
+    #[test]
+    fn delete_takes_the_last_own_message_or_a_number() {
+        let (mut app, id) = app_with_view(false);
+        assert!(run(&mut app, "/delete").is_empty());
+        let Some(Overlay::Confirm { lines, .. }) = &app.overlay else {
+            panic!("no confirmation: {:?}", app.overlay);
+        };
+        assert!(lines[0].contains("your message #7"), "{lines:?}");
+        assert!(lines[1].contains("mine, newest"), "{lines:?}");
+        app.on_terminal(key(KeyCode::Char('y')));
+        assert_eq!(
+            app.take_commands(),
+            vec![Command::Delete { group: id, seq: 7 }]
+        );
+        // By number (F3 shows them); a cancelled one sends nothing.
+        assert!(run(&mut app, "/delete #5").is_empty());
+        app.on_terminal(key(KeyCode::Char('n')));
+        assert!(app.take_commands().is_empty());
+        // Notices and unknown numbers cannot be deleted.
+        assert!(run(&mut app, "/delete 8").is_empty());
+        assert!(app.overlay.is_none());
+        assert!(run(&mut app, "/delete 99").is_empty());
+        assert!(app.overlay.is_none());
+        assert!(run(&mut app, "/delete me").is_empty());
+        assert_eq!(app.status_line().map(|s| s.1), Some(Level::Error));
+        // An admin may delete anyone's.
+        let (mut app, id) = app_with_view(true);
+        assert!(run(&mut app, "/delete 6").is_empty());
+        app.on_terminal(key(KeyCode::Char('y')));
+        assert_eq!(
+            app.take_commands(),
+            vec![Command::Delete { group: id, seq: 6 }]
+        );
+        // F3 toggles the numbers.
+        app.on_terminal(key(KeyCode::F(3)));
+        assert!(app.show_numbers);
+    }
+
+    #[test]
+    fn held_messages_wait_and_discard_drops_them_in_the_engine_too() {
+        let (mut app, id) = app_with_view(false);
+        typed(&mut app, "hello");
+        app.on_terminal(key(KeyCode::Enter));
+        app.take_commands();
+        app.on_engine(Event::Outbox {
+            id: 1,
+            state: OutState::Held,
+        });
+        assert_eq!(app.unsent(), 1);
+        assert_eq!(run(&mut app, "/discard"), vec![Command::Discard(id)]);
+        assert_eq!(app.unsent(), 0);
     }
 }

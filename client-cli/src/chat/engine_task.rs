@@ -8,14 +8,22 @@
 //! [`KEEPALIVE`] as a safety net, and holds the outbox: messages typed while offline
 //! wait here and go out, in order, once the relay is back.
 //!
-//! The store is the source of truth: after every change the group's whole history is
-//! read back from it and sent to the screen as a [`GroupView`].
+//! The store is the source of truth: after every change the group's whole history (and
+//! its shared state: roles, board, settings, join requests) is read back from it and
+//! sent to the screen as a [`GroupView`]. A view is read again when one of its messages
+//! disappears (its timer ran out), so nothing expired stays on screen.
+//!
+//! A group is *on hold* when a member made a change they had no right to and no
+//! admin's client has undone it yet: the engine then refuses to send to it. Messages
+//! typed meanwhile are held here (not failed) and tried again after every catch-up
+//! with the group, so they go out once an admin's client has repaired it.
 
-use crate::engine::records::MessageRecord;
-use crate::engine::{Client, ClientError, GroupSummary, MemberInfo};
+use crate::engine::records::{MessageRecord, RecordKind};
+use crate::engine::state::format_duration;
+use crate::engine::{BoardEntry, Client, ClientError, GroupSummary, MemberInfo, RequestInfo};
 use crate::identity::IdentityKey;
 use crate::relay::RelayError;
-use kith_protocol::{ErrorCode, GroupId, Push};
+use kith_protocol::{ErrorCode, GroupId, Push, Seq};
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::Duration;
 use tokio::sync::mpsc::{Receiver, UnboundedReceiver, UnboundedSender, unbounded_channel};
@@ -33,6 +41,10 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Failed attempts after which the state shows as offline rather than reconnecting.
 pub const OFFLINE_AFTER: u32 = 3;
+
+/// How often an admin's chat looks for answers to the group's open invites (joiners to
+/// admit, join requests to show) besides the pushes and the keepalive.
+pub const INVITE_POLL: Duration = Duration::from_secs(10);
 
 /// What the screen asks of the engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +68,8 @@ pub enum Command {
         group: GroupId,
         /// How long the code stays valid.
         ttl: Duration,
+        /// The joiner waits for an admin's approval.
+        approval: bool,
     },
     /// Remove a member (by name or fingerprint prefix).
     Remove {
@@ -63,7 +77,85 @@ pub enum Command {
         group: GroupId,
         /// The member as typed.
         member: String,
+        /// Also hide every message the member sent, for everyone.
+        hide: bool,
     },
+    /// Pin a new entry to the board.
+    BoardAdd {
+        /// The group.
+        group: GroupId,
+        /// The title.
+        title: String,
+        /// The text (may be empty).
+        text: String,
+    },
+    /// Change a board entry (`None`: keep).
+    BoardEdit {
+        /// The group.
+        group: GroupId,
+        /// The entry's id.
+        id: u32,
+        /// A new title.
+        title: Option<String>,
+        /// A new text.
+        text: Option<String>,
+    },
+    /// Remove a board entry.
+    BoardRm {
+        /// The group.
+        group: GroupId,
+        /// The entry's id.
+        id: u32,
+    },
+    /// Make a member an admin.
+    Promote {
+        /// The group.
+        group: GroupId,
+        /// The member as typed.
+        member: String,
+    },
+    /// Make an admin a member again.
+    Demote {
+        /// The group.
+        group: GroupId,
+        /// The member as typed.
+        member: String,
+    },
+    /// Look for new join requests now.
+    Requests(GroupId),
+    /// Approve a join request (by number or name).
+    Approve {
+        /// The group.
+        group: GroupId,
+        /// The request as typed.
+        request: String,
+    },
+    /// Deny a join request (by number or name).
+    Deny {
+        /// The group.
+        group: GroupId,
+        /// The request as typed.
+        request: String,
+    },
+    /// Delete a message for everyone.
+    Delete {
+        /// The group.
+        group: GroupId,
+        /// The message's sequence number.
+        seq: Seq,
+    },
+    /// Change the disappearing timer (seconds, 0 = off) and/or the history newcomers
+    /// receive (messages, 0 = none).
+    Settings {
+        /// The group.
+        group: GroupId,
+        /// The new timer.
+        disappear: Option<u64>,
+        /// The new history length.
+        history: Option<u16>,
+    },
+    /// Drop the messages held for a group on hold.
+    Discard(GroupId),
     /// Show the safety number with a member.
     Verify {
         /// The group.
@@ -118,6 +210,9 @@ pub enum OutState {
     Sent,
     /// Not sent, or not known to be; the user may retry. Says why.
     Failed(String),
+    /// Not sent because the group is on hold; tried again after each catch-up with the
+    /// group, so it goes out once an admin's client has repaired the group.
+    Held,
 }
 
 /// One group as the screen shows it, read from the store.
@@ -131,6 +226,32 @@ pub struct GroupView {
     pub verified: HashSet<IdentityKey>,
     /// The current members (empty once we are out of the group).
     pub members: Vec<MemberInfo>,
+    /// We are an admin of the group.
+    pub admin: bool,
+    /// The pinned board, in display order.
+    pub board: Vec<BoardEntry>,
+    /// Messages disappear this many seconds after they were sent (0: never).
+    pub disappear_secs: u64,
+    /// How many recent messages newcomers receive (0: none).
+    pub history: u16,
+    /// Invites made and not used yet.
+    pub open_invites: usize,
+    /// Join requests waiting for an admin's decision (as this profile has seen them).
+    pub requests: Vec<RequestInfo>,
+    /// Why the group is on hold, if sending to it was refused for that (the engine's
+    /// words); cleared when something is sent to it again.
+    pub on_hold: Option<String>,
+}
+
+impl GroupView {
+    /// The earliest time, Unix seconds, at which a message of this view disappears.
+    pub fn next_expiry(&self) -> Option<u64> {
+        self.records
+            .iter()
+            .filter(|r| r.expires != 0)
+            .map(|r| r.expires)
+            .min()
+    }
 }
 
 /// What the engine tells the screen.
@@ -178,6 +299,8 @@ pub enum Event {
         invite: String,
         /// How long it stays valid.
         ttl: Duration,
+        /// The joiner waits for an admin's approval.
+        approval: bool,
     },
     /// The safety number with a member, to compare out of band.
     SafetyNumber {
@@ -236,10 +359,18 @@ fn never_posted(e: &ClientError) -> bool {
     )
 }
 
+/// Whether an engine refusal is the one for a group on hold (see
+/// `Client::taint_text`).
+pub fn on_hold(why: &str) -> bool {
+    why.contains("is on hold")
+}
+
 struct Outgoing {
     id: u64,
     group: GroupId,
     text: String,
+    /// It was held before (so a hold found again does not start another catch-up).
+    was_held: bool,
 }
 
 enum Wake {
@@ -265,6 +396,15 @@ struct Engine<'a> {
     dirty: BTreeSet<GroupId>,
     subscribed: HashSet<GroupId>,
     fatal: bool,
+    /// Messages refused because their group is on hold, in order.
+    held: VecDeque<Outgoing>,
+    /// Groups on hold, with the engine's words for it.
+    on_hold: HashMap<GroupId, String>,
+    /// Groups with open invites where we are an admin (polled every [`INVITE_POLL`]).
+    inviting: HashSet<GroupId>,
+    next_invite_poll: Instant,
+    /// When (Unix seconds) the next message of each group disappears.
+    expiry: HashMap<GroupId, u64>,
 }
 
 /// Runs the engine until the screen drops its command sender.
@@ -290,6 +430,11 @@ pub async fn run(
         dirty: BTreeSet::new(),
         subscribed: HashSet::new(),
         fatal: false,
+        held: VecDeque::new(),
+        on_hold: HashMap::new(),
+        inviting: HashSet::new(),
+        next_invite_poll: Instant::now() + INVITE_POLL,
+        expiry: HashMap::new(),
     };
     e.emit(Event::Me {
         name: e.client.name().to_owned(),
@@ -304,6 +449,23 @@ pub async fn run(
     loop {
         if e.fatal {
             break;
+        }
+        // Messages whose timer ran out leave the screen (the store no longer returns
+        // them), with or without a connection.
+        let now_secs = crate::engine::now_secs();
+        let expired: Vec<GroupId> = e
+            .expiry
+            .iter()
+            .filter(|(_, at)| **at <= now_secs)
+            .map(|(g, _)| *g)
+            .collect();
+        if !expired.is_empty() {
+            for g in expired {
+                e.expiry.remove(&g);
+                e.publish_group(&g);
+            }
+            e.publish_groups();
+            continue;
         }
         if let Some(at) = e.next_attempt
             && Instant::now() >= at
@@ -329,6 +491,12 @@ pub async fn run(
             if now >= e.next_join_poll {
                 e.next_join_poll = now + JOIN_POLL;
                 e.poll_joins().await;
+                continue;
+            }
+            if now >= e.next_invite_poll {
+                e.next_invite_poll = now + INVITE_POLL;
+                let groups: Vec<GroupId> = e.inviting.iter().copied().collect();
+                e.dirty.extend(groups);
                 continue;
             }
         }
@@ -369,6 +537,13 @@ impl Engine<'_> {
             if self.has_pending_joins() {
                 at = at.min(self.next_join_poll);
             }
+            if !self.inviting.is_empty() {
+                at = at.min(self.next_invite_poll);
+            }
+        }
+        if let Some(secs) = self.expiry.values().min() {
+            let wait = secs.saturating_sub(crate::engine::now_secs());
+            at = at.min(Instant::now() + Duration::from_secs(wait));
         }
         at
     }
@@ -536,6 +711,14 @@ impl Engine<'_> {
     async fn sync(&mut self, group: &GroupId) {
         match self.client.sync_group(group, true).await {
             Ok(report) => {
+                // A member's client tried something only admins may: say so at once
+                // (the alert itself is in the conversation).
+                if let Some(alert) = report.new.iter().rev().find_map(|r| match &r.kind {
+                    RecordKind::Alert(t) if t.starts_with("REFUSED:") => Some(t.clone()),
+                    _ => None,
+                }) {
+                    self.emit(Event::Error(format!("{}: {alert}", self.group_name(group))));
+                }
                 if !report.new.is_empty() || report.joined {
                     self.publish_group(group);
                     if self.viewing == Some(*group) {
@@ -543,6 +726,7 @@ impl Engine<'_> {
                     }
                     self.publish_groups();
                 }
+                self.release_held(group);
             }
             Err(e) => {
                 let name = self.group_name(group);
@@ -588,12 +772,29 @@ impl Engine<'_> {
         let Some(o) = self.outbox.pop_front() else {
             return;
         };
+        if self.held.iter().any(|h| h.group == o.group) {
+            // Behind held messages of its group: it waits with them, in order; a
+            // catch-up now tries them all again (the hold may be over).
+            self.emit(Event::Outbox {
+                id: o.id,
+                state: OutState::Held,
+            });
+            if !o.was_held {
+                self.dirty.insert(o.group);
+            }
+            self.held.push_back(Outgoing {
+                was_held: true,
+                ..o
+            });
+            return;
+        }
         self.emit(Event::Outbox {
             id: o.id,
             state: OutState::Sending,
         });
         match self.client.send_text(&o.group, &o.text).await {
             Ok(_) => {
+                self.on_hold.remove(&o.group);
                 self.publish_group(&o.group);
                 if self.viewing == Some(o.group) {
                     self.mark_read(&o.group);
@@ -608,6 +809,19 @@ impl Engine<'_> {
                 // Certainly not on the relay: back to the head of the queue.
                 self.outbox.push_front(o);
                 self.lost();
+            }
+            Err(ClientError::Usage(why)) if on_hold(&why) => {
+                // Refused before anything was encrypted: it waits for the repair.
+                self.emit(Event::Outbox {
+                    id: o.id,
+                    state: OutState::Held,
+                });
+                let group = o.group;
+                self.held.push_back(Outgoing {
+                    was_held: true,
+                    ..o
+                });
+                self.set_on_hold(&group, why);
             }
             Err(e) => {
                 let why = if transient(&e) {
@@ -633,7 +847,12 @@ impl Engine<'_> {
                 self.publish_groups();
             }
             Command::Send { id, group, text } => {
-                self.outbox.push_back(Outgoing { id, group, text });
+                self.outbox.push_back(Outgoing {
+                    id,
+                    group,
+                    text,
+                    was_held: false,
+                });
                 if self.state != ConnState::Connected {
                     self.emit(Event::Outbox {
                         id,
@@ -646,25 +865,174 @@ impl Engine<'_> {
                     self.next_attempt = Some(Instant::now());
                 }
             }
-            Command::Invite { group, ttl } => match self.client.invite(&group, ttl).await {
-                Ok(invite) => {
+            Command::Invite {
+                group,
+                ttl,
+                approval,
+            } => {
+                let r = self.client.invite(&group, ttl, approval).await;
+                if let Some(invite) = self.done(&group, "No invite was made", r) {
                     let group = self.group_name(&group);
-                    self.emit(Event::Invite { group, invite, ttl });
+                    self.emit(Event::Invite {
+                        group,
+                        invite,
+                        ttl,
+                        approval,
+                    });
                 }
-                Err(e) => self.failed("invite", e),
-            },
-            Command::Remove { group, member } => {
+            }
+            Command::Remove {
+                group,
+                member,
+                hide,
+            } => {
                 let who = match self.client.find_member(&group, &member) {
                     Ok(w) => w,
-                    Err(e) => return self.failed("remove", e),
+                    Err(e) => return self.failed("Nobody was removed", e),
                 };
                 let name = self.client.display_name(&group, &who);
-                match self.client.remove_member(&group, &who).await {
-                    Ok(()) => self.emit(Event::Info(format!("Removed {name}."))),
-                    Err(e) => self.failed("remove", e),
+                let r = self.client.remove_member(&group, &who, hide).await;
+                if self
+                    .done(&group, &format!("{name} was not removed"), r)
+                    .is_some()
+                {
+                    self.emit(Event::Info(if hide {
+                        format!("Removed {name} and hid their messages.")
+                    } else {
+                        format!("Removed {name}.")
+                    }));
+                }
+            }
+            Command::BoardAdd { group, title, text } => {
+                let r = self.client.board_add(&group, &title, &text).await;
+                if let Some(id) = self.done(&group, "Nothing was pinned", r) {
+                    self.emit(Event::Info(format!("Pinned [{id}] {title} to the board.")));
+                }
+            }
+            Command::BoardEdit {
+                group,
+                id,
+                title,
+                text,
+            } => {
+                let r = self
+                    .client
+                    .board_edit(&group, id, title.as_deref(), text.as_deref())
+                    .await;
+                if self
+                    .done(&group, &format!("Board entry [{id}] was not changed"), r)
+                    .is_some()
+                {
+                    self.emit(Event::Info(format!("Edited board entry [{id}].")));
+                }
+            }
+            Command::BoardRm { group, id } => {
+                let r = self.client.board_rm(&group, id).await;
+                if self
+                    .done(&group, &format!("Board entry [{id}] was not removed"), r)
+                    .is_some()
+                {
+                    self.emit(Event::Info(format!("Removed [{id}] from the board.")));
+                }
+            }
+            Command::Promote { group, member } => {
+                let who = match self.client.find_member(&group, &member) {
+                    Ok(w) => w,
+                    Err(e) => return self.failed("Nobody was promoted", e),
+                };
+                let name = self.client.display_name(&group, &who);
+                let r = self.client.promote(&group, &who).await;
+                if self
+                    .done(&group, &format!("{name} was not made an admin"), r)
+                    .is_some()
+                {
+                    self.emit(Event::Info(format!("{name} is now an admin.")));
+                }
+            }
+            Command::Demote { group, member } => {
+                let who = match self.client.find_member(&group, &member) {
+                    Ok(w) => w,
+                    Err(e) => return self.failed("Nobody was demoted", e),
+                };
+                let name = self.client.display_name(&group, &who);
+                let r = self.client.demote(&group, &who).await;
+                if self
+                    .done(&group, &format!("{name} is still an admin"), r)
+                    .is_some()
+                {
+                    self.emit(Event::Info(format!("{name} is no longer an admin.")));
+                }
+            }
+            Command::Requests(group) => {
+                if self.state == ConnState::Connected {
+                    self.sync(&group).await;
                 }
                 self.publish_group(&group);
                 self.publish_groups();
+            }
+            Command::Approve { group, request } => {
+                let r = self.client.approve(&group, &request).await;
+                if let Some(name) = self.done(&group, "Nobody was approved", r) {
+                    self.emit(Event::Info(format!(
+                        "Approved {name}; they are being added."
+                    )));
+                }
+            }
+            Command::Deny { group, request } => {
+                let r = self.client.deny(&group, &request).await;
+                if let Some(name) = self.done(&group, "Nobody was denied", r) {
+                    self.emit(Event::Info(format!(
+                        "Denied {name}; their invite is closed."
+                    )));
+                }
+            }
+            Command::Delete { group, seq } => {
+                let r = self.client.delete_message(&group, seq).await;
+                if self
+                    .done(&group, "The message was not deleted", r)
+                    .is_some()
+                {
+                    self.emit(Event::Info("Deleted the message for everyone.".into()));
+                }
+            }
+            Command::Settings {
+                group,
+                disappear,
+                history,
+            } => {
+                let r = self.client.set_settings(&group, disappear, history).await;
+                if self
+                    .done(&group, "The settings were not changed", r)
+                    .is_some()
+                {
+                    let mut said = Vec::new();
+                    match disappear {
+                        Some(0) => said.push("Disappearing messages are off.".to_owned()),
+                        Some(d) => said.push(format!(
+                            "Messages now disappear {} after they are sent.",
+                            format_duration(d)
+                        )),
+                        None => {}
+                    }
+                    match history {
+                        Some(0) => said.push("Newcomers receive no earlier messages.".to_owned()),
+                        Some(n) => {
+                            said.push(format!("Newcomers now receive the last {n} messages."))
+                        }
+                        None => {}
+                    }
+                    self.emit(Event::Info(said.join(" ")));
+                }
+            }
+            Command::Discard(group) => {
+                let before = self.held.len();
+                self.held.retain(|o| o.group != group);
+                if self.held.len() != before {
+                    self.emit(Event::Info(format!(
+                        "Dropped {} held message(s).",
+                        before - self.held.len()
+                    )));
+                }
             }
             Command::Verify { group, member } => match self.client.find_member(&group, &member) {
                 Ok(who) => {
@@ -702,6 +1070,62 @@ impl Engine<'_> {
         }
     }
 
+    /// The outcome of a command that changes a group: the group is read back either
+    /// way; a failure is told in words (`what` says what did not happen), a group on
+    /// hold is marked so, a network failure starts reconnecting.
+    fn done<T>(&mut self, group: &GroupId, what: &str, r: Result<T, ClientError>) -> Option<T> {
+        let out = match r {
+            Ok(v) => {
+                self.on_hold.remove(group);
+                Some(v)
+            }
+            Err(ClientError::Usage(why)) if on_hold(&why) => {
+                self.emit(Event::Error(format!("{what}: {why}")));
+                self.on_hold.insert(*group, why);
+                None
+            }
+            Err(e) if transient(&e) => {
+                self.emit(Event::Error(format!(
+                    "{what}: the relay did not answer ({e}). Try again once connected."
+                )));
+                self.lost();
+                None
+            }
+            Err(e) => {
+                self.failed(what, e);
+                None
+            }
+        };
+        self.publish_group(group);
+        self.publish_groups();
+        out
+    }
+
+    /// Marks a group on hold and says why, once.
+    fn set_on_hold(&mut self, group: &GroupId, why: String) {
+        if self.on_hold.get(group) != Some(&why) {
+            self.emit(Event::Error(format!(
+                "Not sent, held until the group is repaired: {why}"
+            )));
+            self.on_hold.insert(*group, why);
+            self.publish_group(group);
+        }
+    }
+
+    /// After a catch-up with a group: its held messages go back to the head of the
+    /// queue (the group may have been repaired meanwhile; if not, they are held again).
+    fn release_held(&mut self, group: &GroupId) {
+        if !self.held.iter().any(|o| o.group == *group) {
+            return;
+        }
+        let (mine, rest): (VecDeque<_>, VecDeque<_>) =
+            self.held.drain(..).partition(|o| o.group == *group);
+        self.held = rest;
+        for o in mine.into_iter().rev() {
+            self.outbox.push_front(o);
+        }
+    }
+
     fn mark_read(&mut self, group: &GroupId) {
         if let Err(e) = self.client.take_unread(group, false)
             && matches!(e, ClientError::Store(_))
@@ -732,10 +1156,21 @@ impl Engine<'_> {
 
     fn publish_group(&mut self, id: &GroupId) {
         match self.view(id) {
-            Ok(view) => self.emit(Event::Group {
-                id: *id,
-                view: Box::new(view),
-            }),
+            Ok(view) => {
+                match view.next_expiry() {
+                    Some(at) => self.expiry.insert(*id, at),
+                    None => self.expiry.remove(id),
+                };
+                if view.admin && view.open_invites > 0 && !view.members.is_empty() {
+                    self.inviting.insert(*id);
+                } else {
+                    self.inviting.remove(id);
+                }
+                self.emit(Event::Group {
+                    id: *id,
+                    view: Box::new(view),
+                })
+            }
             Err(e) => self.failed("reading the history", e),
         }
     }
@@ -745,11 +1180,21 @@ impl Engine<'_> {
         let records = self.client.messages(id)?;
         // Once we are out of the group its MLS state is gone: no member list.
         let members = self.client.members(id).unwrap_or_default();
+        let state = self.client.group_state(id)?;
         let mut view = GroupView {
             names: HashMap::new(),
             verified: HashSet::new(),
             records,
             members,
+            admin: state.is_admin(&self.client.identity()),
+            // The engine's cleaned copy: entries come from other members' commits.
+            board: self.client.board(id).unwrap_or_default(),
+            disappear_secs: state.disappear_secs,
+            history: state.history,
+            open_invites: state.invites.len(),
+            requests: self.client.requests(id).unwrap_or_default(),
+            // The engine knows when a repair lifted the hold, even with nothing held.
+            on_hold: self.client.on_hold(id).ok().flatten(),
         };
         for m in &view.members {
             let mut key = [0u8; 32];
@@ -760,12 +1205,19 @@ impl Engine<'_> {
                 }
             }
         }
+        let mut people: Vec<IdentityKey> = Vec::new();
         for r in &view.records {
-            if let Some(s) = r.sender {
-                view.names
-                    .entry(s)
-                    .or_insert_with(|| self.client.display_name(id, &s));
+            people.extend(r.sender);
+            people.extend(r.shared_by);
+            if let RecordKind::Deleted { by } = &r.kind {
+                people.push(*by);
             }
+        }
+        people.extend(view.board.iter().map(|e| e.by));
+        for s in people {
+            view.names
+                .entry(s)
+                .or_insert_with(|| self.client.display_name(id, &s));
         }
         Ok(view)
     }

@@ -6,7 +6,8 @@ use super::app::{App, Overlay};
 use super::engine_task::{ConnState, Event, GroupView, OutState};
 use super::ui;
 use crate::engine::records::{MessageRecord, RecordKind};
-use crate::engine::{GroupSummary, MemberInfo};
+use crate::engine::{BoardEntry, GroupSummary, MemberInfo, RequestInfo};
+use crate::payload::FileRef;
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
 use kith_protocol::GroupId;
 use ratatui::Terminal;
@@ -50,6 +51,7 @@ fn summary(name: &str, id: GroupId, unread: usize, status: &str) -> GroupSummary
         unread,
         pending_joins: 0,
         status: status.into(),
+        on_hold: false,
     }
 }
 
@@ -336,6 +338,7 @@ fn overlays_fit_in_80x24() {
         group: "Legal aid".into(),
         invite: "kith+ws://127.0.0.1:7878/ABCD-EFGH-JKMN-PQRS-TVWX-YZ01-2345".into(),
         ttl: std::time::Duration::from_secs(72 * 3600),
+        approval: false,
     });
     let (rows, _) = render(&mut app, 80, 24);
     let s = screen(&rows);
@@ -427,4 +430,282 @@ fn removed_group_is_read_only() {
     key(&mut app, KeyCode::Enter, KeyModifiers::NONE);
     assert!(app.take_commands().is_empty());
     assert_eq!(app.input.text(), "hello?");
+}
+
+fn with_view(app: &mut App, id: GroupId, f: impl FnOnce(&mut GroupView)) {
+    let mut view = app.views[&id].clone();
+    f(&mut view);
+    app.on_engine(Event::Group {
+        id,
+        view: Box::new(view),
+    });
+}
+
+fn entry(id: u32, title: &str, text: &str) -> BoardEntry {
+    BoardEntry {
+        id,
+        title: title.into(),
+        text: text.into(),
+        by: OLENA,
+        at: T0,
+    }
+}
+
+#[test]
+fn board_overlay_lists_entries_wrapped_and_scrolls() {
+    let (mut app, legal) = app(vec![text(1, T0, IRYNA, "hello")]);
+    with_view(&mut app, legal, |v| {
+        v.admin = true;
+        v.board = vec![
+            entry(
+                0,
+                "Lawyer Petrenko",
+                "Takes appeals on Thursdays, 10:00-14:00, at Kyivska 12, office 4. Bring the \
+                 original call-up papers and two copies of each.\n+380 44 123 4567",
+            ),
+            // A hostile title with an escape sequence: drawn harmless.
+            entry(2, "Shelter\x1b[2J address", "Street 5"),
+        ];
+    });
+    app.input.set_text("/board");
+    key(&mut app, KeyCode::Enter, KeyModifiers::NONE);
+    let (rows, _) = render(&mut app, 80, 24);
+    let s = screen(&rows);
+    assert!(s.contains(" Board · Legal aid "), "{s}");
+    assert!(s.contains("[0] Lawyer Petrenko"), "{s}");
+    // The text wraps inside the box, indented; its own newline starts a row.
+    assert!(s.contains("    Takes appeals on Thursdays"), "{s}");
+    assert!(s.contains("original call-up papers"), "{s}");
+    assert!(
+        rows.iter().any(|r| r
+            .trim_start_matches(['│', ' '])
+            .starts_with("+380 44 123 4567")),
+        "{s}"
+    );
+    assert!(s.contains("— Olena, 2026-11-26 18:02 UTC"), "{s}");
+    assert!(s.contains("[2] Shelter[2J address"), "{s}");
+    assert!(!s.contains('\x1b'), "{s}");
+    assert!(s.contains("Esc closes · /board add|edit|rm"), "{s}");
+    // The box stays within the screen, every row of it.
+    assert!(rows.iter().all(|r| r.chars().count() == 80));
+
+    // In a short terminal it scrolls.
+    let (rows, _) = render(&mut app, 60, 12);
+    let s = screen(&rows);
+    assert!(s.contains("rows below"), "{s}");
+    assert!(!s.contains("[2] Shelter"), "{s}");
+    key(&mut app, KeyCode::End, KeyModifiers::NONE);
+    let (rows, _) = render(&mut app, 60, 12);
+    let s = screen(&rows);
+    assert!(s.contains("[2] Shelter"), "{s}");
+    assert!(!s.contains("[0] Lawyer"), "{s}");
+    // The renderer clamped the scroll: one row up shows one more row.
+    key(&mut app, KeyCode::Up, KeyModifiers::NONE);
+    let (rows, _) = render(&mut app, 60, 12);
+    assert!(screen(&rows).contains("[2] Shelter"));
+
+    key(&mut app, KeyCode::Esc, KeyModifiers::NONE);
+    let (rows, _) = render(&mut app, 80, 24);
+    let s = screen(&rows);
+    assert!(!s.contains(" Board · "), "{s}");
+    assert!(s.contains("Iryna: hello"), "{s}");
+
+    // An empty board says so, and how to pin for admins.
+    with_view(&mut app, legal, |v| v.board.clear());
+    app.input.set_text("/board");
+    key(&mut app, KeyCode::Enter, KeyModifiers::NONE);
+    let (rows, _) = render(&mut app, 80, 24);
+    let s = screen(&rows);
+    assert!(s.contains("The board is empty."), "{s}");
+    assert!(s.contains("/board add TITLE | TEXT"), "{s}");
+}
+
+fn file(name: &str, size: u64) -> FileRef {
+    FileRef {
+        name: name.into(),
+        size,
+        sha256: [0; 32],
+        key: [0; 32],
+        chunk_size: 1024,
+        chunks: vec![],
+        sent_at: 0,
+    }
+}
+
+#[test]
+fn deleted_history_file_and_disappearing_records() {
+    let now = crate::engine::now_secs();
+    let mut shared = text(2, T0, IRYNA, "from before I joined");
+    shared.shared_by = Some(MYKOLA);
+    shared.sub = 1;
+    let mut soon = text(6, now - 30, IRYNA, "this one will disappear");
+    soon.expires = now + 3600;
+    let mut gone = text(7, now - 60, IRYNA, "this one has disappeared");
+    gone.expires = now - 1;
+    let (mut app, _) = app(vec![
+        shared,
+        MessageRecord {
+            kind: RecordKind::Deleted { by: OLENA },
+            ..text(3, T0 + 60, MYKOLA, "")
+        },
+        MessageRecord {
+            kind: RecordKind::File(file("appeal\x1b]0;pwned\x07.pdf", 3 * 1024 * 1024 + 1)),
+            ..text(4, T0 + 120, IRYNA, "")
+        },
+        text(5, T0 + 180, OLENA, "ok"),
+        soon,
+        gone,
+    ]);
+    let (rows, _) = render(&mut app, 80, 24);
+    let s = screen(&rows);
+    assert!(
+        s.contains("18:02 Iryna: from before I joined  · history via Mykola"),
+        "{s}"
+    );
+    assert!(s.contains("18:03 Mykola: message deleted by Olena"), "{s}");
+    assert!(
+        s.contains("18:04 Iryna: [file] appeal]0;pwned.pdf (3.0 MiB)"),
+        "{s}"
+    );
+    assert!(!s.contains('\x1b') && !s.contains('\x07'), "{s}");
+    // The disappearing one carries the mark after its time; the expired one is gone
+    // without any engine event.
+    assert!(s.contains("◷Iryna: this one will disappear"), "{s}");
+    assert!(!s.contains("has disappeared"), "{s}");
+    assert!(!s.contains("◷Olena"), "{s}");
+    // F3: the numbers /delete takes, on what can be deleted only.
+    key(&mut app, KeyCode::F(3), KeyModifiers::NONE);
+    let (rows, _) = render(&mut app, 80, 24);
+    let s = screen(&rows);
+    assert!(s.contains("#5 Olena: ok"), "{s}");
+    assert!(s.contains("#4 Iryna: [file]"), "{s}");
+    assert!(!s.contains("#3 "), "{s}");
+    assert!(!s.contains("#2 "), "{s}");
+}
+
+#[test]
+fn on_hold_group_says_so_and_holds_messages() {
+    let (mut app, legal) = app(vec![text(1, T0, IRYNA, "hello")]);
+    app.input.set_text("are we safe?");
+    key(&mut app, KeyCode::Enter, KeyModifiers::NONE);
+    let why = "\"Legal aid\" is on hold: Mykola made a change without the right to, and an \
+               admin's client has not undone it yet.";
+    app.on_engine(Event::Outbox {
+        id: 1,
+        state: OutState::Held,
+    });
+    app.on_engine(Event::Error(format!(
+        "Not sent, held until the group is repaired: {why}"
+    )));
+    with_view(&mut app, legal, |v| v.on_hold = Some(why.into()));
+    let (rows, _) = render(&mut app, 100, 24);
+    let s = screen(&rows);
+    assert!(rows[0].contains("Legal aid · ON HOLD · 3 members"), "{s}");
+    assert!(
+        s.contains(" ON HOLD: nothing is sent until an admin's client"),
+        "{s}"
+    );
+    assert!(
+        s.contains("Olena: are we safe? [held: the group is on hold"),
+        "{s}"
+    );
+    // The engine's words, whole: a long message wraps over a few bottom rows.
+    let bottom = rows[21..].join(" ");
+    assert!(
+        bottom.contains("Not sent, held until the group is repaired"),
+        "{s}"
+    );
+    assert!(bottom.contains("has not undone it yet."), "{s}");
+    assert!(!s.contains("NOT SENT"), "{s}");
+    // Sent once repaired: the engine clears the hold.
+    app.on_engine(Event::Outbox {
+        id: 1,
+        state: OutState::Sent,
+    });
+    with_view(&mut app, legal, |v| v.on_hold = None);
+    let (rows, _) = render(&mut app, 100, 24);
+    let s = screen(&rows);
+    assert!(!s.contains("ON HOLD"), "{s}");
+    assert!(s.contains("Message to Legal aid"), "{s}");
+}
+
+#[test]
+fn settings_roles_and_requests_are_visible() {
+    let (mut app, legal) = app(vec![]);
+    let request = |n: usize, name: &str| RequestInfo {
+        number: n,
+        name: name.into(),
+        fingerprint: "56a6 7245 0c1d 9e8f aa01".into(),
+        identity: String::new(),
+        invited_by: "Olena".into(),
+        seen_at: T0,
+    };
+    with_view(&mut app, legal, |v| {
+        v.admin = true;
+        v.disappear_secs = 7 * 86_400;
+        v.history = 50;
+        v.requests = vec![request(1, "Taras"), request(2, "Oksana")];
+    });
+    key(&mut app, KeyCode::F(2), KeyModifiers::NONE);
+    let (rows, _) = render(&mut app, 100, 24);
+    let s = screen(&rows);
+    assert!(
+        rows[0].contains("Legal aid · 3 members · ◷ 1w · history 50 · 2 join requests"),
+        "{s}"
+    );
+    // Admins carry the mark in the member list; requests are pointed at.
+    assert!(s.contains("@Olena (you)"), "{s}");
+    assert!(s.contains(" Iryna"), "{s}");
+    assert!(!s.contains("@Iryna"), "{s}");
+    assert!(s.contains("2 join request(s):"), "{s}");
+    // At 80 columns the top bar is cut, not wrapped, and keeps the connection.
+    let (rows, _) = render(&mut app, 80, 24);
+    assert!(
+        rows[0].contains("◷ 1w") && rows[0].contains("connected"),
+        "{rows:?}"
+    );
+
+    app.input.set_text("/requests");
+    key(&mut app, KeyCode::Enter, KeyModifiers::NONE);
+    let (rows, _) = render(&mut app, 80, 24);
+    let s = screen(&rows);
+    assert!(s.contains("1. Taras  [56a6 7245 0c1d 9e8f aa01]"), "{s}");
+    assert!(s.contains("2. Oksana"), "{s}");
+    assert!(
+        s.contains("invited by Olena, asked 2026-11-26 18:02 UTC"),
+        "{s}"
+    );
+    assert!(s.contains("/approve N or /deny N"), "{s}");
+    // A member sees neither the count nor the requests.
+    with_view(&mut app, legal, |v| v.admin = false);
+    let (rows, _) = render(&mut app, 100, 24);
+    let s = screen(&rows);
+    assert!(!rows[0].contains("join request"), "{s}");
+    assert!(
+        s.contains("Only admins see and decide join requests."),
+        "{s}"
+    );
+}
+
+#[test]
+fn confirmations_and_approval_invites_fit() {
+    let (mut app, _) = app(vec![text(1, T0, OLENA, "sent by mistake")]);
+    app.input.set_text("/delete");
+    key(&mut app, KeyCode::Enter, KeyModifiers::NONE);
+    let (rows, _) = render(&mut app, 80, 24);
+    let s = screen(&rows);
+    assert!(s.contains("Delete your message #1 for everyone?"), "{s}");
+    assert!(s.contains("\"sent by mistake\""), "{s}");
+    assert!(s.contains("y: delete · any other key: cancel"), "{s}");
+    key(&mut app, KeyCode::Char('n'), KeyModifiers::NONE);
+    app.on_engine(Event::Invite {
+        group: "Legal aid".into(),
+        invite: "kith+ws://127.0.0.1:7878/ABCD-EFGH-JKMN-PQRS-TVWX-YZ01-2345".into(),
+        ttl: std::time::Duration::from_secs(3600),
+        approval: true,
+    });
+    let (rows, _) = render(&mut app, 80, 24);
+    let s = screen(&rows);
+    assert!(s.contains("needs an admin's approval"), "{s}");
+    assert!(s.contains("/approve N"), "{s}");
 }

@@ -13,10 +13,13 @@
 //! Text from the network was cleaned of control characters by the engine; names and
 //! texts are drawn as plain spans, never interpreted.
 
-use super::app::{App, Level, OutItem, Overlay};
+use super::app::{App, Level, OutItem, Overlay, deletable};
 use super::engine_task::{ConnState, GroupView, OutState};
-use crate::engine::records::{MessageRecord, RecordKind};
+use crate::engine::records::{MessageRecord, RecordKind, human_size};
+use crate::engine::state::format_duration;
+use crate::engine::{clean_name, clean_text};
 use crate::identity::IdentityKey;
+use kith_protocol::GroupId;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -29,6 +32,22 @@ pub const NARROW: u16 = 60;
 
 /// Columns of the time prefix (`HH:MM `); wrapped lines are indented by it.
 const TIME_COLS: usize = 6;
+
+/// The mark of a message that will disappear (after its time, in place of the space),
+/// and of the disappearing timer in the top bar.
+pub const DISAPPEARS: &str = "◷";
+
+/// Makes text from the network safe and tidy for one terminal cell per char: no
+/// control characters (a board entry or file name from a hostile member must not
+/// rewrite the terminal), tabs as spaces, newlines kept.
+fn safe_text(s: &str) -> String {
+    clean_text(s).replace('\t', "    ")
+}
+
+/// A name or title from the network, on one line.
+fn safe_line(s: &str) -> String {
+    clean_name(&s.replace(['\n', '\t'], " "), 200)
+}
 
 /// The styles, with or without color (NO_COLOR).
 #[derive(Clone, Copy, Debug)]
@@ -193,11 +212,14 @@ pub fn draw(f: &mut Frame, app: &mut App) {
         return;
     }
     let input_rows = input_rows(app, area);
+    // The search count is known only once the conversation is drawn: the bottom's
+    // height first, its text last.
+    let bottom_rows = bottom_lines(app, &theme, area.width as usize).len() as u16;
     let [top, main, input, bottom] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(3),
         Constraint::Length(input_rows + 1),
-        Constraint::Length(1),
+        Constraint::Length(bottom_rows),
     ])
     .areas(area);
 
@@ -231,9 +253,13 @@ pub fn draw(f: &mut Frame, app: &mut App) {
         draw_members(f, app, &theme, members);
     }
     draw_input(f, app, &theme, input);
-    draw_bottom(f, app, &theme, bottom);
+    let lines = bottom_lines(app, &theme, area.width as usize);
+    f.render_widget(Paragraph::new(lines), bottom);
     if let Some(o) = app.overlay.clone() {
-        draw_overlay(f, &theme, &o, area);
+        match o {
+            Overlay::Board { group, scroll } => draw_board(f, app, &theme, group, scroll, area),
+            o => draw_overlay(f, app, &theme, &o, area),
+        }
     }
 }
 
@@ -246,23 +272,49 @@ fn input_rows(app: &App, area: Rect) -> u16 {
     rows.len().clamp(1, max) as u16
 }
 
-fn draw_top(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
-    let left = match app.current() {
-        Some(g) => {
-            let mut s = format!(" kith · {}", g.name);
-            if g.status == "active" {
-                s.push_str(&format!(
-                    " · {} member{}",
-                    g.members,
-                    if g.members == 1 { "" } else { "s" }
-                ));
-            } else {
-                s.push_str(&format!(" · {}", g.status));
-            }
-            s
+/// What the top bar says about the open group after its name: members, the group's
+/// settings, join requests (for admins). The hold is drawn apart (as an alert).
+pub fn group_facts(app: &App) -> String {
+    let Some(g) = app.current() else {
+        return String::new();
+    };
+    if g.status != "active" {
+        return format!(" · {}", g.status);
+    }
+    let mut s = format!(
+        " · {} member{}",
+        g.members,
+        if g.members == 1 { "" } else { "s" }
+    );
+    if let Some(v) = app.view() {
+        if v.disappear_secs > 0 {
+            s.push_str(&format!(
+                " · {DISAPPEARS} {}",
+                format_duration(v.disappear_secs)
+            ));
         }
+        if v.history > 0 {
+            s.push_str(&format!(" · history {}", v.history));
+        }
+        if v.admin && !v.requests.is_empty() {
+            let n = v.requests.len();
+            s.push_str(&format!(
+                " · {n} join request{}",
+                if n == 1 { "" } else { "s" }
+            ));
+        }
+    }
+    s
+}
+
+fn draw_top(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
+    let on_hold = app.can_send() && app.view().is_some_and(|v| v.on_hold.is_some());
+    let left = match app.current() {
+        Some(g) => format!(" kith · {}", g.name),
         None => " kith".to_owned(),
     };
+    let hold = if on_hold { " · ON HOLD" } else { "" };
+    let facts = group_facts(app);
     let (conn, tone) = conn_label(&app.conn);
     let conn = format!("{conn} ");
     let conn_style = match tone {
@@ -273,10 +325,20 @@ fn draw_top(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     .add_modifier(Modifier::REVERSED);
     let w = area.width as usize;
     let cw = conn.width();
-    let left = truncate(&left, w.saturating_sub(cw + 1));
-    let pad = w.saturating_sub(left.width() + cw);
+    let room = w.saturating_sub(cw + 1);
+    let left = truncate(&left, room);
+    let hold = truncate(hold, room.saturating_sub(left.width()));
+    let facts = truncate(&facts, room.saturating_sub(left.width() + hold.width()));
+    let pad = w.saturating_sub(left.width() + hold.width() + facts.width() + cw);
     let line = Line::from(vec![
         Span::styled(left, theme.bar().add_modifier(Modifier::BOLD)),
+        Span::styled(
+            hold,
+            theme
+                .alert()
+                .add_modifier(Modifier::REVERSED | Modifier::BOLD),
+        ),
+        Span::styled(facts, theme.bar().add_modifier(Modifier::BOLD)),
         Span::styled(" ".repeat(pad), theme.bar()),
         Span::styled(conn, conn_style),
     ]);
@@ -382,8 +444,10 @@ fn draw_members(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         } else {
             m.name.clone()
         };
+        // Admins are marked `@` (as operators in IRC), members with a space.
+        let mark = if m.role == "admin" { "@" } else { " " };
         lines.push(Line::styled(
-            truncate(&format!(" {name}"), w),
+            truncate(&format!("{mark}{name}"), w),
             Style::default().add_modifier(Modifier::BOLD),
         ));
         let (v, vs) = if m.you {
@@ -402,6 +466,14 @@ fn draw_members(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         lines.push(Line::styled(" (not a member)", theme.dim()));
     } else {
         lines.push(Line::styled(" /verify NAME to check", theme.dim()));
+    }
+    if let Some(v) = view.filter(|v| v.admin && !v.requests.is_empty()) {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled(
+            truncate(&format!(" {} join request(s):", v.requests.len()), w),
+            theme.warn().add_modifier(Modifier::BOLD),
+        ));
+        lines.push(Line::styled(" /requests to decide", theme.warn()));
     }
     f.render_widget(Paragraph::new(lines), inner);
 }
@@ -543,6 +615,7 @@ impl Item<'_> {
             Item::Day(_) => "".into(),
             Item::Record(r) => match &r.kind {
                 RecordKind::Text(t) | RecordKind::Notice(t) | RecordKind::Alert(t) => t.into(),
+                RecordKind::Deleted { .. } => "".into(),
                 other => other.text().into(),
             },
             Item::Out(o) => o.text.as_str().into(),
@@ -550,7 +623,9 @@ impl Item<'_> {
     }
 }
 
-fn items<'a>(view: Option<&'a GroupView>, outbox: &'a [OutItem]) -> Vec<Item<'a>> {
+/// The conversation's items; messages whose timer ran out by `now` are left out (the
+/// engine re-reads the view too, but the screen must not wait for it).
+fn items<'a>(view: Option<&'a GroupView>, outbox: &'a [OutItem], now: u64) -> Vec<Item<'a>> {
     let mut out = Vec::new();
     let mut day = None;
     let mut push_day = |out: &mut Vec<Item<'a>>, t: u64| {
@@ -560,7 +635,11 @@ fn items<'a>(view: Option<&'a GroupView>, outbox: &'a [OutItem]) -> Vec<Item<'a>
         }
     };
     if let Some(v) = view {
-        for r in &v.records {
+        for r in v
+            .records
+            .iter()
+            .filter(|r| r.expires == 0 || r.expires > now)
+        {
             push_day(&mut out, r.time);
             out.push(Item::Record(r));
         }
@@ -603,17 +682,25 @@ fn item_rows(
             )]
         }
         Item::Record(r) => {
-            let time = seg(format!("{} ", hhmm(r.time)), theme.dim());
+            // A message that will disappear has the mark in place of the space.
+            let gap = if r.expires != 0 { DISAPPEARS } else { " " };
+            let time = seg(format!("{}{gap}", hhmm(r.time)), theme.dim());
             let mut segs = vec![time];
+            if app.show_numbers && deletable(r) {
+                segs.push(seg(format!("#{} ", r.seq), theme.dim()));
+            }
+            let sender = |segs: &mut Vec<Seg>, style: Option<Style>| {
+                let who = r.sender.unwrap_or_default();
+                let (name, verified) = name_of(&who);
+                segs.push(seg(name, style.unwrap_or_else(|| theme.name(&who, r.own))));
+                if !verified && !r.own && style.is_none() {
+                    segs.push(seg("?", theme.warn().add_modifier(Modifier::BOLD)));
+                }
+                segs.push(seg(": ", style.unwrap_or_default()));
+            };
             match &r.kind {
                 RecordKind::Text(t) => {
-                    let who = r.sender.unwrap_or_default();
-                    let (name, verified) = name_of(&who);
-                    segs.push(seg(name, theme.name(&who, r.own)));
-                    if !verified && !r.own {
-                        segs.push(seg("?", theme.warn().add_modifier(Modifier::BOLD)));
-                    }
-                    segs.push(seg(": ", Style::default()));
+                    sender(&mut segs, None);
                     segs.extend(highlighted(t, query, Style::default(), hit));
                 }
                 RecordKind::Notice(t) => {
@@ -624,13 +711,26 @@ fn item_rows(
                     segs.push(seg("! ", theme.alert()));
                     segs.extend(highlighted(t, query, theme.alert(), hit));
                 }
-                other => {
-                    let who = r.sender.unwrap_or_default();
-                    let (name, _) = name_of(&who);
-                    segs.push(seg(name, theme.name(&who, r.own)));
-                    segs.push(seg(": ", Style::default()));
-                    segs.extend(highlighted(&other.text(), query, theme.notice(), hit));
+                RecordKind::File(file) => {
+                    sender(&mut segs, None);
+                    segs.push(seg("[file] ", theme.dim()));
+                    segs.extend(highlighted(
+                        &safe_line(&file.name),
+                        query,
+                        Style::default().add_modifier(Modifier::BOLD),
+                        hit,
+                    ));
+                    segs.push(seg(format!(" ({})", human_size(file.size)), theme.dim()));
                 }
+                RecordKind::Deleted { by } => {
+                    sender(&mut segs, Some(theme.dim()));
+                    let (by, _) = name_of(by);
+                    segs.push(seg(format!("message deleted by {by}"), theme.notice()));
+                }
+            }
+            if let Some(via) = &r.shared_by {
+                let (via, _) = name_of(via);
+                segs.push(seg(format!("  · history via {via}"), theme.dim()));
             }
             wrap(&segs, width, TIME_COLS)
         }
@@ -648,6 +748,10 @@ fn item_rows(
             segs.extend(highlighted(&o.text, query, body, hit));
             let (mark, style) = match &o.state {
                 OutState::Queued => (" [queued: offline]".to_owned(), theme.warn()),
+                OutState::Held => (
+                    " [held: the group is on hold · /discard drops]".to_owned(),
+                    theme.warn(),
+                ),
                 OutState::Sending | OutState::Sent => (" [sending…]".to_owned(), theme.dim()),
                 OutState::Failed(why) => (
                     format!(" [NOT SENT: {why} · Ctrl-R retries, /discard drops]"),
@@ -687,7 +791,7 @@ fn draw_conversation(f: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
         .filter(|o| o.group == sel)
         .cloned()
         .collect();
-    let list = items(view, &outbox);
+    let list = items(view, &outbox, crate::engine::now_secs());
     let query = app
         .search
         .as_ref()
@@ -775,7 +879,11 @@ fn draw_input(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     let title = if app.search.is_some() {
         " Search (Enter/↑ older · ↓ newer · Esc close) ".to_owned()
     } else {
+        let on_hold = app.view().is_some_and(|v| v.on_hold.is_some());
         match app.current() {
+            Some(_) if can_send && on_hold => {
+                " ON HOLD: nothing is sent until an admin's client repairs the group ".to_owned()
+            }
             Some(g) if can_send => format!(" Message to {} ", g.name),
             Some(g) if g.status == "removed" => {
                 " You were removed from this group: you can read, not write ".to_owned()
@@ -784,12 +892,17 @@ fn draw_input(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
             None => " No group ".to_owned(),
         }
     };
+    let title_style = if title.starts_with(" ON HOLD") {
+        theme.alert()
+    } else {
+        Style::default().add_modifier(Modifier::BOLD)
+    };
     let block = Block::default()
         .borders(Borders::TOP)
         .border_style(theme.dim())
         .title(Span::styled(
             truncate(&title, area.width as usize),
-            Style::default().add_modifier(Modifier::BOLD),
+            title_style,
         ));
     let inner = block.inner(area);
     f.render_widget(block, area);
@@ -833,9 +946,14 @@ fn draw_input(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
 pub const HINTS: &str =
     "F1 help · ^C quit · Tab next group · PgUp/PgDn scroll · ^F search · F2 members";
 
-fn draw_bottom(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
-    let w = area.width as usize;
-    let line = if let Some(s) = &app.search {
+/// The most rows a passing message may take at the bottom (long engine messages wrap
+/// rather than being cut).
+pub const STATUS_ROWS: usize = 3;
+
+/// The bottom line(s): search state, a passing message (wrapped, up to
+/// [`STATUS_ROWS`]), or the key hints.
+fn bottom_lines(app: &App, theme: &Theme, w: usize) -> Vec<Line<'static>> {
+    if let Some(s) = &app.search {
         let text = if s.query.is_empty() {
             "Search: type to find in this conversation".to_owned()
         } else if s.matches == 0 {
@@ -843,39 +961,48 @@ fn draw_bottom(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         } else {
             format!("Search: match {} of {}", s.current + 1, s.matches)
         };
-        Line::styled(truncate(&text, w), theme.warn())
+        vec![Line::styled(truncate(&text, w), theme.warn())]
     } else if let Some((text, level)) = app.status_line() {
         let style = match level {
             Level::Info => Style::default(),
             Level::Error => theme.alert(),
         };
-        Line::styled(truncate(text, w), style)
+        let text = text.replace('\n', " ");
+        let mut rows = wrap(&[seg(text, style)], w, 0);
+        if rows.len() > STATUS_ROWS {
+            rows.truncate(STATUS_ROWS);
+            if let Some(last) = rows.last_mut() {
+                let t: String = last.spans.iter().map(|s| s.content.as_ref()).collect();
+                *last = Line::styled(truncate(&format!("{t} …"), w), style);
+            }
+        }
+        rows
     } else {
-        Line::styled(truncate(HINTS, w), theme.dim())
-    };
-    f.render_widget(Paragraph::new(line), area);
+        vec![Line::styled(truncate(HINTS, w), theme.dim())]
+    }
 }
 
-/// The help text (keys and commands).
+/// The help text (keys and commands); fits an 80x24 terminal.
 pub const HELP: &[&str] = &[
     "Keys",
-    "  Enter           send          Alt-Enter, Ctrl-J  new line",
-    "  Up/Down         history       Ctrl-A/E, Ctrl-←/→ move",
-    "  Ctrl-U/K/W      delete to line start / line end / word",
-    "  Tab, Shift-Tab  next / previous group (also Ctrl-N/P, Alt-1…9)",
-    "  PgUp/PgDn       scroll        Shift-↑/↓ one row, Esc latest",
-    "  Ctrl-F          search        then Enter/↑ older, ↓ newer",
-    "  F2              members       Ctrl-R  retry unsent, reconnect",
-    "  F1              this help     Ctrl-C  quit",
-    "Commands",
-    "  /invite [72h]   one-time invite code (admins)",
-    "  /remove NAME    remove a member (admins)",
-    "  /verify NAME    compare safety numbers with a member",
-    "  /members  /leave  /retry  /discard  /search TEXT  /quit",
-    "  //text          send a line that starts with /",
+    "  Enter send · Alt-Enter, Ctrl-J new line · Up/Down lines typed before",
+    "  Ctrl-A/E, Ctrl-←/→ move · Ctrl-U/K/W delete to start / end / word",
+    "  Tab, Shift-Tab next / previous group (also Ctrl-N/P, Alt-1…9)",
+    "  PgUp/PgDn scroll · Shift-↑/↓ one row · Esc latest · Ctrl-F search",
+    "  F2 members · F3 message numbers · Ctrl-R retry, reconnect · Ctrl-C quit",
+    "Commands (* admins only)",
+    "  /board  the pinned board (↑/↓ scroll, Esc closes)",
+    "  /board add TITLE | TEXT *  /board edit ID TITLE | TEXT *  /board rm ID *",
+    "  /invite [72h] [approve] *  one-time code; approve: an admin lets them in",
+    "  /requests  join requests   /approve N|NAME *   /deny N|NAME *",
+    "  /promote NAME *  /demote NAME *  /remove NAME [hide] * (and their posts)",
+    "  /delete [N]  your last message, or number N (F3); admins: anyone's",
+    "  /disappear 7d|off *   /history N|off * (last N messages for newcomers)",
+    "  /verify NAME  /members  /leave  /retry  /discard  /search TEXT  /quit",
+    "  //text  send a line that starts with /",
     "Marks",
-    "  Name?  not verified   * notice   ! warning   +N open invites",
-    "  [sending…] [queued: offline] [NOT SENT]",
+    "  Name? not verified  * notice  ! warning  @ admin  ◷ disappears",
+    "  +N join requests  [sending…] [queued: offline] [held] [NOT SENT]",
 ];
 
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
@@ -889,16 +1016,17 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
     )
 }
 
-fn draw_overlay(f: &mut Frame, theme: &Theme, o: &Overlay, area: Rect) {
-    let (title, lines): (&str, Vec<Line>) = match o {
+fn draw_overlay(f: &mut Frame, app: &App, theme: &Theme, o: &Overlay, area: Rect) {
+    let bold = Style::default().add_modifier(Modifier::BOLD);
+    let (title, lines): (String, Vec<Line>) = match o {
         Overlay::Help => (
-            " Help · any key closes ",
+            " Help · any key closes ".into(),
             HELP.iter()
                 .map(|l| {
                     if l.starts_with(' ') {
                         Line::raw(*l)
                     } else {
-                        Line::styled(*l, Style::default().add_modifier(Modifier::BOLD))
+                        Line::styled(*l, bold)
                     }
                 })
                 .collect(),
@@ -907,31 +1035,87 @@ fn draw_overlay(f: &mut Frame, theme: &Theme, o: &Overlay, area: Rect) {
             group,
             invite,
             valid_for,
-        } => (
-            " Invite · any key closes ",
-            vec![
+            approval,
+        } => {
+            let mut lines = vec![
                 Line::raw(format!(
                     "A one-time code for {group}, valid for {valid_for}:"
                 )),
                 Line::raw(""),
-                Line::styled(
-                    invite.clone(),
-                    Style::default().add_modifier(Modifier::BOLD),
-                ),
+                Line::styled(invite.clone(), bold),
                 Line::raw(""),
                 Line::raw("Pass it on in person or by phone, never in a group chat."),
-                Line::raw("It works once; an admin's client admits the joiner."),
-            ],
-        ),
+            ];
+            if *approval {
+                lines.push(Line::raw(
+                    "It works once and needs an admin's approval: their request shows",
+                ));
+                lines.push(Line::raw(
+                    "under /requests; compare the fingerprint, then /approve N.",
+                ));
+            } else {
+                lines.push(Line::raw(
+                    "It works once; an admin's client admits the joiner.",
+                ));
+            }
+            (" Invite · any key closes ".into(), lines)
+        }
+        Overlay::Requests { group } => {
+            let view = app.views.get(group);
+            let mut lines = Vec::new();
+            match view {
+                Some(v) if !v.admin => {
+                    lines.push(Line::raw("Only admins see and decide join requests."));
+                }
+                Some(v) if v.requests.is_empty() => {
+                    lines.push(Line::raw("No join requests."));
+                    lines.push(Line::styled(
+                        "/invite approve makes an invite that waits for an admin.",
+                        theme.dim(),
+                    ));
+                }
+                Some(v) => {
+                    for r in &v.requests {
+                        lines.push(Line::from(vec![
+                            Span::styled(format!("{}. {}", r.number, safe_line(&r.name)), bold),
+                            Span::raw(format!("  [{}]", r.fingerprint)),
+                        ]));
+                        lines.push(Line::styled(
+                            format!(
+                                "   invited by {}, asked {} UTC",
+                                safe_line(&r.invited_by),
+                                &crate::cli::format_time(r.seen_at)[..16]
+                            ),
+                            theme.dim(),
+                        ));
+                    }
+                    lines.push(Line::raw(""));
+                    lines.push(Line::raw(
+                        "Compare the fingerprint with the person (in person or by phone),",
+                    ));
+                    lines.push(Line::styled("then /approve N or /deny N.", theme.warn()));
+                }
+                None => lines.push(Line::raw("Loading…")),
+            }
+            (" Join requests · any key closes ".into(), lines)
+        }
+        Overlay::Confirm {
+            title, lines, yes, ..
+        } => {
+            let mut out: Vec<Line> = lines.iter().map(|l| Line::raw(l.clone())).collect();
+            out.push(Line::raw(""));
+            out.push(Line::styled(
+                format!("y: {yes} · any other key: cancel"),
+                theme.warn(),
+            ));
+            (title.clone(), out)
+        }
         Overlay::Verify { name, number, .. } => (
-            " Verify ",
+            " Verify ".into(),
             vec![
                 Line::raw(format!("Safety number with {name}:")),
                 Line::raw(""),
-                Line::styled(
-                    number.clone(),
-                    Style::default().add_modifier(Modifier::BOLD),
-                ),
+                Line::styled(number.clone(), bold),
                 Line::raw(""),
                 Line::raw(format!(
                     "Compare it with {name} in person or on a call: they see the same."
@@ -943,17 +1127,8 @@ fn draw_overlay(f: &mut Frame, theme: &Theme, o: &Overlay, area: Rect) {
                 ),
             ],
         ),
-        Overlay::ConfirmRemove { member, .. } => (
-            " Remove ",
-            vec![
-                Line::raw(format!("Remove {member} from this group?")),
-                Line::raw("They will not be able to read anything sent after this."),
-                Line::raw(""),
-                Line::styled("y: remove · any other key: cancel", theme.warn()),
-            ],
-        ),
         Overlay::ConfirmLeave { name, .. } => (
-            " Leave ",
+            " Leave ".into(),
             vec![
                 Line::raw(format!("Leave {name}?")),
                 Line::raw("You will not be able to read it again; an admin must invite you back."),
@@ -962,7 +1137,7 @@ fn draw_overlay(f: &mut Frame, theme: &Theme, o: &Overlay, area: Rect) {
             ],
         ),
         Overlay::ConfirmQuit { unsent } => (
-            " Quit ",
+            " Quit ".into(),
             vec![
                 Line::raw(format!(
                     "{unsent} message(s) have not reached the relay yet and will be lost."
@@ -974,6 +1149,8 @@ fn draw_overlay(f: &mut Frame, theme: &Theme, o: &Overlay, area: Rect) {
                 ),
             ],
         ),
+        // Drawn by `draw_board`.
+        Overlay::Board { .. } => return,
     };
     let content_w = lines.iter().map(|l| l.width()).max().unwrap_or(10) as u16;
     let w = (content_w + 4).max(title.width() as u16 + 4);
@@ -990,10 +1167,7 @@ fn draw_overlay(f: &mut Frame, theme: &Theme, o: &Overlay, area: Rect) {
     f.render_widget(Clear, rect);
     let block = Block::default()
         .borders(Borders::ALL)
-        .title(Span::styled(
-            title,
-            Style::default().add_modifier(Modifier::BOLD),
-        ))
+        .title(Span::styled(title, bold))
         .padding(ratatui::widgets::Padding::horizontal(1));
     f.render_widget(
         Paragraph::new(lines)
@@ -1001,4 +1175,128 @@ fn draw_overlay(f: &mut Frame, theme: &Theme, o: &Overlay, area: Rect) {
             .wrap(Wrap { trim: false }),
         rect,
     );
+}
+
+/// The rows of the pinned board at `width` columns: each entry's id and title, its text
+/// wrapped (newlines kept), who wrote it and when.
+pub fn board_rows(view: Option<&GroupView>, theme: &Theme, width: usize) -> Vec<Line<'static>> {
+    let bold = Style::default().add_modifier(Modifier::BOLD);
+    let Some(v) = view else {
+        return vec![Line::raw("Loading…")];
+    };
+    if v.board.is_empty() {
+        let mut out = vec![Line::raw("The board is empty.")];
+        if v.admin {
+            out.push(Line::styled(
+                "Pin contacts, addresses or templates: /board add TITLE | TEXT",
+                theme.dim(),
+            ));
+        }
+        return out;
+    }
+    let mut out = Vec::new();
+    for (i, e) in v.board.iter().enumerate() {
+        if i > 0 {
+            out.push(Line::raw(""));
+        }
+        out.extend(wrap(
+            &[
+                seg(
+                    format!("[{}] ", e.id),
+                    theme.dim().add_modifier(Modifier::BOLD),
+                ),
+                seg(safe_line(&e.title), bold),
+            ],
+            width,
+            4,
+        ));
+        let text = safe_text(&e.text);
+        if !text.trim().is_empty() {
+            out.extend(wrap(
+                &[seg("    ", Style::default()), seg(text, Style::default())],
+                width,
+                4,
+            ));
+        }
+        let by = v
+            .names
+            .get(&e.by)
+            .cloned()
+            .unwrap_or_else(|| format!("[{}]", &crate::identity::fingerprint(&e.by)[..9]));
+        out.extend(wrap(
+            &[seg(
+                format!(
+                    "    — {}, {} UTC",
+                    safe_line(&by),
+                    &crate::cli::format_time(e.at)[..16]
+                ),
+                theme.dim(),
+            )],
+            width,
+            4,
+        ));
+    }
+    out
+}
+
+/// The board overlay: nearly the whole screen, scrolled by `scroll` rows (clamped
+/// here and written back), with a fixed hint row at the bottom.
+fn draw_board(
+    f: &mut Frame,
+    app: &mut App,
+    theme: &Theme,
+    group: GroupId,
+    scroll: usize,
+    area: Rect,
+) {
+    let w = area.width.saturating_sub(4).clamp(10, 90);
+    let view = app.views.get(&group);
+    // As tall as the entries (and the hint row) need, at most the screen.
+    let rows_needed = board_rows(view, theme, w.saturating_sub(4).max(1) as usize).len() as u16;
+    let h = (rows_needed + 3).min(area.height.saturating_sub(2)).max(3);
+    let rect = centered(area, w, h);
+    let name = app
+        .groups
+        .iter()
+        .find(|g| g.id == group.to_hex())
+        .map(|g| g.name.clone())
+        .unwrap_or_default();
+    let title = format!(" Board · {name} ");
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(Span::styled(
+            truncate(&title, w.saturating_sub(2) as usize),
+            Style::default().add_modifier(Modifier::BOLD),
+        ))
+        .padding(ratatui::widgets::Padding::horizontal(1));
+    let inner = block.inner(rect);
+    f.render_widget(Clear, rect);
+    f.render_widget(block, rect);
+    if inner.height == 0 || inner.width == 0 {
+        return;
+    }
+    let width = inner.width as usize;
+    let rows = board_rows(view, theme, width);
+    let body_h = inner.height.saturating_sub(1) as usize;
+    let max_scroll = rows.len().saturating_sub(body_h);
+    let scroll = scroll.min(max_scroll);
+    let below = rows.len().saturating_sub(scroll + body_h);
+    let visible: Vec<Line> = rows.into_iter().skip(scroll).take(body_h).collect();
+    let [body, hint] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
+    f.render_widget(Paragraph::new(visible), body);
+    let mut text = String::new();
+    if scroll > 0 || below > 0 {
+        text.push_str(&format!("↑/↓ PgUp/PgDn scroll ({below} rows below) · "));
+    }
+    text.push_str("Esc closes");
+    if view.is_some_and(|v| v.admin) {
+        text.push_str(" · /board add|edit|rm");
+    }
+    f.render_widget(
+        Paragraph::new(Line::styled(truncate(&text, width), theme.dim())),
+        hint,
+    );
+    if let Some(Overlay::Board { scroll: s, .. }) = &mut app.overlay {
+        *s = scroll;
+    }
 }

@@ -643,11 +643,16 @@ mod tests {
             cursor: 1,
             read_upto: 1,
             status: GroupStatus::Left,
-            admins: Default::default(),
             names: Default::default(),
             leaving: Default::default(),
             pending: None,
             last_update: 0,
+            state: Default::default(),
+            offenders: Default::default(),
+            intruders: Default::default(),
+            tainted: false,
+            history_from: None,
+            history_next: 0,
         };
         client.save_group(&g).unwrap();
         // A record made by some other path than `on_file`, with a hostile name.

@@ -1,14 +1,20 @@
 //! One-time invites: making them (admins), answering them (joiners), and admitting the
-//! joiner (any online admin).
+//! joiner.
 //!
 //! The inviter's secrets for a code (slot key, ephemeral X25519 secret, management token)
-//! are shared inside MLS with the group, and every admin's client acts on them, so a
-//! joiner is admitted by whichever admin is online first. Whoever loses the race sees the
-//! joiner already in the tree and steps back.
+//! enter the group's MLS-agreed state (engine/state.rs) by a commit, so every member —
+//! including those who join later — holds them. For an invite without approval, any
+//! online member's client admits the joiner, with one commit that adds them and closes
+//! the invite; every client checks that the invite was open and made by an admin. For
+//! an invite with approval, admins' clients only read the answer and show it as a join
+//! request until an admin approves (the same commit) or denies (closing the invite).
+//! Whoever loses a race sees the invite closed and steps back.
 
+use super::Change;
 use super::records::*;
+use super::state::{self, GroupState, OpenInvite};
 use super::{Client, ClientError, Result, clean_name, mls, now_secs};
-use crate::identity::{self, IdentityKey, fingerprint};
+use crate::identity::{self, fingerprint};
 use crate::payload::{Body, InviteSecret, MAX_GROUP_NAME_CHARS, MAX_NAME_CHARS};
 use crate::relay::{RelayConnection, RelayError};
 use crate::seal::{self, Answer, Invitation};
@@ -36,6 +42,8 @@ pub struct InvitePreview {
     pub expires_at: u64,
     /// The relay.
     pub relay: String,
+    /// An admin must approve the joiner.
+    pub needs_approval: bool,
 }
 
 fn invite_error(e: RelayError) -> ClientError {
@@ -54,14 +62,20 @@ fn invite_error(e: RelayError) -> ClientError {
 }
 
 impl Client {
-    /// Makes a one-time invite for `group`, valid for `ttl`. Returns the invite string.
-    pub async fn invite(&mut self, group: &GroupId, ttl: Duration) -> Result<String> {
+    /// Makes a one-time invite for `group`, valid for `ttl`. With `approval`, the joiner
+    /// waits until an admin approves. Returns the invite string.
+    pub async fn invite(
+        &mut self,
+        group: &GroupId,
+        ttl: Duration,
+        approval: bool,
+    ) -> Result<String> {
         self.sync_group(group, false).await?;
         let g = self.load_group(group)?;
         if g.status != GroupStatus::Active {
             return Err(ClientError::NotMember(self.status_text(&g)));
         }
-        if !g.admins.contains(&self.identity()) {
+        if !g.state.is_admin(&self.identity()) && super::own_role_checks() {
             return Err(ClientError::Usage("only admins can invite".into()));
         }
         let ttl_secs = ttl.as_secs();
@@ -83,6 +97,7 @@ impl Client {
             mls_group_id: g.mls_group_id.clone(),
             relay_group: g.relay_group,
             expires_at,
+            needs_approval: approval,
             signature: Vec::new(),
         };
         invitation.signature = self
@@ -97,16 +112,9 @@ impl Client {
             eph_secret: eph.to_bytes(),
             manage_token,
             expires_at,
-            needs_approval: false,
+            needs_approval: approval,
         };
-        // Keep the secrets before the slot exists, so that we can always admit.
-        let inv = AdminInvite {
-            secret: secret.clone(),
-            welcome_key: None,
-            welcome_blob: None,
-        };
-        self.put(&ns_invites(group), &slot.0, &inv)?;
-        self.db().commit()?;
+        // The slot first: an invite in the group state always has a slot (until expiry).
         let conn = self.conn(&g.relay).await?;
         conn.request(Request::PutInvite {
             slot,
@@ -115,7 +123,34 @@ impl Client {
             invitation: blob,
         })
         .await?;
-        self.share_invite(group, secret).await?;
+        let me = self.identity();
+        let now = now_secs();
+        self.commit_change(group, |_, _, _, state| {
+            if !state.is_admin(&me) && super::own_role_checks() {
+                return Err(ClientError::Usage("only admins can invite".into()));
+            }
+            let mut next = state.clone();
+            next.invites.retain(|_, i| i.secret.expires_at > now);
+            if next.invites.len() >= state::MAX_OPEN_INVITES {
+                return Err(ClientError::Usage(format!(
+                    "this group has {} open invites, the most it can hold; wait for some to be \
+                     used or expire",
+                    next.invites.len()
+                )));
+            }
+            next.invites.insert(
+                secret.slot,
+                OpenInvite {
+                    by: me,
+                    secret: secret.clone(),
+                },
+            );
+            Ok(Some(Change {
+                state: Some(next),
+                ..Change::default()
+            }))
+        })
+        .await?;
         let relay: RelayAddr = g
             .relay
             .parse()
@@ -162,6 +197,7 @@ impl Client {
             inviter_fingerprint: fingerprint(&inv.inviter_key),
             expires_at: inv.expires_at,
             relay,
+            needs_approval: inv.needs_approval,
         })
     }
 
@@ -173,6 +209,7 @@ impl Client {
         let (relay, inv) = self.read_invitation(&invite).await?;
         let (slot, slot_key) = invite.code.derive();
         let kp = KeyPackage::builder()
+            .leaf_node_capabilities(state::capabilities())
             .build(
                 super::CIPHERSUITE,
                 &self.provider,
@@ -316,14 +353,22 @@ impl Client {
             sender.signature_key().as_slice(),
         )
         .ok_or_else(|| hostile("the welcome's sender has a malformed credential"))?;
-        let admins: BTreeSet<IdentityKey> = bundle
-            .admins
-            .iter()
-            .copied()
-            .filter(|a| members.contains(a))
-            .collect();
-        if !admins.contains(&sender_id) {
-            return Err(hostile("the welcome was not made by an admin"));
+        let state = GroupState::from_extensions(staged.group_context().extensions());
+        if !state.is_admin(&inv.inviter_key) {
+            return Err(hostile("the inviter is not an admin of the group"));
+        }
+        if !members.contains(&sender_id) {
+            return Err(hostile("the welcome was not made by a member"));
+        }
+        if inv.needs_approval && !state.is_admin(&sender_id) {
+            return Err(hostile(
+                "the invite needs an admin's approval, but the welcome is not from an admin",
+            ));
+        }
+        if state.invites.contains_key(&join.slot) {
+            return Err(hostile(
+                "the welcome comes from a commit that did not close this invite",
+            ));
         }
         let group = staged.into_group(&self.provider).map_err(mls)?;
         let mut names = BTreeMap::new();
@@ -341,13 +386,18 @@ impl Client {
             cursor: bundle.start_seq,
             read_upto: bundle.start_seq,
             status: GroupStatus::Active,
-            admins,
             names,
             leaving: BTreeSet::new(),
             pending: None,
             // Update our leaf at the first sync: the KeyPackage's keys travelled
-            // through an admin's hands.
+            // through the admitter's hands.
             last_update: 0,
+            state: state.clone(),
+            offenders: BTreeSet::new(),
+            intruders: BTreeSet::new(),
+            tainted: false,
+            history_from: (state.history > 0).then_some(sender_id),
+            history_next: 1,
         };
         self.save_group(&record)?;
         let inviter = record
@@ -361,7 +411,8 @@ impl Client {
                 shared_by: None,
                 expires: 0,
                 seq: bundle.start_seq.saturating_sub(1),
-                sub: 0,
+                // After any history the admitter hands over (filed at this seq from 1).
+                sub: u16::MAX,
                 time: now_secs(),
                 sender: Some(sender_id),
                 own: false,
@@ -378,56 +429,175 @@ impl Client {
         Ok(inv.relay_group)
     }
 
-    /// As an admin: reads the answers to our group's invites and admits the joiners.
+    /// Works through the group's open invites: delivers welcomes we still owe, admits
+    /// joiners of approval-free invites (any member), turns answers to approval invites
+    /// into join requests (admins), and, as an admin, closes invites that expired or
+    /// vanished from the relay.
     pub(crate) async fn admit_joiners(
         &mut self,
         group: &GroupId,
         report: &mut super::SyncReport,
     ) -> Result<()> {
         let g = self.load_group(group)?;
-        if g.status != GroupStatus::Active || !g.admins.contains(&self.identity()) {
+        if g.status != GroupStatus::Active {
             return Ok(());
         }
         let ns = ns_invites(group);
+        // Welcomes owed from commits of ours that were accepted.
         for (_, inv) in self.scan::<AdminInvite>(&ns)? {
-            let slot = SlotId(inv.secret.slot);
-            if inv.secret.expires_at <= now_secs() {
-                self.db().delete(&ns, &slot.0)?;
-                self.db().commit()?;
+            if let Some(blob) = inv.welcome_blob.clone() {
+                let conn = self.conn(&g.relay).await?;
+                self.deliver_welcome(group, &conn, &inv, blob).await?;
+            }
+        }
+        if g.tainted {
+            return Ok(()); // no admissions until the group is repaired
+        }
+        let state = g.state.clone();
+        let admin = state.is_admin(&self.identity());
+        let mut stale = Vec::new();
+        for (slot, open) in &state.invites {
+            if open.secret.expires_at <= now_secs() {
+                stale.push(*slot);
+                continue;
+            }
+            if open.secret.needs_approval
+                && (!admin
+                    || self
+                        .get::<JoinRequest>(&ns_requests(group), slot)?
+                        .is_some())
+            {
                 continue;
             }
             let conn = self.conn(&g.relay).await?;
-            if let Some(blob) = inv.welcome_blob.clone() {
-                self.deliver_welcome(group, &conn, &inv, blob).await?;
-                continue;
-            }
-            let (answer, welcomed) = match conn
+            let answer = match conn
                 .request(Request::GetAnswer {
-                    slot,
-                    manage_token: inv.secret.manage_token,
+                    slot: SlotId(*slot),
+                    manage_token: open.secret.manage_token,
                 })
                 .await
             {
-                Ok(Response::Answer { answer, welcomed }) => (answer, welcomed),
+                Ok(Response::Answer { answer, welcomed }) => {
+                    if welcomed {
+                        stale.push(*slot);
+                        continue;
+                    }
+                    answer
+                }
                 Ok(_) => return Err(ClientError::Hostile("unexpected answer".into())),
                 Err(RelayError::Relay(
                     ErrorCode::InviteExpired | ErrorCode::NoSuchInvite | ErrorCode::Forbidden,
                 )) => {
-                    self.db().delete(&ns, &slot.0)?;
-                    self.db().commit()?;
+                    stale.push(*slot);
                     continue;
                 }
                 Err(e) => return Err(e.into()),
             };
-            if welcomed {
-                self.db().delete(&ns, &slot.0)?;
-                self.db().commit()?;
-                continue;
-            }
             let Some(blob) = answer else { continue };
-            self.admit_one(group, inv, &blob, report).await?;
+            match self.open_answer(&open.secret, &blob) {
+                Err(why) => {
+                    self.alert_now(
+                        group,
+                        format!("An invite was answered with {why}; nobody was added."),
+                        report,
+                    )?;
+                    stale.push(*slot);
+                }
+                Ok(joiner) if open.secret.needs_approval => {
+                    let fp = fingerprint(&joiner.identity);
+                    let text = format!(
+                        "{} [{}] asks to join (invited by {}): `kith requests` to see, \
+                         `kith approve` or `kith deny` to decide",
+                        joiner.name,
+                        &fp[..9],
+                        self.display_name(group, &open.by)
+                    );
+                    self.put(&ns_requests(group), slot, &joiner)?;
+                    self.alert_now(group, text, report)?;
+                }
+                Ok(joiner) => {
+                    self.admit(group, open.secret.clone(), joiner).await?;
+                }
+            }
+        }
+        if admin && !stale.is_empty() {
+            // Close invites that can no longer be used (so that the state stays small
+            // and nobody keeps polling their slots).
+            self.commit_change(group, |c, _, _, state| {
+                let mut next = state.clone();
+                next.invites.retain(|k, _| !stale.contains(k));
+                Ok(
+                    (next != *state && state.is_admin(&c.identity())).then(|| Change {
+                        state: Some(next),
+                        ..Change::default()
+                    }),
+                )
+            })
+            .await?;
         }
         Ok(())
+    }
+
+    /// Records an alert at the end of a group's history, now.
+    pub(crate) fn alert_now(
+        &self,
+        group: &GroupId,
+        text: String,
+        report: &mut super::SyncReport,
+    ) -> Result<()> {
+        let g = self.load_group(group)?;
+        let r = MessageRecord {
+            shared_by: None,
+            expires: 0,
+            seq: g.cursor.saturating_sub(1),
+            sub: 700 + (now_secs() % 200) as u16,
+            time: now_secs(),
+            sender: None,
+            own: false,
+            kind: RecordKind::Alert(text),
+        };
+        self.add_record(&g, r.clone())?;
+        self.db().commit()?;
+        report.new.push(r);
+        Ok(())
+    }
+
+    /// Opens and checks a joiner's answer. The error completes "answered with …".
+    fn open_answer(
+        &self,
+        secret: &InviteSecret,
+        blob: &[u8],
+    ) -> std::result::Result<JoinRequest, &'static str> {
+        let slot = SlotId(secret.slot);
+        let eph = StaticSecret::from(secret.eph_secret);
+        let key = kith_protocol::invite::SlotKey(secret.slot_key);
+        let (answer, welcome_key) =
+            seal::open_answer(&slot, &key, &eph, blob).map_err(|_| "data that does not open")?;
+        let kp = self
+            .validate_key_package(&answer.key_package)
+            .ok_or("an invalid key package")?;
+        let leaf = kp.leaf_node();
+        let identity = identity::identity_of(
+            leaf.credential().serialized_content(),
+            leaf.signature_key().as_slice(),
+        )
+        .ok_or("a malformed credential")?;
+        Ok(JoinRequest {
+            slot: secret.slot,
+            identity,
+            name: clean_name(&answer.display_name, MAX_NAME_CHARS),
+            key_package: answer.key_package.clone(),
+            welcome_key,
+            seen_at: now_secs(),
+        })
+    }
+
+    pub(crate) fn validate_key_package(&self, bytes: &[u8]) -> Option<KeyPackage> {
+        let kp = KeyPackageIn::tls_deserialize_exact(bytes)
+            .ok()?
+            .validate(self.provider.crypto(), ProtocolVersion::Mls10)
+            .ok()?;
+        (kp.ciphersuite() == super::CIPHERSUITE).then_some(kp)
     }
 
     async fn deliver_welcome(
@@ -454,103 +624,70 @@ impl Client {
         }
         self.db().delete(&ns_invites(group), &slot.0)?;
         self.db().commit()?;
-        self.send_body(group, Body::InviteDone { slot: slot.0 })
-            .await?;
         Ok(())
     }
 
-    async fn admit_one(
+    /// Admits a joiner: one commit that adds them and closes their invite, then the
+    /// welcome, then (if the group shares history) the recent messages.
+    pub(crate) async fn admit(
         &mut self,
         group: &GroupId,
-        mut inv: AdminInvite,
-        blob: &[u8],
-        report: &mut super::SyncReport,
-    ) -> Result<()> {
-        let slot = SlotId(inv.secret.slot);
+        secret: InviteSecret,
+        joiner: JoinRequest,
+    ) -> Result<bool> {
+        let slot = secret.slot;
         let ns = ns_invites(group);
-        let eph = StaticSecret::from(inv.secret.eph_secret);
-        let key = kith_protocol::invite::SlotKey(inv.secret.slot_key);
-        let refused = |this: &mut Self, why: &str, report: &mut super::SyncReport| -> Result<()> {
-            this.db().delete(&ns, &slot.0)?;
-            let g = this.load_group(group)?;
-            let r = MessageRecord {
-                shared_by: None,
-                expires: 0,
-                seq: g.cursor.saturating_sub(1),
-                sub: 700,
-                time: now_secs(),
-                sender: None,
-                own: false,
-                kind: RecordKind::Alert(format!(
-                    "An invite was answered with {why}; nobody was added."
-                )),
-            };
-            this.add_record(&g, r.clone())?;
-            report.new.push(r);
-            this.db().commit()?;
-            Ok(())
+        let kp = self
+            .validate_key_package(&joiner.key_package)
+            .ok_or_else(|| ClientError::Hostile("the joiner's key package is invalid".into()))?;
+        let inv = AdminInvite {
+            secret,
+            welcome_key: Some(joiner.welcome_key.clone()),
+            welcome_blob: None,
         };
-        let (answer, welcome_key) = match seal::open_answer(&slot, &key, &eph, blob) {
-            Ok(x) => x,
-            Err(_) => return refused(self, "data that does not open", report),
-        };
-        let kp = match KeyPackageIn::tls_deserialize_exact(answer.key_package.as_slice())
-            .map_err(|_| ())
-            .and_then(|k| {
-                k.validate(self.provider.crypto(), ProtocolVersion::Mls10)
-                    .map_err(|_| ())
-            }) {
-            Ok(kp) if kp.ciphersuite() == super::CIPHERSUITE => kp,
-            _ => return refused(self, "an invalid key package", report),
-        };
-        let leaf = kp.leaf_node();
-        let Some(joiner) = identity::identity_of(
-            leaf.credential().serialized_content(),
-            leaf.signature_key().as_slice(),
-        ) else {
-            return refused(self, "a malformed credential", report);
-        };
-        let name = clean_name(&answer.display_name, MAX_NAME_CHARS);
-        inv.welcome_key = Some(welcome_key);
-        self.put(&ns, &slot.0, &inv)?;
+        self.put(&ns, &slot, &inv)?;
         self.db().commit()?;
-        for _ in 0..8 {
-            let g = self.load_group(group)?;
-            let mut m = self.mls_group(&g)?;
-            let already = m.members().any(|x| {
-                identity::identity_of(x.credential.serialized_content(), &x.signature_key)
-                    == Some(joiner)
-            });
-            if already {
-                // Another admin got there first; it delivers the welcome.
-                self.db().delete(&ns, &slot.0)?;
-                self.db().commit()?;
-                return Ok(());
-            }
-            let (commit, welcome, _) = m
-                .add_members(&self.provider, &self.signer, std::slice::from_ref(&kp))
-                .map_err(mls)?;
-            let purpose = CommitPurpose::Add {
-                slot: slot.0,
-                identity: joiner,
-                name: name.clone(),
-            };
-            if self
-                .post_commit(group, m, commit, Some(welcome), purpose)
-                .await?
-            {
-                let inv: AdminInvite = self
-                    .get(&ns, &slot.0)?
-                    .ok_or_else(|| ClientError::Mls("invite record vanished".into()))?;
-                if let Some(blob) = inv.welcome_blob.clone() {
-                    let g = self.load_group(group)?;
-                    let conn = self.conn(&g.relay).await?;
-                    self.deliver_welcome(group, &conn, &inv, blob).await?;
+        let me = self.identity();
+        let who = joiner.identity;
+        let name = joiner.name.clone();
+        let committed = self
+            .commit_change(group, |_, _, m, state| {
+                let Some(open) = state.invites.get(&slot) else {
+                    return Ok(None); // someone else admitted (or an admin closed it)
+                };
+                if super::member_index(m, &who).is_some()
+                    || (open.secret.needs_approval && !state.is_admin(&me))
+                {
+                    return Ok(None);
                 }
-                return Ok(());
-            }
-            self.sync_group_inner(group).await?;
+                let mut next = state.clone();
+                next.invites.remove(&slot);
+                Ok(Some(Change {
+                    adds: vec![kp.clone()],
+                    state: Some(next),
+                    purpose: CommitPurpose::Add {
+                        slot,
+                        identity: who,
+                        name: name.clone(),
+                    },
+                    ..Change::default()
+                }))
+            })
+            .await?;
+        if !committed {
+            self.db().delete(&ns, &slot)?;
+            self.db().commit()?;
+            return Ok(false);
         }
-        Ok(())
+        let inv: AdminInvite = self
+            .get(&ns, &slot)?
+            .ok_or_else(|| ClientError::Mls("invite record vanished".into()))?;
+        if let Some(blob) = inv.welcome_blob.clone() {
+            let g = self.load_group(group)?;
+            let conn = self.conn(&g.relay).await?;
+            self.deliver_welcome(group, &conn, &inv, blob).await?;
+        }
+        self.send_history(group, &who).await?;
+        Ok(true)
     }
 }

@@ -10,12 +10,16 @@
 //! recognise our own commit in the log by its bytes.
 
 mod files;
+mod group_admin;
 mod invite;
 pub mod records;
+pub mod state;
 mod sync;
 
 pub use files::{CHUNK_SIZE, FileInfo, MAX_FILE_BYTES, SavedFile, clean_file_name};
+pub use group_admin::RequestInfo;
 pub use invite::InvitePreview;
+pub use state::{BoardEntry, GroupState};
 pub use sync::SyncReport;
 
 use crate::identity::{self, IdentityKey, fingerprint, safety_number};
@@ -90,7 +94,13 @@ pub fn now_secs() -> u64 {
 
 /// The MLS settings Kith uses; each is explained in SECURITY.md.
 fn create_config() -> MlsGroupCreateConfig {
+    create_config_builder().build()
+}
+
+fn create_config_builder() -> MlsGroupCreateConfigBuilder {
     MlsGroupCreateConfig::builder()
+        // Every Kith leaf can carry the group state extension (engine/state.rs).
+        .capabilities(state::capabilities())
         .ciphersuite(CIPHERSUITE)
         // Handshake messages too are PrivateMessages: the relay never sees who commits
         // what.
@@ -103,7 +113,6 @@ fn create_config() -> MlsGroupCreateConfig {
         // We pad application payloads ourselves to relay buckets (payload.rs).
         .padding_size(0)
         .use_ratchet_tree_extension(true)
-        .build()
 }
 
 /// The same settings, for joining from a Welcome.
@@ -120,6 +129,15 @@ pub(crate) fn crash_point(point: &str) {
     if std::env::var_os("KITH_TEST_CRASH_AT").is_some_and(|p| p == point) {
         std::process::abort();
     }
+}
+
+/// Test hook: with `KITH_TEST_IGNORE_OWN_ROLE` set, this client skips the checks it
+/// makes on its *own* actions (only admins invite, remove, promote, edit the board…), so
+/// that the end-to-end tests can play a member running a modified client and show that
+/// every other client refuses what it does. It never weakens the checks on anyone
+/// else's commits or messages; a hostile member could patch their client just as well.
+pub(crate) fn own_role_checks() -> bool {
+    std::env::var_os("KITH_TEST_IGNORE_OWN_ROLE").is_none()
 }
 
 /// A one-way tag of the epoch authenticator (16 bytes of SHA-256), carried in the
@@ -185,10 +203,13 @@ pub struct GroupSummary {
     pub members: usize,
     /// Unread messages.
     pub unread: usize,
-    /// Invites answered but not admitted yet (admins only).
+    /// Join requests waiting for an admin's approval (as this profile sees them).
     pub pending_joins: usize,
     /// `active`, `removed` or `left`.
     pub status: String,
+    /// A member broke the rules and no admin's client has undone it yet: nothing is
+    /// sent to the group until then.
+    pub on_hold: bool,
 }
 
 /// One profile, unlocked.
@@ -520,10 +541,15 @@ impl Client {
             .map_err(|e| ClientError::Usage(e.to_string()))?
             .ws_url();
         let mls_id: [u8; 16] = rand::random();
+        let extensions = GroupState::new(self.profile.identity)
+            .extensions()
+            .map_err(ClientError::Mls)?;
         let group = MlsGroup::new_with_group_id(
             &self.provider,
             &self.signer,
-            &create_config(),
+            &create_config_builder()
+                .with_group_context_extensions(extensions)
+                .build(),
             openmls::group::GroupId::from_slice(&mls_id),
             self.credential(),
         )
@@ -559,11 +585,16 @@ impl Client {
             cursor: 1,
             read_upto: 1,
             status: GroupStatus::Active,
-            admins: BTreeSet::from([self.profile.identity]),
             names: BTreeMap::from([(self.profile.identity, self.profile.name.clone())]),
             leaving: BTreeSet::new(),
             pending: None,
             last_update: now_secs(),
+            state: GroupState::new(self.profile.identity),
+            offenders: BTreeSet::new(),
+            intruders: BTreeSet::new(),
+            tainted: false,
+            history_from: None,
+            history_next: 1,
         };
         self.save_group(&record)?;
         self.add_record(
@@ -583,9 +614,44 @@ impl Client {
         Ok(relay_group)
     }
 
-    fn add_record(&self, g: &GroupRecord, r: MessageRecord) -> Result<()> {
-        self.put(&ns_msgs(&g.relay_group), &msg_key(r.seq, r.sub), &r)?;
+    /// Records a line of history. Under a disappearing-messages timer every record —
+    /// texts, files and notices alike — gets its expiry.
+    fn add_record(&self, g: &GroupRecord, mut r: MessageRecord) -> Result<()> {
+        if r.expires == 0 && g.state.disappear_secs > 0 {
+            r.expires = r.time.saturating_add(g.state.disappear_secs);
+        }
+        self.put_record(&ns_msgs(&g.relay_group), &msg_key(r.seq, r.sub), &r)
+    }
+
+    /// Writes a history record; one with an expiry is sealed under a key of its expiry
+    /// bucket, which the store destroys when the bucket ends (store/expiry.rs): after
+    /// that, not even the passphrase opens what is left of it in sled's files.
+    pub(crate) fn put_record(&self, ns: &str, key: &[u8], r: &MessageRecord) -> Result<()> {
+        if r.expires == 0 {
+            return self.put(ns, key, r);
+        }
+        let bytes =
+            postcard::to_stdvec(r).map_err(|_| StoreError::Corrupt("unencodable record"))?;
+        self.db().put_raw_expiring(ns, key, &bytes, r.expires)?;
         Ok(())
+    }
+
+    /// Deletes the records of `group` whose timer ran out, and destroys the keys of
+    /// every expiry bucket that ended (for all groups).
+    pub(crate) fn purge_expired(&self, group: &GroupId) -> Result<usize> {
+        let now = now_secs();
+        let mut n = self.db().shred_expired(now)?;
+        let ns = ns_msgs(group);
+        for (key, r) in self.scan::<MessageRecord>(&ns)? {
+            if r.expires != 0 && r.expires <= now {
+                self.db().delete(&ns, &key)?;
+                n += 1;
+            }
+        }
+        if n > 0 {
+            self.db().commit()?;
+        }
+        Ok(n)
     }
 
     /// Every group with counts.
@@ -598,7 +664,9 @@ impl Client {
                 .iter()
                 .filter(|m| m.seq >= g.read_upto && !m.own)
                 .count();
-            let pending_joins = self.scan::<AdminInvite>(&ns_invites(&g.relay_group))?.len();
+            let pending_joins = self
+                .scan::<JoinRequest>(&ns_requests(&g.relay_group))?
+                .len();
             out.push(GroupSummary {
                 name: g.name.clone(),
                 id: g.relay_group.to_hex(),
@@ -606,6 +674,7 @@ impl Client {
                 members,
                 unread,
                 pending_joins,
+                on_hold: g.tainted,
                 status: match g.status {
                     GroupStatus::Active => "active".into(),
                     GroupStatus::Removed { .. } => "removed".into(),
@@ -617,12 +686,14 @@ impl Client {
         Ok(out)
     }
 
-    /// The stored history of a group, in order.
+    /// The stored history of a group, in order (without what has disappeared).
     pub fn messages(&self, group: &GroupId) -> Result<Vec<MessageRecord>> {
+        let now = now_secs();
         let mut v: Vec<MessageRecord> = self
             .scan::<MessageRecord>(&ns_msgs(group))?
             .into_iter()
             .map(|(_, m)| m)
+            .filter(|m| m.expires == 0 || m.expires > now)
             .collect();
         v.sort_by_key(|m| (m.seq, m.sub));
         Ok(v)
@@ -662,6 +733,7 @@ impl Client {
     pub fn members(&self, group: &GroupId) -> Result<Vec<MemberInfo>> {
         let g = self.load_group(group)?;
         let m = self.mls_group(&g)?;
+        let state = &g.state;
         let mut out = Vec::new();
         for member in m.members() {
             let Some(id) = identity::identity_of(
@@ -675,7 +747,7 @@ impl Client {
                 name: self.display_name(group, &id),
                 identity: kith_protocol::ids::hex(&id),
                 fingerprint: fingerprint(&id),
-                role: if g.admins.contains(&id) {
+                role: if state.is_admin(&id) {
                     "admin"
                 } else {
                     "member"
@@ -779,6 +851,9 @@ impl Client {
             if g.status != GroupStatus::Active {
                 return Err(ClientError::NotMember(self.status_text(&g)));
             }
+            if g.tainted {
+                return Err(ClientError::Usage(self.taint_text(&g)));
+            }
             let mut m = self.mls_group(&g)?;
             let epoch = m.epoch().as_u64();
             m.set_aad(fork_tag(&m));
@@ -805,6 +880,21 @@ impl Client {
         Err(ClientError::Relay(RelayError::Relay(ErrorCode::StaleEpoch)))
     }
 
+    pub(crate) fn taint_text(&self, g: &GroupRecord) -> String {
+        let who: Vec<String> = g
+            .offenders
+            .iter()
+            .map(|o| self.display_name(&g.relay_group, o))
+            .collect();
+        format!(
+            "{:?} is on hold: {} made a change without the right to, and an admin's client \
+             has not undone it yet. Nothing is sent to the group until then (an intruder \
+             could read it). Admins: run `kith sync`.",
+            g.name,
+            who.join(", ")
+        )
+    }
+
     pub(crate) fn status_text(&self, g: &GroupRecord) -> String {
         match &g.status {
             GroupStatus::Active => "active".into(),
@@ -820,46 +910,116 @@ impl Client {
 
     // ---- membership --------------------------------------------------------------
 
-    /// Removes a member (admins only).
-    pub async fn remove_member(&mut self, group: &GroupId, who: &IdentityKey) -> Result<()> {
+    /// Removes a member (admins only). With `hide`, also hides every message the member
+    /// sent, for everyone (moderation in one step).
+    pub async fn remove_member(
+        &mut self,
+        group: &GroupId,
+        who: &IdentityKey,
+        hide: bool,
+    ) -> Result<()> {
         if *who == self.profile.identity {
             return Err(ClientError::Usage(
                 "to remove yourself, use `kith leave`".into(),
             ));
         }
-        for _ in 0..8 {
-            self.sync_group(group, false).await?;
-            let g = self.load_group(group)?;
-            if !g.admins.contains(&self.profile.identity) {
+        let me = self.profile.identity;
+        let who = *who;
+        self.commit_change(group, |_, _, m, state| {
+            if !state.is_admin(&me) && own_role_checks() {
                 return Err(ClientError::Usage("only admins can remove members".into()));
             }
-            let mut m = self.mls_group(&g)?;
-            let Some(index) = m
-                .members()
-                .find(|x| {
-                    identity::identity_of(x.credential.serialized_content(), &x.signature_key)
-                        == Some(*who)
-                })
-                .map(|x| x.index)
-            else {
+            let Some(index) = member_index(m, &who) else {
                 return Err(ClientError::NoMember("not a member (any more)".into()));
             };
-            let (commit, _, _) = m
-                .remove_members(&self.provider, &self.signer, &[index])
-                .map_err(mls)?;
-            let done = self
-                .post_commit(
-                    group,
-                    m,
-                    commit,
-                    None,
-                    CommitPurpose::Remove {
-                        identities: vec![*who],
-                    },
-                )
+            let mut next = state.clone();
+            next.admins.remove(&who);
+            Ok(Some(Change {
+                removes: vec![index],
+                state: (next != *state).then_some(next),
+                purpose: CommitPurpose::Remove {
+                    identities: vec![who],
+                },
+                ..Change::default()
+            }))
+        })
+        .await?;
+        if hide {
+            self.send_body(group, Body::HideFrom { member: who })
                 .await?;
-            if done {
-                return Ok(());
+            let g = self.load_group(group)?;
+            self.hide_messages_of(&g, &who, &me)?;
+            self.db().commit()?;
+        }
+        Ok(())
+    }
+
+    /// Makes and posts one commit: `plan` looks at the group as it is now (after
+    /// catching up) and says what to add, remove and make the new state — or `None`
+    /// when there is nothing (left) to do. When another commit wins the epoch, we catch
+    /// up and plan again. Returns whether a commit of ours was accepted.
+    pub(crate) async fn commit_change<F>(&mut self, group: &GroupId, plan: F) -> Result<bool>
+    where
+        F: FnMut(&Self, &GroupRecord, &MlsGroup, &GroupState) -> Result<Option<Change>>,
+    {
+        self.commit_change_inner(group, false, plan).await
+    }
+
+    /// [`Self::commit_change`], also while the group is tainted when `repair` (the
+    /// commit that undoes a change that broke the rules).
+    pub(crate) async fn commit_change_inner<F>(
+        &mut self,
+        group: &GroupId,
+        repair: bool,
+        mut plan: F,
+    ) -> Result<bool>
+    where
+        F: FnMut(&Self, &GroupRecord, &MlsGroup, &GroupState) -> Result<Option<Change>>,
+    {
+        for _ in 0..8 {
+            self.sync_group_inner(group).await?;
+            let g = self.load_group(group)?;
+            if g.status != GroupStatus::Active {
+                return Err(ClientError::NotMember(self.status_text(&g)));
+            }
+            if g.tainted && !repair {
+                return Err(ClientError::Usage(self.taint_text(&g)));
+            }
+            let mut m = self.mls_group(&g)?;
+            let state = g.state.clone();
+            let Some(change) = plan(self, &g, &m, &state)? else {
+                return Ok(false);
+            };
+            let mut builder = m
+                .commit_builder()
+                .propose_adds(change.adds)
+                .propose_removals(change.removes);
+            if let Some(next) = &change.state {
+                builder = builder
+                    .propose_group_context_extensions(
+                        next.extensions().map_err(ClientError::Usage)?,
+                    )
+                    .map_err(mls)?;
+            }
+            let bundle = builder
+                .load_psks(self.provider.storage())
+                .map_err(mls)?
+                .build(
+                    self.provider.rand(),
+                    self.provider.crypto(),
+                    &self.signer,
+                    |_| true,
+                )
+                .map_err(mls)?
+                .stage_commit(&self.provider)
+                .map_err(mls)?;
+            let welcome = bundle.to_welcome_msg();
+            let (commit, _, _) = bundle.into_contents();
+            if self
+                .post_commit(group, m, commit, welcome, change.purpose)
+                .await?
+            {
+                return Ok(true);
             }
         }
         Err(ClientError::Relay(RelayError::Relay(ErrorCode::StaleEpoch)))
@@ -871,8 +1031,10 @@ impl Client {
         self.sync_group(group, false).await?;
         let mut g = self.load_group(group)?;
         if g.status == GroupStatus::Active {
-            let members = self.mls_group(&g)?.members().count();
-            if members > 1 && g.admins.len() == 1 && g.admins.contains(&self.profile.identity) {
+            let m = self.mls_group(&g)?;
+            let members = m.members().count();
+            let state = &g.state;
+            if members > 1 && state.admins.len() == 1 && state.is_admin(&self.profile.identity) {
                 // Only an admin commits a leave; the last admin leaving would strand the
                 // group with nobody able to invite or remove.
                 return Err(ClientError::Usage(
@@ -890,6 +1052,7 @@ impl Client {
         g.pending = None;
         self.save_group(&g)?;
         self.db().delete_namespace(&ns_invites(group))?;
+        self.db().delete_namespace(&ns_requests(group))?;
         self.add_record(
             &g,
             MessageRecord {
@@ -984,4 +1147,33 @@ impl Client {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// What one commit of ours does; see [`Client::commit_change`].
+#[derive(Default)]
+pub(crate) struct Change {
+    /// KeyPackages to add.
+    pub adds: Vec<KeyPackage>,
+    /// Leaves to remove.
+    pub removes: Vec<LeafNodeIndex>,
+    /// The new group state, if it changes.
+    pub state: Option<GroupState>,
+    /// What the commit is for (recorded with it, for crash recovery and the history).
+    pub purpose: CommitPurpose,
+}
+
+/// The leaf index of the member with identity `who`.
+pub(crate) fn member_index(m: &MlsGroup, who: &IdentityKey) -> Option<LeafNodeIndex> {
+    m.members()
+        .find(|x| {
+            identity::identity_of(x.credential.serialized_content(), &x.signature_key) == Some(*who)
+        })
+        .map(|x| x.index)
+}
+
+/// The identities of the members of `m`.
+pub(crate) fn member_ids(m: &MlsGroup) -> BTreeSet<IdentityKey> {
+    m.members()
+        .filter_map(|x| identity::identity_of(x.credential.serialized_content(), &x.signature_key))
+        .collect()
 }

@@ -8,9 +8,11 @@
 //! | `groups` | relay group id | [`GroupRecord`] |
 //! | `msgs/<group hex>` | seq (8, BE) ‖ sub (2, BE) | [`MessageRecord`] |
 //! | `invites/<group hex>` | slot id | [`AdminInvite`] |
+//! | `requests/<group hex>` | slot id | [`JoinRequest`] |
 //! | `joins` | slot id | [`PendingJoin`] |
 //! | `contacts` | identity key | [`Contact`] |
 
+use super::state::GroupState;
 use crate::identity::IdentityKey;
 use crate::payload::{FileRef, InviteSecret};
 use crate::seal::{Invitation, WelcomeKey};
@@ -35,6 +37,11 @@ pub fn ns_msgs(group: &GroupId) -> String {
 /// The namespace of the invites a group's admins know about.
 pub fn ns_invites(group: &GroupId) -> String {
     format!("invites/{}", group.to_hex())
+}
+
+/// The namespace of the join requests waiting for this admin's approval.
+pub fn ns_requests(group: &GroupId) -> String {
+    format!("requests/{}", group.to_hex())
 }
 
 /// The key of a message record.
@@ -88,8 +95,12 @@ pub struct PendingCommit {
 }
 
 /// What a commit of ours does.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub enum CommitPurpose {
+    /// Changes the group state only (roles, board, settings, invites); what changed is
+    /// told from the states before and after.
+    #[default]
+    State,
     /// Adds the joiner who answered invite `slot`.
     Add {
         /// The invite slot.
@@ -131,8 +142,6 @@ pub struct GroupRecord {
     pub read_upto: Seq,
     /// Member, removed, or left.
     pub status: GroupStatus,
-    /// Identity keys of the admins.
-    pub admins: BTreeSet<IdentityKey>,
     /// Display names by identity key.
     pub names: BTreeMap<IdentityKey, String>,
     /// Members who asked to leave and are waiting for an admin to commit it.
@@ -141,6 +150,23 @@ pub struct GroupRecord {
     pub pending: Option<PendingCommit>,
     /// When we last committed an update of our own leaf, Unix seconds.
     pub last_update: u64,
+    /// The group's shared state as this client accepts it: the MLS-agreed state after
+    /// every change that passed the rules, and never one that did not (see `tainted`).
+    pub state: GroupState,
+    /// Members who made a change they had no right to (shown to the user; kept until
+    /// they leave or are removed).
+    pub offenders: BTreeSet<IdentityKey>,
+    /// Members added by such a change.
+    pub intruders: BTreeSet<IdentityKey>,
+    /// A change that broke the rules was merged (the relay had made it the epoch's
+    /// commit) and not undone yet: the MLS state holds what `state` refuses, or an
+    /// intruder is in the group. Until an admin's client undoes it, this client sends
+    /// nothing to the group.
+    pub tainted: bool,
+    /// The member who admitted us, while we accept shared history from it.
+    pub history_from: Option<IdentityKey>,
+    /// The next record index for shared history (history is filed just before our join).
+    pub history_next: u16,
 }
 
 /// What kind of line a message record is.
@@ -166,7 +192,11 @@ impl RecordKind {
     pub fn text(&self) -> String {
         match self {
             RecordKind::Text(t) | RecordKind::Notice(t) | RecordKind::Alert(t) => t.clone(),
-            RecordKind::File(f) => format!("[file] {} ({})", f.name, human_size(f.size)),
+            RecordKind::File(f) => format!(
+                "[file] {} ({})",
+                super::clean_name(&f.name, 255),
+                human_size(f.size)
+            ),
             RecordKind::Deleted { .. } => "[deleted]".into(),
         }
     }
@@ -203,7 +233,26 @@ pub struct MessageRecord {
     pub expires: u64,
 }
 
-/// An invite this profile, as an admin, may admit a joiner for.
+/// Someone who answered an invite that needs approval, waiting for an admin.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct JoinRequest {
+    /// The invite slot.
+    pub slot: [u8; 32],
+    /// The joiner's identity key.
+    pub identity: IdentityKey,
+    /// The name the joiner gave.
+    pub name: String,
+    /// The joiner's KeyPackage, TLS-encoded (validated when the answer was opened).
+    #[serde(with = "serde_bytes")]
+    pub key_package: Vec<u8>,
+    /// The key to seal the welcome under.
+    pub welcome_key: WelcomeKey,
+    /// When we saw the request, Unix seconds.
+    pub seen_at: u64,
+}
+
+/// An invite this profile is admitting a joiner for (any member may, for an invite
+/// without approval; admins for approved ones).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AdminInvite {
     /// The secrets.

@@ -10,9 +10,10 @@
 //! state is never changed by it.
 
 use super::records::*;
+use super::state::{self, GroupState};
 use super::{Client, ClientError, Result, clean_name, clean_text, mls, now_secs};
 use crate::identity::{self, IdentityKey, fingerprint};
-use crate::payload::{AppMessage, Body, InviteSecret, MAX_NAME_CHARS};
+use crate::payload::{AppMessage, Body, MAX_NAME_CHARS};
 use kith_protocol::padding::unpad;
 use kith_protocol::{GroupId, Message, MessageKind};
 use openmls::prelude::tls_codec::Deserialize as _;
@@ -52,6 +53,7 @@ impl Client {
     /// requests and keeps our leaf fresh.
     pub async fn sync_group(&mut self, group: &GroupId, admin_work: bool) -> Result<SyncReport> {
         let mut report = SyncReport::default();
+        self.purge_expired(group)?;
         let mut reposts = 0;
         loop {
             let g = self.load_group(group)?;
@@ -95,6 +97,7 @@ impl Client {
         }
         if admin_work {
             // Boxed: admitting posts commits and messages, which catch up first.
+            Box::pin(self.repair(group)).await?;
             Box::pin(self.admit_joiners(group, &mut report)).await?;
             Box::pin(self.commit_leave_requests(group)).await?;
             Box::pin(self.maybe_self_update(group)).await?;
@@ -432,22 +435,6 @@ impl Client {
                     ),
                 }
             }
-            Body::InviteShared(secret) => {
-                // Only admins' invites count, and only admins act on them.
-                if g.admins.contains(&who) && g.admins.contains(&self.identity()) {
-                    let inv = AdminInvite {
-                        secret,
-                        welcome_key: None,
-                        welcome_blob: None,
-                    };
-                    self.put(&ns_invites(&g.relay_group), &inv.secret.slot, &inv)?;
-                }
-                Ok(())
-            }
-            Body::InviteDone { slot } => {
-                self.db().delete(&ns_invites(&g.relay_group), &slot)?;
-                Ok(())
-            }
             Body::LeaveRequest => {
                 g.leaving.insert(who);
                 self.save_group(g)?;
@@ -459,9 +446,11 @@ impl Client {
             }
             Body::File(file) => self.on_file(g, msg, who, file, report),
             // Issue 6 features; handled in the commits that build them.
-            Body::History { .. } | Body::Delete { .. } | Body::HideFrom { .. } => Err(
-                ClientError::Hostile("a message this version cannot read yet".into()),
-            ),
+            Body::History { to, entries, last } => {
+                self.on_history(g, msg, who, to, entries, last, report)
+            }
+            Body::Delete { seq } => self.on_delete(g, msg, who, seq, report),
+            Body::HideFrom { member } => self.on_hide(g, msg, who, member, report),
         }
     }
 
@@ -475,8 +464,16 @@ impl Client {
         report: &mut SyncReport,
     ) -> Result<()> {
         let hostile = |s: String| ClientError::Hostile(s);
-        let committer_admin = g.admins.contains(&committer);
+        let old = g.state.clone();
+        let new = GroupState::from_extensions(staged.group_context().extensions());
+        let committer_admin = old.is_admin(&committer);
         let cname = self.display_name(&g.relay_group, &committer);
+        // A change against the rules. Malformed commits are refused outright (above and
+        // below); a well-formed one that breaks Kith's rules cannot be refused without
+        // leaving this member behind the relay's epoch for good, so it is merged for
+        // the keys, its effect on the state is not accepted, and the group is on hold
+        // until an admin's client undoes it (see `repair`).
+        let mut offense: Option<String> = None;
 
         let mut added = Vec::new();
         for add in staged.add_proposals() {
@@ -491,11 +488,6 @@ impl Client {
                 ))
             })?;
             added.push(id);
-        }
-        if !added.is_empty() && !committer_admin {
-            return Err(hostile(format!(
-                "{cname} tried to add members without being an admin"
-            )));
         }
         let mut removed = Vec::new();
         for rem in staged.remove_proposals() {
@@ -514,9 +506,7 @@ impl Client {
             };
             let leaving = proposer == Some(id) || g.leaving.contains(&id);
             if !leaving && !committer_admin {
-                return Err(hostile(format!(
-                    "{cname} tried to remove a member without being an admin"
-                )));
+                offense.get_or_insert_with(|| "remove a member without being an admin".into());
             }
             removed.push((id, leaving));
         }
@@ -536,17 +526,52 @@ impl Client {
                 )));
             }
         }
+        let mut members_after = super::member_ids(&m);
+        for (id, _) in &removed {
+            members_after.remove(id);
+        }
+        members_after.extend(added.iter().copied());
+        // The committer's change is what it did to the MLS group context; it is judged
+        // against the state we accept (the same, unless the group is on hold).
+        let changed = new != GroupState::of(&m);
+        let verdict = if changed {
+            state::check_change(&old, &new, &committer, &members_after, added.len())
+        } else if !added.is_empty() && !committer_admin {
+            Err("add members without being an admin (and without an open invite)".into())
+        } else {
+            Ok(())
+        };
+        if let Err(why) = verdict {
+            offense.get_or_insert(why);
+        }
         let self_removed = staged.self_removed();
         m.merge_staged_commit(&self.provider, staged).map_err(mls)?;
+        if let Some(why) = offense {
+            return self.record_offense(g, m, msg, committer, &why, &added, self_removed, report);
+        }
 
         let mut sub = 0;
+        let used_invite = old
+            .invites
+            .iter()
+            .find(|(k, _)| !new.invites.contains_key(*k));
         for id in &added {
+            let via = match used_invite {
+                Some((_, inv)) if inv.by != committer => format!(
+                    " (invited by {})",
+                    self.display_name(&g.relay_group, &inv.by)
+                ),
+                _ => String::new(),
+            };
             self.notice(
                 g,
                 msg,
                 sub,
                 Some(committer),
-                format!("{cname} added a new member [{}]", &fingerprint(id)[..9]),
+                format!(
+                    "{cname} added a new member [{}]{via}",
+                    &fingerprint(id)[..9]
+                ),
                 report,
             )?;
             sub += 1;
@@ -562,9 +587,21 @@ impl Client {
             };
             self.notice(g, msg, sub, Some(committer), text, report)?;
             sub += 1;
-            g.admins.remove(id);
             g.leaving.remove(id);
         }
+        if changed {
+            let names = |id: &IdentityKey| self.display_name(&g.relay_group, id);
+            let changes = state::describe_change(&old, &new, &cname, &names);
+            for text in changes {
+                self.notice(g, msg, sub, Some(committer), text, report)?;
+                sub += 1;
+            }
+            g.state = new.clone();
+        }
+        self.update_taint(g, &m);
+        // Join requests whose invite is no longer open were decided by another admin.
+        let accepted = g.state.clone();
+        self.drop_decided_requests(g, &accepted)?;
         if self_removed {
             g.status = GroupStatus::Removed {
                 by: Some(committer),
@@ -572,8 +609,19 @@ impl Client {
             g.pending = None;
             m.delete(self.provider.storage()).map_err(mls)?;
             self.db().delete_namespace(&ns_invites(&g.relay_group))?;
+            self.db().delete_namespace(&ns_requests(&g.relay_group))?;
         }
         self.save_group(g)?;
+        Ok(())
+    }
+
+    pub(crate) fn drop_decided_requests(&self, g: &GroupRecord, state: &GroupState) -> Result<()> {
+        let ns = ns_requests(&g.relay_group);
+        for (key, _) in self.scan::<JoinRequest>(&ns)? {
+            if !state.invites.keys().any(|k| k[..] == key[..]) {
+                self.db().delete(&ns, &key)?;
+            }
+        }
         Ok(())
     }
 
@@ -589,7 +637,12 @@ impl Client {
             return Ok(Vec::new());
         };
         let mut m = self.mls_group(&g)?;
+        let old = g.state.clone();
         m.merge_pending_commit(&self.provider).map_err(mls)?;
+        // Our commits are made from the state we accept, so what they set is accepted.
+        let new_state = GroupState::of(&m);
+        g.state = new_state.clone();
+        self.update_taint(&mut g, &m);
         g.cursor = g.cursor.max(seq + 1);
         let mut new = Vec::new();
         let note = |text: String, sub: u16| MessageRecord {
@@ -621,7 +674,6 @@ impl Client {
                         welcome,
                         start_seq: seq + 1,
                         names: g.names.iter().map(|(k, v)| (*k, v.clone())).collect(),
-                        admins: g.admins.iter().copied().collect(),
                     };
                     let blob =
                         crate::seal::seal_welcome(&kith_protocol::SlotId(slot), &key, &bundle)
@@ -634,7 +686,6 @@ impl Client {
                 for (i, id) in identities.iter().enumerate() {
                     let name = g.names.get(id).cloned().unwrap_or_else(|| fingerprint(id));
                     new.push(note(format!("You removed {name}"), i as u16));
-                    g.admins.remove(id);
                 }
             }
             CommitPurpose::Update => g.last_update = now_secs(),
@@ -642,11 +693,24 @@ impl Client {
                 for (i, id) in identities.iter().enumerate() {
                     let name = g.names.get(id).cloned().unwrap_or_else(|| fingerprint(id));
                     new.push(note(format!("{name} left the group"), i as u16));
-                    g.admins.remove(id);
                     g.leaving.remove(id);
                 }
             }
+            CommitPurpose::State => {}
         }
+        // The state's own changes are told from before and after, as for anyone's commit.
+        let names = |id: &IdentityKey| {
+            g.names
+                .get(id)
+                .cloned()
+                .unwrap_or_else(|| format!("[{}]", &fingerprint(id)[..9]))
+        };
+        let base = new.len() as u16;
+        let told = state::describe_change(&old, &new_state, "You", &names);
+        for (i, text) in told.into_iter().enumerate() {
+            new.push(note(text, 100 + base + i as u16));
+        }
+        self.drop_decided_requests(&g, &new_state)?;
         for r in &new {
             self.add_record(&g, r.clone())?;
         }
@@ -655,40 +719,46 @@ impl Client {
     }
 
     async fn commit_leave_requests(&mut self, group: &GroupId) -> Result<()> {
-        for _ in 0..4 {
-            let g = self.load_group(group)?;
-            if g.status != GroupStatus::Active
-                || g.leaving.is_empty()
-                || !g.admins.contains(&self.identity())
-            {
-                return Ok(());
-            }
-            let mut m = self.mls_group(&g)?;
-            let (indices, identities): (Vec<_>, Vec<_>) = m
-                .members()
-                .filter_map(|x| {
-                    identity::identity_of(x.credential.serialized_content(), &x.signature_key)
-                        .filter(|id| g.leaving.contains(id) && *id != self.identity())
-                        .map(|id| (x.index, id))
-                })
-                .unzip();
-            if indices.is_empty() {
-                let mut g = g;
-                g.leaving.clear();
-                self.save_group(&g)?;
-                self.db().commit()?;
-                return Ok(());
-            }
-            let (commit, _, _) = m
-                .remove_members(&self.provider, &self.signer, &indices)
-                .map_err(mls)?;
-            if self
-                .post_commit(group, m, commit, None, CommitPurpose::Leaves { identities })
-                .await?
-            {
-                return Ok(());
-            }
-            self.sync_group_inner(group).await?;
+        let g = self.load_group(group)?;
+        if g.status != GroupStatus::Active || g.leaving.is_empty() {
+            return Ok(());
+        }
+        let me = self.identity();
+        let leaving = g.leaving.clone();
+        let committed = self
+            .commit_change(group, |_, _, m, state| {
+                if !state.is_admin(&me) {
+                    return Ok(None);
+                }
+                let mut next = state.clone();
+                let mut removes = Vec::new();
+                let mut gone = Vec::new();
+                for id in leaving.iter().filter(|id| **id != me) {
+                    if let Some(i) = super::member_index(m, id) {
+                        removes.push(i);
+                        gone.push(*id);
+                        next.admins.remove(id);
+                    }
+                }
+                if removes.is_empty() {
+                    return Ok(None);
+                }
+                Ok(Some(super::Change {
+                    removes,
+                    state: (next != *state).then_some(next),
+                    purpose: CommitPurpose::Leaves { identities: gone },
+                    ..super::Change::default()
+                }))
+            })
+            .await?;
+        if !committed {
+            // Nobody left to remove (or we are no admin): forget requests already done.
+            let mut g = self.load_group(group)?;
+            let m = self.mls_group(&g)?;
+            let members = super::member_ids(&m);
+            g.leaving.retain(|id| members.contains(id));
+            self.save_group(&g)?;
+            self.db().commit()?;
         }
         Ok(())
     }
@@ -696,6 +766,7 @@ impl Client {
     async fn maybe_self_update(&mut self, group: &GroupId) -> Result<()> {
         let g = self.load_group(group)?;
         if g.status == GroupStatus::Active
+            && !g.tainted
             && now_secs().saturating_sub(g.last_update) >= super::SELF_UPDATE_EVERY_SECS
         {
             self.self_update(group).await?;
@@ -716,6 +787,9 @@ impl Client {
             let g = self.load_group(group)?;
             if g.status != GroupStatus::Active {
                 return Err(ClientError::NotMember(self.status_text(&g)));
+            }
+            if g.tainted {
+                return Err(ClientError::Usage(self.taint_text(&g)));
             }
             let mut m = self.mls_group(&g)?;
             let (commit, _, _) = m
@@ -739,15 +813,89 @@ impl Client {
     pub(crate) async fn sync_group_inner(&mut self, group: &GroupId) -> Result<()> {
         Box::pin(self.sync_group(group, false)).await.map(|_| ())
     }
+}
 
-    /// Shares an invite's secrets with the group (admins act on them).
-    pub(crate) async fn share_invite(
+impl Client {
+    /// Records a commit that broke the rules but was merged (see `apply_commit`).
+    #[allow(clippy::too_many_arguments)]
+    fn record_offense(
         &mut self,
-        group: &GroupId,
-        secret: InviteSecret,
+        g: &mut GroupRecord,
+        mut m: MlsGroup,
+        msg: &Message,
+        committer: IdentityKey,
+        why: &str,
+        added: &[IdentityKey],
+        self_removed: bool,
+        report: &mut SyncReport,
     ) -> Result<()> {
-        self.send_body(group, Body::InviteShared(secret))
-            .await
-            .map(|_| ())
+        let cname = self.display_name(&g.relay_group, &committer);
+        g.offenders.insert(committer);
+        g.intruders.extend(added.iter().copied());
+        let text = format!(
+            "REFUSED: {cname} tried to {why}. Their change does not count here. Until an \
+             admin's client undoes it, this client sends nothing to the group; admins can \
+             remove {cname} with `kith remove`."
+        );
+        self.alert_at(g, msg.seq, 0, text, report)?;
+        if self_removed {
+            g.status = GroupStatus::Removed {
+                by: Some(committer),
+            };
+            g.pending = None;
+            m.delete(self.provider.storage()).map_err(mls)?;
+            self.db().delete_namespace(&ns_invites(&g.relay_group))?;
+            self.db().delete_namespace(&ns_requests(&g.relay_group))?;
+        } else {
+            self.update_taint(g, &m);
+        }
+        self.save_group(g)?;
+        Ok(())
+    }
+
+    /// Whether the group holds something we refused: a state that differs from the
+    /// one we accept, or a member added against the rules.
+    pub(crate) fn update_taint(&self, g: &mut GroupRecord, m: &MlsGroup) {
+        let members = super::member_ids(m);
+        g.intruders.retain(|i| members.contains(i));
+        g.offenders.retain(|o| members.contains(o));
+        g.tainted = !g.intruders.is_empty() || GroupState::of(m) != g.state;
+    }
+
+    /// As an admin, undoes a change that broke the rules: one commit that removes the
+    /// members it added and sets the group state back to the one we accept.
+    async fn repair(&mut self, group: &GroupId) -> Result<()> {
+        let g = self.load_group(group)?;
+        if g.status != GroupStatus::Active || !g.tainted || !g.state.is_admin(&self.identity()) {
+            return Ok(());
+        }
+        let intruders = g.intruders.clone();
+        self.commit_change_inner(group, true, |_, g, m, state| {
+            if !g.tainted {
+                return Ok(None);
+            }
+            let mut removes = Vec::new();
+            let mut gone = Vec::new();
+            for id in &intruders {
+                if let Some(i) = super::member_index(m, id) {
+                    removes.push(i);
+                    gone.push(*id);
+                }
+            }
+            let members: std::collections::BTreeSet<IdentityKey> = super::member_ids(m)
+                .into_iter()
+                .filter(|id| !gone.contains(id))
+                .collect();
+            let mut next = state.clone();
+            next.admins.retain(|a| members.contains(a));
+            Ok(Some(super::Change {
+                removes,
+                state: Some(next),
+                purpose: CommitPurpose::Remove { identities: gone },
+                ..super::Change::default()
+            }))
+        })
+        .await?;
+        Ok(())
     }
 }

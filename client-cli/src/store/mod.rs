@@ -4,13 +4,29 @@
 //!
 //! * `profile.key` — a random 32-byte *data key*, wrapped with XChaCha20-Poly1305 under a
 //!   key derived from the passphrase with Argon2id (see [`KdfParams`]);
-//! * `db/` — a sled database in which every key is a keyed hash and every value is sealed.
+//! * `db/` — a sled database in which every key is a keyed hash and every value is sealed;
+//! * `expiry-keys` — the random keys of the expiry buckets of expiring records, sealed under
+//!   a key derived from the data key (see `expiry.rs`).
 //!
 //! From the data key, HKDF-SHA256 derives a MAC key and an encryption key. A sled key is
 //! `HMAC(mac, ns)[..8] || HMAC(mac, ns, key)`; a sled value is
 //! `nonce || XChaCha20-Poly1305(enc, nonce, padded(key, value), aad = sled key)`. No
 //! plaintext, name, namespace or application key reaches the disk, and a value moved to
 //! another key does not open.
+//!
+//! **Expiring records** ([`Store::put_raw_expiring`]) are sealed the same way but under the
+//! random key of an *expiry bucket* (a power-of-two interval of time containing the
+//! record's `expires_at`, at most 1/8 of its time left and at most 2^16 s long), with a
+//! 12-byte header naming the bucket in front (format in `seal.rs`). They read like any
+//! other record until they expire; after that, or once their bucket's key is gone, they
+//! read as absent and are deleted. [`Store::shred_expired`] destroys the keys of ended
+//! buckets — in `expiry-keys`, rewritten in place and fsynced — and then deletes their
+//! records, found through an index: for every committed expiring record, an ordinary
+//! record in the bucket's namespace `"\0kith/expiry-index/{start}/{log2}"` whose key is the
+//! record's sled key. Whatever copies of their bytes sled's log keeps can then be opened by
+//! no one, with or without the passphrase. A bucket key is on disk before any commit can
+//! use it (it is written when [`Store::put_raw_expiring`] first needs it, before the value
+//! even enters the overlay), so a crash never makes a committed record unreadable early.
 //!
 //! **Transactions.** Every write ([`Store::put`], [`Store::delete`], and all OpenMLS writes
 //! through [`KithProvider`]) goes to an in-memory overlay that reads consult first.
@@ -19,9 +35,9 @@
 //! message, save its plaintext, advance the cursor" becomes durable all at once or not at
 //! all. Clones of a [`Store`] share one overlay.
 //!
-//! **Destruction.** [`wipe`] crypto-shreds a profile: it destroys `profile.key` first, so the
-//! database is unreadable even where overwriting the other files does not reach the
-//! physical medium.
+//! **Destruction.** [`wipe`] crypto-shreds a profile: it destroys `profile.key` (and
+//! `expiry-keys`) first, so the database is unreadable even where overwriting the other
+//! files does not reach the physical medium.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -36,22 +52,27 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
+mod expiry;
 mod keyfile;
 mod mls;
 mod seal;
 mod wipe;
 
 #[cfg(test)]
+mod expiry_tests;
+#[cfg(test)]
 mod mls_tests;
 #[cfg(test)]
 mod tests;
 
+pub use expiry::EXPIRY_KEYS_FILE;
 pub use keyfile::{FAST_KDF_ENV, KdfParams, PROFILE_KEY_FILE};
 pub use mls::{KithProvider, MlsStorage};
 pub use wipe::wipe;
 
+use expiry::{BucketId, EXPIRY_KEYS_TMP, KeyRing, unix_now};
 use keyfile::KeyFile;
-use seal::{Keys, NS_TAG_LEN, SLED_KEY_LEN, SledKey};
+use seal::{Keys, NS_TAG_LEN, Opened, SLED_KEY_LEN, SledKey};
 
 /// Name of the database directory inside a profile directory.
 pub const DB_DIR: &str = "db";
@@ -104,6 +125,9 @@ pub enum StoreError {
     /// A thread panicked while holding the store's lock; roll back to recover.
     #[error("the store's pending changes are unusable after a panic; roll back")]
     Poisoned,
+    /// Expiring records are spread over too many expiry buckets (more than 65 536 at once).
+    #[error("too many expiry buckets of expiring records")]
+    TooManyExpiryBuckets,
 }
 
 impl From<sled::Error> for StoreError {
@@ -121,7 +145,23 @@ enum Change {
         key: Zeroizing<Vec<u8>>,
         value: Zeroizing<Vec<u8>>,
     },
+    /// An expiring value, sealed at commit under its bucket's key (whose key is already on
+    /// disk). If by then the key is gone or the value has expired, it commits as a delete.
+    PutExpiring {
+        key: Zeroizing<Vec<u8>>,
+        value: Zeroizing<Vec<u8>>,
+        expires_at: u64,
+        bucket: BucketId,
+    },
     Delete,
+}
+
+/// A value read from sled, once opened.
+enum Stored {
+    Live(Opened),
+    /// An expiring value whose bucket key is gone or whose time has passed: it reads as
+    /// absent, and is deleted.
+    Gone,
 }
 
 type Overlay = BTreeMap<SledKey, Change>;
@@ -134,7 +174,9 @@ struct Inner {
     db: sled::Db,
     keys: Keys,
     data_key: Zeroizing<[u8; 32]>,
+    /// Lock order: `overlay` before `ring` whenever both are held.
     overlay: Mutex<Overlay>,
+    ring: Mutex<KeyRing>,
 }
 
 /// An open, unlocked profile store. Cheap to clone; clones share the pending changes.
@@ -183,16 +225,20 @@ impl Store {
         }
         create_private_dir(dir)?;
         let db_path = dir.join(DB_DIR);
-        if fs::symlink_metadata(&db_path).is_ok() {
-            wipe::shred_path(&db_path)?;
+        for leftover in [DB_DIR, EXPIRY_KEYS_FILE, EXPIRY_KEYS_TMP] {
+            let path = dir.join(leftover);
+            if fs::symlink_metadata(&path).is_ok() {
+                wipe::shred_path(&path)?;
+            }
         }
         create_private_dir(&db_path)?;
         let db = open_db(&db_path)?;
 
         let mut data_key = Zeroizing::new([0u8; 32]);
         OsRng.fill_bytes(&mut data_key[..]);
+        let ring = KeyRing::open(dir, &data_key)?;
         KeyFile::seal(passphrase, params, &data_key)?.write_atomic(dir)?;
-        Ok(Self::assemble(dir, db, data_key))
+        Ok(Self::assemble(dir, db, data_key, ring))
     }
 
     /// Opens the profile in `dir` with `passphrase`.
@@ -209,10 +255,14 @@ impl Store {
             return Err(StoreError::Corrupt("the database directory is missing"));
         }
         let db = open_db(&db_path)?;
-        Ok(Self::assemble(dir, db, data_key))
+        let ring = KeyRing::open(dir, &data_key)?;
+        let store = Self::assemble(dir, db, data_key, ring);
+        // Buckets that ended while the store was closed lose their keys now.
+        store.shred_expired(unix_now())?;
+        Ok(store)
     }
 
-    fn assemble(dir: &Path, db: sled::Db, data_key: Zeroizing<[u8; 32]>) -> Store {
+    fn assemble(dir: &Path, db: sled::Db, data_key: Zeroizing<[u8; 32]>, ring: KeyRing) -> Store {
         Store {
             inner: Arc::new(Inner {
                 dir: dir.to_path_buf(),
@@ -220,6 +270,7 @@ impl Store {
                 keys: Keys::derive(&data_key),
                 data_key,
                 overlay: Mutex::new(BTreeMap::new()),
+                ring: Mutex::new(ring),
             }),
         }
     }
@@ -230,7 +281,8 @@ impl Store {
     }
 
     /// Re-wraps the data key under a new passphrase (and parameters), replacing
-    /// `profile.key` atomically. The database is untouched.
+    /// `profile.key` atomically. The database and `expiry-keys` (sealed under a key derived
+    /// from the unchanged data key) are untouched.
     ///
     /// The old `profile.key` is replaced by a rename; on SSDs and journaling filesystems
     /// its old blocks may survive, so someone who knows the *old* passphrase and recovers
@@ -301,6 +353,125 @@ impl Store {
         Ok(())
     }
 
+    /// Stores `value` (serialized as JSON) under `(ns, key)` in the pending changes, to
+    /// disappear at `expires_at` (Unix seconds); see [`Store::put_raw_expiring`].
+    pub fn put_expiring<T: Serialize + ?Sized>(
+        &self,
+        ns: &str,
+        key: &[u8],
+        value: &T,
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
+        let bytes = Zeroizing::new(serde_json::to_vec(value)?);
+        self.put_raw_expiring(ns, key, &bytes, expires_at)
+    }
+
+    /// Stores raw bytes under `(ns, key)` in the pending changes, to disappear at
+    /// `expires_at` (Unix seconds).
+    ///
+    /// The value is sealed under the key of its expiry bucket rather than the data key.
+    /// Until `expires_at` it reads like any other value ([`Store::get_raw`],
+    /// [`Store::scan_raw`], [`Store::get`], [`Store::scan`]); from then on it reads as absent
+    /// (and is deleted), and once [`Store::shred_expired`] has run past the end of its
+    /// bucket — at most `max(1 s, (expires_at - now) / 8)` and at most 2^16 s after
+    /// `expires_at` — its bytes can no longer be opened by anyone, passphrase or not.
+    ///
+    /// If the bucket has no key yet, a new one is written to `expiry-keys` (fsynced) before
+    /// this returns, so a commit can never depend on a key that did not reach the disk. A
+    /// rollback leaves that key behind, unused until its bucket ends. An `expires_at` that
+    /// has already passed stores nothing and deletes whatever `(ns, key)` held.
+    /// ([`Store::delete`] or a plain [`Store::put_raw`] over an expiring value works as
+    /// usual; an update through OpenMLS's storage makes the value non-expiring.)
+    pub fn put_raw_expiring(
+        &self,
+        ns: &str,
+        key: &[u8],
+        value: &[u8],
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
+        let sled_key = self.inner.keys.sled_key(ns, key);
+        // The ring lock is released before the overlay lock is taken (lock order).
+        let bucket = {
+            let mut ring = self.ring()?;
+            let now = ring.now();
+            if expires_at <= now {
+                None
+            } else {
+                Some(ring.bucket_for(expires_at, now)?)
+            }
+        };
+        let change = match bucket {
+            Some(bucket) => Change::PutExpiring {
+                key: Zeroizing::new(key.to_vec()),
+                value: Zeroizing::new(value.to_vec()),
+                expires_at,
+                bucket,
+            },
+            None => Change::Delete,
+        };
+        self.lock()?.insert(sled_key, change);
+        Ok(())
+    }
+
+    /// Destroys the key of every expiry bucket that ended at or before `now` (Unix seconds),
+    /// then deletes the records sealed under those keys; returns how many records it
+    /// deleted.
+    ///
+    /// The keys are gone from `expiry-keys` on disk (rewritten in place, fsynced) before the
+    /// records are touched, and the deletions are flushed before this returns. Records are
+    /// found through the buckets' index entries, not a scan of the store. Pending changes
+    /// are left pending; an expiring value among them whose bucket has ended commits as a
+    /// delete. Afterwards the store treats every time up to `now` as past: records that
+    /// expire by then read as absent even if the clock says otherwise.
+    ///
+    /// [`Store::open`] runs this with the current time; call it again whenever a bucket may
+    /// have ended (a timer every few seconds is cheap: it does nothing when no bucket ended).
+    /// If it fails after destroying keys, the records of those buckets read as absent, and
+    /// the next call (or the next open) deletes them.
+    pub fn shred_expired(&self, now: u64) -> Result<usize, StoreError> {
+        let pending = {
+            let mut ring = self.ring()?;
+            ring.destroy_ended(now)?;
+            ring.shredded()
+        };
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        let keys = &self.inner.keys;
+        let db = &self.inner.db;
+        // Holding the overlay lock keeps commits (the only other sled writer) out.
+        let overlay = self.lock()?;
+        let mut batch = sled::Batch::default();
+        let mut deleted = 0;
+        for bucket in &pending {
+            let ns = bucket.index_ns();
+            for item in db.scan_prefix(keys.ns_tag(&ns)) {
+                let (index_key, blob) = item?;
+                let entry = keys.open(&index_key, &blob)?;
+                // The 8-byte tag may collide with another namespace's; the full hash decides.
+                if !keys.matches(&index_key, &ns, &entry.key) {
+                    continue;
+                }
+                batch.remove(index_key);
+                let record_key = &entry.key[..];
+                // Only if the record is still the one sealed under this bucket: it may have
+                // been overwritten or deleted since.
+                if let Some(record) = db.get(record_key)?
+                    && let Ok(Some(header)) = seal::expiring_header(&record)
+                    && BucketId::from_header(header).ok() == Some(*bucket)
+                {
+                    batch.remove(record_key);
+                    deleted += 1;
+                }
+            }
+        }
+        db.apply_batch(batch)?;
+        db.flush()?;
+        drop(overlay);
+        self.ring()?.forget(&pending);
+        Ok(deleted)
+    }
+
     /// Reads raw bytes under `(ns, key)`, pending changes first.
     pub fn get_raw(&self, ns: &str, key: &[u8]) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
         let sled_key = self.inner.keys.sled_key(ns, key);
@@ -313,7 +484,10 @@ impl Store {
         let keys = &self.inner.keys;
         let tag = keys.ns_tag(ns);
         let overlay = self.lock()?;
+        let ring = self.ring()?;
+        let now = ring.now();
         let mut found = BTreeMap::new();
+        let mut gone = Vec::new();
         for item in self.inner.db.scan_prefix(tag) {
             let (sled_key, blob) = item?;
             if sled_key.len() != SLED_KEY_LEN {
@@ -324,10 +498,14 @@ impl Store {
             if overlay.contains_key(&fixed) {
                 continue; // superseded by a pending change, handled below
             }
-            let opened = keys.open(&sled_key, &blob)?;
-            // The 8-byte tag may collide with another namespace's; the full hash decides.
-            if keys.matches(&sled_key, ns, &opened.key) {
-                found.insert(opened.key.to_vec(), opened.value);
+            match self.open_stored(&ring, now, &sled_key, &blob)? {
+                // The 8-byte tag may collide with another namespace's; the full hash decides.
+                Stored::Live(opened) => {
+                    if keys.matches(&sled_key, ns, &opened.key) {
+                        found.insert(opened.key.to_vec(), opened.value);
+                    }
+                }
+                Stored::Gone => gone.push((sled_key, blob)),
             }
         }
         let mut lower = [0u8; SLED_KEY_LEN];
@@ -336,11 +514,26 @@ impl Store {
             if sled_key[..NS_TAG_LEN] != tag {
                 break;
             }
-            if let Change::Put { key, value } = change
-                && keys.matches(sled_key, ns, key)
-            {
-                found.insert(key.to_vec(), value.clone());
+            match change {
+                Change::Put { key, value } if keys.matches(sled_key, ns, key) => {
+                    found.insert(key.to_vec(), value.clone());
+                }
+                Change::PutExpiring {
+                    key,
+                    value,
+                    expires_at,
+                    bucket,
+                } if Self::pending_is_live(&ring, now, *expires_at, *bucket)
+                    && keys.matches(sled_key, ns, key) =>
+                {
+                    found.insert(key.to_vec(), value.clone());
+                }
+                _ => {}
             }
+        }
+        drop(ring);
+        for (sled_key, blob) in gone {
+            self.delete_gone(&sled_key, &blob);
         }
         Ok(found.into_iter().collect())
     }
@@ -355,6 +548,7 @@ impl Store {
         let sled_key = self.inner.keys.sled_key(ns, key);
         let mut overlay = self.lock()?;
         let current = self.read_locked(&overlay, &sled_key, key)?;
+        // An expiring value becomes an ordinary one here (OpenMLS writes none).
         let new = Zeroizing::new(f(current.as_deref().map(|v| v.as_slice()))?);
         overlay.insert(
             sled_key,
@@ -372,19 +566,77 @@ impl Store {
         sled_key: &SledKey,
         key: &[u8],
     ) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
+        let ring = self.ring()?;
+        let now = ring.now();
         match overlay.get(sled_key) {
             Some(Change::Put { value, .. }) => return Ok(Some(value.clone())),
+            Some(Change::PutExpiring {
+                value,
+                expires_at,
+                bucket,
+                ..
+            }) => {
+                let live = Self::pending_is_live(&ring, now, *expires_at, *bucket);
+                return Ok(live.then(|| value.clone()));
+            }
             Some(Change::Delete) => return Ok(None),
             None => {}
         }
         let Some(blob) = self.inner.db.get(sled_key)? else {
             return Ok(None);
         };
-        let opened = self.inner.keys.open(sled_key, &blob)?;
+        let opened = match self.open_stored(&ring, now, sled_key, &blob)? {
+            Stored::Live(opened) => opened,
+            Stored::Gone => {
+                drop(ring);
+                self.delete_gone(sled_key, &blob);
+                return Ok(None);
+            }
+        };
         if opened.key.as_slice() != key {
             return Err(StoreError::Corrupt("a stored value belongs to another key"));
         }
         Ok(Some(opened.value))
+    }
+
+    /// Opens a value read from sled: an ordinary one with the data key, an expiring one with
+    /// its bucket's key — or [`Stored::Gone`] if that key is destroyed or the value expired.
+    fn open_stored(
+        &self,
+        ring: &KeyRing,
+        now: u64,
+        sled_key: &[u8],
+        blob: &[u8],
+    ) -> Result<Stored, StoreError> {
+        let Some(header) = seal::expiring_header(blob)? else {
+            return Ok(Stored::Live(self.inner.keys.open(sled_key, blob)?));
+        };
+        let bucket = BucketId::from_header(header)?;
+        let Some(bucket_key) = ring.live_key(bucket) else {
+            return Ok(Stored::Gone);
+        };
+        let (expires_at, opened) = seal::open_expiring(bucket_key.bytes(), sled_key, blob)?;
+        Ok(if expires_at > now {
+            Stored::Live(opened)
+        } else {
+            Stored::Gone
+        })
+    }
+
+    /// Whether a pending expiring value is still readable.
+    fn pending_is_live(ring: &KeyRing, now: u64, expires_at: u64, bucket: BucketId) -> bool {
+        expires_at > now && ring.live_key(bucket).is_some()
+    }
+
+    /// Deletes a gone expiring value from sled directly: it is unreadable whatever happens,
+    /// so this is cleanup, neither part of the pending changes nor flushed (the overlay
+    /// lock, held by every caller, keeps commits out). Best-effort: a failure leaves an
+    /// unreadable record that the next read or `shred_expired` deletes.
+    fn delete_gone(&self, sled_key: &[u8], blob: &[u8]) {
+        let _ = self
+            .inner
+            .db
+            .compare_and_swap(sled_key, Some(blob), None::<&[u8]>);
     }
 
     /// Whether there are changes not yet committed.
@@ -403,15 +655,42 @@ impl Store {
         if overlay.is_empty() {
             return Ok(());
         }
+        let keys = &self.inner.keys;
+        let ring = self.ring()?;
+        let now = ring.now();
         let mut batch = sled::Batch::default();
         for (sled_key, change) in overlay.iter() {
             match change {
                 Change::Put { key, value } => {
-                    batch.insert(&sled_key[..], self.inner.keys.seal(sled_key, key, value)?);
+                    batch.insert(&sled_key[..], keys.seal(sled_key, key, value)?);
                 }
+                Change::PutExpiring {
+                    key,
+                    value,
+                    expires_at,
+                    bucket,
+                } => match ring.live_key(*bucket) {
+                    // The key is on disk: `put_raw_expiring` wrote it before queuing this.
+                    Some(bucket_key) if *expires_at > now => {
+                        let sealed = seal::seal_expiring(
+                            bucket_key.bytes(),
+                            &bucket.header(),
+                            sled_key,
+                            key,
+                            value,
+                            *expires_at,
+                        )?;
+                        batch.insert(&sled_key[..], sealed);
+                        let index_ns = bucket.index_ns();
+                        let index_key = keys.sled_key(&index_ns, sled_key);
+                        batch.insert(&index_key[..], keys.seal(&index_key, sled_key, &[])?);
+                    }
+                    _ => batch.remove(&sled_key[..]),
+                },
                 Change::Delete => batch.remove(&sled_key[..]),
             }
         }
+        drop(ring);
         self.inner.db.apply_batch(batch)?;
         overlay.clear();
         self.inner.db.flush()?;
@@ -432,6 +711,10 @@ impl Store {
 
     fn lock(&self) -> Result<MutexGuard<'_, Overlay>, StoreError> {
         self.inner.overlay.lock().map_err(|_| StoreError::Poisoned)
+    }
+
+    fn ring(&self) -> Result<MutexGuard<'_, KeyRing>, StoreError> {
+        self.inner.ring.lock().map_err(|_| StoreError::Poisoned)
     }
 }
 

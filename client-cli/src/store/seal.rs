@@ -11,6 +11,14 @@
 //!   where `padded = len(key) u32 LE || key || len(value) u32 LE || value || zeros`, padded to
 //!   [`padded_len`]. The AAD binds a value to its sled key, so a value copied to another key
 //!   fails to open.
+//! * An *expiring* value (see `expiry.rs`) is sealed under the random key of its expiry
+//!   bucket instead of `enc_key`:
+//!   `header(12) || nonce(24) || XChaCha20-Poly1305(bucket_key, nonce, padded, aad = header || sled key)`,
+//!   where `header = "KX" || 0x01 || log2(bucket length) u8 || bucket start u64 BE` and
+//!   `padded = expires_at u64 LE || len(key) u32 LE || key || len(value) u32 LE || value || zeros`,
+//!   padded like the other format. The two formats are told apart by length: an ordinary
+//!   value is `24 + 64k + 16` bytes (≡ 40 mod 64), an expiring one `12 + 24 + 64k + 16`
+//!   (≡ 52 mod 64), so values written before expiring records existed read unchanged.
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
@@ -105,59 +113,14 @@ impl Keys {
         key: &[u8],
         value: &[u8],
     ) -> Result<Vec<u8>, StoreError> {
-        let key_len = u32::try_from(key.len()).map_err(|_| StoreError::TooLarge)?;
-        let value_len = u32::try_from(value.len()).map_err(|_| StoreError::TooLarge)?;
-        let inner = 8 + key.len() + value.len();
-        let mut plain = Zeroizing::new(Vec::with_capacity(padded_len(inner)));
-        plain.extend_from_slice(&key_len.to_le_bytes());
-        plain.extend_from_slice(key);
-        plain.extend_from_slice(&value_len.to_le_bytes());
-        plain.extend_from_slice(value);
-        plain.resize(padded_len(inner), 0);
-
-        let mut nonce = [0u8; NONCE_LEN];
-        OsRng.fill_bytes(&mut nonce);
-        let cipher = XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(&self.enc));
-        let sealed = cipher
-            .encrypt(
-                XNonce::from_slice(&nonce),
-                Payload {
-                    msg: &plain,
-                    aad: sled_key,
-                },
-            )
-            .map_err(|_| StoreError::TooLarge)?;
-        let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&sealed);
-        Ok(out)
+        let plain = padded_plaintext(&[], key, value)?;
+        aead_seal(&self.enc, &plain, sled_key)
     }
 
     /// Opens a value read from `sled_key`; returns the original key and the value.
     pub(crate) fn open(&self, sled_key: &[u8], blob: &[u8]) -> Result<Opened, StoreError> {
-        if blob.len() < NONCE_LEN + TAG_LEN {
-            return Err(StoreError::Corrupt("a stored value is truncated"));
-        }
-        let (nonce, ct) = blob.split_at(NONCE_LEN);
-        let cipher = XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(&self.enc));
-        let plain = Zeroizing::new(
-            cipher
-                .decrypt(
-                    XNonce::from_slice(nonce),
-                    Payload {
-                        msg: ct,
-                        aad: sled_key,
-                    },
-                )
-                .map_err(|_| StoreError::Corrupt("a stored value failed authentication"))?,
-        );
-        let bad = || StoreError::Corrupt("a stored value is malformed");
-        let (key, rest) = take_prefixed(&plain).ok_or_else(bad)?;
-        let (value, _padding) = take_prefixed(rest).ok_or_else(bad)?;
-        Ok(Opened {
-            key: Zeroizing::new(key.to_vec()),
-            value: Zeroizing::new(value.to_vec()),
-        })
+        let plain = aead_open(&self.enc, blob, sled_key)?;
+        parse_plaintext(&plain)
     }
 
     /// Whether `sled_key` is the sled key of `(ns, key)`.
@@ -179,6 +142,138 @@ pub(crate) struct Opened {
     pub(crate) key: Zeroizing<Vec<u8>>,
     pub(crate) value: Zeroizing<Vec<u8>>,
 }
+
+/// Length of the header in front of an expiring value.
+pub(crate) const EXPIRING_HEADER_LEN: usize = 12;
+/// The first three bytes of an expiring value's header: "KX", format 1.
+pub(crate) const EXPIRING_MAGIC: [u8; 3] = *b"KX\x01";
+/// Length of the `expires_at` prefix inside an expiring value's plaintext.
+const EXPIRES_AT_LEN: usize = 8;
+
+/// The header of an expiring value, or `None` for an ordinary one.
+///
+/// The formats differ in length modulo [`PAD_BLOCK`]; a value of the expiring length without
+/// the expiring magic is damaged.
+pub(crate) fn expiring_header(blob: &[u8]) -> Result<Option<&[u8]>, StoreError> {
+    if blob.len() % PAD_BLOCK != (EXPIRING_HEADER_LEN + NONCE_LEN + TAG_LEN) % PAD_BLOCK {
+        return Ok(None);
+    }
+    if blob.len() < EXPIRING_HEADER_LEN + NONCE_LEN + TAG_LEN
+        || blob[..EXPIRING_MAGIC.len()] != EXPIRING_MAGIC
+    {
+        return Err(StoreError::Corrupt("an expiring value has a bad header"));
+    }
+    Ok(Some(&blob[..EXPIRING_HEADER_LEN]))
+}
+
+/// Seals `(key, value)`, expiring at `expires_at`, under a bucket key for storage under
+/// `sled_key`. `header` names the bucket (see the module documentation).
+pub(crate) fn seal_expiring(
+    bucket_key: &[u8; 32],
+    header: &[u8; EXPIRING_HEADER_LEN],
+    sled_key: &SledKey,
+    key: &[u8],
+    value: &[u8],
+    expires_at: u64,
+) -> Result<Vec<u8>, StoreError> {
+    let plain = padded_plaintext(&expires_at.to_le_bytes(), key, value)?;
+    let mut aad = [0u8; EXPIRING_HEADER_LEN + SLED_KEY_LEN];
+    aad[..EXPIRING_HEADER_LEN].copy_from_slice(header);
+    aad[EXPIRING_HEADER_LEN..].copy_from_slice(sled_key);
+    let sealed = aead_seal(bucket_key, &plain, &aad)?;
+    let mut out = Vec::with_capacity(EXPIRING_HEADER_LEN + sealed.len());
+    out.extend_from_slice(header);
+    out.extend_from_slice(&sealed);
+    Ok(out)
+}
+
+/// Opens an expiring value (header included) read from `sled_key` with its bucket key;
+/// returns `expires_at` and the opened entry.
+pub(crate) fn open_expiring(
+    bucket_key: &[u8; 32],
+    sled_key: &[u8],
+    blob: &[u8],
+) -> Result<(u64, Opened), StoreError> {
+    let Some(header) = expiring_header(blob)? else {
+        return Err(StoreError::Corrupt("not an expiring value"));
+    };
+    let mut aad = Vec::with_capacity(EXPIRING_HEADER_LEN + sled_key.len());
+    aad.extend_from_slice(header);
+    aad.extend_from_slice(sled_key);
+    let plain = aead_open(bucket_key, &blob[EXPIRING_HEADER_LEN..], &aad)?;
+    let bad = || StoreError::Corrupt("a stored value is malformed");
+    let prefix: [u8; EXPIRES_AT_LEN] = plain
+        .get(..EXPIRES_AT_LEN)
+        .and_then(|p| p.try_into().ok())
+        .ok_or_else(bad)?;
+    let opened = parse_plaintext(&plain[EXPIRES_AT_LEN..])?;
+    Ok((u64::from_le_bytes(prefix), opened))
+}
+
+/// `prefix || len(key) u32 LE || key || len(value) u32 LE || value`, zero-padded to
+/// [`padded_len`] of its length.
+fn padded_plaintext(
+    prefix: &[u8],
+    key: &[u8],
+    value: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+    let key_len = u32::try_from(key.len()).map_err(|_| StoreError::TooLarge)?;
+    let value_len = u32::try_from(value.len()).map_err(|_| StoreError::TooLarge)?;
+    let inner = prefix.len() + 8 + key.len() + value.len();
+    let mut plain = Zeroizing::new(Vec::with_capacity(padded_len(inner)));
+    plain.extend_from_slice(prefix);
+    plain.extend_from_slice(&key_len.to_le_bytes());
+    plain.extend_from_slice(key);
+    plain.extend_from_slice(&value_len.to_le_bytes());
+    plain.extend_from_slice(value);
+    plain.resize(padded_len(inner), 0);
+    Ok(plain)
+}
+
+/// Splits a plaintext made by [`padded_plaintext`] (without its prefix) into key and value.
+fn parse_plaintext(plain: &[u8]) -> Result<Opened, StoreError> {
+    let bad = || StoreError::Corrupt("a stored value is malformed");
+    let (key, rest) = take_prefixed(plain).ok_or_else(bad)?;
+    let (value, _padding) = take_prefixed(rest).ok_or_else(bad)?;
+    Ok(Opened {
+        key: Zeroizing::new(key.to_vec()),
+        value: Zeroizing::new(value.to_vec()),
+    })
+}
+
+/// `nonce(24) || XChaCha20-Poly1305(key, nonce, plain, aad)` with a random nonce.
+pub(crate) fn aead_seal(key: &[u8; 32], plain: &[u8], aad: &[u8]) -> Result<Vec<u8>, StoreError> {
+    let mut nonce = [0u8; NONCE_LEN];
+    OsRng.fill_bytes(&mut nonce);
+    let cipher = XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(key));
+    let sealed = cipher
+        .encrypt(XNonce::from_slice(&nonce), Payload { msg: plain, aad })
+        .map_err(|_| StoreError::TooLarge)?;
+    let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&sealed);
+    Ok(out)
+}
+
+/// Opens what [`aead_seal`] made.
+pub(crate) fn aead_open(
+    key: &[u8; 32],
+    blob: &[u8],
+    aad: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+    if blob.len() < NONCE_LEN + TAG_LEN {
+        return Err(StoreError::Corrupt("a stored value is truncated"));
+    }
+    let (nonce, ct) = blob.split_at(NONCE_LEN);
+    let cipher = XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(key));
+    cipher
+        .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad })
+        .map(Zeroizing::new)
+        .map_err(|_| StoreError::Corrupt("a stored value failed authentication"))
+}
+
+/// Bytes that [`aead_seal`] adds to its plaintext.
+pub(crate) const AEAD_OVERHEAD: usize = NONCE_LEN + TAG_LEN;
 
 fn take_prefixed(buf: &[u8]) -> Option<(&[u8], &[u8])> {
     let len_bytes: [u8; 4] = buf.get(..4)?.try_into().ok()?;

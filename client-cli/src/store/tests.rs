@@ -9,13 +9,13 @@ use serde::{Deserialize, Serialize};
 
 use super::*;
 
-const PASS: &[u8] = b"correct horse battery staple";
+pub(super) const PASS: &[u8] = b"correct horse battery staple";
 
-fn create(dir: &Path) -> Store {
+pub(super) fn create(dir: &Path) -> Store {
     Store::create_with_params(dir, PASS, KdfParams::insecure_fast()).unwrap()
 }
 
-fn profile_dir() -> (tempfile::TempDir, PathBuf) {
+pub(super) fn profile_dir() -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("profile");
     (tmp, dir)
@@ -35,7 +35,7 @@ fn contact(name: &str) -> Contact {
 }
 
 /// Every file under `dir` with its bytes.
-fn all_files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+pub(super) fn all_files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -51,7 +51,7 @@ fn all_files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     out
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+pub(super) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 

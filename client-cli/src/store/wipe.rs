@@ -7,6 +7,7 @@ use std::path::Path;
 use rand::RngCore;
 use rand::rngs::OsRng;
 
+use super::expiry::{EXPIRY_KEYS_FILE, EXPIRY_KEYS_TMP};
 use super::keyfile::{PROFILE_KEY_TMP, sync_dir};
 use super::{DB_DIR, PROFILE_KEY_FILE, StoreError};
 
@@ -14,10 +15,13 @@ const CHUNK: usize = 64 * 1024;
 
 /// Destroys the profile in `dir`.
 ///
-/// 1. `profile.key` (and a leftover `profile.key.tmp`) is overwritten with random bytes,
-///    fsynced and deleted, and the directory is fsynced. Without the wrapped data key the
-///    database cannot be decrypted by anyone, with or without the passphrase: this step is
-///    what the promise rests on.
+/// 1. `profile.key` (and a leftover `profile.key.tmp`), then `expiry-keys` (and a leftover
+///    `expiry-keys.tmp`), are overwritten with random bytes, fsynced and deleted, and the
+///    directory is fsynced. Without the wrapped data key the database cannot be decrypted
+///    by anyone, with or without the passphrase: this step is what the promise rests on.
+///    (`expiry-keys` is sealed under a key derived from the data key, so destroying
+///    `profile.key` already makes it useless; it goes in this step too, so that the bucket
+///    keys do not depend on that alone.)
 /// 2. Every other file under `dir` is overwritten with zeros, fsynced and deleted, then
 ///    the directories are removed.
 ///
@@ -38,17 +42,22 @@ pub fn wipe(dir: impl AsRef<Path>) -> Result<(), StoreError> {
         Err(e) if e.kind() == ErrorKind::NotFound => return Err(StoreError::NoProfile),
         Err(e) => return Err(e.into()),
     }
-    let key = dir.join(PROFILE_KEY_FILE);
-    let tmp = dir.join(PROFILE_KEY_TMP);
-    let looks_like_profile = [&key, &tmp, &dir.join(DB_DIR)]
+    let keys = [
+        dir.join(PROFILE_KEY_FILE),
+        dir.join(PROFILE_KEY_TMP),
+        dir.join(EXPIRY_KEYS_FILE),
+        dir.join(EXPIRY_KEYS_TMP),
+    ];
+    let looks_like_profile = keys
         .iter()
+        .chain([&dir.join(DB_DIR)])
         .any(|p| fs::symlink_metadata(p).is_ok());
     if !looks_like_profile {
         return Err(StoreError::NoProfile);
     }
 
-    // Step 1: the key. Errors here abort: the caller must know the key may survive.
-    for path in [&key, &tmp] {
+    // Step 1: the keys. Errors here abort: the caller must know a key may survive.
+    for path in &keys {
         match fs::symlink_metadata(path) {
             Ok(meta) if meta.is_file() => {
                 overwrite(path, Fill::Random)?;

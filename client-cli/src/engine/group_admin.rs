@@ -1,0 +1,639 @@
+//! Running a group: roles, the pinned board, settings, join approval, moderation and
+//! history for newcomers.
+//!
+//! Every change to roles, board or settings is a commit that changes the MLS-agreed
+//! group state (state.rs), which every client checks before merging. Moderation
+//! (deleting a message for everyone, hiding a removed member's messages) travels as
+//! application messages that every client obeys only when they come from an admin (or,
+//! for deleting, from the message's own sender).
+
+use super::records::*;
+use super::state::{
+    self, BoardEntry, GroupState, MAX_BOARD_ENTRIES, MAX_BOARD_TEXT_BYTES, MAX_BOARD_TITLE_CHARS,
+};
+use super::{Change, Client, ClientError, Result, SyncReport, clean_name, clean_text, now_secs};
+use crate::identity::{IdentityKey, fingerprint};
+use crate::payload::{Body, HistoryContent, HistoryEntry, MAX_NAME_CHARS};
+use kith_protocol::{GroupId, Message, Seq};
+
+/// The most bytes of shared history per message (several messages carry more).
+const HISTORY_PART_BYTES: usize = 256 * 1024;
+
+/// A join request as `kith requests` shows it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RequestInfo {
+    /// 1-based position in the list (what `kith approve N` takes).
+    pub number: usize,
+    /// The name the joiner gave.
+    pub name: String,
+    /// The joiner's fingerprint (compare it with them out of band).
+    pub fingerprint: String,
+    /// The joiner's identity key, hex.
+    pub identity: String,
+    /// Who made the invite.
+    pub invited_by: String,
+    /// When the request was seen, Unix seconds.
+    pub seen_at: u64,
+}
+
+/// Cleans a board text: keeps newlines and tabs, drops other control characters.
+fn clean_board_text(text: &str) -> String {
+    clean_text(text).trim().to_owned()
+}
+
+impl Client {
+    /// The group's shared state as of our epoch.
+    pub fn group_state(&self, group: &GroupId) -> Result<GroupState> {
+        Ok(self.load_group(group)?.state)
+    }
+
+    /// The pinned board, cleaned for display (an admin's hostile client could have put
+    /// terminal escape sequences in it; the state itself is kept as agreed).
+    pub fn board(&self, group: &GroupId) -> Result<Vec<BoardEntry>> {
+        let mut board = self.group_state(group)?.board;
+        for e in &mut board {
+            e.title = clean_name(&e.title, MAX_BOARD_TITLE_CHARS);
+            e.text = clean_board_text(&e.text);
+        }
+        Ok(board)
+    }
+
+    /// Why the group is on hold (a member made a change without the right to, and no
+    /// admin's client has undone it yet), or `None`.
+    pub fn on_hold(&self, group: &GroupId) -> Result<Option<String>> {
+        let g = self.load_group(group)?;
+        Ok(g.tainted.then(|| self.taint_text(&g)))
+    }
+
+    /// Commits a change of the group state made by `edit` (admins only); `edit` sees
+    /// the current state and returns the new one, or an error to refuse.
+    async fn change_state<F>(&mut self, group: &GroupId, what: &str, mut edit: F) -> Result<()>
+    where
+        F: FnMut(&GroupState) -> Result<GroupState>,
+    {
+        let me = self.identity();
+        let what = what.to_owned();
+        self.commit_change(group, |_, _, m, state| {
+            if !state.is_admin(&me) && super::own_role_checks() {
+                return Err(ClientError::Usage(format!("only admins can {what}")));
+            }
+            let mut next = edit(state)?;
+            // Every client refuses an admin who is not a member (state::check_change).
+            let members = super::member_ids(m);
+            if next
+                .admins
+                .iter()
+                .any(|a| !members.contains(a) && !state.admins.contains(a))
+            {
+                return Err(ClientError::NoMember("not a member of the group".into()));
+            }
+            next.admins.retain(|a| members.contains(a));
+            Ok((next != *state).then(|| Change {
+                state: Some(next),
+                ..Change::default()
+            }))
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Makes a member an admin.
+    pub async fn promote(&mut self, group: &GroupId, who: &IdentityKey) -> Result<()> {
+        let who = *who;
+        self.change_state(group, "promote members", |s| {
+            let mut n = s.clone();
+            n.admins.insert(who);
+            Ok(n)
+        })
+        .await
+    }
+
+    /// Makes an admin a member again. The last admin cannot step down while others
+    /// remain: nobody could invite or remove any more.
+    pub async fn demote(&mut self, group: &GroupId, who: &IdentityKey) -> Result<()> {
+        let who = *who;
+        self.change_state(group, "demote admins", |s| {
+            if !s.is_admin(&who) {
+                return Err(ClientError::Usage("not an admin".into()));
+            }
+            if s.admins.len() == 1 {
+                return Err(ClientError::Usage(
+                    "the group's only admin cannot step down; promote someone first".into(),
+                ));
+            }
+            let mut n = s.clone();
+            n.admins.remove(&who);
+            Ok(n)
+        })
+        .await
+    }
+
+    fn check_entry(title: &str, text: &str) -> Result<(String, String)> {
+        let title = clean_name(title, MAX_BOARD_TITLE_CHARS + 1);
+        let text = clean_board_text(text);
+        if title.is_empty() {
+            return Err(ClientError::Usage("a board entry needs a title".into()));
+        }
+        if title.chars().count() > MAX_BOARD_TITLE_CHARS {
+            return Err(ClientError::Usage(format!(
+                "a board title has at most {MAX_BOARD_TITLE_CHARS} characters"
+            )));
+        }
+        if text.len() > MAX_BOARD_TEXT_BYTES {
+            return Err(ClientError::Usage(format!(
+                "a board entry has at most {MAX_BOARD_TEXT_BYTES} bytes of text ({} given)",
+                text.len()
+            )));
+        }
+        Ok((title, text))
+    }
+
+    /// Pins a new entry to the board; returns its id.
+    pub async fn board_add(&mut self, group: &GroupId, title: &str, text: &str) -> Result<u32> {
+        let (title, text) = Self::check_entry(title, text)?;
+        let me = self.identity();
+        let mut id = 0;
+        self.change_state(group, "edit the board", |s| {
+            if s.board.len() >= MAX_BOARD_ENTRIES {
+                return Err(ClientError::Usage(format!(
+                    "the board holds at most {MAX_BOARD_ENTRIES} entries"
+                )));
+            }
+            let mut n = s.clone();
+            id = n.next_entry;
+            n.next_entry += 1;
+            n.board.push(BoardEntry {
+                id,
+                title: title.clone(),
+                text: text.clone(),
+                by: me,
+                at: now_secs(),
+            });
+            Ok(n)
+        })
+        .await?;
+        Ok(id)
+    }
+
+    /// Edits a board entry's title and/or text.
+    pub async fn board_edit(
+        &mut self,
+        group: &GroupId,
+        id: u32,
+        title: Option<&str>,
+        text: Option<&str>,
+    ) -> Result<()> {
+        let me = self.identity();
+        let (title, text) = (title.map(str::to_owned), text.map(str::to_owned));
+        self.change_state(group, "edit the board", |s| {
+            let mut n = s.clone();
+            let e = n
+                .board
+                .iter_mut()
+                .find(|e| e.id == id)
+                .ok_or_else(|| ClientError::Usage(format!("no board entry {id}")))?;
+            let (t, x) = Self::check_entry(
+                title.as_deref().unwrap_or(&e.title),
+                text.as_deref().unwrap_or(&e.text),
+            )?;
+            e.title = t;
+            e.text = x;
+            e.by = me;
+            e.at = now_secs();
+            Ok(n)
+        })
+        .await
+    }
+
+    /// Removes a board entry.
+    pub async fn board_rm(&mut self, group: &GroupId, id: u32) -> Result<()> {
+        self.change_state(group, "edit the board", |s| {
+            let mut n = s.clone();
+            let before = n.board.len();
+            n.board.retain(|e| e.id != id);
+            if n.board.len() == before {
+                return Err(ClientError::Usage(format!("no board entry {id}")));
+            }
+            Ok(n)
+        })
+        .await
+    }
+
+    /// Sets the disappearing-messages timer (seconds, 0 = off) and/or how many recent
+    /// messages newcomers receive (0 = none).
+    pub async fn set_settings(
+        &mut self,
+        group: &GroupId,
+        disappear_secs: Option<u64>,
+        history: Option<u16>,
+    ) -> Result<()> {
+        if let Some(d) = disappear_secs
+            && d != 0
+            && !(state::MIN_DISAPPEAR_SECS..=state::MAX_DISAPPEAR_SECS).contains(&d)
+        {
+            return Err(ClientError::Usage(format!(
+                "the disappearing timer is between {} and {}, or off",
+                state::format_duration(state::MIN_DISAPPEAR_SECS),
+                state::format_duration(state::MAX_DISAPPEAR_SECS)
+            )));
+        }
+        if let Some(h) = history
+            && h > state::MAX_HISTORY
+        {
+            return Err(ClientError::Usage(format!(
+                "newcomers receive at most {} messages",
+                state::MAX_HISTORY
+            )));
+        }
+        self.change_state(group, "change the group's settings", |s| {
+            let mut n = s.clone();
+            if let Some(d) = disappear_secs {
+                n.disappear_secs = d;
+            }
+            if let Some(h) = history {
+                n.history = h;
+            }
+            Ok(n)
+        })
+        .await?;
+        self.purge_expired(group)?;
+        Ok(())
+    }
+
+    // ---- moderation --------------------------------------------------------------
+
+    /// Deletes a message for everyone: our own, or anyone's if we are an admin.
+    pub async fn delete_message(&mut self, group: &GroupId, seq: Seq) -> Result<()> {
+        self.sync_group_inner(group).await?;
+        let g = self.load_group(group)?;
+        let r: MessageRecord = self
+            .get(&ns_msgs(group), &msg_key(seq, 0))?
+            .filter(|r: &MessageRecord| matches!(r.kind, RecordKind::Text(_) | RecordKind::File(_)))
+            .ok_or_else(|| ClientError::Usage(format!("no message {seq} to delete")))?;
+        let me = self.identity();
+        if r.sender != Some(me)
+            && !self.group_state(group)?.is_admin(&me)
+            && super::own_role_checks()
+        {
+            return Err(ClientError::Usage(
+                "only admins can delete other members' messages".into(),
+            ));
+        }
+        self.send_body(group, Body::Delete { seq }).await?;
+        self.mark_deleted(&g, seq, &me)?;
+        self.db().commit()?;
+        Ok(())
+    }
+
+    fn mark_deleted(&self, g: &GroupRecord, seq: Seq, by: &IdentityKey) -> Result<bool> {
+        let ns = ns_msgs(&g.relay_group);
+        let key = msg_key(seq, 0);
+        match self.get::<MessageRecord>(&ns, &key)? {
+            Some(mut r) if matches!(r.kind, RecordKind::Text(_) | RecordKind::File(_)) => {
+                r.kind = RecordKind::Deleted { by: *by };
+                self.put_record(&ns, &key, &r)?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Replaces every text and file of `who` with a deletion mark.
+    pub(crate) fn hide_messages_of(
+        &self,
+        g: &GroupRecord,
+        who: &IdentityKey,
+        by: &IdentityKey,
+    ) -> Result<usize> {
+        let ns = ns_msgs(&g.relay_group);
+        let mut n = 0;
+        for (key, mut r) in self.scan::<MessageRecord>(&ns)? {
+            if r.sender == Some(*who) && matches!(r.kind, RecordKind::Text(_) | RecordKind::File(_))
+            {
+                r.kind = RecordKind::Deleted { by: *by };
+                self.put_record(&ns, &key, &r)?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    pub(crate) fn on_delete(
+        &mut self,
+        g: &mut GroupRecord,
+        msg: &Message,
+        who: IdentityKey,
+        seq: Seq,
+        report: &mut SyncReport,
+    ) -> Result<()> {
+        let target: Option<MessageRecord> = self.get(&ns_msgs(&g.relay_group), &msg_key(seq, 0))?;
+        let Some(target) = target else {
+            return Ok(()); // gone already (expired, or never readable)
+        };
+        let admin = g.state.is_admin(&who);
+        if target.sender != Some(who) && !admin {
+            let name = self.display_name(&g.relay_group, &who);
+            return Err(ClientError::Hostile(format!(
+                "{name} tried to delete another member's message without being an admin"
+            )));
+        }
+        if self.mark_deleted(g, seq, &who)? {
+            report.new.retain(|r| r.seq != seq);
+            if target.sender != Some(who) {
+                let text = format!(
+                    "{} deleted a message of {}",
+                    self.display_name(&g.relay_group, &who),
+                    target
+                        .sender
+                        .map(|s| self.display_name(&g.relay_group, &s))
+                        .unwrap_or_default()
+                );
+                let r = MessageRecord {
+                    shared_by: None,
+                    expires: 0,
+                    seq: msg.seq,
+                    sub: 0,
+                    time: now_secs(),
+                    sender: Some(who),
+                    own: false,
+                    kind: RecordKind::Notice(text),
+                };
+                self.add_record(g, r.clone())?;
+                report.new.push(r);
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn on_hide(
+        &mut self,
+        g: &mut GroupRecord,
+        msg: &Message,
+        who: IdentityKey,
+        member: IdentityKey,
+        report: &mut SyncReport,
+    ) -> Result<()> {
+        let name = self.display_name(&g.relay_group, &who);
+        if !g.state.is_admin(&who) {
+            return Err(ClientError::Hostile(format!(
+                "{name} tried to hide a member's messages without being an admin"
+            )));
+        }
+        let n = self.hide_messages_of(g, &member, &who)?;
+        report.new.retain(|r| r.sender != Some(member));
+        let r = MessageRecord {
+            shared_by: None,
+            expires: 0,
+            seq: msg.seq,
+            sub: 0,
+            time: now_secs(),
+            sender: Some(who),
+            own: false,
+            kind: RecordKind::Notice(format!(
+                "{name} hid the messages of {} ({n})",
+                self.display_name(&g.relay_group, &member)
+            )),
+        };
+        self.add_record(g, r.clone())?;
+        report.new.push(r);
+        Ok(())
+    }
+
+    // ---- history for newcomers -----------------------------------------------------
+
+    /// Hands the group's recent messages to a member we just admitted, when the group
+    /// shares history. Always ends with a part marked last (possibly empty), which
+    /// closes the newcomer's window for history.
+    pub(crate) async fn send_history(&mut self, group: &GroupId, to: &IdentityKey) -> Result<()> {
+        let n = self.group_state(group)?.history as usize;
+        if n == 0 {
+            return Ok(());
+        }
+        let records = self.messages(group)?;
+        let mut entries: Vec<HistoryEntry> = records
+            .into_iter()
+            .filter_map(|r| {
+                let content = match r.kind {
+                    RecordKind::Text(t) => HistoryContent::Text(t),
+                    RecordKind::File(f) => HistoryContent::File(f),
+                    _ => return None,
+                };
+                Some(HistoryEntry {
+                    sender: r.sender?,
+                    time: r.time,
+                    content,
+                })
+            })
+            .collect();
+        let skip = entries.len().saturating_sub(n);
+        entries.drain(..skip);
+        let mut parts: Vec<Vec<HistoryEntry>> = vec![Vec::new()];
+        let mut size = 0;
+        for e in entries {
+            let len = postcard::to_stdvec(&e).map(|v| v.len()).unwrap_or(0);
+            if size + len > HISTORY_PART_BYTES && !parts.last().is_some_and(Vec::is_empty) {
+                parts.push(Vec::new());
+                size = 0;
+            }
+            size += len;
+            if let Some(p) = parts.last_mut() {
+                p.push(e);
+            }
+        }
+        let count = parts.len();
+        for (i, entries) in parts.into_iter().enumerate() {
+            let body = Body::History {
+                to: *to,
+                entries,
+                last: i + 1 == count,
+            };
+            self.send_body(group, body).await?;
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn on_history(
+        &mut self,
+        g: &mut GroupRecord,
+        msg: &Message,
+        who: IdentityKey,
+        to: IdentityKey,
+        entries: Vec<HistoryEntry>,
+        last: bool,
+        report: &mut SyncReport,
+    ) -> Result<()> {
+        if to != self.identity() {
+            return Ok(()); // for another newcomer
+        }
+        if g.history_from != Some(who) {
+            let name = self.display_name(&g.relay_group, &who);
+            return Err(ClientError::Hostile(format!(
+                "{name} sent history that this member did not expect (only the member who \
+                 admitted you may, right after)"
+            )));
+        }
+        let now = now_secs();
+        let join_seq = self
+            .messages(&g.relay_group)?
+            .iter()
+            .find(|r| r.sub == u16::MAX)
+            .map(|r| r.seq)
+            .unwrap_or(msg.seq);
+        for e in entries {
+            let time = e.time.min(now);
+            let ttl = g.state.disappear_secs;
+            if ttl > 0 && time.saturating_add(ttl) <= now {
+                continue;
+            }
+            let kind = match e.content {
+                HistoryContent::Text(t) => RecordKind::Text(clean_text(&t)),
+                HistoryContent::File(f) => RecordKind::File(f),
+            };
+            if g.history_next >= u16::MAX - 1 {
+                break;
+            }
+            let r = MessageRecord {
+                shared_by: Some(who),
+                expires: 0,
+                seq: join_seq,
+                sub: g.history_next,
+                time,
+                sender: Some(e.sender),
+                own: e.sender == self.identity(),
+                kind,
+            };
+            g.history_next += 1;
+            self.add_record(g, r.clone())?;
+            report.new.push(r);
+        }
+        if last {
+            g.history_from = None;
+        }
+        self.save_group(g)?;
+        Ok(())
+    }
+
+    // ---- join approval -------------------------------------------------------------
+
+    fn request_list(&self, group: &GroupId) -> Result<Vec<JoinRequest>> {
+        let mut v: Vec<JoinRequest> = self
+            .scan::<JoinRequest>(&ns_requests(group))?
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect();
+        v.sort_by_key(|r| (r.seen_at, r.slot));
+        Ok(v)
+    }
+
+    /// The join requests waiting for an admin's decision (as this admin has seen them;
+    /// `kith sync` fetches new ones).
+    pub fn requests(&self, group: &GroupId) -> Result<Vec<RequestInfo>> {
+        let state = self.group_state(group)?;
+        Ok(self
+            .request_list(group)?
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| RequestInfo {
+                number: i + 1,
+                name: clean_name(&r.name, MAX_NAME_CHARS),
+                fingerprint: fingerprint(&r.identity),
+                identity: kith_protocol::ids::hex(&r.identity),
+                invited_by: state
+                    .invites
+                    .get(&r.slot)
+                    .map(|i| self.display_name(group, &i.by))
+                    .unwrap_or_default(),
+                seen_at: r.seen_at,
+            })
+            .collect())
+    }
+
+    fn find_request(&self, group: &GroupId, query: &str) -> Result<JoinRequest> {
+        let list = self.request_list(group)?;
+        let q = query.trim();
+        if let Ok(n) = q.parse::<usize>()
+            && n >= 1
+            && n <= list.len()
+        {
+            return Ok(list[n - 1].clone());
+        }
+        let qhex = q.replace(' ', "").to_ascii_lowercase();
+        let hits: Vec<_> = list
+            .into_iter()
+            .filter(|r| {
+                r.name.eq_ignore_ascii_case(q)
+                    || (qhex.len() >= 4
+                        && fingerprint(&r.identity).replace(' ', "").starts_with(&qhex))
+            })
+            .collect();
+        match hits.len() {
+            1 => Ok(hits[0].clone()),
+            0 => Err(ClientError::NoMember(format!(
+                "no join request {q:?} (see `kith requests`)"
+            ))),
+            n => Err(ClientError::NoMember(format!(
+                "{n} requests match {q:?}; use the number or a fingerprint prefix"
+            ))),
+        }
+    }
+
+    /// Approves a join request: adds the joiner (admins only).
+    pub async fn approve(&mut self, group: &GroupId, query: &str) -> Result<String> {
+        let req = self.find_request(group, query)?;
+        let state = self.group_state(group)?;
+        if !state.is_admin(&self.identity()) {
+            return Err(ClientError::Usage("only admins can approve".into()));
+        }
+        let Some(open) = state.invites.get(&req.slot) else {
+            self.db().delete(&ns_requests(group), &req.slot)?;
+            self.db().commit()?;
+            return Err(ClientError::Usage(
+                "another admin already decided this request".into(),
+            ));
+        };
+        let name = req.name.clone();
+        let secret = open.secret.clone();
+        let admitted = self.admit(group, secret, req.clone()).await?;
+        self.db().delete(&ns_requests(group), &req.slot)?;
+        self.db().commit()?;
+        if !admitted {
+            return Err(ClientError::Usage(
+                "another admin already decided this request".into(),
+            ));
+        }
+        Ok(name)
+    }
+
+    /// Denies a join request: closes its invite, so nobody can admit with it.
+    pub async fn deny(&mut self, group: &GroupId, query: &str) -> Result<String> {
+        let req = self.find_request(group, query)?;
+        let slot = req.slot;
+        let token = self
+            .group_state(group)?
+            .invites
+            .get(&slot)
+            .map(|i| i.secret.manage_token);
+        self.change_state(group, "deny join requests", |s| {
+            let mut n = s.clone();
+            n.invites.remove(&slot);
+            Ok(n)
+        })
+        .await?;
+        if let Some(manage_token) = token {
+            let g = self.load_group(group)?;
+            let conn = self.conn(&g.relay).await?;
+            // Best effort: the slot expires anyway, and the invite is closed for every
+            // member already.
+            let _ = conn
+                .request(kith_protocol::Request::DeleteInvite {
+                    slot: kith_protocol::SlotId(slot),
+                    manage_token,
+                })
+                .await;
+        }
+        self.db().delete(&ns_requests(group), &slot)?;
+        self.db().commit()?;
+        Ok(clean_name(&req.name, MAX_NAME_CHARS))
+    }
+}

@@ -1,0 +1,467 @@
+//! The group's shared state — roles, the pinned board, settings and open invites — kept
+//! in the MLS group context as one private extension.
+//!
+//! Why there and not in messages: the group context is agreed by every member at every
+//! epoch (it enters the key schedule, so members whose states differ cannot even decrypt
+//! each other, and the fork tag exposes it), it changes only by a commit, which every
+//! client checks against the rules below before merging, and a newcomer receives it in
+//! the Welcome — the board reaches someone who joins while every admin is offline, and
+//! nobody has to re-send it.
+//!
+//! The rules every client enforces on a commit by `committer` that takes the state from
+//! `old` to `new` ([`check_change`]):
+//! * an admin may change anything, as long as some admin remains and every admin is a
+//!   member;
+//! * a member may change nothing, except to admit a joiner for an open invite that an
+//!   admin made without approval: exactly one Add, and the new state is the old one
+//!   minus that invite.
+//!
+//! Invite secrets are part of the state (so that any member can admit for an
+//! approval-free invite while the admins are offline). The state is never readable by
+//! the relay: commits are PrivateMessages and the Welcome's GroupInfo is encrypted.
+
+use crate::identity::{IdentityKey, fingerprint};
+use crate::payload::InviteSecret;
+use openmls::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The MLS extension type of the Kith group state (from the private-use range).
+pub const STATE_EXTENSION: u16 = 0xF4B1;
+
+/// The most board entries.
+pub const MAX_BOARD_ENTRIES: usize = 64;
+/// The longest board entry title, in characters.
+pub const MAX_BOARD_TITLE_CHARS: usize = 120;
+/// The longest board entry text, in bytes.
+pub const MAX_BOARD_TEXT_BYTES: usize = 4096;
+/// The most open invites at a time.
+pub const MAX_OPEN_INVITES: usize = 32;
+/// The largest encoded state: bounds what a hostile commit or Welcome can make us parse
+/// and keep (64 full board entries and 32 invites fit).
+pub const MAX_STATE_BYTES: usize = 320 * 1024;
+/// The most messages a group may hand to newcomers.
+pub const MAX_HISTORY: u16 = 500;
+/// The shortest disappearing-messages timer, seconds.
+pub const MIN_DISAPPEAR_SECS: u64 = 5;
+/// The longest disappearing-messages timer: a year.
+pub const MAX_DISAPPEAR_SECS: u64 = 365 * 24 * 3600;
+
+/// The group's shared state.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupState {
+    /// Identity keys of the admins.
+    pub admins: BTreeSet<IdentityKey>,
+    /// The pinned board, in display order.
+    pub board: Vec<BoardEntry>,
+    /// The id the next board entry gets (ids are never reused).
+    pub next_entry: u32,
+    /// Messages disappear this many seconds after they were sent (0: never).
+    pub disappear_secs: u64,
+    /// How many recent messages a newcomer is handed on joining (0: none).
+    pub history: u16,
+    /// Open invites by slot id.
+    pub invites: BTreeMap<[u8; 32], OpenInvite>,
+}
+
+/// One entry of the pinned board.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoardEntry {
+    /// Stable id (what `kith board edit|rm` name).
+    pub id: u32,
+    /// Title.
+    pub title: String,
+    /// Text (contacts, addresses, templates).
+    pub text: String,
+    /// The admin who last wrote it.
+    pub by: IdentityKey,
+    /// When, Unix seconds (the writer's clock).
+    pub at: u64,
+}
+
+/// An invite an admin made that nobody has used yet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenInvite {
+    /// The admin who made it.
+    pub by: IdentityKey,
+    /// What it takes to read the answer and seal the welcome.
+    pub secret: InviteSecret,
+}
+
+/// Why a state change is refused; the text completes "NAME tried to …".
+pub type Refusal = String;
+
+impl GroupState {
+    /// The state of a new group: its creator is the only admin.
+    pub fn new(creator: IdentityKey) -> Self {
+        Self {
+            admins: BTreeSet::from([creator]),
+            ..Self::default()
+        }
+    }
+
+    /// Reads the state from a group context's extensions. A group without one (or with
+    /// one that does not parse) has no admins: nobody can change anything.
+    pub fn from_extensions(ext: &Extensions<GroupContext>) -> Self {
+        ext.unknown(STATE_EXTENSION)
+            .and_then(|u| Self::decode(&u.0))
+            .unwrap_or_default()
+    }
+
+    /// The state of `m` at its current epoch.
+    pub fn of(m: &MlsGroup) -> Self {
+        Self::from_extensions(m.extensions())
+    }
+
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        if bytes.len() > MAX_STATE_BYTES {
+            return None;
+        }
+        let (version, rest) = bytes.split_first()?;
+        if *version != 1 {
+            return None;
+        }
+        match postcard::take_from_bytes::<Self>(rest) {
+            Ok((s, [])) if s.well_formed() => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Encodes the state.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = vec![1u8];
+        out.extend(postcard::to_stdvec(self).unwrap_or_default());
+        out
+    }
+
+    fn well_formed(&self) -> bool {
+        self.board.len() <= MAX_BOARD_ENTRIES
+            && self.invites.len() <= MAX_OPEN_INVITES
+            && self.history <= MAX_HISTORY
+            && (self.disappear_secs == 0
+                || (MIN_DISAPPEAR_SECS..=MAX_DISAPPEAR_SECS).contains(&self.disappear_secs))
+            && self.board.iter().all(|e| {
+                e.title.chars().count() <= MAX_BOARD_TITLE_CHARS
+                    && e.text.len() <= MAX_BOARD_TEXT_BYTES
+                    && e.id < self.next_entry
+            })
+            && self.invites.iter().all(|(slot, i)| *slot == i.secret.slot)
+    }
+
+    /// The group context extensions that carry this state (with the required
+    /// capabilities that make OpenMLS refuse members whose clients cannot carry it).
+    pub fn extensions(&self) -> Result<Extensions<GroupContext>, String> {
+        if !self.well_formed() {
+            return Err("the group state breaks its limits".into());
+        }
+        let bytes = self.encode();
+        if bytes.len() > MAX_STATE_BYTES {
+            return Err("the board is too large".into());
+        }
+        Extensions::from_vec(vec![
+            Extension::RequiredCapabilities(RequiredCapabilitiesExtension::new(
+                &[ExtensionType::Unknown(STATE_EXTENSION)],
+                &[],
+                &[],
+            )),
+            Extension::Unknown(STATE_EXTENSION, UnknownExtension(bytes)),
+        ])
+        .map_err(|e| format!("{e:?}"))
+    }
+
+    /// Whether `who` is an admin.
+    pub fn is_admin(&self, who: &IdentityKey) -> bool {
+        self.admins.contains(who)
+    }
+}
+
+/// The leaf capabilities every Kith client announces: it can carry the state extension.
+pub fn capabilities() -> Capabilities {
+    Capabilities::builder()
+        .extensions(vec![ExtensionType::Unknown(STATE_EXTENSION)])
+        .build()
+}
+
+/// Checks a state change made by a commit. `members_after` are the identities in the
+/// group once the commit is merged; `adds` how many members it adds.
+pub fn check_change(
+    old: &GroupState,
+    new: &GroupState,
+    committer: &IdentityKey,
+    members_after: &BTreeSet<IdentityKey>,
+    adds: usize,
+) -> Result<(), Refusal> {
+    if old.is_admin(committer) {
+        if new != old {
+            if new.admins.is_empty() && !members_after.is_empty() {
+                return Err("leave the group without any admin".into());
+            }
+            if let Some(a) = new.admins.iter().find(|a| !members_after.contains(*a)) {
+                return Err(format!(
+                    "make a non-member [{}] an admin",
+                    &fingerprint(a)[..9]
+                ));
+            }
+        }
+        return Ok(());
+    }
+    // A member: an admission for an approval-free invite, or nothing.
+    if new == old {
+        return if adds == 0 {
+            Ok(())
+        } else {
+            Err("add members without being an admin (and without an open invite)".into())
+        };
+    }
+    let used: Vec<_> = old
+        .invites
+        .keys()
+        .filter(|k| !new.invites.contains_key(*k))
+        .collect();
+    let mut expected = old.clone();
+    if let [slot] = used.as_slice() {
+        let invite = &old.invites[*slot];
+        expected.invites.remove(*slot);
+        if expected == *new && adds == 1 && !invite.secret.needs_approval {
+            return Ok(());
+        }
+        if invite.secret.needs_approval && adds == 1 {
+            return Err("admit someone whom no admin approved".into());
+        }
+    }
+    Err(describe_forbidden(old, new))
+}
+
+fn describe_forbidden(old: &GroupState, new: &GroupState) -> Refusal {
+    if old.admins != new.admins {
+        "change who the admins are without being an admin".into()
+    } else if old.board != new.board {
+        "change the board without being an admin".into()
+    } else if old.disappear_secs != new.disappear_secs || old.history != new.history {
+        "change the group's settings without being an admin".into()
+    } else {
+        "change the group's invites without being an admin".into()
+    }
+}
+
+/// Says, in words for the group's history, what changed between two states. `name`
+/// turns an identity into a display name; `by` is the committer's name.
+pub fn describe_change(
+    old: &GroupState,
+    new: &GroupState,
+    by: &str,
+    name: &dyn Fn(&IdentityKey) -> String,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for a in new.admins.difference(&old.admins) {
+        out.push(format!("{by} made {} an admin", name(a)));
+    }
+    for a in old.admins.difference(&new.admins) {
+        out.push(format!(
+            "{by} made {} a member (no longer an admin)",
+            name(a)
+        ));
+    }
+    let old_board: BTreeMap<u32, &BoardEntry> = old.board.iter().map(|e| (e.id, e)).collect();
+    let new_board: BTreeMap<u32, &BoardEntry> = new.board.iter().map(|e| (e.id, e)).collect();
+    // Titles come from another member's commit: cleaned before they reach a terminal.
+    let title = |e: &BoardEntry| super::clean_name(&e.title, MAX_BOARD_TITLE_CHARS);
+    for (id, e) in &new_board {
+        match old_board.get(id) {
+            None => out.push(format!("{by} pinned to the board: {}", title(e))),
+            Some(o) if o != e => out.push(format!("{by} edited the board entry: {}", title(e))),
+            _ => {}
+        }
+    }
+    for (id, e) in &old_board {
+        if !new_board.contains_key(id) {
+            out.push(format!("{by} removed from the board: {}", title(e)));
+        }
+    }
+    if old.disappear_secs != new.disappear_secs {
+        out.push(match new.disappear_secs {
+            0 => format!("{by} turned disappearing messages off"),
+            s => format!(
+                "{by} set messages to disappear after {}",
+                format_duration(s)
+            ),
+        });
+    }
+    if old.history != new.history {
+        out.push(match new.history {
+            0 => format!("{by} stopped sharing history with newcomers"),
+            n => format!("{by} set newcomers to receive the last {n} messages"),
+        });
+    }
+    for (slot, i) in &new.invites {
+        if !old.invites.contains_key(slot) {
+            out.push(if i.secret.needs_approval {
+                format!("{by} made an invite that needs an admin's approval")
+            } else {
+                format!("{by} made an invite")
+            });
+        }
+    }
+    out
+}
+
+/// Parses a duration like `30s`, `10m`, `12h`, `7d`, `2w` (a bare number is seconds).
+pub fn parse_duration(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num.parse().ok()?;
+    let mult = match unit.trim() {
+        "" | "s" => 1,
+        "m" | "min" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
+/// Formats seconds the way [`parse_duration`] reads them, in the largest exact unit.
+pub fn format_duration(secs: u64) -> String {
+    for (unit, len) in [("w", 7 * 86_400), ("d", 86_400), ("h", 3600), ("m", 60)] {
+        if secs >= len && secs.is_multiple_of(len) {
+            return format!("{}{unit}", secs / len);
+        }
+    }
+    format!("{secs}s")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: IdentityKey = [1; 32];
+    const B: IdentityKey = [2; 32];
+
+    fn invite(slot: u8, approval: bool) -> OpenInvite {
+        OpenInvite {
+            by: A,
+            secret: InviteSecret {
+                slot: [slot; 32],
+                slot_key: [0; 32],
+                eph_secret: [0; 32],
+                manage_token: [0; 32],
+                expires_at: 10,
+                needs_approval: approval,
+            },
+        }
+    }
+
+    #[test]
+    fn round_trip_and_bounds() {
+        let mut s = GroupState::new(A);
+        s.board.push(BoardEntry {
+            id: 0,
+            title: "Legal aid".into(),
+            text: "+1 555".into(),
+            by: A,
+            at: 1,
+        });
+        s.next_entry = 1;
+        s.invites.insert([7; 32], invite(7, false));
+        let ext = s.extensions().unwrap();
+        assert_eq!(GroupState::from_extensions(&ext), s);
+        // An entry id at or above next_entry, an over-long text: refused.
+        let mut bad = s.clone();
+        bad.next_entry = 0;
+        assert!(bad.extensions().is_err());
+        assert_eq!(GroupState::decode(&bad.encode()), None);
+        let mut big = s.clone();
+        big.board[0].text = "x".repeat(MAX_BOARD_TEXT_BYTES + 1);
+        assert_eq!(GroupState::decode(&big.encode()), None);
+        // Trailing bytes, wrong version: refused.
+        let mut trailing = s.encode();
+        trailing.push(0);
+        assert_eq!(GroupState::decode(&trailing), None);
+        let mut v2 = s.encode();
+        v2[0] = 2;
+        assert_eq!(GroupState::decode(&v2), None);
+    }
+
+    #[test]
+    fn members_may_only_admit_for_open_invites() {
+        let members = BTreeSet::from([A, B]);
+        let mut old = GroupState::new(A);
+        old.invites.insert([7; 32], invite(7, false));
+        old.invites.insert([8; 32], invite(8, true));
+        let mut used7 = old.clone();
+        used7.invites.remove(&[7; 32]);
+        assert_eq!(check_change(&old, &used7, &B, &members, 1), Ok(()));
+        // Without an add, or with two, it is not an admission.
+        assert!(check_change(&old, &used7, &B, &members, 0).is_err());
+        assert!(check_change(&old, &used7, &B, &members, 2).is_err());
+        // An approval invite: only an admin.
+        let mut used8 = old.clone();
+        used8.invites.remove(&[8; 32]);
+        assert!(
+            check_change(&old, &used8, &B, &members, 1)
+                .unwrap_err()
+                .contains("approved")
+        );
+        assert_eq!(check_change(&old, &used8, &A, &members, 1), Ok(()));
+        // Adding without any invite; promoting oneself; editing the board.
+        assert!(check_change(&old, &old, &B, &members, 1).is_err());
+        let mut promoted = old.clone();
+        promoted.admins.insert(B);
+        assert!(
+            check_change(&old, &promoted, &B, &members, 0)
+                .unwrap_err()
+                .contains("admins")
+        );
+        assert_eq!(check_change(&old, &promoted, &A, &members, 0), Ok(()));
+        // An admission that also sneaks in a change.
+        let mut sneaky = used7.clone();
+        sneaky.history = 10;
+        assert!(check_change(&old, &sneaky, &B, &members, 1).is_err());
+        // Admins must keep an admin, and only name members.
+        let mut none = old.clone();
+        none.admins.clear();
+        assert!(check_change(&old, &none, &A, &members, 0).is_err());
+        let mut outsider = old.clone();
+        outsider.admins.insert([9; 32]);
+        assert!(check_change(&old, &outsider, &A, &members, 0).is_err());
+    }
+
+    #[test]
+    fn changes_are_told_with_titles_cleaned() {
+        let old = GroupState::new(A);
+        let mut new = old.clone();
+        new.board.push(BoardEntry {
+            id: 0,
+            title: "Law\x1b[2Jyer".into(),
+            text: String::new(),
+            by: A,
+            at: 0,
+        });
+        new.next_entry = 1;
+        new.admins.insert(B);
+        new.disappear_secs = 7 * 86_400;
+        let told = describe_change(&old, &new, "Olena", &|_| "Iryna".into());
+        assert_eq!(
+            told,
+            vec![
+                "Olena made Iryna an admin",
+                "Olena pinned to the board: Law[2Jyer",
+                "Olena set messages to disappear after 1w",
+            ]
+        );
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("7d"), Some(7 * 86_400));
+        assert_eq!(parse_duration("90"), Some(90));
+        assert_eq!(parse_duration("10m"), Some(600));
+        assert_eq!(parse_duration("2w"), Some(14 * 86_400));
+        assert_eq!(parse_duration("x"), None);
+        assert_eq!(parse_duration("5y"), None);
+        assert_eq!(format_duration(7 * 86_400), "1w");
+        assert_eq!(format_duration(3 * 86_400), "3d");
+        assert_eq!(format_duration(90), "90s");
+    }
+}
