@@ -3,9 +3,14 @@
 //! joining from a Welcome — right after bulk creation and in steady state.
 //!
 //! Run: `cargo bench -p kith --bench mls` (add `-- steady/1000` to pick). Not part of
-//! the tests. The MLS state lives in OpenMLS's in-memory provider
-//! (`openmls_rust_crypto::OpenMlsRustCrypto`), so what is measured is MLS itself, not
-//! Kith's encrypted store (which adds a sealed sled write per commit of the store).
+//! the tests. The observed members — the committer A, the member B who processes, and
+//! the joiner — keep their MLS state in Kith's own store (`KithProvider`: postcard
+//! records sealed with XChaCha20-Poly1305 into the store's in-memory overlay), as a Kith
+//! client does; the store's commit to disk (one sled batch and an fsync per processed
+//! message) is not timed: it depends on the disk. Members who never act keep theirs in
+//! OpenMLS's in-memory provider. `KITH_BENCH_MLS_PROVIDER=memory` puts A, B and the
+//! joiner there too (OpenMLS's provider serializes the group state as JSON on each
+//! write), to compare.
 //!
 //! - **fresh**: the creator added everyone in one commit. Only the creator's path in the
 //!   ratchet tree has keys; every other parent node is blank, so a commit with a path
@@ -24,13 +29,47 @@
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use kith::engine::{CIPHERSUITE, join_config};
 use kith::payload::{AppMessage, Body};
+use kith::store::{KdfParams, KithProvider, Store};
 use openmls::prelude::tls_codec::{Deserialize as _, Serialize as _};
 use openmls::prelude::*;
 use openmls_basic_credential::SignatureKeyPair;
 use openmls_rust_crypto::OpenMlsRustCrypto;
 use std::time::{Duration, Instant};
 
-type Provider = OpenMlsRustCrypto;
+/// Where the observed members keep their MLS state.
+enum Provider {
+    /// The store and its directory (kept alive with it).
+    Kith(KithProvider, #[allow(dead_code)] tempfile::TempDir),
+    Memory(OpenMlsRustCrypto),
+}
+
+impl Provider {
+    /// A provider for an observed member (see the module docs).
+    fn observed() -> Self {
+        if std::env::var_os("KITH_BENCH_MLS_PROVIDER").is_some_and(|v| v == "memory") {
+            return Provider::Memory(OpenMlsRustCrypto::default());
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            Store::create_with_params(dir.path(), b"bench", KdfParams::insecure_fast()).unwrap();
+        Provider::Kith(KithProvider::new(store), dir)
+    }
+
+    /// A provider for a member who never acts.
+    fn crowd() -> Self {
+        Provider::Memory(OpenMlsRustCrypto::default())
+    }
+}
+
+/// Calls `$body` with `$p` bound to the concrete provider inside.
+macro_rules! with {
+    ($provider:expr, |$p:ident| $body:expr) => {
+        match $provider {
+            Provider::Kith($p, _) => $body,
+            Provider::Memory($p) => $body,
+        }
+    };
+}
 
 struct Member {
     provider: Provider,
@@ -40,7 +79,7 @@ struct Member {
 
 fn identity(provider: &Provider) -> (SignatureKeyPair, CredentialWithKey) {
     let signer = SignatureKeyPair::new(CIPHERSUITE.signature_algorithm()).unwrap();
-    signer.store(provider.storage()).unwrap();
+    with!(provider, |p| signer.store(p.storage()).unwrap());
     let cwk = CredentialWithKey {
         credential: BasicCredential::new(signer.public().to_vec()).into(),
         signature_key: signer.public().into(),
@@ -50,15 +89,24 @@ fn identity(provider: &Provider) -> (SignatureKeyPair, CredentialWithKey) {
 
 fn key_package(provider: &Provider) -> (SignatureKeyPair, KeyPackage) {
     let (signer, cwk) = identity(provider);
-    let kp = KeyPackage::builder()
-        .build(CIPHERSUITE, provider, &signer, cwk)
-        .unwrap();
+    let kp = with!(provider, |p| KeyPackage::builder()
+        .leaf_node_capabilities(kith::engine::state::capabilities())
+        .build(CIPHERSUITE, p, &signer, cwk.clone())
+        .unwrap());
     (signer, kp.key_package().clone())
 }
 
-/// Kith's group settings (client-cli/src/engine/mod.rs).
-fn create_config() -> MlsGroupCreateConfig {
+/// Kith's group settings (client-cli/src/engine/mod.rs), with the group state
+/// extension a new group has.
+fn create_config(creator: &SignatureKeyPair) -> MlsGroupCreateConfig {
+    let identity: [u8; 32] = creator.public().try_into().unwrap();
     MlsGroupCreateConfig::builder()
+        .capabilities(kith::engine::state::capabilities())
+        .with_group_context_extensions(
+            kith::engine::GroupState::new(identity)
+                .extensions()
+                .unwrap(),
+        )
         .ciphersuite(CIPHERSUITE)
         .wire_format_policy(PURE_CIPHERTEXT_WIRE_FORMAT_POLICY)
         .max_past_epochs(0)
@@ -86,10 +134,15 @@ fn join(provider: Provider, signer: SignatureKeyPair, welcome: &[u8]) -> Member 
     else {
         panic!("expected a Welcome");
     };
-    let group = StagedWelcome::new_from_welcome(&provider, &join_config(), welcome, None)
-        .unwrap()
-        .into_group(&provider)
-        .unwrap();
+    let group = with!(&provider, |p| StagedWelcome::new_from_welcome(
+        p,
+        &join_config(),
+        welcome,
+        None
+    )
+    .unwrap()
+    .into_group(p)
+    .unwrap());
     Member {
         provider,
         signer,
@@ -99,78 +152,156 @@ fn join(provider: Provider, signer: SignatureKeyPair, welcome: &[u8]) -> Member 
 
 /// Processes and merges a commit.
 fn apply(m: &mut Member, commit: &[u8]) {
-    let processed = m
-        .group
-        .process_message(&m.provider, protocol(commit))
-        .unwrap();
-    let ProcessedMessageContent::StagedCommitMessage(staged) = processed.into_content() else {
-        panic!("expected a commit");
-    };
-    m.group.merge_staged_commit(&m.provider, *staged).unwrap();
+    with!(&m.provider, |p| {
+        let processed = m.group.process_message(p, protocol(commit)).unwrap();
+        let ProcessedMessageContent::StagedCommitMessage(staged) = processed.into_content() else {
+            panic!("expected a commit");
+        };
+        m.group.merge_staged_commit(p, *staged).unwrap();
+    });
+    // A Kith client commits its store after every processed message.
+    if let Provider::Kith(p, _) = &m.provider {
+        p.store().commit().unwrap();
+    }
+}
+
+impl Member {
+    /// Commits the addition of `kps`; returns the commit and the Welcome (wire bytes).
+    fn add(&mut self, kps: &[KeyPackage]) -> (Vec<u8>, Vec<u8>) {
+        let (commit, welcome, _) = with!(&self.provider, |p| self
+            .group
+            .add_members(p, &self.signer, kps)
+            .unwrap());
+        (wire(&commit), wire(&welcome))
+    }
+
+    fn remove(&mut self, leaf: LeafNodeIndex) -> Vec<u8> {
+        let (commit, _, _) = with!(&self.provider, |p| self
+            .group
+            .remove_members(p, &self.signer, &[leaf])
+            .unwrap());
+        wire(&commit)
+    }
+
+    fn update(&mut self) -> Vec<u8> {
+        let (commit, _, _) = with!(&self.provider, |p| self
+            .group
+            .self_update(p, &self.signer, LeafNodeParameters::default())
+            .unwrap()
+            .into_contents());
+        self.merge_pending();
+        wire(&commit)
+    }
+
+    fn merge_pending(&mut self) {
+        with!(&self.provider, |p| self
+            .group
+            .merge_pending_commit(p)
+            .unwrap());
+        self.commit_store();
+    }
+
+    fn clear_pending(&mut self) {
+        with!(&self.provider, |p| self
+            .group
+            .clear_pending_commit(p.storage())
+            .unwrap());
+        self.commit_store();
+    }
+
+    fn encrypt(&mut self, text: &[u8]) -> Vec<u8> {
+        let out = with!(&self.provider, |p| self
+            .group
+            .create_message(p, &self.signer, text)
+            .unwrap());
+        wire(&out)
+    }
+
+    /// Processes a message without merging; returns how long that took and whether it
+    /// was a commit.
+    fn process(&mut self, bytes: &[u8]) -> (Duration, bool) {
+        let msg = protocol(bytes);
+        let t = Instant::now();
+        let processed = with!(&self.provider, |p| self
+            .group
+            .process_message(p, msg)
+            .unwrap());
+        let took = t.elapsed();
+        let commit = matches!(
+            processed.into_content(),
+            ProcessedMessageContent::StagedCommitMessage(_)
+        );
+        (took, commit)
+    }
+
+    /// A Kith client commits its store after every change (not timed here).
+    fn commit_store(&self) {
+        if let Provider::Kith(p, _) = &self.provider {
+            p.store().commit().unwrap();
+        }
+    }
 }
 
 fn creator() -> Member {
-    let provider = Provider::default();
+    let provider = Provider::observed();
     let (signer, cwk) = identity(&provider);
-    let group = MlsGroup::new(&provider, &signer, &create_config(), cwk).unwrap();
-    Member {
+    let config = create_config(&signer);
+    let group = with!(&provider, |p| MlsGroup::new(
+        p,
+        &signer,
+        &config,
+        cwk.clone()
+    )
+    .unwrap());
+    let m = Member {
         provider,
         signer,
         group,
-    }
+    };
+    m.commit_store();
+    m
 }
 
 /// A (the creator) and B of an `n`-member group where A added everyone at once.
 fn fresh(n: usize) -> (Member, Member) {
     let mut a = creator();
     // The other members' private keys live in one provider: they never act.
-    let crowd = Provider::default();
-    let b_provider = Provider::default();
+    let crowd = Provider::crowd();
+    let b_provider = Provider::observed();
     let (b_signer, b_kp) = key_package(&b_provider);
     let mut kps = vec![b_kp];
     kps.extend((2..n).map(|_| key_package(&crowd).1));
-    let (_, welcome, _) = a.group.add_members(&a.provider, &a.signer, &kps).unwrap();
-    a.group.merge_pending_commit(&a.provider).unwrap();
-    let b = join(b_provider, b_signer, &wire(&welcome));
+    let (_, welcome) = a.add(&kps);
+    a.merge_pending();
+    let b = join(b_provider, b_signer, &welcome);
+    b.commit_store();
     (a, b)
 }
 
 /// A and B of an `n`-member group where every member updated its own leaf.
 fn steady(n: usize) -> (Member, Member) {
     let mut a = creator();
-    let b_provider = Provider::default();
+    let b_provider = Provider::observed();
     let (b_signer, b_kp) = key_package(&b_provider);
-    let (_, welcome, _) = a
-        .group
-        .add_members(&a.provider, &a.signer, &[b_kp])
-        .unwrap();
-    a.group.merge_pending_commit(&a.provider).unwrap();
-    let mut b = join(b_provider, b_signer, &wire(&welcome));
-    let update = |m: &mut Member| {
-        let (commit, _, _) = m
-            .group
-            .self_update(&m.provider, &m.signer, LeafNodeParameters::default())
-            .unwrap()
-            .into_contents();
-        m.group.merge_pending_commit(&m.provider).unwrap();
-        wire(&commit)
-    };
-    let commit = update(&mut b);
+    let (_, welcome) = a.add(&[b_kp]);
+    a.merge_pending();
+    let mut b = join(b_provider, b_signer, &welcome);
+    let commit = b.update();
     apply(&mut a, &commit);
     for _ in 2..n {
         // Add one member; it joins and updates its leaf at once, then never acts again.
-        let provider = Provider::default();
+        let provider = Provider::crowd();
         let (signer, kp) = key_package(&provider);
-        let (commit, welcome, _) = a.group.add_members(&a.provider, &a.signer, &[kp]).unwrap();
-        a.group.merge_pending_commit(&a.provider).unwrap();
-        apply(&mut b, &wire(&commit));
-        let mut c = join(provider, signer, &wire(&welcome));
-        let commit = update(&mut c);
+        let (commit, welcome) = a.add(&[kp]);
+        a.merge_pending();
+        apply(&mut b, &commit);
+        let mut c = join(provider, signer, &welcome);
+        let commit = c.update();
         apply(&mut a, &commit);
         apply(&mut b, &commit);
     }
     // And A updates last, so that its own path is as fresh as everyone's.
-    let commit = update(&mut a);
+    let commit = a.update();
     apply(&mut b, &commit);
     assert_eq!(a.group.members().count(), n);
     (a, b)
@@ -178,17 +309,10 @@ fn steady(n: usize) -> (Member, Member) {
 
 /// B processes A's pending commit (timed), then both drop it.
 fn b_processes(a: &mut Member, b: &mut Member, commit: &[u8]) -> Duration {
-    let t = Instant::now();
-    let processed = b
-        .group
-        .process_message(&b.provider, protocol(commit))
-        .unwrap();
-    let took = t.elapsed();
-    assert!(matches!(
-        processed.into_content(),
-        ProcessedMessageContent::StagedCommitMessage(_)
-    ));
-    a.group.clear_pending_commit(a.provider.storage()).unwrap();
+    let (took, is_commit) = b.process(commit);
+    assert!(is_commit);
+    a.clear_pending();
+    b.commit_store();
     took
 }
 
@@ -209,20 +333,18 @@ fn bench_group(c: &mut Criterion, state: &str, n: usize, a: &mut Member, b: &mut
     let text = payload();
     // The last member's leaf, for the removal.
     let victim = a.group.members().last().unwrap().index;
+    let crowd = Provider::crowd();
 
     g.bench_with_input(BenchmarkId::new("encrypt", n), &n, |bench, _| {
         bench.iter_custom(|iters| {
             let mut took = Duration::ZERO;
             for _ in 0..iters {
                 let t = Instant::now();
-                let out = a
-                    .group
-                    .create_message(&a.provider, &a.signer, &text)
-                    .unwrap();
+                let out = a.encrypt(&text);
                 took += t.elapsed();
-                b.group
-                    .process_message(&b.provider, protocol(&wire(&out)))
-                    .unwrap();
+                a.commit_store();
+                b.process(&out);
+                b.commit_store();
             }
             took
         })
@@ -231,16 +353,10 @@ fn bench_group(c: &mut Criterion, state: &str, n: usize, a: &mut Member, b: &mut
         bench.iter_custom(|iters| {
             let mut took = Duration::ZERO;
             for _ in 0..iters {
-                let out = wire(
-                    &a.group
-                        .create_message(&a.provider, &a.signer, &text)
-                        .unwrap(),
-                );
-                let t = Instant::now();
-                b.group
-                    .process_message(&b.provider, protocol(&out))
-                    .unwrap();
-                took += t.elapsed();
+                let out = a.encrypt(&text);
+                a.commit_store();
+                took += b.process(&out).0;
+                b.commit_store();
             }
             took
         })
@@ -249,11 +365,11 @@ fn bench_group(c: &mut Criterion, state: &str, n: usize, a: &mut Member, b: &mut
         bench.iter_custom(|iters| {
             let mut took = Duration::ZERO;
             for _ in 0..iters {
-                let kp = key_package(&Provider::default()).1;
+                let kp = key_package(&crowd).1;
                 let t = Instant::now();
-                let (commit, _, _) = a.group.add_members(&a.provider, &a.signer, &[kp]).unwrap();
+                let (commit, _) = a.add(&[kp]);
                 took += t.elapsed();
-                b_processes(a, b, &wire(&commit));
+                b_processes(a, b, &commit);
             }
             took
         })
@@ -262,9 +378,9 @@ fn bench_group(c: &mut Criterion, state: &str, n: usize, a: &mut Member, b: &mut
         bench.iter_custom(|iters| {
             let mut took = Duration::ZERO;
             for _ in 0..iters {
-                let kp = key_package(&Provider::default()).1;
-                let (commit, _, _) = a.group.add_members(&a.provider, &a.signer, &[kp]).unwrap();
-                took += b_processes(a, b, &wire(&commit));
+                let kp = key_package(&crowd).1;
+                let (commit, _) = a.add(&[kp]);
+                took += b_processes(a, b, &commit);
             }
             took
         })
@@ -274,12 +390,9 @@ fn bench_group(c: &mut Criterion, state: &str, n: usize, a: &mut Member, b: &mut
             let mut took = Duration::ZERO;
             for _ in 0..iters {
                 let t = Instant::now();
-                let (commit, _, _) = a
-                    .group
-                    .remove_members(&a.provider, &a.signer, &[victim])
-                    .unwrap();
+                let commit = a.remove(victim);
                 took += t.elapsed();
-                b_processes(a, b, &wire(&commit));
+                b_processes(a, b, &commit);
             }
             took
         })
@@ -288,11 +401,8 @@ fn bench_group(c: &mut Criterion, state: &str, n: usize, a: &mut Member, b: &mut
         bench.iter_custom(|iters| {
             let mut took = Duration::ZERO;
             for _ in 0..iters {
-                let (commit, _, _) = a
-                    .group
-                    .remove_members(&a.provider, &a.signer, &[victim])
-                    .unwrap();
-                took += b_processes(a, b, &wire(&commit));
+                let commit = a.remove(victim);
+                took += b_processes(a, b, &commit);
             }
             took
         })
@@ -301,16 +411,14 @@ fn bench_group(c: &mut Criterion, state: &str, n: usize, a: &mut Member, b: &mut
         bench.iter_custom(|iters| {
             let mut took = Duration::ZERO;
             for _ in 0..iters {
-                let provider = Provider::default();
+                let provider = Provider::observed();
                 let (signer, kp) = key_package(&provider);
-                let (commit, welcome, _) =
-                    a.group.add_members(&a.provider, &a.signer, &[kp]).unwrap();
-                let welcome = wire(&welcome);
+                let (commit, welcome) = a.add(&[kp]);
                 let t = Instant::now();
                 let joined = join(provider, signer, &welcome);
                 took += t.elapsed();
                 assert_eq!(joined.group.members().count(), n + 1);
-                b_processes(a, b, &wire(&commit));
+                b_processes(a, b, &commit);
             }
             took
         })

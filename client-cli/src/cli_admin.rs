@@ -258,6 +258,7 @@ pub(crate) async fn dispatch(
                         "history": s.history,
                         "board_entries": s.board.len(),
                         "open_invites": s.invites.len(),
+                        "relay_retention_secs": client.relay_retention(&id),
                     })
                 );
             } else {
@@ -277,6 +278,9 @@ pub(crate) async fn dispatch(
                         n => format!("last {n} messages"),
                     }
                 );
+                if let Some(r) = client.relay_retention(&id) {
+                    println!("  the relay keeps ciphertext for: {}", format_duration(r));
+                }
                 println!("  board entries: {}", s.board.len());
                 println!("  open invites: {}", s.invites.len());
             }

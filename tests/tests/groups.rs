@@ -475,10 +475,11 @@ async fn disappearing_messages_leave_every_profile() {
     assert!(out.stderr.contains("between"), "{out}");
     olena.ok(&["group", "set", GROUP, "--disappear", "6s"]);
     bohdan.ok(&["sync"]);
-    assert_eq!(
-        json(bohdan, &["group", "show", GROUP])[0]["disappear_secs"],
-        6
-    );
+    let show = &json(bohdan, &["group", "show", GROUP])[0];
+    assert_eq!(show["disappear_secs"], 6);
+    // The relay keeps the group's ciphertext no longer than the timer (its retention
+    // deletes it and destroys its at-rest keys: blobs.rs tests that part).
+    assert_eq!(show["relay_retention_secs"], 6, "{show}");
     bohdan.ok(&["send", GROUP, "the address is Sadova 5"]);
     olena.ok(&["sync"]);
     assert!(texts(&olena).contains(&"the address is Sadova 5".to_owned()));
@@ -504,8 +505,10 @@ async fn disappearing_messages_leave_every_profile() {
         assert!(texts(p).is_empty(), "{}: {:?}", p.name(), texts(p));
         assert_eq!(stored(p), 0, "{} still stores it", p.name());
     }
-    // Turning it off keeps later messages.
+    // Turning it off keeps later messages, and gives the relay its own retention back.
     olena.ok(&["group", "set", GROUP, "--disappear", "off"]);
+    let show = &json(&olena, &["group", "show", GROUP])[0];
+    assert!(show["relay_retention_secs"].as_u64() > Some(6), "{show}");
     bohdan.ok(&["send", GROUP, "kept"]);
     std::thread::sleep(Duration::from_secs(7));
     olena.ok(&["sync"]);

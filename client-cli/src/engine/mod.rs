@@ -221,6 +221,8 @@ pub struct Client {
     conns: HashMap<String, Arc<RelayConnection>>,
     /// (relay, group, epoch) this process proved access to on the current connection.
     authed: HashSet<(String, GroupId, u64)>,
+    /// How long each group's relay keeps its ciphertext, as last told, seconds.
+    relay_retention: HashMap<GroupId, u64>,
     /// The creation secret to present when creating groups.
     pub creation_secret: Vec<u8>,
     /// How relay connections are opened (SOCKS5 proxy, extra CA, timeouts).
@@ -269,6 +271,7 @@ impl Client {
             profile,
             conns: HashMap::new(),
             authed: HashSet::new(),
+            relay_retention: HashMap::new(),
             creation_secret: Vec::new(),
             connect_options: ConnectOptions::default(),
         };
@@ -296,9 +299,20 @@ impl Client {
             profile,
             conns: HashMap::new(),
             authed: HashSet::new(),
+            relay_retention: HashMap::new(),
             creation_secret: Vec::new(),
             connect_options: ConnectOptions::default(),
         })
+    }
+
+    /// How long the group's relay keeps its ciphertext, seconds, as it said when this
+    /// process last proved access (`None` before that).
+    pub fn relay_retention(&self, group: &GroupId) -> Option<u64> {
+        self.relay_retention.get(group).copied()
+    }
+
+    pub(crate) fn note_relay_retention(&mut self, group: &GroupId, secs: u64) {
+        self.relay_retention.insert(*group, secs);
     }
 
     /// The profile directory.
@@ -380,9 +394,26 @@ impl Client {
         let epoch = m.epoch().as_u64();
         let key = (g.relay.clone(), g.relay_group, epoch);
         if !self.authed.contains(&key) {
-            match conn.auth(g.relay_group, epoch, &self.access_key(m)?).await {
-                Ok(_) => {
+            match conn
+                .auth_info(g.relay_group, epoch, &self.access_key(m)?)
+                .await
+            {
+                Ok(info) => {
                     self.authed.insert(key);
+                    self.relay_retention
+                        .insert(g.relay_group, info.retention_secs);
+                    // The relay must not keep the group's ciphertext longer than its
+                    // disappearing timer. Any member's client puts it right (the relay
+                    // cannot tell who may); best effort: a failure is retried at the
+                    // next epoch or connection.
+                    let timer = g.state.disappear_secs;
+                    if timer > 0
+                        && info.retention_secs > timer
+                        && info.current_epoch == epoch
+                        && let Ok(secs) = conn.set_retention(g.relay_group, timer).await
+                    {
+                        self.relay_retention.insert(g.relay_group, secs);
+                    }
                 }
                 Err(RelayError::Relay(ErrorCode::AuthFailed)) => {
                     return Err(ClientError::Hostile(format!(
