@@ -533,6 +533,39 @@ async fn board_pinned_in_the_chat_and_from_the_cli() {
         !s.contains(" Board · ") && s.contains("Iryna pinned to the board: Shelter")
     });
 
+    // A file from the chat reaches the CLI byte for byte, and one from the CLI is saved
+    // from the chat.
+    let scan = olena.dir().join("appeal.txt");
+    std::fs::write(&scan, b"To the commander of unit 41...").expect("write the file");
+    chat.type_text(&format!("/file {}", scan.display()));
+    chat.key("Enter");
+    chat.wait_for(SCREEN_WITHIN, "the file to be sent", |s| {
+        s.contains("Sent appeal.txt.") && s.contains("[file] appeal.txt (30 B)")
+    });
+    let got = iryna.dir().join("got.txt");
+    iryna.ok(&["get", GROUP, "appeal.txt", "-o", &got.display().to_string()]);
+    assert_eq!(
+        std::fs::read(&got).expect("saved"),
+        b"To the commander of unit 41..."
+    );
+    let reply = iryna.dir().join("reply.txt");
+    std::fs::write(&reply, b"received, thank you").expect("write the file");
+    iryna.ok(&["send-file", GROUP, &reply.display().to_string()]);
+    let saved_dir = olena.dir().join("downloads");
+    std::fs::create_dir(&saved_dir).expect("mkdir");
+    chat.wait_for(SCREEN_WITHIN, "Iryna's file", |s| {
+        s.contains("[file] reply.txt (19 B)")
+    });
+    chat.type_text(&format!("/get reply.txt {}", saved_dir.display()));
+    chat.key("Enter");
+    chat.wait_for(SCREEN_WITHIN, "the file to be saved", |s| {
+        s.contains("Saved reply.txt (19 B)")
+    });
+    assert_eq!(
+        std::fs::read(saved_dir.join("reply.txt")).expect("saved"),
+        b"received, thank you"
+    );
+
     chat.key("C-c");
     let (status, _) = chat.wait_exit(SCREEN_WITHIN);
     assert_eq!(status, 0, "exit status; screen:\n{}", chat.screen());

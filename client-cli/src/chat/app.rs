@@ -703,6 +703,40 @@ impl App {
                 self.say(format!("Discarded {n} unsent message(s)."), Level::Info);
             }
             "numbers" | "nums" => self.toggle_numbers(),
+            "file" | "send-file" | "sendfile" => {
+                let Some(group) = need_group(self) else {
+                    return false;
+                };
+                if arg.is_empty() {
+                    return self.fail("Usage: /file PATH (at most 25 MiB)");
+                }
+                let path = std::path::PathBuf::from(arg);
+                self.say(format!("Sending {}…", path.display()), Level::Info);
+                self.commands.push(Command::SendFile { group, path });
+            }
+            "files" => {
+                let Some(group) = need_group(self) else {
+                    return false;
+                };
+                self.commands.push(Command::ListFiles(group));
+            }
+            "get" | "save" => {
+                let Some(group) = need_group(self) else {
+                    return false;
+                };
+                let mut parts = arg.splitn(2, char::is_whitespace);
+                let which = parts.next().unwrap_or_default().trim().to_owned();
+                if which.is_empty() {
+                    return self.fail("Usage: /get N [DIR|PATH] (/files lists them)");
+                }
+                let out = parts
+                    .next()
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(std::path::PathBuf::from);
+                self.say(format!("Downloading {which}…"), Level::Info);
+                self.commands.push(Command::GetFile { group, which, out });
+            }
             "invite" => {
                 let Some(group) = need_group(self) else {
                     return false;

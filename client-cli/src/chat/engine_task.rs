@@ -107,6 +107,24 @@ pub enum Command {
         /// The entry's id.
         id: u32,
     },
+    /// Send a file (`engine::files`).
+    SendFile {
+        /// The group.
+        group: GroupId,
+        /// The file to send.
+        path: std::path::PathBuf,
+    },
+    /// List the group's files (answered as an info line).
+    ListFiles(GroupId),
+    /// Download a file and save it.
+    GetFile {
+        /// The group.
+        group: GroupId,
+        /// Its number in the list, or its name.
+        which: String,
+        /// Where to save it (a directory or a file name; default: its own name here).
+        out: Option<std::path::PathBuf>,
+    },
     /// Make a member an admin.
     Promote {
         /// The group.
@@ -933,6 +951,57 @@ impl Engine<'_> {
                     .is_some()
                 {
                     self.emit(Event::Info(format!("Removed [{id}] from the board.")));
+                }
+            }
+            Command::SendFile { group, path } => {
+                let r = self.client.send_file(&group, &path).await;
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                if self
+                    .done(&group, &format!("{name} was not sent"), r)
+                    .is_some()
+                {
+                    self.emit(Event::Info(format!("Sent {name}.")));
+                }
+            }
+            Command::ListFiles(group) => match self.client.files(&group) {
+                Ok(files) if files.is_empty() => {
+                    self.emit(Event::Info("No files in this group.".into()));
+                }
+                Ok(files) => {
+                    let list: Vec<String> = files
+                        .iter()
+                        .map(|f| {
+                            format!(
+                                "{}. {} ({}, {})",
+                                f.number,
+                                f.name,
+                                crate::engine::records::human_size(f.size),
+                                f.sender
+                            )
+                        })
+                        .collect();
+                    self.emit(Event::Info(format!(
+                        "Files: {} · /get N saves one",
+                        list.join(" · ")
+                    )));
+                }
+                Err(e) => self.failed("Could not list the files", e),
+            },
+            Command::GetFile { group, which, out } => {
+                let r = self
+                    .client
+                    .get_file(&group, &which, out.as_deref(), false)
+                    .await;
+                if let Some(saved) = self.done(&group, "Nothing was saved", r) {
+                    self.emit(Event::Info(format!(
+                        "Saved {} ({}) to {}",
+                        saved.name,
+                        crate::engine::records::human_size(saved.size),
+                        saved.path.display()
+                    )));
                 }
             }
             Command::Promote { group, member } => {
