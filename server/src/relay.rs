@@ -235,6 +235,15 @@ impl Relay {
             self.metrics
                 .flush_seconds
                 .observe(started.elapsed().as_secs_f64());
+            if ok && self.store.wants_checkpoint() {
+                // Off the path of every post: the next syncs go on meanwhile.
+                let store = self.store.clone();
+                tokio::task::spawn_blocking(move || {
+                    if let Err(e) = store.checkpoint() {
+                        internal(e);
+                    }
+                });
+            }
             self.metrics.flush_batch.observe(batch.len() as f64);
             for w in batch {
                 if ok && let Some((item, state)) = w.publish {

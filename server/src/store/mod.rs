@@ -8,6 +8,7 @@
 
 pub mod shred;
 pub mod sled_store;
+pub mod wal;
 
 use kith_protocol::frame::AccessPublicKey;
 use kith_protocol::{BlobId, Epoch, GroupId, Message, Seq};
@@ -241,4 +242,14 @@ pub trait Store: Send + Sync + 'static {
     fn next_shred(&self, max_retention: u64) -> Result<Option<u64>>;
     /// Makes every earlier write durable.
     fn sync(&self) -> Result<()>;
+    /// Whether enough synced writes wait to be moved into the main store that
+    /// [`Store::checkpoint`] should run (an engine with a write-ahead log).
+    fn wants_checkpoint(&self) -> bool {
+        false
+    }
+    /// Moves synced writes from the write-ahead log into the main store. Blocking; runs
+    /// beside syncs, not between a post and its answer.
+    fn checkpoint(&self) -> Result<()> {
+        Ok(())
+    }
 }

@@ -15,34 +15,37 @@
 //! by the first shredding format; it never starts with `0x00` (its first field is a
 //! sequence number, never 0), which is how the two are told apart.
 //!
-//! Durability: sled's `flush()` writes the log with `sync_file_range(2)`, which pushes the
-//! pages to the device but neither flushes the device's write cache nor commits the file's
-//! metadata (its grown length). [`SledStore::sync`] therefore also calls `fdatasync(2)`
-//! (`File::sync_data`) on sled's log file, so that a flushed write survives power loss
-//! too, on a device that honours flushes.
+//! Group commit and the write-ahead log: no write goes to sled directly. Every change
+//! (`append`, `trim`, a slot's compare-and-swap, …) is recorded in an in-memory overlay
+//! (key → new value or removal; a later change to a key replaces an earlier one), and
+//! [`Store::sync`] appends everything recorded since the last sync as **one** record to
+//! the write-ahead log ([`super::wal`]) and `fdatasync`s it: that is the durability
+//! point. The synced changes stay in memory, visible to reads, until a *checkpoint*
+//! ([`Store::checkpoint`], run beside the flusher when a few MiB or a few seconds have
+//! gathered) applies them to sled as one atomic `sled::Batch`, flushes sled, `fdatasync`s
+//! its log (sled's own flush uses `sync_file_range(2)`, which neither flushes the
+//! device's cache nor commits the file's grown length), and only then empties the log
+//! segment. Reads look at the overlay's layers first (newest first), then sled, so every
+//! call sees every write made before it.
 //!
-//! Group commit: `append` and `trim` do not write to sled. They record their changes in
-//! an in-memory overlay (key → new value or removal; a later change to a key replaces an
-//! earlier one, as in one `sled::Batch`), and [`Store::sync`] applies everything recorded
-//! since the last sync as **one** atomic `sled::Batch`, then flushes. Reads look in the
-//! overlay first, so every call still sees the writes made before it. The reason is
-//! sled 0.34's `apply_batch`: to make a batch atomic it seals and writes its current log
-//! buffer (a `pwrite` plus a waited-for `sync_file_range`) before and after the batch, so
-//! one batch per message costs two small synchronous disk writes per message, which
-//! capped the relay near 3 000 posts/s (BENCHMARKS.md). One batch per flush costs two
-//! per flush, shared by every message of the flush.
+//! Why not sled's flush per sync: sled 0.34 hands each log-buffer write to its I/O thread
+//! pool, waking all of its idle threads, and seals the buffer around every batch; per
+//! sync, on two cores, that was most of the relay's latency at light load and had capped
+//! it near 3 000 posts/s with one batch per message (BENCHMARKS.md). The log costs one
+//! `pwrite` and one `fdatasync` per sync, on the syncing thread.
 
 use super::shred::{Expiry, KeyRing, Sealed};
+use super::wal::{Changes, Wal};
 use super::{BlobInfo, GroupMeta, RecordInfo, Result, Slot, SlotKey, Store, StoreError};
 use kith_protocol::frame::AccessPublicKey;
 use kith_protocol::{BlobId, Epoch, GroupId, Message, MessageKind, Seq};
 use serde::{Deserialize, Serialize};
 use sled::IVec;
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::ops::{Bound, ControlFlow, Range};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 const GROUP: u8 = b'G';
 const KEY: u8 = b'K';
@@ -122,16 +125,48 @@ fn blob_context(g: &GroupId, id: &BlobId, stored_at: u64) -> Vec<u8> {
     c
 }
 
-/// Changes not yet applied to sled: `Some(value)` to write, `None` to remove.
-type Changes = BTreeMap<IVec, Option<IVec>>;
+/// A checkpoint is wanted once this much is in the log but not in sled…
+const CHECKPOINT_BYTES: usize = 8 << 20;
+/// …or once the oldest of it is this old.
+const CHECKPOINT_AFTER: Duration = Duration::from_secs(2);
 
-/// The writes since the last [`Store::sync`] (see the module doc).
-#[derive(Default)]
+/// The writes sled does not have yet, in layers from newest to oldest (see the module
+/// doc). A key's newest layer wins.
 struct Overlay {
     /// Recorded since the last sync began.
     current: Changes,
-    /// Being applied by the sync in progress; visible to reads until sled has them.
+    /// Being written to the log by the sync in progress.
     applying: Option<Arc<Changes>>,
+    /// In the log's active segment.
+    durable: Changes,
+    /// The log bytes behind `durable`.
+    durable_bytes: usize,
+    /// When `durable` got its oldest change.
+    durable_since: Option<Instant>,
+    /// In the retired segment, being applied to sled by a checkpoint.
+    checkpointing: Option<Arc<Changes>>,
+}
+
+impl Overlay {
+    fn new() -> Self {
+        Self {
+            current: Changes::new(),
+            applying: None,
+            durable: Changes::new(),
+            durable_bytes: 0,
+            durable_since: None,
+            checkpointing: None,
+        }
+    }
+
+    /// The newest change to `key`, if any layer has one.
+    fn find(&self, key: &[u8]) -> Option<&Option<IVec>> {
+        self.current
+            .get(key)
+            .or_else(|| self.applying.as_ref().and_then(|a| a.get(key)))
+            .or_else(|| self.durable.get(key))
+            .or_else(|| self.checkpointing.as_ref().and_then(|c| c.get(key)))
+    }
 }
 
 /// The sled engine.
@@ -140,8 +175,14 @@ pub struct SledStore {
     log_file: Option<File>,
     ring: KeyRing,
     overlay: Mutex<Overlay>,
-    /// One sync at a time (the flusher and retention both sync).
-    syncing: Mutex<()>,
+    /// The write-ahead log; its lock also makes it one sync at a time (the flusher and
+    /// retention both sync).
+    wal: Mutex<Wal>,
+    /// One checkpoint at a time.
+    checkpoint: Mutex<Option<usize>>,
+    /// Tests: leave the log unapplied on drop, as a crash would.
+    #[cfg(test)]
+    crash_on_drop: std::sync::atomic::AtomicBool,
 }
 
 impl From<sled::Error> for StoreError {
@@ -213,13 +254,60 @@ impl SledStore {
             .open()?;
         let log_file = File::open(dir.join("db")).ok();
         let ring = KeyRing::open(dir)?;
+        // What the log holds from before a crash (or nothing after a clean stop): into
+        // sled, durably, then the log starts empty.
+        let (mut wal, records) = Wal::open(dir)?;
+        if !records.is_empty() {
+            let mut batch = sled::Batch::default();
+            for changes in records {
+                for (k, v) in changes {
+                    match v {
+                        Some(v) => batch.insert(k, v),
+                        None => batch.remove(k),
+                    }
+                }
+            }
+            db.apply_batch(batch)?;
+            db.flush()?;
+            if let Some(f) = &log_file {
+                f.sync_data()?;
+            }
+        }
+        wal.reset()?;
         Ok(Self {
             db,
             log_file,
             ring,
-            overlay: Mutex::new(Overlay::default()),
-            syncing: Mutex::new(()),
+            overlay: Mutex::new(Overlay::new()),
+            wal: Mutex::new(wal),
+            checkpoint: Mutex::new(None),
+            #[cfg(test)]
+            crash_on_drop: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// Makes what sled holds durable: its flush, and `fdatasync` on its log.
+    fn sled_durable(&self) -> Result<()> {
+        self.db.flush()?;
+        if let Some(f) = &self.log_file {
+            f.sync_data()?;
+        }
+        Ok(())
+    }
+
+    /// Compare-and-swap through the overlay: atomic with every other write, which all
+    /// go through the overlay's lock.
+    fn cas(&self, key: &[u8], old: Option<&[u8]>, new: Option<Vec<u8>>) -> Result<bool> {
+        let mut o = self.overlay();
+        let current = match o.find(key) {
+            Some(v) => v.clone(),
+            None => self.db.get(key)?,
+        };
+        if current.as_deref() != old {
+            return Ok(false);
+        }
+        o.current.insert(IVec::from(key), new.map(IVec::from));
+        Ok(true)
     }
 
     fn overlay(&self) -> std::sync::MutexGuard<'_, Overlay> {
@@ -236,15 +324,11 @@ impl SledStore {
 
     /// One record: the overlay's version if it has one, else sled's.
     fn get(&self, key: &[u8]) -> Result<Option<IVec>> {
-        {
-            let o = self.overlay();
-            if let Some(v) = o.current.get(key) {
-                return Ok(v.clone());
-            }
-            if let Some(v) = o.applying.as_ref().and_then(|a| a.get(key)) {
-                return Ok(v.clone());
-            }
+        if let Some(v) = self.overlay().find(key) {
+            return Ok(v.clone());
         }
+        // Not in the overlay when we looked; a checkpoint may have moved it to sled
+        // since, which is where we look next.
         Ok(self.db.get(key)?)
     }
 
@@ -258,18 +342,27 @@ impl SledStore {
         let bounds = (Bound::Included(IVec::from(lo)), hi_owned);
         // The overlay's part, newest change per key (usually empty or a few records).
         let mut over = Changes::new();
-        {
+        let db = {
             let o = self.overlay();
-            if let Some(a) = &o.applying {
-                over.extend(a.range(bounds.clone()).map(|(k, v)| (k.clone(), v.clone())));
+            // Oldest layer first, so that newer changes replace older ones.
+            let layers = [
+                o.checkpointing.as_deref(),
+                Some(&o.durable),
+                o.applying.as_deref(),
+                Some(&o.current),
+            ];
+            for layer in layers.into_iter().flatten() {
+                over.extend(
+                    layer
+                        .range(bounds.clone())
+                        .map(|(k, v)| (k.clone(), v.clone())),
+                );
             }
-            over.extend(
-                o.current
-                    .range(bounds.clone())
-                    .map(|(k, v)| (k.clone(), v.clone())),
-            );
-        }
-        let mut db = self.db.range(bounds).peekable();
+            // A checkpoint may move records from the overlay to sled while we read: they
+            // are then found in both, with the same value, and the overlay's is used.
+            self.db.range(bounds)
+        };
+        let mut db = db.peekable();
         let mut over = over.into_iter().peekable();
         std::iter::from_fn(move || {
             loop {
@@ -400,13 +493,12 @@ impl Store for SledStore {
     ) -> Result<bool> {
         // The relay picks ids at random and serializes creation per id, so a plain check
         // suffices; the CAS makes a collision harmless anyway.
-        let created = self
-            .db
-            .compare_and_swap(group_key(group), None as Option<&[u8]>, Some(encode(meta)))?
-            .is_ok();
+        let created = self.cas(&group_key(group), None, Some(encode(meta)))?;
         if created {
-            self.db
-                .insert(numbered_key(KEY, group, meta.epoch), &key[..])?;
+            self.record([(
+                IVec::from(&numbered_key(KEY, group, meta.epoch)[..]),
+                Some(IVec::from(&key[..])),
+            )]);
         }
         Ok(created)
     }
@@ -622,8 +714,7 @@ impl Store for SledStore {
 
     fn swap_slot(&self, key: &SlotKey, old: Option<&Slot>, new: Option<&Slot>) -> Result<bool> {
         let old = old.map(encode);
-        let new = new.map(encode);
-        Ok(self.db.compare_and_swap(slot_key(key), old, new)?.is_ok())
+        self.cas(&slot_key(key), old.as_deref(), new.map(encode))
     }
 
     fn slot_expiries(&self) -> Result<Vec<(SlotKey, u64)>> {
@@ -646,19 +737,7 @@ impl Store for SledStore {
     }
 
     fn sync(&self) -> Result<()> {
-        let _one = self.syncing.lock().expect("store sync lock poisoned");
-        self.apply_overlay()?;
-        self.db.flush()?;
-        if let Some(f) = &self.log_file {
-            f.sync_data()?;
-        }
-        Ok(())
-    }
-}
-
-impl SledStore {
-    /// Applies the overlay to sled as one atomic batch (under the sync lock).
-    fn apply_overlay(&self) -> Result<()> {
+        let mut wal = self.wal.lock().expect("store log lock poisoned");
         let changes = {
             let mut o = self.overlay();
             if o.current.is_empty() {
@@ -668,6 +747,55 @@ impl SledStore {
             o.applying = Some(changes.clone());
             changes
         };
+        let written = wal.append(&changes);
+        let mut o = self.overlay();
+        o.applying = None;
+        match written {
+            Ok(bytes) => {
+                for (k, v) in changes.iter() {
+                    o.durable.insert(k.clone(), v.clone());
+                }
+                o.durable_bytes += bytes;
+                o.durable_since.get_or_insert_with(Instant::now);
+                Ok(())
+            }
+            Err(e) => {
+                // Keep them visible, and for the next sync, under any newer change.
+                for (k, v) in changes.iter() {
+                    o.current.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    fn wants_checkpoint(&self) -> bool {
+        let o = self.overlay();
+        o.durable_bytes >= CHECKPOINT_BYTES
+            || o.durable_since
+                .is_some_and(|t| t.elapsed() >= CHECKPOINT_AFTER)
+    }
+
+    fn checkpoint(&self) -> Result<()> {
+        // One at a time; a second caller has nothing to add.
+        let Ok(mut retired) = self.checkpoint.try_lock() else {
+            return Ok(());
+        };
+        if retired.is_none() {
+            // Syncs move to the other segment; what the retired one holds is frozen.
+            let mut wal = self.wal.lock().expect("store log lock poisoned");
+            let mut o = self.overlay();
+            if o.durable.is_empty() {
+                return Ok(());
+            }
+            *retired = Some(wal.rotate()?);
+            o.checkpointing = Some(Arc::new(std::mem::take(&mut o.durable)));
+            o.durable_bytes = 0;
+            o.durable_since = None;
+        }
+        // (A checkpoint that failed after rotating left its changes in `checkpointing`
+        // and its segment retired: this one finishes it.)
+        let changes = self.overlay().checkpointing.clone().unwrap_or_default();
         let mut batch = sled::Batch::default();
         for (k, v) in changes.iter() {
             match v {
@@ -675,23 +803,35 @@ impl SledStore {
                 None => batch.remove(k.clone()),
             }
         }
-        let applied = self.db.apply_batch(batch);
-        let mut o = self.overlay();
-        o.applying = None;
-        if applied.is_err() {
-            // Keep them visible (and for a later sync), under any newer change.
-            for (k, v) in changes.iter() {
-                o.current.entry(k.clone()).or_insert_with(|| v.clone());
-            }
+        self.db.apply_batch(batch)?;
+        self.sled_durable()?;
+        if let Some(segment) = *retired {
+            self.wal
+                .lock()
+                .expect("store log lock poisoned")
+                .retire(segment)?;
         }
-        Ok(applied?)
+        *retired = None;
+        self.overlay().checkpointing = None;
+        Ok(())
     }
 }
 
 impl Drop for SledStore {
     fn drop(&mut self) {
-        // Best effort, as sled itself does on drop: writes nobody synced still reach sled.
-        let _ = self.apply_overlay();
+        #[cfg(test)]
+        if self
+            .crash_on_drop
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return;
+        }
+        // A clean stop leaves an empty log: what is synced (and, as sled itself does on
+        // drop, what nobody synced) goes to sled. Best effort: what fails stays in the
+        // log and is replayed at the next open.
+        let _ = self.sync();
+        let _ = self.checkpoint();
+        let _ = self.checkpoint();
     }
 }
 
@@ -799,6 +939,97 @@ mod tests {
         let s = SledStore::open(dir.path()).unwrap();
         assert_eq!(s.group(&g).unwrap().unwrap().next_seq, 8);
         assert_eq!(seqs(&s), vec![2, 3, 4, 6, 7]);
+    }
+
+    #[test]
+    fn synced_writes_survive_a_crash_whether_or_not_checkpointed() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = GroupId([5; 16]);
+        let slot: SlotKey = [9; 32];
+        let slot_v = Slot {
+            expires_at: 99,
+            manage_hash: [1; 32],
+            invitation: vec![2; 40],
+            answer: None,
+            welcome: None,
+        };
+        {
+            let s = SledStore::open(dir.path()).unwrap();
+            let mut meta = GroupMeta::new();
+            assert!(s.create_group(&g, &meta, &[1; 32]).unwrap());
+            assert!(!s.create_group(&g, &meta, &[1; 32]).unwrap());
+            for seq in 1..=3 {
+                meta.next_seq = seq + 1;
+                s.append(&g, &meta, &msg(seq, 0), exp(), None, 0..0)
+                    .unwrap();
+            }
+            s.sync().unwrap();
+            // Into sled, and the segment retired.
+            s.checkpoint().unwrap();
+            assert!(s.overlay().durable.is_empty());
+            assert!(s.overlay().checkpointing.is_none());
+            // Then more, in the log only: a removal of a checkpointed record among them.
+            meta.next_seq = 5;
+            s.append(&g, &meta, &msg(4, 0), exp(), None, 1..2).unwrap();
+            assert!(s.swap_slot(&slot, None, Some(&slot_v)).unwrap());
+            assert!(!s.swap_slot(&slot, None, Some(&slot_v)).unwrap());
+            s.sync().unwrap();
+            assert!(!s.overlay().durable.is_empty());
+            // Never synced: may be lost, as it was never acknowledged.
+            meta.next_seq = 6;
+            s.append(&g, &meta, &msg(5, 0), exp(), None, 0..0).unwrap();
+            s.crash_on_drop
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        let s = SledStore::open(dir.path()).unwrap();
+        let mut seen = vec![];
+        s.scan(&g, 1, &mut |m| {
+            seen.push(m.seq);
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        assert_eq!(seen, vec![2, 3, 4]);
+        assert_eq!(s.group(&g).unwrap().unwrap().next_seq, 5);
+        assert_eq!(s.slot(&slot).unwrap(), Some(slot_v));
+        assert_eq!(s.access_key(&g, 0).unwrap(), Some([1; 32]));
+        // Replayed into sled and the log emptied at open.
+        for name in super::super::wal::SEGMENTS {
+            assert_eq!(std::fs::metadata(dir.path().join(name)).unwrap().len(), 0);
+        }
+    }
+
+    #[test]
+    fn reads_see_every_layer_while_a_checkpoint_is_pending() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = GroupId([6; 16]);
+        let s = SledStore::open(dir.path()).unwrap();
+        let mut meta = GroupMeta::new();
+        s.create_group(&g, &meta, &[1; 32]).unwrap();
+        for seq in 1..=6 {
+            meta.next_seq = seq + 1;
+            s.append(&g, &meta, &msg(seq, 0), exp(), None, 0..0)
+                .unwrap();
+            // Layers: 1-2 in sled, 3-4 in the log, 5-6 only recorded.
+            match seq {
+                2 => {
+                    s.sync().unwrap();
+                    s.checkpoint().unwrap();
+                }
+                4 => s.sync().unwrap(),
+                _ => {}
+            }
+        }
+        let mut seen = vec![];
+        s.scan(&g, 1, &mut |m| {
+            seen.push(m.seq);
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        assert_eq!(seen, vec![1, 2, 3, 4, 5, 6]);
+        assert_eq!(s.message(&g, 1).unwrap().unwrap().seq, 1);
+        assert_eq!(s.message(&g, 3).unwrap().unwrap().seq, 3);
+        // Two seconds of synced writes, or 8 MiB, call for a checkpoint; not these.
+        assert!(!s.wants_checkpoint());
     }
 
     #[test]
