@@ -14,6 +14,14 @@
 //! so replaying what sled already has is harmless), sled is made durable, and both are
 //! emptied.
 //!
+//! Segments grow by a MiB of zeros at a time and never shrink, so that an append
+//! overwrites allocated blocks and its `fdatasync` need not commit a new file length (on
+//! ext4, a journal commit per sync) — once per MiB instead. *Emptying* a segment writes, at its start, a
+//! marker: a record with no changes and the next sequence number. Record sequence
+//! numbers only grow, for the life of the data dir, so what a segment held before its
+//! marker, wherever it lingers behind newer records, has smaller numbers — and reading
+//! a segment stops at the first record whose number does not grow.
+//!
 //! Record: `len u32 LE ‖ check [u8; 8] ‖ body`, where `check` is the first 8 bytes of
 //! SHA-256(body) and `body = seq u64 LE ‖ count u32 LE ‖ count × entry`,
 //! `entry = key_len u32 LE ‖ key ‖ 0 (remove) | 1 ‖ value_len u32 LE ‖ value`.
@@ -109,9 +117,10 @@ fn decode_body(body: &[u8]) -> Option<(u64, Changes)> {
     r.0.is_empty().then_some((seq, changes))
 }
 
-/// Every intact record at the start of `bytes`, in file order.
+/// Every intact record at the start of `bytes`, in file order, up to the first whose
+/// sequence number does not grow (an older record behind newer ones).
 pub fn decode_all(bytes: &[u8]) -> Vec<(u64, Changes)> {
-    let mut out = Vec::new();
+    let mut out: Vec<(u64, Changes)> = Vec::new();
     let mut r = Reader(bytes);
     while let Some(head) = r.take(HEADER) {
         let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
@@ -123,20 +132,25 @@ pub fn decode_all(bytes: &[u8]) -> Vec<(u64, Changes)> {
             break;
         }
         match decode_body(body) {
-            Some(rec) => out.push(rec),
-            None => break,
+            Some(rec) if out.last().is_none_or(|(last, _)| rec.0 > *last) => out.push(rec),
+            _ => break,
         }
     }
     out
 }
+
+/// A segment grows by this much at a time (zeros written ahead of the records).
+pub const GROW_BYTES: u64 = 1 << 20;
 
 /// The two segment files and where syncs append.
 pub struct Wal {
     files: [File; 2],
     /// The segment syncs append to.
     active: usize,
-    /// Bytes of intact records in the active segment (where the next record goes).
-    len: u64,
+    /// Where the next record of each segment goes (after its marker and records).
+    ends: [u64; 2],
+    /// How long each segment file is (all of it written: records, then zeros).
+    sizes: [u64; 2],
     /// The next record's sequence number.
     next_seq: u64,
     /// A segment that may still hold records sled has (emptying it failed): it must be
@@ -153,7 +167,8 @@ impl Wal {
     pub fn open(dir: &Path) -> std::io::Result<(Self, Vec<Changes>)> {
         let mut files = Vec::with_capacity(2);
         let mut records = Vec::new();
-        for name in SEGMENTS {
+        let mut sizes = [0u64; 2];
+        for (i, name) in SEGMENTS.into_iter().enumerate() {
             let mut f = OpenOptions::new()
                 .read(true)
                 .write(true)
@@ -163,6 +178,8 @@ impl Wal {
             let mut bytes = Vec::new();
             f.read_to_end(&mut bytes)?;
             records.extend(decode_all(&bytes));
+            sizes[i] = (bytes.len() as u64).max(GROW_BYTES);
+            zero_fill(&f, bytes.len() as u64, sizes[i])?;
             files.push(f);
         }
         records.sort_by_key(|(seq, _)| *seq);
@@ -171,7 +188,8 @@ impl Wal {
         let wal = Self {
             files: [a, b],
             active: 0,
-            len: 0,
+            ends: [0, 0],
+            sizes,
             next_seq,
             dirty: [true, true],
         };
@@ -184,13 +202,16 @@ impl Wal {
             self.empty(i)?;
         }
         self.active = 0;
-        self.len = 0;
         Ok(())
     }
 
+    /// Writes a marker at the start of segment `i`: what it held is no longer read.
     fn empty(&mut self, i: usize) -> std::io::Result<()> {
-        self.files[i].set_len(0)?;
-        self.files[i].sync_all()?;
+        let marker = encode(self.next_seq, &Changes::new());
+        self.files[i].write_all_at(&marker, 0)?;
+        self.files[i].sync_data()?;
+        self.next_seq += 1;
+        self.ends[i] = marker.len() as u64;
         self.dirty[i] = false;
         Ok(())
     }
@@ -199,15 +220,19 @@ impl Wal {
     /// the record's size. On failure the segment is cut back to its intact records.
     pub fn append(&mut self, changes: &Changes) -> std::io::Result<usize> {
         let record = encode(self.next_seq, changes);
-        let f = &self.files[self.active];
-        let written = f
-            .write_all_at(&record, self.len)
-            .and_then(|()| f.sync_data());
-        if let Err(e) = written {
-            let _ = f.set_len(self.len);
-            return Err(e);
+        let i = self.active;
+        let end = self.ends[i];
+        let need = end + record.len() as u64;
+        if need > self.sizes[i] {
+            let size = need.div_ceil(GROW_BYTES) * GROW_BYTES;
+            zero_fill(&self.files[i], self.sizes[i], size)?;
+            self.sizes[i] = size;
         }
-        self.len += record.len() as u64;
+        let f = &self.files[i];
+        // A failed write may leave part of the record behind: it fails its check, and the
+        // next record overwrites it (same offset).
+        f.write_all_at(&record, end).and_then(|()| f.sync_data())?;
+        self.ends[self.active] += record.len() as u64;
         self.next_seq += 1;
         Ok(record.len())
     }
@@ -221,7 +246,6 @@ impl Wal {
         }
         let old = self.active;
         self.active = next;
-        self.len = 0;
         // The old segment holds records until the checkpoint has put them in sled.
         self.dirty[old] = true;
         Ok(old)
@@ -231,6 +255,23 @@ impl Wal {
     pub fn retire(&mut self, segment: usize) -> std::io::Result<()> {
         self.empty(segment)
     }
+}
+
+/// Writes zeros from `from` to `to` and syncs the file with its new length: a real
+/// allocation, not a sparse file, so that the records later written there, and their
+/// syncs, touch no file metadata.
+fn zero_fill(f: &File, from: u64, to: u64) -> std::io::Result<()> {
+    if from >= to {
+        return Ok(());
+    }
+    let zeros = vec![0u8; GROW_BYTES as usize];
+    let mut at = from;
+    while at < to {
+        let n = (to - at).min(GROW_BYTES) as usize;
+        f.write_all_at(&zeros[..n], at)?;
+        at += n as u64;
+    }
+    f.sync_all()
 }
 
 #[cfg(test)]
@@ -283,17 +324,59 @@ mod tests {
             // A crash before the checkpoint retired the old segment.
             let _ = retired;
         }
+        let values = |records: &[Changes]| -> Vec<IVec> {
+            records
+                .iter()
+                .filter(|c| !c.is_empty()) // markers
+                .map(|c| c[&IVec::from(b"k")].clone().unwrap())
+                .collect()
+        };
         let (mut wal, records) = Wal::open(dir.path()).unwrap();
-        let values: Vec<_> = records
-            .iter()
-            .map(|c| c[&IVec::from(b"k")].clone().unwrap())
-            .collect();
-        assert_eq!(values, vec![IVec::from(b"1"), IVec::from(b"2")]);
-        // New records continue the sequence.
+        assert_eq!(values(&records), vec![IVec::from(b"1"), IVec::from(b"2")]);
+        // Emptied, then reused: the old records still lie behind the new one in the
+        // files, and are not read again.
         wal.reset().unwrap();
         wal.append(&changes(&[(b"k", Some(b"3"))])).unwrap();
         drop(wal);
+        let (mut wal, records) = Wal::open(dir.path()).unwrap();
+        assert_eq!(values(&records), vec![IVec::from(b"3")]);
+        // Allocated a MiB at a time, and never shrunk.
+        for name in SEGMENTS {
+            let len = std::fs::metadata(dir.path().join(name)).unwrap().len();
+            assert_eq!(len, GROW_BYTES);
+        }
+        // After a clean reset nothing is read, whatever lies in the files.
+        wal.reset().unwrap();
+        drop(wal);
         let (_, records) = Wal::open(dir.path()).unwrap();
-        assert_eq!(records.len(), 1);
+        assert!(values(&records).is_empty());
+    }
+
+    #[test]
+    fn a_segment_grows_a_mib_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut wal, _) = Wal::open(dir.path()).unwrap();
+        wal.reset().unwrap();
+        let value = vec![5u8; 50_000];
+        for i in 0..30u32 {
+            wal.append(&changes(&[(&i.to_be_bytes(), Some(&value))]))
+                .unwrap();
+        }
+        drop(wal);
+        let len = std::fs::metadata(dir.path().join(SEGMENTS[0]))
+            .unwrap()
+            .len();
+        assert_eq!(len, 2 * GROW_BYTES);
+        let (_, records) = Wal::open(dir.path()).unwrap();
+        assert_eq!(records.iter().filter(|c| !c.is_empty()).count(), 30);
+    }
+
+    #[test]
+    fn an_older_record_behind_newer_ones_is_not_read() {
+        let a = changes(&[(b"k", Some(b"old"))]);
+        let b = changes(&[(b"k", Some(b"new"))]);
+        let mut bytes = encode(9, &b);
+        bytes.extend(encode(3, &a));
+        assert_eq!(decode_all(&bytes), vec![(9, b)]);
     }
 }
