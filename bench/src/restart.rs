@@ -99,9 +99,13 @@ pub fn fill(
                                 0..0,
                             )
                             .map_err(|e| anyhow::anyhow!("{e}"))?;
-                        // As the relay's flusher does: one atomic batch per sync.
+                        // As the relay's flusher does: one log record per sync, and a
+                        // checkpoint into sled when enough has gathered.
                         if n.is_multiple_of(512) {
                             store.sync().map_err(|e| anyhow::anyhow!("{e}"))?;
+                            if store.wants_checkpoint() {
+                                store.checkpoint().map_err(|e| anyhow::anyhow!("{e}"))?;
+                            }
                         }
                     }
                 }

@@ -141,6 +141,8 @@ pub fn decode_all(bytes: &[u8]) -> Vec<(u64, Changes)> {
 
 /// A segment grows by this much at a time (zeros written ahead of the records).
 pub const GROW_BYTES: u64 = 1 << 20;
+/// A segment larger than this at open is cut back to [`GROW_BYTES`].
+const MAX_KEPT_BYTES: u64 = 64 << 20;
 
 /// The two segment files and where syncs append.
 pub struct Wal {
@@ -196,10 +198,16 @@ impl Wal {
         Ok((wal, records.into_iter().map(|(_, c)| c).collect()))
     }
 
-    /// Empties both segments (after their records reached sled durably).
+    /// Empties both segments (after their records reached sled durably), and cuts back
+    /// one that grew large (a checkpoint that lagged), so that the next open reads little.
     pub fn reset(&mut self) -> std::io::Result<()> {
         for i in 0..2 {
             self.empty(i)?;
+            if self.sizes[i] > MAX_KEPT_BYTES {
+                self.files[i].set_len(GROW_BYTES)?;
+                self.files[i].sync_all()?;
+                self.sizes[i] = GROW_BYTES;
+            }
         }
         self.active = 0;
         Ok(())
