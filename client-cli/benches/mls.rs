@@ -71,6 +71,9 @@ macro_rules! with {
     };
 }
 
+/// Set while `fresh`/`steady` build a group (see `Member::commit_store`).
+static SETTING_UP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 struct Member {
     provider: Provider,
     signer: SignatureKeyPair,
@@ -160,9 +163,7 @@ fn apply(m: &mut Member, commit: &[u8]) {
         m.group.merge_staged_commit(p, *staged).unwrap();
     });
     // A Kith client commits its store after every processed message.
-    if let Provider::Kith(p, _) = &m.provider {
-        p.store().commit().unwrap();
-    }
+    m.commit_store();
 }
 
 impl Member {
@@ -234,8 +235,13 @@ impl Member {
         (took, commit)
     }
 
-    /// A Kith client commits its store after every change (not timed here).
+    /// A Kith client commits its store after every change (not timed here). While a
+    /// group is being built, only at the end: an fsync per step would make the setup of
+    /// a 1000-member group take many minutes.
     fn commit_store(&self) {
+        if SETTING_UP.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
         if let Provider::Kith(p, _) = &self.provider {
             p.store().commit().unwrap();
         }
@@ -437,14 +443,22 @@ fn sizes() -> Vec<usize> {
 fn mls(c: &mut Criterion) {
     for n in sizes() {
         let t = Instant::now();
+        SETTING_UP.store(true, std::sync::atomic::Ordering::Relaxed);
         let (mut a, mut b) = fresh(n);
+        SETTING_UP.store(false, std::sync::atomic::Ordering::Relaxed);
+        a.commit_store();
+        b.commit_store();
         eprintln!(
             "fresh group of {n}: set up in {:.1} s",
             t.elapsed().as_secs_f64()
         );
         bench_group(c, "fresh", n, &mut a, &mut b);
         let t = Instant::now();
+        SETTING_UP.store(true, std::sync::atomic::Ordering::Relaxed);
         let (mut a, mut b) = steady(n);
+        SETTING_UP.store(false, std::sync::atomic::Ordering::Relaxed);
+        a.commit_store();
+        b.commit_store();
         eprintln!(
             "steady group of {n}: set up in {:.1} s",
             t.elapsed().as_secs_f64()

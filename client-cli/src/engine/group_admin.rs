@@ -356,18 +356,7 @@ impl Client {
                         .map(|s| self.display_name(&g.relay_group, &s))
                         .unwrap_or_default()
                 );
-                let r = MessageRecord {
-                    shared_by: None,
-                    expires: 0,
-                    seq: msg.seq,
-                    sub: 0,
-                    time: now_secs(),
-                    sender: Some(who),
-                    own: false,
-                    kind: RecordKind::Notice(text),
-                };
-                self.add_record(g, r.clone())?;
-                report.new.push(r);
+                self.notice(g, msg, 0, Some(who), text, report)?;
             }
         }
         Ok(())
@@ -389,21 +378,11 @@ impl Client {
         }
         let n = self.hide_messages_of(g, &member, &who)?;
         report.new.retain(|r| r.sender != Some(member));
-        let r = MessageRecord {
-            shared_by: None,
-            expires: 0,
-            seq: msg.seq,
-            sub: 0,
-            time: now_secs(),
-            sender: Some(who),
-            own: false,
-            kind: RecordKind::Notice(format!(
-                "{name} hid the messages of {} ({n})",
-                self.display_name(&g.relay_group, &member)
-            )),
-        };
-        self.add_record(g, r.clone())?;
-        report.new.push(r);
+        let text = format!(
+            "{name} hid the messages of {} ({n})",
+            self.display_name(&g.relay_group, &member)
+        );
+        self.notice(g, msg, 0, Some(who), text, report)?;
         Ok(())
     }
 

@@ -337,7 +337,7 @@ impl Client {
         }
     }
 
-    fn notice(
+    pub(crate) fn notice(
         &self,
         g: &GroupRecord,
         msg: &Message,
@@ -603,13 +603,7 @@ impl Client {
         let accepted = g.state.clone();
         self.drop_decided_requests(g, &accepted)?;
         if self_removed {
-            g.status = GroupStatus::Removed {
-                by: Some(committer),
-            };
-            g.pending = None;
-            m.delete(self.provider.storage()).map_err(mls)?;
-            self.db().delete_namespace(&ns_invites(&g.relay_group))?;
-            self.db().delete_namespace(&ns_requests(&g.relay_group))?;
+            self.forget_group(g, &mut m, committer)?;
         }
         self.save_group(g)?;
         Ok(())
@@ -839,17 +833,21 @@ impl Client {
         );
         self.alert_at(g, msg.seq, 0, text, report)?;
         if self_removed {
-            g.status = GroupStatus::Removed {
-                by: Some(committer),
-            };
-            g.pending = None;
-            m.delete(self.provider.storage()).map_err(mls)?;
-            self.db().delete_namespace(&ns_invites(&g.relay_group))?;
-            self.db().delete_namespace(&ns_requests(&g.relay_group))?;
+            self.forget_group(g, &mut m, committer)?;
         } else {
             self.update_taint(g, &m);
         }
         self.save_group(g)?;
+        Ok(())
+    }
+
+    /// We were removed by `by`'s commit: the group's keys and admin work go.
+    fn forget_group(&self, g: &mut GroupRecord, m: &mut MlsGroup, by: IdentityKey) -> Result<()> {
+        g.status = GroupStatus::Removed { by: Some(by) };
+        g.pending = None;
+        m.delete(self.provider.storage()).map_err(mls)?;
+        self.db().delete_namespace(&ns_invites(&g.relay_group))?;
+        self.db().delete_namespace(&ns_requests(&g.relay_group))?;
         Ok(())
     }
 
