@@ -307,21 +307,7 @@ impl Client {
         };
         let time = file.sent_at;
         let seq = self.send_body(group, Body::File(file.clone())).await?;
-        let g = self.load_group(group)?;
-        self.add_record(
-            &g,
-            MessageRecord {
-                shared_by: None,
-                expires: 0,
-                seq,
-                sub: 0,
-                time,
-                sender: Some(self.profile.identity),
-                own: true,
-                kind: RecordKind::File(file),
-            },
-        )?;
-        self.db().commit()?;
+        self.record_own(group, seq, time, RecordKind::File(file))?;
         Ok(seq)
     }
 

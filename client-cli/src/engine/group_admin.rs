@@ -256,7 +256,7 @@ impl Client {
             Ok(n)
         })
         .await?;
-        self.purge_expired(group)?;
+        self.purge_expired()?;
         if let Some(d) = disappear_secs {
             // Off: back to the relay's own retention.
             let g = self.load_group(group)?;

@@ -667,22 +667,11 @@ impl Client {
         Ok(())
     }
 
-    /// Deletes the records of `group` whose timer ran out, and destroys the keys of
-    /// every expiry bucket that ended (for all groups).
-    pub(crate) fn purge_expired(&self, group: &GroupId) -> Result<usize> {
-        let now = now_secs();
-        let mut n = self.db().shred_expired(now)?;
-        let ns = ns_msgs(group);
-        for (key, r) in self.scan::<MessageRecord>(&ns)? {
-            if r.expires != 0 && r.expires <= now {
-                self.db().delete(&ns, &key)?;
-                n += 1;
-            }
-        }
-        if n > 0 {
-            self.db().commit()?;
-        }
-        Ok(n)
+    /// Destroys the keys of every expiry bucket that ended, and the records sealed
+    /// under them (all groups). A record past its expiry already reads as absent (the
+    /// store checks it on every read); this makes it unreadable on disk too.
+    pub(crate) fn purge_expired(&self) -> Result<usize> {
+        Ok(self.db().shred_expired(now_secs())?)
     }
 
     /// Every group with counts.
@@ -717,14 +706,13 @@ impl Client {
         Ok(out)
     }
 
-    /// The stored history of a group, in order (without what has disappeared).
+    /// The stored history of a group, in order (without what has disappeared: the
+    /// store does not return an expiring record past its expiry).
     pub fn messages(&self, group: &GroupId) -> Result<Vec<MessageRecord>> {
-        let now = now_secs();
         let mut v: Vec<MessageRecord> = self
             .scan::<MessageRecord>(&ns_msgs(group))?
             .into_iter()
             .map(|(_, m)| m)
-            .filter(|m| m.expires == 0 || m.expires > now)
             .collect();
         v.sort_by_key(|m| (m.seq, m.sub));
         Ok(v)
@@ -851,7 +839,19 @@ impl Client {
             text: text.to_owned(),
             sent_at: now_secs(),
         };
-        let seq = self.send_body(group, body.clone()).await?;
+        let seq = self.send_body(group, body).await?;
+        self.record_own(group, seq, now_secs(), RecordKind::Text(text.to_owned()))?;
+        Ok(seq)
+    }
+
+    /// Records (and commits) a message of ours that the relay accepted as `seq`.
+    pub(crate) fn record_own(
+        &self,
+        group: &GroupId,
+        seq: Seq,
+        time: u64,
+        kind: RecordKind,
+    ) -> Result<()> {
         let g = self.load_group(group)?;
         self.add_record(
             &g,
@@ -860,14 +860,14 @@ impl Client {
                 expires: 0,
                 seq,
                 sub: 0,
-                time: now_secs(),
+                time,
                 sender: Some(self.profile.identity),
                 own: true,
-                kind: RecordKind::Text(text.to_owned()),
+                kind,
             },
         )?;
         self.db().commit()?;
-        Ok(seq)
+        Ok(())
     }
 
     /// Encrypts and posts an application message, catching up and re-encrypting if the

@@ -53,7 +53,7 @@ impl Client {
     /// requests and keeps our leaf fresh.
     pub async fn sync_group(&mut self, group: &GroupId, admin_work: bool) -> Result<SyncReport> {
         let mut report = SyncReport::default();
-        self.purge_expired(group)?;
+        self.purge_expired()?;
         let mut reposts = 0;
         loop {
             let g = self.load_group(group)?;
