@@ -414,7 +414,9 @@ fn store_expiry_keys_stay_few_and_shredding_uses_the_index() {
     // Half way: only ended buckets go.
     let mid = now + 3600 + 500;
     let first = store.shred_expired(mid).unwrap();
-    assert!(first < 500, "{first}");
+    // A bucket that ended by `mid` holds only records expiring before it (i < 500); all
+    // 500 of them when a bucket boundary falls exactly on `mid` (it depends on the clock).
+    assert!(first <= 500, "{first}");
     // Expired by `mid`: i = 0..=500.
     assert_eq!(store.scan_raw("chat").unwrap().len(), 1000 - 501 + 1);
     let rest = store.shred_expired(now + 3600 + 1000 + 512).unwrap();
