@@ -10,7 +10,7 @@
 
 use anyhow::{Context, Result, anyhow};
 use bytes::Bytes;
-use kith::engine::{CIPHERSUITE, join_config};
+use kith::engine::{CIPHERSUITE, create_config_builder, join_config};
 use kith::payload::{AppMessage, Body};
 use kith_protocol::padding;
 use openmls::prelude::tls_codec::{Deserialize as _, Serialize as _};
@@ -35,25 +35,20 @@ pub fn mls_pool(n: usize) -> Result<Vec<Bytes>> {
     let (alice_signer, alice_cred) = identity(&alice)?;
     let (bob_signer, bob_cred) = identity(&bob)?;
     // The settings of `kith group create` (client-cli/src/engine/mod.rs).
-    let config = MlsGroupCreateConfig::builder()
-        .ciphersuite(CIPHERSUITE)
-        .wire_format_policy(PURE_CIPHERTEXT_WIRE_FORMAT_POLICY)
-        .max_past_epochs(0)
-        .sender_ratchet_configuration(SenderRatchetConfiguration::new(5, 1000))
-        .padding_size(0)
-        .use_ratchet_tree_extension(true)
-        .build();
+    let config = create_config_builder().build();
     let mut group = MlsGroup::new(&alice, &alice_signer, &config, alice_cred)?;
     let kp = KeyPackage::builder().build(CIPHERSUITE, &bob, &bob_signer, bob_cred)?;
     let (_commit, welcome, _) =
         group.add_members(&alice, &alice_signer, &[kp.key_package().clone()])?;
     group.merge_pending_commit(&alice)?;
+    // The tree travels beside the Welcome, as in Kith's Welcome bundle.
+    let tree = group.export_ratchet_tree().into();
     let welcome = MlsMessageIn::tls_deserialize_exact(welcome.tls_serialize_detached()?)?;
     let MlsMessageBodyIn::Welcome(welcome) = welcome.extract() else {
         return Err(anyhow!("expected a Welcome"));
     };
-    let mut bob_group =
-        StagedWelcome::new_from_welcome(&bob, &join_config(), welcome, None)?.into_group(&bob)?;
+    let mut bob_group = StagedWelcome::new_from_welcome(&bob, &join_config(), welcome, Some(tree))?
+        .into_group(&bob)?;
 
     let mut pool = Vec::with_capacity(n);
     for i in 0..n {

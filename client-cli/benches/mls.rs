@@ -103,20 +103,22 @@ fn key_package(provider: &Provider) -> (SignatureKeyPair, KeyPackage) {
 /// extension a new group has.
 fn create_config(creator: &SignatureKeyPair) -> MlsGroupCreateConfig {
     let identity: [u8; 32] = creator.public().try_into().unwrap();
-    MlsGroupCreateConfig::builder()
-        .capabilities(kith::engine::state::capabilities())
+    kith::engine::create_config_builder()
         .with_group_context_extensions(
             kith::engine::GroupState::new(identity)
                 .extensions()
                 .unwrap(),
         )
-        .ciphersuite(CIPHERSUITE)
-        .wire_format_policy(PURE_CIPHERTEXT_WIRE_FORMAT_POLICY)
-        .max_past_epochs(0)
-        .sender_ratchet_configuration(SenderRatchetConfiguration::new(5, 1000))
-        .padding_size(0)
-        .use_ratchet_tree_extension(true)
+        .use_ratchet_tree_extension(tree_in_welcome())
         .build()
+}
+
+/// Set to measure the setting Kith had before: the ratchet tree in the Welcome's
+/// GroupInfo extension (so in every commit's signed GroupInfo) instead of beside it.
+static TREE_IN_WELCOME: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn tree_in_welcome() -> bool {
+    TREE_IN_WELCOME.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 fn wire(msg: &MlsMessageOut) -> Vec<u8> {
@@ -130,18 +132,22 @@ fn protocol(bytes: &[u8]) -> ProtocolMessage {
         .unwrap()
 }
 
-fn join(provider: Provider, signer: SignatureKeyPair, welcome: &[u8]) -> Member {
-    let MlsMessageBodyIn::Welcome(welcome) = MlsMessageIn::tls_deserialize_exact(welcome)
+/// Joins from a Welcome and the ratchet tree beside it, as a Kith client does with the
+/// Welcome bundle (the tree is not in the Welcome: see `create_config_builder`).
+fn join(provider: Provider, signer: SignatureKeyPair, added: &Added) -> Member {
+    let MlsMessageBodyIn::Welcome(welcome) = MlsMessageIn::tls_deserialize_exact(&added.welcome)
         .unwrap()
         .extract()
     else {
         panic!("expected a Welcome");
     };
+    let tree =
+        (!tree_in_welcome()).then(|| RatchetTreeIn::tls_deserialize_exact(&added.tree).unwrap());
     let group = with!(&provider, |p| StagedWelcome::new_from_welcome(
         p,
         &join_config(),
         welcome,
-        None
+        tree
     )
     .unwrap()
     .into_group(p)
@@ -151,6 +157,15 @@ fn join(provider: Provider, signer: SignatureKeyPair, welcome: &[u8]) -> Member 
         signer,
         group,
     }
+}
+
+/// What committing an addition produces (wire bytes).
+struct Added {
+    commit: Vec<u8>,
+    welcome: Vec<u8>,
+    /// The ratchet tree after the commit, for the joiner (empty when it is in the
+    /// Welcome).
+    tree: Vec<u8>,
 }
 
 /// Processes and merges a commit.
@@ -167,13 +182,42 @@ fn apply(m: &mut Member, commit: &[u8]) {
 }
 
 impl Member {
-    /// Commits the addition of `kps`; returns the commit and the Welcome (wire bytes).
-    fn add(&mut self, kps: &[KeyPackage]) -> (Vec<u8>, Vec<u8>) {
+    /// Commits the addition of `kps` (the joiners' tree is left to the caller: see
+    /// `tree` and `pending_tree`).
+    fn add(&mut self, kps: &[KeyPackage]) -> Added {
         let (commit, welcome, _) = with!(&self.provider, |p| self
             .group
             .add_members(p, &self.signer, kps)
             .unwrap());
-        (wire(&commit), wire(&welcome))
+        Added {
+            commit: wire(&commit),
+            welcome: wire(&welcome),
+            tree: Vec::new(),
+        }
+    }
+
+    /// The current ratchet tree, TLS-encoded: what a Kith client exports after merging
+    /// its add commit, for the joiner's Welcome bundle.
+    fn tree(&self) -> Vec<u8> {
+        self.group
+            .export_ratchet_tree()
+            .tls_serialize_detached()
+            .unwrap()
+    }
+
+    /// The ratchet tree of the pending commit, TLS-encoded, for a joiner in a bench that
+    /// then discards the commit. (OpenMLS rebuilds the old tree to apply the commit to it,
+    /// so this costs several times what `tree` does; it is not timed.)
+    fn pending_tree(&self) -> Vec<u8> {
+        with!(&self.provider, |p| self
+            .group
+            .pending_commit()
+            .unwrap()
+            .export_ratchet_tree(p.crypto(), self.group.export_ratchet_tree())
+            .unwrap()
+            .unwrap())
+        .tls_serialize_detached()
+        .unwrap()
     }
 
     fn remove(&mut self, leaf: LeafNodeIndex) -> Vec<u8> {
@@ -277,9 +321,10 @@ fn fresh(n: usize) -> (Member, Member) {
     let (b_signer, b_kp) = key_package(&b_provider);
     let mut kps = vec![b_kp];
     kps.extend((2..n).map(|_| key_package(&crowd).1));
-    let (_, welcome) = a.add(&kps);
+    let mut added = a.add(&kps);
     a.merge_pending();
-    let b = join(b_provider, b_signer, &welcome);
+    added.tree = a.tree();
+    let b = join(b_provider, b_signer, &added);
     b.commit_store();
     (a, b)
 }
@@ -289,19 +334,21 @@ fn steady(n: usize) -> (Member, Member) {
     let mut a = creator();
     let b_provider = Provider::observed();
     let (b_signer, b_kp) = key_package(&b_provider);
-    let (_, welcome) = a.add(&[b_kp]);
+    let mut added = a.add(&[b_kp]);
     a.merge_pending();
-    let mut b = join(b_provider, b_signer, &welcome);
+    added.tree = a.tree();
+    let mut b = join(b_provider, b_signer, &added);
     let commit = b.update();
     apply(&mut a, &commit);
     for _ in 2..n {
         // Add one member; it joins and updates its leaf at once, then never acts again.
         let provider = Provider::crowd();
         let (signer, kp) = key_package(&provider);
-        let (commit, welcome) = a.add(&[kp]);
+        let mut added = a.add(&[kp]);
         a.merge_pending();
-        apply(&mut b, &commit);
-        let mut c = join(provider, signer, &welcome);
+        added.tree = a.tree();
+        apply(&mut b, &added.commit);
+        let mut c = join(provider, signer, &added);
         let commit = c.update();
         apply(&mut a, &commit);
         apply(&mut b, &commit);
@@ -373,9 +420,14 @@ fn bench_group(c: &mut Criterion, state: &str, n: usize, a: &mut Member, b: &mut
             for _ in 0..iters {
                 let kp = key_package(&crowd).1;
                 let t = Instant::now();
-                let (commit, _) = a.add(&[kp]);
+                let added = a.add(&[kp]);
+                if !tree_in_welcome() {
+                    // The committer's share of the tree beside the Welcome: exporting
+                    // it (a tree of the same size; see `tree`).
+                    std::hint::black_box(a.tree());
+                }
                 took += t.elapsed();
-                b_processes(a, b, &commit);
+                b_processes(a, b, &added.commit);
             }
             took
         })
@@ -385,8 +437,8 @@ fn bench_group(c: &mut Criterion, state: &str, n: usize, a: &mut Member, b: &mut
             let mut took = Duration::ZERO;
             for _ in 0..iters {
                 let kp = key_package(&crowd).1;
-                let (commit, _) = a.add(&[kp]);
-                took += b_processes(a, b, &commit);
+                let added = a.add(&[kp]);
+                took += b_processes(a, b, &added.commit);
             }
             took
         })
@@ -419,12 +471,15 @@ fn bench_group(c: &mut Criterion, state: &str, n: usize, a: &mut Member, b: &mut
             for _ in 0..iters {
                 let provider = Provider::observed();
                 let (signer, kp) = key_package(&provider);
-                let (commit, welcome) = a.add(&[kp]);
+                let mut added = a.add(&[kp]);
+                if !tree_in_welcome() {
+                    added.tree = a.pending_tree();
+                }
                 let t = Instant::now();
-                let joined = join(provider, signer, &welcome);
+                let joined = join(provider, signer, &added);
                 took += t.elapsed();
                 assert_eq!(joined.group.members().count(), n + 1);
-                b_processes(a, b, &commit);
+                b_processes(a, b, &added.commit);
             }
             took
         })
@@ -440,30 +495,134 @@ fn sizes() -> Vec<usize> {
         .unwrap_or_else(|| vec![10, 100, 1000])
 }
 
+/// Where the joiner's ratchet tree travels, from `KITH_BENCH_MLS_TREE`: `beside` (Kith's
+/// setting, the default), `welcome` (the setting before it), or `both` (each, then the
+/// steady groups of both side by side: `compare`).
+fn tree_settings() -> Vec<bool> {
+    match std::env::var("KITH_BENCH_MLS_TREE").as_deref() {
+        Ok("welcome") => vec![true],
+        Ok("both") => vec![false, true],
+        _ => vec![false],
+    }
+}
+
+/// Builds the group of a state ("fresh" or "steady") with the current tree setting.
+fn setup(state: &str, n: usize) -> (Member, Member) {
+    let t = Instant::now();
+    SETTING_UP.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (a, b) = if state == "fresh" {
+        fresh(n)
+    } else {
+        steady(n)
+    };
+    SETTING_UP.store(false, std::sync::atomic::Ordering::Relaxed);
+    a.commit_store();
+    b.commit_store();
+    eprintln!(
+        "{state} group of {n} (tree in the Welcome: {}): set up in {:.1} s",
+        tree_in_welcome(),
+        t.elapsed().as_secs_f64()
+    );
+    (a, b)
+}
+
+/// One timed step on a group, for `compare`.
+fn step(op: &str, a: &mut Member, b: &mut Member, crowd: &Provider) -> Duration {
+    let victim = a.group.members().last().unwrap().index;
+    match op {
+        "commit_add" => {
+            let kp = key_package(crowd).1;
+            let t = Instant::now();
+            let added = a.add(&[kp]);
+            if !tree_in_welcome() {
+                std::hint::black_box(a.tree());
+            }
+            let took = t.elapsed();
+            b_processes(a, b, &added.commit);
+            took
+        }
+        "commit_remove" => {
+            let t = Instant::now();
+            let commit = a.remove(victim);
+            let took = t.elapsed();
+            b_processes(a, b, &commit);
+            took
+        }
+        "process_add" => {
+            let added = a.add(&[key_package(crowd).1]);
+            b_processes(a, b, &added.commit)
+        }
+        "join" => {
+            let provider = Provider::observed();
+            let (signer, kp) = key_package(&provider);
+            let mut added = a.add(&[kp]);
+            if !tree_in_welcome() {
+                added.tree = a.pending_tree();
+            }
+            let t = Instant::now();
+            let joined = join(provider, signer, &added);
+            let took = t.elapsed();
+            assert!(joined.group.members().count() > 1);
+            b_processes(a, b, &added.commit);
+            took
+        }
+        _ => unreachable!(),
+    }
+}
+
+/// The two tree settings side by side on the same machine state: each operation on the
+/// group with the tree beside the Welcome, then on the group with the tree in it, in
+/// turn, `rounds` times; prints both medians and the median of the per-round ratios.
+/// Criterion's blocks of seconds per benchmark would put minutes of a shared machine's
+/// drift between the two settings.
+fn compare(n: usize, beside: &mut (Member, Member), inside: &mut (Member, Member)) {
+    let rounds = 30;
+    let crowd = Provider::crowd();
+    eprintln!(
+        "\n{n} members, steady, tree beside / in the Welcome ({rounds} alternating rounds, medians):"
+    );
+    for op in ["commit_add", "commit_remove", "process_add", "join"] {
+        let (mut x, mut y, mut r) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            TREE_IN_WELCOME.store(false, std::sync::atomic::Ordering::Relaxed);
+            let tx = step(op, &mut beside.0, &mut beside.1, &crowd).as_secs_f64() * 1e3;
+            TREE_IN_WELCOME.store(true, std::sync::atomic::Ordering::Relaxed);
+            let ty = step(op, &mut inside.0, &mut inside.1, &crowd).as_secs_f64() * 1e3;
+            x.push(tx);
+            y.push(ty);
+            r.push(tx / ty);
+        }
+        let med = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        eprintln!(
+            "  {op:>14}: {:7.2} ms / {:7.2} ms = {:.2}",
+            med(&mut x),
+            med(&mut y),
+            med(&mut r)
+        );
+    }
+}
+
 fn mls(c: &mut Criterion) {
+    let compare_settings = std::env::var("KITH_BENCH_MLS_TREE").as_deref() == Ok("both");
     for n in sizes() {
-        let t = Instant::now();
-        SETTING_UP.store(true, std::sync::atomic::Ordering::Relaxed);
-        let (mut a, mut b) = fresh(n);
-        SETTING_UP.store(false, std::sync::atomic::Ordering::Relaxed);
-        a.commit_store();
-        b.commit_store();
-        eprintln!(
-            "fresh group of {n}: set up in {:.1} s",
-            t.elapsed().as_secs_f64()
-        );
-        bench_group(c, "fresh", n, &mut a, &mut b);
-        let t = Instant::now();
-        SETTING_UP.store(true, std::sync::atomic::Ordering::Relaxed);
-        let (mut a, mut b) = steady(n);
-        SETTING_UP.store(false, std::sync::atomic::Ordering::Relaxed);
-        a.commit_store();
-        b.commit_store();
-        eprintln!(
-            "steady group of {n}: set up in {:.1} s",
-            t.elapsed().as_secs_f64()
-        );
-        bench_group(c, "steady", n, &mut a, &mut b);
+        let mut steady_groups = Vec::new();
+        for in_welcome in tree_settings() {
+            TREE_IN_WELCOME.store(in_welcome, std::sync::atomic::Ordering::Relaxed);
+            let suffix = if in_welcome { "-tree-in-welcome" } else { "" };
+            for state in ["fresh", "steady"] {
+                let (mut a, mut b) = setup(state, n);
+                bench_group(c, &format!("{state}{suffix}"), n, &mut a, &mut b);
+                if state == "steady" && compare_settings {
+                    steady_groups.push((a, b));
+                }
+            }
+        }
+        if let [beside, inside] = &mut steady_groups[..] {
+            compare(n, beside, inside);
+        }
     }
 }
 

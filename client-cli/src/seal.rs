@@ -94,9 +94,14 @@ pub struct Answer {
 /// What the admitting member leaves for the joiner, sealed under the welcome key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WelcomeBundle {
-    /// The MLS Welcome, TLS-encoded (it carries the ratchet tree).
+    /// The MLS Welcome, TLS-encoded.
     #[serde(with = "serde_bytes")]
     pub welcome: Vec<u8>,
+    /// The group's ratchet tree after the commit that added the joiner, TLS-encoded.
+    /// Given to OpenMLS beside the Welcome, which checks it against the tree hash the
+    /// Welcome's signed GroupInfo carries: whoever forges it makes the join fail.
+    #[serde(with = "serde_bytes")]
+    pub ratchet_tree: Vec<u8>,
     /// The sequence number from which the joiner reads the group's log (just after the
     /// commit that added it).
     pub start_seq: Seq,
@@ -332,6 +337,7 @@ mod tests {
 
         let bundle = WelcomeBundle {
             welcome: vec![6; 1000],
+            ratchet_tree: vec![7; 300],
             start_seq: 42,
             names: vec![([1; 32], "Olena".into())],
         };

@@ -2,8 +2,9 @@
 //! never sends anything larger and rejects relay frames that break them.
 
 /// The largest padded blob (message payload, invitation, answer, welcome): 1 MiB.
-/// Sized for the largest MLS message we expect: a Welcome carrying the ratchet tree of a
-/// 1000-member group (~300 KiB) or a commit right after a bulk add (~100 KiB).
+/// Sized for the largest blob we expect: a sealed Welcome bundle, which carries the
+/// ratchet tree of a 1000-member group (~300 KiB), or a commit right after a bulk add
+/// (~100 KiB).
 pub const MAX_PAYLOAD: usize = 1 << 20;
 
 /// The largest WebSocket message or frame either side accepts: the largest payload plus

@@ -326,9 +326,15 @@ impl Client {
             MlsMessageBodyIn::Welcome(w) => w,
             _ => return Err(hostile("the welcome is not an MLS Welcome")),
         };
-        let staged =
-            StagedWelcome::new_from_welcome(&self.provider, &super::join_config(), welcome, None)
-                .map_err(|e| ClientError::Hostile(format!("the MLS welcome was refused ({e})")))?;
+        let tree = RatchetTreeIn::tls_deserialize_exact(bundle.ratchet_tree.as_slice())
+            .map_err(|_| hostile("the welcome's ratchet tree is malformed"))?;
+        let staged = StagedWelcome::new_from_welcome(
+            &self.provider,
+            &super::join_config(),
+            welcome,
+            Some(tree),
+        )
+        .map_err(|e| ClientError::Hostile(format!("the MLS welcome was refused ({e})")))?;
         // The Welcome must be for the group the invitation named, contain the inviter,
         // come from a member, and every member must carry a well-formed credential.
         if staged.group_context().group_id().as_slice() != inv.mls_group_id.as_slice() {

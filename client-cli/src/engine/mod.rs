@@ -97,7 +97,9 @@ fn create_config() -> MlsGroupCreateConfig {
     create_config_builder().build()
 }
 
-fn create_config_builder() -> MlsGroupCreateConfigBuilder {
+/// Kith's group settings, before the group state extension a new group gets (public
+/// for the MLS bench, which must measure exactly these).
+pub fn create_config_builder() -> MlsGroupCreateConfigBuilder {
     MlsGroupCreateConfig::builder()
         // Every Kith leaf can carry the group state extension (engine/state.rs).
         .capabilities(state::capabilities())
@@ -112,7 +114,12 @@ fn create_config_builder() -> MlsGroupCreateConfigBuilder {
         .sender_ratchet_configuration(SenderRatchetConfiguration::new(5, 1000))
         // We pad application payloads ourselves to relay buckets (payload.rs).
         .padding_size(0)
-        .use_ratchet_tree_extension(true)
+        // The joiner gets the ratchet tree beside the Welcome, in the sealed Welcome
+        // bundle (seal.rs), not in the GroupInfo's extension. In the extension every
+        // commit — not only adds — signs a GroupInfo over the whole tree: at 1000 members
+        // that was about half of what a commit cost (BENCHMARKS.md). OpenMLS checks a
+        // tree given this way against the tree hash in the signed GroupContext.
+        .use_ratchet_tree_extension(false)
 }
 
 /// The same settings, for joining from a Welcome.
@@ -539,14 +546,23 @@ impl Client {
     }
 
     fn mls_group(&self, g: &GroupRecord) -> Result<MlsGroup> {
-        MlsGroup::load(
+        let mut group = MlsGroup::load(
             self.provider.storage(),
             &openmls::group::GroupId::from_slice(&g.mls_group_id),
         )
         .map_err(mls)?
         .ok_or_else(|| {
             ClientError::NotMember("this profile has no state for the group any more".into())
-        })
+        })?;
+        // A group stored under older settings (such as the ratchet tree in the Welcome)
+        // takes the current ones; saved with whatever this call leads to.
+        let config = join_config();
+        if group.configuration() != &config {
+            group
+                .set_configuration(self.provider.storage(), &config)
+                .map_err(mls)?;
+        }
+        Ok(group)
     }
 
     fn access_key(&self, group: &MlsGroup) -> Result<AccessKey> {

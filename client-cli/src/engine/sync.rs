@@ -16,7 +16,7 @@ use crate::identity::{self, IdentityKey, fingerprint};
 use crate::payload::{AppMessage, Body, MAX_NAME_CHARS};
 use kith_protocol::padding::unpad;
 use kith_protocol::{GroupId, Message, MessageKind};
-use openmls::prelude::tls_codec::Deserialize as _;
+use openmls::prelude::tls_codec::{Deserialize as _, Serialize as _};
 use openmls::prelude::*;
 
 /// What one sync brought.
@@ -664,8 +664,14 @@ impl Client {
                 if let Some(mut inv) = self.get::<AdminInvite>(&ns, &slot)?
                     && let (Some(key), Some(welcome)) = (inv.welcome_key.clone(), p.welcome)
                 {
+                    // The tree of the epoch the joiner joins: the one just merged.
+                    let ratchet_tree = m
+                        .export_ratchet_tree()
+                        .tls_serialize_detached()
+                        .map_err(|e| ClientError::Mls(e.to_string()))?;
                     let bundle = crate::seal::WelcomeBundle {
                         welcome,
+                        ratchet_tree,
                         start_seq: seq + 1,
                         names: g.names.iter().map(|(k, v)| (*k, v.clone())).collect(),
                     };

@@ -235,3 +235,60 @@ fn store_mls_state_survives_restart_and_two_members_talk() {
         }
     }
 }
+
+/// Kith's settings keep the ratchet tree out of the Welcome and out of every commit's
+/// GroupInfo (what made commits in large groups slow); the joiner gets it beside the
+/// Welcome, and OpenMLS holds it to the tree hash the Welcome signs: no tree, or the tree
+/// of another epoch, and the join fails.
+#[test]
+fn with_kiths_settings_the_joiner_needs_the_right_tree_beside_the_welcome() {
+    let tmp = tempfile::tempdir().unwrap();
+    let alice = create_provider(&tmp.path().join("alice"));
+    let (signer, cwk) = new_identity(&alice);
+    let config = crate::engine::create_config_builder().build();
+    let mut group = MlsGroup::new(&alice, &signer, &config, cwk).unwrap();
+    let key_package = |dir: &str| {
+        let p = create_provider(&tmp.path().join(dir));
+        let (s, c) = new_identity(&p);
+        let kp = KeyPackage::builder()
+            .leaf_node_capabilities(crate::engine::state::capabilities())
+            .build(CS, &p, &s, c)
+            .unwrap()
+            .key_package()
+            .clone();
+        p.store().commit().unwrap();
+        (p, kp)
+    };
+
+    let (_bob, bob_kp) = key_package("bob");
+    let (_, _, group_info) = group.add_members(&alice, &signer, &[bob_kp]).unwrap();
+    assert!(group_info.is_none(), "a commit signs no GroupInfo");
+    group.merge_pending_commit(&alice).unwrap();
+    let stale_tree = group.export_ratchet_tree();
+
+    let (carol, carol_kp) = key_package("carol");
+    let (_, welcome, group_info) = group.add_members(&alice, &signer, &[carol_kp]).unwrap();
+    assert!(group_info.is_none(), "a commit signs no GroupInfo");
+    group.merge_pending_commit(&alice).unwrap();
+    let tree = group.export_ratchet_tree();
+    let welcome_bytes = to_wire(&welcome);
+    let join = |tree: Option<openmls::treesync::RatchetTree>| {
+        let MlsMessageBodyIn::Welcome(w) = from_wire(&welcome_bytes).extract() else {
+            panic!("expected a Welcome");
+        };
+        // Through the wire encoding, as the Welcome bundle carries it.
+        let tree = tree.map(|t| {
+            RatchetTreeIn::tls_deserialize_exact(t.tls_serialize_detached().unwrap()).unwrap()
+        });
+        let joined =
+            StagedWelcome::new_from_welcome(&carol, &crate::engine::join_config(), w, tree)
+                .map(|staged| staged.members().count());
+        // As the client does when a join fails: nothing of it stays (OpenMLS has
+        // already deleted the KeyPackage's keys).
+        carol.store().rollback();
+        joined
+    };
+    assert!(matches!(join(None), Err(WelcomeError::MissingRatchetTree)));
+    assert!(join(Some(stale_tree)).is_err(), "the tree of another epoch");
+    assert_eq!(join(Some(tree)).unwrap(), 3);
+}
