@@ -143,21 +143,30 @@ fn join(provider: Provider, signer: SignatureKeyPair, added: &Added) -> Member {
     };
     let tree =
         (!tree_in_welcome()).then(|| RatchetTreeIn::tls_deserialize_exact(&added.tree).unwrap());
-    let group = with!(&provider, |p| StagedWelcome::new_from_welcome(
-        p,
-        &join_config(),
-        welcome,
-        tree
-    )
-    .unwrap()
-    .into_group(p)
-    .unwrap());
+    let group = with!(
+        &provider,
+        |p| if JOIN_SERIAL.load(std::sync::atomic::Ordering::Relaxed) {
+            StagedWelcome::new_from_welcome(p, &join_config(), welcome, tree)
+                .unwrap()
+                .into_group(p)
+                .unwrap()
+        } else {
+            kith::engine::join_verify::stage_welcome(p, &join_config(), welcome, tree)
+                .unwrap()
+                .into_group(p)
+                .unwrap()
+        }
+    );
     Member {
         provider,
         signer,
         group,
     }
 }
+
+/// Set to join as OpenMLS does by itself, checking the tree's signatures on one core
+/// (Kith's client checks them on all: `kith::engine::join_verify`), for `compare`.
+static JOIN_SERIAL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// What committing an addition produces (wire bytes).
 struct Added {
@@ -592,17 +601,37 @@ fn compare(n: usize, beside: &mut (Member, Member), inside: &mut (Member, Member
             y.push(ty);
             r.push(tx / ty);
         }
-        let med = |v: &mut Vec<f64>| {
-            v.sort_by(f64::total_cmp);
-            v[v.len() / 2]
-        };
         eprintln!(
             "  {op:>14}: {:7.2} ms / {:7.2} ms = {:.2}",
-            med(&mut x),
-            med(&mut y),
-            med(&mut r)
+            median(&mut x),
+            median(&mut y),
+            median(&mut r)
         );
     }
+    // And the join's signature checks on all cores against one, tree beside.
+    TREE_IN_WELCOME.store(false, std::sync::atomic::Ordering::Relaxed);
+    let (mut x, mut y, mut r) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let tx = step("join", &mut beside.0, &mut beside.1, &crowd).as_secs_f64() * 1e3;
+        JOIN_SERIAL.store(true, std::sync::atomic::Ordering::Relaxed);
+        let ty = step("join", &mut beside.0, &mut beside.1, &crowd).as_secs_f64() * 1e3;
+        JOIN_SERIAL.store(false, std::sync::atomic::Ordering::Relaxed);
+        x.push(tx);
+        y.push(ty);
+        r.push(tx / ty);
+    }
+    eprintln!(
+        "  join, signatures on all {} cores / on one: {:7.2} ms / {:7.2} ms = {:.2}",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        median(&mut x),
+        median(&mut y),
+        median(&mut r)
+    );
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 fn mls(c: &mut Criterion) {

@@ -328,7 +328,7 @@ impl Client {
         };
         let tree = RatchetTreeIn::tls_deserialize_exact(bundle.ratchet_tree.as_slice())
             .map_err(|_| hostile("the welcome's ratchet tree is malformed"))?;
-        let staged = StagedWelcome::new_from_welcome(
+        let staged = super::join_verify::stage_welcome(
             &self.provider,
             &super::join_config(),
             welcome,

@@ -12,6 +12,7 @@
 mod files;
 mod group_admin;
 mod invite;
+pub mod join_verify;
 pub mod records;
 pub mod state;
 mod sync;

@@ -280,15 +280,25 @@ fn with_kiths_settings_the_joiner_needs_the_right_tree_beside_the_welcome() {
         let tree = tree.map(|t| {
             RatchetTreeIn::tls_deserialize_exact(t.tls_serialize_detached().unwrap()).unwrap()
         });
-        let joined =
-            StagedWelcome::new_from_welcome(&carol, &crate::engine::join_config(), w, tree)
-                .map(|staged| staged.members().count());
+        // Through the client's own staging (signatures checked on every core).
+        let joined = crate::engine::join_verify::stage_welcome(
+            &carol,
+            &crate::engine::join_config(),
+            w,
+            tree,
+        )
+        .map(|staged| staged.members().count());
         // As the client does when a join fails: nothing of it stays (OpenMLS has
         // already deleted the KeyPackage's keys).
         carol.store().rollback();
         joined
     };
-    assert!(matches!(join(None), Err(WelcomeError::MissingRatchetTree)));
+    assert!(matches!(
+        join(None),
+        Err(crate::engine::join_verify::JoinError::Welcome(
+            WelcomeError::MissingRatchetTree
+        ))
+    ));
     assert!(join(Some(stale_tree)).is_err(), "the tree of another epoch");
     assert_eq!(join(Some(tree)).unwrap(), 3);
 }
