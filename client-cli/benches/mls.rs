@@ -393,8 +393,6 @@ fn bench_group(c: &mut Criterion, state: &str, n: usize, a: &mut Member, b: &mut
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(if n >= 1000 { 4 } else { 2 }));
     let text = payload();
-    // The last member's leaf, for the removal.
-    let victim = a.group.members().last().unwrap().index;
     let crowd = Provider::crowd();
 
     g.bench_with_input(BenchmarkId::new("encrypt", n), &n, |bench, _| {
@@ -423,76 +421,11 @@ fn bench_group(c: &mut Criterion, state: &str, n: usize, a: &mut Member, b: &mut
             took
         })
     });
-    g.bench_with_input(BenchmarkId::new("commit_add", n), &n, |bench, _| {
-        bench.iter_custom(|iters| {
-            let mut took = Duration::ZERO;
-            for _ in 0..iters {
-                let kp = key_package(&crowd).1;
-                let t = Instant::now();
-                let added = a.add(&[kp]);
-                if !tree_in_welcome() {
-                    // The committer's share of the tree beside the Welcome: exporting
-                    // it (a tree of the same size; see `tree`).
-                    std::hint::black_box(a.tree());
-                }
-                took += t.elapsed();
-                b_processes(a, b, &added.commit);
-            }
-            took
-        })
-    });
-    g.bench_with_input(BenchmarkId::new("process_add", n), &n, |bench, _| {
-        bench.iter_custom(|iters| {
-            let mut took = Duration::ZERO;
-            for _ in 0..iters {
-                let kp = key_package(&crowd).1;
-                let added = a.add(&[kp]);
-                took += b_processes(a, b, &added.commit);
-            }
-            took
-        })
-    });
-    g.bench_with_input(BenchmarkId::new("commit_remove", n), &n, |bench, _| {
-        bench.iter_custom(|iters| {
-            let mut took = Duration::ZERO;
-            for _ in 0..iters {
-                let t = Instant::now();
-                let commit = a.remove(victim);
-                took += t.elapsed();
-                b_processes(a, b, &commit);
-            }
-            took
-        })
-    });
-    g.bench_with_input(BenchmarkId::new("process_remove", n), &n, |bench, _| {
-        bench.iter_custom(|iters| {
-            let mut took = Duration::ZERO;
-            for _ in 0..iters {
-                let commit = a.remove(victim);
-                took += b_processes(a, b, &commit);
-            }
-            took
-        })
-    });
-    g.bench_with_input(BenchmarkId::new("join", n), &n, |bench, _| {
-        bench.iter_custom(|iters| {
-            let mut took = Duration::ZERO;
-            for _ in 0..iters {
-                let provider = Provider::observed();
-                let (signer, kp) = key_package(&provider);
-                let mut added = a.add(&[kp]);
-                if !tree_in_welcome() {
-                    added.tree = a.pending_tree();
-                }
-                let t = Instant::now();
-                let joined = join(provider, signer, &added);
-                took += t.elapsed();
-                assert_eq!(joined.group.members().count(), n + 1);
-                b_processes(a, b, &added.commit);
-            }
-            took
-        })
-    });
+    for op in OPS {
+        g.bench_with_input(BenchmarkId::new(op, n), &n, |bench, _| {
+            bench.iter_custom(|iters| (0..iters).map(|_| step(op, a, b, &crowd)).sum())
+        });
+    }
     g.finish();
 }
 
@@ -535,8 +468,19 @@ fn setup(state: &str, n: usize) -> (Member, Member) {
     (a, b)
 }
 
-/// One timed step on a group, for `compare`.
+/// The operations timed besides encrypting and decrypting.
+const OPS: [&str; 5] = [
+    "commit_add",
+    "process_add",
+    "commit_remove",
+    "process_remove",
+    "join",
+];
+
+/// One timed operation on a group: the commit is then processed by B and dropped by
+/// both, so the group stays as it was.
 fn step(op: &str, a: &mut Member, b: &mut Member, crowd: &Provider) -> Duration {
+    // The last member's leaf, for the removals.
     let victim = a.group.members().last().unwrap().index;
     match op {
         "commit_add" => {
@@ -544,11 +488,17 @@ fn step(op: &str, a: &mut Member, b: &mut Member, crowd: &Provider) -> Duration 
             let t = Instant::now();
             let added = a.add(&[kp]);
             if !tree_in_welcome() {
+                // The committer's share of the tree beside the Welcome: exporting it
+                // (a tree of the same size; see `Member::tree`).
                 std::hint::black_box(a.tree());
             }
             let took = t.elapsed();
             b_processes(a, b, &added.commit);
             took
+        }
+        "process_add" => {
+            let added = a.add(&[key_package(crowd).1]);
+            b_processes(a, b, &added.commit)
         }
         "commit_remove" => {
             let t = Instant::now();
@@ -557,9 +507,9 @@ fn step(op: &str, a: &mut Member, b: &mut Member, crowd: &Provider) -> Duration 
             b_processes(a, b, &commit);
             took
         }
-        "process_add" => {
-            let added = a.add(&[key_package(crowd).1]);
-            b_processes(a, b, &added.commit)
+        "process_remove" => {
+            let commit = a.remove(victim);
+            b_processes(a, b, &commit)
         }
         "join" => {
             let provider = Provider::observed();
@@ -571,11 +521,14 @@ fn step(op: &str, a: &mut Member, b: &mut Member, crowd: &Provider) -> Duration 
             let t = Instant::now();
             let joined = join(provider, signer, &added);
             let took = t.elapsed();
-            assert!(joined.group.members().count() > 1);
+            assert_eq!(
+                joined.group.members().count(),
+                a.group.members().count() + 1
+            );
             b_processes(a, b, &added.commit);
             took
         }
-        _ => unreachable!(),
+        _ => unreachable!("no operation {op}"),
     }
 }
 
