@@ -93,6 +93,11 @@ fn build_bin(profile_dir: &Path, package: &str, bin: &str) {
     cmd.current_dir(workspace)
         .args(["build", "-p", package, "--bin", bin, "--target-dir"])
         .arg(target_dir);
+    if package == "kith-relay" {
+        // As `cargo test --workspace` builds it: with the crash points of the
+        // durability tests.
+        cmd.args(["--features", "test-hooks"]);
+    }
     match profile {
         "debug" => {}
         "release" => {
@@ -114,7 +119,10 @@ fn build_bin(profile_dir: &Path, package: &str, bin: &str) {
 /// A running (or stopped) `kith-relay` process with its own data directory.
 pub struct TestRelay {
     child: Option<Child>,
-    data: TempDir,
+    /// The relay's own temporary data directory, removed when the relay is dropped.
+    _data: TempDir,
+    /// Where the relay runs: `data`, unless a test moved it ([`TestRelay::set_data_dir`]).
+    data_path: PathBuf,
     logs: Option<TempDir>,
     log_path: PathBuf,
     args: Vec<String>,
@@ -151,7 +159,8 @@ impl TestRelay {
         }
         let mut relay = TestRelay {
             child: None,
-            data,
+            data_path: data.path().to_path_buf(),
+            _data: data,
             logs: Some(logs),
             log_path,
             args,
@@ -181,7 +190,7 @@ impl TestRelay {
             "127.0.0.1:0",
             "--data",
         ])
-        .arg(self.data.path())
+        .arg(&self.data_path)
         .args(&self.args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -274,7 +283,52 @@ impl TestRelay {
 
     /// The relay's data directory (kept across restarts).
     pub fn data_dir(&self) -> &Path {
-        self.data.path()
+        &self.data_path
+    }
+
+    /// Makes the next start (or [`TestRelay::restart`]) run on `dir` instead: a data
+    /// directory on a test file system (a power cut, a full disk), or the directory
+    /// beneath one. The caller keeps `dir` alive.
+    pub fn set_data_dir(&mut self, dir: &Path) {
+        self.data_path = dir.to_path_buf();
+    }
+
+    /// Sets (or with `None` removes) an environment variable of the relay for its next
+    /// start: a crash point of the `test-hooks` build, say.
+    pub fn set_env(&mut self, key: &str, value: Option<&str>) {
+        self.envs.retain(|(k, _)| k != key);
+        if let Some(v) = value {
+            self.envs.push((key.to_string(), v.to_string()));
+        }
+    }
+
+    /// Starts the relay again (new ports) unless it still runs; for after it exited by
+    /// itself (a crash point).
+    pub async fn start_again(&mut self) {
+        if let Some(child) = self.child.as_mut()
+            && child.try_wait().ok().flatten().is_none()
+        {
+            return;
+        }
+        self.child = None;
+        self.spawn().await;
+    }
+
+    /// Waits up to `within` for the relay to exit by itself; its status, or `None` if it
+    /// still runs.
+    pub async fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + within;
+        loop {
+            let child = self.child.as_mut()?;
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// The file the relay's stderr goes to (appended across restarts).
@@ -357,7 +411,7 @@ impl Drop for TestRelay {
             eprintln!(
                 "kith-relay log kept at {} (data dir was {}); last lines:\n{}",
                 dir.display(),
-                self.data.path().display(),
+                self.data_path.display(),
                 self.log_tail(30)
             );
         }

@@ -1,0 +1,68 @@
+//! Named crash points, for the crash tests (`tests/tests/durability.rs`).
+//!
+//! With the `test-hooks` feature, `KITH_RELAY_CRASH_AT=NAME` (or `NAME:N`) makes the relay
+//! abort, as `kill -9` would, the first (or `N`th) time it reaches the point `NAME`: no
+//! destructor runs, nothing more is written, and whatever the kernel already has stays.
+//! The tests then restart it and check what survived. Without the feature every point is
+//! an empty inline function, so a release binary has neither the hook nor its lookup.
+//!
+//! The points, in the order a write meets them (PROTOCOL.md's durability section and
+//! SECURITY.md name the same):
+//!
+//! | point | where |
+//! |---|---|
+//! | `open.replayed` | open: the log's records are in sled, durably; segments not emptied |
+//! | `open.reset` | open: the first segment emptied, the second not |
+//! | `append.written` | a sync's record written to the log, not yet `fdatasync`ed |
+//! | `append.synced` | the record durable, nobody answered yet |
+//! | `checkpoint.rotated` | a checkpoint moved syncs to the other segment; sled has nothing of it yet |
+//! | `checkpoint.slice` | a checkpoint wrote one slice of its changes to sled |
+//! | `checkpoint.applied` | a checkpoint's changes are in sled durably; its segment not emptied |
+//! | `checkpoint.retired` | the checkpoint's segment emptied |
+//! | `keys.written` | one copy of the shredding keys rewritten and synced (`:1`: the other copy not yet) |
+
+/// Aborts the process here if the crash tests asked for this point.
+#[cfg(feature = "test-hooks")]
+pub fn point(name: &'static str) {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static TARGET: OnceLock<Option<(String, u64)>> = OnceLock::new();
+    static HITS: AtomicU64 = AtomicU64::new(0);
+    let target = TARGET.get_or_init(|| {
+        let spec = std::env::var("KITH_RELAY_CRASH_AT").ok()?;
+        let (name, n) = match spec.split_once(':') {
+            Some((name, n)) => (name.to_string(), n.parse().unwrap_or(1)),
+            None => (spec, 1),
+        };
+        Some((name, n.max(1)))
+    });
+    if let Some((want, n)) = target
+        && want == name
+        && HITS.fetch_add(1, Ordering::SeqCst) + 1 == *n
+    {
+        eprintln!("kith-relay: crash point {name} reached; aborting");
+        std::process::abort();
+    }
+}
+
+/// Aborts the process here if the crash tests asked for this point.
+#[cfg(not(feature = "test-hooks"))]
+#[inline(always)]
+pub fn point(_name: &'static str) {}
+
+/// A size limit that the crash tests may lower (`KITH_RELAY_TEST_<NAME>`, bytes), so that
+/// checkpoints and rotations happen within a few posts; `default` otherwise.
+#[cfg(feature = "test-hooks")]
+pub fn tunable(name: &str, default: usize) -> usize {
+    std::env::var(format!("KITH_RELAY_TEST_{name}"))
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A size limit that the crash tests may lower; `default` in this build.
+#[cfg(not(feature = "test-hooks"))]
+#[inline(always)]
+pub fn tunable(_name: &str, default: usize) -> usize {
+    default
+}
