@@ -55,11 +55,21 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
-/// The keys in a `shred-keys` file (56-byte records after the 8-byte header).
+/// The keys in both copies of the shredding keys (`KITHSK3`: magic, generation, length,
+/// 56-byte records, checksum; see `server/src/store/shred.rs`).
 fn shred_keys(dir: &Path) -> Vec<Vec<u8>> {
-    let file = std::fs::read(dir.join("shred-keys")).unwrap();
-    assert_eq!(&file[..8], b"KITHSK2\0");
-    file[8..].chunks(56).map(|r| r[24..].to_vec()).collect()
+    let mut keys = Vec::new();
+    for name in ["shred-keys", "shred-keys.1"] {
+        let file = std::fs::read(dir.join(name)).unwrap();
+        assert_eq!(&file[..8], b"KITHSK3\0", "{name}");
+        let len = u64::from_be_bytes(file[16..24].try_into().unwrap()) as usize;
+        for r in file[24..24 + len].chunks(56) {
+            if !keys.contains(&r[24..].to_vec()) {
+                keys.push(r[24..].to_vec());
+            }
+        }
+    }
+    keys
 }
 
 #[tokio::test(flavor = "multi_thread")]

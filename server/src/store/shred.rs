@@ -4,7 +4,7 @@
 //! stay in the log file until sled happens to reuse that space. A seized disk could then
 //! give up ciphertext long past its retention limit. So every stored payload and blob is
 //! sealed (XChaCha20-Poly1305) under a key that is destroyed when the record expires, and
-//! the keys live outside sled, in a small `shred-keys` file that is rewritten in place.
+//! the keys live outside sled, in two small `shred-keys` files rewritten in place.
 //! Whatever bytes linger in sled's log can then no longer be opened by anyone, the relay
 //! included.
 //!
@@ -30,9 +30,22 @@
 //! expiry they were stored with (their key is shared with other groups). SECURITY.md says
 //! so.
 //!
-//! File format (`KITHSK2\0`, then 56-byte records): period (8, big-endian; the top bit
-//! marks a key of the first format, below), start (8), used_until (8), key (32). The
-//! first format (`KITHSK1\0`, 48-byte records: start, length, key) keyed periods by
+//! **Two copies, each rewritten in place.** The keys are kept in two files,
+//! `shred-keys` and `shred-keys.1`, each a whole copy with a generation number and a
+//! checksum. A change rewrites the older copy in place and syncs it, then the other: a
+//! write cut anywhere (a crash, a power cut between pages) tears at most the copy being
+//! written, and open takes the intact copy of the highest generation. So no live key is
+//! ever lost (that would turn acknowledged records into silent gaps) and no destroyed key
+//! comes back once both copies are written; and rewriting in place, not by rename, keeps
+//! overwriting the blocks that held destroyed keys. A key is used only once both copies
+//! hold it: a key that could not be written (a full disk) is never used.
+//!
+//! File format (`KITHSK3\0`, generation (8, big-endian), length of the records (8), the
+//! records, SHA-256 of everything before it (32), then zeros to the end of the file).
+//! A record is 56 bytes: period (8, big-endian; the top bit marks a key of the first
+//! format, below), start (8), used_until (8), key (32). The previous format (`KITHSK2\0`
+//! and the same records to the end of the file, one copy) is read and replaced at the
+//! first change. The first format (`KITHSK1\0`, 48-byte records: start, length, key) keyed periods by
 //! storage time; such keys are kept, open the records sealed under them, and are destroyed
 //! when `start + length + max_retention` has passed, as that version did.
 //!
@@ -48,15 +61,21 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::Read;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use zeroize::Zeroizing;
 
-const FILE: &str = "shred-keys";
+/// The two copies; the first also has the name every earlier version used.
+const FILES: [&str; 2] = ["shred-keys", "shred-keys.1"];
 const MAGIC_V1: &[u8; 8] = b"KITHSK1\0";
 const RECORD_V1: usize = 8 + 8 + 32;
-const MAGIC: &[u8; 8] = b"KITHSK2\0";
+const MAGIC_V2: &[u8; 8] = b"KITHSK2\0";
+const MAGIC: &[u8; 8] = b"KITHSK3\0";
+/// Magic, generation and length before the records; the checksum after them.
+const HEAD: usize = 8 + 8 + 8;
+const SUM: usize = 32;
 const RECORD: usize = 8 + 8 + 8 + 32;
 /// The top bit of a record's period: a first-format key (periods by storage time).
 const LEGACY: u64 = 1 << 63;
@@ -128,12 +147,13 @@ impl Sealed {
     }
 }
 
+#[derive(Clone)]
 struct Entry {
     key: Key,
     used_until: u64,
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Ring {
     /// (period, start of the expiry period) -> key.
     keys: BTreeMap<(u64, u64), Entry>,
@@ -143,8 +163,15 @@ struct Ring {
 
 /// The shredding keys.
 pub struct KeyRing {
-    file: Mutex<File>,
+    /// The two copies, their generations (0: not a valid current copy) and lengths.
+    files: Mutex<Copies>,
     ring: Mutex<Ring>,
+}
+
+struct Copies {
+    files: [File; 2],
+    generations: [u64; 2],
+    lengths: [u64; 2],
 }
 
 fn be(b: &[u8]) -> Result<u64> {
@@ -169,19 +196,70 @@ fn aad(context: &[u8], expiry: Expiry) -> Vec<u8> {
     a
 }
 
+/// Reads the records of a current-format copy, if it is whole: (generation, records).
+fn read_copy(bytes: &[u8]) -> Option<(u64, &[u8])> {
+    let rest = bytes.strip_prefix(MAGIC)?;
+    let generation = u64::from_be_bytes(rest.get(..8)?.try_into().ok()?);
+    let len = usize::try_from(u64::from_be_bytes(rest.get(8..16)?.try_into().ok()?)).ok()?;
+    let end = HEAD.checked_add(len)?;
+    let sum = bytes.get(end..end.checked_add(SUM)?)?;
+    (Sha256::digest(&bytes[..end])[..] == *sum && len.is_multiple_of(RECORD))
+        .then(|| (generation, &bytes[HEAD..end]))
+}
+
+fn read_records(body: &[u8], ring: &mut Ring) -> Result<()> {
+    if !body.len().is_multiple_of(RECORD) {
+        return Err(StoreError::Corrupt);
+    }
+    for r in body.chunks_exact(RECORD) {
+        let (period, start, used_until) = (be(&r[..8])?, be(&r[8..16])?, be(&r[16..24])?);
+        let mut key = Zeroizing::new([0u8; 32]);
+        key.copy_from_slice(&r[24..]);
+        if period & LEGACY != 0 {
+            ring.legacy.insert(start, (period & !LEGACY, key));
+        } else if period == 0 {
+            return Err(StoreError::Corrupt);
+        } else {
+            ring.keys.insert((period, start), Entry { key, used_until });
+        }
+    }
+    Ok(())
+}
+
 impl KeyRing {
-    /// Opens (or creates) the key file in `dir`.
+    /// Opens (or creates) the key files in `dir`.
     pub fn open(dir: &Path) -> Result<Self> {
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(dir.join(FILE))?;
-        let mut bytes = Zeroizing::new(Vec::new());
-        file.read_to_end(&mut bytes)?;
+        let mut files = Vec::with_capacity(2);
+        let mut contents = Vec::with_capacity(2);
+        for name in FILES {
+            let mut file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(dir.join(name))?;
+            let mut bytes = Zeroizing::new(Vec::new());
+            file.read_to_end(&mut bytes)?;
+            files.push(file);
+            contents.push(bytes);
+        }
+        // Both names durable before any key is used.
+        File::open(dir)?.sync_all()?;
         let mut ring = Ring::default();
-        if let Some(body) = bytes.strip_prefix(MAGIC_V1) {
+        let mut generations = [0u64; 2];
+        let copies: Vec<Option<(u64, &[u8])>> = contents.iter().map(|c| read_copy(c)).collect();
+        for (i, c) in copies.iter().enumerate() {
+            generations[i] = c.map_or(0, |(g, _)| g);
+        }
+        let newest = (0..2)
+            .filter(|&i| copies[i].is_some())
+            .max_by_key(|&i| generations[i]);
+        let first = &contents[0];
+        if let Some(i) = newest {
+            read_records(copies[i].map(|(_, r)| r).unwrap_or_default(), &mut ring)?;
+        } else if let Some(body) = first.strip_prefix(MAGIC_V2) {
+            read_records(body, &mut ring)?;
+        } else if let Some(body) = first.strip_prefix(MAGIC_V1) {
             if body.len() % RECORD_V1 != 0 {
                 return Err(StoreError::Corrupt);
             }
@@ -190,27 +268,20 @@ impl KeyRing {
                 key.copy_from_slice(&r[16..]);
                 ring.legacy.insert(be(&r[..8])?, (be(&r[8..16])?, key));
             }
-        } else if let Some(body) = bytes.strip_prefix(MAGIC) {
-            if body.len() % RECORD != 0 {
-                return Err(StoreError::Corrupt);
-            }
-            for r in body.chunks_exact(RECORD) {
-                let (period, start, used_until) = (be(&r[..8])?, be(&r[8..16])?, be(&r[16..24])?);
-                let mut key = Zeroizing::new([0u8; 32]);
-                key.copy_from_slice(&r[24..]);
-                if period & LEGACY != 0 {
-                    ring.legacy.insert(start, (period & !LEGACY, key));
-                } else if period == 0 {
-                    return Err(StoreError::Corrupt);
-                } else {
-                    ring.keys.insert((period, start), Entry { key, used_until });
-                }
-            }
-        } else if !bytes.is_empty() {
+        } else if contents.iter().any(|c| !c.is_empty()) {
+            // Neither copy whole and no earlier format: a torn write cannot do that (it
+            // tears one copy at most), so this is corruption, not a state to start over
+            // from (that would make every stored record unreadable).
             return Err(StoreError::Corrupt);
         }
+        let lengths = [contents[0].len() as u64, contents[1].len() as u64];
+        let [a, b]: [File; 2] = files.try_into().map_err(|_| StoreError::Corrupt)?;
         Ok(Self {
-            file: Mutex::new(file),
+            files: Mutex::new(Copies {
+                files: [a, b],
+                generations,
+                lengths,
+            }),
             ring: Mutex::new(ring),
         })
     }
@@ -219,28 +290,44 @@ impl KeyRing {
         self.ring.lock().map_err(|_| StoreError::Corrupt)
     }
 
-    /// Rewrites the whole file in place and syncs it.
+    /// Writes `ring` to both copies, the older first, each in place and synced.
     fn persist(&self, ring: &Ring) -> Result<()> {
         let n = ring.keys.len() + ring.legacy.len();
-        let mut out = Zeroizing::new(Vec::with_capacity(MAGIC.len() + n * RECORD));
-        out.extend_from_slice(MAGIC);
+        let mut records = Zeroizing::new(Vec::with_capacity(n * RECORD));
         for (start, (len, key)) in &ring.legacy {
-            out.extend_from_slice(&(len | LEGACY).to_be_bytes());
-            out.extend_from_slice(&start.to_be_bytes());
-            out.extend_from_slice(&start.saturating_add(*len).to_be_bytes());
-            out.extend_from_slice(key.as_ref());
+            records.extend_from_slice(&(len | LEGACY).to_be_bytes());
+            records.extend_from_slice(&start.to_be_bytes());
+            records.extend_from_slice(&start.saturating_add(*len).to_be_bytes());
+            records.extend_from_slice(key.as_ref());
         }
         for ((period, start), e) in &ring.keys {
-            out.extend_from_slice(&period.to_be_bytes());
-            out.extend_from_slice(&start.to_be_bytes());
-            out.extend_from_slice(&e.used_until.to_be_bytes());
-            out.extend_from_slice(e.key.as_ref());
+            records.extend_from_slice(&period.to_be_bytes());
+            records.extend_from_slice(&start.to_be_bytes());
+            records.extend_from_slice(&e.used_until.to_be_bytes());
+            records.extend_from_slice(e.key.as_ref());
         }
-        let mut f = self.file.lock().map_err(|_| StoreError::Corrupt)?;
-        f.seek(SeekFrom::Start(0))?;
-        f.write_all(&out)?;
-        f.set_len(out.len() as u64)?;
-        f.sync_all()?;
+        let mut c = self.files.lock().map_err(|_| StoreError::Corrupt)?;
+        let generation = c.generations[0].max(c.generations[1]) + 1;
+        let mut out = Zeroizing::new(Vec::with_capacity(HEAD + records.len() + SUM));
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&generation.to_be_bytes());
+        out.extend_from_slice(&(records.len() as u64).to_be_bytes());
+        out.extend_from_slice(&records);
+        let sum = Sha256::digest(&out[..]);
+        out.extend_from_slice(&sum);
+        let older = usize::from(c.generations[1] < c.generations[0]);
+        for i in [older, older ^ 1] {
+            // Zeros over what a longer earlier copy held (destroyed keys among it).
+            let mut bytes = out.clone();
+            bytes.resize(out.len().max(c.lengths[i] as usize), 0);
+            // Until it is whole again this copy is not current.
+            c.generations[i] = 0;
+            c.files[i].write_all_at(&bytes, 0)?;
+            c.files[i].sync_data()?;
+            c.generations[i] = generation;
+            c.lengths[i] = bytes.len() as u64;
+            crate::crash::point("keys.written");
+        }
         Ok(())
     }
 
@@ -257,33 +344,27 @@ impl KeyRing {
         let key = {
             let mut ring = self.ring()?;
             let slot = (expiry.period, expiry.start());
-            let fresh = match ring.keys.get_mut(&slot) {
-                Some(e) if e.used_until >= now => None,
-                Some(e) => {
-                    e.used_until = now + USE_SLACK;
-                    Some(e.key.clone())
-                }
-                None => {
-                    let key = Zeroizing::new(rand::random::<[u8; 32]>());
-                    ring.keys.insert(
-                        slot,
-                        Entry {
-                            key: key.clone(),
-                            used_until: now + USE_SLACK,
-                        },
-                    );
-                    Some(key)
-                }
-            };
-            match fresh {
-                // Durable before anything sealed with it is written: a key lost in a
-                // crash would take acknowledged records with it, and a `used_until` too
-                // early would shred records still within their retention.
-                Some(key) => {
-                    self.persist(&ring)?;
+            match ring.keys.get(&slot) {
+                Some(e) if e.used_until >= now => e.key.clone(),
+                found => {
+                    // Durable before anything sealed with it is written, and in use only
+                    // once durable: a key lost in a crash would take acknowledged records
+                    // with it, and a `used_until` too early would shred records still
+                    // within their retention.
+                    let entry = Entry {
+                        key: found.map_or_else(
+                            || Zeroizing::new(rand::random::<[u8; 32]>()),
+                            |e| e.key.clone(),
+                        ),
+                        used_until: now + USE_SLACK,
+                    };
+                    let key = entry.key.clone();
+                    let mut next = ring.clone();
+                    next.keys.insert(slot, entry);
+                    self.persist(&next)?;
+                    *ring = next;
                     key
                 }
-                None => ring.keys[&slot].key.clone(),
             }
         };
         let nonce: [u8; 24] = rand::random();
@@ -360,15 +441,18 @@ impl KeyRing {
     /// limit). Returns how many.
     pub fn forget(&self, now: u64, max_retention: u64) -> Result<usize> {
         let mut ring = self.ring()?;
-        let before = ring.keys.len() + ring.legacy.len();
-        ring.keys
+        let mut next = ring.clone();
+        next.keys
             .retain(|(period, start), e| !Self::dead(*period, *start, e, now, max_retention));
-        ring.legacy.retain(|start, (len, _)| {
+        next.legacy.retain(|start, (len, _)| {
             start.saturating_add(*len).saturating_add(max_retention) > now
         });
-        let forgotten = before - ring.keys.len() - ring.legacy.len();
+        let forgotten = ring.keys.len() + ring.legacy.len() - next.keys.len() - next.legacy.len();
         if forgotten > 0 {
-            self.persist(&ring)?;
+            // Gone from memory only once gone from both copies: a failed write is tried
+            // again at the next sweep.
+            self.persist(&next)?;
+            *ring = next;
         }
         Ok(forgotten)
     }
@@ -440,8 +524,10 @@ mod tests {
         let ring = KeyRing::open(dir.path()).unwrap();
         assert_eq!(ring.unseal(&b, b"ctx b").unwrap().unwrap(), b"long");
         assert_eq!(ring.unseal(&c, b"ctx c").unwrap().unwrap(), b"c");
-        let file = std::fs::read(dir.path().join(FILE)).unwrap();
-        assert_eq!(file.len(), MAGIC.len() + 2 * RECORD);
+        for name in FILES {
+            let file = std::fs::read(dir.path().join(name)).unwrap();
+            assert_eq!(file.len(), HEAD + 2 * RECORD + SUM, "{name}");
+        }
     }
 
     #[test]
@@ -471,7 +557,7 @@ mod tests {
         file.extend_from_slice(&3600u64.to_be_bytes());
         file.extend_from_slice(&3600u64.to_be_bytes());
         file.extend_from_slice(&key);
-        std::fs::write(dir.path().join(FILE), &file).unwrap();
+        std::fs::write(dir.path().join(FILES[0]), &file).unwrap();
 
         let ring = KeyRing::open(dir.path()).unwrap();
         assert_eq!(
@@ -491,7 +577,93 @@ mod tests {
         assert!(ring.unseal_legacy(4000, &g, 5, &sealed).unwrap().is_some());
         ring.forget(7200 + 100, 100).unwrap();
         assert_eq!(ring.unseal_legacy(4000, &g, 5, &sealed).unwrap(), None);
-        let bytes = std::fs::read(dir.path().join(FILE)).unwrap();
-        assert!(!bytes.windows(32).any(|w| w == key), "the old key is gone");
+        for name in FILES {
+            let bytes = std::fs::read(dir.path().join(name)).unwrap();
+            assert!(
+                !bytes.windows(32).any(|w| w == key),
+                "the old key is gone from {name}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_torn_copy_falls_back_to_the_other_and_no_destroyed_key_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let ring = KeyRing::open(dir.path()).unwrap();
+        let a = ring
+            .seal(1000, Expiry::after(1000, 10), b"a", b"a")
+            .unwrap();
+        let b = ring
+            .seal(1000, Expiry::after(1000, 30 * DAY), b"b", b"b")
+            .unwrap();
+        assert_eq!(ring.forget(1011, 30 * DAY).unwrap(), 1);
+        drop(ring);
+        // Every copy, torn at every 7th byte (a write cut between pages), in turn.
+        for name in FILES {
+            let path = dir.path().join(name);
+            let whole = std::fs::read(&path).unwrap();
+            for cut in (0..whole.len()).step_by(7) {
+                let mut torn = whole.clone();
+                for byte in &mut torn[cut..] {
+                    *byte = 0xA5;
+                }
+                std::fs::write(&path, &torn).unwrap();
+                let ring = KeyRing::open(dir.path()).unwrap();
+                assert_eq!(
+                    ring.unseal(&b, b"b").unwrap().unwrap(),
+                    b"b",
+                    "{name} cut {cut}"
+                );
+                assert_eq!(ring.unseal(&a, b"a").unwrap(), None, "{name} cut {cut}");
+            }
+            std::fs::write(&path, &whole).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_key_that_could_not_be_written_is_never_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let ring = KeyRing::open(dir.path()).unwrap();
+        // Read-only handles in place of the files: every write fails (a full disk).
+        let good = {
+            let mut c = ring.files.lock().unwrap();
+            let ro = |i: usize| File::open(dir.path().join(FILES[i])).unwrap();
+            std::mem::replace(&mut c.files, [ro(0), ro(1)])
+        };
+        assert!(
+            ring.seal(1000, Expiry::after(1000, 100), b"x", b"x")
+                .is_err()
+        );
+        assert!(ring.ring().unwrap().keys.is_empty(), "not in use");
+        ring.files.lock().unwrap().files = good;
+        let sealed = ring
+            .seal(1000, Expiry::after(1000, 100), b"x", b"x")
+            .unwrap();
+        drop(ring);
+        let ring = KeyRing::open(dir.path()).unwrap();
+        assert_eq!(ring.unseal(&sealed, b"x").unwrap().unwrap(), b"x");
+    }
+
+    #[test]
+    fn the_previous_format_is_read_and_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = [4u8; 32];
+        let mut file = MAGIC_V2.to_vec();
+        file.extend_from_slice(&1u64.to_be_bytes());
+        file.extend_from_slice(&2000u64.to_be_bytes());
+        file.extend_from_slice(&5000u64.to_be_bytes());
+        file.extend_from_slice(&key);
+        std::fs::write(dir.path().join(FILES[0]), &file).unwrap();
+        let ring = KeyRing::open(dir.path()).unwrap();
+        assert_eq!(ring.next_forget(u64::MAX).unwrap(), Some(2001));
+        ring.seal(1000, Expiry::after(1000, 10), b"x", b"x")
+            .unwrap();
+        drop(ring);
+        for name in FILES {
+            let bytes = std::fs::read(dir.path().join(name)).unwrap();
+            assert!(bytes.starts_with(MAGIC), "{name}");
+        }
+        let ring = KeyRing::open(dir.path()).unwrap();
+        assert_eq!(ring.ring().unwrap().keys.len(), 2);
     }
 }
