@@ -25,6 +25,19 @@ pub enum StoreError {
     /// A stored record did not decode.
     #[error("corrupt record")]
     Corrupt,
+    /// A sync could not make the writes since the last sync durable (the disk is full,
+    /// or a write failed), and none of them is in the log. The caller drops them
+    /// ([`Store::discard_unsynced`]) and refuses them; the store goes on.
+    #[error("writes not made durable: {0}")]
+    NotDurable(String),
+    /// Too much waits to be moved from the write-ahead log into the main store (its
+    /// checkpoints fail or lag): new writes are refused until they catch up.
+    #[error("storage is behind: {0}")]
+    Backlog(String),
+    /// Whether the last writes reached the disk is unknown, and no later sync can be
+    /// trusted: the process must stop, and the next open's replay decides.
+    #[error("storage failed: {0}")]
+    Failed(String),
 }
 
 /// The result of store calls.
@@ -240,8 +253,18 @@ pub trait Store: Send + Sync + 'static {
     fn shred(&self, now: u64, max_retention: u64) -> Result<usize>;
     /// When [`Store::shred`] will next have something to do (Unix seconds), if ever.
     fn next_shred(&self, max_retention: u64) -> Result<Option<u64>>;
-    /// Makes every earlier write durable.
+    /// Makes every earlier write durable. On [`StoreError::NotDurable`] the writes stay
+    /// visible until [`Store::discard_unsynced`]; on [`StoreError::Failed`] nothing more
+    /// may be acknowledged.
     fn sync(&self) -> Result<()>;
+    /// Drops every write not yet made durable by a sync (after a failed sync, with no
+    /// write in progress).
+    fn discard_unsynced(&self) {}
+    /// Whether a new write may start now; [`StoreError::Backlog`] when the store cannot
+    /// take more until its checkpoints catch up.
+    fn admit(&self) -> Result<()> {
+        Ok(())
+    }
     /// Whether enough synced writes wait to be moved into the main store that
     /// [`Store::checkpoint`] should run (an engine with a write-ahead log).
     fn wants_checkpoint(&self) -> bool {

@@ -35,7 +35,7 @@
 //! `pwrite` and one `fdatasync` per sync, on the syncing thread.
 
 use super::shred::{Expiry, KeyRing, Sealed};
-use super::wal::{Changes, Wal};
+use super::wal::{AppendError, Changes, Wal};
 use super::{BlobInfo, GroupMeta, RecordInfo, Result, Slot, SlotKey, Store, StoreError};
 use kith_protocol::frame::AccessPublicKey;
 use kith_protocol::{BlobId, Epoch, GroupId, Message, MessageKind, Seq};
@@ -53,6 +53,9 @@ const MESSAGE: u8 = b'M';
 const BLOB: u8 = b'B';
 const BLOB_AGE: u8 = b'T';
 const SLOT: u8 = b'S';
+/// The key of the last log record sled has applied (8 bytes, big-endian), written in the
+/// same batch as the record's changes: open replays only what lies above it.
+const APPLIED: &[u8] = b"L";
 /// The first byte of a message record in the current format.
 const MESSAGE_V2: u8 = 0;
 /// The AEAD tag the shredding layer adds.
@@ -127,6 +130,12 @@ fn blob_context(g: &GroupId, id: &BlobId, stored_at: u64) -> Vec<u8> {
 
 /// A checkpoint is wanted once this much is in the log but not in sled…
 const CHECKPOINT_BYTES: usize = 4 << 20;
+/// New writes are refused while this much is in the log but not in sled (checkpoints
+/// fail, a full disk, or lag far behind): it bounds the memory of the overlay, the size of
+/// the log segments and what an open reads back.
+const MAX_BACKLOG_BYTES: usize = 64 << 20;
+/// After a failed checkpoint, the next waits this long.
+const CHECKPOINT_RETRY: Duration = Duration::from_secs(1);
 /// …or once the oldest of it is this old.
 const CHECKPOINT_AFTER: Duration = Duration::from_secs(10);
 /// A checkpoint writes to sled this much at a time…
@@ -149,6 +158,10 @@ struct Overlay {
     durable_since: Option<Instant>,
     /// In the retired segment, being applied to sled by a checkpoint.
     checkpointing: Option<Arc<Changes>>,
+    /// The log bytes behind `checkpointing`.
+    checkpointing_bytes: usize,
+    /// When the last checkpoint failed, if the last one did.
+    checkpoint_failed: Option<Instant>,
 }
 
 impl Overlay {
@@ -160,6 +173,8 @@ impl Overlay {
             durable_bytes: 0,
             durable_since: None,
             checkpointing: None,
+            checkpointing_bytes: 0,
+            checkpoint_failed: None,
         }
     }
 
@@ -177,13 +192,18 @@ impl Overlay {
 pub struct SledStore {
     db: sled::Db,
     log_file: Option<File>,
+    /// sled's `blobs/` directory, and the files in it already synced (sled never
+    /// rewrites one).
+    blob_dir: std::path::PathBuf,
+    synced_blobs: Mutex<std::collections::HashSet<std::ffi::OsString>>,
     ring: KeyRing,
     overlay: Mutex<Overlay>,
     /// The write-ahead log; its lock also makes it one sync at a time (the flusher and
     /// retention both sync).
     wal: Mutex<Wal>,
-    /// One checkpoint at a time.
-    checkpoint: Mutex<Option<usize>>,
+    /// One checkpoint at a time; holds the segment it retires and that segment's last
+    /// record number until it is done.
+    checkpoint: Mutex<Option<(usize, u64)>>,
     /// Tests: leave the log unapplied on drop, as a crash would.
     #[cfg(test)]
     crash_on_drop: std::sync::atomic::AtomicBool,
@@ -255,15 +275,34 @@ impl SledStore {
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(64 * 1024 * 1024)
+            // sled writes its log only when told (checkpoints, open): a background flush
+            // could put a log entry on disk before the blob file it names is synced.
+            .flush_every_ms(None)
             .open()?;
         let log_file = File::open(dir.join("db")).ok();
         let ring = KeyRing::open(dir)?;
-        // What the log holds from before a crash (or nothing after a clean stop): into
-        // sled, durably, then the log starts empty.
-        let (mut wal, records) = Wal::open(dir)?;
-        if !records.is_empty() {
+        let applied = match db.get(APPLIED)? {
+            Some(v) => u64::from_be_bytes(v.as_ref().try_into().map_err(|_| StoreError::Corrupt)?),
+            None => 0,
+        };
+        // What the log holds from before a crash that sled does not have yet: into sled,
+        // durably, with the number of its last record; then the log starts empty.
+        let (wal, records) = Wal::open(dir, applied)?;
+        let store = Self {
+            db,
+            log_file,
+            blob_dir: dir.join("blobs"),
+            synced_blobs: Mutex::new(std::collections::HashSet::new()),
+            ring,
+            overlay: Mutex::new(Overlay::new()),
+            wal: Mutex::new(wal),
+            checkpoint: Mutex::new(None),
+            #[cfg(test)]
+            crash_on_drop: std::sync::atomic::AtomicBool::new(false),
+        };
+        if let Some(&(last, _)) = records.last() {
             let mut batch = sled::Batch::default();
-            for changes in records {
+            for (_, changes) in records {
                 for (k, v) in changes {
                     match v {
                         Some(v) => batch.insert(k, v),
@@ -271,31 +310,47 @@ impl SledStore {
                     }
                 }
             }
-            db.apply_batch(batch)?;
-            db.flush()?;
-            if let Some(f) = &log_file {
-                f.sync_data()?;
-            }
+            batch.insert(APPLIED, &last.to_be_bytes());
+            store.db.apply_batch(batch)?;
+            store.sled_durable()?;
+            crate::crash::point("open.replayed");
         }
-        wal.reset()?;
-        Ok(Self {
-            db,
-            log_file,
-            ring,
-            overlay: Mutex::new(Overlay::new()),
-            wal: Mutex::new(wal),
-            checkpoint: Mutex::new(None),
-            #[cfg(test)]
-            crash_on_drop: std::sync::atomic::AtomicBool::new(false),
-        })
+        store.wal.lock().expect("store log lock poisoned").reset()?;
+        Ok(store)
     }
 
-    /// Makes what sled holds durable: its flush, and `fdatasync` on its log.
+    /// Makes what sled holds durable against a power cut: the files sled 0.34 keeps
+    /// large tree pages in (`blobs/`, written without `fsync`, their names neither)
+    /// synced first, then its flush (`sync_file_range(2)` only) and `fdatasync` on its
+    /// log. The client's store has the same step (`client-cli/src/store/durable.rs`).
     fn sled_durable(&self) -> Result<()> {
+        self.sync_sled_blobs()?;
         self.db.flush()?;
         if let Some(f) = &self.log_file {
             f.sync_data()?;
         }
+        Ok(())
+    }
+
+    /// Syncs the blob files sled wrote since the last call, and their directory.
+    fn sync_sled_blobs(&self) -> Result<()> {
+        let mut synced = self.synced_blobs.lock().expect("blob list lock poisoned");
+        let mut present = std::collections::HashSet::new();
+        let mut new = false;
+        if let Ok(entries) = std::fs::read_dir(&self.blob_dir) {
+            for entry in entries {
+                let name = entry?.file_name();
+                if !synced.contains(&name) {
+                    File::open(self.blob_dir.join(&name))?.sync_all()?;
+                    new = true;
+                }
+                present.insert(name);
+            }
+        }
+        if new {
+            super::wal::sync_dir(&self.blob_dir)?;
+        }
+        *synced = present;
         Ok(())
     }
 
@@ -763,19 +818,44 @@ impl Store for SledStore {
                 o.durable_since.get_or_insert_with(Instant::now);
                 Ok(())
             }
-            Err(e) => {
-                // Keep them visible, and for the next sync, under any newer change.
+            Err(AppendError::NotWritten(e)) => {
+                // Visible (under any newer change) until the caller discards them.
                 for (k, v) in changes.iter() {
                     o.current.entry(k.clone()).or_insert_with(|| v.clone());
                 }
-                Err(e.into())
+                Err(StoreError::NotDurable(e.to_string()))
             }
+            Err(e @ AppendError::Unknown(_)) => Err(StoreError::Failed(e.to_string())),
         }
+    }
+
+    fn discard_unsynced(&self) {
+        let mut o = self.overlay();
+        o.current.clear();
+        o.applying = None;
+    }
+
+    fn admit(&self) -> Result<()> {
+        let o = self.overlay();
+        let backlog = o.durable_bytes + o.checkpointing_bytes;
+        if backlog >= crate::crash::tunable("BACKLOG_BYTES", MAX_BACKLOG_BYTES) {
+            return Err(StoreError::Backlog(format!(
+                "{} MiB in the log wait for a checkpoint",
+                backlog >> 20
+            )));
+        }
+        Ok(())
     }
 
     fn wants_checkpoint(&self) -> bool {
         let o = self.overlay();
-        o.durable_bytes >= CHECKPOINT_BYTES
+        if o.checkpoint_failed
+            .is_some_and(|t| t.elapsed() < CHECKPOINT_RETRY)
+        {
+            return false;
+        }
+        o.checkpointing.is_some()
+            || o.durable_bytes >= crate::crash::tunable("CHECKPOINT_BYTES", CHECKPOINT_BYTES)
             || o.durable_since
                 .is_some_and(|t| t.elapsed() >= CHECKPOINT_AFTER)
     }
@@ -785,6 +865,14 @@ impl Store for SledStore {
         let Ok(mut retired) = self.checkpoint.try_lock() else {
             return Ok(());
         };
+        let result = self.checkpoint_locked(&mut retired);
+        self.overlay().checkpoint_failed = result.is_err().then(Instant::now);
+        result
+    }
+}
+
+impl SledStore {
+    fn checkpoint_locked(&self, retired: &mut Option<(usize, u64)>) -> Result<()> {
         if retired.is_none() {
             // Syncs move to the other segment; what the retired one holds is frozen.
             let mut wal = self.wal.lock().expect("store log lock poisoned");
@@ -794,16 +882,23 @@ impl Store for SledStore {
             }
             *retired = Some(wal.rotate()?);
             o.checkpointing = Some(Arc::new(std::mem::take(&mut o.durable)));
+            o.checkpointing_bytes = o.durable_bytes;
             o.durable_bytes = 0;
             o.durable_since = None;
+            drop(o);
+            drop(wal);
+            crate::crash::point("checkpoint.rotated");
         }
         // (A checkpoint that failed after rotating left its changes in `checkpointing`
         // and its segment retired: this one finishes it.)
+        let Some((segment, last)) = *retired else {
+            return Ok(());
+        };
         let changes = self.overlay().checkpointing.clone().unwrap_or_default();
         // In slices, each flushed, with a pause between: one large write would queue
         // every concurrent sync's fdatasync behind it (the tail latency of the posts of
-        // that moment). Not atomic as a whole, and need not be: until the segment is
-        // retired below, replay at open redoes all of it.
+        // that moment). Not atomic as a whole, and need not be: until the last slice says
+        // the segment is applied, replay at open redoes all of it.
         let mut batch = sled::Batch::default();
         let mut bytes = 0;
         for (k, v) in changes.iter() {
@@ -814,21 +909,26 @@ impl Store for SledStore {
             }
             if bytes >= CHECKPOINT_SLICE {
                 self.db.apply_batch(std::mem::take(&mut batch))?;
+                self.sync_sled_blobs()?;
                 self.db.flush()?;
+                crate::crash::point("checkpoint.slice");
                 bytes = 0;
                 std::thread::sleep(CHECKPOINT_PAUSE);
             }
         }
+        batch.insert(APPLIED, &last.to_be_bytes());
         self.db.apply_batch(batch)?;
         self.sled_durable()?;
-        if let Some(segment) = *retired {
-            self.wal
-                .lock()
-                .expect("store log lock poisoned")
-                .retire(segment)?;
-        }
+        crate::crash::point("checkpoint.applied");
+        self.wal
+            .lock()
+            .expect("store log lock poisoned")
+            .retire(segment)?;
+        crate::crash::point("checkpoint.retired");
         *retired = None;
-        self.overlay().checkpointing = None;
+        let mut o = self.overlay();
+        o.checkpointing = None;
+        o.checkpointing_bytes = 0;
         Ok(())
     }
 }
@@ -1014,6 +1114,52 @@ mod tests {
             let records = super::super::wal::decode_all(&bytes);
             assert!(records.iter().all(|(_, c)| c.is_empty()), "{name}");
         }
+    }
+
+    /// Issue 21, item 1: a crash inside the reset at open left the older segment with
+    /// its records while sled had everything; the next open replayed them over newer
+    /// values (epochs went back, sequence numbers were given out again).
+    #[test]
+    fn records_sled_already_has_are_never_replayed_over_newer_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = GroupId([8; 16]);
+        let wal1 = dir.path().join(super::super::wal::SEGMENTS[1]);
+        let epoch_of = |s: &SledStore| s.group(&g).unwrap().unwrap().epoch;
+        let older_wal1;
+        {
+            let s = SledStore::open(dir.path()).unwrap();
+            let mut meta = GroupMeta::new();
+            s.create_group(&g, &meta, &[1; 32]).unwrap();
+            s.sync().unwrap();
+            s.checkpoint().unwrap(); // syncs now go to wal-1
+            meta.epoch = 5;
+            s.set_meta(&g, &meta).unwrap();
+            s.sync().unwrap();
+            // wal-1 as it was before its checkpoint emptied it: the epoch-5 record.
+            older_wal1 = std::fs::read(&wal1).unwrap();
+            s.checkpoint().unwrap(); // into sled; syncs go to wal-0
+            meta.epoch = 6;
+            s.set_meta(&g, &meta).unwrap();
+            s.sync().unwrap();
+            s.crash_on_drop
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        // Killed during the checkpoint of wal-1: it still holds the older record, wal-0
+        // the newer one. Open replays both, in order.
+        std::fs::write(&wal1, &older_wal1).unwrap();
+        {
+            let s = SledStore::open(dir.path()).unwrap();
+            assert_eq!(epoch_of(&s), 6);
+        }
+        // And crashed between emptying wal-0 and wal-1 at that open: only the older
+        // segment is left, and sled has everything.
+        std::fs::write(&wal1, &older_wal1).unwrap();
+        let s = SledStore::open(dir.path()).unwrap();
+        assert_eq!(
+            epoch_of(&s),
+            6,
+            "an older log record was replayed over sled"
+        );
     }
 
     #[test]

@@ -10,9 +10,16 @@
 //! Two segment files, `wal-0` and `wal-1`. Syncs append to the active one. A checkpoint
 //! switches syncs to the other (empty) segment, applies everything the old one holds to
 //! sled, makes sled durable, and only then empties the old segment. At open, every record
-//! of both segments is replayed into sled in sequence order (records hold whole values,
-//! so replaying what sled already has is harmless), sled is made durable, and both are
-//! emptied.
+//! of both segments is replayed into sled in sequence order, sled is made durable, and
+//! both are emptied.
+//!
+//! **What sled already has is never replayed.** Sled keeps, in the same atomic batch as
+//! the changes, the sequence number of the last record it has applied (*applied*, see
+//! `sled_store.rs`); open replays only records above it. Without that, a crash that
+//! left one segment emptied and the other not (between the two markers of a reset, or
+//! after a checkpoint put a segment's records in sled and before it emptied it) would
+//! replay older records over newer values: group metadata rolled back, acknowledged
+//! messages no longer served, sequence numbers given out again.
 //!
 //! Segments grow by a MiB of zeros at a time and never shrink, so that an append
 //! overwrites allocated blocks and its `fdatasync` need not commit a new file length (on
@@ -164,12 +171,14 @@ pub struct Wal {
 pub const SEGMENTS: [&str; 2] = ["wal-0", "wal-1"];
 
 impl Wal {
-    /// Opens both segments and returns every record they hold, in sequence order, for
-    /// replay. Call [`Wal::reset`] once sled has them durably.
-    pub fn open(dir: &Path) -> std::io::Result<(Self, Vec<Changes>)> {
+    /// Opens both segments (made if missing) and returns every record they hold above
+    /// `applied` (the last record sled has), in sequence order, for replay. Call
+    /// [`Wal::reset`] once sled has them durably.
+    pub fn open(dir: &Path, applied: u64) -> std::io::Result<(Self, Vec<(u64, Changes)>)> {
         let mut files = Vec::with_capacity(2);
         let mut records = Vec::new();
         let mut sizes = [0u64; 2];
+        let mut last = applied;
         for (i, name) in SEGMENTS.into_iter().enumerate() {
             let mut f = OpenOptions::new()
                 .read(true)
@@ -179,29 +188,45 @@ impl Wal {
                 .open(dir.join(name))?;
             let mut bytes = Vec::new();
             f.read_to_end(&mut bytes)?;
-            records.extend(decode_all(&bytes));
+            for (seq, changes) in decode_all(&bytes) {
+                last = last.max(seq);
+                if seq > applied {
+                    records.push((seq, changes));
+                }
+            }
             sizes[i] = (bytes.len() as u64).max(GROW_BYTES);
             zero_fill(&f, bytes.len() as u64, sizes[i])?;
             files.push(f);
         }
+        // The segments' names are durable before anything is acknowledged from them.
+        sync_dir(dir)?;
         records.sort_by_key(|(seq, _)| *seq);
-        let next_seq = records.last().map_or(0, |(s, _)| s + 1);
         let [a, b]: [File; 2] = files.try_into().map_err(|_| std::io::ErrorKind::Other)?;
         let wal = Self {
             files: [a, b],
             active: 0,
             ends: [0, 0],
             sizes,
-            next_seq,
+            // Above every number ever written, markers included: a new record is always
+            // newer than whatever lingers in either segment.
+            next_seq: last + 1,
             dirty: [true, true],
         };
-        Ok((wal, records.into_iter().map(|(_, c)| c).collect()))
+        Ok((wal, records))
+    }
+
+    /// The sequence number the next record will get.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
     }
 
     /// Empties both segments (after their records reached sled durably), and cuts back
     /// one that grew large (a checkpoint that lagged), so that the next open reads little.
     pub fn reset(&mut self) -> std::io::Result<()> {
         for i in 0..2 {
+            if i == 1 {
+                crate::crash::point("open.reset");
+            }
             self.empty(i)?;
             if self.sizes[i] > MAX_KEPT_BYTES {
                 self.files[i].set_len(GROW_BYTES)?;
@@ -216,38 +241,53 @@ impl Wal {
     /// Writes a marker at the start of segment `i`: what it held is no longer read.
     fn empty(&mut self, i: usize) -> std::io::Result<()> {
         let marker = encode(self.next_seq, &Changes::new());
+        // The number is used whatever happens: a marker half written is never followed by
+        // another record of the same number.
+        self.next_seq += 1;
         self.files[i].write_all_at(&marker, 0)?;
         self.files[i].sync_data()?;
-        self.next_seq += 1;
         self.ends[i] = marker.len() as u64;
         self.dirty[i] = false;
         Ok(())
     }
 
     /// Appends a record of `changes` to the active segment and makes it durable. Returns
-    /// the record's size. On failure the segment is cut back to its intact records.
-    pub fn append(&mut self, changes: &Changes) -> std::io::Result<usize> {
+    /// the record's size.
+    ///
+    /// A failure to make room (the disk is full) or to write is [`AppendError::NotWritten`]:
+    /// the record is not in the log as a whole, so it is never replayed, and the next
+    /// record overwrites what part of it was written. A failed `fdatasync` is
+    /// [`AppendError::Unknown`]: the record may or may not reach the disk, and after a
+    /// failed `fdatasync` Linux may drop the unwritten pages and report the next one as a
+    /// success, so no later sync can be trusted either; the caller must stop (and the next
+    /// open's replay decides). Either way the record's sequence number is used up: two
+    /// records never carry one number.
+    pub fn append(&mut self, changes: &Changes) -> Result<usize, AppendError> {
         let record = encode(self.next_seq, changes);
+        self.next_seq += 1;
         let i = self.active;
         let end = self.ends[i];
         let need = end + record.len() as u64;
         if need > self.sizes[i] {
             let size = need.div_ceil(GROW_BYTES) * GROW_BYTES;
-            zero_fill(&self.files[i], self.sizes[i], size)?;
+            zero_fill(&self.files[i], self.sizes[i], size).map_err(AppendError::NotWritten)?;
             self.sizes[i] = size;
         }
         let f = &self.files[i];
-        // A failed write may leave part of the record behind: it fails its check, and the
-        // next record overwrites it (same offset).
-        f.write_all_at(&record, end).and_then(|()| f.sync_data())?;
-        self.ends[self.active] += record.len() as u64;
-        self.next_seq += 1;
+        f.write_all_at(&record, end)
+            .map_err(AppendError::NotWritten)?;
+        crate::crash::point("append.written");
+        f.sync_data().map_err(AppendError::Unknown)?;
+        crate::crash::point("append.synced");
+        self.ends[i] += record.len() as u64;
         Ok(record.len())
     }
 
     /// Switches syncs to the other segment (emptying it first if an earlier checkpoint
-    /// could not). Returns the segment that now only the checkpoint uses.
-    pub fn rotate(&mut self) -> std::io::Result<usize> {
+    /// could not). Returns the segment that now only the checkpoint uses, and the number
+    /// of its last record: once sled has its records, sled's *applied* becomes that.
+    pub fn rotate(&mut self) -> std::io::Result<(usize, u64)> {
+        let last = self.next_seq - 1;
         let next = self.active ^ 1;
         if self.dirty[next] {
             self.empty(next)?;
@@ -256,13 +296,29 @@ impl Wal {
         self.active = next;
         // The old segment holds records until the checkpoint has put them in sled.
         self.dirty[old] = true;
-        Ok(old)
+        Ok((old, last))
     }
 
     /// Empties a segment whose records sled now has durably.
     pub fn retire(&mut self, segment: usize) -> std::io::Result<()> {
         self.empty(segment)
     }
+}
+
+/// Why a record did not become durable (see [`Wal::append`]).
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    /// The record is not in the log; the log may go on.
+    #[error("write-ahead log: {0}")]
+    NotWritten(std::io::Error),
+    /// Whether the record reached the disk is unknown, and no later sync can be trusted.
+    #[error("write-ahead log sync failed: {0}")]
+    Unknown(std::io::Error),
+}
+
+/// `fsync`s a directory, so that the names made or renamed in it are durable.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
 }
 
 /// Writes zeros from `from` to `to` and syncs the file with its new length: a real
@@ -323,7 +379,7 @@ mod tests {
     fn segments_replay_in_sequence_order_across_rotation() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let (mut wal, old) = Wal::open(dir.path()).unwrap();
+            let (mut wal, old) = Wal::open(dir.path(), 0).unwrap();
             assert!(old.is_empty());
             wal.reset().unwrap();
             wal.append(&changes(&[(b"k", Some(b"1"))])).unwrap();
@@ -332,21 +388,22 @@ mod tests {
             // A crash before the checkpoint retired the old segment.
             let _ = retired;
         }
-        let values = |records: &[Changes]| -> Vec<IVec> {
+        let values = |records: &[(u64, Changes)]| -> Vec<IVec> {
             records
                 .iter()
+                .map(|(_, c)| c)
                 .filter(|c| !c.is_empty()) // markers
                 .map(|c| c[&IVec::from(b"k")].clone().unwrap())
                 .collect()
         };
-        let (mut wal, records) = Wal::open(dir.path()).unwrap();
+        let (mut wal, records) = Wal::open(dir.path(), 0).unwrap();
         assert_eq!(values(&records), vec![IVec::from(b"1"), IVec::from(b"2")]);
         // Emptied, then reused: the old records still lie behind the new one in the
         // files, and are not read again.
         wal.reset().unwrap();
         wal.append(&changes(&[(b"k", Some(b"3"))])).unwrap();
         drop(wal);
-        let (mut wal, records) = Wal::open(dir.path()).unwrap();
+        let (mut wal, records) = Wal::open(dir.path(), 0).unwrap();
         assert_eq!(values(&records), vec![IVec::from(b"3")]);
         // Allocated a MiB at a time, and never shrunk.
         for name in SEGMENTS {
@@ -356,14 +413,14 @@ mod tests {
         // After a clean reset nothing is read, whatever lies in the files.
         wal.reset().unwrap();
         drop(wal);
-        let (_, records) = Wal::open(dir.path()).unwrap();
+        let (_, records) = Wal::open(dir.path(), 0).unwrap();
         assert!(values(&records).is_empty());
     }
 
     #[test]
     fn a_segment_grows_a_mib_at_a_time() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut wal, _) = Wal::open(dir.path()).unwrap();
+        let (mut wal, _) = Wal::open(dir.path(), 0).unwrap();
         wal.reset().unwrap();
         let value = vec![5u8; 50_000];
         for i in 0..30u32 {
@@ -375,8 +432,55 @@ mod tests {
             .unwrap()
             .len();
         assert_eq!(len, 2 * GROW_BYTES);
-        let (_, records) = Wal::open(dir.path()).unwrap();
-        assert_eq!(records.iter().filter(|c| !c.is_empty()).count(), 30);
+        let (_, records) = Wal::open(dir.path(), 0).unwrap();
+        assert_eq!(records.iter().filter(|(_, c)| !c.is_empty()).count(), 30);
+    }
+
+    #[test]
+    fn records_sled_has_applied_are_not_replayed_and_numbers_stay_above_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut wal, _) = Wal::open(dir.path(), 0).unwrap();
+        wal.reset().unwrap();
+        for v in [b"1", b"2", b"3"] {
+            wal.append(&changes(&[(b"k", Some(v))])).unwrap();
+        }
+        let (_, last) = wal.rotate().unwrap();
+        wal.append(&changes(&[(b"k", Some(b"4"))])).unwrap();
+        drop(wal);
+        // Sled has the rotated segment: only the newer record comes back.
+        let (wal, records) = Wal::open(dir.path(), last).unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].1[&IVec::from(b"k")], Some(IVec::from(b"4")));
+        assert!(records[0].0 > last);
+        assert!(wal.next_seq() > records[0].0);
+        drop(wal);
+        // Sled claims more than the log ever held (its log was kept, the segments lost):
+        // nothing to replay, and new numbers start above sled's.
+        let (wal, records) = Wal::open(dir.path(), 1000).unwrap();
+        assert!(records.is_empty());
+        assert_eq!(wal.next_seq(), 1001);
+    }
+
+    #[test]
+    fn a_failed_append_uses_up_its_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut wal, _) = Wal::open(dir.path(), 0).unwrap();
+        wal.reset().unwrap();
+        let before = wal.next_seq();
+        // A read-only handle in place of the segment: the write fails.
+        let path = dir.path().join(SEGMENTS[0]);
+        let good = std::mem::replace(&mut wal.files[0], File::open(&path).unwrap());
+        let err = wal.append(&changes(&[(b"k", Some(b"lost"))])).unwrap_err();
+        assert!(matches!(err, AppendError::NotWritten(_)), "{err}");
+        assert_eq!(wal.next_seq(), before + 1);
+        wal.files[0] = good;
+        wal.append(&changes(&[(b"k", Some(b"kept"))])).unwrap();
+        drop(wal);
+        let (_, records) = Wal::open(dir.path(), 0).unwrap();
+        let real: Vec<_> = records.iter().filter(|(_, c)| !c.is_empty()).collect();
+        assert_eq!(real.len(), 1);
+        assert_eq!(real[0].0, before + 1);
+        assert_eq!(real[0].1[&IVec::from(b"k")], Some(IVec::from(b"kept")));
     }
 
     #[test]
