@@ -105,6 +105,9 @@ error_codes! {
     ShuttingDown = 23, "shutting_down", "the relay is shutting down; reconnect later";
     /// No blob with this id in this group (never stored, or expired).
     NoSuchBlob = 24, "no_such_blob", "the relay has no such file chunk (it may have expired)";
+    /// The relay could not store the write (its disk is full or failing); nothing of it
+    /// was kept, so retrying later stores it once.
+    StorageUnavailable = 25, "storage_unavailable", "the relay could not store this right now (its disk is full or failing); nothing was stored; try again later";
 }
 
 impl Serialize for ErrorCode {

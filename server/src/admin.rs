@@ -293,6 +293,8 @@ fn gc(settings: &Settings, json: bool) -> anyhow::Result<()> {
         },
     )?;
     let (removed, slots) = relay.run_retention(now)?;
+    // Offline, with no flusher: the removals are made durable here.
+    store.sync()?;
     let (messages, blobs) = (removed.messages, removed.blobs);
     let after = totals(store.as_ref(), now)?;
     let bytes = before.bytes.saturating_sub(after.bytes);

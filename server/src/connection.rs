@@ -153,11 +153,12 @@ fn later_sized<T: Send + 'static>(
 ) -> Reply {
     let answer = Box::pin(async move {
         let frame = match pending.done.await {
-            Ok(true) => RelayFrame::Response {
+            Ok(Ok(())) => RelayFrame::Response {
                 id,
                 body: body(pending.value),
             },
-            _ => err(id, ErrorCode::Internal),
+            Ok(Err(code)) => err(id, code),
+            Err(_) => err(id, ErrorCode::Internal),
         };
         (frame, bytes)
     });

@@ -31,7 +31,7 @@ use kith_protocol::{
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::ops::ControlFlow;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use subtle::ConstantTimeEq;
 use tokio::sync::{mpsc, oneshot};
@@ -61,19 +61,31 @@ struct GroupState {
 pub struct Pending<T> {
     /// The value to answer with once durable.
     pub value: T,
-    /// Fires with `true` once durable, `false` if the flush failed.
-    pub done: oneshot::Receiver<bool>,
+    /// Fires with `Ok` once durable, or with the error to answer if the write was
+    /// dropped (the store could not make it durable: nothing of it was kept).
+    pub done: oneshot::Receiver<Result<(), ErrorCode>>,
 }
 
 struct Waiter {
     publish: Option<(Arc<PushItem>, Arc<Mutex<GroupState>>)>,
-    done: oneshot::Sender<bool>,
+    done: oneshot::Sender<Result<(), ErrorCode>>,
 }
+
+/// How many idle groups the relay keeps in memory before it forgets the idle ones (they
+/// are read from the store again when next used).
+const MAX_CACHED_GROUPS: usize = 10_000;
+/// How often an idle flusher retries a checkpoint that is due (one that failed, say).
+const CHECKPOINT_RETRY: Duration = Duration::from_secs(1);
 
 /// The relay's shared state.
 pub struct Relay {
     store: Arc<dyn Store>,
     groups: Mutex<HashMap<GroupId, Arc<Mutex<GroupState>>>>,
+    /// Held (shared) by every write from its first read of a group's state until its
+    /// waiter is queued; held exclusively when a sync failed, to drop every write that is
+    /// not durable and reload what the relay keeps in memory, with no write in between.
+    /// Never held across an await.
+    write_gate: RwLock<()>,
     flush_tx: mpsc::UnboundedSender<Waiter>,
     flush_rx: Mutex<Option<mpsc::UnboundedReceiver<Waiter>>>,
     /// Live subscriptions.
@@ -131,6 +143,21 @@ fn internal(e: StoreError) -> ErrorCode {
     ErrorCode::Internal
 }
 
+/// Stops the relay at once (no destructor runs, nothing more is written) after a sync
+/// whose outcome is unknown: the disk may or may not have the last writes, and after a
+/// failed `fdatasync` Linux may report later ones as done when they are not. Only the
+/// next start's replay of the log can tell what is durable, as PostgreSQL does on such a
+/// failure. Answers already given stay true: they were durable before.
+fn fail_stop(error: &str) -> ! {
+    tracing::error!(error, "storage failed to confirm a write; stopping");
+    eprintln!(
+        "kith-relay: the disk failed to confirm a write ({error}). Stopping now so that \
+         the next start recovers every acknowledged message from the log. Check the disk \
+         (free space, `dmesg`), then start the relay again."
+    );
+    std::process::exit(74)
+}
+
 fn slot_key(slot: &SlotId) -> SlotKey {
     Sha256::new()
         .chain_update(b"kith relay slot v1\0")
@@ -147,19 +174,6 @@ impl Relay {
         policy: Policy,
     ) -> anyhow::Result<Self> {
         let groups = store.groups()?;
-        metrics.groups.set(groups.len() as i64);
-        metrics
-            .messages_stored
-            .set(groups.iter().map(|(_, m)| m.messages as i64).sum());
-        metrics
-            .bytes_stored
-            .set(groups.iter().map(|(_, m)| m.bytes as i64).sum());
-        metrics
-            .blobs_stored
-            .set(groups.iter().map(|(_, m)| m.blobs as i64).sum());
-        metrics
-            .blob_bytes_stored
-            .set(groups.iter().map(|(_, m)| m.blob_bytes as i64).sum());
         let max = policy.retention.as_secs().max(1);
         let short = groups
             .iter()
@@ -167,9 +181,10 @@ impl Relay {
             .map(|(id, m)| (*id, m.retention_secs))
             .collect();
         let (flush_tx, flush_rx) = mpsc::unbounded_channel();
-        Ok(Self {
+        let relay = Self {
             store,
             groups: Mutex::new(HashMap::new()),
+            write_gate: RwLock::new(()),
             flush_tx,
             flush_rx: Mutex::new(Some(flush_rx)),
             hub: Hub::default(),
@@ -177,7 +192,9 @@ impl Relay {
             policy,
             short: Mutex::new(short),
             retention_changed: tokio::sync::Notify::new(),
-        })
+        };
+        relay.set_gauges(&groups);
+        Ok(relay)
     }
 
     /// The relay's retention limit, seconds.
@@ -197,6 +214,13 @@ impl Relay {
     /// once for all of them, then (in queue order) publishes their messages and answers
     /// them. Writers queue while the previous sync runs, so under load one sync covers
     /// many writes. Returns when `stop` resolves and the queue is drained.
+    ///
+    /// A sync that failed cleanly ([`StoreError::NotDurable`]: a full disk) drops every
+    /// write that is not durable and answers all of them
+    /// [`ErrorCode::StorageUnavailable`]: nothing of them is kept, so nothing appears
+    /// later unpushed and a client's retry makes no duplicate. A sync whose outcome is
+    /// unknown ([`StoreError::Failed`]) stops the process: only the next open's replay
+    /// can tell what reached the disk.
     pub async fn run_flusher(self: Arc<Self>, stop: impl std::future::Future<Output = ()>) {
         let mut rx = self
             .flush_rx
@@ -206,6 +230,8 @@ impl Relay {
             .expect("run_flusher is called once");
         tokio::pin!(stop);
         let mut stopping = false;
+        let mut retry = tokio::time::interval(CHECKPOINT_RETRY);
+        retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let first = if stopping {
                 match rx.try_recv() {
@@ -216,6 +242,7 @@ impl Relay {
                 tokio::select! {
                     w = rx.recv() => match w { Some(w) => w, None => break },
                     () = &mut stop => { stopping = true; continue; }
+                    _ = retry.tick() => { self.maybe_checkpoint(); continue; }
                 }
             };
             let mut batch = vec![first];
@@ -224,29 +251,30 @@ impl Relay {
             }
             let store = self.store.clone();
             let started = Instant::now();
-            let ok = match tokio::task::spawn_blocking(move || store.sync()).await {
-                Ok(Ok(())) => true,
-                Ok(Err(e)) => {
-                    internal(e);
-                    false
-                }
-                Err(_) => false,
+            let result = match tokio::task::spawn_blocking(move || store.sync()).await {
+                Ok(r) => r,
+                Err(e) => Err(StoreError::Failed(format!("sync task: {e}"))),
             };
             self.metrics
                 .flush_seconds
                 .observe(started.elapsed().as_secs_f64());
-            if ok && self.store.wants_checkpoint() {
-                // Off the path of every post: the next syncs go on meanwhile.
-                let store = self.store.clone();
-                tokio::task::spawn_blocking(move || {
-                    if let Err(e) = store.checkpoint() {
-                        internal(e);
-                    }
-                });
-            }
             self.metrics.flush_batch.observe(batch.len() as f64);
+            let answer = match result {
+                Ok(()) => {
+                    self.maybe_checkpoint();
+                    Ok(())
+                }
+                Err(StoreError::Failed(e)) => fail_stop(&e),
+                Err(e) => {
+                    tracing::error!(error = %e, "storage could not make writes durable; they were refused");
+                    self.roll_back(&mut rx, &mut batch);
+                    Err(ErrorCode::StorageUnavailable)
+                }
+            };
             for w in batch {
-                if ok && let Some((item, state)) = w.publish {
+                if answer.is_ok()
+                    && let Some((item, state)) = w.publish
+                {
                     {
                         let mut st = state.lock().expect("group lock poisoned");
                         st.durable_next = st.durable_next.max(item.seq + 1);
@@ -254,12 +282,89 @@ impl Relay {
                     let dropped = self.hub.publish(&item);
                     self.metrics.slow_consumers.inc_by(dropped as u64);
                 }
-                let _ = w.done.send(ok);
+                let _ = w.done.send(answer);
             }
         }
-        if let Err(e) = self.store.sync() {
-            internal(e);
+        match self.store.sync() {
+            Ok(()) => {}
+            Err(StoreError::Failed(e)) => fail_stop(&e),
+            Err(e) => {
+                internal(e);
+            }
         }
+    }
+
+    /// Starts a checkpoint off the path of every post, if one is due.
+    fn maybe_checkpoint(&self) {
+        if self.store.wants_checkpoint() {
+            let store = self.store.clone();
+            tokio::task::spawn_blocking(move || {
+                if let Err(e) = store.checkpoint() {
+                    internal(e);
+                }
+            });
+        }
+    }
+
+    /// After a clean sync failure: with no write in progress, drops every write the store
+    /// has not made durable, fails every waiter (each waits for one of those writes), and
+    /// reloads what the relay keeps in memory from what is durable.
+    fn roll_back(&self, rx: &mut mpsc::UnboundedReceiver<Waiter>, batch: &mut Vec<Waiter>) {
+        let _gate = self.write_gate.write().expect("write gate poisoned");
+        self.store.discard_unsynced();
+        while let Ok(w) = rx.try_recv() {
+            batch.push(w);
+        }
+        let mut groups = self.groups.lock().expect("groups lock poisoned");
+        groups.retain(|id, state| {
+            let mut st = state.lock().expect("group lock poisoned");
+            match self.store.group(id) {
+                Ok(Some(meta)) => {
+                    st.meta = meta;
+                    true
+                }
+                _ => false,
+            }
+        });
+        drop(groups);
+        if let Ok(all) = self.store.groups() {
+            self.set_gauges(&all);
+            let max = self.max_retention();
+            *self.short.lock().expect("retention lock poisoned") = all
+                .iter()
+                .filter(|(_, m)| m.retention_secs != 0 && m.retention_secs < max)
+                .map(|(id, m)| (*id, m.retention_secs))
+                .collect();
+        }
+    }
+
+    fn set_gauges(&self, groups: &[(GroupId, GroupMeta)]) {
+        let m = &self.metrics;
+        m.groups.set(groups.len() as i64);
+        let sum = |f: fn(&GroupMeta) -> u64| groups.iter().map(|(_, g)| f(g) as i64).sum();
+        m.messages_stored.set(sum(|g| g.messages));
+        m.bytes_stored.set(sum(|g| g.bytes));
+        m.blobs_stored.set(sum(|g| g.blobs));
+        m.blob_bytes_stored.set(sum(|g| g.blob_bytes));
+    }
+
+    /// Shared hold of the write gate, taken by every write before it reads state.
+    fn writing(&self) -> Result<RwLockReadGuard<'_, ()>, ErrorCode> {
+        self.store.admit().map_err(|e| {
+            tracing::warn!(error = %e, "write refused");
+            ErrorCode::StorageUnavailable
+        })?;
+        Ok(self.write_gate.read().expect("write gate poisoned"))
+    }
+
+    /// Waits until every write made so far is durable (retention's removals).
+    pub async fn flush(&self) -> Result<(), ErrorCode> {
+        let (done, rx) = oneshot::channel();
+        let _ = self.flush_tx.send(Waiter {
+            publish: None,
+            done,
+        });
+        rx.await.unwrap_or(Err(ErrorCode::ShuttingDown))
     }
 
     fn durable<T>(
@@ -288,6 +393,11 @@ impl Relay {
             durable_next: meta.next_seq,
             meta,
         }));
+        if groups.len() >= MAX_CACHED_GROUPS {
+            // Forget the groups nobody holds: no write of theirs waits for a flush, so
+            // what the store says of them is what is durable.
+            groups.retain(|_, s| Arc::strong_count(s) > 1);
+        }
         groups.insert(*group, state.clone());
         Ok(state)
     }
@@ -298,6 +408,7 @@ impl Relay {
         key: AccessPublicKey,
         secret: &[u8],
     ) -> Result<Pending<GroupId>, ErrorCode> {
+        let _writing = self.writing()?;
         if let Some(required) = &self.policy.creation_secret {
             // Hash both sides so that the comparison is constant-time whatever the
             // lengths.
@@ -353,6 +464,7 @@ impl Relay {
         secs: u64,
         authorized: &dyn Fn(Epoch) -> bool,
     ) -> Result<Pending<u64>, ErrorCode> {
+        let _writing = self.writing()?;
         let state = self.state(group)?;
         let mut st = state.lock().expect("group lock poisoned");
         if !authorized(st.meta.epoch) {
@@ -385,6 +497,7 @@ impl Relay {
         data: Vec<u8>,
         authorized: &dyn Fn(Epoch) -> bool,
     ) -> Result<Pending<BlobId>, ErrorCode> {
+        let _writing = self.writing()?;
         if data.len() > MAX_BLOB {
             return Err(ErrorCode::TooLarge);
         }
@@ -475,6 +588,7 @@ impl Relay {
         kind: PostKind,
         payload: Vec<u8>,
     ) -> Result<Pending<Seq>, ErrorCode> {
+        let _writing = self.writing()?;
         if !is_bucket(payload.len()) {
             return Err(ErrorCode::BadPadding);
         }
@@ -541,13 +655,6 @@ impl Relay {
             )
             .map_err(internal)?;
         st.meta = meta;
-        drop(st);
-        self.metrics
-            .messages_stored
-            .inc_by(1 - (removed.end - removed.start) as i64);
-        self.metrics
-            .bytes_stored
-            .inc_by(len as i64 - freed_bytes as i64);
         let seq = message.seq;
         let frame = RelayFrame::Push(Push::Message {
             group: *group,
@@ -560,9 +667,18 @@ impl Relay {
             seq,
             frame: Bytes::from(frame),
         });
-        // Queued while still ordered: `self.state` hands out one lock per group and the
-        // flusher keeps queue order, so pushes leave in sequence order.
-        Ok(self.durable(seq, Some((item, state))))
+        // Queued under the group's lock: the flusher answers and pushes in queue order,
+        // so a later sequence number of this group can never be queued (and pushed)
+        // before an earlier one.
+        let pending = self.durable(seq, Some((item, state.clone())));
+        drop(st);
+        self.metrics
+            .messages_stored
+            .inc_by(1 - (removed.end - removed.start) as i64);
+        self.metrics
+            .bytes_stored
+            .inc_by(len as i64 - freed_bytes as i64);
+        Ok(pending)
     }
 
     /// Reads durable messages from `from` on, as far as `authorized` allows.
@@ -614,6 +730,7 @@ impl Relay {
         ttl_secs: u64,
         invitation: Vec<u8>,
     ) -> Result<Pending<u64>, ErrorCode> {
+        let _writing = self.writing()?;
         if ttl_secs == 0 || ttl_secs > MAX_INVITE_TTL_SECS {
             return Err(ErrorCode::BadRequest);
         }
@@ -694,6 +811,7 @@ impl Relay {
 
     /// Answers a slot; exactly one answer ever wins.
     pub fn answer_invite(&self, slot: &SlotId, answer: Vec<u8>) -> Result<Pending<()>, ErrorCode> {
+        let _writing = self.writing()?;
         if !is_bucket(answer.len()) {
             return Err(ErrorCode::BadPadding);
         }
@@ -730,6 +848,7 @@ impl Relay {
         token: &[u8; 32],
         welcome: Vec<u8>,
     ) -> Result<Pending<()>, ErrorCode> {
+        let _writing = self.writing()?;
         if !is_bucket(welcome.len()) {
             return Err(ErrorCode::BadPadding);
         }
@@ -761,6 +880,7 @@ impl Relay {
 
     /// Removes a slot (an admin revoking the invite).
     pub fn delete_invite(&self, slot: &SlotId, token: &[u8; 32]) -> Result<Pending<()>, ErrorCode> {
+        let _writing = self.writing()?;
         let key = slot_key(slot);
         self.update_slot(&key, |_| Ok(None), |r| r.managed_slot(&key, token))?;
         Ok(self.durable((), None))
@@ -770,6 +890,7 @@ impl Relay {
     /// access keys of epochs that no longer have messages, except the current one) and
     /// expired blobs.
     fn trim_group(&self, id: &GroupId, now: u64) -> Result<Removed, StoreError> {
+        let _writing = self.write_gate.read().expect("write gate poisoned");
         let Ok(state) = self.state(id) else {
             return Ok(Removed::default());
         };
@@ -831,7 +952,8 @@ impl Relay {
     /// Deletes what retention says must go, everywhere: expired messages and blobs of
     /// every group, expired invite slots, and the shredding keys of whatever expired (so
     /// that what lingers in the engine's files becomes unreadable). Returns what it
-    /// removed and how many invite slots.
+    /// removed and how many invite slots. The removals are durable after the next flush
+    /// ([`Relay::flush`]).
     pub fn run_retention(&self, now: u64) -> Result<(Removed, u64), StoreError> {
         let mut removed = Removed::default();
         for (id, _) in self.store.groups()? {
@@ -841,6 +963,7 @@ impl Relay {
 
         let mut removed_slots = 0;
         for (key, expires_at) in self.store.slot_expiries()? {
+            let _writing = self.write_gate.read().expect("write gate poisoned");
             if now >= expires_at
                 && let Some(slot) = self.store.slot(&key)?
                 && self.store.swap_slot(&key, Some(&slot), None)?
@@ -848,12 +971,12 @@ impl Relay {
                 removed_slots += 1;
             }
         }
-        self.store.sync()?;
         Ok((removed, removed_slots))
     }
 
     /// Between full runs: trims the groups that keep things shorter than the relay's
-    /// limit and destroys the shredding keys that expired.
+    /// limit and destroys the shredding keys that expired. The removals are durable after
+    /// the next flush ([`Relay::flush`]).
     pub fn run_short_retention(&self, now: u64) -> Result<Removed, StoreError> {
         let ids: Vec<GroupId> = self
             .short
@@ -866,10 +989,7 @@ impl Relay {
         for id in ids {
             removed += self.trim_group(&id, now)?;
         }
-        let shredded = self.store.shred(now, self.max_retention())?;
-        if removed != Removed::default() || shredded > 0 {
-            self.store.sync()?;
-        }
+        self.store.shred(now, self.max_retention())?;
         Ok(removed)
     }
 

@@ -267,6 +267,13 @@ async fn run_retention(relay: Arc<Relay>, every: Duration, shutdown: Cancellatio
             }
         })
         .await;
+        // The removals, durable (the flusher syncs them with the writes of the moment).
+        let run = match run {
+            Ok(Ok(done)) => Ok(relay.flush().await.map(|()| done).map_err(|e| {
+                crate::store::StoreError::Engine(format!("flush after retention: {e}"))
+            })),
+            other => other,
+        };
         match run {
             Ok(Ok((removed, slots))) if removed.messages + removed.blobs + slots > 0 => {
                 tracing::info!(
