@@ -30,7 +30,8 @@
 //!
 //! **Transactions.** Every write ([`Store::put`], [`Store::delete`], and all OpenMLS writes
 //! through [`KithProvider`]) goes to an in-memory overlay that reads consult first.
-//! [`Store::commit`] applies the overlay as one sled batch and flushes it to disk;
+//! [`Store::commit`] applies the overlay as one sled batch and makes it durable against a
+//! power cut, not only a crash (sled's own flush is not: see `durable.rs`);
 //! [`Store::rollback`] (or dropping the last handle) discards it. So "process an MLS
 //! message, save its plaintext, advance the cursor" becomes durable all at once or not at
 //! all. Clones of a [`Store`] share one overlay.
@@ -52,6 +53,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
+mod durable;
 mod expiry;
 mod keyfile;
 mod mls;
@@ -172,6 +174,8 @@ pub type RawEntry = (Vec<u8>, Zeroizing<Vec<u8>>);
 struct Inner {
     dir: PathBuf,
     db: sled::Db,
+    /// Syncs what sled wrote at each commit (see [`durable`]).
+    durable: durable::Durable,
     keys: Keys,
     data_key: Zeroizing<[u8; 32]>,
     /// Lock order: `overlay` before `ring` whenever both are held.
@@ -266,6 +270,7 @@ impl Store {
         Store {
             inner: Arc::new(Inner {
                 dir: dir.to_path_buf(),
+                durable: durable::Durable::new(&dir.join(DB_DIR)),
                 db,
                 keys: Keys::derive(&data_key),
                 data_key,
@@ -693,7 +698,8 @@ impl Store {
         drop(ring);
         self.inner.db.apply_batch(batch)?;
         overlay.clear();
-        self.inner.db.flush()?;
+        // Durable against a power cut, not just a crash: sled's own flush is not.
+        self.inner.durable.commit(&self.inner.db)?;
         Ok(())
     }
 
