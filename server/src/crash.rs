@@ -17,6 +17,7 @@
 //! | `append.synced` | the record durable, nobody answered yet |
 //! | `checkpoint.rotated` | a checkpoint moved syncs to the other segment; sled has nothing of it yet |
 //! | `checkpoint.slice` | a checkpoint wrote one slice of its changes to sled |
+//! | `values.written` | a checkpoint's large values are in their own files, synced; sled not told yet |
 //! | `checkpoint.applied` | a checkpoint's changes are in sled durably; its segment not emptied |
 //! | `checkpoint.retired` | the checkpoint's segment emptied |
 //! | `keys.written` | one copy of the shredding keys rewritten and synced (`:1`: the other copy not yet) |

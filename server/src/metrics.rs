@@ -44,6 +44,9 @@ pub struct Metrics {
     pub flush_batch: Histogram,
     /// Connections cut off because they did not read their pushes.
     pub slow_consumers: Counter,
+    /// Writes refused because the store could not take them (a nearly full disk, a
+    /// checkpoint backlog, a failed sync).
+    pub writes_refused: Counter,
 }
 
 impl Metrics {
@@ -64,6 +67,7 @@ impl Metrics {
             flush_seconds: Histogram::new(exponential_buckets(0.000_05, 2.0, 16)),
             flush_batch: Histogram::new(exponential_buckets(1.0, 2.0, 14)),
             slow_consumers: Counter::default(),
+            writes_refused: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -122,6 +126,11 @@ impl Metrics {
             "slow_consumers_disconnected",
             "Connections cut off for not reading their pushes",
             m.slow_consumers.clone(),
+        );
+        registry.register(
+            "writes_refused",
+            "Writes answered storage_unavailable (disk nearly full, checkpoint backlog, failed sync)",
+            m.writes_refused.clone(),
         );
         Self { registry, ..m }
     }

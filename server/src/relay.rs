@@ -86,6 +86,8 @@ pub struct Relay {
     /// not durable and reload what the relay keeps in memory, with no write in between.
     /// Never held across an await.
     write_gate: RwLock<()>,
+    /// Whether the store refused the last write (for logging the change only).
+    refusing: std::sync::atomic::AtomicBool,
     flush_tx: mpsc::UnboundedSender<Waiter>,
     flush_rx: Mutex<Option<mpsc::UnboundedReceiver<Waiter>>>,
     /// Live subscriptions.
@@ -185,6 +187,7 @@ impl Relay {
             store,
             groups: Mutex::new(HashMap::new()),
             write_gate: RwLock::new(()),
+            refusing: std::sync::atomic::AtomicBool::new(false),
             flush_tx,
             flush_rx: Mutex::new(Some(flush_rx)),
             hub: Hub::default(),
@@ -268,6 +271,7 @@ impl Relay {
                 Err(e) => {
                     tracing::error!(error = %e, "storage could not make writes durable; they were refused");
                     self.roll_back(&mut rx, &mut batch);
+                    self.metrics.writes_refused.inc_by(batch.len() as u64);
                     Err(ErrorCode::StorageUnavailable)
                 }
             };
@@ -298,8 +302,12 @@ impl Relay {
     fn maybe_checkpoint(&self) {
         if self.store.wants_checkpoint() {
             let store = self.store.clone();
-            tokio::task::spawn_blocking(move || {
-                if let Err(e) = store.checkpoint() {
+            tokio::task::spawn_blocking(move || match store.checkpoint() {
+                Ok(()) => {}
+                // Waits for free space; the log keeps everything meanwhile.
+                Err(StoreError::Refused(e)) => tracing::debug!(error = %e, "checkpoint waits"),
+                Err(StoreError::Failed(e)) => fail_stop(&e),
+                Err(e) => {
                     internal(e);
                 }
             });
@@ -350,10 +358,22 @@ impl Relay {
 
     /// Shared hold of the write gate, taken by every write before it reads state.
     fn writing(&self) -> Result<RwLockReadGuard<'_, ()>, ErrorCode> {
-        self.store.admit().map_err(|e| {
-            tracing::warn!(error = %e, "write refused");
-            ErrorCode::StorageUnavailable
-        })?;
+        use std::sync::atomic::Ordering;
+        match self.store.admit() {
+            Ok(()) => {
+                if self.refusing.swap(false, Ordering::Relaxed) {
+                    tracing::info!("storage takes writes again");
+                }
+            }
+            Err(e) => {
+                // Once per spell, not once per write.
+                if !self.refusing.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(error = %e, "storage refuses writes until space returns");
+                }
+                self.metrics.writes_refused.inc();
+                return Err(ErrorCode::StorageUnavailable);
+            }
+        }
         Ok(self.write_gate.read().expect("write gate poisoned"))
     }
 

@@ -8,6 +8,7 @@
 
 pub mod shred;
 pub mod sled_store;
+pub mod values;
 pub mod wal;
 
 use kith_protocol::frame::AccessPublicKey;
@@ -30,10 +31,11 @@ pub enum StoreError {
     /// ([`Store::discard_unsynced`]) and refuses them; the store goes on.
     #[error("writes not made durable: {0}")]
     NotDurable(String),
-    /// Too much waits to be moved from the write-ahead log into the main store (its
-    /// checkpoints fail or lag): new writes are refused until they catch up.
-    #[error("storage is behind: {0}")]
-    Backlog(String),
+    /// The store takes no new writes for now: its disk is nearly full, or too much
+    /// waits to be moved from the write-ahead log into the main store (checkpoints fail
+    /// or lag). Nothing was written; it passes when space returns or they catch up.
+    #[error("storage refuses writes for now: {0}")]
+    Refused(String),
     /// Whether the last writes reached the disk is unknown, and no later sync can be
     /// trusted: the process must stop, and the next open's replay decides.
     #[error("storage failed: {0}")]
@@ -260,8 +262,8 @@ pub trait Store: Send + Sync + 'static {
     /// Drops every write not yet made durable by a sync (after a failed sync, with no
     /// write in progress).
     fn discard_unsynced(&self) {}
-    /// Whether a new write may start now; [`StoreError::Backlog`] when the store cannot
-    /// take more until its checkpoints catch up.
+    /// Whether a new write may start now; [`StoreError::Refused`] when the store cannot
+    /// take more for now (a nearly full disk, a checkpoint backlog).
     fn admit(&self) -> Result<()> {
         Ok(())
     }

@@ -35,6 +35,7 @@
 //! `pwrite` and one `fdatasync` per sync, on the syncing thread.
 
 use super::shred::{Expiry, KeyRing, Sealed};
+use super::values::{self, ValueFiles};
 use super::wal::{AppendError, Changes, Wal};
 use super::{BlobInfo, GroupMeta, RecordInfo, Result, Slot, SlotKey, Store, StoreError};
 use kith_protocol::frame::AccessPublicKey;
@@ -136,6 +137,15 @@ const CHECKPOINT_BYTES: usize = 4 << 20;
 const MAX_BACKLOG_BYTES: usize = 64 << 20;
 /// After a failed checkpoint, the next waits this long.
 const CHECKPOINT_RETRY: Duration = Duration::from_secs(1);
+/// New writes are refused while the data dir's file system has less free than this…
+const FREE_FLOOR_BYTES: usize = 96 << 20;
+/// …and a checkpoint waits until there is twice its size free, plus this: sled stops
+/// working for good after one failed write (it keeps the error and returns it from every
+/// later call, reads included, until it is opened again), so it must never meet a full
+/// disk. Writes are refused first, cleanly, by the log.
+const CHECKPOINT_FREE_MARGIN: u64 = 16 << 20;
+/// How long a reading of the free space is used.
+const FREE_READING: Duration = Duration::from_millis(50);
 /// …or once the oldest of it is this old.
 const CHECKPOINT_AFTER: Duration = Duration::from_secs(10);
 /// A checkpoint writes to sled this much at a time…
@@ -196,11 +206,22 @@ pub struct SledStore {
     /// rewrites one).
     blob_dir: std::path::PathBuf,
     synced_blobs: Mutex<std::collections::HashSet<std::ffi::OsString>>,
+    /// Large values, kept out of sled ([`values`]).
+    values: ValueFiles,
+    /// Files of values that sled no longer refers to, durably: deleted at the end of the
+    /// next checkpoint, so that a read that found the old reference just before has long
+    /// finished (and a read that misses one looks again).
+    doomed: Mutex<Vec<String>>,
+    /// The data dir, and the last reading of its free space (when, bytes).
+    dir: std::path::PathBuf,
+    free: Mutex<Option<(Instant, u64)>>,
     ring: KeyRing,
     overlay: Mutex<Overlay>,
     /// The write-ahead log; its lock also makes it one sync at a time (the flusher and
     /// retention both sync).
     wal: Mutex<Wal>,
+    /// Whether open finished: only then does a drop move the log into sled.
+    opened: bool,
     /// One checkpoint at a time; holds the segment it retires and that segment's last
     /// record number until it is done.
     checkpoint: Mutex<Option<(usize, u64)>>,
@@ -219,6 +240,13 @@ impl From<std::io::Error> for StoreError {
     fn from(e: std::io::Error) -> Self {
         StoreError::Engine(e.to_string())
     }
+}
+
+/// A failed sled write: sled keeps the error and returns it from every later call, reads
+/// included, until it is opened again, so the relay must stop (the log still holds
+/// everything sled did not get).
+fn engine_failed(e: sled::Error) -> StoreError {
+    StoreError::Failed(format!("sled: {e}"))
 }
 
 fn group_key(g: &GroupId) -> [u8; 17] {
@@ -279,6 +307,10 @@ impl SledStore {
             // could put a log entry on disk before the blob file it names is synced.
             .flush_every_ms(None)
             .open()?;
+        // sled writes its `conf` without syncing it, or the directory: a power cut then
+        // left an empty one, and sled would not open again (the power-cut test).
+        File::open(dir.join("conf"))?.sync_all()?;
+        super::wal::sync_dir(dir)?;
         let log_file = File::open(dir.join("db")).ok();
         let ring = KeyRing::open(dir)?;
         let applied = match db.get(APPLIED)? {
@@ -288,35 +320,52 @@ impl SledStore {
         // What the log holds from before a crash that sled does not have yet: into sled,
         // durably, with the number of its last record; then the log starts empty.
         let (wal, records) = Wal::open(dir, applied)?;
-        let store = Self {
+        let mut store = Self {
             db,
             log_file,
             blob_dir: dir.join("blobs"),
             synced_blobs: Mutex::new(std::collections::HashSet::new()),
+            values: ValueFiles::open(dir)?,
+            doomed: Mutex::new(Vec::new()),
+            dir: dir.to_path_buf(),
+            free: Mutex::new(None),
             ring,
             overlay: Mutex::new(Overlay::new()),
             wal: Mutex::new(wal),
             checkpoint: Mutex::new(None),
+            opened: false,
             #[cfg(test)]
             crash_on_drop: std::sync::atomic::AtomicBool::new(false),
         };
-        if let Some(&(last, _)) = records.last() {
-            let mut batch = sled::Batch::default();
-            for (_, changes) in records {
-                for (k, v) in changes {
-                    match v {
-                        Some(v) => batch.insert(k, v),
-                        None => batch.remove(k),
-                    }
+        let replayed = (|| {
+            if let Some(&(last, _)) = records.last() {
+                let mut all = Changes::new();
+                for (_, changes) in records {
+                    all.extend(changes);
                 }
+                store.to_sled(&all, last, false)?;
+                crate::crash::point("open.replayed");
             }
-            batch.insert(APPLIED, &last.to_be_bytes());
-            store.db.apply_batch(batch)?;
-            store.sled_durable()?;
-            crate::crash::point("open.replayed");
+            store.wal.lock().expect("store log lock poisoned").reset()?;
+            // Files a crash left that sled does not refer to.
+            let swept = store.values.sweep(|k| Ok(store.db.get(k)?))?;
+            if swept > 0 {
+                tracing::debug!(swept, "value files without a reference removed");
+            }
+            Ok(())
+        })();
+        match replayed {
+            Ok(()) => {
+                store.opened = true;
+                Ok(store)
+            }
+            Err(e) => {
+                // Sled may be stuck on its error: dropping it would wait for a flush
+                // that never ends. The process stops on this error anyway.
+                std::mem::forget(store);
+                Err(e)
+            }
         }
-        store.wal.lock().expect("store log lock poisoned").reset()?;
-        Ok(store)
     }
 
     /// Makes what sled holds durable against a power cut: the files sled 0.34 keeps
@@ -325,11 +374,81 @@ impl SledStore {
     /// log. The client's store has the same step (`client-cli/src/store/durable.rs`).
     fn sled_durable(&self) -> Result<()> {
         self.sync_sled_blobs()?;
-        self.db.flush()?;
+        self.db.flush().map_err(engine_failed)?;
         if let Some(f) = &self.log_file {
             f.sync_data()?;
         }
+        // sled renames its snapshots into place without syncing the directory: only
+        // now, with the log they refer to durable, are their names made durable.
+        super::wal::sync_dir(&self.dir)?;
         Ok(())
+    }
+
+    /// Applies `changes` to sled with `last` as its *applied* number, durably: large
+    /// values to files of their own first (synced before the batch that refers to them),
+    /// in slices (each flushed, with a pause between) when `sliced`, and the files of the
+    /// values they replace doomed. Not atomic as a whole, and need not be: until the last
+    /// slice says `last` is applied, replay at open redoes all of it.
+    fn to_sled(&self, changes: &Changes, last: u64, sliced: bool) -> Result<()> {
+        let unique = format!("{last:016x}{:016x}", rand::random::<u64>());
+        let mut batch = sled::Batch::default();
+        let mut files = Vec::new();
+        let mut replaced = Vec::new();
+        let mut bytes = 0;
+        for (n, (k, v)) in changes.iter().enumerate() {
+            bytes += k.len() + v.as_ref().map_or(0, |v| v.len());
+            if let Some(old) = self.db.get(k)?
+                && let Some(name) = values::reference(&old)
+            {
+                replaced.push(name.to_string());
+            }
+            match v {
+                Some(v) if v.len() >= values::THRESHOLD => {
+                    let (r, f) = self.values.write(k, &format!("{unique}{n:x}"), v)?;
+                    files.push(f);
+                    batch.insert(k.clone(), r);
+                }
+                Some(v) => batch.insert(k.clone(), v.clone()),
+                None => batch.remove(k.clone()),
+            }
+            if sliced && bytes >= CHECKPOINT_SLICE {
+                self.values.sync(std::mem::take(&mut files))?;
+                self.db
+                    .apply_batch(std::mem::take(&mut batch))
+                    .map_err(engine_failed)?;
+                self.sync_sled_blobs()?;
+                self.db.flush().map_err(engine_failed)?;
+                crate::crash::point("checkpoint.slice");
+                bytes = 0;
+                std::thread::sleep(CHECKPOINT_PAUSE);
+            }
+        }
+        batch.insert(APPLIED, &last.to_be_bytes());
+        self.values.sync(files)?;
+        crate::crash::point("values.written");
+        self.db.apply_batch(batch).map_err(engine_failed)?;
+        self.sled_durable()?;
+        self.doomed
+            .lock()
+            .expect("doomed lock poisoned")
+            .extend(replaced);
+        Ok(())
+    }
+
+    /// Free bytes on the data dir's file system (for an unprivileged process), read at
+    /// most every [`FREE_READING`]; `u64::MAX` if it cannot be read.
+    fn free_bytes(&self) -> u64 {
+        let mut free = self.free.lock().expect("free space lock poisoned");
+        if let Some((at, bytes)) = *free
+            && at.elapsed() < FREE_READING
+        {
+            return bytes;
+        }
+        let bytes = rustix::fs::statvfs(&self.dir)
+            .map(|s| s.f_bavail.saturating_mul(s.f_frsize))
+            .unwrap_or(u64::MAX);
+        *free = Some((Instant::now(), bytes));
+        bytes
     }
 
     /// Syncs the blob files sled wrote since the last call, and their directory.
@@ -360,7 +479,7 @@ impl SledStore {
         let mut o = self.overlay();
         let current = match o.find(key) {
             Some(v) => v.clone(),
-            None => self.db.get(key)?,
+            None => self.sled_get(key)?,
         };
         if current.as_deref() != old {
             return Ok(false);
@@ -388,7 +507,37 @@ impl SledStore {
         }
         // Not in the overlay when we looked; a checkpoint may have moved it to sled
         // since, which is where we look next.
-        Ok(self.db.get(key)?)
+        self.sled_get(key)
+    }
+
+    /// Sled's value of a key, with a reference to a value file read.
+    fn sled_get(&self, key: &[u8]) -> Result<Option<IVec>> {
+        for _ in 0..3 {
+            let Some(v) = self.db.get(key)? else {
+                return Ok(None);
+            };
+            match self.resolve(v)? {
+                Some(v) => return Ok(Some(v)),
+                // Replaced and deleted since we read the reference: read again.
+                None => continue,
+            }
+        }
+        Err(StoreError::Engine(
+            "a stored value's file is missing".into(),
+        ))
+    }
+
+    /// A value as sled stores it, with a reference read from its file; `None` if the
+    /// file is gone (sled refers to another value by now).
+    fn resolve(&self, v: IVec) -> Result<Option<IVec>> {
+        match values::reference(&v) {
+            None => Ok(Some(v)),
+            Some(name) => match self.values.read(name) {
+                Ok(v) => Ok(Some(v)),
+                Err(_) if !self.values.exists(name) => Ok(None),
+                Err(e) => Err(e),
+            },
+        }
     }
 
     /// The records in `[lo, hi)` in key order, sled's merged with the overlay's.
@@ -443,7 +592,19 @@ impl SledStore {
                         None => return None,
                     }
                 }
-                return db.next().map(|r| r.map_err(StoreError::from));
+                return match db.next()? {
+                    Err(e) => Some(Err(e.into())),
+                    Ok((k, v)) => match self.resolve(v) {
+                        Ok(Some(v)) => Some(Ok((k, v))),
+                        // Replaced since the range read it: its value now, if any.
+                        Ok(None) => match self.get(&k) {
+                            Ok(Some(v)) => Some(Ok((k, v))),
+                            Ok(None) => continue,
+                            Err(e) => Some(Err(e)),
+                        },
+                        Err(e) => Some(Err(e)),
+                    },
+                };
             }
         })
     }
@@ -836,12 +997,23 @@ impl Store for SledStore {
     }
 
     fn admit(&self) -> Result<()> {
-        let o = self.overlay();
-        let backlog = o.durable_bytes + o.checkpointing_bytes;
+        let backlog = {
+            let o = self.overlay();
+            o.durable_bytes + o.checkpointing_bytes
+        };
         if backlog >= crate::crash::tunable("BACKLOG_BYTES", MAX_BACKLOG_BYTES) {
-            return Err(StoreError::Backlog(format!(
+            return Err(StoreError::Refused(format!(
                 "{} MiB in the log wait for a checkpoint",
                 backlog >> 20
+            )));
+        }
+        let floor = crate::crash::tunable("FREE_FLOOR_BYTES", FREE_FLOOR_BYTES) as u64;
+        let free = self.free_bytes();
+        if free < floor {
+            return Err(StoreError::Refused(format!(
+                "{} MiB free on the data dir's disk, {} MiB needed",
+                free >> 20,
+                floor >> 20
             )));
         }
         Ok(())
@@ -894,31 +1066,32 @@ impl SledStore {
         let Some((segment, last)) = *retired else {
             return Ok(());
         };
-        let changes = self.overlay().checkpointing.clone().unwrap_or_default();
-        // In slices, each flushed, with a pause between: one large write would queue
-        // every concurrent sync's fdatasync behind it (the tail latency of the posts of
-        // that moment). Not atomic as a whole, and need not be: until the last slice says
-        // the segment is applied, replay at open redoes all of it.
-        let mut batch = sled::Batch::default();
-        let mut bytes = 0;
-        for (k, v) in changes.iter() {
-            bytes += k.len() + v.as_ref().map_or(0, |v| v.len());
-            match v {
-                Some(v) => batch.insert(k.clone(), v.clone()),
-                None => batch.remove(k.clone()),
-            }
-            if bytes >= CHECKPOINT_SLICE {
-                self.db.apply_batch(std::mem::take(&mut batch))?;
-                self.sync_sled_blobs()?;
-                self.db.flush()?;
-                crate::crash::point("checkpoint.slice");
-                bytes = 0;
-                std::thread::sleep(CHECKPOINT_PAUSE);
-            }
+        let (changes, size) = {
+            let o = self.overlay();
+            (
+                o.checkpointing.clone().unwrap_or_default(),
+                o.checkpointing_bytes,
+            )
+        };
+        let need = 2 * size as u64 + CHECKPOINT_FREE_MARGIN;
+        let free = self.free_bytes();
+        if free < need {
+            // Sled must not meet a full disk; the log keeps everything meanwhile.
+            return Err(StoreError::Refused(format!(
+                "a checkpoint waits for {} MiB free ({} MiB now)",
+                need >> 20,
+                free >> 20
+            )));
         }
-        batch.insert(APPLIED, &last.to_be_bytes());
-        self.db.apply_batch(batch)?;
-        self.sled_durable()?;
+        // Doomed by earlier checkpoints: deleted once this one is done.
+        let old = std::mem::take(&mut *self.doomed.lock().expect("doomed lock poisoned"));
+        if let Err(e) = self.to_sled(&changes, last, true) {
+            self.doomed
+                .lock()
+                .expect("doomed lock poisoned")
+                .extend(old);
+            return Err(e);
+        }
         crate::crash::point("checkpoint.applied");
         self.wal
             .lock()
@@ -926,6 +1099,8 @@ impl SledStore {
             .retire(segment)?;
         crate::crash::point("checkpoint.retired");
         *retired = None;
+        // The files replaced by the checkpoint before this one (see `doomed`).
+        self.values.remove(&old);
         let mut o = self.overlay();
         o.checkpointing = None;
         o.checkpointing_bytes = 0;
@@ -940,6 +1115,9 @@ impl Drop for SledStore {
             .crash_on_drop
             .load(std::sync::atomic::Ordering::Relaxed)
         {
+            return;
+        }
+        if !self.opened {
             return;
         }
         // A clean stop leaves an empty log: what is synced (and, as sled itself does on
@@ -1160,6 +1338,61 @@ mod tests {
             6,
             "an older log record was replayed over sled"
         );
+    }
+
+    /// Large values live in files of their own, synced before sled refers to them; a
+    /// replaced one's file goes a checkpoint later, and an orphan at the next open.
+    #[test]
+    fn large_values_live_in_their_own_files_and_are_cleaned_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = GroupId([9; 16]);
+        let files = || {
+            std::fs::read_dir(dir.path().join(values::DIR))
+                .unwrap()
+                .count()
+        };
+        let big = |seq: Seq| Message {
+            payload: vec![seq as u8; 200_000],
+            ..msg(seq, 0)
+        };
+        {
+            let s = SledStore::open(dir.path()).unwrap();
+            let mut meta = GroupMeta::new();
+            s.create_group(&g, &meta, &[1; 32]).unwrap();
+            for seq in 1..=3 {
+                meta.next_seq = seq + 1;
+                s.append(&g, &meta, &big(seq), exp(), None, 0..0).unwrap();
+            }
+            s.sync().unwrap();
+            s.checkpoint().unwrap();
+            assert_eq!(files(), 3);
+            // Sled holds references, not the values.
+            let raw = s.db.get(numbered_key(MESSAGE, &g, 2)).unwrap().unwrap();
+            assert!(raw.len() < 200 && values::reference(&raw).is_some());
+            assert_eq!(s.message(&g, 2).unwrap().unwrap().payload, big(2).payload);
+            // Message 1 removed: its file goes one checkpoint later.
+            meta.next_seq = 5;
+            s.append(&g, &meta, &msg(4, 0), exp(), None, 1..2).unwrap();
+            s.sync().unwrap();
+            s.checkpoint().unwrap();
+            assert_eq!(files(), 3);
+            s.set_meta(&g, &meta).unwrap();
+            s.sync().unwrap();
+            s.checkpoint().unwrap();
+            assert_eq!(files(), 2);
+            let mut seen = vec![];
+            s.scan(&g, 1, &mut |m| {
+                seen.push((m.seq, m.payload.len()));
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+            assert_eq!(seen, vec![(2, 200_000), (3, 200_000), (4, 256)]);
+        }
+        // An orphan (a checkpoint that wrote its files and crashed before sled heard).
+        std::fs::write(dir.path().join(values::DIR).join("4d00.1"), b"x").unwrap();
+        let s = SledStore::open(dir.path()).unwrap();
+        assert_eq!(files(), 2);
+        assert_eq!(s.message(&g, 3).unwrap().unwrap().payload, big(3).payload);
     }
 
     #[test]
