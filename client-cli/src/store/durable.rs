@@ -17,8 +17,16 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+/// After sled opened: its `conf` (written without a sync) and the directory, durable.
+/// An empty `conf` after a power cut stops sled from opening at all.
+pub(super) fn opened(db_dir: &Path) -> std::io::Result<()> {
+    File::open(db_dir.join("conf"))?.sync_all()?;
+    File::open(db_dir)?.sync_all()
+}
+
 /// The sled directory's files that a commit syncs.
 pub(super) struct Durable {
+    dir: PathBuf,
     blobs: PathBuf,
     log: PathBuf,
     /// Blob files already synced (sled never rewrites one: a new page gets a new file).
@@ -28,6 +36,7 @@ pub(super) struct Durable {
 impl Durable {
     pub(super) fn new(db_dir: &Path) -> Self {
         Self {
+            dir: db_dir.to_path_buf(),
             blobs: db_dir.join("blobs"),
             log: db_dir.join("db"),
             synced: Mutex::new(HashSet::new()),
@@ -57,6 +66,9 @@ impl Durable {
         *synced = present;
         drop(synced);
         db.flush().map_err(std::io::Error::other)?;
-        File::open(&self.log)?.sync_data()
+        File::open(&self.log)?.sync_data()?;
+        // Snapshot files sled renamed into place: their names, now that the log they
+        // refer to is durable.
+        File::open(&self.dir)?.sync_all()
     }
 }

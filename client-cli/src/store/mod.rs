@@ -742,7 +742,10 @@ fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
     loop {
         // Every commit flushes explicitly; no background flusher is needed.
         match sled::Config::new().path(path).flush_every_ms(None).open() {
-            Ok(db) => return Ok(db),
+            Ok(db) => {
+                durable::opened(path)?;
+                return Ok(db);
+            }
             Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
                 attempt += 1;
                 if attempt >= LOCK_RETRIES {
