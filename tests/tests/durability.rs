@@ -262,6 +262,12 @@ async fn crash_between_slices_of_a_checkpoint() {
     crash_while_posting("checkpoint.slice:2").await;
 }
 
+/// The large values of a checkpoint are in their own files; sled has not heard of them.
+#[tokio::test(flavor = "multi_thread")]
+async fn crash_after_a_checkpoint_wrote_its_value_files() {
+    crash_while_posting("values.written:2").await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn crash_after_a_checkpoint_applied_before_it_emptied_its_segment() {
     crash_while_posting("checkpoint.applied:2").await;
@@ -402,4 +408,143 @@ async fn kill_9_loop_under_load_loses_nothing_and_pushes_in_order() {
         total += w.acked.lock().await.messages.len();
     }
     eprintln!("kill -9 loop: {total} acknowledged writes, {pushes_seen} pushes in order");
+}
+
+/// A tmpfs of `mib` MiB mounted on a new temporary directory (root only), unmounted on
+/// drop; `None` where this machine cannot mount one (then the test skips, except under CI).
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(mib: u64) -> Option<SmallDisk> {
+        let dir = tempfile::Builder::new()
+            .prefix("kith-small-disk-")
+            .tempdir()
+            .ok()?;
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must be able to mount a tmpfs (run as root)"
+            );
+            eprintln!("skipped: cannot mount a tmpfs here (not root?)");
+            return None;
+        }
+        Some(SmallDisk { dir })
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// A full disk: posts get `storage_unavailable` (never a closed connection or a lost
+/// acknowledged write), reads go on, and posting works again once space returns, without
+/// a restart; after a kill -9 everything acknowledged is still there.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_disk_refuses_writes_clearly_loses_nothing_and_recovers() {
+    let Some(disk) = SmallDisk::mount(40) else {
+        return;
+    };
+    let data = disk.path().join("relay-data");
+    std::fs::create_dir(&data).unwrap();
+    // Most of the disk taken by something else.
+    let filler = disk.path().join("filler");
+    std::fs::write(&filler, vec![0u8; 24 << 20]).unwrap();
+
+    let mut relay = TestRelay::start_with_env(
+        &[],
+        // The default floor (96 MiB) is more than this whole disk.
+        &[
+            SMALL_CHECKPOINTS,
+            ("KITH_RELAY_TEST_FREE_FLOOR_BYTES", "4000000"),
+        ],
+    )
+    .await;
+    relay.kill9();
+    relay.set_data_dir(&data);
+    relay.start_again().await;
+    let writers = make_writers(&relay, 1).await;
+    let w = &writers[0];
+    let conn = relay.connect().await;
+    let key = w.acked.lock().await.keys[0].clone();
+    conn.auth(w.group, 0, &key).await.unwrap();
+
+    let mut refused = None;
+    for i in 0..400u32 {
+        let body = payload_of(200_000, i as u8);
+        match post_app(&conn, w.group, 0, body.clone()).await {
+            Ok(seq) => {
+                w.acked.lock().await.messages.insert(seq, body);
+            }
+            Err(e) => {
+                refused = Some(e);
+                break;
+            }
+        }
+    }
+    let refused = refused.expect("a 40 MiB disk never filled up");
+    assert!(
+        matches!(
+            refused,
+            kith::RelayError::Relay(kith_protocol::ErrorCode::StorageUnavailable)
+        ),
+        "a full disk answered {refused:?}, not storage_unavailable"
+    );
+    let acked = w.acked.lock().await.messages.len();
+    assert!(acked > 10, "only {acked} posts before the disk was full");
+    // Refused again, clearly (a small one may still fit where a large one did not), and
+    // reads still work.
+    let again = post_app(&conn, w.group, 0, payload_of(200_000, 1)).await;
+    assert!(
+        matches!(
+            again,
+            Err(kith::RelayError::Relay(
+                kith_protocol::ErrorCode::StorageUnavailable
+            ))
+        ),
+        "{again:?}"
+    );
+    if let Ok(seq) = post_app(&conn, w.group, 0, payload("small")).await {
+        w.acked.lock().await.messages.insert(seq, payload("small"));
+    }
+    let acked = w.acked.lock().await.messages.len();
+    let (messages, _, _, _) = fetch_all(&conn, w.group, 1).await.unwrap();
+    assert_eq!(messages.len(), acked, "reads while the disk is full");
+
+    // Space returns: posting works again without a restart.
+    std::fs::remove_file(&filler).unwrap();
+    let after = eventually(
+        Duration::from_secs(30),
+        "posting after space returned",
+        || {
+            let conn = &conn;
+            let group = w.group;
+            async move { post_app(conn, group, 0, payload("space again")).await.ok() }
+        },
+    )
+    .await;
+    w.acked
+        .lock()
+        .await
+        .messages
+        .insert(after, payload("space again"));
+    eprintln!("full disk: {acked} posts, refused, then seq {after} after space returned");
+    relay.kill9();
+    relay.start_again().await;
+    check_acknowledged(&relay, &writers, "after the full disk").await;
 }
