@@ -51,6 +51,31 @@ pub fn point(name: &'static str) {
 #[inline(always)]
 pub fn point(_name: &'static str) {}
 
+/// Whether the tests asked this point to fail now: `KITH_RELAY_FAIL_AT=NAME:N` makes the
+/// `N`th time it is reached (and only that one) fail as an I/O error would. The point
+/// `append` is a sync's log write (a full disk, say).
+#[cfg(feature = "test-hooks")]
+pub fn fails(name: &'static str) -> bool {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static TARGET: OnceLock<Option<(String, u64)>> = OnceLock::new();
+    static HITS: AtomicU64 = AtomicU64::new(0);
+    let target = TARGET.get_or_init(|| {
+        let spec = std::env::var("KITH_RELAY_FAIL_AT").ok()?;
+        let (name, n) = spec.split_once(':')?;
+        Some((name.to_string(), n.parse().ok()?))
+    });
+    matches!(target, Some((want, n)) if want == name
+        && HITS.fetch_add(1, Ordering::SeqCst) + 1 == *n)
+}
+
+/// Whether the tests asked this point to fail now; never in this build.
+#[cfg(not(feature = "test-hooks"))]
+#[inline(always)]
+pub fn fails(_name: &'static str) -> bool {
+    false
+}
+
 /// A size limit that the crash tests may lower (`KITH_RELAY_TEST_<NAME>`, bytes), so that
 /// checkpoints and rotations happen within a few posts; `default` otherwise.
 #[cfg(feature = "test-hooks")]

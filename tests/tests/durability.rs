@@ -548,3 +548,102 @@ async fn a_full_disk_refuses_writes_clearly_loses_nothing_and_recovers() {
     relay.start_again().await;
     check_acknowledged(&relay, &writers, "after the full disk").await;
 }
+
+/// A sync that fails (the log write refused, as on a full disk) keeps nothing of the
+/// writes it covered: each is answered `storage_unavailable`, none is pushed, served or
+/// brought back by a restart, and the next posts take the numbers they would have had.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_sync_keeps_nothing_of_its_writes() {
+    let mut relay = TestRelay::start_with_env(&[], &[SMALL_CHECKPOINTS]).await;
+    let conn = relay.connect().await;
+    let g = create_group(&conn).await;
+    relay.kill9();
+    relay.set_env("KITH_RELAY_FAIL_AT", Some("append:25"));
+    relay.start_again().await;
+    let key = Arc::new(g.key);
+    let watcher = relay.connect().await;
+    watcher.auth(g.id, 0, &key).await.unwrap();
+    watcher.subscribe(g.id).await.unwrap();
+    let mut pushes = watcher.take_pushes().unwrap();
+
+    let acked = Arc::new(Mutex::new(BTreeMap::<Seq, Vec<u8>>::new()));
+    let refused = Arc::new(Mutex::new(Vec::<Vec<u8>>::new()));
+    let lanes = (0..4).map(|lane| {
+        let (url, key, acked, refused) =
+            (relay.ws_url(), key.clone(), acked.clone(), refused.clone());
+        tokio::spawn(async move {
+            let conn = RelayConnection::connect(&url).await.unwrap();
+            conn.auth(g.id, 0, &key).await.unwrap();
+            for i in 0..40 {
+                let body = payload(&format!("lane {lane} message {i}"));
+                match post_app(&conn, g.id, 0, body.clone()).await {
+                    Ok(seq) => {
+                        acked.lock().await.insert(seq, body);
+                    }
+                    Err(kith::RelayError::Relay(kith_protocol::ErrorCode::StorageUnavailable)) => {
+                        refused.lock().await.push(body)
+                    }
+                    Err(e) => panic!("lane {lane}: {e}"),
+                }
+            }
+        })
+    });
+    for lane in futures_util::future::join_all(lanes).await {
+        lane.unwrap();
+    }
+    let acked = std::mem::take(&mut *acked.lock().await);
+    let refused = std::mem::take(&mut *refused.lock().await);
+    assert!(!refused.is_empty(), "the injected failure refused nothing");
+    assert_eq!(acked.len() + refused.len(), 160);
+
+    let check = |messages: &[kith_protocol::Message], when: &str| {
+        let seqs: Vec<Seq> = messages.iter().map(|m| m.seq).collect();
+        assert_eq!(
+            seqs,
+            (1..=acked.len() as Seq).collect::<Vec<_>>(),
+            "{when}: numbers"
+        );
+        for (seq, body) in &acked {
+            assert!(
+                messages[*seq as usize - 1].payload == *body,
+                "{when}: seq {seq}"
+            );
+        }
+        for m in messages {
+            assert!(
+                !refused.contains(&m.payload),
+                "{when}: a refused write was kept"
+            );
+        }
+    };
+    let (messages, ..) = fetch_all(&conn_again(&relay, g.id, &key).await, g.id, 1)
+        .await
+        .unwrap();
+    check(&messages, "served");
+    let mut pushed = Vec::new();
+    while let Ok(Some(kith_protocol::Push::Message { message, .. })) =
+        tokio::time::timeout(Duration::from_millis(300), pushes.recv()).await
+    {
+        pushed.push(message);
+    }
+    check(&pushed, "pushed");
+    relay.kill9();
+    relay.set_env("KITH_RELAY_FAIL_AT", None);
+    relay.start_again().await;
+    let (messages, ..) = fetch_all(&conn_again(&relay, g.id, &key).await, g.id, 1)
+        .await
+        .unwrap();
+    check(&messages, "after a restart");
+    eprintln!(
+        "failed sync: {} acknowledged, {} refused and gone",
+        acked.len(),
+        refused.len()
+    );
+}
+
+/// A new connection authorized for epoch 0 of `group`.
+async fn conn_again(relay: &TestRelay, group: GroupId, key: &AccessKey) -> RelayConnection {
+    let conn = relay.connect().await;
+    conn.auth(group, 0, key).await.unwrap();
+    conn
+}

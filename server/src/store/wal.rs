@@ -148,8 +148,8 @@ pub fn decode_all(bytes: &[u8]) -> Vec<(u64, Changes)> {
 
 /// A segment grows by this much at a time (zeros written ahead of the records).
 pub const GROW_BYTES: u64 = 1 << 20;
-/// A segment larger than this at open is cut back to [`GROW_BYTES`].
-const MAX_KEPT_BYTES: u64 = 64 << 20;
+/// A segment larger than this when emptied is cut back to [`GROW_BYTES`].
+const MAX_KEPT_BYTES: u64 = 16 << 20;
 
 /// The two segment files and where syncs append.
 pub struct Wal {
@@ -273,6 +273,11 @@ impl Wal {
             zero_fill(&self.files[i], self.sizes[i], size).map_err(AppendError::NotWritten)?;
             self.sizes[i] = size;
         }
+        if crate::crash::fails("append") {
+            return Err(AppendError::NotWritten(std::io::Error::other(
+                "injected by a test",
+            )));
+        }
         let f = &self.files[i];
         f.write_all_at(&record, end)
             .map_err(AppendError::NotWritten)?;
@@ -299,9 +304,16 @@ impl Wal {
         Ok((old, last))
     }
 
-    /// Empties a segment whose records sled now has durably.
+    /// Empties a segment whose records sled now has durably, and cuts it back if a lag
+    /// made it large (its zeros would otherwise hold the disk space until a restart).
     pub fn retire(&mut self, segment: usize) -> std::io::Result<()> {
-        self.empty(segment)
+        self.empty(segment)?;
+        if self.sizes[segment] > MAX_KEPT_BYTES {
+            self.files[segment].set_len(GROW_BYTES)?;
+            self.files[segment].sync_all()?;
+            self.sizes[segment] = GROW_BYTES;
+        }
+        Ok(())
     }
 }
 
@@ -481,6 +493,33 @@ mod tests {
         assert_eq!(real.len(), 1);
         assert_eq!(real[0].0, before + 1);
         assert_eq!(real[0].1[&IVec::from(b"k")], Some(IVec::from(b"kept")));
+    }
+
+    #[test]
+    fn a_large_segment_is_cut_back_when_retired() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut wal, _) = Wal::open(dir.path(), 0).unwrap();
+        wal.reset().unwrap();
+        let value = vec![5u8; 1 << 20];
+        for i in 0..20u32 {
+            wal.append(&changes(&[(&i.to_be_bytes(), Some(&value))]))
+                .unwrap();
+        }
+        let len = || {
+            std::fs::metadata(dir.path().join(SEGMENTS[0]))
+                .unwrap()
+                .len()
+        };
+        assert!(len() > MAX_KEPT_BYTES);
+        let (old, _) = wal.rotate().unwrap();
+        wal.retire(old).unwrap();
+        assert_eq!(len(), GROW_BYTES);
+        // And used again from its start.
+        wal.rotate().unwrap();
+        wal.append(&changes(&[(b"k", Some(b"v"))])).unwrap();
+        drop(wal);
+        let (_, records) = Wal::open(dir.path(), 0).unwrap();
+        assert_eq!(records.iter().filter(|(_, c)| !c.is_empty()).count(), 1);
     }
 
     #[test]
