@@ -52,8 +52,9 @@ pub fn point(name: &'static str) {
 pub fn point(_name: &'static str) {}
 
 /// Whether the tests asked this point to fail now: `KITH_RELAY_FAIL_AT=NAME:N` makes the
-/// `N`th time it is reached (and only that one) fail as an I/O error would. The point
-/// `append` is a sync's log write (a full disk, say).
+/// `N`th time it is reached (and only that one) fail as an I/O error would. The points:
+/// `append`, a sync's log write (a full disk, say); `fdatasync`, the sync of that write
+/// (an I/O error whose outcome is unknown).
 #[cfg(feature = "test-hooks")]
 pub fn fails(name: &'static str) -> bool {
     use std::sync::OnceLock;

@@ -647,3 +647,32 @@ async fn conn_again(relay: &TestRelay, group: GroupId, key: &AccessKey) -> Relay
     conn.auth(group, 0, key).await.unwrap();
     conn
 }
+
+/// A failed `fdatasync` of the log: whether the write reached the disk is unknown, so
+/// the relay stops at once (exit 74) with a plain message, and the next start's replay
+/// decides; everything acknowledged before is there.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_fdatasync_stops_the_relay_and_loses_nothing() {
+    let mut relay = TestRelay::start_with_env(&[], &[SMALL_CHECKPOINTS]).await;
+    let writers = make_writers(&relay, 2).await;
+    relay.kill9();
+    relay.set_env("KITH_RELAY_FAIL_AT", Some("fdatasync:30"));
+    relay.start_again().await;
+    load(&relay, &writers, Duration::from_secs(60)).await;
+    let status = relay.wait_exit(Duration::from_secs(30)).await;
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(74),
+        "exit after a failed fdatasync:\n{}",
+        relay.log_tail(10)
+    );
+    assert!(
+        relay.log().contains("the disk failed to confirm a write"),
+        "no plain message:\n{}",
+        relay.log_tail(10)
+    );
+    relay.set_env("KITH_RELAY_FAIL_AT", None);
+    relay.start_again().await;
+    let n = check_acknowledged(&relay, &writers, "after a failed fdatasync").await;
+    eprintln!("failed fdatasync: {n} acknowledged writes checked");
+}

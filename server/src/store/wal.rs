@@ -282,6 +282,11 @@ impl Wal {
         f.write_all_at(&record, end)
             .map_err(AppendError::NotWritten)?;
         crate::crash::point("append.written");
+        if crate::crash::fails("fdatasync") {
+            return Err(AppendError::Unknown(std::io::Error::other(
+                "injected by a test",
+            )));
+        }
         f.sync_data().map_err(AppendError::Unknown)?;
         crate::crash::point("append.synced");
         self.ends[i] += record.len() as u64;
