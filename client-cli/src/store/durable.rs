@@ -45,7 +45,7 @@ impl Durable {
 
     /// After `apply_batch`: syncs the blob files sled wrote, then flushes sled and
     /// `fdatasync`s its log.
-    pub(super) fn commit(&self, db: &sled::Db) -> std::io::Result<()> {
+    pub(super) fn commit(&self, db: &sled::Db) -> Result<(), super::StoreError> {
         let mut synced = self.synced.lock().unwrap_or_else(|e| e.into_inner());
         let mut present = HashSet::new();
         let mut new = false;
@@ -65,10 +65,12 @@ impl Durable {
         // Forget the files sled removed.
         *synced = present;
         drop(synced);
-        db.flush().map_err(std::io::Error::other)?;
+        // sled's own error converts to a plain I/O error where it is one.
+        db.flush()?;
         File::open(&self.log)?.sync_data()?;
         // Snapshot files sled renamed into place: their names, now that the log they
         // refer to is durable.
-        File::open(&self.dir)?.sync_all()
+        File::open(&self.dir)?.sync_all()?;
+        Ok(())
     }
 }
