@@ -30,6 +30,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub mod client;
+pub mod lazyfs;
 pub mod mitm;
 pub mod tls;
 

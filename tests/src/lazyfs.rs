@@ -1,0 +1,246 @@
+//! Power-cut tests on `kith-lazyfs` (tests/lazyfs): mounting it, cutting the power,
+//! and the directories a failing test keeps for a post-mortem.
+//!
+//! `kith-lazyfs BACKING MOUNTPOINT` keeps every write not yet fsynced in memory only;
+//! SIGUSR1 drops those writes and makes every later operation fail, so that afterwards
+//! `BACKING` holds exactly what a disk would after a power cut. The binary is found in
+//! `KITH_LAZYFS_BIN` if set, else next to the test executable (built if missing, see
+//! [`crate::workspace_bin`]).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Whether this machine can mount FUSE file systems; `false` (with the reason printed,
+/// naming `test`) means skip. Under `CI` it must be able to: there a missing `/dev/fuse`
+/// is a failure, not a silent pass.
+pub fn fuse_available(test: &str) -> bool {
+    let why = if !Path::new("/dev/fuse").exists() {
+        Some("/dev/fuse does not exist")
+    } else if OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/fuse")
+        .is_err()
+    {
+        Some("/dev/fuse cannot be opened")
+    } else if !is_root() && installed("fusermount3").is_none() {
+        Some("not root and no fusermount3 (Debian package fuse3)")
+    } else {
+        None
+    };
+    let Some(why) = why else { return true };
+    let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
+    assert!(!ci, "{test} must run under CI, but {why}");
+    eprintln!("SKIPPED: {why}; {test} did not run");
+    false
+}
+
+fn is_root() -> bool {
+    fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
+
+fn installed(tool: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(tool))
+            .find(|p| p.is_file())
+    })
+}
+
+/// A temporary directory that is kept (and named on stderr) if the test fails.
+pub struct KeptOnFailure(Option<tempfile::TempDir>, &'static str);
+
+impl KeptOnFailure {
+    /// A new temporary directory named `prefix…`; `what` describes it in the message
+    /// printed when it is kept.
+    pub fn new(prefix: &str, what: &'static str) -> KeptOnFailure {
+        let dir = tempfile::Builder::new().prefix(prefix).tempdir().unwrap();
+        KeptOnFailure(Some(dir), what)
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        self.0.as_ref().expect("present until dropped").path()
+    }
+}
+
+impl Drop for KeptOnFailure {
+    fn drop(&mut self) {
+        if std::thread::panicking()
+            && let Some(dir) = self.0.take()
+        {
+            eprintln!("{} kept at {}", self.1, dir.keep().display());
+        }
+    }
+}
+
+/// A mounted `kith-lazyfs`; unmounted and stopped on drop.
+pub struct LazyFs {
+    child: Option<Child>,
+    mountpoint: PathBuf,
+}
+
+impl LazyFs {
+    /// Mounts `backing` at `mountpoint`, appending kith-lazyfs's trace of namespace
+    /// changes and syncs to `trace`; returns once it says it is mounted.
+    pub fn mount(backing: &Path, mountpoint: &Path, trace: &Path) -> LazyFs {
+        let bin = crate::workspace_bin("KITH_LAZYFS_BIN", "kith-lazyfs", "kith-lazyfs");
+        let mut child = Command::new(&bin)
+            .arg(backing)
+            .arg(mountpoint)
+            .env("KITH_LAZYFS_TRACE", trace)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let _ = tx.send(line);
+            }
+        });
+        let fs = LazyFs {
+            child: Some(child),
+            mountpoint: mountpoint.to_path_buf(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(line) if line == "kith-lazyfs mounted" => return fs,
+                Ok(_) => {}
+                Err(e) => panic!("kith-lazyfs did not say it mounted: {e}"),
+            }
+        }
+    }
+
+    fn signal(&self, sig: &str) {
+        let pid = self.child.as_ref().expect("running").id();
+        let status = Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {sig} {pid}: {status}");
+    }
+
+    /// Cuts the power and waits until the file system fails operations.
+    pub fn cut(&self) {
+        self.signal("-USR1");
+        // The signal is handled asynchronously: only once a write fails is nothing
+        // more becoming durable.
+        let probe = self.mountpoint.join(".power-probe");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while fs::symlink_metadata(&self.mountpoint).is_ok() && File::create(&probe).is_ok() {
+            let _ = fs::remove_file(&probe);
+            assert!(
+                Instant::now() < deadline,
+                "the power cut did not take effect"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Unmounts (SIGTERM) and waits for the process to exit.
+    pub fn stop(mut self) {
+        self.signal("-TERM");
+        let mut child = self.child.take().expect("running");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while child.try_wait().expect("wait").is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                let _ = Command::new("umount")
+                    .arg("-l")
+                    .arg(&self.mountpoint)
+                    .status();
+                panic!("kith-lazyfs did not exit on SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for LazyFs {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+            // Killed, the process cannot unmount; a stale mount would make every
+            // later access to the mountpoint fail with ENOTCONN.
+            let _ = Command::new("umount")
+                .arg("-l")
+                .arg(&self.mountpoint)
+                .status();
+        }
+    }
+}
+
+/// Copies the tree `src` to `dst` (which must not exist), keeping permissions, and
+/// fsyncs every file and directory (and `dst`'s parent), so that a `kith-lazyfs` on a
+/// backing directory holding `dst` starts with all of it durable. Only regular files
+/// and directories: kith-lazyfs refuses links.
+pub fn copy_synced(src: &Path, dst: &Path) {
+    fn copy(src: &Path, dst: &Path) {
+        fs::create_dir(dst).unwrap_or_else(|e| panic!("create {}: {e}", dst.display()));
+        for entry in fs::read_dir(src).unwrap_or_else(|e| panic!("read {}: {e}", src.display())) {
+            let entry = entry.unwrap();
+            let (from, to) = (entry.path(), dst.join(entry.file_name()));
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                copy(&from, &to);
+            } else if kind.is_file() {
+                // `fs::copy` also copies the permissions.
+                fs::copy(&from, &to).unwrap_or_else(|e| panic!("copy {}: {e}", from.display()));
+                File::open(&to).unwrap().sync_all().unwrap();
+            } else {
+                panic!("{} is neither a file nor a directory", from.display());
+            }
+        }
+        fs::set_permissions(dst, fs::metadata(src).unwrap().permissions()).unwrap();
+        // After its entries: the directory's fsync makes their names durable.
+        File::open(dst).unwrap().sync_all().unwrap();
+    }
+    copy(src, dst);
+    let parent = dst.parent().expect("dst has a parent");
+    File::open(parent).unwrap().sync_all().unwrap();
+}
+
+/// The files under `dir` with their sizes, for failure messages.
+pub fn listing(dir: &Path) -> String {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(dir).unwrap_or(&p).display().to_string();
+            match e.metadata() {
+                Ok(m) if m.is_dir() => {
+                    out.push(format!("{rel}/"));
+                    stack.push(p);
+                }
+                Ok(m) => out.push(format!("{rel} ({} bytes)", m.len())),
+                Err(e) => out.push(format!("{rel} ({e})")),
+            }
+        }
+    }
+    out.sort();
+    if out.is_empty() {
+        "(empty)".into()
+    } else {
+        out.join("\n  ")
+    }
+}
