@@ -419,6 +419,24 @@ impl Drop for TestRelay {
     }
 }
 
+/// The keys in both copies of a relay's shredding keys (`KITHSK3`: magic, generation,
+/// length, 56-byte records whose last 32 bytes are the key, checksum; see
+/// `server/src/store/shred.rs`).
+pub fn relay_shred_keys(data_dir: &Path) -> Vec<Vec<u8>> {
+    let mut keys = Vec::new();
+    for name in ["shred-keys", "shred-keys.1"] {
+        let file = std::fs::read(data_dir.join(name)).unwrap_or_default();
+        assert_eq!(file.get(..8), Some(&b"KITHSK3\0"[..]), "{name}");
+        let len = u64::from_be_bytes(file[16..24].try_into().unwrap()) as usize;
+        for r in file[24..24 + len].chunks(56) {
+            if !keys.contains(&r[24..].to_vec()) {
+                keys.push(r[24..].to_vec());
+            }
+        }
+    }
+    keys
+}
+
 /// A plain HTTP/1.1 `GET` over a raw TCP connection; returns the status code and the
 /// body (as text, lossily).
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {

@@ -55,23 +55,6 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
-/// The keys in both copies of the shredding keys (`KITHSK3`: magic, generation, length,
-/// 56-byte records, checksum; see `server/src/store/shred.rs`).
-fn shred_keys(dir: &Path) -> Vec<Vec<u8>> {
-    let mut keys = Vec::new();
-    for name in ["shred-keys", "shred-keys.1"] {
-        let file = std::fs::read(dir.join(name)).unwrap();
-        assert_eq!(&file[..8], b"KITHSK3\0", "{name}");
-        let len = u64::from_be_bytes(file[16..24].try_into().unwrap()) as usize;
-        for r in file[24..24 + len].chunks(56) {
-            if !keys.contains(&r[24..].to_vec()) {
-                keys.push(r[24..].to_vec());
-            }
-        }
-    }
-    keys
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn blobs_round_trip_and_re_putting_is_idempotent() {
     let relay = TestRelay::start(&[]).await;
@@ -275,7 +258,7 @@ async fn a_short_group_retention_deletes_messages_and_blobs_and_destroys_their_k
     post_app(&conn, keeper.id, 0, payload("kept for 30 days"))
         .await
         .unwrap();
-    let keeper_keys = shred_keys(relay.data_dir());
+    let keeper_keys = relay_shred_keys(relay.data_dir());
 
     let g = create_group(&conn).await;
     assert_eq!(conn.set_retention(g.id, 2).await.unwrap(), 2);
@@ -291,7 +274,7 @@ async fn a_short_group_retention_deletes_messages_and_blobs_and_destroys_their_k
     assert_eq!(conn.get_blob(g.id, id).await.unwrap(), chunk);
     let stored = all_bytes(relay.data_dir());
     assert!(!contains(&stored, marker), "sealed at rest");
-    let short_keys: Vec<Vec<u8>> = shred_keys(relay.data_dir())
+    let short_keys: Vec<Vec<u8>> = relay_shred_keys(relay.data_dir())
         .into_iter()
         .filter(|k| !keeper_keys.contains(k))
         .collect();
@@ -330,7 +313,7 @@ async fn a_short_group_retention_deletes_messages_and_blobs_and_destroys_their_k
     assert!(
         keeper_keys
             .iter()
-            .all(|k| shred_keys(relay.data_dir()).contains(k)),
+            .all(|k| relay_shred_keys(relay.data_dir()).contains(k)),
         "the 30-day key stays"
     );
 }
