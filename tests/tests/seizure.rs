@@ -244,3 +244,121 @@ async fn a_crashed_client_neither_loses_repeats_nor_reuses() {
         "no reused key, nothing half-sent: {h:?}"
     );
 }
+
+/// The texts of `kith --json read GROUP ARGS…` as `p`, each with whether it is `p`'s own.
+fn texts(p: &Profile, args: &[&str]) -> Vec<(bool, String)> {
+    let mut cmd = vec!["--json", "read", GROUP];
+    cmd.extend_from_slice(args);
+    p.ok(&cmd)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["kind"] == "text")
+        .map(|v| {
+            (
+                v["own"].as_bool().unwrap(),
+                v["text"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// How often `text` is among `texts`, as `own` (or not).
+fn count(texts: &[(bool, String)], own: bool, text: &str) -> usize {
+    texts.iter().filter(|(o, t)| *o == own && t == text).count()
+}
+
+/// A client killed after the relay stored its message but before the answer arrived
+/// (so it never recorded the message) shows it, once and as its own, at its next read,
+/// as every other member does; and its next message goes out normally.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_killed_before_the_answer_still_shows_its_message_once() {
+    let relay = TestRelay::start(&[]).await;
+    let alice = Profile::new("Alice");
+    alice.ok(&["group", "create", GROUP, "--relay", &relay.ws_url()]);
+    let bob = Profile::new("Bob");
+    let code = alice.ok(&["invite", GROUP]).trim().to_owned();
+    join(&alice, &bob, &code, GROUP);
+    bob.ok(&["read", GROUP]);
+    alice.ok(&["sync"]);
+
+    let first = "stored, then the sender died";
+    let crashed = alice.run_env(
+        &["send", GROUP, first],
+        &[("KITH_TEST_CRASH_AT", "after-post")],
+    );
+    assert!(!crashed.success(), "the hook must abort: {crashed}");
+    let shown = texts(&alice, &[]);
+    assert_eq!(count(&shown, true, first), 1, "Alice's read: {shown:?}");
+    let shown = texts(&bob, &["--all"]);
+    assert_eq!(count(&shown, false, first), 1, "Bob's history: {shown:?}");
+
+    let second = "sent after the crash";
+    alice.ok(&["send", GROUP, second]);
+    let a = texts(&alice, &["--all"]);
+    let b = texts(&bob, &["--all"]);
+    for text in [first, second] {
+        assert_eq!(count(&a, true, text), 1, "Alice's history: {a:?}");
+        assert_eq!(count(&b, false, text), 1, "Bob's history: {b:?}");
+    }
+    assert_eq!(a.len(), 2, "nothing else, nothing twice: {a:?}");
+    assert_eq!(b.len(), 2, "nothing else, nothing twice: {b:?}");
+    for h in [history(&alice), history(&bob)] {
+        assert!(h.iter().all(|(k, _)| k != "alert"), "{h:?}");
+    }
+}
+
+/// A send whose answer is lost on the way (the relay stored the message) fails saying
+/// that the message may have arrived and where to look, is not sent a second time on
+/// its own, and the sender's next read shows it once as its own.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_send_whose_answer_is_lost_says_it_may_have_arrived() {
+    use kith_tests::mitm::{Dir, Mitm};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let relay = TestRelay::start(&[]).await;
+    let mitm = Mitm::start(relay.ws_url()).await;
+    // While set, the relay's answers to posts reach the client as garbage: it fails the
+    // connection with the message stored and no answer.
+    let spoil = Arc::new(AtomicBool::new(false));
+    let gate = spoil.clone();
+    mitm.set_rule(Arc::new(move |_, dir, frame| {
+        let posted = matches!(
+            RelayFrame::decode(&frame),
+            Ok(RelayFrame::Response {
+                body: Response::Posted { .. },
+                ..
+            })
+        );
+        if dir == Dir::ToClient && posted && gate.load(Ordering::SeqCst) {
+            return vec![(dir, vec![0xff; 7])];
+        }
+        vec![(dir, frame)]
+    }));
+    let alice = Profile::new("Alice");
+    alice.ok(&["group", "create", GROUP, "--relay", &mitm.ws_url()]);
+    let bob = Profile::new("Bob");
+    let code = alice.ok(&["invite", GROUP]).trim().to_owned();
+    join(&alice, &bob, &code, GROUP);
+    bob.ok(&["read", GROUP]);
+    alice.ok(&["sync"]);
+
+    let text = "the answer to this one is lost";
+    spoil.store(true, Ordering::SeqCst);
+    let out = alice.fails(&["send", GROUP, text], 1);
+    spoil.store(false, Ordering::SeqCst);
+    assert!(
+        out.stderr.contains("may already have reached the group")
+            && out.stderr.contains("`kith read`"),
+        "the error must say it may have arrived, and where to look: {out}"
+    );
+    let shown = texts(&alice, &[]);
+    assert_eq!(count(&shown, true, text), 1, "Alice's read: {shown:?}");
+    let shown = texts(&bob, &["--all"]);
+    assert_eq!(
+        count(&shown, false, text),
+        1,
+        "sent once, not retried: {shown:?}"
+    );
+    assert_eq!(shown.len(), 1, "{shown:?}");
+}

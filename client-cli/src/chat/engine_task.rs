@@ -347,7 +347,7 @@ pub fn transient(e: &ClientError) -> bool {
                 | RelayError::PushOverflow
         ) | ClientError::Relay(RelayError::Relay(
             ErrorCode::Internal | ErrorCode::RateLimited
-        ))
+        )) | ClientError::Unconfirmed(_)
     )
 }
 
@@ -842,7 +842,13 @@ impl Engine<'_> {
                 self.set_on_hold(&group, why);
             }
             Err(e) => {
-                let why = if transient(&e) {
+                let why = if let ClientError::Unconfirmed(_) = e {
+                    // Not sent again: a second copy would show twice to everyone.
+                    "no answer from the relay: it may already have reached the group, and \
+                     then it appears here once the chat is connected again; check before \
+                     sending it again"
+                        .to_owned()
+                } else if transient(&e) {
                     "no answer from the relay; it may or may not have been sent".to_owned()
                 } else {
                     e.to_string()

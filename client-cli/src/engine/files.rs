@@ -305,10 +305,7 @@ impl Client {
             chunks,
             sent_at: now_secs(),
         };
-        let time = file.sent_at;
-        let seq = self.send_body(group, Body::File(file.clone())).await?;
-        self.record_own(group, seq, time, RecordKind::File(file))?;
-        Ok(seq)
+        self.send_body(group, Body::File(file)).await
     }
 
     /// Records a file someone shared (called by sync for a [`Body::File`]), after

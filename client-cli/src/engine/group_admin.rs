@@ -273,7 +273,6 @@ impl Client {
     /// Deletes a message for everyone: our own, or anyone's if we are an admin.
     pub async fn delete_message(&mut self, group: &GroupId, seq: Seq) -> Result<()> {
         self.sync_group_inner(group).await?;
-        let g = self.load_group(group)?;
         let r: MessageRecord = self
             .get(&ns_msgs(group), &msg_key(seq, 0))?
             .filter(|r: &MessageRecord| matches!(r.kind, RecordKind::Text(_) | RecordKind::File(_)))
@@ -288,12 +287,11 @@ impl Client {
             ));
         }
         self.send_body(group, Body::Delete { seq }).await?;
-        self.mark_deleted(&g, seq, &me)?;
-        self.db().commit()?;
         Ok(())
     }
 
-    fn mark_deleted(&self, g: &GroupRecord, seq: Seq, by: &IdentityKey) -> Result<bool> {
+    /// Marks our record of message `seq` deleted by `by`; whether there was one to mark.
+    pub(crate) fn mark_deleted(&self, g: &GroupRecord, seq: Seq, by: &IdentityKey) -> Result<bool> {
         let ns = ns_msgs(&g.relay_group);
         let key = msg_key(seq, 0);
         match self.get::<MessageRecord>(&ns, &key)? {

@@ -7,7 +7,8 @@
 //! state — never "MLS advanced but the message lost", never "message saved twice".
 //! Commits of ours are staged (OpenMLS's pending commit, persisted) before they are
 //! posted, and merged only once the relay accepted them; if the answer is lost we
-//! recognise our own commit in the log by its bytes.
+//! recognise our own commit in the log by its bytes. Our application messages are
+//! recognised the same way ([`records::Unconfirmed`]).
 
 mod files;
 mod group_admin;
@@ -76,6 +77,16 @@ pub enum ClientError {
     /// The group is not usable by this profile any more.
     #[error("{0}")]
     NotMember(String),
+    /// A message was encrypted and handed to the relay, but its answer never came (the
+    /// connection failed, or timed out): the relay may have stored it. Not retried on
+    /// its own, since a second try would be a second message if the first arrived; the
+    /// next sync shows it as ours if it did (`records::Unconfirmed`).
+    #[error(
+        "the relay did not confirm your message ({0}). It may already have reached the \
+         group: if it did, the next `kith read` (or the chat) will show it. Check there \
+         before sending it again."
+    )]
+    Unconfirmed(RelayError),
 }
 
 /// Results of engine calls.
@@ -131,12 +142,20 @@ pub fn join_config() -> MlsGroupJoinConfig {
 /// Test hook: with `KITH_TEST_CRASH_AT=<point>` in the environment, the process aborts
 /// at that point, as a power cut or `kill -9` would. The end-to-end tests use it to prove
 /// that a crash between two steps neither loses, repeats, nor reuses anything. Points:
-/// `after-decrypt` (a message processed, nothing saved yet) and `after-encrypt` (a message
-/// encrypted and its ratchet step saved, not yet posted).
+/// `after-decrypt` (a message processed, nothing saved yet), `after-encrypt` (a message
+/// encrypted and its ratchet step saved, not yet posted) and `after-post` (the relay
+/// stored the message and answered, nothing of the answer saved yet).
 pub(crate) fn crash_point(point: &str) {
     if std::env::var_os("KITH_TEST_CRASH_AT").is_some_and(|p| p == point) {
         std::process::abort();
     }
+}
+
+/// Whether a post that failed with `e` certainly left nothing on the relay: the relay
+/// answered with an error code (it stores nothing then), or the request was too large
+/// to send. Any other failure came after the bytes may have reached it, with no answer.
+fn never_stored(e: &RelayError) -> bool {
+    matches!(e, RelayError::Relay(_) | RelayError::TooLarge(_))
 }
 
 /// Test hook: with `KITH_TEST_IGNORE_OWN_ROLE` set, this client skips the checks it
@@ -856,40 +875,106 @@ impl Client {
             text: text.to_owned(),
             sent_at: now_secs(),
         };
-        let seq = self.send_body(group, body).await?;
-        self.record_own(group, seq, now_secs(), RecordKind::Text(text.to_owned()))?;
-        Ok(seq)
+        self.send_body(group, body).await
     }
 
-    /// Records (and commits) a message of ours that the relay accepted as `seq`.
-    pub(crate) fn record_own(
+    /// Does to our own view what a message of ours does once the relay stored it as
+    /// `seq` ([`OwnEffect`]), and forgets its [`Unconfirmed`] entry `key`: from the
+    /// relay's answer, or from the echo when the answer was lost. Not committed here:
+    /// the caller commits it with whatever goes with it.
+    pub(crate) fn apply_own(
         &self,
-        group: &GroupId,
+        g: &GroupRecord,
         seq: Seq,
-        time: u64,
-        kind: RecordKind,
+        effect: OwnEffect,
+        key: &[u8; 32],
+        report: &mut SyncReport,
     ) -> Result<()> {
-        let g = self.load_group(group)?;
-        self.add_record(
-            &g,
-            MessageRecord {
-                shared_by: None,
-                expires: 0,
-                seq,
-                sub: 0,
-                time,
-                sender: Some(self.profile.identity),
-                own: true,
-                kind,
-            },
-        )?;
-        self.db().commit()?;
+        let me = self.profile.identity;
+        match effect {
+            OwnEffect::Record { time, kind } => {
+                let r = MessageRecord {
+                    shared_by: None,
+                    expires: 0,
+                    seq,
+                    sub: 0,
+                    time,
+                    sender: Some(me),
+                    own: true,
+                    kind,
+                };
+                self.add_record(g, r.clone())?;
+                report.new.push(r);
+            }
+            OwnEffect::Delete { seq: target } => {
+                if self.mark_deleted(g, target, &me)? {
+                    report.new.retain(|r| r.seq != target);
+                }
+            }
+            OwnEffect::HideFrom { member } => {
+                self.hide_messages_of(g, &member, &me)?;
+                report.new.retain(|r| r.sender != Some(member));
+            }
+        }
+        self.db().delete(&ns_unconfirmed(&g.relay_group), key)?;
+        Ok(())
+    }
+
+    /// Notes (uncommitted) that a message of ours with this effect is about to be
+    /// posted as `payload`; see [`Unconfirmed`].
+    fn note_unconfirmed(&self, g: &GroupRecord, payload: &[u8], effect: &OwnEffect) -> Result<()> {
+        let now = now_secs();
+        let entry = Unconfirmed {
+            created: now,
+            effect: effect.clone(),
+        };
+        let ns = ns_unconfirmed(&g.relay_group);
+        let key = unconfirmed_key(payload);
+        // It holds the plaintext, so it goes when the message would have.
+        let disappear = g.state.disappear_secs;
+        if disappear == 0 {
+            return self.put(&ns, &key, &entry);
+        }
+        let bytes =
+            postcard::to_stdvec(&entry).map_err(|_| StoreError::Corrupt("unencodable record"))?;
+        self.db()
+            .put_raw_expiring(&ns, &key, &bytes, now.saturating_add(disappear))?;
+        Ok(())
+    }
+
+    /// Drops the [`Unconfirmed`] entries older than [`UNCONFIRMED_KEEP_SECS`]. Only
+    /// right just after a catch-up that read the log to its end: by then every message
+    /// the relay stored from those posts was met, and its entry consumed.
+    pub(crate) fn drop_stale_unconfirmed(&self, group: &GroupId) -> Result<()> {
+        let ns = ns_unconfirmed(group);
+        let now = now_secs();
+        let mut dropped = false;
+        for (key, entry) in self.scan::<Unconfirmed>(&ns)? {
+            if now.saturating_sub(entry.created) > UNCONFIRMED_KEEP_SECS {
+                self.db().delete(&ns, &key)?;
+                dropped = true;
+            }
+        }
+        if dropped {
+            self.db().commit()?;
+        }
         Ok(())
     }
 
     /// Encrypts and posts an application message, catching up and re-encrypting if the
-    /// group moved to a new epoch meanwhile.
+    /// group moved to a new epoch meanwhile, and does to our own view what the message
+    /// does ([`OwnEffect`]: records a text or file, marks a deletion…) at the sequence
+    /// number the relay gave it.
+    ///
+    /// Each attempt's [`Unconfirmed`] entry is saved in the commit of its ratchet step,
+    /// before its bytes leave: if the relay stores them and the answer is lost, the next
+    /// sync still shows the message as ours. An attempt the relay refused (a stale
+    /// epoch, or any error code: it stored nothing) loses its entry; one whose answer
+    /// never came keeps it and fails with [`ClientError::Unconfirmed`]. So at most one
+    /// attempt per call may be stored, and each copy the relay stored (a user who sends
+    /// again after a lost answer makes a second one) shows once, as for every member.
     pub(crate) async fn send_body(&mut self, group: &GroupId, body: Body) -> Result<Seq> {
+        let effect = OwnEffect::of(&body);
         let padded = AppMessage::V1(body)
             .to_padded()
             .map_err(|e| ClientError::Usage(e.to_string()))?;
@@ -911,20 +996,49 @@ impl Client {
             let bytes = out.to_bytes().map_err(mls)?;
             let payload =
                 pad(&bytes).map_err(|_| ClientError::Usage("message too large".into()))?;
+            let key = unconfirmed_key(&payload);
+            if let Some(effect) = &effect {
+                self.note_unconfirmed(&g, &payload, effect)?;
+            }
             // Persist the ratchet step first: a crash after posting must not let us
             // encrypt again under the same key.
             self.db().commit()?;
             crash_point("after-encrypt");
-            let conn = self.conn(&g.relay).await?;
+            let conn = match self.conn(&g.relay).await {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // No connection: the bytes never left.
+                    self.db().delete(&ns_unconfirmed(group), &key)?;
+                    self.db().commit()?;
+                    return Err(e);
+                }
+            };
             match conn
                 .post(g.relay_group, epoch, PostKind::Application, payload)
                 .await
             {
-                Ok(seq) => return Ok(seq),
-                Err(RelayError::Relay(ErrorCode::StaleEpoch)) => continue,
-                Err(e) => return Err(e.into()),
+                Ok(seq) => {
+                    crash_point("after-post");
+                    let g = self.load_group(group)?;
+                    if let Some(effect) = effect {
+                        self.apply_own(&g, seq, effect, &key, &mut SyncReport::default())?;
+                    }
+                    self.db().commit()?;
+                    return Ok(seq);
+                }
+                Err(e) if never_stored(&e) => {
+                    self.db().delete(&ns_unconfirmed(group), &key)?;
+                    if matches!(e, RelayError::Relay(ErrorCode::StaleEpoch)) {
+                        // The drop is committed with the catch-up or the next attempt.
+                        continue;
+                    }
+                    self.db().commit()?;
+                    return Err(e.into());
+                }
+                Err(e) => return Err(ClientError::Unconfirmed(e)),
             }
         }
+        self.db().commit()?;
         Err(ClientError::Relay(RelayError::Relay(ErrorCode::StaleEpoch)))
     }
 
@@ -995,9 +1109,6 @@ impl Client {
         if hide {
             self.send_body(group, Body::HideFrom { member: who })
                 .await?;
-            let g = self.load_group(group)?;
-            self.hide_messages_of(&g, &who, &me)?;
-            self.db().commit()?;
         }
         Ok(())
     }
@@ -1101,6 +1212,7 @@ impl Client {
         self.save_group(&g)?;
         self.db().delete_namespace(&ns_invites(group))?;
         self.db().delete_namespace(&ns_requests(group))?;
+        self.db().delete_namespace(&ns_unconfirmed(group))?;
         self.add_record(
             &g,
             MessageRecord {

@@ -9,12 +9,13 @@
 //! | `msgs/<group hex>` | seq (8, BE) ‖ sub (2, BE) | [`MessageRecord`] |
 //! | `invites/<group hex>` | slot id | [`AdminInvite`] |
 //! | `requests/<group hex>` | slot id | [`JoinRequest`] |
+//! | `unconfirmed/<group hex>` | SHA-256 of the posted payload | [`Unconfirmed`] |
 //! | `joins` | slot id | [`PendingJoin`] |
 //! | `contacts` | identity key | [`Contact`] |
 
 use super::state::GroupState;
 use crate::identity::IdentityKey;
-use crate::payload::{FileRef, InviteSecret};
+use crate::payload::{Body, FileRef, InviteSecret};
 use crate::seal::{Invitation, WelcomeKey};
 use kith_protocol::{Epoch, GroupId, Seq};
 use serde::{Deserialize, Serialize};
@@ -42,6 +43,19 @@ pub fn ns_invites(group: &GroupId) -> String {
 /// The namespace of the join requests waiting for this admin's approval.
 pub fn ns_requests(group: &GroupId) -> String {
     format!("requests/{}", group.to_hex())
+}
+
+/// The namespace of a group's messages of ours that the relay may have stored without
+/// our hearing so (see [`Unconfirmed`]).
+pub fn ns_unconfirmed(group: &GroupId) -> String {
+    format!("unconfirmed/{}", group.to_hex())
+}
+
+/// The key of an [`Unconfirmed`] entry: SHA-256 of the padded bytes as posted, which
+/// the relay serves back unchanged.
+pub fn unconfirmed_key(payload: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(payload).into()
 }
 
 /// The key of a message record.
@@ -231,6 +245,76 @@ pub struct MessageRecord {
     pub shared_by: Option<IdentityKey>,
     /// When it disappears, Unix seconds (0: never).
     pub expires: u64,
+}
+
+/// An application message of ours, encrypted and handed to the relay, whose answer we
+/// have not seen. OpenMLS cannot decrypt our own messages (the sending ratchet keeps no
+/// keys), so when the answer is lost — a crash, `kill -9`, a dropped connection — the
+/// echo in the log is all we get: this entry, saved in the same commit as the ratchet
+/// step, is what lets the next sync recognise it by its bytes and show it as ours, at
+/// its place in the log, once. A successful post removes it in the commit that records
+/// the message; the sync that meets the echo removes it likewise. Entries whose echo
+/// never comes are dropped by the first sync that reads the log to its end more than
+/// [`UNCONFIRMED_KEEP_SECS`] after they were made, and with the group's other records
+/// when we leave or are removed. Under a disappearing-messages timer an entry expires
+/// with the message it stands for.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Unconfirmed {
+    /// When it was encrypted, Unix seconds (our clock).
+    pub created: u64,
+    /// What the message does to our own view once the relay has it.
+    pub effect: OwnEffect,
+}
+
+/// How long an [`Unconfirmed`] entry outlives its post, seconds: a day. The relay
+/// answers or drops a post within seconds; a catch-up a day later has met every
+/// message it stored from that post, so an entry still there by then stands for a post
+/// that was never stored (or has already expired from the relay).
+pub const UNCONFIRMED_KEEP_SECS: u64 = 24 * 3600;
+
+/// What a message of ours changes in our own view once the relay has stored it: what
+/// other members' clients do on receiving it, done by ours without the echo (which it
+/// cannot decrypt). Derived from the [`Body`] alone ([`OwnEffect::of`]), for the answer
+/// and for the echo alike.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OwnEffect {
+    /// A line of our history (a text, a file), as of `time`.
+    Record {
+        /// The time the body carries (its `sent_at`).
+        time: u64,
+        /// The line.
+        kind: RecordKind,
+    },
+    /// Our deletion of the message with this sequence number.
+    Delete {
+        /// The message deleted.
+        seq: Seq,
+    },
+    /// Our hiding of a removed member's messages.
+    HideFrom {
+        /// The member.
+        member: IdentityKey,
+    },
+}
+
+impl OwnEffect {
+    /// The effect of sending `body`, if it has one (names, leave requests and history
+    /// for newcomers change nothing in the sender's own view).
+    pub fn of(body: &Body) -> Option<Self> {
+        match body {
+            Body::Text { text, sent_at } => Some(OwnEffect::Record {
+                time: *sent_at,
+                kind: RecordKind::Text(text.clone()),
+            }),
+            Body::File(file) => Some(OwnEffect::Record {
+                time: file.sent_at,
+                kind: RecordKind::File(file.clone()),
+            }),
+            Body::Delete { seq } => Some(OwnEffect::Delete { seq: *seq }),
+            Body::HideFrom { member } => Some(OwnEffect::HideFrom { member: *member }),
+            Body::Profile { .. } | Body::LeaveRequest | Body::History { .. } => None,
+        }
+    }
 }
 
 /// Someone who answered an invite that needs approval, waiting for an admin.

@@ -95,6 +95,8 @@ impl Client {
                 }
             }
         }
+        // Caught up to the log's end (see `drop_stale_unconfirmed`).
+        self.drop_stale_unconfirmed(group)?;
         if admin_work {
             // Boxed: admitting posts commits and messages, which catch up first.
             Box::pin(self.repair(group)).await?;
@@ -307,9 +309,9 @@ impl Client {
             })
         });
         match processed.into_content() {
-            ProcessedMessageContent::OwnPrivateMessage
-            | ProcessedMessageContent::OwnPendingCommit => {
-                // Our own message echoed back; it was recorded when we sent it.
+            ProcessedMessageContent::OwnPrivateMessage => self.own_echo(g, msg, report),
+            ProcessedMessageContent::OwnPendingCommit => {
+                // Our own commit echoed back: merged when the relay accepted it.
                 Ok(())
             }
             ProcessedMessageContent::ApplicationMessage(app) => {
@@ -334,6 +336,20 @@ impl Client {
                     .ok_or_else(|| hostile("a commit from a member without a valid credential"))?;
                 self.apply_commit(g, m, msg, who, *staged, report)
             }
+        }
+    }
+
+    /// Our own application message, back from the log. We cannot decrypt it; if its
+    /// relay's answer was lost, its [`Unconfirmed`] entry (found by the bytes, which only
+    /// we could have made) says what it was, and we do now what the answer would have.
+    /// Otherwise it was done when the answer came (or the bytes merely claim our leaf,
+    /// which any member can forge, and deserve nothing).
+    fn own_echo(&self, g: &GroupRecord, msg: &Message, report: &mut SyncReport) -> Result<()> {
+        let key = unconfirmed_key(&msg.payload);
+        let ns = ns_unconfirmed(&g.relay_group);
+        match self.get::<Unconfirmed>(&ns, &key)? {
+            Some(entry) => self.apply_own(g, msg.seq, entry.effect, &key, report),
+            None => Ok(()),
         }
     }
 
@@ -854,6 +870,8 @@ impl Client {
         m.delete(self.provider.storage()).map_err(mls)?;
         self.db().delete_namespace(&ns_invites(&g.relay_group))?;
         self.db().delete_namespace(&ns_requests(&g.relay_group))?;
+        self.db()
+            .delete_namespace(&ns_unconfirmed(&g.relay_group))?;
         Ok(())
     }
 
