@@ -74,6 +74,8 @@ struct Waiter {
 /// How many idle groups the relay keeps in memory before it forgets the idle ones (they
 /// are read from the store again when next used).
 const MAX_CACHED_GROUPS: usize = 10_000;
+/// How long the flusher waits for a backlogged store's checkpoints per sync.
+const BACKLOG_WAIT: Duration = Duration::from_secs(2);
 /// How often an idle flusher retries a checkpoint that is due (one that failed, say).
 const CHECKPOINT_RETRY: Duration = Duration::from_secs(1);
 
@@ -265,6 +267,7 @@ impl Relay {
             let answer = match result {
                 Ok(()) => {
                     self.maybe_checkpoint();
+                    self.wait_for_checkpoints().await;
                     Ok(())
                 }
                 Err(StoreError::Failed(e)) => fail_stop(&e),
@@ -295,6 +298,18 @@ impl Relay {
             Err(e) => {
                 internal(e);
             }
+        }
+    }
+
+    /// Backpressure: while the store is backlogged, waits (up to [`BACKLOG_WAIT`]) for
+    /// checkpoints to catch up before the next sync, so that writers see latency and
+    /// their connections stop being read. If checkpoints do not catch up (they fail), the
+    /// store refuses writes once twice the backlog waits (`Store::admit`).
+    async fn wait_for_checkpoints(&self) {
+        let started = Instant::now();
+        while self.store.backlogged() && started.elapsed() < BACKLOG_WAIT {
+            self.maybe_checkpoint();
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
     }
 

@@ -676,3 +676,30 @@ async fn a_failed_fdatasync_stops_the_relay_and_loses_nothing() {
     let n = check_acknowledged(&relay, &writers, "after a failed fdatasync").await;
     eprintln!("failed fdatasync: {n} acknowledged writes checked");
 }
+
+/// Checkpoints that lag behind slow writers down instead of failing them: with a tiny
+/// backlog limit, four writers posting large messages as fast as they can all get their
+/// answers (no `storage_unavailable`), and nothing is lost across a kill -9.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lagging_checkpoint_slows_writers_and_refuses_none() {
+    let mut relay = TestRelay::start_with_env(&[], &[]).await;
+    let writers = make_writers(&relay, 3).await;
+    relay.kill9();
+    relay.set_env("KITH_RELAY_TEST_BACKLOG_BYTES", Some("300000"));
+    relay.start_again().await;
+    load(&relay, &writers, Duration::from_secs(4)).await;
+    assert!(
+        !relay.log().contains("storage refuses writes"),
+        "writes were refused:\n{}",
+        relay.log_tail(10)
+    );
+    let mut total = 0;
+    for w in &writers {
+        total += w.acked.lock().await.messages.len();
+    }
+    assert!(total > 100, "only {total} writes in 4 s");
+    relay.kill9();
+    relay.start_again().await;
+    check_acknowledged(&relay, &writers, "after a lagging checkpoint").await;
+    eprintln!("lagging checkpoints: {total} writes, none refused");
+}

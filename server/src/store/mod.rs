@@ -262,6 +262,11 @@ pub trait Store: Send + Sync + 'static {
     /// Drops every write not yet made durable by a sync (after a failed sync, with no
     /// write in progress).
     fn discard_unsynced(&self) {}
+    /// Whether so much waits for a checkpoint that the flusher should wait for one
+    /// before its next sync (backpressure: latency for writers, not errors).
+    fn backlogged(&self) -> bool {
+        false
+    }
     /// Whether a new write may start now; [`StoreError::Refused`] when the store cannot
     /// take more for now (a nearly full disk, a checkpoint backlog).
     fn admit(&self) -> Result<()> {

@@ -131,10 +131,13 @@ fn blob_context(g: &GroupId, id: &BlobId, stored_at: u64) -> Vec<u8> {
 
 /// A checkpoint is wanted once this much is in the log but not in sled…
 const CHECKPOINT_BYTES: usize = 4 << 20;
-/// New writes are refused while this much is in the log but not in sled (checkpoints
-/// fail, a full disk, or lag far behind): it bounds the memory of the overlay, the size of
-/// the log segments and what an open reads back.
+/// Past this much in the log but not in sled, the flusher waits for checkpoints before
+/// its next sync ([`Store::backlogged`]): writers see latency, not errors, and their
+/// connections stop being read…
 const MAX_BACKLOG_BYTES: usize = 64 << 20;
+/// …and past twice as much (checkpoints fail, or lag although the flusher waited), new
+/// writes are refused. Together they bound the memory of the overlay, the size of the log
+/// segments and what an open reads back.
 /// After a failed checkpoint, the next waits this long.
 const CHECKPOINT_RETRY: Duration = Duration::from_secs(1);
 /// New writes are refused while the data dir's file system has less free than this…
@@ -208,6 +211,9 @@ pub struct SledStore {
     synced_blobs: Mutex<std::collections::HashSet<std::ffi::OsString>>,
     /// Large values, kept out of sled ([`values`]).
     values: ValueFiles,
+    /// The sled keys whose value is in a file, with the file's name: which keys a
+    /// checkpoint replaces a file of, without reading sled for every key.
+    file_keys: Mutex<std::collections::HashMap<IVec, String>>,
     /// Files of values that sled no longer refers to, durably: deleted at the end of the
     /// next checkpoint, so that a read that found the old reference just before has long
     /// finished (and a read that misses one looks again).
@@ -326,6 +332,7 @@ impl SledStore {
             blob_dir: dir.join("blobs"),
             synced_blobs: Mutex::new(std::collections::HashSet::new()),
             values: ValueFiles::open(dir)?,
+            file_keys: Mutex::new(std::collections::HashMap::new()),
             doomed: Mutex::new(Vec::new()),
             dir: dir.to_path_buf(),
             free: Mutex::new(None),
@@ -348,10 +355,14 @@ impl SledStore {
             }
             store.wal.lock().expect("store log lock poisoned").reset()?;
             // Files a crash left that sled does not refer to.
-            let swept = store.values.sweep(|k| Ok(store.db.get(k)?))?;
+            let (swept, live) = store.values.sweep(|k| Ok(store.db.get(k)?))?;
             if swept > 0 {
                 tracing::debug!(swept, "value files without a reference removed");
             }
+            *store.file_keys.lock().expect("file key lock poisoned") = live
+                .into_iter()
+                .map(|(k, name)| (IVec::from(k), name))
+                .collect();
             Ok(())
         })();
         match replayed {
@@ -391,21 +402,23 @@ impl SledStore {
     /// slice says `last` is applied, replay at open redoes all of it.
     fn to_sled(&self, changes: &Changes, last: u64, sliced: bool) -> Result<()> {
         let unique = format!("{last:016x}{:016x}", rand::random::<u64>());
+        // Updated as sled will be; on a failure the next open rebuilds it from the files.
+        let mut file_keys = self.file_keys.lock().expect("file key lock poisoned");
         let mut batch = sled::Batch::default();
         let mut files = Vec::new();
         let mut replaced = Vec::new();
         let mut bytes = 0;
         for (n, (k, v)) in changes.iter().enumerate() {
             bytes += k.len() + v.as_ref().map_or(0, |v| v.len());
-            if let Some(old) = self.db.get(k)?
-                && let Some(name) = values::reference(&old)
-            {
-                replaced.push(name.to_string());
+            if let Some(name) = file_keys.remove(k) {
+                replaced.push(name);
             }
             match v {
                 Some(v) if v.len() >= values::THRESHOLD => {
                     let (r, f) = self.values.write(k, &format!("{unique}{n:x}"), v)?;
                     files.push(f);
+                    let name = values::reference(&r).unwrap_or_default().to_string();
+                    file_keys.insert(k.clone(), name);
                     batch.insert(k.clone(), r);
                 }
                 Some(v) => batch.insert(k.clone(), v.clone()),
@@ -996,12 +1009,18 @@ impl Store for SledStore {
         o.applying = None;
     }
 
+    fn backlogged(&self) -> bool {
+        let o = self.overlay();
+        o.durable_bytes + o.checkpointing_bytes
+            >= crate::crash::tunable("BACKLOG_BYTES", MAX_BACKLOG_BYTES)
+    }
+
     fn admit(&self) -> Result<()> {
         let backlog = {
             let o = self.overlay();
             o.durable_bytes + o.checkpointing_bytes
         };
-        if backlog >= crate::crash::tunable("BACKLOG_BYTES", MAX_BACKLOG_BYTES) {
+        if backlog >= 2 * crate::crash::tunable("BACKLOG_BYTES", MAX_BACKLOG_BYTES) {
             return Err(StoreError::Refused(format!(
                 "{} MiB in the log wait for a checkpoint",
                 backlog >> 20
@@ -1028,6 +1047,7 @@ impl Store for SledStore {
         }
         o.checkpointing.is_some()
             || o.durable_bytes >= crate::crash::tunable("CHECKPOINT_BYTES", CHECKPOINT_BYTES)
+            || o.durable_bytes >= crate::crash::tunable("BACKLOG_BYTES", MAX_BACKLOG_BYTES)
             || o.durable_since
                 .is_some_and(|t| t.elapsed() >= CHECKPOINT_AFTER)
     }

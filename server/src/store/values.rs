@@ -124,9 +124,15 @@ impl ValueFiles {
 
     /// Deletes every file that sled does not refer to (left by a crash between a
     /// checkpoint and its deletions, or written by a checkpoint that never got to sled).
-    /// `current` gives sled's value of a key.
-    pub fn sweep(&self, current: impl Fn(&[u8]) -> Result<Option<IVec>>) -> Result<usize> {
+    /// `current` gives sled's value of a key. Returns how many it removed, and the key and
+    /// file name of every file sled refers to.
+    #[allow(clippy::type_complexity)]
+    pub fn sweep(
+        &self,
+        current: impl Fn(&[u8]) -> Result<Option<IVec>>,
+    ) -> Result<(usize, Vec<(Vec<u8>, String)>)> {
         let mut removed = 0;
+        let mut live_files = Vec::new();
         for entry in std::fs::read_dir(&self.dir)? {
             let name = entry?.file_name();
             let Some(name) = name.to_str() else { continue };
@@ -138,12 +144,15 @@ impl ValueFiles {
                     .is_some_and(|r| r == name),
                 None => false,
             };
-            if !live {
-                let _ = std::fs::remove_file(self.dir.join(name));
-                removed += 1;
+            match (live, key) {
+                (true, Some(key)) => live_files.push((key, name.to_string())),
+                _ => {
+                    let _ = std::fs::remove_file(self.dir.join(name));
+                    removed += 1;
+                }
             }
         }
-        Ok(removed)
+        Ok((removed, live_files))
     }
 }
 
@@ -163,11 +172,13 @@ mod tests {
         v.sync(vec![f]).unwrap();
         // Sled refers to the first: the second is an orphan.
         let refer = r.clone();
-        assert_eq!(v.sweep(|_| Ok(Some(refer.clone()))).unwrap(), 1);
+        let (removed, live) = v.sweep(|_| Ok(Some(refer.clone()))).unwrap();
+        assert_eq!(removed, 1);
+        assert_eq!(live, vec![(b"M\x01key".to_vec(), name.clone())]);
         assert!(v.read(reference(&orphan).unwrap()).is_err());
         assert!(v.read(&name).is_ok());
         // Not a reference at all: both gone.
-        assert_eq!(v.sweep(|_| Ok(Some(IVec::from(b"plain")))).unwrap(), 1);
+        assert_eq!(v.sweep(|_| Ok(Some(IVec::from(b"plain")))).unwrap().0, 1);
         assert!(v.read(&name).is_err());
         assert!(reference(b"\x00a message record").is_none());
         assert!(v.read("../escape").is_err());
