@@ -74,8 +74,9 @@ struct Waiter {
 /// How many idle groups the relay keeps in memory before it forgets the idle ones (they
 /// are read from the store again when next used).
 const MAX_CACHED_GROUPS: usize = 10_000;
-/// How long the flusher waits for a backlogged store's checkpoints per sync.
-const BACKLOG_WAIT: Duration = Duration::from_secs(2);
+/// How long the flusher waits at most for a backlogged store's checkpoints per sync (they
+/// are working, but slowly: a disk much slower than the writers).
+const BACKLOG_WAIT: Duration = Duration::from_secs(30);
 /// How often an idle flusher retries a checkpoint that is due (one that failed, say).
 const CHECKPOINT_RETRY: Duration = Duration::from_secs(1);
 
@@ -301,10 +302,10 @@ impl Relay {
         }
     }
 
-    /// Backpressure: while the store is backlogged, waits (up to [`BACKLOG_WAIT`]) for
-    /// checkpoints to catch up before the next sync, so that writers see latency and
-    /// their connections stop being read. If checkpoints do not catch up (they fail), the
-    /// store refuses writes once twice the backlog waits (`Store::admit`).
+    /// Backpressure: while the store is backlogged (and its checkpoints work), waits (up
+    /// to [`BACKLOG_WAIT`]) for them to catch up before the next sync, so that writers see
+    /// latency and their connections stop being read. If checkpoints fail, it does not
+    /// wait, and the store refuses writes (`Store::admit`).
     async fn wait_for_checkpoints(&self) {
         let started = Instant::now();
         while self.store.backlogged() && started.elapsed() < BACKLOG_WAIT {
@@ -383,7 +384,7 @@ impl Relay {
             Err(e) => {
                 // Once per spell, not once per write.
                 if !self.refusing.swap(true, Ordering::Relaxed) {
-                    tracing::warn!(error = %e, "storage refuses writes until space returns");
+                    tracing::warn!(error = %e, "storage refuses writes for now");
                 }
                 self.metrics.writes_refused.inc();
                 return Err(ErrorCode::StorageUnavailable);

@@ -364,7 +364,12 @@ async fn kill_9_loop_under_load_loses_nothing_and_pushes_in_order() {
     };
     let mut out_of_order = 0;
     let mut pushes_seen = 0;
-    for cycle in 0..12 {
+    // 12 in CI; `KITH_TEST_KILL_CYCLES=200` for a long run.
+    let cycles: usize = std::env::var("KITH_TEST_KILL_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(12);
+    for cycle in 0..cycles {
         // A subscriber per group, watching the order of pushes.
         let watcher = relay.connect().await;
         for w in &writers {
@@ -685,7 +690,10 @@ async fn a_lagging_checkpoint_slows_writers_and_refuses_none() {
     let mut relay = TestRelay::start_with_env(&[], &[]).await;
     let writers = make_writers(&relay, 3).await;
     relay.kill9();
-    relay.set_env("KITH_RELAY_TEST_BACKLOG_BYTES", Some("300000"));
+    // Checkpoints far slower than the writers (a slow disk): 64 KiB, then 40 ms.
+    relay.set_env("KITH_RELAY_TEST_BACKLOG_BYTES", Some("1000000"));
+    relay.set_env("KITH_RELAY_TEST_CHECKPOINT_SLICE", Some("65536"));
+    relay.set_env("KITH_RELAY_TEST_CHECKPOINT_PAUSE_MS", Some("40"));
     relay.start_again().await;
     load(&relay, &writers, Duration::from_secs(4)).await;
     assert!(
@@ -697,7 +705,7 @@ async fn a_lagging_checkpoint_slows_writers_and_refuses_none() {
     for w in &writers {
         total += w.acked.lock().await.messages.len();
     }
-    assert!(total > 100, "only {total} writes in 4 s");
+    assert!(total > 50, "only {total} writes in 4 s");
     relay.kill9();
     relay.start_again().await;
     check_acknowledged(&relay, &writers, "after a lagging checkpoint").await;

@@ -135,8 +135,8 @@ const CHECKPOINT_BYTES: usize = 4 << 20;
 /// its next sync ([`Store::backlogged`]): writers see latency, not errors, and their
 /// connections stop being read…
 const MAX_BACKLOG_BYTES: usize = 64 << 20;
-/// …and past twice as much (checkpoints fail, or lag although the flusher waited), new
-/// writes are refused. Together they bound the memory of the overlay, the size of the log
+/// …and past it while checkpoints fail (or past four times as much in any case: one
+/// sync's batch can be large), new writes are refused. Together they bound the memory of the overlay, the size of the log
 /// segments and what an open reads back.
 /// After a failed checkpoint, the next waits this long.
 const CHECKPOINT_RETRY: Duration = Duration::from_secs(1);
@@ -424,7 +424,7 @@ impl SledStore {
                 Some(v) => batch.insert(k.clone(), v.clone()),
                 None => batch.remove(k.clone()),
             }
-            if sliced && bytes >= CHECKPOINT_SLICE {
+            if sliced && bytes >= crate::crash::tunable("CHECKPOINT_SLICE", CHECKPOINT_SLICE) {
                 self.values.sync(std::mem::take(&mut files))?;
                 self.db
                     .apply_batch(std::mem::take(&mut batch))
@@ -433,7 +433,9 @@ impl SledStore {
                 self.db.flush().map_err(engine_failed)?;
                 crate::crash::point("checkpoint.slice");
                 bytes = 0;
-                std::thread::sleep(CHECKPOINT_PAUSE);
+                // The tests slow checkpoints down with a longer pause (a slow disk).
+                let pause = crate::crash::tunable("CHECKPOINT_PAUSE_MS", 0) as u64;
+                std::thread::sleep(CHECKPOINT_PAUSE.max(Duration::from_millis(pause)));
             }
         }
         batch.insert(APPLIED, &last.to_be_bytes());
@@ -1011,8 +1013,11 @@ impl Store for SledStore {
 
     fn backlogged(&self) -> bool {
         let o = self.overlay();
-        o.durable_bytes + o.checkpointing_bytes
-            >= crate::crash::tunable("BACKLOG_BYTES", MAX_BACKLOG_BYTES)
+        // Waiting helps only while checkpoints work: after a failure, writes go on until
+        // `admit` refuses them.
+        o.checkpoint_failed.is_none()
+            && o.durable_bytes + o.checkpointing_bytes
+                >= crate::crash::tunable("BACKLOG_BYTES", MAX_BACKLOG_BYTES)
     }
 
     fn admit(&self) -> Result<()> {
@@ -1020,10 +1025,12 @@ impl Store for SledStore {
             let o = self.overlay();
             o.durable_bytes + o.checkpointing_bytes
         };
-        if backlog >= 2 * crate::crash::tunable("BACKLOG_BYTES", MAX_BACKLOG_BYTES) {
+        let limit = crate::crash::tunable("BACKLOG_BYTES", MAX_BACKLOG_BYTES);
+        let failing = self.overlay().checkpoint_failed.is_some();
+        if (failing && backlog >= limit) || backlog >= 4 * limit {
             return Err(StoreError::Refused(format!(
-                "{} MiB in the log wait for a checkpoint",
-                backlog >> 20
+                "{:.1} MiB in the log wait for a checkpoint",
+                backlog as f64 / f64::from(1 << 20)
             )));
         }
         let floor = crate::crash::tunable("FREE_FLOOR_BYTES", FREE_FLOOR_BYTES) as u64;
