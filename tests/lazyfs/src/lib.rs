@@ -63,4 +63,5 @@
 
 pub mod fs;
 pub mod model;
+pub mod probe;
 mod ranges;

@@ -13,44 +13,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// Whether this machine can mount FUSE file systems; `false` (with the reason printed)
-/// means skip. Under `CI` it must be able to.
 fn fuse_available() -> bool {
-    let why = if !Path::new("/dev/fuse").exists() {
-        Some("/dev/fuse does not exist")
-    } else if OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/fuse")
-        .is_err()
-    {
-        Some("/dev/fuse cannot be opened")
-    } else if !is_root() && !on_path("fusermount3") {
-        Some("not root and no fusermount3 (Debian package fuse3)")
-    } else {
-        None
-    };
-    let Some(why) = why else { return true };
-    let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
-    assert!(!ci, "kith-lazyfs tests must run under CI, but {why}");
-    eprintln!("SKIPPED: {why}; the kith-lazyfs mount tests did not run");
-    false
-}
-
-fn is_root() -> bool {
-    fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(1).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
-}
-
-fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+    kith_lazyfs::probe::fuse_available("the kith-lazyfs mount tests")
 }
 
 /// A mounted `kith-lazyfs`; unmounted and stopped on drop.
