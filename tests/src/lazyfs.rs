@@ -7,13 +7,9 @@
 //! `KITH_LAZYFS_BIN` if set, else next to the test executable (built if missing, see
 //! [`crate::workspace_bin`]).
 
-use std::fs::{self, File};
-
 pub use kith_lazyfs::probe::fuse_available;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::fs::{self, File};
+use std::path::Path;
 
 /// A temporary directory that is kept (and named on stderr) if the test fails.
 pub struct KeptOnFailure(Option<tempfile::TempDir>, &'static str);
@@ -42,106 +38,13 @@ impl Drop for KeptOnFailure {
     }
 }
 
-/// A mounted `kith-lazyfs`; unmounted and stopped on drop.
-pub struct LazyFs {
-    child: Option<Child>,
-    mountpoint: PathBuf,
-}
+pub use kith_lazyfs::mounted::Mounted as LazyFs;
 
-impl LazyFs {
-    /// Mounts `backing` at `mountpoint`, appending kith-lazyfs's trace of namespace
-    /// changes and syncs to `trace`; returns once it says it is mounted.
-    pub fn mount(backing: &Path, mountpoint: &Path, trace: &Path) -> LazyFs {
-        let bin = crate::workspace_bin("KITH_LAZYFS_BIN", "kith-lazyfs", "kith-lazyfs");
-        let mut child = Command::new(&bin)
-            .arg(backing)
-            .arg(mountpoint)
-            .env("KITH_LAZYFS_TRACE", trace)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let _ = tx.send(line);
-            }
-        });
-        let fs = LazyFs {
-            child: Some(child),
-            mountpoint: mountpoint.to_path_buf(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(line) if line == "kith-lazyfs mounted" => return fs,
-                Ok(_) => {}
-                Err(e) => panic!("kith-lazyfs did not say it mounted: {e}"),
-            }
-        }
-    }
-
-    fn signal(&self, sig: &str) {
-        let pid = self.child.as_ref().expect("running").id();
-        let status = Command::new("kill")
-            .args([sig, &pid.to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill {sig} {pid}: {status}");
-    }
-
-    /// Cuts the power and waits until the file system fails operations.
-    pub fn cut(&self) {
-        self.signal("-USR1");
-        // The signal is handled asynchronously: only once a write fails is nothing
-        // more becoming durable.
-        let probe = self.mountpoint.join(".power-probe");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while fs::symlink_metadata(&self.mountpoint).is_ok() && File::create(&probe).is_ok() {
-            let _ = fs::remove_file(&probe);
-            assert!(
-                Instant::now() < deadline,
-                "the power cut did not take effect"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    /// Unmounts (SIGTERM) and waits for the process to exit.
-    pub fn stop(mut self) {
-        self.signal("-TERM");
-        let mut child = self.child.take().expect("running");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while child.try_wait().expect("wait").is_none() {
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                let _ = Command::new("umount")
-                    .arg("-l")
-                    .arg(&self.mountpoint)
-                    .status();
-                panic!("kith-lazyfs did not exit on SIGTERM");
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-impl Drop for LazyFs {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-            // Killed, the process cannot unmount; a stale mount would make every
-            // later access to the mountpoint fail with ENOTCONN.
-            let _ = Command::new("umount")
-                .arg("-l")
-                .arg(&self.mountpoint)
-                .status();
-        }
-    }
+/// Mounts `backing` at `mountpoint` with the workspace's `kith-lazyfs`, appending its
+/// trace of namespace changes and syncs to `trace`.
+pub fn mount(backing: &Path, mountpoint: &Path, trace: &Path) -> LazyFs {
+    let bin = crate::workspace_bin("KITH_LAZYFS_BIN", "kith-lazyfs", "kith-lazyfs");
+    LazyFs::start(&bin, backing, mountpoint, Some(trace))
 }
 
 /// Copies the tree `src` to `dst` (which must not exist), keeping permissions, and

@@ -458,7 +458,7 @@ async fn one_round(round: usize) {
         .prefix("kith-powercut-mnt-")
         .tempdir()
         .unwrap();
-    let lazy = LazyFs::mount(backing.path(), mnt.path(), &trace_file);
+    let lazy = kith_tests::lazyfs::mount(backing.path(), mnt.path(), &trace_file);
     let on_mount = mnt.path().join("relay-data");
     fs::create_dir(&on_mount).unwrap();
     // The data directory's own entry must be durable before the relay uses it.

@@ -33,7 +33,7 @@
 use kith_protocol::{RelayFrame, Response};
 use kith_tests::TestRelay;
 use kith_tests::client::{Output, Profile, Running, TEST_PASSPHRASE, join, kith_bin};
-use kith_tests::lazyfs::{KeptOnFailure, LazyFs, copy_synced, fuse_available, listing};
+use kith_tests::lazyfs::{KeptOnFailure, copy_synced, fuse_available, listing};
 use kith_tests::mitm::{Dir, Mitm, Rule};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -276,7 +276,7 @@ async fn a_power_cut_never_makes_the_client_reuse_a_key() {
 
     for cycle in 0..AFTER_CYCLES {
         let ctx = format!("cycle {cycle} (cut after the commands)");
-        let lazy = LazyFs::mount(backing.path(), mnt.path(), &trace(cycle));
+        let lazy = kith_tests::lazyfs::mount(backing.path(), mnt.path(), &trace(cycle));
         // One more send each cycle: the cut follows a different number of commits.
         for i in 1..=cycle + 1 {
             let text = format!("cycle {cycle}: A{i}, on kith-lazyfs");
@@ -332,7 +332,7 @@ async fn a_power_cut_never_makes_the_client_reuse_a_key() {
     for (i, moment) in moments.into_iter().enumerate() {
         let cycle = AFTER_CYCLES + i;
         let ctx = format!("cycle {cycle} (cut while `kith send` runs, {moment:?})");
-        let lazy = LazyFs::mount(backing.path(), mnt.path(), &trace(cycle));
+        let lazy = kith_tests::lazyfs::mount(backing.path(), mnt.path(), &trace(cycle));
         let text = format!("cycle {cycle}: sent during the cut");
         let held = gate.held.load(Ordering::SeqCst);
         gate.hold

@@ -63,5 +63,6 @@
 
 pub mod fs;
 pub mod model;
+pub mod mounted;
 pub mod probe;
 mod ranges;

@@ -4,120 +4,25 @@
 //! Needs `/dev/fuse` and root (or `fusermount3`): skipped with a message without them,
 //! except under `CI`, where that is a failure.
 
+use kith_lazyfs::mounted::Mounted;
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
 
 fn fuse_available() -> bool {
     kith_lazyfs::probe::fuse_available("the kith-lazyfs mount tests")
 }
 
-/// A mounted `kith-lazyfs`; unmounted and stopped on drop.
-struct Mounted {
-    child: Option<Child>,
-    mountpoint: PathBuf,
-}
-
-impl Mounted {
-    fn mount(backing: &Path, mountpoint: &Path) -> Mounted {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kith-lazyfs"))
-            .arg(backing)
-            .arg(mountpoint)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start kith-lazyfs");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let _ = tx.send(line);
-            }
-        });
-        let mounted = Mounted {
-            child: Some(child),
-            mountpoint: mountpoint.to_path_buf(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(line) if line == "kith-lazyfs mounted" => return mounted,
-                Ok(_) => {}
-                Err(e) => panic!("kith-lazyfs did not say it mounted: {e}"),
-            }
-        }
-    }
-
-    fn signal(&self, sig: &str) {
-        let pid = self.child.as_ref().expect("running").id();
-        let status = Command::new("kill")
-            .args([sig, &pid.to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill {sig} {pid}: {status}");
-    }
-
-    fn cut(&self) {
-        self.signal("-USR1");
-        // The signal is handled on another thread: wait until the cut shows.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while fs::metadata(self.mountpoint.join("probe-after-cut")).is_ok()
-            || File::create(self.mountpoint.join("probe-after-cut")).is_ok()
-        {
-            assert!(Instant::now() < deadline, "the cut did not take effect");
-            let _ = fs::remove_file(self.mountpoint.join("probe-after-cut"));
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// SIGTERM: unmounts and exits; checks that it did both.
-    fn stop(mut self) {
-        self.signal("-TERM");
-        let mut child = self.child.take().expect("running");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(status) = child.try_wait().expect("wait") {
-                assert!(status.success(), "kith-lazyfs exited with {status}");
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "kith-lazyfs did not exit on SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        assert!(!is_mounted(&self.mountpoint), "still mounted after SIGTERM");
-    }
-}
-
-impl Drop for Mounted {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-            let _ = Command::new("umount")
-                .arg("-l")
-                .arg(&self.mountpoint)
-                .status();
-        }
-    }
-}
-
-fn is_mounted(mountpoint: &Path) -> bool {
-    let canon = mountpoint
-        .canonicalize()
-        .unwrap_or(mountpoint.to_path_buf());
-    fs::read_to_string("/proc/self/mounts")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.split_whitespace().nth(1) == Some(canon.to_str().unwrap_or("")))
+/// The binary of this crate mounted on `mountpoint`.
+fn mount(backing: &Path, mountpoint: &Path) -> Mounted {
+    Mounted::start(
+        Path::new(env!("CARGO_BIN_EXE_kith-lazyfs")),
+        backing,
+        mountpoint,
+        None,
+    )
 }
 
 /// The tree under `dir`: path → `None` for a directory, its content for a file.
@@ -152,7 +57,7 @@ fn a_power_cut_leaves_exactly_what_was_synced() {
     let backing = tempfile::tempdir().unwrap();
     let mnt = tempfile::tempdir().unwrap();
     let m = mnt.path();
-    let fs_ = Mounted::mount(backing.path(), m);
+    let fs_ = mount(backing.path(), m);
 
     // A directory made durable (the mount root fsynced) before the rest is created: a
     // root fsync later would make the root's new entries durable too.
@@ -221,7 +126,7 @@ fn what_the_relay_does_to_files_survives_when_synced() {
     let backing = tempfile::tempdir().unwrap();
     let mnt = tempfile::tempdir().unwrap();
     let m = mnt.path();
-    let fs_ = Mounted::mount(backing.path(), m);
+    let fs_ = mount(backing.path(), m);
 
     // A write-ahead log: preallocated with set_len, small pwrites at offsets, fdatasync.
     let wal = OpenOptions::new()
@@ -293,7 +198,7 @@ fn what_the_relay_does_to_files_survives_when_synced() {
     );
 
     // Mounting again starts from the durable state, and works on it.
-    let fs_ = Mounted::mount(backing.path(), m);
+    let fs_ = mount(backing.path(), m);
     assert!(fs::read(m.join("blobs/1")).unwrap() == big);
     fs::write(m.join("more"), b"more").unwrap();
     File::open(m.join("more")).unwrap().sync_all().unwrap();
