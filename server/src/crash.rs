@@ -22,25 +22,44 @@
 //! | `checkpoint.retired` | the checkpoint's segment emptied |
 //! | `keys.written` | one copy of the shredding keys rewritten and synced (`:1`: the other copy not yet) |
 
+/// A point the tests asked for: the environment variable `var` set to `NAME` or
+/// `NAME:N` names it and the hit (the first, or the `N`th) at which it fires, once.
+#[cfg(feature = "test-hooks")]
+struct Trigger {
+    var: &'static str,
+    target: std::sync::OnceLock<Option<(String, u64)>>,
+    hits: std::sync::atomic::AtomicU64,
+}
+
+#[cfg(feature = "test-hooks")]
+impl Trigger {
+    const fn new(var: &'static str) -> Self {
+        Self {
+            var,
+            target: std::sync::OnceLock::new(),
+            hits: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Whether reaching `name` now is the hit asked for.
+    fn fires(&self, name: &str) -> bool {
+        let target = self.target.get_or_init(|| {
+            let spec = std::env::var(self.var).ok()?;
+            Some(match spec.split_once(':') {
+                Some((name, n)) => (name.to_string(), n.parse().unwrap_or(1).max(1)),
+                None => (spec, 1),
+            })
+        });
+        matches!(target, Some((want, n)) if want == name
+            && self.hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == *n)
+    }
+}
+
 /// Aborts the process here if the crash tests asked for this point.
 #[cfg(feature = "test-hooks")]
 pub fn point(name: &'static str) {
-    use std::sync::OnceLock;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static TARGET: OnceLock<Option<(String, u64)>> = OnceLock::new();
-    static HITS: AtomicU64 = AtomicU64::new(0);
-    let target = TARGET.get_or_init(|| {
-        let spec = std::env::var("KITH_RELAY_CRASH_AT").ok()?;
-        let (name, n) = match spec.split_once(':') {
-            Some((name, n)) => (name.to_string(), n.parse().unwrap_or(1)),
-            None => (spec, 1),
-        };
-        Some((name, n.max(1)))
-    });
-    if let Some((want, n)) = target
-        && want == name
-        && HITS.fetch_add(1, Ordering::SeqCst) + 1 == *n
-    {
+    static CRASH: Trigger = Trigger::new("KITH_RELAY_CRASH_AT");
+    if CRASH.fires(name) {
         eprintln!("kith-relay: crash point {name} reached; aborting");
         std::process::abort();
     }
@@ -57,17 +76,8 @@ pub fn point(_name: &'static str) {}
 /// (an I/O error whose outcome is unknown).
 #[cfg(feature = "test-hooks")]
 pub fn fails(name: &'static str) -> bool {
-    use std::sync::OnceLock;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static TARGET: OnceLock<Option<(String, u64)>> = OnceLock::new();
-    static HITS: AtomicU64 = AtomicU64::new(0);
-    let target = TARGET.get_or_init(|| {
-        let spec = std::env::var("KITH_RELAY_FAIL_AT").ok()?;
-        let (name, n) = spec.split_once(':')?;
-        Some((name.to_string(), n.parse().ok()?))
-    });
-    matches!(target, Some((want, n)) if want == name
-        && HITS.fetch_add(1, Ordering::SeqCst) + 1 == *n)
+    static FAIL: Trigger = Trigger::new("KITH_RELAY_FAIL_AT");
+    FAIL.fires(name)
 }
 
 /// Whether the tests asked this point to fail now; never in this build.

@@ -138,6 +138,11 @@ const MAX_BACKLOG_BYTES: usize = 64 << 20;
 /// …and past it while checkpoints fail (or past four times as much in any case: one
 /// sync's batch can be large), new writes are refused. Together they bound the memory of the overlay, the size of the log
 /// segments and what an open reads back.
+/// [`MAX_BACKLOG_BYTES`], or what the crash tests lowered it to.
+fn backlog_limit() -> usize {
+    crate::crash::tunable("BACKLOG_BYTES", MAX_BACKLOG_BYTES)
+}
+
 /// After a failed checkpoint, the next waits this long.
 const CHECKPOINT_RETRY: Duration = Duration::from_secs(1);
 /// New writes are refused while the data dir's file system has less free than this…
@@ -189,6 +194,11 @@ impl Overlay {
             checkpointing_bytes: 0,
             checkpoint_failed: None,
         }
+    }
+
+    /// The log bytes that sled does not have yet.
+    fn backlog(&self) -> usize {
+        self.durable_bytes + self.checkpointing_bytes
     }
 
     /// The newest change to `key`, if any layer has one.
@@ -1015,18 +1025,15 @@ impl Store for SledStore {
         let o = self.overlay();
         // Waiting helps only while checkpoints work: after a failure, writes go on until
         // `admit` refuses them.
-        o.checkpoint_failed.is_none()
-            && o.durable_bytes + o.checkpointing_bytes
-                >= crate::crash::tunable("BACKLOG_BYTES", MAX_BACKLOG_BYTES)
+        o.checkpoint_failed.is_none() && o.backlog() >= backlog_limit()
     }
 
     fn admit(&self) -> Result<()> {
-        let backlog = {
+        let (backlog, failing) = {
             let o = self.overlay();
-            o.durable_bytes + o.checkpointing_bytes
+            (o.backlog(), o.checkpoint_failed.is_some())
         };
-        let limit = crate::crash::tunable("BACKLOG_BYTES", MAX_BACKLOG_BYTES);
-        let failing = self.overlay().checkpoint_failed.is_some();
+        let limit = backlog_limit();
         if (failing && backlog >= limit) || backlog >= 4 * limit {
             return Err(StoreError::Refused(format!(
                 "{:.1} MiB in the log wait for a checkpoint",
@@ -1054,7 +1061,7 @@ impl Store for SledStore {
         }
         o.checkpointing.is_some()
             || o.durable_bytes >= crate::crash::tunable("CHECKPOINT_BYTES", CHECKPOINT_BYTES)
-            || o.durable_bytes >= crate::crash::tunable("BACKLOG_BYTES", MAX_BACKLOG_BYTES)
+            || o.durable_bytes >= backlog_limit()
             || o.durable_since
                 .is_some_and(|t| t.elapsed() >= CHECKPOINT_AFTER)
     }

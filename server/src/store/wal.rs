@@ -227,12 +227,7 @@ impl Wal {
             if i == 1 {
                 crate::crash::point("open.reset");
             }
-            self.empty(i)?;
-            if self.sizes[i] > MAX_KEPT_BYTES {
-                self.files[i].set_len(GROW_BYTES)?;
-                self.files[i].sync_all()?;
-                self.sizes[i] = GROW_BYTES;
-            }
+            self.retire(i)?;
         }
         self.active = 0;
         Ok(())
