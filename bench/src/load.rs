@@ -161,6 +161,7 @@ pub async fn create_groups(addr: SocketAddr, n: usize) -> Result<Vec<(GroupId, A
                     request: Request::CreateGroup {
                         access_key: key.public(),
                         creation_secret: Vec::new(),
+                        admin_key: [0; 32],
                     },
                 };
                 ws.feed(WsMessage::Binary(frame.encode().into())).await?;

@@ -79,6 +79,18 @@ pub enum Command {
         #[arg(long, default_value_t = 120)]
         wait: u64,
     },
+    /// Test hook: act as a member with a modified client (see engine/evil.rs).
+    #[cfg(feature = "test-hooks")]
+    #[command(hide = true)]
+    TestEvil {
+        /// The group.
+        group: String,
+        /// garbage-commit, wrong-key-commit or set-retention.
+        what: String,
+        /// An argument (seconds for set-retention).
+        #[arg(default_value_t = 0)]
+        arg: u64,
+    },
     /// Fetch everything, process membership changes, admit joiners (admins).
     Sync {
         /// Only this group.
@@ -628,6 +640,11 @@ async fn dispatch(client: &mut Client, command: Command, json: bool) -> Result<u
                 "Not admitted yet. An admin's client admits you when it is online; run `kith sync` later."
             );
             return Ok(if wait == 0 { 0 } else { 3 });
+        }
+        #[cfg(feature = "test-hooks")]
+        Command::TestEvil { group, what, arg } => {
+            let id = client.find_group(&group)?;
+            println!("{}", client.test_evil(&id, &what, arg).await?);
         }
         Command::Sync { group } => {
             let reports = match group {

@@ -30,8 +30,8 @@
 
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use kith_protocol::access::AccessKey;
-use kith_protocol::frame::{AccessPublicKey, blob_id};
+use kith_protocol::access::{AccessKey, AdminKey};
+use kith_protocol::frame::{AccessPublicKey, AdminPublicKey, blob_id};
 use kith_protocol::limits::{MAX_FETCH_MESSAGES, MAX_FRAME};
 use kith_protocol::{
     BlobId, ClientFrame, Epoch, ErrorCode, GroupId, Message, PROTOCOL_VERSION, PostKind, Push,
@@ -325,6 +325,17 @@ pub struct AuthInfo {
     pub head: Seq,
     /// How long the relay keeps the group's messages and blobs, seconds.
     pub retention_secs: u64,
+}
+
+/// The answer to `AdminAuth`, as [`RelayConnection::admin_auth`] returns it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdminInfo {
+    /// The group's admin keys.
+    pub keys: Vec<AdminPublicKey>,
+    /// Until when commits are accepted only from admin connections (Unix seconds).
+    pub commit_lock_until: u64,
+    /// The retention the group asked for, as the relay stores it (0: its default).
+    pub retention_asked: u64,
 }
 
 /// One page of a group's log, as answered to [`RelayConnection::fetch`].
@@ -651,11 +662,13 @@ impl RelayConnection {
         &self,
         access_key: AccessPublicKey,
         creation_secret: &[u8],
+        admin_key: AdminPublicKey,
     ) -> Result<GroupId, RelayError> {
         match self
             .request(Request::CreateGroup {
                 access_key,
                 creation_secret: creation_secret.to_vec(),
+                admin_key,
             })
             .await?
         {
@@ -759,6 +772,95 @@ impl RelayConnection {
     pub async fn set_retention(&self, group: GroupId, secs: u64) -> Result<u64, RelayError> {
         match self.request(Request::SetRetention { group, secs }).await? {
             Response::RetentionSet { secs } => Ok(secs),
+            other => Err(self.wrong(&other)),
+        }
+    }
+
+    /// Proves one of the group's admin keys on this connection.
+    pub async fn admin_auth(
+        &self,
+        group: GroupId,
+        key: &AdminKey,
+    ) -> Result<AdminInfo, RelayError> {
+        let nonce = match self.request(Request::Challenge).await? {
+            Response::Challenge { nonce } => nonce,
+            other => return Err(self.wrong(&other)),
+        };
+        let signature = key.sign_auth(&nonce, &group);
+        match self
+            .request(Request::AdminAuth {
+                group,
+                key: key.public(),
+                nonce,
+                signature,
+            })
+            .await?
+        {
+            Response::AdminAuthorized {
+                keys,
+                commit_lock_until,
+                retention_asked,
+            } => Ok(AdminInfo {
+                keys,
+                commit_lock_until,
+                retention_asked,
+            }),
+            other => Err(self.wrong(&other)),
+        }
+    }
+
+    /// Replaces the group's admin keys (admin connection).
+    pub async fn set_admins(
+        &self,
+        group: GroupId,
+        keys: Vec<AdminPublicKey>,
+    ) -> Result<(), RelayError> {
+        match self.request(Request::SetAdmins { group, keys }).await? {
+            Response::AdminsSet => Ok(()),
+            other => Err(self.wrong(&other)),
+        }
+    }
+
+    /// Voids the commit at `seq` and everything after it (admin connection); returns the
+    /// repair record's sequence number.
+    pub async fn void_from(
+        &self,
+        group: GroupId,
+        seq: Seq,
+        lock_secs: u64,
+    ) -> Result<Seq, RelayError> {
+        match self
+            .request(Request::VoidFrom {
+                group,
+                seq,
+                lock_secs,
+            })
+            .await?
+        {
+            Response::Voided { seq } => Ok(seq),
+            other => Err(self.wrong(&other)),
+        }
+    }
+
+    /// Replaces the access key of the current epoch (admin connection); returns the
+    /// repair record's sequence number.
+    pub async fn reset_access_key(
+        &self,
+        group: GroupId,
+        epoch: Epoch,
+        access_key: AccessPublicKey,
+        lock_secs: u64,
+    ) -> Result<Seq, RelayError> {
+        match self
+            .request(Request::ResetAccessKey {
+                group,
+                epoch,
+                access_key,
+                lock_secs,
+            })
+            .await?
+        {
+            Response::AccessKeyReset { seq } => Ok(seq),
             other => Err(self.wrong(&other)),
         }
     }
@@ -945,6 +1047,10 @@ fn expected_answer(request: &Request) -> fn(&Response) -> bool {
         Request::PutBlob { .. } => |r| matches!(r, Response::BlobPut { .. }),
         Request::GetBlob { .. } => |r| matches!(r, Response::Blob { .. }),
         Request::SetRetention { .. } => |r| matches!(r, Response::RetentionSet { .. }),
+        Request::AdminAuth { .. } => |r| matches!(r, Response::AdminAuthorized { .. }),
+        Request::SetAdmins { .. } => |r| matches!(r, Response::AdminsSet),
+        Request::VoidFrom { .. } => |r| matches!(r, Response::Voided { .. }),
+        Request::ResetAccessKey { .. } => |r| matches!(r, Response::AccessKeyReset { .. }),
     }
 }
 
@@ -969,6 +1075,10 @@ fn response_name(r: &Response) -> &'static str {
         Response::BlobPut { .. } => "BlobPut",
         Response::Blob { .. } => "Blob",
         Response::RetentionSet { .. } => "RetentionSet",
+        Response::AdminAuthorized { .. } => "AdminAuthorized",
+        Response::AdminsSet => "AdminsSet",
+        Response::Voided { .. } => "Voided",
+        Response::AccessKeyReset { .. } => "AccessKeyReset",
     }
 }
 

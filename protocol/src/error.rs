@@ -94,7 +94,7 @@ error_codes! {
     /// The invite has not been answered yet, so a welcome cannot be put.
     NotAnswered = 18, "not_answered", "the invite has not been answered yet";
     /// The invite's management token was wrong.
-    Forbidden = 19, "forbidden", "not allowed for this invite";
+    Forbidden = 19, "forbidden", "not allowed: the invite's token or the group's admin key is missing or wrong";
     /// A per-connection count limit (subscriptions, groups, requests in flight) was hit.
     TooMany = 20, "too_many", "a per-connection limit was reached";
     /// The request is well-formed but its values are out of range.
@@ -108,6 +108,9 @@ error_codes! {
     /// The relay could not store the write (its disk is full or failing); nothing of it
     /// was kept, so retrying later stores it once.
     StorageUnavailable = 25, "storage_unavailable", "the relay could not store this right now (its disk is full or failing); nothing was stored; try again later";
+    /// An admin repaired the group a moment ago and, for a while, accepts commits only
+    /// from admin connections (see `VoidFrom`).
+    CommitLocked = 26, "commit_locked", "after a repair, only the group's admins may commit for a while; try later";
 }
 
 impl Serialize for ErrorCode {

@@ -28,6 +28,10 @@ pub type AccessPublicKey = [u8; 32];
 /// client that reads it).
 pub type BlobId = [u8; 32];
 
+/// An Ed25519 public key that grants a group's admin capability at the relay (see
+/// [`crate::access::AdminKey`]).
+pub type AdminPublicKey = [u8; 32];
+
 /// The id of a blob: SHA-256 of its bytes.
 pub fn blob_id(data: &[u8]) -> BlobId {
     crate::aead::sha256(data)
@@ -56,13 +60,15 @@ pub enum Request {
     Ping,
     /// Asks for a fresh single-use nonce to sign in [`Request::Auth`].
     Challenge,
-    /// Creates a group at epoch 0 whose access key is `access_key`.
+    /// Creates a group at epoch 0 whose access key is `access_key`, with one admin key.
     CreateGroup {
         /// The access public key of epoch 0.
         access_key: AccessPublicKey,
         /// The operator's creation secret, if the relay requires one.
         #[serde(with = "serde_bytes")]
         creation_secret: Vec<u8>,
+        /// The group's first admin key (the creator's).
+        admin_key: AdminPublicKey,
     },
     /// Proves that this connection holds the access key of `(group, epoch)`.
     Auth {
@@ -186,13 +192,56 @@ pub enum Request {
         id: BlobId,
     },
     /// Sets how long the relay keeps the group's messages and blobs. Only on a connection
-    /// authorized for the group's current epoch.
+    /// that proved one of the group's admin keys ([`Request::AdminAuth`]).
     SetRetention {
         /// The group.
         group: GroupId,
         /// Seconds; 0 means the relay's default. The relay never keeps anything longer
         /// than its own limit, so the effective value is `min(secs, limit)`.
         secs: u64,
+    },
+    /// Proves that this connection holds one of the group's admin keys.
+    AdminAuth {
+        /// The group.
+        group: GroupId,
+        /// The admin public key that signed; must be one of the group's.
+        key: AdminPublicKey,
+        /// A nonce from [`Response::Challenge`], single use.
+        nonce: [u8; NONCE_LEN],
+        /// Ed25519 signature over [`crate::access::admin_auth_message`].
+        #[serde(with = "serde_bytes")]
+        signature: [u8; 64],
+    },
+    /// Replaces the group's admin keys (admin connection).
+    SetAdmins {
+        /// The group.
+        group: GroupId,
+        /// The new keys: 1 to [`MAX_ADMIN_KEYS`].
+        keys: Vec<AdminPublicKey>,
+    },
+    /// Voids the commit at `seq` and everything stored after it, and puts the group back
+    /// in that commit's epoch (admin connection). For a commit that the members' clients
+    /// cannot process, which would otherwise end the group.
+    VoidFrom {
+        /// The group.
+        group: GroupId,
+        /// The sequence number of the commit to void.
+        seq: Seq,
+        /// For how long, from now, commits are accepted only from admin connections
+        /// (at most [`MAX_COMMIT_LOCK_SECS`]).
+        lock_secs: u64,
+    },
+    /// Replaces the access key of the group's current epoch (admin connection). For a
+    /// commit that named a wrong key for the epoch it started.
+    ResetAccessKey {
+        /// The group.
+        group: GroupId,
+        /// The current epoch.
+        epoch: Epoch,
+        /// The right access public key of `epoch`.
+        access_key: AccessPublicKey,
+        /// As for [`Request::VoidFrom`].
+        lock_secs: u64,
     },
 }
 
@@ -218,6 +267,40 @@ pub enum MessageKind {
     Application,
     /// A commit, which ended its epoch.
     Commit,
+    /// A record the relay wrote for an admin's [`Request::VoidFrom`] or
+    /// [`Request::ResetAccessKey`]; its payload is a [`RepairRecord`], padded.
+    Repair,
+}
+
+/// What an admin repaired, as recorded in the log (a [`MessageKind::Repair`] message).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
+pub enum RepairRecord {
+    /// Messages `from..` this record's sequence number were voided; the group is back in
+    /// this record's epoch.
+    Voided {
+        /// The voided commit's sequence number.
+        from: Seq,
+        /// The admin key that asked.
+        by: AdminPublicKey,
+    },
+    /// The access key of this record's epoch was replaced.
+    KeyReset {
+        /// The admin key that asked.
+        by: AdminPublicKey,
+    },
+}
+
+impl RepairRecord {
+    /// Encodes the record (before padding).
+    pub fn encode(&self) -> Vec<u8> {
+        encode(self)
+    }
+
+    /// Decodes a record (after unpadding).
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        decode_exact(bytes)
+    }
 }
 
 /// A stored message as the relay delivers it.
@@ -381,6 +464,27 @@ pub enum Response {
         /// The effective retention, in seconds.
         secs: u64,
     },
+    /// Answers `AdminAuth`: the connection may use the group's admin requests.
+    AdminAuthorized {
+        /// The group's admin keys.
+        keys: Vec<AdminPublicKey>,
+        /// Until when (Unix seconds) commits are accepted only from admin connections.
+        commit_lock_until: u64,
+        /// The retention the group asked for (0: the relay's default), as stored.
+        retention_asked: u64,
+    },
+    /// Answers `SetAdmins`: stored and flushed.
+    AdminsSet,
+    /// Answers `VoidFrom`: stored and flushed; the repair record's sequence number.
+    Voided {
+        /// The [`MessageKind::Repair`] record's sequence number.
+        seq: Seq,
+    },
+    /// Answers `ResetAccessKey`: stored and flushed.
+    AccessKeyReset {
+        /// The [`MessageKind::Repair`] record's sequence number.
+        seq: Seq,
+    },
 }
 
 /// Why a frame could not be decoded.
@@ -450,6 +554,7 @@ impl ClientFrame {
             Request::AnswerInvite { answer, .. } => answer.len() <= MAX_INVITE_BLOB,
             Request::PutWelcome { welcome, .. } => welcome.len() <= MAX_PAYLOAD,
             Request::PutBlob { data, .. } => data.len() <= MAX_BLOB,
+            Request::SetAdmins { keys, .. } => !keys.is_empty() && keys.len() <= MAX_ADMIN_KEYS,
             _ => true,
         };
         if ok {

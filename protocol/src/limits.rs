@@ -36,3 +36,14 @@ pub const MAX_CREATION_SECRET: usize = 256;
 
 /// The longest an invite slot may live, whatever the client asks: 30 days.
 pub const MAX_INVITE_TTL_SECS: u64 = 30 * 24 * 3600;
+
+/// The most admin keys a group has at the relay (`SetAdmins`).
+pub const MAX_ADMIN_KEYS: usize = 32;
+
+/// The longest an admin may reserve commits to admin connections after a repair: 7 days.
+pub const MAX_COMMIT_LOCK_SECS: u64 = 7 * 24 * 3600;
+
+/// The shortest retention a relay keeps a group's messages and blobs for, whatever the
+/// group asks: a minute. A retention is set by an admin; the floor bounds what a
+/// mistaken or hostile one can take from members who are offline for a moment.
+pub const MIN_RETENTION_SECS: u64 = 60;

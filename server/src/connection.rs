@@ -10,10 +10,11 @@
 
 use crate::http::{self, Prefixed, Route};
 use crate::hub::{self, Outbox};
-use crate::relay::{Pending, Relay};
+use crate::relay::{Caller, GroupInfo, Pending, Relay};
 use bytes::Bytes;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, SinkExt, StreamExt};
+use kith_protocol::frame::AdminPublicKey;
 use kith_protocol::limits::{MAX_FRAME, NONCE_LEN};
 use kith_protocol::{
     ClientFrame, Epoch, ErrorCode, GroupId, PROTOCOL_VERSION, RelayFrame, Request, RequestId,
@@ -165,13 +166,29 @@ fn later_sized<T: Send + 'static>(
     Reply::Later(answer, bytes)
 }
 
+/// The epochs of one group a connection proved, as of the group's `resets`-th repair:
+/// a later repair voids them all.
+#[derive(Default)]
+struct GroupAuth {
+    resets: u64,
+    epochs: BTreeSet<Epoch>,
+}
+
+impl GroupAuth {
+    fn allows(&self, epoch: Epoch, resets: u64) -> bool {
+        self.resets == resets && self.epochs.contains(&epoch)
+    }
+}
+
 struct Conn {
     id: u64,
     relay: Arc<Relay>,
     outbox: Outbox,
     nonces: VecDeque<[u8; NONCE_LEN]>,
-    auth: HashMap<GroupId, BTreeSet<Epoch>>,
+    auth: HashMap<GroupId, GroupAuth>,
     authorizations: usize,
+    /// Admin keys proved, by group.
+    admin: HashMap<GroupId, AdminPublicKey>,
     subs: HashSet<GroupId>,
     creates: u32,
     invite_misses: u32,
@@ -292,6 +309,7 @@ pub async fn serve<S>(
         nonces: VecDeque::new(),
         auth: HashMap::new(),
         authorizations: 0,
+        admin: HashMap::new(),
         subs: HashSet::new(),
         creates: 0,
         invite_misses: 0,
@@ -412,7 +430,12 @@ impl Conn {
                     let mut batch: Vec<Bytes> = Vec::new();
                     let mut next = Some(item);
                     while let Some(item) = next.take() {
-                        if self.subs.contains(&item.group) && self.authorized(&item.group, item.epoch) {
+                        if self.subs.contains(&item.group)
+                            && match item.resets {
+                                None => true,
+                                Some(r) => self.auth.get(&item.group).is_some_and(|a| a.allows(item.epoch, r)),
+                            }
+                        {
                             batch.push(item.frame.clone());
                         }
                         if batch.len() < MAX_WRITE_BATCH {
@@ -511,31 +534,35 @@ impl Conn {
         }
     }
 
-    fn authorized(&self, group: &GroupId, epoch: Epoch) -> bool {
-        self.auth.get(group).is_some_and(|e| e.contains(&epoch))
-    }
-
     /// Whether this connection holds the current epoch of some group: the bar for
     /// leaving invitations on the relay.
     fn is_member_somewhere(&self) -> bool {
-        self.auth.iter().any(|(g, epochs)| {
+        self.auth.iter().any(|(g, a)| {
             self.relay
-                .head(g)
-                .is_ok_and(|(current, _)| epochs.contains(&current))
+                .group_info(g)
+                .is_ok_and(|i| a.allows(i.epoch, i.resets))
         })
     }
 
-    fn authorized_answer(&self, id: RequestId, group: &GroupId) -> Reply {
-        match self.relay.group_info(group) {
-            Ok((current_epoch, head, retention_secs)) => ok(
-                id,
-                Response::Authorized {
-                    current_epoch,
-                    head,
-                    retention_secs,
-                },
-            ),
-            Err(code) => self.reject(id, code),
+    fn authorized_answer(&self, id: RequestId, info: &GroupInfo) -> Reply {
+        ok(
+            id,
+            Response::Authorized {
+                current_epoch: info.epoch,
+                head: info.head,
+                retention_secs: info.retention_secs,
+            },
+        )
+    }
+
+    /// Spends `nonce` (whatever happens next: one signature, one try).
+    fn spend_nonce(&mut self, nonce: &[u8; NONCE_LEN]) -> bool {
+        match self.nonces.iter().position(|n| n == nonce) {
+            Some(pos) => {
+                self.nonces.remove(pos);
+                true
+            }
+            None => false,
         }
     }
 
@@ -572,11 +599,12 @@ impl Conn {
             Request::CreateGroup {
                 access_key,
                 creation_secret,
+                admin_key,
             } => {
                 if self.creates >= MAX_CREATES {
                     return self.reject(id, ErrorCode::TooMany);
                 }
-                match relay.create_group(access_key, &creation_secret) {
+                match relay.create_group(access_key, &creation_secret, admin_key) {
                     Ok(p) => {
                         self.creates += 1;
                         later(id, p, |group| Response::GroupCreated { group })
@@ -590,13 +618,19 @@ impl Conn {
                 nonce,
                 signature,
             } => {
-                // The nonce is spent whatever happens next: one signature, one try.
-                let Some(pos) = self.nonces.iter().position(|n| *n == nonce) else {
+                if !self.spend_nonce(&nonce) {
                     return self.reject(id, ErrorCode::BadNonce);
+                }
+                let info = match relay.group_info(&group) {
+                    Ok(info) => info,
+                    Err(code) => return self.reject(id, code),
                 };
-                self.nonces.remove(pos);
-                if self.authorized(&group, epoch) {
-                    return self.authorized_answer(id, &group);
+                if self
+                    .auth
+                    .get(&group)
+                    .is_some_and(|a| a.allows(epoch, info.resets))
+                {
+                    return self.authorized_answer(id, &info);
                 }
                 if self.authorizations >= MAX_AUTHORIZATIONS
                     || (!self.auth.contains_key(&group) && self.auth.len() >= MAX_GROUPS)
@@ -611,9 +645,90 @@ impl Conn {
                 if !access::verify_auth(&key, &nonce, &group, epoch, &signature) {
                     return self.reject(id, ErrorCode::AuthFailed);
                 }
-                self.auth.entry(group).or_default().insert(epoch);
+                let entry = self.auth.entry(group).or_default();
+                if entry.resets != info.resets {
+                    // Proved before a repair: void.
+                    entry.resets = info.resets;
+                    entry.epochs.clear();
+                }
+                entry.epochs.insert(epoch);
                 self.authorizations += 1;
-                self.authorized_answer(id, &group)
+                self.authorized_answer(id, &info)
+            }
+            Request::AdminAuth {
+                group,
+                key,
+                nonce,
+                signature,
+            } => {
+                if !self.spend_nonce(&nonce) {
+                    return self.reject(id, ErrorCode::BadNonce);
+                }
+                if !self.admin.contains_key(&group) && self.admin.len() >= MAX_GROUPS {
+                    return self.reject(id, ErrorCode::TooMany);
+                }
+                let keys = match relay.admin_keys(&group) {
+                    Ok(keys) => keys,
+                    Err(code) => return self.reject(id, code),
+                };
+                if !keys.contains(&key) {
+                    return self.reject(id, ErrorCode::Forbidden);
+                }
+                if !access::verify_admin_auth(&key, &nonce, &group, &signature) {
+                    return self.reject(id, ErrorCode::AuthFailed);
+                }
+                let info = match relay.group_info(&group) {
+                    Ok(info) => info,
+                    Err(code) => return self.reject(id, code),
+                };
+                self.admin.insert(group, key);
+                ok(
+                    id,
+                    Response::AdminAuthorized {
+                        keys,
+                        commit_lock_until: info.commit_lock_until,
+                        retention_asked: info.retention_asked,
+                    },
+                )
+            }
+            Request::SetAdmins { group, keys } => {
+                let auth = self.auth.get(&group);
+                let authorized = |e: Epoch, r: u64| auth.is_some_and(|a| a.allows(e, r));
+                let caller = Caller {
+                    admin: self.admin.get(&group),
+                    authorized: &authorized,
+                };
+                match relay.set_admins(&group, keys, caller) {
+                    Ok(p) => later(id, p, |()| Response::AdminsSet),
+                    Err(code) => self.reject(id, code),
+                }
+            }
+            Request::VoidFrom {
+                group,
+                seq,
+                lock_secs,
+            } => {
+                let Some(key) = self.admin.get(&group) else {
+                    return self.reject(id, ErrorCode::Forbidden);
+                };
+                match relay.void_from(&group, seq, lock_secs, key) {
+                    Ok(p) => later(id, p, |seq| Response::Voided { seq }),
+                    Err(code) => self.reject(id, code),
+                }
+            }
+            Request::ResetAccessKey {
+                group,
+                epoch,
+                access_key,
+                lock_secs,
+            } => {
+                let Some(key) = self.admin.get(&group) else {
+                    return self.reject(id, ErrorCode::Forbidden);
+                };
+                match relay.reset_access_key(&group, epoch, access_key, lock_secs, key) {
+                    Ok(p) => later(id, p, |seq| Response::AccessKeyReset { seq }),
+                    Err(code) => self.reject(id, code),
+                }
             }
             Request::Post {
                 group,
@@ -621,11 +736,18 @@ impl Conn {
                 kind,
                 payload,
             } => {
-                if !self.authorized(&group, epoch) {
+                let Some(auth) = self.auth.get(&group).filter(|a| a.epochs.contains(&epoch)) else {
                     return self.reject(id, ErrorCode::Unauthorized);
-                }
+                };
                 let n = payload.len();
-                match relay.post(&group, epoch, kind, payload) {
+                match relay.post(
+                    &group,
+                    epoch,
+                    auth.resets,
+                    self.admin.get(&group),
+                    kind,
+                    payload,
+                ) {
                     Ok(p) => later_sized(id, p, n, |seq| Response::Posted { seq }),
                     Err(code) => self.reject(id, code),
                 }
@@ -634,38 +756,41 @@ impl Conn {
             // proved only older ones gets `stale_epoch` (the relay checks under the
             // group's lock), one that proved none `unauthorized`.
             Request::PutBlob { group, data } => {
-                let Some(epochs) = self.auth.get(&group) else {
+                let Some(auth) = self.auth.get(&group) else {
                     return self.reject(id, ErrorCode::Unauthorized);
                 };
                 let n = data.len();
-                match relay.put_blob(&group, data, &|e| epochs.contains(&e)) {
+                match relay.put_blob(&group, data, &|e, r| auth.allows(e, r)) {
                     Ok(p) => later_sized(id, p, n, |id| Response::BlobPut { id }),
                     Err(code) => self.reject(id, code),
                 }
             }
             Request::GetBlob { group, id: blob } => {
-                let Some(epochs) = self.auth.get(&group) else {
+                let Some(auth) = self.auth.get(&group) else {
                     return self.reject(id, ErrorCode::Unauthorized);
                 };
-                match relay.get_blob(&group, &blob, &|e| epochs.contains(&e)) {
+                match relay.get_blob(&group, &blob, &|e, r| auth.allows(e, r)) {
                     Ok(data) => ok(id, Response::Blob { data }),
                     Err(code) => self.reject(id, code),
                 }
             }
             Request::SetRetention { group, secs } => {
-                let Some(epochs) = self.auth.get(&group) else {
-                    return self.reject(id, ErrorCode::Unauthorized);
+                let auth = self.auth.get(&group);
+                let authorized = |e: Epoch, r: u64| auth.is_some_and(|a| a.allows(e, r));
+                let caller = Caller {
+                    admin: self.admin.get(&group),
+                    authorized: &authorized,
                 };
-                match relay.set_retention(&group, secs, &|e| epochs.contains(&e)) {
+                match relay.set_retention(&group, secs, caller) {
                     Ok(p) => later(id, p, |secs| Response::RetentionSet { secs }),
                     Err(code) => self.reject(id, code),
                 }
             }
             Request::Fetch { group, from, limit } => {
-                let Some(epochs) = self.auth.get(&group) else {
+                let Some(auth) = self.auth.get(&group) else {
                     return self.reject(id, ErrorCode::Unauthorized);
                 };
-                match relay.fetch(&group, from, limit, &|e| epochs.contains(&e)) {
+                match relay.fetch(&group, from, limit, &|e, r| auth.allows(e, r)) {
                     Ok(body) => ok(id, body),
                     Err(code) => self.reject(id, code),
                 }

@@ -20,6 +20,10 @@ pub struct PushItem {
     pub group: GroupId,
     /// The message's epoch: delivered only to connections authorized for it.
     pub epoch: Epoch,
+    /// The group's repair count when it was stored: delivered only to connections
+    /// authorized since (see `relay::repair`). `None`: to every subscriber (a repair
+    /// record, which holds no secret).
+    pub resets: Option<u64>,
     /// The message's sequence number.
     pub seq: Seq,
     /// The encoded `RelayFrame::Push`.
@@ -186,6 +190,7 @@ mod tests {
         Arc::new(PushItem {
             group,
             epoch: 0,
+            resets: Some(0),
             seq,
             frame: Bytes::from(vec![0; len]),
         })

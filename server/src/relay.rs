@@ -16,13 +16,20 @@
 //!   or earlier if the group's retention has since become shorter; the store's shredding
 //!   makes it unreadable on disk within a period of its expiry.
 
+mod repair;
+
+pub use repair::Caller;
+
 use crate::hub::{Hub, PushItem};
 use crate::metrics::Metrics;
 use crate::store::shred::{Expiry, period_for};
 use crate::store::{BlobInfo, GroupMeta, Slot, SlotKey, Store, StoreError};
 use bytes::Bytes;
+use kith_protocol::frame::AdminPublicKey;
 use kith_protocol::frame::{AccessPublicKey, blob_id};
-use kith_protocol::limits::{MAX_BLOB, MAX_FETCH_BYTES, MAX_FETCH_MESSAGES, MAX_INVITE_TTL_SECS};
+use kith_protocol::limits::{
+    MAX_BLOB, MAX_FETCH_BYTES, MAX_FETCH_MESSAGES, MAX_INVITE_TTL_SECS, MIN_RETENTION_SECS,
+};
 use kith_protocol::padding::is_bucket;
 use kith_protocol::{
     BlobId, Epoch, ErrorCode, GroupId, Message, MessageKind, PostKind, Push, RelayFrame, Response,
@@ -104,6 +111,23 @@ pub struct Relay {
     /// Woken when a group changes its retention, so that the retention task can plan
     /// its next run again.
     pub retention_changed: tokio::sync::Notify,
+}
+
+/// A group's state as a connection sees it ([`Relay::group_info`]).
+#[derive(Clone, Copy, Debug)]
+pub struct GroupInfo {
+    /// The current epoch.
+    pub epoch: Epoch,
+    /// The durable head: the sequence number the next message will get.
+    pub head: Seq,
+    /// The effective retention, seconds.
+    pub retention_secs: u64,
+    /// The retention the group asked for, as stored (0: the relay's default).
+    pub retention_asked: u64,
+    /// How many repairs voided authorizations (see [`repair`]).
+    pub resets: u64,
+    /// Until when commits are accepted only from admin connections.
+    pub commit_lock_until: u64,
 }
 
 /// What one retention pass removed.
@@ -208,11 +232,13 @@ impl Relay {
         self.policy.retention.as_secs().max(1)
     }
 
-    /// A group's effective retention, seconds: its own if shorter, else the relay's.
+    /// A group's effective retention, seconds: its own if shorter, else the relay's, and
+    /// never below the floor ([`MIN_RETENTION_SECS`]) unless the relay's own limit is.
     fn retention_of(&self, meta: &GroupMeta) -> u64 {
+        let floor = crate::crash::tunable("MIN_RETENTION_SECS", MIN_RETENTION_SECS as usize) as u64;
         match meta.retention_secs {
             0 => self.max_retention(),
-            r => r.min(self.max_retention()),
+            r => r.max(floor).min(self.max_retention()),
         }
     }
 
@@ -438,11 +464,12 @@ impl Relay {
         Ok(state)
     }
 
-    /// Creates a group whose epoch-0 access key is `key`.
+    /// Creates a group whose epoch-0 access key is `key` and first admin key `admin`.
     pub fn create_group(
         &self,
         key: AccessPublicKey,
         secret: &[u8],
+        admin: AdminPublicKey,
     ) -> Result<Pending<GroupId>, ErrorCode> {
         let _writing = self.writing()?;
         if let Some(required) = &self.policy.creation_secret {
@@ -459,7 +486,7 @@ impl Relay {
             let id = GroupId::random();
             if self
                 .store
-                .create_group(&id, &meta, &key)
+                .create_group(&id, &meta, &key, &admin)
                 .map_err(internal)?
             {
                 self.metrics.groups.inc();
@@ -480,49 +507,22 @@ impl Relay {
 
     /// The group's current epoch and durable head.
     pub fn head(&self, group: &GroupId) -> Result<(Epoch, Seq), ErrorCode> {
-        let state = self.state(group)?;
-        let st = state.lock().expect("group lock poisoned");
-        Ok((st.meta.epoch, st.durable_next))
+        let info = self.group_info(group)?;
+        Ok((info.epoch, info.head))
     }
 
-    /// The group's current epoch, durable head and effective retention (seconds).
-    pub fn group_info(&self, group: &GroupId) -> Result<(Epoch, Seq, u64), ErrorCode> {
+    /// What a connection needs to know of a group right now.
+    pub fn group_info(&self, group: &GroupId) -> Result<GroupInfo, ErrorCode> {
         let state = self.state(group)?;
         let st = state.lock().expect("group lock poisoned");
-        Ok((st.meta.epoch, st.durable_next, self.retention_of(&st.meta)))
-    }
-
-    /// Sets the group's retention (0: the relay's default) for a connection
-    /// `authorized` for its current epoch; answers the effective value once durable.
-    pub fn set_retention(
-        &self,
-        group: &GroupId,
-        secs: u64,
-        authorized: &dyn Fn(Epoch) -> bool,
-    ) -> Result<Pending<u64>, ErrorCode> {
-        let _writing = self.writing()?;
-        let state = self.state(group)?;
-        let mut st = state.lock().expect("group lock poisoned");
-        if !authorized(st.meta.epoch) {
-            return Err(ErrorCode::StaleEpoch);
-        }
-        let mut meta = st.meta.clone();
-        // Kept as asked: an operator who raises the limit later gives it effect.
-        meta.retention_secs = secs;
-        self.store.set_meta(group, &meta).map_err(internal)?;
-        st.meta = meta;
-        let effective = self.retention_of(&st.meta);
-        drop(st);
-        {
-            let mut short = self.short.lock().expect("retention lock poisoned");
-            if effective < self.max_retention() {
-                short.insert(*group, effective);
-            } else {
-                short.remove(group);
-            }
-        }
-        self.retention_changed.notify_one();
-        Ok(self.durable(effective, None))
+        Ok(GroupInfo {
+            epoch: st.meta.epoch,
+            head: st.durable_next,
+            retention_secs: self.retention_of(&st.meta),
+            retention_asked: st.meta.retention_secs,
+            resets: st.meta.resets,
+            commit_lock_until: st.meta.commit_lock_until,
+        })
     }
 
     /// Stores a blob for a connection `authorized` for the group's current epoch;
@@ -531,7 +531,7 @@ impl Relay {
         &self,
         group: &GroupId,
         data: Vec<u8>,
-        authorized: &dyn Fn(Epoch) -> bool,
+        authorized: &dyn Fn(Epoch, u64) -> bool,
     ) -> Result<Pending<BlobId>, ErrorCode> {
         let _writing = self.writing()?;
         if data.len() > MAX_BLOB {
@@ -544,7 +544,7 @@ impl Relay {
         let len = data.len() as u64;
         let state = self.state(group)?;
         let mut st = state.lock().expect("group lock poisoned");
-        if !authorized(st.meta.epoch) {
+        if !authorized(st.meta.epoch, st.meta.resets) {
             return Err(ErrorCode::StaleEpoch);
         }
         let now = now_secs();
@@ -591,12 +591,12 @@ impl Relay {
         &self,
         group: &GroupId,
         id: &BlobId,
-        authorized: &dyn Fn(Epoch) -> bool,
+        authorized: &dyn Fn(Epoch, u64) -> bool,
     ) -> Result<Vec<u8>, ErrorCode> {
         let retention = {
             let state = self.state(group)?;
             let st = state.lock().expect("group lock poisoned");
-            if !authorized(st.meta.epoch) {
+            if !authorized(st.meta.epoch, st.meta.resets) {
                 return Err(ErrorCode::StaleEpoch);
             }
             self.retention_of(&st.meta)
@@ -616,11 +616,14 @@ impl Relay {
     }
 
     /// Stores a message for `epoch`, which the caller checked the connection is
-    /// authorized for.
+    /// authorized for (as of the group's `resets`-th repair); `admin` is the admin key
+    /// it proved, if any (commits need one while they are locked after a repair).
     pub fn post(
         &self,
         group: &GroupId,
         epoch: Epoch,
+        resets: u64,
+        admin: Option<&AdminPublicKey>,
         kind: PostKind,
         payload: Vec<u8>,
     ) -> Result<Pending<Seq>, ErrorCode> {
@@ -633,8 +636,18 @@ impl Relay {
         if epoch < st.meta.epoch {
             return Err(ErrorCode::StaleEpoch);
         }
-        if epoch > st.meta.epoch {
+        if epoch > st.meta.epoch || resets != st.meta.resets {
             return Err(ErrorCode::Unauthorized);
+        }
+        if matches!(kind, PostKind::Commit { .. })
+            && now_secs() < st.meta.commit_lock_until
+            && !admin.is_some_and(|k| {
+                self.store
+                    .admin_keys(group)
+                    .is_ok_and(|keys| keys.contains(k))
+            })
+        {
+            return Err(ErrorCode::CommitLocked);
         }
         let mut meta = st.meta.clone();
         let len = payload.len() as u64;
@@ -700,6 +713,7 @@ impl Relay {
         let item = Arc::new(PushItem {
             group: *group,
             epoch,
+            resets: Some(st.meta.resets),
             seq,
             frame: Bytes::from(frame),
         });
@@ -723,9 +737,10 @@ impl Relay {
         group: &GroupId,
         from: Seq,
         limit: u32,
-        authorized: &dyn Fn(Epoch) -> bool,
+        authorized: &dyn Fn(Epoch, u64) -> bool,
     ) -> Result<Response, ErrorCode> {
-        let (_, head) = self.head(group)?;
+        let info = self.group_info(group)?;
+        let head = info.head;
         let limit = limit.clamp(1, MAX_FETCH_MESSAGES) as usize;
         let mut messages: Vec<Message> = Vec::new();
         let mut bytes = 0usize;
@@ -736,7 +751,7 @@ impl Relay {
                 if m.seq >= head || messages.len() >= limit {
                     return ControlFlow::Break(());
                 }
-                if !authorized(m.epoch) {
+                if !authorized(m.epoch, info.resets) {
                     needs_epoch = Some(m.epoch);
                     next = m.seq;
                     return ControlFlow::Break(());

@@ -9,7 +9,7 @@
 
 use futures_util::{SinkExt, StreamExt};
 use kith::{RelayConnection, RelayError};
-use kith_protocol::access::AccessKey;
+use kith_protocol::access::{AccessKey, AdminKey};
 use kith_protocol::limits::MAX_FRAME;
 use kith_protocol::{
     ClientFrame, Epoch, GroupId, Message, PROTOCOL_VERSION, PostKind, RelayFrame, Request,
@@ -165,8 +165,12 @@ impl TestRelay {
             logs: Some(logs),
             log_path,
             args,
-            envs: envs
-                .iter()
+            // The relay's retention floor (a minute) would make every retention test a
+            // minute long: tests that do not name it get one second.
+            envs: std::iter::once(("KITH_RELAY_TEST_MIN_RETENTION_SECS", "1"))
+                .filter(|(k, _)| !envs.iter().any(|(e, _)| e == k))
+                .chain(envs.iter().copied())
+                .filter(|(_, v)| !v.is_empty())
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -496,10 +500,12 @@ pub struct TestGroup {
     pub epoch: Epoch,
     /// The access key of `epoch`.
     pub key: AccessKey,
+    /// The group's (only) admin key.
+    pub admin: AdminKey,
 }
 
-/// Creates a group with a fresh random access key (no creation secret) and authorizes
-/// `conn` for its epoch 0.
+/// Creates a group with a fresh random access key and admin key (no creation secret)
+/// and authorizes `conn` for its epoch 0 and as its admin.
 pub async fn create_group(conn: &RelayConnection) -> TestGroup {
     create_group_with_secret(conn, b"")
         .await
@@ -512,10 +518,19 @@ pub async fn create_group_with_secret(
     secret: &[u8],
 ) -> Result<TestGroup, RelayError> {
     let key = AccessKey::random();
-    let id = conn.create_group(key.public(), secret).await?;
+    let admin = AdminKey::random();
+    let id = conn
+        .create_group(key.public(), secret, admin.public())
+        .await?;
     let (epoch, head) = conn.auth(id, 0, &key).await?;
     assert_eq!((epoch, head), (0, 1), "a new group is at epoch 0, head 1");
-    Ok(TestGroup { id, epoch: 0, key })
+    conn.admin_auth(id, &admin).await?;
+    Ok(TestGroup {
+        id,
+        epoch: 0,
+        key,
+        admin,
+    })
 }
 
 /// Posts an application message.

@@ -78,6 +78,7 @@ async fn the_relay_keeps_no_client_address_even_in_debug_logs() {
         Request::CreateGroup {
             access_key: key.public(),
             creation_secret: vec![],
+            admin_key: [7; 32],
         },
     )
     .await

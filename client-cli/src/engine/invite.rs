@@ -521,9 +521,11 @@ impl Client {
                     self.put(&ns_requests(group), slot, &joiner)?;
                     self.alert_now(group, text, report)?;
                 }
-                Ok(joiner) => {
-                    self.admit(group, open.secret.clone(), joiner).await?;
-                }
+                Ok(joiner) => match self.admit(group, open.secret.clone(), joiner).await {
+                    // Commits are an admin's for a while: an admin admits.
+                    Ok(_) | Err(ClientError::CommitLocked) => {}
+                    Err(e) => return Err(e),
+                },
             }
         }
         if admin && !stale.is_empty() {

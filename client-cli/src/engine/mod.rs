@@ -10,11 +10,14 @@
 //! recognise our own commit in the log by its bytes. Our application messages are
 //! recognised the same way ([`records::Unconfirmed`]).
 
+#[cfg(feature = "test-hooks")]
+mod evil;
 mod files;
 mod group_admin;
 mod invite;
 pub mod join_verify;
 pub mod records;
+mod repair;
 pub mod state;
 mod sync;
 
@@ -28,7 +31,7 @@ use crate::identity::{self, IdentityKey, fingerprint, safety_number};
 use crate::payload::{AppMessage, Body, MAX_GROUP_NAME_CHARS, MAX_NAME_CHARS, MAX_TEXT_BYTES};
 use crate::relay::{ConnectOptions, RelayConnection, RelayError};
 use crate::store::{KithProvider, Store, StoreError};
-use kith_protocol::access::{ACCESS_EXPORTER_LABEL, ACCESS_EXPORTER_LEN, AccessKey};
+use kith_protocol::access::{ACCESS_EXPORTER_LABEL, ACCESS_EXPORTER_LEN, AccessKey, AdminKey};
 use kith_protocol::invite::RelayAddr;
 use kith_protocol::padding::pad;
 use kith_protocol::{ErrorCode, GroupId, PostKind, Seq};
@@ -87,6 +90,13 @@ pub enum ClientError {
          before sending it again."
     )]
     Unconfirmed(RelayError),
+    /// An admin repaired the group a moment ago; for a while only admins may change it
+    /// (messages still go through).
+    #[error(
+        "an admin repaired this group a moment ago; for a while only admins can change it \
+         (add, remove, update keys). Messages still go through. Try again later."
+    )]
+    CommitLocked,
 }
 
 /// Results of engine calls.
@@ -254,9 +264,27 @@ pub struct Client {
     pub creation_secret: Vec<u8>,
     /// How relay connections are opened (SOCKS5 proxy, extra CA, timeouts).
     pub connect_options: ConnectOptions,
+    /// The secret our admin keys at relays are derived from (one per group).
+    admin_seed: zeroize::Zeroizing<[u8; 32]>,
 }
 
 const PROFILE_KEY: &[u8] = b"me";
+const ADMIN_SEED_KEY: &[u8] = b"admin-seed";
+
+/// The profile's admin seed, made (and committed) the first time a profile is opened
+/// without one: at open nothing else is pending.
+fn admin_seed(store: &Store) -> Result<zeroize::Zeroizing<[u8; 32]>> {
+    if let Some(seed) = store.get_raw(NS_PROFILE, ADMIN_SEED_KEY)? {
+        let seed: [u8; 32] = seed[..]
+            .try_into()
+            .map_err(|_| StoreError::Corrupt("admin seed"))?;
+        return Ok(zeroize::Zeroizing::new(seed));
+    }
+    let seed = zeroize::Zeroizing::new(rand::random::<[u8; 32]>());
+    store.put_raw(NS_PROFILE, ADMIN_SEED_KEY, &seed[..])?;
+    store.commit()?;
+    Ok(seed)
+}
 
 fn get_record<T: serde::de::DeserializeOwned>(
     store: &Store,
@@ -279,6 +307,7 @@ impl Client {
             return Err(ClientError::Usage("a display name is needed".into()));
         }
         let store = Store::create(home, passphrase)?;
+        let admin_seed = admin_seed(&store)?;
         let provider = KithProvider::new(store);
         let signer = SignatureKeyPair::new(CIPHERSUITE.signature_algorithm()).map_err(mls)?;
         signer.store(provider.storage()).map_err(mls)?;
@@ -301,6 +330,7 @@ impl Client {
             relay_retention: HashMap::new(),
             creation_secret: Vec::new(),
             connect_options: ConnectOptions::default(),
+            admin_seed,
         };
         client.put(NS_PROFILE, PROFILE_KEY, &client.profile)?;
         client.db().commit()?;
@@ -312,6 +342,7 @@ impl Client {
         let store = Store::open(home, passphrase)?;
         let profile: ProfileRecord = get_record(&store, NS_PROFILE, PROFILE_KEY)?
             .ok_or(StoreError::Corrupt("profile record missing"))?;
+        let admin_seed = admin_seed(&store)?;
         let provider = KithProvider::new(store);
         let signer = SignatureKeyPair::read(
             provider.storage(),
@@ -329,6 +360,7 @@ impl Client {
             relay_retention: HashMap::new(),
             creation_secret: Vec::new(),
             connect_options: ConnectOptions::default(),
+            admin_seed,
         })
     }
 
@@ -429,24 +461,42 @@ impl Client {
                     self.authed.insert(key);
                     self.relay_retention
                         .insert(g.relay_group, info.retention_secs);
-                    // The relay must not keep the group's ciphertext longer than its
-                    // disappearing timer. Any member's client puts it right (the relay
-                    // cannot tell who may); best effort: a failure is retried at the
-                    // next epoch or connection.
-                    let timer = g.state.disappear_secs;
-                    if timer > 0
-                        && info.retention_secs > timer
-                        && info.current_epoch == epoch
-                        && let Ok(secs) = conn.set_retention(g.relay_group, timer).await
-                    {
-                        self.relay_retention.insert(g.relay_group, secs);
-                    }
                 }
                 Err(RelayError::Relay(ErrorCode::AuthFailed)) => {
+                    // Our key is right (every member of the epoch derives it): the relay
+                    // holds another. The usual cause is a member's commit that named a
+                    // wrong one; an admin's client puts it right.
+                    if Box::pin(self.reset_wrong_key(&g.relay_group)).await? {
+                        let who = self.last_committer(g, epoch);
+                        let text = format!(
+                            "The relay refused this epoch's key: the last commit{} had given \
+                             it a wrong one, which would have locked every member out. Your \
+                             client (an admin's) gave it the right key. If this happens \
+                             again, that member's client is modified: remove them with \
+                             `kith remove`.",
+                            who.map(|w| format!(", by {w},")).unwrap_or_default()
+                        );
+                        self.alert_now(&g.relay_group, text, &mut SyncReport::default())?;
+                        let conn = self.conn(&g.relay).await?;
+                        let info = conn
+                            .auth_info(g.relay_group, epoch, &self.access_key(m)?)
+                            .await?;
+                        self.authed.insert(key);
+                        self.relay_retention
+                            .insert(g.relay_group, info.retention_secs);
+                        return Ok(conn);
+                    }
+                    let who = self
+                        .last_committer(g, epoch)
+                        .map(|w| {
+                            format!("the last commit, by {w}, probably gave it a wrong key, or ")
+                        })
+                        .unwrap_or_default();
                     return Err(ClientError::Hostile(format!(
-                        "the relay rejects this member's key for the current epoch of {:?}: \
-                         the relay may be showing different histories to different members \
-                         (a fork). Warn the group by other means.",
+                        "the relay refuses this member's key for the current epoch of {:?}: \
+                         {who}the relay is showing different histories to different members \
+                         (a fork). An admin's client puts a wrong key right on its next sync; \
+                         if it stays, warn the group by other means.",
                         g.name
                     )));
                 }
@@ -585,6 +635,19 @@ impl Client {
         Ok(group)
     }
 
+    /// Our admin key at the relay for the group with MLS id `mls_group_id`: derived from
+    /// the profile's admin seed and the group, so that our keys in two groups cannot be
+    /// linked, and nothing per group needs storing.
+    pub(crate) fn admin_key(&self, mls_group_id: &[u8]) -> AdminKey {
+        use hkdf::Hkdf;
+        use sha2::Sha256;
+        let hk = Hkdf::<Sha256>::new(Some(b"kith group admin v1"), &self.admin_seed[..]);
+        let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+        hk.expand(mls_group_id, seed.as_mut())
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        AdminKey::from_seed(&seed)
+    }
+
     fn access_key(&self, group: &MlsGroup) -> Result<AccessKey> {
         let secret = group
             .export_secret(
@@ -608,9 +671,10 @@ impl Client {
             .map_err(|e| ClientError::Usage(e.to_string()))?
             .ws_url();
         let mls_id: [u8; 16] = rand::random();
-        let extensions = GroupState::new(self.profile.identity)
-            .extensions()
-            .map_err(ClientError::Mls)?;
+        let admin_key = self.admin_key(&mls_id).public();
+        let mut state = GroupState::new(self.profile.identity);
+        state.admin_keys.insert(self.profile.identity, admin_key);
+        let extensions = state.extensions().map_err(ClientError::Mls)?;
         let group = MlsGroup::new_with_group_id(
             &self.provider,
             &self.signer,
@@ -629,7 +693,10 @@ impl Client {
                 return Err(e);
             }
         };
-        let relay_group = match conn.create_group(key.public(), &self.creation_secret).await {
+        let relay_group = match conn
+            .create_group(key.public(), &self.creation_secret, admin_key)
+            .await
+        {
             Ok(id) => id,
             Err(RelayError::Relay(ErrorCode::CreationForbidden)) => {
                 self.db().rollback();
@@ -656,7 +723,7 @@ impl Client {
             leaving: BTreeSet::new(),
             pending: None,
             last_update: now_secs(),
-            state: GroupState::new(self.profile.identity),
+            state,
             offenders: BTreeSet::new(),
             intruders: BTreeSet::new(),
             tainted: false,
@@ -1042,6 +1109,24 @@ impl Client {
         Err(ClientError::Relay(RelayError::Relay(ErrorCode::StaleEpoch)))
     }
 
+    /// Destroys what this profile kept of a group it is no longer in, except its
+    /// history: the group state (with the secrets of open invites, which would let
+    /// whoever holds this laptop answer them), admin work, commit memory.
+    pub(crate) fn forget_group_secrets(&self, g: &mut GroupRecord) -> Result<()> {
+        g.pending = None;
+        g.state = GroupState::default();
+        g.leaving.clear();
+        g.offenders.clear();
+        g.intruders.clear();
+        g.tainted = false;
+        self.db().delete_namespace(&ns_invites(&g.relay_group))?;
+        self.db().delete_namespace(&ns_requests(&g.relay_group))?;
+        self.db()
+            .delete_namespace(&ns_unconfirmed(&g.relay_group))?;
+        self.forget_commit_memory(&g.relay_group)?;
+        Ok(())
+    }
+
     pub(crate) fn taint_text(&self, g: &GroupRecord) -> String {
         let who: Vec<String> = g
             .offenders
@@ -1146,9 +1231,40 @@ impl Client {
             }
             let mut m = self.mls_group(&g)?;
             let state = g.state.clone();
-            let Some(change) = plan(self, &g, &m, &state)? else {
+            let Some(mut change) = plan(self, &g, &m, &state)? else {
                 return Ok(false);
             };
+            // Whatever the plan: the state we commit names no admin who will not be a
+            // member once the commit is merged (else every other client would refuse it,
+            // and a hold nobody lifts would follow).
+            let mut members_after = member_ids(&m);
+            for r in &change.removes {
+                if let Some(x) = m.member_at(*r)
+                    && let Some(id) =
+                        identity::identity_of(x.credential.serialized_content(), &x.signature_key)
+                {
+                    members_after.remove(&id);
+                }
+            }
+            for kp in &change.adds {
+                let leaf = kp.leaf_node();
+                if let Some(id) = identity::identity_of(
+                    leaf.credential().serialized_content(),
+                    leaf.signature_key().as_slice(),
+                ) {
+                    members_after.insert(id);
+                }
+            }
+            let base = change.state.clone().unwrap_or_else(|| state.clone());
+            let next = base.normalised(&members_after);
+            if next != GroupState::of(&m) || change.state.is_some() {
+                change.state = Some(next);
+            }
+            let admin_side_before = (state.relay_admin_keys(), state.disappear_secs);
+            let admin_side_after = change
+                .state
+                .as_ref()
+                .map(|n| (n.relay_admin_keys(), n.disappear_secs));
             let mut builder = m
                 .commit_builder()
                 .propose_adds(change.adds)
@@ -1178,6 +1294,11 @@ impl Client {
                 .post_commit(group, m, commit, welcome, change.purpose)
                 .await?
             {
+                if admin_side_after.is_some_and(|a| a != admin_side_before) {
+                    // The relay learns the new admins and retention now, not at the next
+                    // sync: a removed admin's key must stop working at once.
+                    Box::pin(self.sync_relay_admin(group, true)).await?;
+                }
                 return Ok(true);
             }
         }
@@ -1208,11 +1329,8 @@ impl Client {
             g = self.load_group(group)?;
         }
         g.status = GroupStatus::Left;
-        g.pending = None;
+        self.forget_group_secrets(&mut g)?;
         self.save_group(&g)?;
-        self.db().delete_namespace(&ns_invites(group))?;
-        self.db().delete_namespace(&ns_requests(group))?;
-        self.db().delete_namespace(&ns_unconfirmed(group))?;
         self.add_record(
             &g,
             MessageRecord {
@@ -1292,7 +1410,7 @@ impl Client {
                 }
                 Ok(true)
             }
-            Err(RelayError::Relay(ErrorCode::StaleEpoch)) => {
+            Err(RelayError::Relay(code @ (ErrorCode::StaleEpoch | ErrorCode::CommitLocked))) => {
                 let mut m = self.mls_group(&g)?;
                 m.clear_pending_commit(self.provider.storage())
                     .map_err(mls)?;
@@ -1300,6 +1418,9 @@ impl Client {
                 g.pending = None;
                 self.save_group(&g)?;
                 self.db().commit()?;
+                if code == ErrorCode::CommitLocked {
+                    return Err(ClientError::CommitLocked);
+                }
                 Ok(false)
             }
             // Unknown outcome: keep the pending commit; the next sync recognises it in

@@ -62,6 +62,21 @@ pub struct GroupState {
     pub history: u16,
     /// Open invites by slot id.
     pub invites: BTreeMap<[u8; 32], OpenInvite>,
+    /// Each admin's admin key at the relay (see `kith_protocol::access::AdminKey`), once
+    /// known: the relay takes repairs and retention only from these keys. An admin
+    /// without one (just promoted) adds their own with their first commit.
+    pub admin_keys: BTreeMap<IdentityKey, [u8; 32]>,
+}
+
+/// The state as version 1 encoded it (before admin keys), still read.
+#[derive(Deserialize)]
+struct StateV1 {
+    admins: BTreeSet<IdentityKey>,
+    board: Vec<BoardEntry>,
+    next_entry: u32,
+    disappear_secs: u64,
+    history: u16,
+    invites: BTreeMap<[u8; 32], OpenInvite>,
 }
 
 /// One entry of the pinned board.
@@ -118,18 +133,31 @@ impl GroupState {
             return None;
         }
         let (version, rest) = bytes.split_first()?;
-        if *version != 1 {
-            return None;
-        }
-        match postcard::take_from_bytes::<Self>(rest) {
-            Ok((s, [])) if s.well_formed() => Some(s),
-            _ => None,
-        }
+        let state = match version {
+            1 => match postcard::take_from_bytes::<StateV1>(rest) {
+                Ok((v1, [])) => Self {
+                    admins: v1.admins,
+                    board: v1.board,
+                    next_entry: v1.next_entry,
+                    disappear_secs: v1.disappear_secs,
+                    history: v1.history,
+                    invites: v1.invites,
+                    admin_keys: BTreeMap::new(),
+                },
+                _ => return None,
+            },
+            2 => match postcard::take_from_bytes::<Self>(rest) {
+                Ok((s, [])) => s,
+                _ => return None,
+            },
+            _ => return None,
+        };
+        state.well_formed().then_some(state)
     }
 
     /// Encodes the state.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = vec![1u8];
+        let mut out = vec![2u8];
         out.extend(postcard::to_stdvec(self).unwrap_or_default());
         out
     }
@@ -146,6 +174,32 @@ impl GroupState {
                     && e.id < self.next_entry
             })
             && self.invites.iter().all(|(slot, i)| *slot == i.secret.slot)
+            && self.admin_keys.keys().all(|a| self.admins.contains(a))
+    }
+
+    /// The relay admin keys of the admins, as the relay should hold them.
+    pub fn relay_admin_keys(&self) -> Vec<[u8; 32]> {
+        let mut keys: Vec<[u8; 32]> = self.admin_keys.values().copied().collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    }
+
+    /// The admin whose relay admin key is `key`.
+    pub fn admin_with_key(&self, key: &[u8; 32]) -> Option<IdentityKey> {
+        self.admin_keys
+            .iter()
+            .find(|(_, k)| *k == key)
+            .map(|(a, _)| *a)
+    }
+
+    /// This state with every admin (and admin key) who is not in `members` dropped: what
+    /// every commit of ours sets, so that no accepted state names a non-member admin.
+    pub fn normalised(&self, members: &BTreeSet<IdentityKey>) -> Self {
+        let mut next = self.clone();
+        next.admins.retain(|a| members.contains(a));
+        next.admin_keys.retain(|a, _| next.admins.contains(a));
+        next
     }
 
     /// The group context extensions that carry this state (with the required
@@ -253,6 +307,9 @@ pub fn describe_change(
     name: &dyn Fn(&IdentityKey) -> String,
 ) -> Vec<String> {
     let mut out = Vec::new();
+    if old.admin_keys != new.admin_keys && old.admins == new.admins {
+        out.push(format!("{by} updated the admins' keys at the relay"));
+    }
     for a in new.admins.difference(&old.admins) {
         out.push(format!("{by} made {} an admin", name(a)));
     }
@@ -378,9 +435,13 @@ mod tests {
         let mut trailing = s.encode();
         trailing.push(0);
         assert_eq!(GroupState::decode(&trailing), None);
-        let mut v2 = s.encode();
-        v2[0] = 2;
-        assert_eq!(GroupState::decode(&v2), None);
+        let mut v3 = s.encode();
+        v3[0] = 3;
+        assert_eq!(GroupState::decode(&v3), None);
+        // An admin key of a non-admin: refused.
+        let mut stray = s.clone();
+        stray.admin_keys.insert(B, [5; 32]);
+        assert_eq!(GroupState::decode(&stray.encode()), None);
     }
 
     #[test]

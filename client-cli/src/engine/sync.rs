@@ -55,6 +55,8 @@ impl Client {
         let mut report = SyncReport::default();
         self.purge_expired()?;
         let mut reposts = 0;
+        let mut reauths = 0;
+        let mut voids = 0;
         loop {
             let g = self.load_group(group)?;
             if g.status != GroupStatus::Active {
@@ -63,7 +65,18 @@ impl Client {
             let m = self.mls_group(&g)?;
             let epoch = m.epoch().as_u64();
             let conn = self.ensure_auth(&g, &m).await?;
-            let page = conn.fetch(g.relay_group, g.cursor, 256).await?;
+            let page = match conn.fetch(g.relay_group, g.cursor, 256).await {
+                Ok(page) => page,
+                // An admin's repair voided our authorization: prove access again.
+                Err(crate::relay::RelayError::Relay(kith_protocol::ErrorCode::Unauthorized))
+                    if reauths < 2 =>
+                {
+                    reauths += 1;
+                    self.authed.retain(|(_, grp, _)| grp != group);
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             let empty = page.messages.is_empty();
             for msg in page.messages {
                 self.process(group, msg, &mut report)?;
@@ -77,6 +90,19 @@ impl Client {
                         if reposts <= 3 && self.repost_pending(group).await? {
                             continue;
                         }
+                        // At the log's end, behind a commit we could not follow (nobody
+                        // has posted after it yet): the group is stuck until it is voided.
+                        if self
+                            .commit_memory(group)?
+                            .refused
+                            .is_some_and(|(e, _)| e == epoch)
+                        {
+                            if voids == 0 && self.void_refused_commit(group, epoch).await? {
+                                voids += 1;
+                                continue;
+                            }
+                            return Err(ClientError::Hostile(self.stuck_text(&g)));
+                        }
                         break;
                     }
                     Some(e) if e == epoch => {
@@ -86,11 +112,21 @@ impl Client {
                     }
                     Some(e) => {
                         // Our MLS epoch did not move to `e` after processing everything
-                        // before it: a commit was missing or refused.
-                        return Err(ClientError::Hostile(format!(
-                            "the group's log continues in epoch {e}, but this member is at epoch {epoch}: \
-                             a commit was refused or withheld"
-                        )));
+                        // before it: a commit was missing or refused. An admin voids a
+                        // refused one (see `repair`).
+                        if voids == 0 && self.void_refused_commit(group, epoch).await? {
+                            voids += 1;
+                            continue;
+                        }
+                        let refused = self.commit_memory(group)?.refused.is_some();
+                        return Err(ClientError::Hostile(if refused {
+                            self.stuck_text(&g)
+                        } else {
+                            format!(
+                                "the group's log continues in epoch {e}, but this member is at epoch {epoch}: \
+                                 a commit was withheld"
+                            )
+                        }));
                     }
                 }
             }
@@ -100,11 +136,21 @@ impl Client {
         if admin_work {
             // Boxed: admitting posts commits and messages, which catch up first.
             Box::pin(self.repair(group)).await?;
+            Box::pin(self.sync_relay_admin(group, false)).await?;
             Box::pin(self.admit_joiners(group, &mut report)).await?;
             Box::pin(self.commit_leave_requests(group)).await?;
             Box::pin(self.maybe_self_update(group)).await?;
         }
         Ok(report)
+    }
+
+    fn stuck_text(&self, g: &GroupRecord) -> String {
+        format!(
+            "a member posted a commit for {:?} that no client can read, so the group cannot \
+             go on until an admin's client voids it (it does so on its next sync: admins, run \
+             `kith sync`)",
+            g.name
+        )
     }
 
     /// Caught up with the log and still holding a commit of ours for the current epoch:
@@ -236,12 +282,34 @@ impl Client {
                 report,
             )?;
         }
+        if msg.kind == MessageKind::Repair {
+            self.on_repair_record(&g, &msg, report)?;
+            return self.advance(group, msg.seq);
+        }
         let result = self.process_mls(&mut g, &msg, report);
         match result {
             Ok(()) => {}
             Err(ClientError::Hostile(why)) => {
                 let g = self.load_group(group)?;
-                self.alert(&g, &msg, format!("refused a message: {why}"), report)?;
+                let epoch = self.mls_group(&g)?.epoch().as_u64();
+                if msg.kind == MessageKind::Commit && msg.epoch == epoch {
+                    // The epoch's commit, and we cannot follow it: remembered for an
+                    // admin's void (see `repair`).
+                    let mut mem = self.commit_memory(group)?;
+                    mem.refused = Some((epoch, msg.seq));
+                    self.save_commit_memory(group, &mem)?;
+                    self.alert(
+                        &g,
+                        &msg,
+                        format!(
+                            "refused a commit: {why}. No client can follow it; an admin's \
+                             client voids it on its next sync."
+                        ),
+                        report,
+                    )?;
+                } else {
+                    self.alert(&g, &msg, format!("refused a message: {why}"), report)?;
+                }
             }
             Err(e) => return Err(e),
         }
@@ -562,6 +630,10 @@ impl Client {
         }
         let self_removed = staged.self_removed();
         m.merge_staged_commit(&self.provider, staged).map_err(mls)?;
+        let mut mem = self.commit_memory(&g.relay_group)?;
+        mem.last = Some((msg.seq, committer, m.epoch().as_u64()));
+        mem.refused = None;
+        self.save_commit_memory(&g.relay_group, &mem)?;
         if let Some(why) = offense {
             return self.record_offense(g, m, msg, committer, &why, &added, self_removed, report);
         }
@@ -785,7 +857,10 @@ impl Client {
             && !g.tainted
             && now_secs().saturating_sub(g.last_update) >= super::SELF_UPDATE_EVERY_SECS
         {
-            self.self_update(group).await?;
+            match self.self_update(group).await {
+                Ok(()) | Err(ClientError::CommitLocked) => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(())
     }
@@ -866,13 +941,8 @@ impl Client {
     /// We were removed by `by`'s commit: the group's keys and admin work go.
     fn forget_group(&self, g: &mut GroupRecord, m: &mut MlsGroup, by: IdentityKey) -> Result<()> {
         g.status = GroupStatus::Removed { by: Some(by) };
-        g.pending = None;
         m.delete(self.provider.storage()).map_err(mls)?;
-        self.db().delete_namespace(&ns_invites(&g.relay_group))?;
-        self.db().delete_namespace(&ns_requests(&g.relay_group))?;
-        self.db()
-            .delete_namespace(&ns_unconfirmed(&g.relay_group))?;
-        Ok(())
+        self.forget_group_secrets(g)
     }
 
     /// Whether the group holds something we refused: a state that differs from the

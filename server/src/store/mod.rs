@@ -11,7 +11,7 @@ pub mod sled_store;
 pub mod values;
 pub mod wal;
 
-use kith_protocol::frame::AccessPublicKey;
+use kith_protocol::frame::{AccessPublicKey, AdminPublicKey};
 use kith_protocol::{BlobId, Epoch, GroupId, Message, Seq};
 use serde::{Deserialize, Serialize};
 use shred::Expiry;
@@ -65,6 +65,11 @@ pub struct GroupMeta {
     pub blobs: u64,
     /// How many blob bytes are stored.
     pub blob_bytes: u64,
+    /// How many times an admin voided commits or reset an access key: every
+    /// authorization proved before the last one is void (connections prove again).
+    pub resets: u64,
+    /// Until when (Unix seconds) commits are accepted only from admin connections.
+    pub commit_lock_until: u64,
 }
 
 impl GroupMeta {
@@ -79,12 +84,25 @@ impl GroupMeta {
             retention_secs: 0,
             blobs: 0,
             blob_bytes: 0,
+            resets: 0,
+            commit_lock_until: 0,
         }
     }
 
-    /// Decodes a stored record, including one written before retention and blobs
-    /// existed (five fields).
+    /// Decodes a stored record, including those written before retention and blobs
+    /// existed (five fields) and before admin repairs (eight).
     pub fn decode(bytes: &[u8]) -> Result<Self> {
+        #[derive(Deserialize)]
+        struct V1 {
+            epoch: Epoch,
+            next_seq: Seq,
+            first_seq: Seq,
+            messages: u64,
+            bytes: u64,
+            retention_secs: u64,
+            blobs: u64,
+            blob_bytes: u64,
+        }
         #[derive(Deserialize)]
         struct V0 {
             epoch: Epoch,
@@ -95,6 +113,19 @@ impl GroupMeta {
         }
         if let Ok((meta, [])) = postcard::take_from_bytes::<GroupMeta>(bytes) {
             return Ok(meta);
+        }
+        if let Ok((v1, [])) = postcard::take_from_bytes::<V1>(bytes) {
+            return Ok(Self {
+                epoch: v1.epoch,
+                next_seq: v1.next_seq,
+                first_seq: v1.first_seq,
+                messages: v1.messages,
+                bytes: v1.bytes,
+                retention_secs: v1.retention_secs,
+                blobs: v1.blobs,
+                blob_bytes: v1.blob_bytes,
+                ..Self::new()
+            });
         }
         match postcard::take_from_bytes::<V0>(bytes) {
             Ok((v0, [])) => Ok(Self {
@@ -174,13 +205,30 @@ pub trait Store: Send + Sync + 'static {
     fn groups(&self) -> Result<Vec<(GroupId, GroupMeta)>>;
     /// One group's metadata.
     fn group(&self, group: &GroupId) -> Result<Option<GroupMeta>>;
-    /// Creates a group with its metadata and epoch-0 access key. False if it exists.
+    /// Creates a group with its metadata, epoch-0 access key and first admin key. False
+    /// if it exists.
     fn create_group(
         &self,
         group: &GroupId,
         meta: &GroupMeta,
         key: &AccessPublicKey,
+        admin: &AdminPublicKey,
     ) -> Result<bool>;
+    /// The group's admin keys (none for a group made before admin keys existed).
+    fn admin_keys(&self, group: &GroupId) -> Result<Vec<AdminPublicKey>>;
+    /// Replaces the group's admin keys.
+    fn set_admin_keys(&self, group: &GroupId, keys: &[AdminPublicKey]) -> Result<()>;
+    /// Atomically: deletes the messages in `remove` and the access keys of every epoch
+    /// after `meta.epoch`, stores `record` to expire at `expiry`, and writes `meta` (an
+    /// admin's void).
+    fn void(
+        &self,
+        group: &GroupId,
+        meta: &GroupMeta,
+        record: &Message,
+        expiry: Expiry,
+        remove: Range<Seq>,
+    ) -> Result<()>;
     /// The access public key of one epoch, if kept.
     fn access_key(&self, group: &GroupId, epoch: Epoch) -> Result<Option<AccessPublicKey>>;
     /// Atomically: stores `message` to expire at `expiry`, deletes the messages in

@@ -38,7 +38,7 @@ use super::shred::{Expiry, KeyRing, Sealed};
 use super::values::{self, ValueFiles};
 use super::wal::{AppendError, Changes, Wal};
 use super::{BlobInfo, GroupMeta, RecordInfo, Result, Slot, SlotKey, Store, StoreError};
-use kith_protocol::frame::AccessPublicKey;
+use kith_protocol::frame::{AccessPublicKey, AdminPublicKey};
 use kith_protocol::{BlobId, Epoch, GroupId, Message, MessageKind, Seq};
 use serde::{Deserialize, Serialize};
 use sled::IVec;
@@ -54,6 +54,8 @@ const MESSAGE: u8 = b'M';
 const BLOB: u8 = b'B';
 const BLOB_AGE: u8 = b'T';
 const SLOT: u8 = b'S';
+/// A group's admin keys (one record per group, a postcard list).
+const ADMINS: u8 = b'A';
 /// The key of the last log record sled has applied (8 bytes, big-endian), written in the
 /// same batch as the record's changes: open replays only what lies above it.
 const APPLIED: &[u8] = b"L";
@@ -115,6 +117,7 @@ fn message_context(g: &GroupId, seq: Seq, epoch: Epoch, kind: MessageKind, at: u
     c.push(match kind {
         MessageKind::Application => 0,
         MessageKind::Commit => 1,
+        MessageKind::Repair => 2,
     });
     c.extend_from_slice(&at.to_be_bytes());
     c
@@ -269,6 +272,12 @@ fn group_key(g: &GroupId) -> [u8; 17] {
     let mut k = [0u8; 17];
     k[0] = GROUP;
     k[1..].copy_from_slice(&g.0);
+    k
+}
+
+fn admins_key(g: &GroupId) -> [u8; 17] {
+    let mut k = group_key(g);
+    k[0] = ADMINS;
     k
 }
 
@@ -735,17 +744,67 @@ impl Store for SledStore {
         group: &GroupId,
         meta: &GroupMeta,
         key: &AccessPublicKey,
+        admin: &AdminPublicKey,
     ) -> Result<bool> {
         // The relay picks ids at random and serializes creation per id, so a plain check
         // suffices; the CAS makes a collision harmless anyway.
         let created = self.cas(&group_key(group), None, Some(encode(meta)))?;
         if created {
-            self.record([(
-                IVec::from(&numbered_key(KEY, group, meta.epoch)[..]),
-                Some(IVec::from(&key[..])),
-            )]);
+            self.record([
+                (
+                    IVec::from(&numbered_key(KEY, group, meta.epoch)[..]),
+                    Some(IVec::from(&key[..])),
+                ),
+                (
+                    IVec::from(&admins_key(group)[..]),
+                    Some(IVec::from(encode(&vec![*admin]))),
+                ),
+            ]);
         }
         Ok(created)
+    }
+
+    fn admin_keys(&self, group: &GroupId) -> Result<Vec<AdminPublicKey>> {
+        match self.get(&admins_key(group))? {
+            Some(v) => decode(&v),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn set_admin_keys(&self, group: &GroupId, keys: &[AdminPublicKey]) -> Result<()> {
+        self.record([(
+            IVec::from(&admins_key(group)[..]),
+            Some(IVec::from(encode(&keys.to_vec()))),
+        )]);
+        Ok(())
+    }
+
+    fn void(
+        &self,
+        group: &GroupId,
+        meta: &GroupMeta,
+        record: &Message,
+        expiry: Expiry,
+        remove: Range<Seq>,
+    ) -> Result<()> {
+        let sealed = self.seal(group, record, expiry)?;
+        let mut changes: Vec<(IVec, Option<IVec>)> = removals(MESSAGE, group, remove).collect();
+        // The keys of the voided epochs go: nobody may prove access to them any more.
+        let start = numbered_key(KEY, group, meta.epoch + 1);
+        let end = numbered_key(KEY, group, u64::MAX);
+        for kv in self.range(&start, Bound::Included(&end)) {
+            changes.push((kv?.0, None));
+        }
+        changes.push((
+            IVec::from(&numbered_key(MESSAGE, group, record.seq)[..]),
+            Some(IVec::from(sealed)),
+        ));
+        changes.push((
+            IVec::from(&group_key(group)[..]),
+            Some(IVec::from(encode(meta))),
+        ));
+        self.record(changes);
+        Ok(())
     }
 
     fn access_key(&self, group: &GroupId, epoch: Epoch) -> Result<Option<AccessPublicKey>> {
@@ -1188,8 +1247,8 @@ mod tests {
         {
             let s = SledStore::open(dir.path()).unwrap();
             let mut meta = GroupMeta::new();
-            assert!(s.create_group(&g, &meta, &[1; 32]).unwrap());
-            assert!(!s.create_group(&g, &meta, &[1; 32]).unwrap());
+            assert!(s.create_group(&g, &meta, &[1; 32], &[2; 32]).unwrap());
+            assert!(!s.create_group(&g, &meta, &[1; 32], &[2; 32]).unwrap());
             for seq in 1..=5 {
                 meta.next_seq = seq + 1;
                 meta.messages += 1;
@@ -1240,7 +1299,7 @@ mod tests {
         {
             let s = SledStore::open(dir.path()).unwrap();
             let mut meta = GroupMeta::new();
-            assert!(s.create_group(&g, &meta, &[1; 32]).unwrap());
+            assert!(s.create_group(&g, &meta, &[1; 32], &[2; 32]).unwrap());
             for seq in 1..=4 {
                 meta.next_seq = seq + 1;
                 s.append(&g, &meta, &msg(seq, 0), exp(), None, 0..0)
@@ -1284,8 +1343,8 @@ mod tests {
         {
             let s = SledStore::open(dir.path()).unwrap();
             let mut meta = GroupMeta::new();
-            assert!(s.create_group(&g, &meta, &[1; 32]).unwrap());
-            assert!(!s.create_group(&g, &meta, &[1; 32]).unwrap());
+            assert!(s.create_group(&g, &meta, &[1; 32], &[2; 32]).unwrap());
+            assert!(!s.create_group(&g, &meta, &[1; 32], &[2; 32]).unwrap());
             for seq in 1..=3 {
                 meta.next_seq = seq + 1;
                 s.append(&g, &meta, &msg(seq, 0), exp(), None, 0..0)
@@ -1341,7 +1400,7 @@ mod tests {
         {
             let s = SledStore::open(dir.path()).unwrap();
             let mut meta = GroupMeta::new();
-            s.create_group(&g, &meta, &[1; 32]).unwrap();
+            s.create_group(&g, &meta, &[1; 32], &[2; 32]).unwrap();
             s.sync().unwrap();
             s.checkpoint().unwrap(); // syncs now go to wal-1
             meta.epoch = 5;
@@ -1392,7 +1451,7 @@ mod tests {
         {
             let s = SledStore::open(dir.path()).unwrap();
             let mut meta = GroupMeta::new();
-            s.create_group(&g, &meta, &[1; 32]).unwrap();
+            s.create_group(&g, &meta, &[1; 32], &[2; 32]).unwrap();
             for seq in 1..=3 {
                 meta.next_seq = seq + 1;
                 s.append(&g, &meta, &big(seq), exp(), None, 0..0).unwrap();
@@ -1435,7 +1494,7 @@ mod tests {
         let g = GroupId([6; 16]);
         let s = SledStore::open(dir.path()).unwrap();
         let mut meta = GroupMeta::new();
-        s.create_group(&g, &meta, &[1; 32]).unwrap();
+        s.create_group(&g, &meta, &[1; 32], &[2; 32]).unwrap();
         for seq in 1..=6 {
             meta.next_seq = seq + 1;
             s.append(&g, &meta, &msg(seq, 0), exp(), None, 0..0)
@@ -1473,7 +1532,7 @@ mod tests {
         {
             let s = SledStore::open(dir.path()).unwrap();
             let mut meta = GroupMeta::new();
-            assert!(s.create_group(&g, &meta, &[1; 32]).unwrap());
+            assert!(s.create_group(&g, &meta, &[1; 32], &[2; 32]).unwrap());
             meta.blobs = 1;
             meta.blob_bytes = 1024;
             s.put_blob(&g, &meta, &id, &data, now, Expiry::after(now, 100))

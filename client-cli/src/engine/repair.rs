@@ -1,0 +1,321 @@
+//! What an admin's client does, on its own, when one member's commit would otherwise end
+//! the group, and how every client keeps the relay's view of the group's admins and
+//! retention equal to the MLS-agreed state.
+//!
+//! * A commit that no client can process (garbage posted as a commit, or a commit that
+//!   does not decrypt or verify) leaves every honest client at its epoch while the relay
+//!   moved on. Each client remembers the refused commit; an admin's client asks the relay
+//!   to void it (`VoidFrom`) and everything after it, which puts the group back in its
+//!   epoch. Nothing honest is lost: nobody but the attacker could post in the epoch the
+//!   garbage started. Such a commit names nobody: the alert says so.
+//! * A well-formed commit that gave the relay a wrong key for the epoch it starts (every
+//!   client processed it, then none can prove access) is signed: its committer is named.
+//!   An admin's client gives the relay the right key (`ResetAccessKey`).
+//! * Either repair locks commits to admins for a while (an hour; a week if the group was
+//!   repaired in the last day), so the attacker cannot do it again at once, while members
+//!   go on sending messages.
+//! * Admins' keys and the retention: the relay takes them only from an admin key, and
+//!   every admin's client compares what the relay holds with the accepted state on each
+//!   sync and puts it right, with an alert when something else had changed it.
+
+use super::records::*;
+use super::{Change, Client, ClientError, Result, now_secs};
+use crate::identity::{IdentityKey, fingerprint};
+use crate::relay::RelayError;
+use kith_protocol::padding::unpad;
+use kith_protocol::{ErrorCode, GroupId, Message, RepairRecord, Seq};
+use serde::{Deserialize, Serialize};
+
+/// How long commits stay locked to admins after a repair.
+const LOCK_SECS: u64 = 3600;
+/// After a second repair within this time, they stay locked for a week.
+const REPEAT_WINDOW_SECS: u64 = 24 * 3600;
+
+/// What this client remembers of a group's recent commits, for repairs.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct CommitMemory {
+    /// A commit for our current epoch that we could not process: `(epoch, seq)`.
+    pub refused: Option<(u64, Seq)>,
+    /// The last commit we merged: its sequence number, committer and the epoch it began.
+    pub last: Option<(Seq, IdentityKey, u64)>,
+    /// When the group was last repaired, Unix seconds (ours or another admin's).
+    pub repaired_at: u64,
+}
+
+const MEMORY_KEY: &[u8] = b"commits";
+
+fn ns_memory(group: &GroupId) -> String {
+    format!("commit-memory/{}", group.to_hex())
+}
+
+impl Client {
+    pub(crate) fn commit_memory(&self, group: &GroupId) -> Result<CommitMemory> {
+        Ok(self.get(&ns_memory(group), MEMORY_KEY)?.unwrap_or_default())
+    }
+
+    pub(crate) fn save_commit_memory(&self, group: &GroupId, m: &CommitMemory) -> Result<()> {
+        self.put(&ns_memory(group), MEMORY_KEY, m)
+    }
+
+    pub(crate) fn forget_commit_memory(&self, group: &GroupId) -> Result<()> {
+        self.db().delete_namespace(&ns_memory(group))?;
+        Ok(())
+    }
+
+    /// Whether this client may use the group's admin requests at the relay.
+    fn relay_admin(&self, g: &GroupRecord) -> bool {
+        let me = self.identity();
+        g.status == GroupStatus::Active
+            && g.state.is_admin(&me)
+            && g.state.admin_keys.get(&me) == Some(&self.admin_key(&g.mls_group_id).public())
+    }
+
+    fn lock_secs(&self, group: &GroupId) -> Result<u64> {
+        let mem = self.commit_memory(group)?;
+        Ok(
+            if now_secs().saturating_sub(mem.repaired_at) < REPEAT_WINDOW_SECS {
+                kith_protocol::limits::MAX_COMMIT_LOCK_SECS
+            } else {
+                LOCK_SECS
+            },
+        )
+    }
+
+    /// The log continues in an epoch we never reached: if we refused the commit that
+    /// started it and are an admin, void it. Returns whether we did (catch up again).
+    pub(crate) async fn void_refused_commit(
+        &mut self,
+        group: &GroupId,
+        epoch: u64,
+    ) -> Result<bool> {
+        let g = self.load_group(group)?;
+        let mem = self.commit_memory(group)?;
+        let Some((e, seq)) = mem.refused else {
+            return Ok(false);
+        };
+        if e != epoch || !self.relay_admin(&g) {
+            return Ok(false);
+        }
+        let lock = self.lock_secs(group)?;
+        let key = self.admin_key(&g.mls_group_id);
+        let conn = self.conn(&g.relay).await?;
+        conn.admin_auth(g.relay_group, &key).await?;
+        conn.void_from(g.relay_group, seq, lock).await?;
+        // Our authorizations for the group are void too: prove access again.
+        self.authed.retain(|(_, grp, _)| grp != group);
+        let mut mem = self.commit_memory(group)?;
+        mem.refused = None;
+        mem.repaired_at = now_secs();
+        self.save_commit_memory(group, &mem)?;
+        self.db().commit()?;
+        Ok(true)
+    }
+
+    /// The relay refuses our (correct) key for the current epoch. If we are an admin,
+    /// give it the right one. Returns whether we did (prove access again).
+    pub(crate) async fn reset_wrong_key(&mut self, group: &GroupId) -> Result<bool> {
+        let g = self.load_group(group)?;
+        if !self.relay_admin(&g) {
+            return Ok(false);
+        }
+        let m = self.mls_group(&g)?;
+        let epoch = m.epoch().as_u64();
+        let access = self.access_key(&m)?.public();
+        let lock = self.lock_secs(group)?;
+        let key = self.admin_key(&g.mls_group_id);
+        let conn = self.conn(&g.relay).await?;
+        conn.admin_auth(g.relay_group, &key).await?;
+        match conn
+            .reset_access_key(g.relay_group, epoch, access, lock)
+            .await
+        {
+            Ok(_) => {}
+            // The relay is at another epoch: not a key we can put right.
+            Err(RelayError::Relay(ErrorCode::StaleEpoch)) => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
+        self.authed.retain(|(_, grp, _)| grp != group);
+        let mut mem = self.commit_memory(group)?;
+        mem.repaired_at = now_secs();
+        self.save_commit_memory(group, &mem)?;
+        self.db().commit()?;
+        Ok(true)
+    }
+
+    /// Words for who made the last commit we merged, if it began `epoch`.
+    pub(crate) fn last_committer(&self, g: &GroupRecord, epoch: u64) -> Option<String> {
+        let mem = self.commit_memory(&g.relay_group).ok()?;
+        match mem.last {
+            Some((_, who, e)) if e == epoch => Some(format!(
+                "{} [{}]",
+                self.display_name(&g.relay_group, &who),
+                &fingerprint(&who)[..9]
+            )),
+            _ => None,
+        }
+    }
+
+    /// A repair record from the log: says what an admin did, in plain words.
+    pub(crate) fn on_repair_record(
+        &mut self,
+        g: &GroupRecord,
+        msg: &Message,
+        report: &mut super::SyncReport,
+    ) -> Result<()> {
+        let record = unpad(&msg.payload)
+            .ok()
+            .and_then(|b| RepairRecord::decode(b).ok());
+        let Some(record) = record else {
+            return self.notice_alert(
+                g,
+                msg,
+                "the relay sent a repair record that does not parse".into(),
+                report,
+            );
+        };
+        self.authed.retain(|(_, grp, _)| *grp != g.relay_group);
+        let by = |k: &[u8; 32]| match g.state.admin_with_key(k) {
+            Some(a) => self.display_name(&g.relay_group, &a),
+            None => "an admin".into(),
+        };
+        let mut mem = self.commit_memory(&g.relay_group)?;
+        mem.repaired_at = now_secs();
+        mem.refused = None;
+        self.save_commit_memory(&g.relay_group, &mem)?;
+        let epoch = self.mls_group(g)?.epoch().as_u64();
+        let text = match record {
+            RepairRecord::Voided { from, by: key } if epoch == msg.epoch => format!(
+                "{} voided a commit (message {from}) that no member's client could read, \
+                 and what came after it: one member posted something no client can process, \
+                 which would have stopped the group. Such a commit is not signed in a way \
+                 anyone can check, so who sent it cannot be known. Nothing you sent or \
+                 received is lost; for a while only admins can change the group.",
+                by(&key)
+            ),
+            RepairRecord::Voided { from, by: key } => format!(
+                "{} voided a commit (message {from}) that other members' clients could not \
+                 read, but this client had already followed it. This client cannot go on in \
+                 this group: ask an admin to remove you and invite you again.",
+                by(&key)
+            ),
+            RepairRecord::KeyReset { by: key } => {
+                let who = self
+                    .last_committer(g, msg.epoch)
+                    .map(|w| format!(" The commit before it, by {w}, had given the relay a wrong key: their client may be modified."))
+                    .unwrap_or_default();
+                format!(
+                    "{} gave the relay the right access key for the group's current epoch, \
+                     so that members can reach the group again.{who} For a while only admins \
+                     can change the group.",
+                    by(&key)
+                )
+            }
+        };
+        self.notice_alert(g, msg, text, report)
+    }
+
+    fn notice_alert(
+        &self,
+        g: &GroupRecord,
+        msg: &Message,
+        text: String,
+        report: &mut super::SyncReport,
+    ) -> Result<()> {
+        let r = MessageRecord {
+            shared_by: None,
+            expires: 0,
+            seq: msg.seq,
+            sub: 0,
+            time: now_secs(),
+            sender: None,
+            own: false,
+            kind: RecordKind::Alert(text),
+        };
+        self.add_record(g, r.clone())?;
+        report.new.push(r);
+        Ok(())
+    }
+
+    /// As an admin: makes the relay's admin keys and retention those of the accepted
+    /// state, and adds our own admin key to the state if it is missing (just promoted,
+    /// or a group from before admin keys). `after_own_change`: we just committed the
+    /// change ourselves, so a difference is expected and not worth an alert.
+    pub(crate) async fn sync_relay_admin(
+        &mut self,
+        group: &GroupId,
+        after_own_change: bool,
+    ) -> Result<()> {
+        let me = self.identity();
+        let g = self.load_group(group)?;
+        if g.status != GroupStatus::Active || g.tainted || !g.state.is_admin(&me) {
+            return Ok(());
+        }
+        let key = self.admin_key(&g.mls_group_id);
+        if g.state.admin_keys.get(&me) != Some(&key.public()) {
+            let public = key.public();
+            let committed = Box::pin(self.commit_change(group, move |_, _, _, state| {
+                if !state.is_admin(&me) || state.admin_keys.get(&me) == Some(&public) {
+                    return Ok(None);
+                }
+                let mut next = state.clone();
+                next.admin_keys.insert(me, public);
+                Ok(Some(Change {
+                    state: Some(next),
+                    ..Change::default()
+                }))
+            }))
+            .await;
+            match committed {
+                Ok(_) | Err(ClientError::CommitLocked) => {}
+                Err(e) => return Err(e),
+            }
+            return Ok(()); // the next sync (ours or another admin's) registers it
+        }
+        let conn = self.conn(&g.relay).await?;
+        let want = g.state.relay_admin_keys();
+        let info = match conn.admin_auth(g.relay_group, &key).await {
+            Ok(info) => info,
+            Err(RelayError::Relay(ErrorCode::Forbidden)) => {
+                // Not (yet) a key the relay knows. A group from before admin keys has
+                // none at the relay: any member of the current epoch may give the first.
+                let m = self.mls_group(&g)?;
+                self.ensure_auth(&g, &m).await?;
+                match conn.set_admins(g.relay_group, want).await {
+                    Ok(()) | Err(RelayError::Relay(ErrorCode::Forbidden)) => return Ok(()),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut held = info.keys.clone();
+        held.sort_unstable();
+        if held != want {
+            conn.set_admins(g.relay_group, want).await?;
+        }
+        let agreed = g.state.disappear_secs;
+        if info.retention_asked != agreed {
+            let secs = conn.set_retention(g.relay_group, agreed).await?;
+            self.note_relay_retention(group, secs);
+            if !after_own_change {
+                self.alert_now(
+                    group,
+                    format!(
+                        "The relay was set to keep this group's messages for {}, not the {} the \
+                         group agreed. Your client set it back.",
+                        describe_retention(info.retention_asked),
+                        describe_retention(agreed)
+                    ),
+                    &mut super::SyncReport::default(),
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn describe_retention(secs: u64) -> String {
+    match secs {
+        0 => "relay's default time".into(),
+        s => super::state::format_duration(s),
+    }
+}
