@@ -256,15 +256,9 @@ impl Client {
             Ok(n)
         })
         .await?;
+        // The relay's retention follows the timer: the commit told it (an admin request,
+        // see `commit_change_inner`).
         self.purge_expired()?;
-        if let Some(d) = disappear_secs {
-            // Off: back to the relay's own retention.
-            let g = self.load_group(group)?;
-            let m = self.mls_group(&g)?;
-            let conn = self.ensure_auth(&g, &m).await?;
-            let secs = conn.set_retention(g.relay_group, d).await?;
-            self.note_relay_retention(group, secs);
-        }
         Ok(())
     }
 
