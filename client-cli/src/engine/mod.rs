@@ -14,6 +14,7 @@ mod files;
 mod group_admin;
 mod invite;
 pub mod join_verify;
+pub mod names;
 pub mod records;
 pub mod state;
 mod sync;
@@ -523,12 +524,13 @@ impl Client {
             .ok_or_else(|| ClientError::NoGroup("no such group".into()))
     }
 
-    /// Finds a group by exact name (case-insensitive) or an unambiguous id prefix.
+    /// Finds a group by exact name (ignoring case, Unicode's full case folding) or an
+    /// unambiguous id prefix.
     pub fn find_group(&self, query: &str) -> Result<GroupId> {
         let groups = self.groups_raw()?;
         let by_name: Vec<_> = groups
             .iter()
-            .filter(|g| g.name.eq_ignore_ascii_case(query.trim()))
+            .filter(|g| names::same(&g.name, query.trim()))
             .collect();
         match by_name.len() {
             1 => return Ok(by_name[0].relay_group),
@@ -814,7 +816,8 @@ impl Client {
         Ok(out)
     }
 
-    /// Finds a member of a group by name or fingerprint/identity prefix.
+    /// Finds a member of a group by name (ignoring case, Unicode's full case folding) or
+    /// fingerprint/identity prefix.
     pub fn find_member(&self, group: &GroupId, query: &str) -> Result<IdentityKey> {
         let members = self.members(group)?;
         let q = query.trim();
@@ -822,7 +825,7 @@ impl Client {
         let hits: Vec<_> = members
             .iter()
             .filter(|m| {
-                m.name.eq_ignore_ascii_case(q)
+                names::same(&m.name, q)
                     || (qhex.len() >= 4
                         && (m.fingerprint.replace(' ', "").starts_with(&qhex)
                             || m.identity.starts_with(&qhex)))
