@@ -216,6 +216,9 @@ pub struct MemberInfo {
     pub verified: bool,
     /// This profile.
     pub you: bool,
+    /// The name collides with another member's (the same after case folding, or
+    /// confusable): the screen adds a fingerprint fragment (see `engine::names`).
+    pub name_collides: bool,
 }
 
 /// A group as `kith groups` shows it.
@@ -791,6 +794,7 @@ impl Client {
         let g = self.load_group(group)?;
         let m = self.mls_group(&g)?;
         let state = &g.state;
+        let roster = self.roster_of(&g, &member_ids(&m))?;
         let mut out = Vec::new();
         for member in m.members() {
             let Some(id) = identity::identity_of(
@@ -811,6 +815,7 @@ impl Client {
                 },
                 verified: contact.verified,
                 you: id == self.profile.identity,
+                name_collides: roster.collides(&id),
             });
         }
         Ok(out)
