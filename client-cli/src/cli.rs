@@ -3,8 +3,10 @@
 //! a command prints records, and exit codes that mean something (0 ok, 1 failed, 2
 //! usage, 3 still waiting).
 
+use crate::engine::names::{Roster, tag};
 use crate::engine::records::{MessageRecord, RecordKind, human_size};
 use crate::engine::{Client, ClientError};
+use crate::identity::fingerprint;
 use crate::relay::RelayError;
 use clap::{Parser, Subcommand};
 use kith_protocol::GroupId;
@@ -349,11 +351,11 @@ pub fn format_time(secs: u64) -> String {
     )
 }
 
-fn print_record(client: &Client, group: &GroupId, r: &MessageRecord, json: bool) {
-    let name = r
-        .sender
-        .map(|s| client.display_name(group, &s))
-        .unwrap_or_default();
+/// Prints one record of a group's history. A sender whose name collides with another
+/// member's carries a fingerprint fragment (`Olena [3f2a 91c0]`); one whose safety
+/// number this profile has not confirmed is marked `?`, as in the chat.
+fn print_record(roster: &Roster, r: &MessageRecord, json: bool) {
+    let name = r.sender.map(|s| roster.name(&s)).unwrap_or_default();
     let mut out = std::io::stdout().lock();
     if json {
         let kind = match &r.kind {
@@ -368,20 +370,40 @@ fn print_record(client: &Client, group: &GroupId, r: &MessageRecord, json: bool)
             "seq": r.seq,
             "time": r.time,
             "sender": r.sender.map(|s| kith_protocol::ids::hex(&s)),
+            "sender_fingerprint": r.sender.map(|s| fingerprint(&s)),
             "name": name,
+            "name_collides": r.sender.is_some_and(|s| roster.collides(&s)),
+            "sender_verified": r.sender.is_some_and(|s| roster.verified(&s)),
             "own": r.own,
             "kind": kind,
             "text": text,
-            "history_from": r.shared_by.map(|s| client.display_name(group, &s)),
+            "history_from": r.shared_by.map(|s| roster.label(&s)),
         });
         let _ = writeln!(out, "{v}");
     } else {
         let t = format_time(r.time);
+        // As in the chat: no mark on our own lines, nor on a deleted message's.
+        let who = match r.sender {
+            Some(s)
+                if r.own || roster.verified(&s) || matches!(r.kind, RecordKind::Deleted { .. }) =>
+            {
+                roster.label(&s)
+            }
+            Some(s) => format!("{}?", roster.label(&s)),
+            None => String::new(),
+        };
         let _ = match &r.kind {
-            RecordKind::Text(text) => writeln!(out, "{t} {name}: {text}"),
-            RecordKind::Notice(text) => writeln!(out, "{t} * {text}"),
+            RecordKind::Text(text) => writeln!(out, "{t} {who}: {text}"),
+            RecordKind::Notice(text) => match r.sender {
+                // A member's notice names them plainly; when that name is shared, say
+                // which one.
+                Some(s) if !r.own && roster.collides(&s) && !text.contains(&tag(&s)) => {
+                    writeln!(out, "{t} * {text} (by {})", roster.label(&s))
+                }
+                _ => writeln!(out, "{t} * {text}"),
+            },
             RecordKind::Alert(text) => writeln!(out, "{t} ! {text}"),
-            other => writeln!(out, "{t} {name}: {}", other.text()),
+            other => writeln!(out, "{t} {who}: {}", other.text()),
         };
     }
     let _ = out.flush();
@@ -756,8 +778,9 @@ async fn dispatch(client: &mut Client, command: Command, json: bool) -> Result<u
             {
                 eprintln!("kith: could not sync ({e}); showing what is stored");
             }
+            let roster = client.roster(&id)?;
             for r in client.take_unread(&id, all)? {
-                print_record(client, &id, &r, json);
+                print_record(&roster, &r, json);
             }
             if follow {
                 follow_group(client, &id, json).await?;
@@ -897,8 +920,9 @@ async fn catch_up(client: &mut Client, id: &GroupId, json: bool) -> Result<(), F
         }
         Err(e) => return Err(e.into()),
     }
+    let roster = client.roster(id)?;
     for r in client.take_unread(id, false)? {
-        print_record(client, id, &r, json);
+        print_record(&roster, &r, json);
     }
     Ok(())
 }

@@ -297,7 +297,8 @@ fn olena_and_iryna(relay_url: &str) -> (Profile, Profile) {
     (olena, iryna)
 }
 
-/// Polls `kith read GROUP --all` as `who` until its output contains `text`.
+/// Polls `kith read GROUP --all` as `who` until its output contains `text` (where
+/// `read` marks a sender whose safety number `who` has not confirmed: `Olena?: …`).
 fn read_until(who: &Profile, text: &str) -> String {
     let deadline = Instant::now() + SCREEN_WITHIN;
     loop {
@@ -351,7 +352,7 @@ async fn chat_and_cli_talk_live() {
     chat.wait_for(SCREEN_WITHIN, "the relay's acknowledgement", |s| {
         s.contains("Olena: Lawyer Petrenko takes appeals on Thursdays") && !s.contains("[sending")
     });
-    let read = read_until(&iryna, "Olena: Lawyer Petrenko takes appeals on Thursdays");
+    let read = read_until(&iryna, "Olena?: Lawyer Petrenko takes appeals on Thursdays");
     assert!(!read.contains(" ! "), "Iryna sees an alert:\n{read}");
 
     // Iryna sends with the CLI; it is on Olena's screen within a few seconds.
@@ -371,7 +372,7 @@ async fn chat_and_cli_talk_live() {
         s.contains("Kyivska 12, office 4")
     });
     chat.key("Enter");
-    read_until(&iryna, "Olena: Address:\nKyivska 12, office 4");
+    read_until(&iryna, "Olena?: Address:\nKyivska 12, office 4");
 
     // History and slash commands: Up brings the last message back; /members shows
     // roles.
@@ -417,7 +418,8 @@ async fn chat_and_cli_talk_live() {
     assert!(!alternate, "the terminal was left in the alternate screen");
     // The store is free again: the CLI can open the profile.
     let all = olena.ok(&["read", GROUP, "--all"]);
-    assert!(all.contains("Iryna: Thank you, I will call him"), "{all}");
+    // `Iryna?`: Olena has not confirmed Iryna's safety number.
+    assert!(all.contains("Iryna?: Thank you, I will call him"), "{all}");
 }
 
 /// The relay goes away: the chat says so, keeps what is typed and queued, and sends it
@@ -459,7 +461,7 @@ async fn offline_messages_wait_and_go_out_when_the_relay_returns() {
         s.contains("a draft not sent yet"),
         "the draft was lost:\n{s}"
     );
-    read_until(&iryna, "Olena: written while offline");
+    read_until(&iryna, "Olena?: written while offline");
 
     // SIGTERM ends the chat cleanly too, terminal restored.
     let pid = chat.run(&["display-message", "-p", "-t", "chat", "#{pane_pid}"]);

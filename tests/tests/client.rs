@@ -102,8 +102,9 @@ fn parse_read(out: &str) -> Vec<Line> {
                 let (name, text) = rest
                     .split_once(": ")
                     .unwrap_or_else(|| panic!("line {l:?} is not `time name: text`"));
+                // `Name?`: a sender whose safety number the reader has not confirmed.
                 Line::Text {
-                    name: name.to_owned(),
+                    name: name.strip_suffix('?').unwrap_or(name).to_owned(),
                     text: text.to_owned(),
                 }
             }

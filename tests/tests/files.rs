@@ -94,7 +94,7 @@ async fn a_25_mib_file_round_trips_between_members() {
     // `read` shows it among the messages.
     let read = iryna.ok(&["read", GROUP, "--all"]);
     assert!(
-        read.contains("Olena: [file] appeal scan.pdf (25.0 MiB)"),
+        read.contains("Olena?: [file] appeal scan.pdf (25.0 MiB)"),
         "{read}"
     );
 

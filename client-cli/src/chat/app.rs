@@ -1054,7 +1054,7 @@ impl App {
         } else {
             let name = target
                 .sender
-                .and_then(|s| view.and_then(|v| v.names.get(&s).cloned()))
+                .and_then(|s| view.and_then(|v| v.label(&s)))
                 .unwrap_or_else(|| "a member".into());
             format!("{name}'s message")
         };
@@ -1430,6 +1430,7 @@ mod tests {
                 role: if admin { "admin" } else { "member" },
                 verified: false,
                 you: true,
+                name_collides: false,
             }],
             board: vec![crate::engine::BoardEntry {
                 id: 3,

@@ -242,6 +242,9 @@ pub struct GroupView {
     pub names: HashMap<IdentityKey, String>,
     /// Members whose safety number this profile confirmed.
     pub verified: HashSet<IdentityKey>,
+    /// People whose name collides with another's of the group (look-alike or the same):
+    /// shown with a fingerprint fragment (see `engine::names`).
+    pub colliding: HashSet<IdentityKey>,
     /// The current members (empty once we are out of the group).
     pub members: Vec<MemberInfo>,
     /// We are an admin of the group.
@@ -262,6 +265,17 @@ pub struct GroupView {
 }
 
 impl GroupView {
+    /// How `who` is named on screen: the display name, tagged with a fingerprint
+    /// fragment where it collides with another's; `None` for someone unknown.
+    pub fn label(&self, who: &IdentityKey) -> Option<String> {
+        let name = self.names.get(who)?;
+        Some(if self.colliding.contains(who) {
+            crate::engine::names::tagged(name, who)
+        } else {
+            name.clone()
+        })
+    }
+
     /// The earliest time, Unix seconds, at which a message of this view disappears.
     pub fn next_expiry(&self) -> Option<u64> {
         self.records
@@ -1259,6 +1273,7 @@ impl Engine<'_> {
         let mut view = GroupView {
             names: HashMap::new(),
             verified: HashSet::new(),
+            colliding: HashSet::new(),
             records,
             members,
             admin: state.is_admin(&self.client.identity()),
@@ -1294,6 +1309,13 @@ impl Engine<'_> {
                 .entry(s)
                 .or_insert_with(|| self.client.display_name(id, &s));
         }
+        let roster = self.client.roster(id)?;
+        view.colliding = view
+            .names
+            .keys()
+            .filter(|k| roster.collides(k))
+            .copied()
+            .collect();
         Ok(view)
     }
 }

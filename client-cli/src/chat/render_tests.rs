@@ -63,6 +63,7 @@ fn member(name: &str, key: [u8; 32], role: &'static str, verified: bool, you: bo
         role,
         verified,
         you,
+        name_collides: false,
     }
 }
 
@@ -185,6 +186,65 @@ fn conversation_shows_names_times_days_notices_and_marks() {
     assert!(s.contains("Book club"), "{s}");
     assert!(s.contains("joining…"), "{s}");
     assert!(s.contains("Message to Legal aid"), "{s}");
+}
+
+#[test]
+fn look_alike_names_carry_fingerprint_fragments() {
+    // A newcomer calls themself "Iryna" with a Cyrillic "І" and "у"; both Irynas are
+    // tagged on their lines and in the member list, the other names are not.
+    const FAKE: [u8; 32] = [4; 32];
+    assert!(crate::engine::names::collides(
+        "Iryna",
+        "\u{0406}r\u{0443}na"
+    ));
+    let (mut app, legal) = app(vec![
+        text(1, T0, IRYNA, "The lawyer is Petrenko"),
+        text(2, T0 + 60, FAKE, "New lawyer, call +7 900"),
+        text(3, T0 + 120, MYKOLA, "Which one?"),
+        MessageRecord {
+            sender: Some(FAKE),
+            own: false,
+            ..notice(4, T0 + 180, "\u{0406}r\u{0443}na is leaving the group")
+        },
+    ]);
+    let mut view = app.views.get(&legal).cloned().expect("view");
+    view.names.insert(FAKE, "\u{0406}r\u{0443}na".into());
+    view.colliding.extend([IRYNA, FAKE]);
+    view.members
+        .push(member("\u{0406}r\u{0443}na", FAKE, "member", false, false));
+    for m in view.members.iter_mut() {
+        m.name_collides = m.name.ends_with("na") && m.name != "Olena";
+    }
+    app.on_engine(Event::Group {
+        id: legal,
+        view: Box::new(view),
+    });
+    let (rows, _) = render(&mut app, 100, 24);
+    let s = screen(&rows);
+    let real = crate::engine::names::tag(&IRYNA);
+    let fake = crate::engine::names::tag(&FAKE);
+    assert_ne!(real, fake);
+    assert!(
+        s.contains(&format!("Iryna {real}: The lawyer is Petrenko")),
+        "{s}"
+    );
+    assert!(
+        s.contains(&format!(
+            "\u{0406}r\u{0443}na {fake}?: New lawyer, call +7 900"
+        )),
+        "{s}"
+    );
+    assert!(s.contains("Mykola?: Which one?"), "{s}");
+    assert!(!s.contains(&crate::engine::names::tag(&MYKOLA)), "{s}");
+    // A notice of theirs says which one it was.
+    assert!(
+        s.contains(&format!(
+            "* \u{0406}r\u{0443}na is leaving the group (by \u{0406}r\u{0443}na {fake})"
+        )),
+        "{s}"
+    );
+    // The member list tells them apart too.
+    assert!(s.contains(&format!("Iryna {real}")), "{s}");
 }
 
 #[test]

@@ -439,11 +439,16 @@ fn draw_members(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     let mut sorted: Vec<_> = members.iter().collect();
     sorted.sort_by_key(|m| (!m.you, m.role != "admin", m.name.to_lowercase()));
     for m in sorted {
-        let name = if m.you {
-            format!("{} (you)", m.name)
-        } else {
-            m.name.clone()
-        };
+        let mut name = m.name.clone();
+        if m.name_collides {
+            name.push_str(&format!(
+                " [{}]",
+                m.fingerprint.get(..9).unwrap_or_default()
+            ));
+        }
+        if m.you {
+            name.push_str(" (you)");
+        }
         // Admins are marked `@` (as operators in IRC), members with a space.
         let mark = if m.role == "admin" { "@" } else { " " };
         lines.push(Line::styled(
@@ -664,11 +669,15 @@ fn item_rows(
     let hit = theme.hit(current);
     let name_of = |who: &IdentityKey| -> (String, bool) {
         if *who == app.identity {
+            // Our own name too carries the fragment when someone else has it.
+            if view.is_some_and(|v| v.colliding.contains(who)) {
+                return (crate::engine::names::tagged(&app.me, who), true);
+            }
             return (app.me.clone(), true);
         }
         let name = view
-            .and_then(|v| v.names.get(who).cloned())
-            .unwrap_or_else(|| format!("[{}]", &crate::identity::fingerprint(who)[..9]));
+            .and_then(|v| v.label(who))
+            .unwrap_or_else(|| crate::engine::names::tag(who));
         let verified = view.is_some_and(|v| v.verified.contains(who));
         (name, verified)
     };
@@ -706,6 +715,15 @@ fn item_rows(
                 RecordKind::Notice(t) => {
                     segs.push(seg("* ", theme.notice()));
                     segs.extend(highlighted(t, query, theme.notice(), hit));
+                    // A member's notice names them plainly; when that name is shared,
+                    // say which one (as `kith read` does).
+                    if let Some(who) = r.sender.filter(|w| {
+                        !r.own
+                            && view.is_some_and(|v| v.colliding.contains(w))
+                            && !t.contains(&crate::engine::names::tag(w))
+                    }) {
+                        segs.push(seg(format!(" (by {})", name_of(&who).0), theme.dim()));
+                    }
                 }
                 RecordKind::Alert(t) => {
                     segs.push(seg("! ", theme.alert()));
@@ -1219,10 +1237,8 @@ pub fn board_rows(view: Option<&GroupView>, theme: &Theme, width: usize) -> Vec<
             ));
         }
         let by = v
-            .names
-            .get(&e.by)
-            .cloned()
-            .unwrap_or_else(|| format!("[{}]", &crate::identity::fingerprint(&e.by)[..9]));
+            .label(&e.by)
+            .unwrap_or_else(|| crate::engine::names::tag(&e.by));
         out.extend(wrap(
             &[seg(
                 format!(

@@ -376,7 +376,7 @@ impl Client {
     }
 
     /// Finds a file by its number in [`Client::files`] or by its name (exact, ignoring
-    /// case; it must be unique).
+    /// case with Unicode's full case folding; it must be unique).
     fn find_file(&self, group: &GroupId, which: &str) -> Result<(FileInfo, FileRef)> {
         let mut files = self.file_records(group)?;
         let which = which.trim();
@@ -388,7 +388,7 @@ impl Client {
         }
         let mut hits: Vec<_> = files
             .into_iter()
-            .filter(|(i, _)| i.name.eq_ignore_ascii_case(which))
+            .filter(|(i, _)| super::names::same(&i.name, which))
             .collect();
         match hits.len() {
             1 => Ok(hits.swap_remove(0)),

@@ -541,7 +541,7 @@ impl Client {
         let hits: Vec<_> = list
             .into_iter()
             .filter(|r| {
-                r.name.eq_ignore_ascii_case(q)
+                super::names::same(&r.name, q)
                     || (qhex.len() >= 4
                         && fingerprint(&r.identity).replace(' ', "").starts_with(&qhex))
             })

@@ -16,6 +16,7 @@ mod files;
 mod group_admin;
 mod invite;
 pub mod join_verify;
+pub mod names;
 pub mod records;
 mod repair;
 pub mod state;
@@ -225,6 +226,9 @@ pub struct MemberInfo {
     pub verified: bool,
     /// This profile.
     pub you: bool,
+    /// The name collides with another member's (the same after case folding, or
+    /// confusable): the screen adds a fingerprint fragment (see `engine::names`).
+    pub name_collides: bool,
 }
 
 /// A group as `kith groups` shows it.
@@ -573,12 +577,13 @@ impl Client {
             .ok_or_else(|| ClientError::NoGroup("no such group".into()))
     }
 
-    /// Finds a group by exact name (case-insensitive) or an unambiguous id prefix.
+    /// Finds a group by exact name (ignoring case, Unicode's full case folding) or an
+    /// unambiguous id prefix.
     pub fn find_group(&self, query: &str) -> Result<GroupId> {
         let groups = self.groups_raw()?;
         let by_name: Vec<_> = groups
             .iter()
-            .filter(|g| g.name.eq_ignore_ascii_case(query.trim()))
+            .filter(|g| names::same(&g.name, query.trim()))
             .collect();
         match by_name.len() {
             1 => return Ok(by_name[0].relay_group),
@@ -856,6 +861,7 @@ impl Client {
         let g = self.load_group(group)?;
         let m = self.mls_group(&g)?;
         let state = &g.state;
+        let roster = self.roster_of(&g, &member_ids(&m))?;
         let mut out = Vec::new();
         for member in m.members() {
             let Some(id) = identity::identity_of(
@@ -876,12 +882,14 @@ impl Client {
                 },
                 verified: contact.verified,
                 you: id == self.profile.identity,
+                name_collides: roster.collides(&id),
             });
         }
         Ok(out)
     }
 
-    /// Finds a member of a group by name or fingerprint/identity prefix.
+    /// Finds a member of a group by name (ignoring case, Unicode's full case folding) or
+    /// fingerprint/identity prefix.
     pub fn find_member(&self, group: &GroupId, query: &str) -> Result<IdentityKey> {
         let members = self.members(group)?;
         let q = query.trim();
@@ -889,7 +897,7 @@ impl Client {
         let hits: Vec<_> = members
             .iter()
             .filter(|m| {
-                m.name.eq_ignore_ascii_case(q)
+                names::same(&m.name, q)
                     || (qhex.len() >= 4
                         && (m.fingerprint.replace(' ', "").starts_with(&qhex)
                             || m.identity.starts_with(&qhex)))

@@ -477,30 +477,8 @@ impl Client {
                 }
                 let old = g.names.insert(who, name.clone());
                 self.save_group(g)?;
-                // A verified contact of the same name with another key: loud.
-                let contacts = self.scan::<Contact>(NS_CONTACTS)?;
-                for (key, c) in contacts {
-                    if c.verified && c.name.eq_ignore_ascii_case(&name) && key.as_slice() != who {
-                        let r = MessageRecord {
-                            shared_by: None,
-                            expires: 0,
-                            seq: msg.seq,
-                            sub: 1,
-                            time: now_secs(),
-                            sender: Some(who),
-                            own: false,
-                            kind: RecordKind::Alert(format!(
-                                "WARNING: {name} now uses a different key [{}] than the one you verified. \
-                                 Compare safety numbers again before trusting this member.",
-                                fingerprint(&who)
-                            )),
-                        };
-                        self.add_record(g, r.clone())?;
-                        report.new.push(r);
-                    }
-                }
                 match old {
-                    Some(o) if o == name => Ok(()),
+                    Some(o) if o == name => {}
                     Some(o) => self.notice(
                         g,
                         msg,
@@ -508,7 +486,7 @@ impl Client {
                         Some(who),
                         format!("{o} is now called {name}"),
                         report,
-                    ),
+                    )?,
                     None => self.notice(
                         g,
                         msg,
@@ -516,8 +494,25 @@ impl Client {
                         Some(who),
                         format!("[{}] is {name}", &fingerprint(&who)[..9]),
                         report,
-                    ),
+                    )?,
                 }
+                // A name another member has, or a verified contact had: loud, on every
+                // profile message that carries it (a client sends one when it joins).
+                for (i, text) in self.name_alerts(g, &who, &name)?.into_iter().enumerate() {
+                    let r = MessageRecord {
+                        shared_by: None,
+                        expires: 0,
+                        seq: msg.seq,
+                        sub: 1 + i as u16,
+                        time: now_secs(),
+                        sender: Some(who),
+                        own: false,
+                        kind: RecordKind::Alert(text),
+                    };
+                    self.add_record(g, r.clone())?;
+                    report.new.push(r);
+                }
+                Ok(())
             }
             Body::LeaveRequest => {
                 g.leaving.insert(who);
