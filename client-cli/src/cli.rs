@@ -13,9 +13,18 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// What `kith --version` prints. A build with the end-to-end tests' hooks (the
+/// `test-hooks` feature) says so, which is how the tests tell it from a plain build
+/// (`tests/src/lib.rs: workspace_bin`).
+const VERSION: &str = if cfg!(feature = "test-hooks") {
+    concat!(env!("CARGO_PKG_VERSION"), " (test-hooks)")
+} else {
+    env!("CARGO_PKG_VERSION")
+};
+
 /// Kith: end-to-end-encrypted closed groups through a relay you do not have to trust.
 #[derive(Parser, Debug)]
-#[command(name = "kith", version, about, long_about = None)]
+#[command(name = "kith", version = VERSION, about, long_about = None)]
 pub struct Cli {
     /// Profile directory. [env: KITH_HOME; default: the platform's data dir, e.g.
     /// ~/.local/share/kith]
