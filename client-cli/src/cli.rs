@@ -15,9 +15,18 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// What `kith --version` prints. A build with the end-to-end tests' hooks (the
+/// `test-hooks` feature) says so, which is how the tests tell it from a plain build
+/// (`tests/src/lib.rs: workspace_bin`).
+const VERSION: &str = if cfg!(feature = "test-hooks") {
+    concat!(env!("CARGO_PKG_VERSION"), " (test-hooks)")
+} else {
+    env!("CARGO_PKG_VERSION")
+};
+
 /// Kith: end-to-end-encrypted closed groups through a relay you do not have to trust.
 #[derive(Parser, Debug)]
-#[command(name = "kith", version, about, long_about = None)]
+#[command(name = "kith", version = VERSION, about, long_about = None)]
 pub struct Cli {
     /// Profile directory. [env: KITH_HOME; default: the platform's data dir, e.g.
     /// ~/.local/share/kith]
@@ -37,6 +46,19 @@ pub struct Cli {
     /// certificate from a private CA).
     #[arg(long, global = true, env = "KITH_CA", value_name = "FILE")]
     pub ca: Option<PathBuf>,
+
+    /// Allow plain ws:// (and kith+ws:// invites) to a relay that is neither on this
+    /// machine nor a Tor .onion address. Anyone on the network path can read and change
+    /// such traffic (who talks to which group, when); use wss:// (kith://) instead.
+    /// Needed for every command that reaches such a relay (or set it to 1 in the
+    /// environment).
+    #[arg(
+        long,
+        global = true,
+        env = "KITH_ALLOW_PLAIN_WS",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub allow_plain_ws: bool,
 
     /// What to do.
     #[command(subcommand)]
@@ -238,7 +260,8 @@ pub enum GroupCommand {
     Create {
         /// The group's name (only members ever see it).
         name: String,
-        /// The relay: ws://host:port or wss://host.
+        /// The relay: wss://host[:port], or ws://host:port on this machine or a .onion
+        /// host (any other ws:// needs --allow-plain-ws).
         #[arg(long)]
         relay: String,
     },
@@ -274,7 +297,10 @@ pub(crate) struct Failure {
 impl From<ClientError> for Failure {
     fn from(e: ClientError) -> Self {
         let code = match e {
-            ClientError::Usage(_) | ClientError::NoGroup(_) | ClientError::NoMember(_) => 2,
+            ClientError::Usage(_)
+            | ClientError::NoGroup(_)
+            | ClientError::NoMember(_)
+            | ClientError::Relay(RelayError::PlainWs(_)) => 2,
             _ => 1,
         };
         Failure {
@@ -495,6 +521,7 @@ async fn run_inner(cli: Cli) -> Result<u8, Failure> {
         }
         _ => {}
     }
+    refuse_plain_ws(&cli)?;
     let pass = passphrase(false)?;
     let mut client = Client::open(&home, pass.as_bytes())?;
     drop(pass);
@@ -509,9 +536,30 @@ async fn run_inner(cli: Cli) -> Result<u8, Failure> {
     }
     client.connect_options.proxy = cli.proxy.clone();
     client.connect_options.ca = cli.ca.clone();
+    client.connect_options.allow_plain_ws = cli.allow_plain_ws;
     let code = dispatch(&mut client, cli.command, json).await;
     client.close().await;
     code
+}
+
+/// Refuses a plain `ws://` relay address given on the command line (`group create
+/// --relay`, a `kith+ws://` invite to `join`) before the passphrase is asked for. Every
+/// connection checks again (`relay::check_plain_ws`), whatever its address came from.
+fn refuse_plain_ws(cli: &Cli) -> Result<(), Failure> {
+    use kith_protocol::invite::{Invite, RelayAddr};
+    let url = match &cli.command {
+        Command::Group(GroupCommand::Create { relay, .. }) => {
+            relay.parse::<RelayAddr>().ok().map(|r| r.ws_url())
+        }
+        Command::Join { invite, .. } => invite.parse::<Invite>().ok().map(|i| i.relay.ws_url()),
+        _ => None,
+    };
+    match url {
+        Some(url) => {
+            crate::relay::check_plain_ws(&url, cli.allow_plain_ws).map_err(|e| usage(e.to_string()))
+        }
+        None => Ok(()),
+    }
 }
 
 async fn dispatch(client: &mut Client, command: Command, json: bool) -> Result<u8, Failure> {

@@ -4,7 +4,10 @@
 //! the web PKI roots plus an optional private CA, [`ConnectOptions::ca`]), directly or
 //! through a SOCKS5 proxy such as Tor ([`ConnectOptions::proxy`]: names resolved by the
 //! proxy, no direct fallback). A refused certificate is [`RelayError::Certificate`] and
-//! unusable options are [`RelayError::Setup`]; neither is worth retrying.
+//! unusable options are [`RelayError::Setup`]; neither is worth retrying. Plain `ws://`
+//! is refused ([`RelayError::PlainWs`], before anything is sent) unless the host is on
+//! this machine or a Tor onion service ([`plain_ws_stays_private`]), or the caller set
+//! [`ConnectOptions::allow_plain_ws`].
 //!
 //! [`RelayConnection::connect`] opens the WebSocket, sends `Hello` and checks the answer.
 //! After that two background tasks own the socket: a writer that sends the frames queued
@@ -91,6 +94,9 @@ pub struct ConnectOptions {
     /// A PEM file of CA certificates that `wss://` trusts in addition to the built-in web
     /// PKI roots (a relay with a certificate from a private CA).
     pub ca: Option<PathBuf>,
+    /// Connect over plain `ws://` to any host. Without it, plain `ws://` is refused
+    /// unless the host is loopback or a `.onion` name ([`plain_ws_stays_private`]).
+    pub allow_plain_ws: bool,
 }
 
 impl Default for ConnectOptions {
@@ -101,6 +107,7 @@ impl Default for ConnectOptions {
             push_queue: PUSH_QUEUE,
             proxy: None,
             ca: None,
+            allow_plain_ws: false,
         }
     }
 }
@@ -218,12 +225,40 @@ async fn open_tcp(host: &str, port: u16, proxy: Option<&str>) -> Result<TcpStrea
     Ok(tcp)
 }
 
-/// Opens the WebSocket for `url` (`ws://` or `wss://`) as `options` say.
-async fn open_ws(
-    url: &str,
-    options: &ConnectOptions,
-    config: WebSocketConfig,
-) -> Result<Ws, RelayError> {
+/// Whether plain `ws://` to `host` keeps the traffic away from the network path: a
+/// loopback address (`127.0.0.0/8`, `::1`, also written as `::ffff:127.x.y.z`) or the
+/// name `localhost` never leaves the machine, and a `.onion` name is reached only through
+/// Tor, which encrypts up to the onion service. Every other host — a public name, a
+/// private address such as `10.x` or `192.168.x` — is read and changed by whoever is on
+/// the path, and needs [`ConnectOptions::allow_plain_ws`]. Case does not matter; `[v6]`
+/// brackets may be present. Names are taken as written: nothing is resolved.
+pub fn plain_ws_stays_private(host: &str) -> bool {
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return ip.to_canonical().is_loopback();
+    }
+    let host = host.to_ascii_lowercase();
+    host == "localhost"
+        || host
+            .strip_suffix(".onion")
+            .is_some_and(|name| !name.is_empty() && !name.ends_with('.'))
+}
+
+/// Where a relay URL points.
+struct Target {
+    /// The WebSocket request.
+    request: tokio_tungstenite::tungstenite::handshake::client::Request,
+    /// `wss://` (true) or `ws://`.
+    tls: bool,
+    /// The host, without `[]`.
+    host: String,
+    port: u16,
+}
+
+fn target_of(url: &str) -> Result<Target, RelayError> {
     let request = url
         .into_client_request()
         .map_err(|e| RelayError::Setup(format!("{url}: {e}")))?;
@@ -242,14 +277,52 @@ async fn open_ws(
         .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_owned())
         .ok_or_else(|| RelayError::Setup(format!("{url}: no host")))?;
     let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
-    let tcp = open_tcp(&host, port, options.proxy.as_deref()).await?;
-    let connector = if tls {
+    Ok(Target {
+        request,
+        tls,
+        host,
+        port,
+    })
+}
+
+/// Refuses a plain `ws://` URL to a host outside this machine (and not `.onion`) unless
+/// `allow_plain_ws` ([`plain_ws_stays_private`] is the rule). [`RelayConnection`] checks
+/// every URL it connects to; the command line checks the URLs it is given before it
+/// asks for the passphrase. A URL that does not parse is left to the connection to
+/// report.
+pub fn check_plain_ws(url: &str, allow_plain_ws: bool) -> Result<(), RelayError> {
+    match target_of(url) {
+        Ok(target) => refuse_plain_ws(url, &target, allow_plain_ws),
+        Err(_) => Ok(()),
+    }
+}
+
+fn refuse_plain_ws(url: &str, target: &Target, allow: bool) -> Result<(), RelayError> {
+    if target.tls || allow || plain_ws_stays_private(&target.host) {
+        Ok(())
+    } else {
+        Err(RelayError::PlainWs(url.to_owned()))
+    }
+}
+
+/// Opens the WebSocket for `url` (`ws://` or `wss://`) as `options` say. Plain `ws://`
+/// to a host that is not private ([`plain_ws_stays_private`]) is refused before any
+/// connection is attempted, unless `options.allow_plain_ws`.
+async fn open_ws(
+    url: &str,
+    options: &ConnectOptions,
+    config: WebSocketConfig,
+) -> Result<Ws, RelayError> {
+    let target = target_of(url)?;
+    refuse_plain_ws(url, &target, options.allow_plain_ws)?;
+    let tcp = open_tcp(&target.host, target.port, options.proxy.as_deref()).await?;
+    let connector = if target.tls {
         Connector::Rustls(Arc::new(tls_config(options.ca.as_deref())?))
     } else {
         Connector::Plain
     };
     let (ws, _response) = tokio_tungstenite::client_async_tls_with_config(
-        request,
+        target.request,
         tcp,
         Some(config),
         Some(connector),
@@ -290,6 +363,15 @@ pub enum RelayError {
     /// Retrying does not help, and it may be an attack: it is never ignored.
     #[error("the relay's TLS certificate is not trusted: {0}")]
     Certificate(String),
+    /// The URL (here) is plain `ws://` to a host on the network, and plain `ws://` was
+    /// not allowed ([`ConnectOptions::allow_plain_ws`]): nothing was sent.
+    #[error(
+        "{0}: this relay address uses plain ws://, which anyone on the network path can \
+         read and change (who talks to which group, when); use the wss:// or kith:// \
+         address, or pass --allow-plain-ws (or set KITH_ALLOW_PLAIN_WS=1) if you really \
+         mean it"
+    )]
+    PlainWs(String),
     /// The relay answered the request with an error code.
     #[error("the relay refused: {0}")]
     Relay(ErrorCode),
@@ -1475,5 +1557,103 @@ mod tests {
             Err(RelayError::Protocol(_))
         ));
         assert!(conn.is_closed());
+    }
+
+    #[test]
+    fn plain_ws_is_private_only_on_loopback_and_onion() {
+        for host in [
+            "127.0.0.1",
+            "127.1.2.3",
+            "::1",
+            "[::1]",
+            "::ffff:127.0.0.1",
+            "localhost",
+            "LocalHost",
+            "abcdefghijklmnop.onion",
+            "ABCDEFGHIJKLMNOP.ONION",
+        ] {
+            assert!(plain_ws_stays_private(host), "{host} should be private");
+        }
+        for host in [
+            "relay.example.org",
+            "RELAY.EXAMPLE.ORG",
+            "10.0.0.5",
+            "192.168.1.1",
+            "172.16.0.1",
+            "192.0.2.1",
+            "fe80::1",
+            "[fd00::1]",
+            "0.0.0.0",
+            "::",
+            "localhost.example.org",
+            "localhost.",
+            "127.0.0.1.example.org",
+            "onion",
+            ".onion",
+            "x.onion.example.org",
+            "x..onion",
+            "",
+        ] {
+            assert!(
+                !plain_ws_stays_private(host),
+                "{host} should not be private"
+            );
+        }
+    }
+
+    #[test]
+    fn plain_ws_urls_are_refused_unless_allowed() {
+        for url in [
+            "ws://relay.example.org/v1",
+            "ws://Relay.Example.Org:7878/v1",
+            "ws://10.1.2.3:7878/v1",
+            "ws://192.0.2.1:9/v1",
+            "ws://[2001:db8::1]:7878/v1",
+        ] {
+            let err = check_plain_ws(url, false).unwrap_err();
+            assert_eq!(err, RelayError::PlainWs(url.to_owned()));
+            let text = err.to_string();
+            assert!(
+                text.contains("plain ws://") && text.contains("--allow-plain-ws"),
+                "{text}"
+            );
+            assert_eq!(check_plain_ws(url, true), Ok(()));
+        }
+        for url in [
+            "ws://127.0.0.1:7878/v1",
+            "ws://[::1]:7878/v1",
+            "ws://LOCALHOST:7878/v1",
+            "ws://abcdefghijklmnop.onion/v1",
+            "wss://relay.example.org/v1",
+            "wss://10.1.2.3:7878/v1",
+        ] {
+            assert_eq!(check_plain_ws(url, false), Ok(()), "{url}");
+        }
+    }
+
+    /// The refusal comes before any connection: with a proxy that does not exist (on
+    /// loopback, so nothing could leave the machine anyway), a refused URL fails with
+    /// `PlainWs` and an allowed one gets as far as the proxy.
+    #[tokio::test]
+    async fn plain_ws_is_refused_before_connecting() {
+        let url = "ws://relay.example.org:7878/v1";
+        let options = ConnectOptions {
+            proxy: Some("socks5://127.0.0.1:1".into()),
+            ..ConnectOptions::default()
+        };
+        assert_eq!(
+            RelayConnection::connect_with(url, options.clone())
+                .await
+                .err(),
+            Some(RelayError::PlainWs(url.into()))
+        );
+        let allowed = ConnectOptions {
+            allow_plain_ws: true,
+            ..options
+        };
+        match RelayConnection::connect_with(url, allowed).await.err() {
+            Some(RelayError::Connect(why)) => assert!(why.contains("SOCKS5"), "{why}"),
+            other => panic!("expected a connection error, got {other:?}"),
+        }
     }
 }

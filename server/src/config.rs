@@ -8,13 +8,22 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// What `kith-relay --version` prints. A build with the crash tests' hooks (the
+/// `test-hooks` feature, `crash.rs`) says so, which is how the end-to-end tests tell it
+/// from a plain build (`tests/src/lib.rs: workspace_bin`).
+const VERSION: &str = if cfg!(feature = "test-hooks") {
+    concat!(env!("CARGO_PKG_VERSION"), " (test-hooks)")
+} else {
+    env!("CARGO_PKG_VERSION")
+};
+
 /// `kith-relay`: stores and delivers end-to-end-encrypted group messages it cannot read.
 ///
 /// Without a subcommand it runs the relay. The admin subcommands take the same settings
 /// (flags, environment, `--config`) and work on the data directory directly, so the
 /// relay must not be running on it.
 #[derive(Parser, Debug, Default)]
-#[command(name = "kith-relay", version, about, long_about = None)]
+#[command(name = "kith-relay", version = VERSION, about, long_about = None)]
 pub struct Cli {
     /// An admin task instead of running the relay.
     #[command(subcommand)]

@@ -3,11 +3,13 @@
 //! cheap test KDF, killed if it runs longer than [`COMMAND_TIMEOUT`].
 //!
 //! The binary is found in `KITH_BIN` if set, else next to the test executable
-//! (`<target>/<profile>/kith`); if it is missing there, `cargo build -p kith` runs once
-//! into the same target directory. `cargo test --workspace` (the README's command)
-//! builds the binary before any test runs, because `client-cli` has integration tests;
-//! after changing the client, run `cargo test -p kith-tests` only together with `-p kith`
-//! (or the whole workspace), or the binary may be stale.
+//! (`<target>/<profile>/kith`); if it is missing there, or was built without the test
+//! hooks (`KITH_TEST_FAST_KDF` and the others: the `test-hooks` feature, which a plain
+//! `cargo build` leaves out), `cargo build -p kith --features test-hooks` runs once into
+//! the same target directory. `cargo test --workspace` (the README's command) builds the
+//! binary, with the hooks, before any test runs: the tests crate's dev-dependency on
+//! `kith` asks for the feature. After changing the client, run `cargo test -p kith-tests`
+//! only together with `-p kith` (or the whole workspace), or the binary may be stale.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

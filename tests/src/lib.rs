@@ -3,8 +3,9 @@
 //! (groups, padded payloads, raw WebSocket access, polling with a deadline).
 //!
 //! The binary is found in `KITH_RELAY_BIN` if set, else next to the test executable
-//! (`<target>/<profile>/kith-relay`); if it is missing there, it is built once with
-//! `cargo build -p kith-relay` into the same target directory.
+//! (`<target>/<profile>/kith-relay`); if it is missing there, or was built without the
+//! test hooks (by `cargo build`), it is built once with `cargo build -p kith-relay
+//! --features test-hooks` into the same target directory.
 #![forbid(unsafe_code)]
 
 use futures_util::{SinkExt, StreamExt};
@@ -51,10 +52,33 @@ pub fn relay_bin() -> &'static Path {
     BIN.get_or_init(|| workspace_bin("KITH_RELAY_BIN", "kith-relay", "kith-relay"))
 }
 
-/// Finds binary `bin` of workspace package `package`: in `env_var` if set, else next to
-/// the test executable (`<target>/<profile>/BIN`). Builds it there only when missing: a
-/// rebuild from here would use a different feature set from the workspace test build and
-/// recompile much of the dependency graph.
+/// The workspace packages whose binaries have test hooks (their `test-hooks` feature):
+/// the end-to-end tests need those builds, which say so in `--version`.
+const HOOKED: &[&str] = &["kith", "kith-relay"];
+
+/// Whether the binary at `path` was built with the `test-hooks` feature (its
+/// `--version` ends in `(test-hooks)`).
+pub fn has_test_hooks(path: &Path) -> bool {
+    Command::new(path)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .is_ok_and(|out| {
+            out.status.success()
+                && String::from_utf8_lossy(&out.stdout)
+                    .trim_end()
+                    .ends_with("(test-hooks)")
+        })
+}
+
+/// Finds binary `bin` of workspace package `package`: in `env_var` if set (used as it
+/// is), else next to the test executable (`<target>/<profile>/BIN`). Builds it there
+/// only when missing, or when a package with test hooks ([`HOOKED`]) was built without
+/// them (`cargo build` after `cargo test --workspace`): a rebuild from here uses a
+/// different feature set from the workspace test build and recompiles much of the
+/// dependency graph, so `cargo test --workspace`, which builds every binary of the
+/// workspace with the features the tests crate asks for, never needs it.
 pub fn workspace_bin(env_var: &str, package: &str, bin: &str) -> PathBuf {
     if let Some(p) = std::env::var_os(env_var) {
         return PathBuf::from(p);
@@ -68,6 +92,7 @@ pub fn workspace_bin(env_var: &str, package: &str, bin: &str) -> PathBuf {
         dir.pop();
     }
     let path = dir.join(format!("{bin}{}", std::env::consts::EXE_SUFFIX));
+    let hooked = HOOKED.contains(&package);
     if !path.exists() {
         build_bin(&dir, package, bin);
         assert!(
@@ -75,7 +100,18 @@ pub fn workspace_bin(env_var: &str, package: &str, bin: &str) -> PathBuf {
             "cargo build -p {package} did not produce {}",
             path.display()
         );
+    } else if hooked && !has_test_hooks(&path) {
+        eprintln!(
+            "{} has no test hooks (built by `cargo build`?); rebuilding it with them",
+            path.display()
+        );
+        build_bin(&dir, package, bin);
     }
+    assert!(
+        !hooked || has_test_hooks(&path),
+        "{} was not built with the test-hooks feature",
+        path.display()
+    );
     path
 }
 
@@ -94,9 +130,9 @@ fn build_bin(profile_dir: &Path, package: &str, bin: &str) {
     cmd.current_dir(workspace)
         .args(["build", "-p", package, "--bin", bin, "--target-dir"])
         .arg(target_dir);
-    if package == "kith-relay" {
-        // As `cargo test --workspace` builds it: with the crash points of the
-        // durability tests.
+    if HOOKED.contains(&package) {
+        // As `cargo test --workspace` builds it: with the hooks of the end-to-end tests
+        // (the relay's crash points, the client's fast KDF, crash points and role hook).
         cmd.args(["--features", "test-hooks"]);
     }
     match profile {

@@ -4,7 +4,9 @@
 //! the tools that will read them (`systemd-analyze`, `caddy`, `nginx`).
 //!
 //! The tool checks skip (saying so) where a tool is not installed, except under CI
-//! (`CI` set), where `.ci/run` installs them and a missing tool is a failure.
+//! (`CI` set), where `.ci/run` installs them and a missing tool is a failure. Release
+//! builds have no test hooks: checked here on cargo's feature resolution (cheap), and by
+//! `.ci/run` on the release binaries themselves.
 
 use kith::{ConnectOptions, RelayConnection, RelayError};
 use kith_protocol::{Request, Response, SlotId};
@@ -616,4 +618,67 @@ fn dockerfile_builds_locked_and_runs_unprivileged() {
     ]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(stdout(&out).contains("restricted"), "{}", text(&out));
+}
+
+/// The features cargo turns on for a build of `packages` with the dependency kinds
+/// `edges` (`cargo tree`; no compilation), as `name feature "f"` lines.
+fn resolved_features(packages: &[&str], edges: &str) -> Vec<String> {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .current_dir(workspace)
+        .arg("tree")
+        .args(packages)
+        .args([
+            "-e", edges, "--locked", "--prefix", "none", "--color", "never",
+        ])
+        .output()
+        .expect("run cargo tree");
+    assert!(out.status.success(), "{}", text(&out));
+    let mut features: Vec<String> = stdout(&out)
+        .lines()
+        .filter(|l| l.contains(" feature \""))
+        .map(|l| l.trim_end_matches(" (*)").to_owned())
+        .collect();
+    features.sort();
+    features.dedup();
+    features
+}
+
+/// The test hooks of `kith` and `kith-relay` (their `test-hooks` feature: crash points,
+/// the fast KDF, the role hook) come only from the tests crate's dev-dependencies, so
+/// that `cargo build --release` — of the two packages, as the Dockerfile and the README
+/// do, or of the whole workspace — never has them, while the tests' builds do. `.ci/run`
+/// also looks for the hooks' variable names in real release binaries.
+#[test]
+fn only_test_builds_have_test_hooks() {
+    let hooks = [
+        "kith feature \"test-hooks\"".to_owned(),
+        "kith-relay feature \"test-hooks\"".to_owned(),
+    ];
+    for packages in [
+        &["-p", "kith", "-p", "kith-relay"][..],
+        &["--workspace"][..],
+    ] {
+        let release = resolved_features(packages, "normal,build,features");
+        assert!(
+            hooks.iter().all(|h| !release.contains(h)),
+            "a build of {packages:?} without tests has test hooks: {release:?}"
+        );
+    }
+    let tests = resolved_features(&["--workspace"], "normal,build,dev,features");
+    assert!(
+        hooks.iter().all(|h| tests.contains(h)),
+        "the tests' build lacks test hooks: {tests:?}"
+    );
+    for (bin, path) in [
+        ("kith", kith_tests::client::kith_bin()),
+        ("kith-relay", relay_bin()),
+    ] {
+        assert!(
+            kith_tests::has_test_hooks(path),
+            "the end-to-end tests run a {bin} without test hooks: {}",
+            path.display()
+        );
+    }
 }

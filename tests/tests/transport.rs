@@ -4,7 +4,10 @@
 //! binary.
 //!
 //! The proxy is a minimal SOCKS5 server written here (no authentication, CONNECT to an
-//! IPv4 address or a domain name) that records what it was asked to connect to.
+//! IPv4 address or a domain name) that records what it was asked to connect to. For the
+//! plain `ws://` tests it connects every request to one loopback address instead of
+//! the target, so that a relay "at" `relay.example.org` is the test relay, and nothing
+//! leaves the machine whatever the client tries.
 
 use kith::{ConnectOptions, RelayConnection, RelayError};
 use kith_tests::client::{Output, Profile};
@@ -33,6 +36,15 @@ struct Socks5Proxy {
 
 impl Socks5Proxy {
     async fn start() -> Socks5Proxy {
+        Self::start_to(None).await
+    }
+
+    /// A proxy that connects every request to `to`, whatever its target.
+    async fn start_redirecting(to: SocketAddr) -> Socks5Proxy {
+        Self::start_to(Some(to)).await
+    }
+
+    async fn start_to(redirect: Option<SocketAddr>) -> Socks5Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let targets = Arc::new(Mutex::new(Vec::new()));
@@ -41,7 +53,7 @@ impl Socks5Proxy {
             while let Ok((client, _)) = listener.accept().await {
                 let seen = seen.clone();
                 tokio::spawn(async move {
-                    let _ = serve(client, seen).await;
+                    let _ = serve(client, seen, redirect).await;
                 });
             }
         });
@@ -67,9 +79,13 @@ impl Drop for Socks5Proxy {
     }
 }
 
-/// One SOCKS5 session (RFC 1928): greeting (no authentication), CONNECT, then bytes both
-/// ways until either side closes.
-async fn serve(mut client: TcpStream, seen: Arc<Mutex<Vec<Target>>>) -> std::io::Result<()> {
+/// One SOCKS5 session (RFC 1928): greeting (no authentication), CONNECT (to `redirect`
+/// if given, else to the target), then bytes both ways until either side closes.
+async fn serve(
+    mut client: TcpStream,
+    seen: Arc<Mutex<Vec<Target>>>,
+    redirect: Option<SocketAddr>,
+) -> std::io::Result<()> {
     let mut head = [0u8; 2];
     client.read_exact(&mut head).await?;
     let mut methods = vec![0u8; head[1] as usize];
@@ -105,9 +121,10 @@ async fn serve(mut client: TcpStream, seen: Arc<Mutex<Vec<Target>>>) -> std::io:
         }
     };
     seen.lock().unwrap().push(target.clone());
-    let upstream = match &target {
-        Target::Ip(a) => TcpStream::connect(a).await,
-        Target::Domain(name, port) => TcpStream::connect((name.as_str(), *port)).await,
+    let upstream = match (&redirect, &target) {
+        (Some(to), _) => TcpStream::connect(to).await,
+        (None, Target::Ip(a)) => TcpStream::connect(a).await,
+        (None, Target::Domain(name, port)) => TcpStream::connect((name.as_str(), *port)).await,
     };
     let mut upstream = match upstream {
         Ok(s) => s,
@@ -336,4 +353,168 @@ async fn the_kith_binary_uses_kith_proxy_and_ca() {
     assert!(out.success(), "--ca: {out}");
     let out = kith(&p, &["send", "Papers", "over wss"], &[("KITH_CA", ca_path)]).await;
     assert!(out.success(), "KITH_CA: {out}");
+}
+
+/// Asserts that `out` is the refusal of a plain `ws://` address, and came at once.
+fn assert_plain_ws_refused(out: &Output, took: std::time::Duration) {
+    assert_eq!(out.code(), 2, "{out}");
+    assert!(
+        out.stderr.contains("uses plain ws://") && out.stderr.contains("--allow-plain-ws"),
+        "the refusal does not explain itself or name the flag: {out}"
+    );
+    assert!(took < std::time::Duration::from_secs(5), "took {took:?}");
+}
+
+/// Plain `ws://` to a host that is not this machine (issue 13) is refused before any
+/// connection is tried — from `group create --relay` and from a `kith+ws://` invite —
+/// and a falsey `KITH_ALLOW_PLAIN_WS` does not change that. The addresses are TEST-NET
+/// and private ones; through the proxy, which only ever connects to loopback, the proxy
+/// must not even be asked.
+#[tokio::test(flavor = "multi_thread")]
+async fn plain_ws_to_another_machine_is_refused_before_any_connection() {
+    let p = Arc::new(
+        tokio::task::spawn_blocking(|| Profile::new("Olena"))
+            .await
+            .unwrap(),
+    );
+    let code = kith_protocol::invite::InviteCode::generate();
+    let invite = format!("kith+ws://192.0.2.1:9/{code}");
+    let create = [
+        "group",
+        "create",
+        "Legal aid",
+        "--relay",
+        "ws://192.0.2.1:9",
+    ];
+    let join = ["join", invite.as_str(), "--wait", "0"];
+
+    // Directly (the check comes first, so no packet leaves the machine).
+    for args in [&create[..], &join[..]] {
+        let started = std::time::Instant::now();
+        let out = kith(&p, args, &[]).await;
+        assert_plain_ws_refused(&out, started.elapsed());
+    }
+
+    // Through a proxy on loopback, which would record any attempt.
+    let proxy = Socks5Proxy::start_redirecting(SocketAddr::from(([127, 0, 0, 1], 9))).await;
+    let url = proxy.url();
+    let invite_10 = format!("kith+ws://10.0.0.7:7878/{code}");
+    for (args, envs) in [
+        (&create[..], vec![("KITH_PROXY", url.as_str())]),
+        (
+            &join[..],
+            vec![("KITH_PROXY", url.as_str()), ("KITH_ALLOW_PLAIN_WS", "0")],
+        ),
+        (
+            &["join", invite_10.as_str(), "--wait", "0"][..],
+            vec![("KITH_PROXY", url.as_str())],
+        ),
+        (
+            &[
+                "group",
+                "create",
+                "Legal aid",
+                "--relay",
+                "ws://RELAY.Example.ORG:7878",
+            ][..],
+            vec![("KITH_PROXY", url.as_str())],
+        ),
+    ] {
+        let started = std::time::Instant::now();
+        let out = kith(&p, args, &envs).await;
+        assert_plain_ws_refused(&out, started.elapsed());
+    }
+    assert_eq!(
+        proxy.targets(),
+        vec![],
+        "a refused address was connected to"
+    );
+    let out = kith(&p, &["groups"], &[]).await;
+    assert!(out.success() && !out.stdout.contains("Legal aid"), "{out}");
+}
+
+/// `--allow-plain-ws` (or `KITH_ALLOW_PLAIN_WS=1`) lets plain `ws://` through, and it is
+/// needed by every command that reaches such a relay, not only the one that was given the
+/// address; `.onion` hosts and loopback need nothing. The relay "at" `relay.example.org`
+/// is the test relay on loopback, reached through a proxy that connects every request
+/// there: nothing leaves the machine.
+#[tokio::test(flavor = "multi_thread")]
+async fn allow_plain_ws_lets_plain_ws_through() {
+    let relay = TestRelay::start(&[]).await;
+    let proxy = Socks5Proxy::start_redirecting(relay.addr()).await;
+    let url = proxy.url();
+    let via = [("KITH_PROXY", url.as_str())];
+    let allowed = [("KITH_PROXY", url.as_str()), ("KITH_ALLOW_PLAIN_WS", "1")];
+    let (olena, iryna) =
+        tokio::task::spawn_blocking(|| (Profile::new("Olena"), Profile::new("Iryna")))
+            .await
+            .unwrap();
+    let (olena, iryna) = (Arc::new(olena), Arc::new(iryna));
+    let remote = Target::Domain("relay.example.org".into(), 7878);
+
+    let create = [
+        "group",
+        "create",
+        "Legal aid",
+        "--relay",
+        "ws://relay.example.org:7878",
+    ];
+    let started = std::time::Instant::now();
+    let out = kith(&olena, &create, &via).await;
+    assert_plain_ws_refused(&out, started.elapsed());
+    assert_eq!(proxy.targets(), vec![]);
+
+    let with_flag: Vec<&str> = ["--allow-plain-ws"]
+        .iter()
+        .chain(&create)
+        .copied()
+        .collect();
+    let out = kith(&olena, &with_flag, &via).await;
+    assert!(out.success(), "{out}");
+    assert_eq!(proxy.targets(), vec![remote.clone()]);
+
+    // The stored group's relay is checked at every connection.
+    let started = std::time::Instant::now();
+    let out = kith(&olena, &["send", "Legal aid", "hello"], &via).await;
+    assert_plain_ws_refused(&out, started.elapsed());
+    assert_eq!(proxy.targets().len(), 1, "{:?}", proxy.targets());
+    let out = kith(&olena, &["send", "Legal aid", "hello"], &allowed).await;
+    assert!(out.success(), "{out}");
+    let out = kith(&olena, &["invite", "Legal aid"], &allowed).await;
+    assert!(out.success(), "{out}");
+    let invite = out.stdout.trim().to_owned();
+    assert!(
+        invite.starts_with("kith+ws://relay.example.org:7878/"),
+        "{invite}"
+    );
+
+    // Joining from the invite: refused, then let through by the flag.
+    let join = ["join", invite.as_str(), "--wait", "0"];
+    let before = proxy.targets().len();
+    let started = std::time::Instant::now();
+    let out = kith(&iryna, &join, &via).await;
+    assert_plain_ws_refused(&out, started.elapsed());
+    assert_eq!(proxy.targets().len(), before);
+    let with_flag: Vec<&str> = join.iter().copied().chain(["--allow-plain-ws"]).collect();
+    let out = kith(&iryna, &with_flag, &via).await;
+    assert!(out.success(), "{out}");
+    assert!(out.stderr.contains("Join request sent"), "{out}");
+    assert!(proxy.targets()[before..].iter().all(|t| *t == remote));
+
+    // A .onion host needs no flag: Tor encrypts up to the onion service.
+    let onion = "ws://kithkithkithkithkithkithkithkithkithkithkithkithkith7.onion:80";
+    let out = kith(
+        &olena,
+        &["group", "create", "Papers", "--relay", onion],
+        &via,
+    )
+    .await;
+    assert!(out.success(), "{out}");
+    assert_eq!(
+        proxy.targets().last(),
+        Some(&Target::Domain(
+            "kithkithkithkithkithkithkithkithkithkithkithkithkith7.onion".into(),
+            80
+        ))
+    );
 }

@@ -366,13 +366,16 @@ pub fn transient(e: &ClientError) -> bool {
 }
 
 /// Whether an error leaves the connection unusable although retrying at once will not
-/// help (TLS or proxy set-up, a relay breaking the protocol): told to the user, and
-/// retried with backoff like a network failure.
+/// help (TLS or proxy set-up, plain ws:// refused, a relay breaking the protocol): told
+/// to the user, and retried with backoff like a network failure.
 fn connection_broken(e: &ClientError) -> bool {
     matches!(
         e,
         ClientError::Relay(
-            RelayError::Setup(_) | RelayError::Certificate(_) | RelayError::Protocol(_)
+            RelayError::Setup(_)
+                | RelayError::Certificate(_)
+                | RelayError::PlainWs(_)
+                | RelayError::Protocol(_)
         )
     )
 }
@@ -386,6 +389,7 @@ fn never_posted(e: &ClientError) -> bool {
             RelayError::Connect(_)
                 | RelayError::Setup(_)
                 | RelayError::Certificate(_)
+                | RelayError::PlainWs(_)
                 | RelayError::Timeout("connect and hello")
         )
     )

@@ -150,17 +150,24 @@ pub fn join_config() -> MlsGroupJoinConfig {
     create_config().join_config().clone()
 }
 
-/// Test hook: with `KITH_TEST_CRASH_AT=<point>` in the environment, the process aborts
-/// at that point, as a power cut or `kill -9` would. The end-to-end tests use it to prove
-/// that a crash between two steps neither loses, repeats, nor reuses anything. Points:
-/// `after-decrypt` (a message processed, nothing saved yet), `after-encrypt` (a message
-/// encrypted and its ratchet step saved, not yet posted) and `after-post` (the relay
-/// stored the message and answered, nothing of the answer saved yet).
+/// Test hook (only with the `test-hooks` feature): with `KITH_TEST_CRASH_AT=<point>` in
+/// the environment, the process aborts at that point, as a power cut or `kill -9` would.
+/// The end-to-end tests use it to prove that a crash between two steps neither loses,
+/// repeats, nor reuses anything. Points: `after-decrypt` (a message processed, nothing
+/// saved yet), `after-encrypt` (a message encrypted and its ratchet step saved, not yet
+/// posted) and `after-post` (the relay stored the message and answered, nothing of the
+/// answer saved yet).
+#[cfg(feature = "test-hooks")]
 pub(crate) fn crash_point(point: &str) {
     if std::env::var_os("KITH_TEST_CRASH_AT").is_some_and(|p| p == point) {
         std::process::abort();
     }
 }
+
+/// A crash point of the end-to-end tests; nothing in this build.
+#[cfg(not(feature = "test-hooks"))]
+#[inline(always)]
+pub(crate) fn crash_point(_point: &str) {}
 
 /// Whether a post that failed with `e` certainly left nothing on the relay: the relay
 /// answered with an error code (it stores nothing then), or the request was too large
@@ -169,13 +176,22 @@ fn never_stored(e: &RelayError) -> bool {
     matches!(e, RelayError::Relay(_) | RelayError::TooLarge(_))
 }
 
-/// Test hook: with `KITH_TEST_IGNORE_OWN_ROLE` set, this client skips the checks it
-/// makes on its *own* actions (only admins invite, remove, promote, edit the board…), so
-/// that the end-to-end tests can play a member running a modified client and show that
-/// every other client refuses what it does. It never weakens the checks on anyone
-/// else's commits or messages; a hostile member could patch their client just as well.
+/// Test hook (only with the `test-hooks` feature): with `KITH_TEST_IGNORE_OWN_ROLE` set,
+/// this client skips the checks it makes on its *own* actions (only admins invite,
+/// remove, promote, edit the board…), so that the end-to-end tests can play a member
+/// running a modified client and show that every other client refuses what it does. It
+/// never weakens the checks on anyone else's commits or messages; a hostile member could
+/// patch their client just as well.
+#[cfg(feature = "test-hooks")]
 pub(crate) fn own_role_checks() -> bool {
     std::env::var_os("KITH_TEST_IGNORE_OWN_ROLE").is_none()
+}
+
+/// Whether this client checks its own actions against its role: always, in this build.
+#[cfg(not(feature = "test-hooks"))]
+#[inline(always)]
+pub(crate) fn own_role_checks() -> bool {
+    true
 }
 
 /// A one-way tag of the epoch authenticator (16 bytes of SHA-256), carried in the

@@ -44,7 +44,9 @@ const MAX_T_COST: u32 = 64;
 const MAX_P_COST: u32 = 16;
 
 /// Environment variable that makes *new* profiles use [`KdfParams::insecure_fast`].
-/// **Test-only**: it makes a stolen profile's passphrase cheap to brute-force.
+/// **Test-only**: it makes a stolen profile's passphrase cheap to brute-force, so it
+/// exists only with the `test-hooks` feature (the end-to-end tests' builds).
+#[cfg(feature = "test-hooks")]
 pub const FAST_KDF_ENV: &str = "KITH_TEST_FAST_KDF";
 
 /// Argon2id cost parameters for deriving the key-encryption key from the passphrase.
@@ -81,18 +83,18 @@ impl KdfParams {
         }
     }
 
-    /// The parameters for a new profile: [`KdfParams::recommended`], unless the
-    /// environment has `KITH_TEST_FAST_KDF=1`, in which case [`KdfParams::insecure_fast`]
-    /// (**test-only**; a warning is logged).
+    /// The parameters for a new profile: [`KdfParams::recommended`]; in a build with the
+    /// `test-hooks` feature, [`KdfParams::insecure_fast`] if the environment has
+    /// `KITH_TEST_FAST_KDF=1` (**test-only**; a warning is logged).
     pub fn for_new_profile() -> Self {
+        #[cfg(feature = "test-hooks")]
         if std::env::var_os(FAST_KDF_ENV).is_some_and(|v| v == "1") {
             tracing::warn!(
                 "{FAST_KDF_ENV}=1: creating a profile with insecure test-only key derivation"
             );
-            Self::insecure_fast()
-        } else {
-            Self::recommended()
+            return Self::insecure_fast();
         }
+        Self::recommended()
     }
 
     fn argon2(&self) -> Result<Argon2<'static>, StoreError> {

@@ -68,7 +68,9 @@ mod mls_tests;
 mod tests;
 
 pub use expiry::EXPIRY_KEYS_FILE;
-pub use keyfile::{FAST_KDF_ENV, KdfParams, PROFILE_KEY_FILE};
+#[cfg(feature = "test-hooks")]
+pub use keyfile::FAST_KDF_ENV;
+pub use keyfile::{KdfParams, PROFILE_KEY_FILE};
 pub use mls::{KithProvider, MlsStorage};
 pub use wipe::wipe;
 
