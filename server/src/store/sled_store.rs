@@ -325,13 +325,28 @@ impl SledStore {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(dir)?;
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(dir)
             .cache_capacity(64 * 1024 * 1024)
             // sled writes its log only when told (checkpoints, open): a background flush
             // could put a log entry on disk before the blob file it names is synced.
-            .flush_every_ms(None)
-            .open()?;
+            .flush_every_ms(None);
+        // sled's own threads may hold its file lock a moment after the previous `Db` in
+        // this process was dropped (seen in the store's reopen tests under load): a
+        // short wait, not a failure. Another process holding it still fails, after it.
+        let started = Instant::now();
+        let db = loop {
+            match config.open() {
+                // sled reports it as `Other` with this text around the OS error.
+                Err(sled::Error::Io(e))
+                    if e.to_string().starts_with("could not acquire lock")
+                        && started.elapsed() < Duration::from_secs(2) =>
+                {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                other => break other?,
+            }
+        };
         // sled writes its `conf` without syncing it, or the directory: a power cut then
         // left an empty one, and sled would not open again (the power-cut test).
         File::open(dir.join("conf"))?.sync_all()?;
