@@ -55,6 +55,105 @@ impl Client {
                 .await
                 .map(|seq| format!("posted as {seq}"))
             }
+            // Removes a member (named by `KITH_TEST_EVIL_WHO`) with a commit that leaves
+            // the group state as it was: the removed member stays an admin in it.
+            "remove-keep-state" => {
+                let who = std::env::var("KITH_TEST_EVIL_WHO").unwrap_or_default();
+                let id = self.find_member(group, &who)?;
+                let index = super::member_index(&m, &id)
+                    .ok_or_else(|| ClientError::NoMember(who.clone()))?;
+                let bundle = m
+                    .commit_builder()
+                    .propose_removals([index])
+                    .load_psks(self.provider.storage())
+                    .map_err(super::mls)?
+                    .build(
+                        self.provider.rand(),
+                        self.provider.crypto(),
+                        &self.signer,
+                        |_| true,
+                    )
+                    .map_err(super::mls)?
+                    .stage_commit(&self.provider)
+                    .map_err(super::mls)?;
+                let (commit, _, _) = bundle.into_contents();
+                self.post_commit(
+                    group,
+                    m,
+                    commit,
+                    None,
+                    super::records::CommitPurpose::Remove {
+                        identities: vec![id],
+                    },
+                )
+                .await
+                .map(|ok| format!("posted: {ok}"))
+                .map_err(|e| crate::relay::RelayError::Closed(e.to_string()))
+            }
+            // Opens the answer of every open invite with what this client holds.
+            "read-answers" => {
+                let mut opened = Vec::new();
+                for (slot, open) in &g.state.invites {
+                    let Some(secret) = self.invite_secret(&g, slot, open) else {
+                        continue;
+                    };
+                    if let Ok(kith_protocol::Response::Answer {
+                        answer: Some(blob), ..
+                    }) = conn
+                        .request(kith_protocol::Request::GetAnswer {
+                            slot: kith_protocol::SlotId(*slot),
+                            manage_token: secret.manage_token,
+                        })
+                        .await
+                        && let Ok(req) = self.open_answer(&secret, &blob)
+                    {
+                        opened.push(req.name);
+                    }
+                }
+                Ok(format!(
+                    "opened {} answer(s): {}",
+                    opened.len(),
+                    opened.join(", ")
+                ))
+            }
+            // Admits a stranger (a fresh identity nobody invited) claiming the first open
+            // approval-free invite, without anyone having answered it.
+            "admit-fake" => {
+                use openmls_basic_credential::SignatureKeyPair;
+                let Some((slot, _)) = g
+                    .state
+                    .invites
+                    .iter()
+                    .find(|(_, i)| !i.needs_approval)
+                    .map(|(k, i)| (*k, i.clone()))
+                else {
+                    return Err(ClientError::Usage("no open approval-free invite".into()));
+                };
+                let stranger = SignatureKeyPair::new(super::CIPHERSUITE.signature_algorithm())
+                    .map_err(super::mls)?;
+                let credential = CredentialWithKey {
+                    credential: BasicCredential::new(stranger.public().to_vec()).into(),
+                    signature_key: stranger.public().into(),
+                };
+                let kp = KeyPackage::builder()
+                    .leaf_node_capabilities(super::state::capabilities())
+                    .build(super::CIPHERSUITE, &self.provider, &stranger, credential)
+                    .map_err(super::mls)?
+                    .key_package()
+                    .clone();
+                self.commit_change(group, |_, _, _, state| {
+                    let mut next = state.clone();
+                    next.invites.remove(&slot);
+                    Ok(Some(super::Change {
+                        adds: vec![kp.clone()],
+                        state: Some(next),
+                        ..super::Change::default()
+                    }))
+                })
+                .await
+                .map(|ok| format!("posted: {ok}"))
+                .map_err(|e| crate::relay::RelayError::Closed(e.to_string()))
+            }
             "set-retention" => conn
                 .set_retention(g.relay_group, arg)
                 .await

@@ -572,7 +572,10 @@ impl Client {
             ));
         };
         let name = req.name.clone();
-        let secret = open.secret.clone();
+        let g = self.load_group(group)?;
+        let secret = self.invite_secret(&g, &req.slot, open).ok_or_else(|| {
+            ClientError::Usage("this invite's secret was not sealed to you".into())
+        })?;
         let admitted = self.admit(group, secret, req.clone()).await?;
         self.db().delete(&ns_requests(group), &req.slot)?;
         self.db().commit()?;
@@ -588,11 +591,13 @@ impl Client {
     pub async fn deny(&mut self, group: &GroupId, query: &str) -> Result<String> {
         let req = self.find_request(group, query)?;
         let slot = req.slot;
-        let token = self
-            .group_state(group)?
+        let g = self.load_group(group)?;
+        let token = g
+            .state
             .invites
             .get(&slot)
-            .map(|i| i.secret.manage_token);
+            .and_then(|i| self.invite_secret(&g, &slot, i))
+            .map(|s| s.manage_token);
         self.change_state(group, "deny join requests", |s| {
             let mut n = s.clone();
             n.invites.remove(&slot);

@@ -1,9 +1,12 @@
 //! One-time invites: making them (admins), answering them (joiners), and admitting the
 //! joiner.
 //!
-//! The inviter's secrets for a code (slot key, ephemeral X25519 secret, management token)
-//! enter the group's MLS-agreed state (engine/state.rs) by a commit, so every member —
-//! including those who join later — holds them. For an invite without approval, any
+//! The inviter's secrets for an approval-free code (slot key, ephemeral X25519 secret,
+//! management token) enter the group's MLS-agreed state (engine/state.rs) by a commit, so
+//! every member — including those who join later — holds them; an approval code's are
+//! sealed to each admin (HPKE). Every client checks a member's admission against the
+//! relay's answer for the code (`check_admissions`), and every removal, leave, demotion
+//! or repair closes all open invites (`commit_change_inner`). For an invite without approval, any
 //! online member's client admits the joiner, with one commit that adds them and closes
 //! the invite; every client checks that the invite was open and made by an admin. For
 //! an invite with approval, admins' clients only read the answer and show it as a join
@@ -20,7 +23,7 @@ use crate::relay::{RelayConnection, RelayError};
 use crate::seal::{self, Answer, Invitation};
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use kith_protocol::access::manage_hash;
-use kith_protocol::invite::{Invite, InviteCode, RelayAddr};
+use kith_protocol::invite::{Invite, InviteCode};
 use kith_protocol::{ErrorCode, GroupId, Request, Response, SlotId};
 use openmls::prelude::tls_codec::{Deserialize as _, Serialize as _};
 use openmls::prelude::*;
@@ -46,6 +49,38 @@ pub struct InvitePreview {
     pub needs_approval: bool,
 }
 
+/// HPKE for sealing approval-code secrets to admins: the suite's own primitives (X25519,
+/// HKDF-SHA256, ChaCha20-Poly1305), through OpenMLS's crypto provider.
+pub(crate) fn hpke_config() -> openmls_traits::types::HpkeConfig {
+    use openmls_traits::types::{HpkeAeadType, HpkeConfig, HpkeKdfType, HpkeKemType};
+    HpkeConfig(
+        HpkeKemType::DhKem25519,
+        HpkeKdfType::HkdfSha256,
+        HpkeAeadType::ChaCha20Poly1305,
+    )
+}
+
+const SEAL_INFO: &[u8] = b"kith invite secret v1";
+
+/// The namespace of members' admissions still to be checked against the relay's answer.
+pub(crate) fn ns_admission_checks(group: &GroupId) -> String {
+    format!("admission-checks/{}", group.to_hex())
+}
+
+/// A member's admission to check ([`Client::check_admissions`]).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct AdmissionCheck {
+    secret: InviteSecret,
+    joiner: crate::identity::IdentityKey,
+    by: crate::identity::IdentityKey,
+    seq: u64,
+}
+
+/// The namespace of the invite codes this profile made (so that it can say which died).
+pub(crate) fn ns_own_codes(group: &GroupId) -> String {
+    format!("own-codes/{}", group.to_hex())
+}
+
 fn invite_error(e: RelayError) -> ClientError {
     match e {
         RelayError::Relay(ErrorCode::AlreadyUsed) => ClientError::Invite(
@@ -62,6 +97,195 @@ fn invite_error(e: RelayError) -> ClientError {
 }
 
 impl Client {
+    /// Seals an approval code's secret to one admin's seal key.
+    fn seal_secret(&self, to: &[u8; 32], secret: &InviteSecret) -> Result<state::SealedSecret> {
+        use openmls_traits::crypto::OpenMlsCrypto as _;
+        let plain = zeroize::Zeroizing::new(
+            postcard::to_stdvec(secret).map_err(|_| ClientError::Mls("encode".into()))?,
+        );
+        let ct = self
+            .provider
+            .crypto()
+            .hpke_seal(hpke_config(), to, SEAL_INFO, &secret.slot, &plain)
+            .map_err(mls)?;
+        Ok(state::SealedSecret {
+            kem: ct.kem_output.as_slice().to_vec(),
+            ct: ct.ciphertext.as_slice().to_vec(),
+        })
+    }
+
+    /// The secret of an open invite, if this profile may hold it: every member for an
+    /// approval-free code, an admin it was sealed to for an approval code.
+    pub(crate) fn invite_secret(
+        &self,
+        g: &GroupRecord,
+        slot: &[u8; 32],
+        open: &OpenInvite,
+    ) -> Option<InviteSecret> {
+        use openmls_traits::crypto::OpenMlsCrypto as _;
+        if let Some(secret) = &open.secret {
+            return Some(secret.clone());
+        }
+        let sealed = open.sealed.get(&self.identity())?;
+        let pair = self.admin_seal_pair(&g.mls_group_id).ok()?;
+        let input = openmls_traits::types::HpkeCiphertext {
+            kem_output: sealed.kem.clone().into(),
+            ciphertext: sealed.ct.clone().into(),
+        };
+        let plain = zeroize::Zeroizing::new(
+            self.provider
+                .crypto()
+                .hpke_open(hpke_config(), &input, &pair.private, SEAL_INFO, slot)
+                .ok()?,
+        );
+        let secret: InviteSecret = postcard::from_bytes(&plain).ok()?;
+        (secret.slot == *slot && secret.needs_approval).then_some(secret)
+    }
+
+    /// Says which of this profile's invite codes a commit (at `seq`) closed, and forgets
+    /// them. Nothing is committed here: the caller's commit of the store carries it.
+    pub(crate) fn tell_closed_codes(
+        &self,
+        g: &GroupRecord,
+        seq: u64,
+        closed: &[[u8; 32]],
+        report: &mut super::SyncReport,
+    ) -> Result<Option<MessageRecord>> {
+        let ns = ns_own_codes(&g.relay_group);
+        let mut codes = Vec::new();
+        for slot in closed {
+            if let Some(code) = self.get::<String>(&ns, slot)? {
+                codes.push(code);
+                self.db().delete(&ns, slot)?;
+            }
+        }
+        if codes.is_empty() {
+            return Ok(None);
+        }
+        let r = MessageRecord {
+            shared_by: None,
+            expires: 0,
+            seq,
+            sub: 600,
+            time: now_secs(),
+            sender: None,
+            own: false,
+            kind: RecordKind::Alert(format!(
+                "Someone left the group or stopped being an admin, so every open invite was \
+                 closed: whoever held its secret could otherwise still use it. These codes of \
+                 yours no longer work: {}. To let someone in, make a new code with `kith invite`.",
+                codes.join(", ")
+            )),
+        };
+        self.add_record(g, r.clone())?;
+        report.new.push(r.clone());
+        Ok(Some(r))
+    }
+
+    /// Remembers to check a member's admission against the relay's answer.
+    pub(crate) fn note_admission_check(
+        &self,
+        g: &GroupRecord,
+        slot: [u8; 32],
+        secret: InviteSecret,
+        joiner: crate::identity::IdentityKey,
+        by: crate::identity::IdentityKey,
+        seq: u64,
+    ) -> Result<()> {
+        let check = AdmissionCheck {
+            secret,
+            joiner,
+            by,
+            seq,
+        };
+        self.put(&ns_admission_checks(&g.relay_group), &slot, &check)
+    }
+
+    /// Checks every member's admission this client processed: the member added must be
+    /// the one whose answer the relay holds for that code (the relay takes one answer per
+    /// code). One who is not was let in by a modified client: an intruder, removed by the
+    /// admins' repair like any other.
+    pub(crate) async fn check_admissions(
+        &mut self,
+        group: &GroupId,
+        report: &mut super::SyncReport,
+    ) -> Result<()> {
+        let ns = ns_admission_checks(group);
+        let checks = self.scan::<AdmissionCheck>(&ns)?;
+        if checks.is_empty() {
+            return Ok(());
+        }
+        let g = self.load_group(group)?;
+        let conn = self.conn(&g.relay).await?;
+        for (slot, check) in checks {
+            let answer = conn
+                .request(Request::GetAnswer {
+                    slot: SlotId(check.secret.slot),
+                    manage_token: check.secret.manage_token,
+                })
+                .await;
+            let joiner = match answer {
+                Ok(Response::Answer {
+                    answer: Some(blob), ..
+                }) => self
+                    .open_answer(&check.secret, &blob)
+                    .ok()
+                    .map(|r| r.identity),
+                Ok(Response::Answer { answer: None, .. }) => None,
+                Ok(_) => return Err(ClientError::Hostile("unexpected answer".into())),
+                // The slot is gone (closed, expired): nothing to check against, and no
+                // evidence against anyone.
+                Err(RelayError::Relay(_)) => {
+                    self.db().delete(&ns, &slot)?;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            self.db().delete(&ns, &slot)?;
+            if joiner == Some(check.joiner) {
+                continue;
+            }
+            let mut g = self.load_group(group)?;
+            let by = self.display_name(group, &check.by);
+            let text = match joiner {
+                Some(real) => format!(
+                    "REFUSED: {by} added a member [{}] for an invite that someone else [{}] \
+                     answered: {by}'s client is modified. Until an admin's client removes the \
+                     member they added, this client sends nothing to the group.",
+                    &fingerprint(&check.joiner)[..9],
+                    &fingerprint(&real)[..9]
+                ),
+                None => format!(
+                    "REFUSED: {by} added a member [{}] for an invite nobody answered (or whose \
+                     answer does not open): {by}'s client is modified. Until an admin's client \
+                     removes that member, this client sends nothing to the group.",
+                    &fingerprint(&check.joiner)[..9]
+                ),
+            };
+            let m = self.mls_group(&g)?;
+            if super::member_ids(&m).contains(&check.joiner) {
+                g.intruders.insert(check.joiner);
+                g.offenders.insert(check.by);
+                self.update_taint(&mut g, &m);
+                self.save_group(&g)?;
+            }
+            let r = MessageRecord {
+                shared_by: None,
+                expires: 0,
+                seq: check.seq,
+                sub: 650,
+                time: now_secs(),
+                sender: None,
+                own: false,
+                kind: RecordKind::Alert(text),
+            };
+            self.add_record(&g, r.clone())?;
+            report.new.push(r);
+        }
+        self.db().commit()?;
+        Ok(())
+    }
+
     /// Makes a one-time invite for `group`, valid for `ttl`. With `approval`, the joiner
     /// waits until an admin approves. Returns the invite string.
     pub async fn invite(
@@ -114,6 +338,14 @@ impl Client {
             expires_at,
             needs_approval: approval,
         };
+        let code_text = Invite {
+            relay: g
+                .relay
+                .parse()
+                .map_err(|_| ClientError::Usage("bad relay URL".into()))?,
+            code: code.clone(),
+        }
+        .to_string();
         // The slot first: an invite in the group state always has a slot (until expiry).
         let conn = self.conn(&g.relay).await?;
         conn.request(Request::PutInvite {
@@ -125,12 +357,12 @@ impl Client {
         .await?;
         let me = self.identity();
         let now = now_secs();
-        self.commit_change(group, |_, _, _, state| {
+        self.commit_change(group, |c, _, _, state| {
             if !state.is_admin(&me) && super::own_role_checks() {
                 return Err(ClientError::Usage("only admins can invite".into()));
             }
             let mut next = state.clone();
-            next.invites.retain(|_, i| i.secret.expires_at > now);
+            next.invites.retain(|_, i| i.expires_at > now);
             if next.invites.len() >= state::MAX_OPEN_INVITES {
                 return Err(ClientError::Usage(format!(
                     "this group has {} open invites, the most it can hold; wait for some to be \
@@ -138,11 +370,21 @@ impl Client {
                     next.invites.len()
                 )));
             }
+            // An approval code's secret is for admins only: sealed to each one's key.
+            let mut sealed = BTreeMap::new();
+            if approval {
+                for (admin, keys) in &state.admin_keys {
+                    sealed.insert(*admin, c.seal_secret(&keys.seal, &secret)?);
+                }
+            }
             next.invites.insert(
                 secret.slot,
                 OpenInvite {
                     by: me,
-                    secret: secret.clone(),
+                    expires_at: secret.expires_at,
+                    needs_approval: approval,
+                    secret: (!approval).then(|| secret.clone()),
+                    sealed,
                 },
             );
             Ok(Some(Change {
@@ -151,11 +393,9 @@ impl Client {
             }))
         })
         .await?;
-        let relay: RelayAddr = g
-            .relay
-            .parse()
-            .map_err(|_| ClientError::Usage("bad relay URL".into()))?;
-        Ok(Invite { relay, code }.to_string())
+        self.put(&ns_own_codes(group), &secret.slot, &code_text)?;
+        self.db().commit()?;
+        Ok(code_text)
     }
 
     async fn read_invitation(&mut self, invite: &Invite) -> Result<(String, Invitation)> {
@@ -463,11 +703,14 @@ impl Client {
         let admin = state.is_admin(&self.identity());
         let mut stale = Vec::new();
         for (slot, open) in &state.invites {
-            if open.secret.expires_at <= now_secs() {
+            if open.expires_at <= now_secs() {
                 stale.push(*slot);
                 continue;
             }
-            if open.secret.needs_approval
+            let Some(secret) = self.invite_secret(&g, slot, open) else {
+                continue; // an approval code, and we are no admin it was sealed to
+            };
+            if open.needs_approval
                 && (!admin
                     || self
                         .get::<JoinRequest>(&ns_requests(group), slot)?
@@ -479,7 +722,7 @@ impl Client {
             let answer = match conn
                 .request(Request::GetAnswer {
                     slot: SlotId(*slot),
-                    manage_token: open.secret.manage_token,
+                    manage_token: secret.manage_token,
                 })
                 .await
             {
@@ -500,7 +743,7 @@ impl Client {
                 Err(e) => return Err(e.into()),
             };
             let Some(blob) = answer else { continue };
-            match self.open_answer(&open.secret, &blob) {
+            match self.open_answer(&secret, &blob) {
                 Err(why) => {
                     self.alert_now(
                         group,
@@ -509,7 +752,7 @@ impl Client {
                     )?;
                     stale.push(*slot);
                 }
-                Ok(joiner) if open.secret.needs_approval => {
+                Ok(joiner) if open.needs_approval => {
                     let fp = fingerprint(&joiner.identity);
                     let text = format!(
                         "{} [{}] asks to join (invited by {}): `kith requests` to see, \
@@ -521,7 +764,7 @@ impl Client {
                     self.put(&ns_requests(group), slot, &joiner)?;
                     self.alert_now(group, text, report)?;
                 }
-                Ok(joiner) => match self.admit(group, open.secret.clone(), joiner).await {
+                Ok(joiner) => match self.admit(group, secret.clone(), joiner).await {
                     // Commits are an admin's for a while: an admin admits.
                     Ok(_) | Err(ClientError::CommitLocked) => {}
                     Err(e) => return Err(e),
@@ -571,7 +814,7 @@ impl Client {
     }
 
     /// Opens and checks a joiner's answer. The error completes "answered with …".
-    fn open_answer(
+    pub(crate) fn open_answer(
         &self,
         secret: &InviteSecret,
         blob: &[u8],
@@ -664,7 +907,7 @@ impl Client {
                     return Ok(None); // someone else admitted (or an admin closed it)
                 };
                 if super::member_index(m, &who).is_some()
-                    || (open.secret.needs_approval && !state.is_admin(&me))
+                    || (open.needs_approval && !state.is_admin(&me))
                 {
                     return Ok(None);
                 }

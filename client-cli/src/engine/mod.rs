@@ -669,6 +669,38 @@ impl Client {
         AdminKey::from_seed(&seed)
     }
 
+    /// Our admin keys for the group with MLS id `mls_group_id`, as the state carries them.
+    pub(crate) fn admin_keys_of(&self, mls_group_id: &[u8]) -> Result<state::AdminKeys> {
+        Ok(state::AdminKeys {
+            relay: self.admin_key(mls_group_id).public(),
+            seal: self
+                .admin_seal_pair(mls_group_id)?
+                .public
+                .as_slice()
+                .try_into()
+                .map_err(|_| ClientError::Mls("an X25519 key is 32 bytes".into()))?,
+        })
+    }
+
+    /// Our HPKE key pair that approval-code secrets are sealed to, derived like the
+    /// admin key (another HKDF label).
+    pub(crate) fn admin_seal_pair(
+        &self,
+        mls_group_id: &[u8],
+    ) -> Result<openmls_traits::types::HpkeKeyPair> {
+        use hkdf::Hkdf;
+        use openmls_traits::crypto::OpenMlsCrypto as _;
+        use sha2::Sha256;
+        let hk = Hkdf::<Sha256>::new(Some(b"kith group admin seal v1"), &self.admin_seed[..]);
+        let mut ikm = zeroize::Zeroizing::new([0u8; 32]);
+        hk.expand(mls_group_id, ikm.as_mut())
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        self.provider
+            .crypto()
+            .derive_hpke_keypair(invite::hpke_config(), &ikm[..])
+            .map_err(mls)
+    }
+
     fn access_key(&self, group: &MlsGroup) -> Result<AccessKey> {
         let secret = group
             .export_secret(
@@ -692,9 +724,10 @@ impl Client {
             .map_err(|e| ClientError::Usage(e.to_string()))?
             .ws_url();
         let mls_id: [u8; 16] = rand::random();
-        let admin_key = self.admin_key(&mls_id).public();
+        let keys = self.admin_keys_of(&mls_id)?;
+        let admin_key = keys.relay;
         let mut state = GroupState::new(self.profile.identity);
-        state.admin_keys.insert(self.profile.identity, admin_key);
+        state.admin_keys.insert(self.profile.identity, keys);
         let extensions = state.extensions().map_err(ClientError::Mls)?;
         let group = MlsGroup::new_with_group_id(
             &self.provider,
@@ -1148,6 +1181,10 @@ impl Client {
         self.db()
             .delete_namespace(&ns_unconfirmed(&g.relay_group))?;
         self.forget_commit_memory(&g.relay_group)?;
+        self.db()
+            .delete_namespace(&invite::ns_admission_checks(&g.relay_group))?;
+        self.db()
+            .delete_namespace(&invite::ns_own_codes(&g.relay_group))?;
         Ok(())
     }
 
@@ -1280,7 +1317,17 @@ impl Client {
                 }
             }
             let base = change.state.clone().unwrap_or_else(|| state.clone());
-            let next = base.normalised(&members_after);
+            let mut next = base.normalised(&members_after);
+            // A removal, a leave, a demotion or a repair closes every open invite: whoever
+            // goes keeps the secrets of the codes they could read (see SECURITY.md).
+            let mut doomed = Vec::new();
+            if (repair || state.closes_invites(&next, !change.removes.is_empty()))
+                && !next.invites.is_empty()
+            {
+                for (slot, open) in std::mem::take(&mut next.invites) {
+                    doomed.push((slot, self.invite_secret(&g, &slot, &open)));
+                }
+            }
             if next != GroupState::of(&m) || change.state.is_some() {
                 change.state = Some(next);
             }
@@ -1318,6 +1365,21 @@ impl Client {
                 .post_commit(group, m, commit, welcome, change.purpose)
                 .await?
             {
+                // The relay forgets the closed codes' slots (best effort: the invites are
+                // closed in the state for every member already, and slots expire).
+                if !doomed.is_empty() {
+                    let conn = self.conn(&g.relay).await?;
+                    for (slot, secret) in doomed {
+                        if let Some(secret) = secret {
+                            let _ = conn
+                                .request(kith_protocol::Request::DeleteInvite {
+                                    slot: kith_protocol::SlotId(slot),
+                                    manage_token: secret.manage_token,
+                                })
+                                .await;
+                        }
+                    }
+                }
                 if admin_side_after.is_some_and(|a| a != admin_side_before) {
                     // The relay learns the new admins and retention now, not at the next
                     // sync: a removed admin's key must stop working at once.

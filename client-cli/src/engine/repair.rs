@@ -67,7 +67,8 @@ impl Client {
         let me = self.identity();
         g.status == GroupStatus::Active
             && g.state.is_admin(&me)
-            && g.state.admin_keys.get(&me) == Some(&self.admin_key(&g.mls_group_id).public())
+            && g.state.admin_keys.get(&me).map(|k| k.relay)
+                == Some(self.admin_key(&g.mls_group_id).public())
     }
 
     fn lock_secs(&self, group: &GroupId) -> Result<u64> {
@@ -251,14 +252,14 @@ impl Client {
             return Ok(());
         }
         let key = self.admin_key(&g.mls_group_id);
-        if g.state.admin_keys.get(&me) != Some(&key.public()) {
-            let public = key.public();
+        let ours = self.admin_keys_of(&g.mls_group_id)?;
+        if g.state.admin_keys.get(&me) != Some(&ours) {
             let committed = Box::pin(self.commit_change(group, move |_, _, _, state| {
-                if !state.is_admin(&me) || state.admin_keys.get(&me) == Some(&public) {
+                if !state.is_admin(&me) || state.admin_keys.get(&me) == Some(&ours) {
                     return Ok(None);
                 }
                 let mut next = state.clone();
-                next.admin_keys.insert(me, public);
+                next.admin_keys.insert(me, ours);
                 Ok(Some(Change {
                     state: Some(next),
                     ..Change::default()

@@ -16,9 +16,11 @@
 //!   admin made without approval: exactly one Add, and the new state is the old one
 //!   minus that invite.
 //!
-//! Invite secrets are part of the state (so that any member can admit for an
-//! approval-free invite while the admins are offline). The state is never readable by
-//! the relay: commits are PrivateMessages and the Welcome's GroupInfo is encrypted.
+//! The secrets of approval-free invites are part of the state (so that any member can
+//! admit for one while the admins are offline); those of approval codes are sealed to the
+//! admins' seal keys, and the admins' keys (relay admin key, seal key) are part of it too.
+//! The state is never readable by the relay: commits are PrivateMessages and the
+//! Welcome's GroupInfo is encrypted.
 
 use crate::identity::{IdentityKey, fingerprint};
 use crate::payload::InviteSecret;
@@ -65,7 +67,16 @@ pub struct GroupState {
     /// Each admin's admin key at the relay (see `kith_protocol::access::AdminKey`), once
     /// known: the relay takes repairs and retention only from these keys. An admin
     /// without one (just promoted) adds their own with their first commit.
-    pub admin_keys: BTreeMap<IdentityKey, [u8; 32]>,
+    pub admin_keys: BTreeMap<IdentityKey, AdminKeys>,
+}
+
+/// An admin's public keys for admin work, one pair per admin and group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminKeys {
+    /// The admin key at the relay (Ed25519).
+    pub relay: [u8; 32],
+    /// The HPKE (X25519) key the secrets of approval codes are sealed to.
+    pub seal: [u8; 32],
 }
 
 /// The state as version 1 encoded it (before admin keys), still read.
@@ -76,7 +87,13 @@ struct StateV1 {
     next_entry: u32,
     disappear_secs: u64,
     history: u16,
-    invites: BTreeMap<[u8; 32], OpenInvite>,
+    invites: BTreeMap<[u8; 32], OpenInviteV1>,
+}
+
+#[derive(Deserialize)]
+struct OpenInviteV1 {
+    by: IdentityKey,
+    secret: InviteSecret,
 }
 
 /// One entry of the pinned board.
@@ -94,13 +111,35 @@ pub struct BoardEntry {
     pub at: u64,
 }
 
+/// The most bytes one sealed copy of an invite secret takes.
+pub const MAX_SEALED_SECRET: usize = 512;
+
 /// An invite an admin made that nobody has used yet.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpenInvite {
     /// The admin who made it.
     pub by: IdentityKey,
-    /// What it takes to read the answer and seal the welcome.
-    pub secret: InviteSecret,
+    /// When it expires, Unix seconds.
+    pub expires_at: u64,
+    /// Whether the joiner waits for an admin's approval.
+    pub needs_approval: bool,
+    /// What it takes to read the answer and seal the welcome, for an approval-free code:
+    /// any member admits its joiner. `None` for an approval code.
+    pub secret: Option<InviteSecret>,
+    /// For an approval code: its secret sealed to each admin's seal key (HPKE), so that
+    /// only admins can read who answers it.
+    pub sealed: BTreeMap<IdentityKey, SealedSecret>,
+}
+
+/// An invite secret sealed to one admin (HPKE base mode, `engine/invite.rs`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedSecret {
+    /// The KEM output.
+    #[serde(with = "serde_bytes")]
+    pub kem: Vec<u8>,
+    /// The ciphertext.
+    #[serde(with = "serde_bytes")]
+    pub ct: Vec<u8>,
 }
 
 /// Why a state change is refused; the text completes "NAME tried to …".
@@ -141,7 +180,23 @@ impl GroupState {
                     next_entry: v1.next_entry,
                     disappear_secs: v1.disappear_secs,
                     history: v1.history,
-                    invites: v1.invites,
+                    // Approval codes of version 1 carried their secret for everyone: it
+                    // is not kept (such a code no longer admits anyone).
+                    invites: v1
+                        .invites
+                        .into_iter()
+                        .map(|(slot, i)| {
+                            let approval = i.secret.needs_approval;
+                            let open = OpenInvite {
+                                by: i.by,
+                                expires_at: i.secret.expires_at,
+                                needs_approval: approval,
+                                secret: (!approval).then_some(i.secret),
+                                sealed: BTreeMap::new(),
+                            };
+                            (slot, open)
+                        })
+                        .collect(),
                     admin_keys: BTreeMap::new(),
                 },
                 _ => return None,
@@ -173,13 +228,28 @@ impl GroupState {
                     && e.text.len() <= MAX_BOARD_TEXT_BYTES
                     && e.id < self.next_entry
             })
-            && self.invites.iter().all(|(slot, i)| *slot == i.secret.slot)
+            && self.invites.iter().all(|(slot, i)| {
+                let secret_ok = match &i.secret {
+                    Some(secret) => {
+                        secret.slot == *slot
+                            && !i.needs_approval
+                            && !secret.needs_approval
+                            && secret.expires_at == i.expires_at
+                    }
+                    None => i.needs_approval,
+                };
+                secret_ok
+                    && i.sealed.len() <= MAX_OPEN_INVITES
+                    && i.sealed
+                        .values()
+                        .all(|s| s.kem.len() + s.ct.len() <= MAX_SEALED_SECRET)
+            })
             && self.admin_keys.keys().all(|a| self.admins.contains(a))
     }
 
     /// The relay admin keys of the admins, as the relay should hold them.
     pub fn relay_admin_keys(&self) -> Vec<[u8; 32]> {
-        let mut keys: Vec<[u8; 32]> = self.admin_keys.values().copied().collect();
+        let mut keys: Vec<[u8; 32]> = self.admin_keys.values().map(|k| k.relay).collect();
         keys.sort_unstable();
         keys.dedup();
         keys
@@ -189,7 +259,7 @@ impl GroupState {
     pub fn admin_with_key(&self, key: &[u8; 32]) -> Option<IdentityKey> {
         self.admin_keys
             .iter()
-            .find(|(_, k)| *k == key)
+            .find(|(_, k)| k.relay == *key)
             .map(|(a, _)| *a)
     }
 
@@ -199,7 +269,17 @@ impl GroupState {
         let mut next = self.clone();
         next.admins.retain(|a| members.contains(a));
         next.admin_keys.retain(|a, _| next.admins.contains(a));
+        for i in next.invites.values_mut() {
+            i.sealed.retain(|a, _| next.admins.contains(a));
+        }
         next
+    }
+
+    /// Whether a change from `self` to `next` must close every open invite: someone
+    /// leaves the group or stops being an admin, and could answer, read or burn the
+    /// codes whose secrets they hold.
+    pub fn closes_invites(&self, next: &GroupState, removes_someone: bool) -> bool {
+        removes_someone || self.admins.iter().any(|a| !next.admins.contains(a))
     }
 
     /// The group context extensions that carry this state (with the required
@@ -276,10 +356,10 @@ pub fn check_change(
     if let [slot] = used.as_slice() {
         let invite = &old.invites[*slot];
         expected.invites.remove(*slot);
-        if expected == *new && adds == 1 && !invite.secret.needs_approval {
+        if expected == *new && adds == 1 && !invite.needs_approval {
             return Ok(());
         }
-        if invite.secret.needs_approval && adds == 1 {
+        if invite.needs_approval && adds == 1 {
             return Err("admit someone whom no admin approved".into());
         }
     }
@@ -352,7 +432,7 @@ pub fn describe_change(
     }
     for (slot, i) in &new.invites {
         if !old.invites.contains_key(slot) {
-            out.push(if i.secret.needs_approval {
+            out.push(if i.needs_approval {
                 format!("{by} made an invite that needs an admin's approval")
             } else {
                 format!("{by} made an invite")
@@ -398,14 +478,17 @@ mod tests {
     fn invite(slot: u8, approval: bool) -> OpenInvite {
         OpenInvite {
             by: A,
-            secret: InviteSecret {
+            expires_at: 10,
+            needs_approval: approval,
+            secret: (!approval).then(|| InviteSecret {
                 slot: [slot; 32],
                 slot_key: [0; 32],
                 eph_secret: [0; 32],
                 manage_token: [0; 32],
                 expires_at: 10,
-                needs_approval: approval,
-            },
+                needs_approval: false,
+            }),
+            sealed: BTreeMap::new(),
         }
     }
 
@@ -440,7 +523,13 @@ mod tests {
         assert_eq!(GroupState::decode(&v3), None);
         // An admin key of a non-admin: refused.
         let mut stray = s.clone();
-        stray.admin_keys.insert(B, [5; 32]);
+        stray.admin_keys.insert(
+            B,
+            AdminKeys {
+                relay: [5; 32],
+                seal: [6; 32],
+            },
+        );
         assert_eq!(GroupState::decode(&stray.encode()), None);
     }
 

@@ -133,6 +133,7 @@ impl Client {
         }
         // Caught up to the log's end (see `drop_stale_unconfirmed`).
         self.drop_stale_unconfirmed(group)?;
+        Box::pin(self.check_admissions(group, &mut report)).await?;
         if admin_work {
             // Boxed: admitting posts commits and messages, which catch up first.
             Box::pin(self.repair(group)).await?;
@@ -623,6 +624,27 @@ impl Client {
         if let Err(why) = verdict {
             offense.get_or_insert(why);
         }
+        // An admission names the invite it used (the one it closes). It must not have
+        // expired, and a member's must add the one who really answered that code: checked
+        // against the relay's answer at the end of this sync (`check_admissions`).
+        let admission = if added.is_empty() {
+            None
+        } else {
+            old.invites
+                .iter()
+                .find(|(k, _)| !new.invites.contains_key(*k))
+        };
+        if let Some((slot, inv)) = admission {
+            if inv.expires_at < msg.stored_at {
+                offense
+                    .get_or_insert_with(|| "admit someone with an invite that had expired".into());
+            }
+            if let ([joiner], Some(secret), false) =
+                (added.as_slice(), &inv.secret, committer_admin)
+            {
+                self.note_admission_check(g, *slot, secret.clone(), *joiner, committer, msg.seq)?;
+            }
+        }
         let self_removed = staged.self_removed();
         m.merge_staged_commit(&self.provider, staged).map_err(mls)?;
         let mut mem = self.commit_memory(&g.relay_group)?;
@@ -681,6 +703,15 @@ impl Client {
             }
             g.state = new.clone();
         }
+        if changed {
+            let closed: Vec<[u8; 32]> = old
+                .invites
+                .keys()
+                .filter(|k| !new.invites.contains_key(*k) && used_invite.map(|u| u.0) != Some(*k))
+                .copied()
+                .collect();
+            self.tell_closed_codes(g, msg.seq, &closed, report)?;
+        }
         self.update_taint(g, &m);
         // Join requests whose invite is no longer open were decided by another admin.
         let accepted = g.state.clone();
@@ -731,6 +762,10 @@ impl Client {
             sender: Some(self.identity()),
             own: true,
             kind: RecordKind::Notice(text),
+        };
+        let admitted = match &p.purpose {
+            CommitPurpose::Add { slot, .. } => Some(*slot),
+            _ => None,
         };
         match p.purpose {
             CommitPurpose::Add {
@@ -794,9 +829,17 @@ impl Client {
             new.push(note(text, 100 + base + i as u16));
         }
         self.drop_decided_requests(&g, &new_state)?;
+        let closed: Vec<[u8; 32]> = old
+            .invites
+            .keys()
+            .filter(|k| !new_state.invites.contains_key(*k) && admitted != Some(**k))
+            .copied()
+            .collect();
+        let told = self.tell_closed_codes(&g, seq, &closed, &mut SyncReport::default())?;
         for r in &new {
             self.add_record(&g, r.clone())?;
         }
+        new.extend(told);
         self.save_group(&g)?;
         Ok(new)
     }
