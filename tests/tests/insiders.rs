@@ -46,23 +46,36 @@ fn alerts(p: &Profile) -> Vec<String> {
         .collect()
 }
 
-/// Olena (admin) makes the group; Bohdan and Mallory join.
-fn group(relay: &TestRelay) -> (Profile, Profile, Profile) {
+/// Olena (admin) makes the group; each of `names` joins with a code of hers.
+fn group_of(relay: &TestRelay, names: &[&str]) -> (Profile, Vec<Profile>) {
     let olena = Profile::new("Olena");
     olena.ok(&["group", "create", GROUP, "--relay", &relay.ws_url()]);
     let mut members = Vec::new();
-    for name in ["Bohdan", "Mallory"] {
+    for name in names {
         let p = Profile::new(name);
         let code = olena.ok(&["invite", GROUP]).trim().to_owned();
         join(&olena, &p, &code, GROUP);
         members.push(p);
     }
-    let mallory = members.pop().unwrap();
-    let bohdan = members.pop().unwrap();
-    for p in [&olena, &bohdan, &mallory] {
+    for p in std::iter::once(&olena).chain(&members) {
         p.ok(&["sync"]);
     }
+    (olena, members)
+}
+
+/// Olena (admin) makes the group; Bohdan and Mallory join.
+fn group(relay: &TestRelay) -> (Profile, Profile, Profile) {
+    let (olena, mut members) = group_of(relay, &["Bohdan", "Mallory"]);
+    let mallory = members.pop().unwrap();
+    let bohdan = members.pop().unwrap();
     (olena, bohdan, mallory)
+}
+
+fn member_names(p: &Profile) -> Vec<String> {
+    json(p, &["members", GROUP])
+        .iter()
+        .map(|m| m["name"].as_str().unwrap_or_default().to_owned())
+        .collect()
 }
 
 /// Garbage posted as the epoch's commit used to end the group: every later sync and
@@ -198,4 +211,141 @@ async fn the_relay_keeps_messages_at_least_a_minute() {
     let g = kith_tests::create_group(&conn).await;
     assert_eq!(conn.set_retention(g.id, 1).await.unwrap(), 60);
     assert_eq!(conn.set_retention(g.id, 3600).await.unwrap(), 3600);
+}
+
+/// A removed member (or whoever holds their laptop) kept the secrets of every open code,
+/// so could answer one under a new identity and be admitted by the next honest sync.
+/// Now a removal closes every open invite, in the state and at the relay, and the admin
+/// is told which codes died.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_removed_members_kept_invite_secrets_no_longer_open_the_door() {
+    let relay = TestRelay::start(&[]).await;
+    let (olena, bohdan, mallory) = group(&relay);
+    let code = olena.ok(&["invite", GROUP]).trim().to_owned();
+    // Mallory's client holds the group state with the code's secrets, as every member's.
+    mallory.ok(&["sync"]);
+    olena.ok(&["remove", GROUP, "Mallory"]);
+    let told = alerts(&olena);
+    assert!(
+        told.iter()
+            .any(|a| a.contains("no longer work") && a.contains(&code)),
+        "Olena is not told her code died: {told:?}"
+    );
+    // Someone Mallory hands the code to (or Mallory herself, under a new identity).
+    let sock = Profile::new("Sock");
+    let out = sock.run(&["join", &code, "--wait", "5"]);
+    assert!(!out.success(), "the closed code still opened: {out}");
+    for p in [&olena, &bohdan] {
+        p.ok(&["sync"]);
+        assert!(
+            !member_names(p).iter().any(|n| n == "Sock"),
+            "{} admitted Sock",
+            p.name()
+        );
+    }
+}
+
+/// Every member used to hold the secrets of approval codes too, and so could read the
+/// answers: the names and keys of everyone asking to join. Now they are sealed to the
+/// admins: a member's client opens none; a second admin's opens them.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_approval_codes_answers_are_read_by_admins_only() {
+    let relay = TestRelay::start(&[]).await;
+    let (olena, bohdan, mallory) = group(&relay);
+    olena.ok(&["promote", GROUP, "Bohdan"]);
+    // Bohdan's client adds his admin keys to the state; Olena's registers them.
+    bohdan.ok(&["sync"]);
+    olena.ok(&["sync"]);
+    let code = olena.ok(&["invite", GROUP, "--approve"]).trim().to_owned();
+    let iryna = Profile::new("Iryna");
+    assert!(iryna.run(&["join", &code, "--wait", "0"]).success());
+    let out = mallory.ok(&["test-evil", GROUP, "read-answers"]);
+    assert!(
+        out.contains("opened 0 answer"),
+        "a member read an answer: {out}"
+    );
+    let out = bohdan.ok(&["test-evil", GROUP, "read-answers"]);
+    assert!(
+        out.contains("opened 1 answer") && out.contains("Iryna"),
+        "the second admin cannot read it: {out}"
+    );
+    bohdan.ok(&["sync"]);
+    assert_eq!(json(&bohdan, &["requests", GROUP]).len(), 1);
+    mallory.ok(&["sync"]);
+    assert!(json(&mallory, &["requests", GROUP]).is_empty());
+}
+
+/// A patched member removes the second admin with a commit that leaves the state as it
+/// was. The remaining admin's next change used to still name the removed admin, so every
+/// other client refused it and put the group on hold for good. Now every commit names
+/// only members as admins, and the group goes on.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_member_removing_an_admin_leaves_no_hold_behind() {
+    let relay = TestRelay::start(&[]).await;
+    let (olena, members) = group_of(&relay, &["Bohdan", "Mallory", "Iryna"]);
+    let [bohdan, mallory, iryna] = [&members[0], &members[1], &members[2]];
+    olena.ok(&["promote", GROUP, "Bohdan"]);
+    for p in [bohdan, mallory, iryna] {
+        p.ok(&["sync"]);
+    }
+    let out = mallory.run_env(
+        &["test-evil", GROUP, "remove-keep-state"],
+        &[("KITH_TEST_EVIL_WHO", "Bohdan")],
+    );
+    assert!(out.success() && out.stdout.contains("posted"), "{out}");
+    iryna.ok(&["sync"]);
+    assert!(
+        alerts(iryna)
+            .iter()
+            .any(|a| a.starts_with("REFUSED: Mallory tried to remove")),
+        "{:?}",
+        alerts(iryna)
+    );
+    olena.ok(&["board", "add", GROUP, "Lawyer", "Ms Koval, Thursdays"]);
+    iryna.ok(&["sync"]);
+    let refused_olena = alerts(iryna)
+        .into_iter()
+        .filter(|a| a.starts_with("REFUSED: Olena"))
+        .collect::<Vec<_>>();
+    assert!(refused_olena.is_empty(), "{refused_olena:?}");
+    iryna.ok(&["send", GROUP, "is the lawyer still on Thursdays?"]);
+    olena.ok(&["sync"]);
+    assert!(
+        texts(&olena)
+            .iter()
+            .any(|t| t == "is the lawyer still on Thursdays?")
+    );
+}
+
+/// A member's client used to be able to admit anyone "for" an open approval-free code,
+/// whether or not they had answered it. Every other client now checks the admission
+/// against the answer the relay holds for that code, refuses one that does not match
+/// (the member added is an intruder, the group holds), and the admin's client removes
+/// the intruder.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_admission_not_bound_to_the_codes_answer_is_refused_and_undone() {
+    let relay = TestRelay::start(&[]).await;
+    let (olena, bohdan, mallory) = group(&relay);
+    let _code = olena.ok(&["invite", GROUP]).trim().to_owned();
+    let out = mallory.ok(&["test-evil", GROUP, "admit-fake"]);
+    assert!(out.contains("posted: true"), "{out}");
+    bohdan.ok(&["sync"]);
+    assert!(
+        alerts(&bohdan)
+            .iter()
+            .any(|a| a.starts_with("REFUSED: Mallory added a member")),
+        "{:?}",
+        alerts(&bohdan)
+    );
+    let held = bohdan.run(&["send", GROUP, "is this safe?"]);
+    assert!(
+        !held.success(),
+        "Bohdan sends with an intruder in the group: {held}"
+    );
+    // Olena's client checks too, and its repair removes the stranger.
+    olena.ok(&["sync"]);
+    let before = member_names(&olena).len();
+    assert_eq!(before, 3, "{:?}", member_names(&olena));
+    bohdan.ok(&["sync"]);
+    bohdan.ok(&["send", GROUP, "safe again"]);
 }
