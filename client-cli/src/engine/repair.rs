@@ -40,7 +40,16 @@ pub(crate) struct CommitMemory {
     pub last: Option<(Seq, IdentityKey, u64)>,
     /// When the group was last repaired, Unix seconds (ours or another admin's).
     pub repaired_at: u64,
+    /// The relay's retention we last warned about (so that a warning is said once).
+    pub retention_warned: u64,
+    /// A relay retention that differs from the agreed one, and since when we see it.
+    pub retention_differs: Option<(u64, u64)>,
 }
+
+/// How long a relay retention must differ from the agreed one before a member's client
+/// warns: an admin's client sets it right after its timer commit, and a member who proved
+/// access in between must not cry wolf.
+const RETENTION_GRACE_SECS: u64 = 600;
 
 const MEMORY_KEY: &[u8] = b"commits";
 
@@ -234,6 +243,84 @@ impl Client {
         };
         self.add_record(g, r.clone())?;
         report.new.push(r);
+        Ok(())
+    }
+
+    /// Every member: compares how long the relay keeps the group's messages (as it said
+    /// when we proved access) with the disappearing timer the group agreed, and says so
+    /// once when they differ: shorter, offline members lose messages; longer, the relay
+    /// keeps ciphertext the group wanted gone. Only an admin's client can set it back
+    /// (it does, on its sync).
+    pub(crate) fn check_relay_retention(
+        &self,
+        group: &GroupId,
+        report: &mut super::SyncReport,
+    ) -> Result<()> {
+        let g = self.load_group(group)?;
+        let agreed = g.state.disappear_secs;
+        let Some(held) = self.relay_retention(group) else {
+            return Ok(());
+        };
+        let floor = kith_protocol::limits::MIN_RETENTION_SECS;
+        // With a timer the relay should keep exactly max(timer, floor) (less only if its
+        // operator's limit is lower: that is said too, once).
+        let mut mem = self.commit_memory(group)?;
+        if agreed == 0 || held == agreed.max(floor) || held == agreed {
+            if mem.retention_differs.take().is_some() {
+                self.save_commit_memory(group, &mem)?;
+                self.db().commit()?;
+            }
+            return Ok(());
+        }
+        let now = now_secs();
+        match mem.retention_differs {
+            Some((h, since)) if h == held => {
+                if now.saturating_sub(since) < RETENTION_GRACE_SECS || mem.retention_warned == held
+                {
+                    return Ok(());
+                }
+            }
+            _ => {
+                mem.retention_differs = Some((held, now));
+                self.save_commit_memory(group, &mem)?;
+                self.db().commit()?;
+                return Ok(());
+            }
+        }
+        mem.retention_warned = held;
+        self.save_commit_memory(group, &mem)?;
+        let (what, next) = if held < agreed {
+            (
+                "only",
+                "members who are offline longer lose messages they have not read",
+            )
+        } else {
+            (
+                "",
+                "the relay keeps encrypted messages longer than the group wants",
+            )
+        };
+        let text = format!(
+            "The relay keeps this group's messages for {what} {}, not the {} the group \
+             agreed: {next}. An admin's client sets it back on its next sync; if it stays, \
+             the relay's operator limits it.",
+            super::state::format_duration(held),
+            super::state::format_duration(agreed)
+        )
+        .replace("for  ", "for ");
+        let r = MessageRecord {
+            shared_by: None,
+            expires: 0,
+            seq: g.cursor.saturating_sub(1),
+            sub: 800,
+            time: now_secs(),
+            sender: None,
+            own: false,
+            kind: RecordKind::Alert(text),
+        };
+        self.add_record(&g, r.clone())?;
+        report.new.push(r);
+        self.db().commit()?;
         Ok(())
     }
 

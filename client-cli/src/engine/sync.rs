@@ -134,6 +134,7 @@ impl Client {
         // Caught up to the log's end (see `drop_stale_unconfirmed`).
         self.drop_stale_unconfirmed(group)?;
         Box::pin(self.check_admissions(group, &mut report)).await?;
+        self.check_relay_retention(group, &mut report)?;
         if admin_work {
             // Boxed: admitting posts commits and messages, which catch up first.
             Box::pin(self.repair(group)).await?;
