@@ -301,3 +301,36 @@ async fn the_name_of_a_verified_contact_from_elsewhere_is_called_what_it_is() {
     );
     assert!(!seen.contains("different key"), "{seen}");
 }
+
+/// A join request from someone who takes a member's name warns the admin before they
+/// approve, and the joiner's own client says that the name was taken.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_join_request_under_a_members_name_warns_the_admin_and_the_joiner() {
+    let relay = TestRelay::start(&[]).await;
+    let olena = Profile::new("Olena");
+    create(&olena, &relay, GROUP);
+    let code = olena.ok(&["invite", GROUP, "--approve"]).trim().to_owned();
+    // Latin "Olena" against a Cyrillic "Оlena".
+    let twin = Profile::new("\u{041E}lena");
+    assert!(twin.run(&["join", &code, "--wait", "0"]).success());
+    olena.ok(&["sync"]);
+    let out = read_all(&olena);
+    assert!(
+        alerts(&out)
+            .iter()
+            .any(|a| a.contains("asks to join") && a.contains("Careful")),
+        "no warning before approving:\n{out}"
+    );
+    olena.ok(&["approve", GROUP, "1"]);
+    poll(Duration::from_secs(20), "the twin joins", || {
+        (twin.run(&["sync"]).success() && twin.run(&["read", "семья", "--all"]).success())
+            .then_some(())
+    });
+    let mine = twin.ok(&["read", "семья", "--all"]);
+    assert!(
+        alerts(&mine)
+            .iter()
+            .any(|a| a.contains("already has a member of your name")),
+        "the joiner is not told:\n{mine}"
+    );
+}

@@ -547,6 +547,29 @@ impl Client {
         let group = self.join_from_welcome(join, bundle)?;
         self.db().delete(NS_JOINS, &join.slot)?;
         self.db().commit()?;
+        // Someone here already goes by our name (or one that looks the same): say so, so
+        // that we know the others see us apart by a fingerprint.
+        let g = self.load_group(&group)?;
+        let me = self.identity();
+        let taken: Vec<String> = g
+            .names
+            .iter()
+            .filter(|(id, n)| **id != me && super::names::collides(self.name(), n))
+            .map(|(id, n)| super::names::tagged(n, id))
+            .collect();
+        if !taken.is_empty() {
+            self.alert_now(
+                &group,
+                format!(
+                    "This group already has a member of your name, or of one that looks the \
+                     same ({}). The others see you as {}; tell them your fingerprint by other \
+                     means.",
+                    taken.join(", "),
+                    super::names::tagged(self.name(), &me)
+                ),
+                &mut super::SyncReport::default(),
+            )?;
+        }
         // Tell the group our name.
         let name = self.name().to_owned();
         self.send_body(&group, Body::Profile { name }).await?;
@@ -754,9 +777,27 @@ impl Client {
                 }
                 Ok(joiner) if open.needs_approval => {
                     let fp = fingerprint(&joiner.identity);
+                    let lookalike: Vec<String> = g
+                        .names
+                        .iter()
+                        .filter(|(id, n)| {
+                            **id != joiner.identity && super::names::collides(&joiner.name, n)
+                        })
+                        .map(|(id, n)| super::names::tagged(n, id))
+                        .collect();
+                    let careful = if lookalike.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            " Careful: the group already has a member of this name, or of one \
+                             that looks the same ({}). Compare fingerprints with the person \
+                             before approving.",
+                            lookalike.join(", ")
+                        )
+                    };
                     let text = format!(
                         "{} [{}] asks to join (invited by {}): `kith requests` to see, \
-                         `kith approve` or `kith deny` to decide",
+                         `kith approve` or `kith deny` to decide.{careful}",
                         joiner.name,
                         &fp[..9],
                         self.display_name(group, &open.by)
