@@ -1471,17 +1471,18 @@ impl Client {
         self.save_group(&g)?;
         self.db().commit()?;
         let conn = self.conn(&g.relay).await?;
-        match conn
-            .post(
-                g.relay_group,
-                epoch,
-                PostKind::Commit {
-                    next_access_key: next_key.public(),
-                },
-                payload,
-            )
-            .await
+        let kind = PostKind::Commit {
+            next_access_key: next_key.public(),
+        };
+        let mut posted = conn.post(g.relay_group, epoch, kind, payload.clone()).await;
+        if matches!(posted, Err(RelayError::Relay(ErrorCode::CommitLocked))) && self.relay_admin(&g)
         {
+            // Locked after a repair: an admin proves their admin key and commits.
+            conn.admin_auth(g.relay_group, &self.admin_key(&g.mls_group_id))
+                .await?;
+            posted = conn.post(g.relay_group, epoch, kind, payload).await;
+        }
+        match posted {
             Ok(seq) => {
                 // Others may have posted in this epoch after our last fetch; those come
                 // before our commit in the log and must be read under this epoch's

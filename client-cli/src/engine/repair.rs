@@ -72,7 +72,7 @@ impl Client {
     }
 
     /// Whether this client may use the group's admin requests at the relay.
-    fn relay_admin(&self, g: &GroupRecord) -> bool {
+    pub(crate) fn relay_admin(&self, g: &GroupRecord) -> bool {
         let me = self.identity();
         g.status == GroupStatus::Active
             && g.state.is_admin(&me)

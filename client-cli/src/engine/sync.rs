@@ -587,7 +587,14 @@ impl Client {
             };
             let leaving = proposer == Some(id) || g.leaving.contains(&id);
             if !leaving && !committer_admin {
-                offense.get_or_insert_with(|| "remove a member without being an admin".into());
+                // A removal cannot be undone by a repair (the removed member would have
+                // to be invited again, and a removed last admin could not even do that):
+                // not merged at all. Like a commit nobody can process, an admin's client
+                // voids it at the relay (`repair`), and the group goes on from before it.
+                return Err(hostile(format!(
+                    "{cname} tried to remove {} without being an admin",
+                    self.display_name(&g.relay_group, &id)
+                )));
             }
             removed.push((id, leaving));
         }
