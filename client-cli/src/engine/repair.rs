@@ -195,11 +195,10 @@ impl Client {
         let epoch = self.mls_group(g)?.epoch().as_u64();
         let text = match record {
             RepairRecord::Voided { from, by: key } if epoch == msg.epoch => format!(
-                "{} voided a commit (message {from}) that no member's client could read, \
-                 and what came after it: one member posted something no client can process, \
-                 which would have stopped the group. Such a commit is not signed in a way \
-                 anyone can check, so who sent it cannot be known. Nothing you sent or \
-                 received is lost; for a while only admins can change the group.",
+                "{} voided a commit (message {from}) that members' clients refused to follow, \
+                 and what came after it, which would otherwise have stopped the group. The \
+                 group goes on from before it. Nothing you sent or received is lost; for a \
+                 while only admins can change the group.",
                 by(&key)
             ),
             RepairRecord::Voided { from, by: key } => format!(

@@ -304,8 +304,14 @@ impl Client {
                         &g,
                         &msg,
                         format!(
-                            "refused a commit: {why}. No client can follow it; an admin's \
-                             client voids it on its next sync."
+                            "refused a commit: {why}.{} No client follows it; an admin's \
+                             client voids it on its next sync.",
+                            if why.contains(" tried to ") {
+                                ""
+                            } else {
+                                " Such a commit is not signed in a way anyone can check, so \
+                                 who sent it cannot be known."
+                            }
                         ),
                         report,
                     )?;
