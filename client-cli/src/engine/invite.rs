@@ -162,24 +162,13 @@ impl Client {
         if codes.is_empty() {
             return Ok(None);
         }
-        let r = MessageRecord {
-            shared_by: None,
-            expires: 0,
-            seq,
-            sub: 600,
-            time: now_secs(),
-            sender: None,
-            own: false,
-            kind: RecordKind::Alert(format!(
-                "Someone left the group or stopped being an admin, so every open invite was \
+        let text = format!(
+            "Someone left the group or stopped being an admin, so every open invite was \
                  closed: whoever held its secret could otherwise still use it. These codes of \
                  yours no longer work: {}. To let someone in, make a new code with `kith invite`.",
-                codes.join(", ")
-            )),
-        };
-        self.add_record(g, r.clone())?;
-        report.new.push(r.clone());
-        Ok(Some(r))
+            codes.join(", ")
+        );
+        self.alert_at(g, seq, 600, text, report).map(Some)
     }
 
     /// Remembers to check a member's admission against the relay's answer.
@@ -269,18 +258,7 @@ impl Client {
                 self.update_taint(&mut g, &m);
                 self.save_group(&g)?;
             }
-            let r = MessageRecord {
-                shared_by: None,
-                expires: 0,
-                seq: check.seq,
-                sub: 650,
-                time: now_secs(),
-                sender: None,
-                own: false,
-                kind: RecordKind::Alert(text),
-            };
-            self.add_record(&g, r.clone())?;
-            report.new.push(r);
+            self.alert_at(&g, check.seq, 650, text, report)?;
         }
         self.db().commit()?;
         Ok(())

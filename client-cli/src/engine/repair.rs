@@ -176,12 +176,8 @@ impl Client {
             .ok()
             .and_then(|b| RepairRecord::decode(b).ok());
         let Some(record) = record else {
-            return self.notice_alert(
-                g,
-                msg,
-                "the relay sent a repair record that does not parse".into(),
-                report,
-            );
+            let text = "the relay sent a repair record that does not parse".to_owned();
+            return self.alert_at(g, msg.seq, 0, text, report).map(drop);
         };
         self.authed.retain(|(_, grp, _)| *grp != g.relay_group);
         let by = |k: &[u8; 32]| match g.state.admin_with_key(k) {
@@ -220,29 +216,7 @@ impl Client {
                 )
             }
         };
-        self.notice_alert(g, msg, text, report)
-    }
-
-    fn notice_alert(
-        &self,
-        g: &GroupRecord,
-        msg: &Message,
-        text: String,
-        report: &mut super::SyncReport,
-    ) -> Result<()> {
-        let r = MessageRecord {
-            shared_by: None,
-            expires: 0,
-            seq: msg.seq,
-            sub: 0,
-            time: now_secs(),
-            sender: None,
-            own: false,
-            kind: RecordKind::Alert(text),
-        };
-        self.add_record(g, r.clone())?;
-        report.new.push(r);
-        Ok(())
+        self.alert_at(g, msg.seq, 0, text, report).map(drop)
     }
 
     /// Every member: compares how long the relay keeps the group's messages (as it said
@@ -307,18 +281,7 @@ impl Client {
             super::state::format_duration(agreed)
         )
         .replace("for  ", "for ");
-        let r = MessageRecord {
-            shared_by: None,
-            expires: 0,
-            seq: g.cursor.saturating_sub(1),
-            sub: 800,
-            time: now_secs(),
-            sender: None,
-            own: false,
-            kind: RecordKind::Alert(text),
-        };
-        self.add_record(&g, r.clone())?;
-        report.new.push(r);
+        self.alert_at(&g, g.cursor.saturating_sub(1), 800, text, report)?;
         self.db().commit()?;
         Ok(())
     }

@@ -213,17 +213,19 @@ impl Client {
         text: String,
         report: &mut SyncReport,
     ) -> Result<()> {
-        self.alert_at(g, msg.seq, 0, text, report)
+        self.alert_at(g, msg.seq, 0, text, report).map(drop)
     }
 
-    fn alert_at(
+    /// Records an alert filed at `(seq, sub)` of the group's history (not committed: the
+    /// caller's commit of the store carries it), and returns it.
+    pub(crate) fn alert_at(
         &self,
         g: &GroupRecord,
         seq: u64,
         sub: u16,
         text: String,
         report: &mut SyncReport,
-    ) -> Result<()> {
+    ) -> Result<MessageRecord> {
         let r = MessageRecord {
             shared_by: None,
             expires: 0,
@@ -235,8 +237,8 @@ impl Client {
             kind: RecordKind::Alert(text),
         };
         self.add_record(g, r.clone())?;
-        report.new.push(r);
-        Ok(())
+        report.new.push(r.clone());
+        Ok(r)
     }
 
     fn advance(&self, group: &GroupId, seq: u64) -> Result<()> {
