@@ -641,11 +641,7 @@ impl Relay {
         }
         if matches!(kind, PostKind::Commit { .. })
             && now_secs() < st.meta.commit_lock_until
-            && !admin.is_some_and(|k| {
-                self.store
-                    .admin_keys(group)
-                    .is_ok_and(|keys| keys.contains(k))
-            })
+            && !admin.is_some_and(|k| self.has_admin_key(group, k).unwrap_or(false))
         {
             return Err(ErrorCode::CommitLocked);
         }

@@ -44,6 +44,19 @@ impl Relay {
         self.store.admin_keys(group).map_err(internal)
     }
 
+    /// Whether `key` is one of the group's admin keys.
+    pub(super) fn has_admin_key(
+        &self,
+        group: &GroupId,
+        key: &AdminPublicKey,
+    ) -> Result<bool, ErrorCode> {
+        Ok(self
+            .store
+            .admin_keys(group)
+            .map_err(internal)?
+            .contains(key))
+    }
+
     /// Whether `caller` may use the group's admin requests: it proved a key that is
     /// still one of the group's, or the group has no admin keys yet (made before they
     /// existed) and it holds the current epoch, as every member of such a group does.
@@ -129,7 +142,7 @@ impl Relay {
         let _writing = self.writing()?;
         let state = self.state(group)?;
         let mut st = state.lock().expect("group lock poisoned");
-        if !self.store.admin_keys(group).map_err(internal)?.contains(by) {
+        if !self.has_admin_key(group, by)? {
             return Err(ErrorCode::Forbidden);
         }
         let commit = match self.store.message(group, seq).map_err(internal)? {
@@ -178,7 +191,7 @@ impl Relay {
         let _writing = self.writing()?;
         let state = self.state(group)?;
         let mut st = state.lock().expect("group lock poisoned");
-        if !self.store.admin_keys(group).map_err(internal)?.contains(by) {
+        if !self.has_admin_key(group, by)? {
             return Err(ErrorCode::Forbidden);
         }
         if epoch != st.meta.epoch {
