@@ -625,6 +625,16 @@ impl Conn {
                     Ok(info) => info,
                     Err(code) => return self.reject(id, code),
                 };
+                // The signature is checked even when the connection already holds this
+                // authorization: an answer is a statement that this proof was good.
+                let key = match relay.access_key(&group, epoch) {
+                    Ok(Some(key)) => key,
+                    Ok(None) => return self.reject(id, ErrorCode::Unauthorized),
+                    Err(code) => return self.reject(id, code),
+                };
+                if !access::verify_auth(&key, &nonce, &group, epoch, &signature) {
+                    return self.reject(id, ErrorCode::AuthFailed);
+                }
                 if self
                     .auth
                     .get(&group)
@@ -636,14 +646,6 @@ impl Conn {
                     || (!self.auth.contains_key(&group) && self.auth.len() >= MAX_GROUPS)
                 {
                     return self.reject(id, ErrorCode::TooMany);
-                }
-                let key = match relay.access_key(&group, epoch) {
-                    Ok(Some(key)) => key,
-                    Ok(None) => return self.reject(id, ErrorCode::Unauthorized),
-                    Err(code) => return self.reject(id, code),
-                };
-                if !access::verify_auth(&key, &nonce, &group, epoch, &signature) {
-                    return self.reject(id, ErrorCode::AuthFailed);
                 }
                 let entry = self.auth.entry(group).or_default();
                 if entry.resets != info.resets {

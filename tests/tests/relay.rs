@@ -609,3 +609,49 @@ async fn one_connection_follows_at_most_64_groups() {
     assert_eq!(r, Err(relay_err(ErrorCode::TooMany)), "a 65th group");
     s.ping().await.unwrap();
 }
+
+/// A second `Auth` for a (group, epoch) the connection already holds is still checked:
+/// a bad signature gets `auth_failed`, not `Authorized` (found by a client written from
+/// docs/PROTOCOL.md alone).
+#[tokio::test]
+async fn a_repeated_auth_is_verified_too() {
+    let relay = TestRelay::start(&[]).await;
+    let owner = relay.connect().await;
+    let g = create_group(&owner).await;
+    owner.auth(g.id, 0, &g.key).await.unwrap();
+    let fresh = || async {
+        match owner.request(Request::Challenge).await.unwrap() {
+            Response::Challenge { nonce } => nonce,
+            other => panic!("{other:?}"),
+        }
+    };
+    let nonce = fresh().await;
+    assert_eq!(
+        owner
+            .request(Request::Auth {
+                group: g.id,
+                epoch: 0,
+                nonce,
+                signature: [0; 64],
+            })
+            .await,
+        Err(relay_err(ErrorCode::AuthFailed)),
+        "64 zero bytes are not a signature"
+    );
+    let nonce = fresh().await;
+    assert!(matches!(
+        owner
+            .request(Request::Auth {
+                group: g.id,
+                epoch: 0,
+                nonce,
+                signature: g.key.sign_auth(&nonce, &g.id, 0),
+            })
+            .await,
+        Ok(Response::Authorized { .. })
+    ));
+    // The failed attempt took nothing away: the connection still posts.
+    post_app(&owner, g.id, 0, payload("still in"))
+        .await
+        .unwrap();
+}
