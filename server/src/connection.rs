@@ -50,7 +50,7 @@ const MAX_BAD_FRAMES: u32 = 16;
 /// Invite lookups that find nothing, before the connection is closed: codes are not
 /// guessable, so a client that misses this often is guessing.
 const MAX_INVITE_MISSES: u32 = 16;
-/// Rate-limited frames in a row tolerated before the connection is closed.
+/// Rate-limited frames in a row: the answer to the last of them comes with the close.
 const MAX_RATE_STRIKES: u32 = 64;
 
 /// Per-connection settings.
@@ -256,8 +256,20 @@ pub async fn serve<S>(
     let first = match hello {
         Ok(Some(Ok(WsMessage::Binary(b)))) => ClientFrame::decode(&b).ok(),
         Ok(Some(Ok(_))) => None,
-        _ => {
+        Ok(None) => return,
+        Ok(Some(Err(e))) => {
+            use tokio_tungstenite::tungstenite::Error;
             relay.metrics.reject("handshake");
+            let code = match e {
+                Error::Capacity(_) => CloseCode::Size,
+                _ => CloseCode::Protocol,
+            };
+            close(&mut ws, code, cfg.write_timeout).await;
+            return;
+        }
+        Err(_) => {
+            relay.metrics.reject("handshake");
+            close(&mut ws, CloseCode::Policy, cfg.write_timeout).await;
             return;
         }
     };
@@ -369,7 +381,16 @@ async fn close<S: AsyncRead + AsyncWrite + Unpin>(
         code,
         reason: "".into(),
     };
-    let _ = tokio::time::timeout(timeout, ws.close(Some(frame))).await;
+    let _ = tokio::time::timeout(timeout, async {
+        if ws.close(Some(frame)).await.is_err() {
+            return;
+        }
+        // Read on until the client's close answer: closing a socket with unread bytes
+        // makes the kernel reset the connection, and the client would lose the close
+        // code and the answers just sent.
+        while let Some(Ok(_)) = ws.next().await {}
+    })
+    .await;
 }
 
 impl Conn {
@@ -460,6 +481,7 @@ impl Conn {
                                 close(ws, CloseCode::Size, cfg.write_timeout).await;
                             } else {
                                 relay.metrics.reject("protocol");
+                                close(ws, CloseCode::Protocol, cfg.write_timeout).await;
                             }
                             return;
                         }
@@ -475,7 +497,7 @@ impl Conn {
                         rate_strikes += 1;
                         relay.metrics.reject(ErrorCode::RateLimited.slug());
                         let id = match &frame { Some(Ok(f)) => f.id, _ => 0 };
-                        if rate_strikes > MAX_RATE_STRIKES {
+                        if rate_strikes >= MAX_RATE_STRIKES {
                             Reply::Close(err(id, ErrorCode::RateLimited), CloseCode::Policy)
                         } else {
                             Reply::Now(err(id, ErrorCode::RateLimited))
@@ -520,6 +542,12 @@ impl Conn {
                             pending.push(answer);
                         }
                         Reply::Close(frame, code) => {
+                            // Answers already made durable go out before the last word.
+                            while let Some((answer, _)) = pending.next().await {
+                                if send(ws, &relay, answer.encode().into(), cfg.write_timeout).await.is_err() {
+                                    return;
+                                }
+                            }
                             let _ = send(ws, &relay, frame.encode().into(), cfg.write_timeout).await;
                             close(ws, code, cfg.write_timeout).await;
                             return;
