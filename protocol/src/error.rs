@@ -111,6 +111,9 @@ error_codes! {
     /// An admin repaired the group a moment ago and, for a while, accepts commits only
     /// from admin connections (see `VoidFrom`).
     CommitLocked = 26, "commit_locked", "after a repair, only the group's admins may commit for a while; try later";
+    /// The relay holds as many invites (invitations, answers, welcomes) as its operator
+    /// allows; nothing was stored. Slots free up as invites are used or expire.
+    InvitesFull = 27, "invites_full", "the relay holds as many invites as it can store; nothing was stored; try again later";
 }
 
 impl Serialize for ErrorCode {

@@ -289,6 +289,7 @@ fn gc(settings: &Settings, json: bool) -> anyhow::Result<()> {
             max_group_bytes: settings.max_group_bytes,
             max_group_messages: settings.max_group_messages,
             max_group_blob_bytes: settings.max_group_blob_bytes,
+            max_invite_bytes: settings.max_invite_bytes,
             creation_secret: None,
         },
     )?;

@@ -69,6 +69,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "KITH_RELAY_MAX_GROUP_BLOB_BYTES", value_name = "SIZE", value_parser = parse_size)]
     pub max_group_blob_bytes: Option<u64>,
 
+    /// Most bytes all invite slots together hold (invitations, answers, welcomes);
+    /// beyond it new ones are refused (invites_full). [default: 256MiB]
+    #[arg(long, global = true, env = "KITH_RELAY_MAX_INVITE_BYTES", value_name = "SIZE", value_parser = parse_size)]
+    pub max_invite_bytes: Option<u64>,
+
     /// Most messages kept per group; the oldest go first. [default: 1000000]
     #[arg(
         long,
@@ -147,6 +152,7 @@ struct FileConfig {
     retention_interval: Option<Duration>,
     max_group_bytes: Option<SizeValue>,
     max_group_blob_bytes: Option<SizeValue>,
+    max_invite_bytes: Option<SizeValue>,
     max_group_messages: Option<u64>,
     max_connections: Option<usize>,
     #[serde(default, with = "humantime_serde")]
@@ -217,6 +223,8 @@ pub struct Settings {
     pub max_group_messages: u64,
     /// Per-group blob byte quota.
     pub max_group_blob_bytes: u64,
+    /// Relay-wide cap on invite-slot bytes.
+    pub max_invite_bytes: u64,
     /// Global connection cap.
     pub max_connections: usize,
     /// Upgrade + Hello deadline.
@@ -248,6 +256,7 @@ impl Default for Settings {
             max_group_bytes: 1 << 30,
             max_group_messages: 1_000_000,
             max_group_blob_bytes: 1 << 30,
+            max_invite_bytes: 256 << 20,
             max_connections: 10_000,
             handshake_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(300),
@@ -335,6 +344,11 @@ impl Settings {
                 file.max_group_blob_bytes,
                 d.max_group_blob_bytes,
             )?,
+            max_invite_bytes: size(
+                cli.max_invite_bytes,
+                file.max_invite_bytes,
+                d.max_invite_bytes,
+            )?,
             max_group_messages: cli
                 .max_group_messages
                 .or(file.max_group_messages)
@@ -385,6 +399,9 @@ impl Settings {
         }
         if self.max_group_bytes < kith_protocol::limits::MAX_PAYLOAD as u64 {
             anyhow::bail!("max-group-bytes must hold at least one largest message (1MiB)");
+        }
+        if self.max_invite_bytes < kith_protocol::limits::MAX_PAYLOAD as u64 {
+            anyhow::bail!("max-invite-bytes must hold at least one largest welcome (1MiB)");
         }
         if self.outbox_bytes < kith_protocol::limits::MAX_FRAME {
             anyhow::bail!("outbox-bytes must hold at least one largest frame (1.1MiB)");

@@ -38,6 +38,7 @@ use kith_protocol::{
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use subtle::ConstantTimeEq;
@@ -54,6 +55,9 @@ pub struct Policy {
     pub max_group_messages: u64,
     /// Per-group blob byte quota (refused beyond, never dropped).
     pub max_group_blob_bytes: u64,
+    /// Relay-wide cap on what invite slots hold (invitations, answers, welcomes):
+    /// without it, anyone could fill the disk with slots that need no group.
+    pub max_invite_bytes: u64,
     /// Creation secret, if creation is restricted.
     pub creation_secret: Option<Vec<u8>>,
 }
@@ -111,6 +115,9 @@ pub struct Relay {
     /// Woken when a group changes its retention, so that the retention task can plan
     /// its next run again.
     pub retention_changed: tokio::sync::Notify,
+    /// What the stored invite slots hold ([`Slot::stored_bytes`]), counted against
+    /// [`Policy::max_invite_bytes`]: grown before a write, given back if it fails.
+    invite_bytes: AtomicU64,
 }
 
 /// A group's state as a connection sees it ([`Relay::group_info`]).
@@ -222,8 +229,10 @@ impl Relay {
             policy,
             short: Mutex::new(short),
             retention_changed: tokio::sync::Notify::new(),
+            invite_bytes: AtomicU64::new(0),
         };
         relay.set_gauges(&groups);
+        relay.count_invite_bytes()?;
         Ok(relay)
     }
 
@@ -377,6 +386,7 @@ impl Relay {
             }
         });
         drop(groups);
+        let _ = self.count_invite_bytes();
         if let Ok(all) = self.store.groups() {
             self.set_gauges(&all);
             let max = self.max_retention();
@@ -386,6 +396,52 @@ impl Relay {
                 .map(|(id, m)| (*id, m.retention_secs))
                 .collect();
         }
+    }
+
+    /// Counts what the stored slots hold, from the store.
+    fn count_invite_bytes(&self) -> Result<(), StoreError> {
+        let mut total = 0;
+        for (key, _) in self.store.slot_expiries()? {
+            total += self.store.slot(&key)?.map_or(0, |s| s.stored_bytes());
+        }
+        self.invite_bytes.store(total, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Swaps a slot ([`Store::swap_slot`]) within the relay-wide invite cap.
+    fn swap_slot(
+        &self,
+        key: &SlotKey,
+        old: Option<&Slot>,
+        new: Option<&Slot>,
+    ) -> Result<bool, ErrorCode> {
+        let before = old.map_or(0, Slot::stored_bytes);
+        let after = new.map_or(0, Slot::stored_bytes);
+        let grow = after.saturating_sub(before);
+        if grow > 0 {
+            let cap = self.policy.max_invite_bytes;
+            self.invite_bytes
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                    n.checked_add(grow).filter(|&t| t <= cap)
+                })
+                .map_err(|_| ErrorCode::InvitesFull)?;
+        }
+        let swapped = self.store.swap_slot(key, old, new);
+        let give_back = match swapped {
+            Ok(true) => before.saturating_sub(after),
+            _ => grow,
+        };
+        self.release_invite_bytes(give_back);
+        swapped.map_err(internal)
+    }
+
+    fn release_invite_bytes(&self, n: u64) {
+        // Saturating: a roll-back may have recounted meanwhile.
+        let _ = self
+            .invite_bytes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| {
+                Some(t.saturating_sub(n))
+            });
     }
 
     fn set_gauges(&self, groups: &[(GroupId, GroupMeta)]) {
@@ -792,11 +848,7 @@ impl Relay {
             answer: None,
             welcome: None,
         };
-        if self
-            .store
-            .swap_slot(&slot_key(slot), None, Some(&new))
-            .map_err(internal)?
-        {
+        if self.swap_slot(&slot_key(slot), None, Some(&new))? {
             Ok(self.durable(expires_at, None))
         } else {
             Err(ErrorCode::SlotExists)
@@ -834,11 +886,7 @@ impl Relay {
         loop {
             let old = load(self)?;
             let new = change(&old)?;
-            if self
-                .store
-                .swap_slot(key, Some(&old), new.as_ref())
-                .map_err(internal)?
-            {
+            if self.swap_slot(key, Some(&old), new.as_ref())? {
                 return Ok(());
             }
         }
@@ -1015,6 +1063,7 @@ impl Relay {
                 && let Some(slot) = self.store.slot(&key)?
                 && self.store.swap_slot(&key, Some(&slot), None)?
             {
+                self.release_invite_bytes(slot.stored_bytes());
                 removed_slots += 1;
             }
         }

@@ -64,6 +64,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
             max_group_bytes: settings.max_group_bytes,
             max_group_messages: settings.max_group_messages,
             max_group_blob_bytes: settings.max_group_blob_bytes,
+            max_invite_bytes: settings.max_invite_bytes,
             creation_secret: settings.creation_secret.clone(),
         },
     )?);

@@ -194,6 +194,15 @@ pub struct Slot {
     pub welcome: Option<Vec<u8>>,
 }
 
+impl Slot {
+    /// The bytes it holds that a client chose (what the relay-wide invite cap counts).
+    pub fn stored_bytes(&self) -> u64 {
+        (self.invitation.len()
+            + self.answer.as_ref().map_or(0, Vec::len)
+            + self.welcome.as_ref().map_or(0, Vec::len)) as u64
+    }
+}
+
 /// The key a slot is stored under: a hash of its id, so that the data dir does not hold
 /// the id an invitee presents.
 pub type SlotKey = [u8; 32];
