@@ -112,7 +112,7 @@ error_codes! {
     /// from admin connections (see `VoidFrom`).
     CommitLocked = 26, "commit_locked", "after a repair, only the group's admins may commit for a while; try later";
     /// The relay holds as many invites (invitations, answers, welcomes) as its operator
-    /// allows; nothing was stored. Slots free up as invites are used or expire.
+    /// allows; nothing was stored. Room comes back as invites are deleted or expire.
     InvitesFull = 27, "invites_full", "the relay holds as many invites as it can store; nothing was stored; try again later";
 }
 

@@ -3,6 +3,7 @@
 
 use crate::tls::TlsFiles;
 use clap::Parser;
+use kith_protocol::limits::{MAX_INVITE_BLOB, MAX_PAYLOAD};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -397,11 +398,14 @@ impl Settings {
         if let Some((name, _)) = positive.iter().find(|(_, zero)| *zero) {
             anyhow::bail!("{name} must be greater than zero");
         }
-        if self.max_group_bytes < kith_protocol::limits::MAX_PAYLOAD as u64 {
+        if self.max_group_bytes < MAX_PAYLOAD as u64 {
             anyhow::bail!("max-group-bytes must hold at least one largest message (1MiB)");
         }
-        if self.max_invite_bytes < kith_protocol::limits::MAX_PAYLOAD as u64 {
-            anyhow::bail!("max-invite-bytes must hold at least one largest welcome (1MiB)");
+        let one_slot = (MAX_PAYLOAD + 2 * MAX_INVITE_BLOB) as u64;
+        if self.max_invite_bytes < one_slot {
+            anyhow::bail!(
+                "max-invite-bytes must hold at least one largest slot (1MiB welcome + 2 x 16KiB)"
+            );
         }
         if self.outbox_bytes < kith_protocol::limits::MAX_FRAME {
             anyhow::bail!("outbox-bytes must hold at least one largest frame (1.1MiB)");

@@ -848,7 +848,15 @@ impl Relay {
             answer: None,
             welcome: None,
         };
-        if self.swap_slot(&slot_key(slot), None, Some(&new))? {
+        let key = slot_key(slot);
+        let swapped = match self.swap_slot(&key, None, Some(&new)) {
+            // A slot that exists is that, whether or not there is room.
+            Err(ErrorCode::InvitesFull) if self.store.slot(&key).map_err(internal)?.is_some() => {
+                false
+            }
+            r => r?,
+        };
+        if swapped {
             Ok(self.durable(expires_at, None))
         } else {
             Err(ErrorCode::SlotExists)
