@@ -617,6 +617,11 @@ impl Client {
                 "the welcome comes from a commit that did not close this invite",
             ));
         }
+        // A copy of this group we still hold is dead: we were removed, or away longer
+        // than the relay keeps the group's keys, and this welcome (checked above, for
+        // the group the invitation named) is how we come back. The old copy goes, its
+        // history stays.
+        let back = self.drop_dead_copy(inv.relay_group, staged.group_context().group_id())?;
         let group = staged.into_group(&self.provider).map_err(mls)?;
         let mut names = BTreeMap::new();
         for (k, v) in bundle.names {
@@ -663,17 +668,46 @@ impl Client {
                 time: now_secs(),
                 sender: Some(sender_id),
                 own: false,
-                kind: RecordKind::Notice(format!(
-                    "You joined, invited by {inviter}, admitted by {}",
-                    record
+                kind: RecordKind::Notice({
+                    let admitter = record
                         .names
                         .get(&sender_id)
                         .cloned()
-                        .unwrap_or_else(|| fingerprint(&sender_id))
-                )),
+                        .unwrap_or_else(|| fingerprint(&sender_id));
+                    if back {
+                        format!(
+                            "You are back in the group, let in again by {admitter}. What was \
+                             sent while you were out is not here."
+                        )
+                    } else {
+                        format!("You joined, invited by {inviter}, admitted by {admitter}")
+                    }
+                }),
             },
         )?;
         Ok(inv.relay_group)
+    }
+
+    /// Deletes the MLS state of a copy of `relay_group` (or of MLS group `mls_id`) this
+    /// profile still holds, keeping its history. True if there was one.
+    fn drop_dead_copy(
+        &mut self,
+        relay_group: GroupId,
+        mls_id: &openmls::group::GroupId,
+    ) -> Result<bool> {
+        let storage = self.provider.storage();
+        let had_mls = match MlsGroup::load(storage, mls_id).map_err(mls)? {
+            Some(mut m) => {
+                m.delete(storage).map_err(mls)?;
+                true
+            }
+            None => false,
+        };
+        let Some(mut old) = self.get::<GroupRecord>(super::NS_GROUPS, &relay_group.0)? else {
+            return Ok(had_mls);
+        };
+        self.forget_group_secrets(&mut old)?;
+        Ok(true)
     }
 
     /// Works through the group's open invites: delivers welcomes we still owe, admits
@@ -925,14 +959,17 @@ impl Client {
                 let Some(open) = state.invites.get(&slot) else {
                     return Ok(None); // someone else admitted (or an admin closed it)
                 };
-                if super::member_index(m, &who).is_some()
-                    || (open.needs_approval && !state.is_admin(&me))
-                {
+                // Someone who is still a member asks in again: their copy of the group is
+                // dead (they were away longer than the relay keeps the group's keys).
+                // Their old leaf goes in the same commit, which only an admin may make.
+                let old_leaf = super::member_index(m, &who);
+                if (old_leaf.is_some() || open.needs_approval) && !state.is_admin(&me) {
                     return Ok(None);
                 }
                 let mut next = state.clone();
                 next.invites.remove(&slot);
                 Ok(Some(Change {
+                    removes: old_leaf.into_iter().collect(),
                     adds: vec![kp.clone()],
                     state: Some(next),
                     purpose: CommitPurpose::Add {
@@ -940,7 +977,6 @@ impl Client {
                         identity: who,
                         name: name.clone(),
                     },
-                    ..Change::default()
                 }))
             })
             .await?;

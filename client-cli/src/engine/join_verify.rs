@@ -70,7 +70,16 @@ pub fn stage_welcome<P: OpenMlsProvider>(
             calls: Mutex::new(Vec::new()),
         },
     };
-    let staged = StagedWelcome::new_from_welcome(&staging, config, welcome, tree)
+    // A copy of the group we still hold does not stop the staging: whether it may go
+    // is the caller's decision, made after its own checks of the welcome.
+    let mut builder =
+        StagedWelcome::build_from_welcome(&staging, config, welcome).map_err(JoinError::Welcome)?;
+    if let Some(tree) = tree {
+        builder = builder.with_ratchet_tree(tree);
+    }
+    let staged = builder
+        .replace_old_group()
+        .build()
         .map_err(JoinError::Welcome)?;
     let calls = staging
         .crypto

@@ -521,9 +521,19 @@ impl Client {
                     )));
                 }
                 Err(RelayError::Relay(ErrorCode::Unauthorized)) => {
+                    // The relay forgets an epoch's key with the epoch's last message, so
+                    // this is what being away past the retention looks like; nothing here
+                    // is evidence of anything worse.
+                    let kept = match g.state.disappear_secs {
+                        0 => "the relay's limit, 30 days unless its operator set another".into(),
+                        s => state::format_duration(s),
+                    };
                     return Err(ClientError::NotMember(format!(
-                        "the relay no longer accepts this member's key for {:?} (epoch {epoch}): \
-                         its history may have expired, or the relay is misbehaving",
+                        "the relay no longer lets this copy of {:?} in (epoch {epoch}). This \
+                         happens when you were away longer than the group keeps messages \
+                         ({kept}): what was sent meanwhile is gone. To come back, ask an \
+                         admin of the group for a new invite code and run `kith join CODE`; \
+                         you keep your identity, so those who verified you need not again",
                         g.name
                     )));
                 }
@@ -1299,12 +1309,14 @@ impl Client {
             // member once the commit is merged (else every other client would refuse it,
             // and a hold nobody lifts would follow).
             let mut members_after = member_ids(&m);
+            let mut removed = BTreeSet::new();
             for r in &change.removes {
                 if let Some(x) = m.member_at(*r)
                     && let Some(id) =
                         identity::identity_of(x.credential.serialized_content(), &x.signature_key)
                 {
                     members_after.remove(&id);
+                    removed.insert(id);
                 }
             }
             for kp in &change.adds {
@@ -1321,9 +1333,9 @@ impl Client {
             // A removal, a leave, a demotion or a repair closes every open invite: whoever
             // goes keeps the secrets of the codes they could read (see SECURITY.md).
             let mut doomed = Vec::new();
-            if (repair || state.closes_invites(&next, !change.removes.is_empty()))
-                && !next.invites.is_empty()
-            {
+            // (A member let back in with a fresh leaf goes nowhere.)
+            let someone_goes = removed.iter().any(|id| !members_after.contains(id));
+            if (repair || state.closes_invites(&next, someone_goes)) && !next.invites.is_empty() {
                 for (slot, open) in std::mem::take(&mut next.invites) {
                     doomed.push((slot, self.invite_secret(&g, &slot, &open)));
                 }

@@ -676,7 +676,26 @@ impl Client {
             .invites
             .iter()
             .find(|(k, _)| !new.invites.contains_key(*k));
-        for id in &added {
+        // A member let back in (their old leaf removed, a fresh one added) is one event.
+        let back: Vec<IdentityKey> = added
+            .iter()
+            .filter(|id| removed.iter().any(|(r, _)| r == *id))
+            .copied()
+            .collect();
+        for id in &back {
+            let text = if *id == self.identity() {
+                format!("{cname} let you back in")
+            } else {
+                format!(
+                    "{cname} let {} back in with a fresh key (their copy of the group had \
+                     stopped working); same identity as before",
+                    self.display_name(&g.relay_group, id)
+                )
+            };
+            self.notice(g, msg, sub, Some(committer), text, report)?;
+            sub += 1;
+        }
+        for id in added.iter().filter(|id| !back.contains(id)) {
             let via = match used_invite {
                 Some((_, inv)) if inv.by != committer => format!(
                     " (invited by {})",
@@ -697,7 +716,7 @@ impl Client {
             )?;
             sub += 1;
         }
-        for (id, leaving) in &removed {
+        for (id, leaving) in removed.iter().filter(|(id, _)| !back.contains(id)) {
             let name = self.display_name(&g.relay_group, id);
             let text = if *id == self.identity() {
                 format!("{cname} removed you from the group")
@@ -762,6 +781,10 @@ impl Client {
         };
         let mut m = self.mls_group(&g)?;
         let old = g.state.clone();
+        let readded = match &p.purpose {
+            CommitPurpose::Add { identity, .. } => super::member_index(&m, identity).is_some(),
+            _ => false,
+        };
         m.merge_pending_commit(&self.provider).map_err(mls)?;
         // Our commits are made from the state we accept, so what they set is accepted.
         let new_state = GroupState::of(&m);
@@ -790,10 +813,16 @@ impl Client {
                 name,
             } => {
                 g.names.insert(identity, name.clone());
-                new.push(note(
-                    format!("You added {name} [{}]", &fingerprint(&identity)[..9]),
-                    0,
-                ));
+                let text = if readded {
+                    format!(
+                        "You let {name} [{}] back in with a fresh key (their copy of the \
+                         group had stopped working); same identity as before",
+                        &fingerprint(&identity)[..9]
+                    )
+                } else {
+                    format!("You added {name} [{}]", &fingerprint(&identity)[..9])
+                };
+                new.push(note(text, 0));
                 let ns = ns_invites(&g.relay_group);
                 if let Some(mut inv) = self.get::<AdminInvite>(&ns, &slot)?
                     && let (Some(key), Some(welcome)) = (inv.welcome_key.clone(), p.welcome)

@@ -1,0 +1,147 @@
+//! Nobody falls out (issue 14): a member who was removed comes back with a new code, and
+//! a dead copy of a group never blocks the new one. Real relay, real `kith` processes.
+
+use kith_tests::client::{Profile, admit_while};
+use kith_tests::*;
+use serde_json::Value;
+
+const GROUP: &str = "Families-of-the-41st";
+
+fn json(p: &Profile, args: &[&str]) -> Vec<Value> {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    p.ok(&all)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+fn texts(p: &Profile) -> Vec<String> {
+    json(p, &["read", GROUP, "--all"])
+        .iter()
+        .filter(|v| v["kind"] == "text")
+        .map(|v| v["text"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+fn join_via(admin: &Profile, joiner: &Profile, code: &str) {
+    let joining = joiner.spawn(&["join", code, "--wait", "30"]);
+    let out = admit_while(admin, joining);
+    assert!(out.success(), "join failed: {out}");
+    assert_eq!(out.stdout.trim(), format!("Joined {GROUP:?}."), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_removed_member_rejoins_with_a_new_code_and_keeps_one_group() {
+    let relay = TestRelay::start(&[]).await;
+    let olena = Profile::new("Olena");
+    olena.ok(&["group", "create", GROUP, "--relay", &relay.ws_url()]);
+    let bohdan = Profile::new("Bohdan");
+    let code = olena.ok(&["invite", GROUP]).trim().to_owned();
+    join_via(&olena, &bohdan, &code);
+    olena.ok(&["send", GROUP, "before the removal"]);
+    bohdan.ok(&["sync"]);
+
+    olena.ok(&["remove", GROUP, "Bohdan"]);
+    bohdan.ok(&["sync"]);
+    olena.ok(&["send", GROUP, "while he was out"]);
+
+    let code = olena.ok(&["invite", GROUP]).trim().to_owned();
+    join_via(&olena, &bohdan, &code);
+    olena.ok(&["send", GROUP, "welcome back"]);
+    let out = bohdan.run(&["sync"]);
+    assert!(out.success(), "sync after the rejoin: {out}");
+    let seen = texts(&bohdan);
+    assert!(seen.contains(&"welcome back".to_owned()), "{seen:?}");
+    assert!(
+        seen.contains(&"before the removal".to_owned()),
+        "what he had before stays: {seen:?}"
+    );
+    assert!(
+        !seen.contains(&"while he was out".to_owned()),
+        "nothing sent while he was out: {seen:?}"
+    );
+    let groups = json(&bohdan, &["groups"]);
+    assert_eq!(
+        groups.iter().filter(|g| g["name"] == GROUP).count(),
+        1,
+        "one group of that name: {groups:?}"
+    );
+    bohdan.ok(&["send", GROUP, "glad to be back"]);
+    olena.ok(&["sync"]);
+    assert!(texts(&olena).contains(&"glad to be back".to_owned()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_member_away_past_the_retention_is_told_plainly_and_comes_back() {
+    let relay = TestRelay::start(&["--retention", "3s", "--retention-interval", "1s"]).await;
+    let olena = Profile::new("Olena");
+    olena.ok(&["group", "create", GROUP, "--relay", &relay.ws_url()]);
+    let bohdan = Profile::new("Bohdan");
+    let code = olena.ok(&["invite", GROUP]).trim().to_owned();
+    join_via(&olena, &bohdan, &code);
+    olena.ok(&["send", GROUP, "before he left"]);
+    bohdan.ok(&["sync"]);
+    olena.ok(&["verify", GROUP, "Bohdan", "--confirm"]);
+    // While Bohdan is away, the group moves on (a commit: the board) and the relay
+    // forgets everything older than 3 s, with the epoch keys Bohdan knows.
+    olena.ok(&["board", "add", GROUP, "Lawyer", "Ms Koval"]);
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    olena.ok(&["send", GROUP, "after the relay forgot"]);
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    olena.ok(&["sync"]);
+
+    let out = bohdan.run(&["sync"]);
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(!out.success(), "{out}");
+    assert!(said.contains("away longer"), "plain words: {out}");
+    for scary in ["misbehaving", "attack", "fork", "FORK"] {
+        assert!(
+            !said.contains(scary),
+            "no alarm without evidence ({scary}): {out}"
+        );
+    }
+    // What he had stays readable.
+    assert!(texts(&bohdan).contains(&"before he left".to_owned()));
+
+    // The way back: a new code from an admin; the admin's client re-adds him in one
+    // commit, his identity (and so every verification of it) unchanged.
+    let before = json(&olena, &["members", GROUP]);
+    let code = olena.ok(&["invite", GROUP]).trim().to_owned();
+    join_via(&olena, &bohdan, &code);
+    olena.ok(&["send", GROUP, "welcome back"]);
+    bohdan.ok(&["sync"]);
+    let seen = texts(&bohdan);
+    assert!(seen.contains(&"welcome back".to_owned()), "{seen:?}");
+    assert!(seen.contains(&"before he left".to_owned()), "{seen:?}");
+    let after = json(&olena, &["members", GROUP]);
+    assert_eq!(
+        before.len(),
+        after.len(),
+        "the old leaf went: {before:?} {after:?}"
+    );
+    let bohdan_row = after
+        .iter()
+        .find(|m| m["name"] == "Bohdan")
+        .expect("Bohdan listed");
+    assert_eq!(
+        bohdan_row["verified"], true,
+        "same identity, still verified: {after:?}"
+    );
+    let told = json(&olena, &["read", GROUP, "--all"]);
+    assert!(
+        told.iter().any(|v| v["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("You let Bohdan"))),
+        "{told:?}"
+    );
+    let groups = json(&bohdan, &["groups"]);
+    assert_eq!(
+        groups.iter().filter(|g| g["name"] == GROUP).count(),
+        1,
+        "{groups:?}"
+    );
+    bohdan.ok(&["send", GROUP, "I am back"]);
+    olena.ok(&["sync"]);
+    assert!(texts(&olena).contains(&"I am back".to_owned()));
+}
