@@ -5,7 +5,7 @@
 
 use crate::engine::names::{Roster, tag};
 use crate::engine::records::{MessageRecord, RecordKind, human_size};
-use crate::engine::{Client, ClientError};
+use crate::engine::{Client, ClientError, SyncOutcome};
 use crate::identity::fingerprint;
 use crate::relay::RelayError;
 use clap::{Parser, Subcommand};
@@ -449,6 +449,10 @@ pub(crate) fn transient(e: &ClientError) -> bool {
     )
 }
 
+fn is_connect(e: &ClientError) -> bool {
+    matches!(e, ClientError::Relay(RelayError::Connect(_)))
+}
+
 /// Retries an engine call on transient relay failures with exponential backoff
 /// (0.5 s … 8 s, five retries), reconnecting in between.
 macro_rules! retry {
@@ -469,6 +473,50 @@ macro_rules! retry {
     }};
 }
 pub(crate) use retry;
+
+/// [`Client::sync_all`], with the parts that failed for a passing reason tried again
+/// (backoff as in [`retry!`]); what each pass brought is kept.
+async fn sync_everything(client: &mut Client) -> Result<Vec<SyncOutcome>, Failure> {
+    let mut delay = Duration::from_millis(500);
+    let mut merged: Vec<SyncOutcome> = Vec::new();
+    for tries in 0.. {
+        for o in client.sync_all().await? {
+            let same = merged.iter_mut().find(|m| match (m.group, o.group) {
+                (Some(a), Some(b)) => a == b,
+                // A join that failed before has no group yet: the same join, if
+                // this pass completed one of that name.
+                (None, Some(_)) => m.name == o.name && o.result.as_ref().is_ok_and(|r| r.joined),
+                (None, None) => m.name == o.name,
+                (Some(_), None) => false,
+            });
+            match (same, o.result) {
+                (None, result) => merged.push(SyncOutcome { result, ..o }),
+                (Some(m), Ok(r)) => match &mut m.result {
+                    Ok(before) => {
+                        before.new.extend(r.new);
+                        before.joined |= r.joined;
+                    }
+                    Err(_) => m.result = Ok(r),
+                },
+                // It synced before: a later pass failing takes nothing away.
+                (Some(m), Err(e)) if m.result.is_err() => m.result = Err(e),
+                (Some(_), Err(_)) => {}
+            }
+        }
+        // A relay that refuses connections is most likely down: two more tries (1.5 s)
+        // for one that restarts, not the 15 s a failing connection gets.
+        let failing = || merged.iter().filter_map(|o| o.result.as_ref().err());
+        let again = failing().any(|e| transient(e) && !is_connect(e))
+            || (tries < 2 && failing().any(transient));
+        if !again || tries == 5 {
+            break;
+        }
+        client.close().await;
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(8));
+    }
+    Ok(merged)
+}
 
 /// Runs the CLI; returns the process exit code.
 pub async fn run(cli: Cli) -> ExitCode {
@@ -717,26 +765,45 @@ async fn dispatch(client: &mut Client, command: Command, json: bool) -> Result<u
             println!("{}", client.test_evil(&id, &what, arg).await?);
         }
         Command::Sync { group } => {
-            let reports = match group {
+            let outcomes = match group {
                 Some(g) => {
                     let id = client.find_group(&g)?;
                     let r = retry!(client, client.sync_group(&id, true).await)?;
-                    vec![(id, r)]
+                    vec![SyncOutcome {
+                        group: Some(id),
+                        name: client.group_name(&id)?,
+                        result: Ok(r),
+                    }]
                 }
-                None => retry!(client, client.sync_all().await)?,
+                None => sync_everything(client).await?,
             };
-            for (id, r) in reports {
-                let name = client.group_name(&id)?;
-                if json {
-                    println!(
+            // Each group reports on its own; the exit code is that of the first failure.
+            let mut failed = None;
+            for o in outcomes {
+                let id = o.group.map(|id| id.to_hex());
+                let name = o.name;
+                match o.result {
+                    Ok(r) if json => println!(
                         "{}",
-                        serde_json::json!({"group": name, "id": id.to_hex(), "new": r.new.len(), "joined": r.joined})
-                    );
-                } else if r.joined {
-                    println!("Joined {name:?}.");
-                } else if !r.new.is_empty() {
-                    println!("{name}: {} new", r.new.len());
+                        serde_json::json!({"group": name, "id": id, "new": r.new.len(), "joined": r.joined})
+                    ),
+                    Ok(r) if r.joined => println!("Joined {name:?}."),
+                    Ok(r) if !r.new.is_empty() => println!("{name}: {} new", r.new.len()),
+                    Ok(_) => {}
+                    Err(e) => {
+                        if json {
+                            println!(
+                                "{}",
+                                serde_json::json!({"group": name, "id": id, "error": e.to_string()})
+                            );
+                        }
+                        eprintln!("kith: {name}: could not sync: {e}");
+                        failed.get_or_insert(Failure::from(e).code);
+                    }
                 }
+            }
+            if let Some(code) = failed {
+                return Ok(code);
             }
         }
         Command::Send { group, text } => {

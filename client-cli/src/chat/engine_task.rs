@@ -786,8 +786,16 @@ impl Engine<'_> {
             return;
         }
         match self.client.poll_joins().await {
-            Ok(joined) => {
-                for (group, _) in joined {
+            Ok(outcomes) => {
+                for o in outcomes {
+                    let group = match (o.group, o.result) {
+                        (Some(group), Ok(_)) => group,
+                        (_, Err(e)) => {
+                            self.failed(&format!("joining {:?}", o.name), e);
+                            continue;
+                        }
+                        (None, Ok(_)) => continue,
+                    };
                     self.emit(Event::Info(format!(
                         "You joined {}.",
                         self.group_name(&group)

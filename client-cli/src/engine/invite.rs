@@ -14,6 +14,7 @@
 //! Whoever loses a race sees the invite closed and steps back.
 
 use super::Change;
+use super::outcome::{Dead, SyncOutcome, dead_relay, note_dead};
 use super::records::*;
 use super::state::{self, GroupState, OpenInvite};
 use super::{Client, ClientError, Result, clean_name, mls, now_secs};
@@ -465,19 +466,40 @@ impl Client {
     }
 
     /// Checks every pending join for its welcome; joins the groups whose welcome came.
-    pub async fn poll_joins(&mut self) -> Result<Vec<(GroupId, super::SyncReport)>> {
+    pub async fn poll_joins(&mut self) -> Result<Vec<SyncOutcome>> {
+        self.poll_joins_in(&mut Dead::new()).await
+    }
+
+    /// [`Client::poll_joins`], skipping relays already found unreachable in this pass:
+    /// each join on its own, so that one that fails stops no other. Lists the joins that
+    /// completed or failed (not those still waiting).
+    pub(crate) async fn poll_joins_in(&mut self, dead: &mut Dead) -> Result<Vec<SyncOutcome>> {
         let joins = self.scan::<PendingJoin>(NS_JOINS)?;
         let mut out = Vec::new();
         for (_, join) in joins {
-            if let Some(group) = self.try_complete_join(&join).await? {
-                out.push((
-                    group,
-                    super::SyncReport {
+            let name = clean_name(&join.invitation.group_name, MAX_GROUP_NAME_CHARS);
+            let result = match dead.get(&join.relay) {
+                Some(why) => Err(dead_relay(why)),
+                None => self.try_complete_join(&join).await,
+            };
+            note_dead(dead, &join.relay, &result);
+            let outcome = match result {
+                Ok(None) => continue,
+                Ok(Some(group)) => SyncOutcome {
+                    group: Some(group),
+                    name,
+                    result: Ok(super::SyncReport {
                         joined: true,
                         ..Default::default()
-                    },
-                ));
-            }
+                    }),
+                },
+                Err(e) => SyncOutcome {
+                    group: None,
+                    name,
+                    result: Err(e),
+                },
+            };
+            out.push(outcome);
         }
         Ok(out)
     }
@@ -520,9 +542,25 @@ impl Client {
             }
             Err(e) => return Err(e.into()),
         };
-        let bundle = seal::open_welcome(&slot, &join.welcome_key, &blob)
-            .map_err(|_| ClientError::Hostile("the welcome does not open".into()))?;
-        let group = self.join_from_welcome(join, bundle)?;
+        let joined = match seal::open_welcome(&slot, &join.welcome_key, &blob) {
+            Ok(bundle) => self.join_from_welcome(join, bundle),
+            Err(_) => Err(ClientError::Hostile("it does not open".into())),
+        };
+        let group = match joined {
+            Ok(group) => group,
+            // A slot takes one welcome: this join can never complete, so it goes rather
+            // than fail every sync from now on.
+            Err(ClientError::Hostile(why)) => {
+                self.db().delete(NS_JOINS, &join.slot)?;
+                self.db().commit()?;
+                return Err(ClientError::Invite(format!(
+                    "the welcome to {:?} that the relay holds cannot be used ({why}), so \
+                     this join cannot complete; ask an admin for a new invite code",
+                    clean_name(&join.invitation.group_name, MAX_GROUP_NAME_CHARS)
+                )));
+            }
+            Err(e) => return Err(e),
+        };
         self.db().delete(NS_JOINS, &join.slot)?;
         self.db().commit()?;
         // Someone here already goes by our name (or one that looks the same): say so, so

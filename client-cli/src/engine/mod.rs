@@ -17,6 +17,7 @@ mod group_admin;
 mod invite;
 pub mod join_verify;
 pub mod names;
+mod outcome;
 pub mod records;
 mod repair;
 pub mod state;
@@ -25,6 +26,7 @@ mod sync;
 pub use files::{CHUNK_SIZE, FileInfo, MAX_FILE_BYTES, SavedFile, clean_file_name};
 pub use group_admin::RequestInfo;
 pub use invite::InvitePreview;
+pub use outcome::SyncOutcome;
 pub use state::{BoardEntry, GroupState};
 pub use sync::SyncReport;
 

@@ -9,6 +9,7 @@
 //! allowed to. A message that fails is recorded as an alert and skipped; the group's
 //! state is never changed by it.
 
+use super::outcome::{Dead, SyncOutcome, dead_relay, note_dead};
 use super::records::*;
 use super::state::{self, GroupState};
 use super::{Client, ClientError, Result, clean_name, clean_text, mls, now_secs};
@@ -30,21 +31,28 @@ pub struct SyncReport {
 
 impl Client {
     /// Catches up with every active group (admitting joiners where we are admin) and
-    /// completes pending joins. Returns the new records per group.
-    pub async fn sync_all(&mut self) -> Result<Vec<(GroupId, SyncReport)>> {
-        let mut out = Vec::new();
-        for (group, report) in self.poll_joins().await? {
-            out.push((group, report));
-        }
-        let ids: Vec<GroupId> = self
+    /// completes pending joins: each on its own, so that a group whose relay is down, or
+    /// that fails for any reason, stops nothing else. `Err` only if this profile's list
+    /// of groups and joins cannot be read.
+    pub async fn sync_all(&mut self) -> Result<Vec<SyncOutcome>> {
+        let mut dead = Dead::new();
+        let mut out = self.poll_joins_in(&mut dead).await?;
+        let groups: Vec<GroupRecord> = self
             .groups_raw()?
             .into_iter()
             .filter(|g| g.status == GroupStatus::Active)
-            .map(|g| g.relay_group)
             .collect();
-        for id in ids {
-            let report = self.sync_group(&id, true).await?;
-            out.push((id, report));
+        for g in groups {
+            let result = match dead.get(&g.relay) {
+                Some(why) => Err(dead_relay(why)),
+                None => self.sync_group(&g.relay_group, true).await,
+            };
+            note_dead(&mut dead, &g.relay, &result);
+            out.push(SyncOutcome {
+                group: Some(g.relay_group),
+                name: g.name.clone(),
+                result,
+            });
         }
         Ok(out)
     }
