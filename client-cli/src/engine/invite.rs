@@ -542,21 +542,27 @@ impl Client {
             }
             Err(e) => return Err(e.into()),
         };
-        let joined = match seal::open_welcome(&slot, &join.welcome_key, &blob) {
-            Ok(bundle) => self.join_from_welcome(join, bundle),
-            Err(_) => Err(ClientError::Hostile("it does not open".into())),
+        let name = clean_name(&join.invitation.group_name, MAX_GROUP_NAME_CHARS);
+        // Damaged on the way or by the relay: the welcome the admin sealed may still be
+        // there, so the join stays and is tried again (until the invite expires).
+        let Ok(bundle) = seal::open_welcome(&slot, &join.welcome_key, &blob) else {
+            return Err(ClientError::Hostile(format!(
+                "the welcome does not open: the welcome to {name:?} was damaged on its way \
+                 or at the relay. Kith tries again at each sync; if this goes on, ask an \
+                 admin for a new invite code"
+            )));
         };
-        let group = match joined {
+        let group = match self.join_from_welcome(join, bundle) {
             Ok(group) => group,
-            // A slot takes one welcome: this join can never complete, so it goes rather
+            // It opened, so it is the welcome an admitter sealed for us, and it is bad. A
+            // slot takes one welcome: this join can never complete, so it goes rather
             // than fail every sync from now on.
             Err(ClientError::Hostile(why)) => {
                 self.db().delete(NS_JOINS, &join.slot)?;
                 self.db().commit()?;
                 return Err(ClientError::Invite(format!(
-                    "the welcome to {:?} that the relay holds cannot be used ({why}), so \
-                     this join cannot complete; ask an admin for a new invite code",
-                    clean_name(&join.invitation.group_name, MAX_GROUP_NAME_CHARS)
+                    "the welcome to {name:?} cannot be used ({why}), so this join cannot \
+                     complete; ask an admin for a new invite code"
                 )));
             }
             Err(e) => return Err(e),
