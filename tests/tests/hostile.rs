@@ -440,7 +440,9 @@ async fn a_forked_group_is_detected() {
         vec![f]
     }));
     send(&olena, "in Olena's branch of the fork");
-    let olenas = captured.lock().unwrap().clone().expect("captured");
+    let first = captured.lock().unwrap().clone().expect("captured");
+    send(&olena, "again in Olena's branch");
+    let second = captured.lock().unwrap().clone().expect("captured");
     let fork_seq = fork_at.lock().unwrap().expect("fork point");
     let served = Arc::new(std::sync::atomic::AtomicBool::new(false));
     mitm.set_rule(on_relay_frames(move |_, f| match f {
@@ -459,28 +461,100 @@ async fn a_forked_group_is_detected() {
             id,
             code: ErrorCode::Unauthorized,
         } if !served.swap(true, std::sync::atomic::Ordering::SeqCst) => {
+            let message = |seq, payload: &Vec<u8>| kith_protocol::Message {
+                seq,
+                epoch: epoch_after,
+                kind: MessageKind::Application,
+                stored_at: 0,
+                payload: payload.clone(),
+            };
             vec![RelayFrame::Response {
                 id,
                 body: Response::Messages {
-                    messages: vec![kith_protocol::Message {
-                        seq: fork_seq + 1,
-                        epoch: epoch_after,
-                        kind: MessageKind::Application,
-                        stored_at: 0,
-                        payload: olenas.clone(),
-                    }],
-                    next: fork_seq + 2,
-                    head: fork_seq + 2,
+                    messages: vec![
+                        message(fork_seq + 1, &first),
+                        message(fork_seq + 2, &second),
+                    ],
+                    next: fork_seq + 3,
+                    head: fork_seq + 3,
                     needs_epoch: None,
                 },
             }]
         }
         other => vec![other],
     }));
-    let out = iryna.run(&["--json", "read", GROUP]);
+    // One message of another view could be one damaged frame: no fork is claimed on it.
+    // The second, with the same tag, makes the claim.
+    let out = iryna.run(&["--json", "read", GROUP, "--all"]);
+    let lines: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.contains("view of the group"))
+        .collect();
+    assert_eq!(
+        lines.len(),
+        2,
+        "both messages are refused, and said so: {out}"
+    );
+    assert!(!lines[0].contains("FORK"), "not on one message: {out}");
     assert!(
-        out.stdout.contains("FORK"),
+        lines[1].contains("FORK"),
         "Iryna's client shows the fork: {out}"
+    );
+}
+
+/// Where a PrivateMessage's authenticated data (the epoch tag) starts in `mls`.
+fn aad_at(mls: &[u8]) -> usize {
+    let varint = |b: &[u8]| -> (usize, usize) {
+        let n = 1usize << (b[0] >> 6);
+        let v = b[1..n]
+            .iter()
+            .fold((b[0] & 0x3f) as usize, |v, x| (v << 8) | *x as usize);
+        (v, n)
+    };
+    let (gid, n) = varint(&mls[4..]);
+    let at = 4 + n + gid + 8 + 1;
+    at + varint(&mls[at..]).1
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flipped_bit_in_the_epoch_tag_raises_no_fork_and_loses_nothing() {
+    let relay = TestRelay::start(&[]).await;
+    let mitm = Mitm::start(relay.ws_url()).await;
+    let (olena, rest) = group_via(&mitm, &["Iryna"]);
+    let iryna = &rest[0];
+    iryna.ok(&["read", GROUP]);
+    // The tag is in the clear: the relay, or anyone on a ws:// path, can change it.
+    mitm.set_rule(on_messages(|messages| {
+        for m in messages
+            .iter_mut()
+            .filter(|m| m.kind == MessageKind::Application)
+        {
+            let mut mls = kith_protocol::padding::unpad(&m.payload).unwrap().to_vec();
+            let at = aad_at(&mls);
+            mls[at] ^= 0x01;
+            m.payload = pad(&mls).unwrap();
+        }
+    }));
+    send(&olena, "the hearing moved to Thursday");
+    send(&olena, "bring the documents");
+    let h = history(iryna);
+    let t = texts(&h);
+    assert!(
+        t.contains(&"the hearing moved to Thursday".to_owned()),
+        "{h:?}"
+    );
+    assert!(t.contains(&"bring the documents".to_owned()), "{h:?}");
+    let a = alerts(&h);
+    assert!(
+        !a.iter()
+            .any(|x| x.contains("FORK") || x.contains("view of the group")),
+        "{a:?}"
+    );
+    assert!(
+        a.iter()
+            .any(|x| x.contains("label on this message was changed")),
+        "{a:?}"
     );
 }
 

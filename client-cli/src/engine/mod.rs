@@ -13,6 +13,7 @@
 #[cfg(feature = "test-hooks")]
 mod evil;
 mod files;
+mod fork;
 mod group_admin;
 mod invite;
 pub mod join_verify;
@@ -1197,6 +1198,8 @@ impl Client {
             .delete_namespace(&invite::ns_admission_checks(&g.relay_group))?;
         self.db()
             .delete_namespace(&invite::ns_own_codes(&g.relay_group))?;
+        self.db()
+            .delete_namespace(&fork::ns_foreign(&g.relay_group))?;
         Ok(())
     }
 

@@ -368,23 +368,59 @@ impl Client {
         };
         let ours = super::fork_tag(&m);
         let same_epoch = pm.epoch() == m.epoch();
+        let mut relabelled = false;
         let processed = match m.process_message(&self.provider, pm) {
             Ok(p) => p,
-            Err(e) => {
-                // Nothing was changed by a failed processing; say what it means.
-                if same_epoch && tag.len() == ours.len() && tag != ours {
-                    return Err(ClientError::Hostile(
-                        "FORK: a member's view of the group differs from yours at this epoch \
-                         — the relay is showing different histories to different members. \
-                         Warn the group by other means and compare safety numbers."
-                            .into(),
-                    ));
-                }
+            // Nothing was changed by a failed processing; say what it means.
+            Err(e) if !(same_epoch && tag.len() == ours.len() && tag != ours) => {
                 return Err(ClientError::Hostile(format!(
                     "could not decrypt or verify it ({e})"
                 )));
             }
+            // Another view's tag, or a label changed on the way (see `fork`).
+            Err(_) => {
+                let again = super::fork::relabelled(bytes, &ours)
+                    .and_then(|b| MlsMessageIn::tls_deserialize_exact(b.as_slice()).ok())
+                    .and_then(|m| m.try_into_protocol_message().ok());
+                match again.map(|pm| m.process_message(&self.provider, pm)) {
+                    Some(Ok(p)) => {
+                        relabelled = true;
+                        p
+                    }
+                    _ if self.foreign_tag_seen(g, &tag, bytes)? => {
+                        return Err(ClientError::Hostile(
+                            "FORK: messages made in a view of the group that differs from \
+                             yours at this epoch — the relay is showing different histories \
+                             to different members. Warn the group by other means and compare \
+                             safety numbers."
+                                .into(),
+                        ));
+                    }
+                    _ => {
+                        return Err(ClientError::Hostile(
+                            "it was made in a view of the group unlike yours at this epoch, \
+                             or damaged on the way. If more messages like this follow, the \
+                             relay may be showing different histories to different members: \
+                             then compare safety numbers with the others by other means"
+                                .into(),
+                        ));
+                    }
+                }
+            }
         };
+        if relabelled {
+            // Filed just after the message (which takes sub 0).
+            self.alert_at(
+                g,
+                msg.seq,
+                1,
+                "A label on this message was changed on its way (by the relay or the \
+                 network); the message itself is intact and shown. Nothing to do unless \
+                 this keeps happening."
+                    .into(),
+                report,
+            )?;
+        }
         let sender_index = match processed.sender() {
             Sender::Member(i) => Some(*i),
             _ => None,
