@@ -590,3 +590,68 @@ async fn message_sizes_on_the_wire_fall_into_a_few_buckets() {
         "every short text is one 1 KiB bucket on the wire: {sizes:?}"
     );
 }
+
+/// A rule that adds `delta` to every `Posted{seq}` the relay answers.
+fn posted_off_by(delta: i64) -> kith_tests::mitm::Rule {
+    on_relay_frames(move |_, f| match f {
+        RelayFrame::Response {
+            id,
+            body: Response::Posted { seq },
+        } => vec![RelayFrame::Response {
+            id,
+            body: Response::Posted {
+                seq: seq.saturating_add_signed(delta),
+            },
+        }],
+        other => vec![other],
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_relay_lying_in_posted_changes_nothing_already_received() {
+    let relay = TestRelay::start(&[]).await;
+    let mitm = Mitm::start(relay.ws_url()).await;
+    let (olena, rest) = group_via(&mitm, &["Iryna"]);
+    let iryna = &rest[0];
+    send(iryna, "the bus leaves at six");
+    olena.ok(&["sync"]);
+
+    // The number of what Olena just received.
+    mitm.set_rule(posted_off_by(-1));
+    send(&olena, "I will be there");
+    let t = texts(&history(&olena));
+    assert!(t.contains(&"the bus leaves at six".to_owned()), "{t:?}");
+
+    // A number ahead of the log: shown there only until the log says otherwise.
+    mitm.set_rule(posted_off_by(3));
+    send(&olena, "with the papers");
+    mitm.set_rule(pass());
+    for n in 1..=4 {
+        send(iryna, &format!("update {n}"));
+    }
+    olena.ok(&["sync"]);
+    let h = history(&olena);
+    let t = texts(&h);
+    for want in [
+        "the bus leaves at six",
+        "I will be there",
+        "with the papers",
+    ] {
+        assert_eq!(t.iter().filter(|x| *x == want).count(), 1, "{want}: {t:?}");
+    }
+    for n in 1..=4 {
+        assert!(t.contains(&format!("update {n}")), "{t:?}");
+    }
+    assert_eq!(
+        alerts(&h)
+            .iter()
+            .filter(|a| a.contains("wrong number"))
+            .count(),
+        2,
+        "both lies are named: {:?}",
+        alerts(&h)
+    );
+    // Her view agrees with Iryna's, in order.
+    let theirs = texts(&history(iryna));
+    assert_eq!(t, theirs);
+}

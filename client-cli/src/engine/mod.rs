@@ -1027,6 +1027,19 @@ impl Client {
         key: &[u8; 32],
         report: &mut SyncReport,
     ) -> Result<()> {
+        self.record_own(g, seq, effect, report)?;
+        self.db().delete(&ns_unconfirmed(&g.relay_group), key)?;
+        Ok(())
+    }
+
+    /// Does what a message of ours does to our own view, at `seq`.
+    fn record_own(
+        &self,
+        g: &GroupRecord,
+        seq: Seq,
+        effect: OwnEffect,
+        report: &mut SyncReport,
+    ) -> Result<()> {
         let me = self.profile.identity;
         match effect {
             OwnEffect::Record { time, kind } => {
@@ -1053,7 +1066,6 @@ impl Client {
                 report.new.retain(|r| r.sender != Some(member));
             }
         }
-        self.db().delete(&ns_unconfirmed(&g.relay_group), key)?;
         Ok(())
     }
 
@@ -1157,8 +1169,14 @@ impl Client {
                 Ok(seq) => {
                     crash_point("after-post");
                     let g = self.load_group(group)?;
+                    // The relay's number is shown for now, never trusted: the entry stays
+                    // until the message is met in the log, which puts it where it is. A
+                    // number below our cursor, where what we received lies, is not used.
                     if let Some(effect) = effect {
-                        self.apply_own(&g, seq, effect, &key, &mut SyncReport::default())?;
+                        if seq >= g.cursor {
+                            self.record_own(&g, seq, effect, &mut SyncReport::default())?;
+                        }
+                        self.put(&ns_claimed(group), &key, &seq)?;
                     }
                     self.db().commit()?;
                     return Ok(seq);
@@ -1200,6 +1218,7 @@ impl Client {
             .delete_namespace(&invite::ns_own_codes(&g.relay_group))?;
         self.db()
             .delete_namespace(&fork::ns_foreign(&g.relay_group))?;
+        self.db().delete_namespace(&ns_claimed(&g.relay_group))?;
         Ok(())
     }
 

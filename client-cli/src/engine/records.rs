@@ -51,6 +51,13 @@ pub fn ns_unconfirmed(group: &GroupId) -> String {
     format!("unconfirmed/{}", group.to_hex())
 }
 
+/// The namespace of the numbers the relay gave our own messages in its answers, by
+/// [`unconfirmed_key`]: where each was shown until it is met in the log. The relay's
+/// answer is not trusted: the log decides.
+pub fn ns_claimed(group: &GroupId) -> String {
+    format!("claimed/{}", group.to_hex())
+}
+
 /// The key of an [`Unconfirmed`] entry: SHA-256 of the padded bytes as posted, which
 /// the relay serves back unchanged.
 pub fn unconfirmed_key(payload: &[u8]) -> [u8; 32] {

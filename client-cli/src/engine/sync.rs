@@ -469,10 +469,38 @@ impl Client {
     fn own_echo(&self, g: &GroupRecord, msg: &Message, report: &mut SyncReport) -> Result<()> {
         let key = unconfirmed_key(&msg.payload);
         let ns = ns_unconfirmed(&g.relay_group);
-        match self.get::<Unconfirmed>(&ns, &key)? {
-            Some(entry) => self.apply_own(g, msg.seq, entry.effect, &key, report),
-            None => Ok(()),
+        let Some(entry) = self.get::<Unconfirmed>(&ns, &key)? else {
+            return Ok(());
+        };
+        let claims = ns_claimed(&g.relay_group);
+        if let Some(claimed) = self.get::<u64>(&claims, &key)? {
+            self.db().delete(&claims, &key)?;
+            if claimed != msg.seq {
+                // Shown at the relay's word until now: that place goes, unless a
+                // message received there took it already.
+                let at = msg_key(claimed, 0);
+                let ours = self
+                    .get::<MessageRecord>(&ns_msgs(&g.relay_group), &at)?
+                    .is_some_and(|r| {
+                        r.own && matches!(r.kind, RecordKind::Text(_) | RecordKind::File(_))
+                    });
+                if ours {
+                    self.db().delete(&ns_msgs(&g.relay_group), &at)?;
+                }
+                self.alert_at(
+                    g,
+                    msg.seq,
+                    1,
+                    format!(
+                        "The relay answered this message of yours with a wrong number \
+                         ({claimed}); it is shown where the relay really stored it ({})",
+                        msg.seq
+                    ),
+                    report,
+                )?;
+            }
         }
+        self.apply_own(g, msg.seq, entry.effect, &key, report)
     }
 
     pub(crate) fn notice(
