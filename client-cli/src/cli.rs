@@ -281,6 +281,9 @@ pub enum GroupCommand {
         /// Newcomers receive this many recent messages on joining, or `off`.
         #[arg(long, value_name = "N|off")]
         history: Option<String>,
+        /// Do not ask before a timer that deletes messages the relay still keeps.
+        #[arg(long)]
+        yes: bool,
     },
     /// Show a group's admins, settings, board size and open invites.
     Show {

@@ -6,7 +6,7 @@ use crate::cli::{Command, Failure, GroupCommand, format_time, retry, transient, 
 use crate::engine::Client;
 use crate::engine::state::{format_duration, parse_duration};
 use clap::{Args, Subcommand};
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::time::Duration;
 
 /// `kith board GROUP` or `kith board add|edit|rm …`.
@@ -53,6 +53,23 @@ pub enum BoardCommand {
         /// The entry's number.
         id: u32,
     },
+}
+
+/// Says `what` and asks to go ahead: `--yes` answers for scripts, which are refused
+/// without it.
+fn confirm(what: &str) -> Result<(), Failure> {
+    if !std::io::stdin().is_terminal() {
+        return Err(usage(format!("{what} Run again with --yes to go ahead.")));
+    }
+    eprint!("{what} Go ahead? [y/N] ");
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| usage(e.to_string()))?;
+    if !matches!(line.trim(), "y" | "Y" | "yes") {
+        return Err(usage("nothing changed"));
+    }
+    Ok(())
 }
 
 fn text_arg(text: String) -> Result<String, Failure> {
@@ -214,6 +231,7 @@ pub(crate) async fn dispatch(
             group,
             disappear,
             history,
+            yes,
         }) => {
             let id = client.find_group(&group)?;
             let disappear = disappear
@@ -233,6 +251,22 @@ pub(crate) async fn dispatch(
                 .transpose()?;
             if disappear.is_none() && history.is_none() {
                 return Err(usage("give --disappear and/or --history"));
+            }
+            if let Some(d) = disappear
+                && !yes
+            {
+                retry!(client, client.sync_group(&id, false).await)?;
+                let (messages, files) = client.lost_to_timer(&id, d)?;
+                if messages + files > 0 {
+                    let what = format!(
+                        "A {} timer deletes at once, from the relay, {messages} message(s) and \
+                         {files} file(s) older than that which it still keeps: members who have \
+                         not read them yet (or downloaded the files) lose them. What is already \
+                         on people's devices stays until their own timer ends.",
+                        format_duration(d)
+                    );
+                    confirm(&what)?;
+                }
             }
             retry!(client, client.set_settings(&id, disappear, history).await)?;
             println!("Settings changed.");

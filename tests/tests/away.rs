@@ -145,3 +145,34 @@ async fn a_member_away_past_the_retention_is_told_plainly_and_comes_back() {
     olena.ok(&["sync"]);
     assert!(texts(&olena).contains(&"I am back".to_owned()));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_timer_that_deletes_what_the_relay_keeps_is_asked_first() {
+    let relay = TestRelay::start(&[]).await;
+    let olena = Profile::new("Olena");
+    olena.ok(&["group", "create", GROUP, "--relay", &relay.ws_url()]);
+    olena.ok(&["send", GROUP, "the lawyer's number"]);
+    let file = olena.dir().join("letter.txt");
+    std::fs::write(&file, "to the military commissariat").unwrap();
+    olena.ok(&["send-file", GROUP, file.to_str().unwrap()]);
+    std::thread::sleep(std::time::Duration::from_secs(6));
+
+    // A script (no terminal) is told what would go, and nothing changes.
+    let out = olena.fails(&["group", "set", GROUP, "--disappear", "5s"], 2);
+    assert!(
+        out.stderr.contains("1 message(s) and 1 file(s)") && out.stderr.contains("--yes"),
+        "{out}"
+    );
+    assert_eq!(
+        json(&olena, &["group", "show", GROUP])[0]["disappear_secs"],
+        0
+    );
+    // A timer longer than everything stored deletes nothing: no question.
+    olena.ok(&["group", "set", GROUP, "--disappear", "1h"]);
+    // Shorter again, said yes to.
+    olena.ok(&["group", "set", GROUP, "--disappear", "5s", "--yes"]);
+    assert_eq!(
+        json(&olena, &["group", "show", GROUP])[0]["disappear_secs"],
+        5
+    );
+}

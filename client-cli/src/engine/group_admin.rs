@@ -219,6 +219,36 @@ impl Client {
         .await
     }
 
+    /// What a disappearing timer of `secs` would delete from the relay at once: the
+    /// messages and files (counted from our own history) that the relay keeps now and
+    /// that are older than `secs`. Members who have not fetched them yet lose them.
+    pub fn lost_to_timer(&self, group: &GroupId, secs: u64) -> Result<(usize, usize)> {
+        let g = self.load_group(group)?;
+        let kept_now = match g.state.disappear_secs {
+            0 => self
+                .relay_retention(group)
+                .unwrap_or(kith_protocol::limits::MAX_INVITE_TTL_SECS),
+            s => s,
+        };
+        if secs == 0 || secs >= kept_now {
+            return Ok((0, 0));
+        }
+        let now = now_secs();
+        let (mut messages, mut files) = (0, 0);
+        for r in self.messages(group)? {
+            let age = now.saturating_sub(r.time);
+            if age < secs || age >= kept_now {
+                continue;
+            }
+            match r.kind {
+                RecordKind::Text(_) => messages += 1,
+                RecordKind::File(_) => files += 1,
+                _ => {}
+            }
+        }
+        Ok((messages, files))
+    }
+
     /// Sets the disappearing-messages timer (seconds, 0 = off) and/or how many recent
     /// messages newcomers receive (0 = none).
     pub async fn set_settings(
