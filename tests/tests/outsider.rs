@@ -310,3 +310,50 @@ async fn invite_slots_share_one_relay_wide_cap() {
         "a welcome over the cap"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_edges_the_page_names_hold() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message as WsMessage;
+    let relay = TestRelay::start(&[]).await;
+    let mut ws = raw_connect_hello(&relay.ws_url()).await;
+
+    // A text message is answered bad_frame, id 0, and the connection stays.
+    ws.send(WsMessage::text("hello?")).await.unwrap();
+    assert_eq!(raw_answer(&mut ws, 0).await, Err(ErrorCode::BadFrame));
+
+    // A second Hello: hello_first, and the connection stays.
+    raw_send(
+        &mut ws,
+        7,
+        Request::Hello {
+            version: PROTOCOL_VERSION,
+        },
+    )
+    .await;
+    assert_eq!(raw_answer(&mut ws, 7).await, Err(ErrorCode::HelloFirst));
+
+    // Request id 0 is answered like any other.
+    raw_send(&mut ws, 0, Request::Ping).await;
+    assert_eq!(raw_answer(&mut ws, 0).await, Ok(Response::Pong));
+
+    // A non-minimal varint (id 5 as `85 00`) is accepted.
+    ws.send(WsMessage::binary(vec![0x85, 0x00, 0x01]))
+        .await
+        .unwrap();
+    assert_eq!(raw_answer(&mut ws, 5).await, Ok(Response::Pong));
+
+    // Trailing bytes after a frame: bad_frame, id 0.
+    let mut frame = ClientFrame {
+        id: 9,
+        request: Request::Ping,
+    }
+    .encode();
+    frame.push(0);
+    ws.send(WsMessage::binary(frame)).await.unwrap();
+    assert_eq!(raw_answer(&mut ws, 0).await, Err(ErrorCode::BadFrame));
+
+    // Still open after all of it.
+    raw_send(&mut ws, 10, Request::Ping).await;
+    assert_eq!(raw_answer(&mut ws, 10).await, Ok(Response::Pong));
+}
