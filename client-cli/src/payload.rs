@@ -22,6 +22,15 @@ pub const MLS_OVERHEAD: usize = 320;
 pub enum AppMessage {
     /// Version 1.
     V1(Body),
+    /// Version 2: the content with the sender's count of its messages to the group,
+    /// inside the encryption, so that the others see which of the sender's messages did
+    /// not reach them (the relay's numbers prove nothing: it can renumber).
+    V2 {
+        /// 1 for the sender's first message to the group, then one more for each.
+        counter: u64,
+        /// The content.
+        body: Body,
+    },
 }
 
 /// The content of a version-1 application message.

@@ -655,3 +655,100 @@ async fn a_relay_lying_in_posted_changes_nothing_already_received() {
     let theirs = texts(&history(iryna));
     assert_eq!(t, theirs);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_relay_that_drops_and_renumbers_is_caught_with_sender_and_count() {
+    let relay = TestRelay::start(&[]).await;
+    let mitm = Mitm::start(relay.ws_url()).await;
+    let (olena, rest) = group_via(&mitm, &["Iryna"]);
+    let iryna = &rest[0];
+    iryna.ok(&["read", GROUP]);
+
+    // Olena's posts, as they leave.
+    let posted: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+    let p = posted.clone();
+    mitm.set_rule(on_client_frames(move |_, f| {
+        if let Request::Post {
+            kind: PostKind::Application,
+            payload,
+            ..
+        } = &f.request
+        {
+            p.lock().unwrap().push(payload.clone());
+        }
+        vec![f]
+    }));
+    for text in [
+        "the unit moved",
+        "do not call tonight",
+        "the list is at the office",
+    ] {
+        send(&olena, text);
+    }
+    let hidden = posted.lock().unwrap()[1].clone();
+
+    // To Iryna, the relay leaves out the second and closes the hole: every later number
+    // one lower, her cursor mapped back, so the numbers show no gap.
+    let dropped: Arc<Mutex<Option<u64>>> = Arc::default();
+    let d = dropped.clone();
+    mitm.set_rule(Arc::new(move |_, dir, bytes| {
+        let at = *d.lock().unwrap();
+        if dir == Dir::ToRelay {
+            if let (Some(at), Ok(mut f)) = (at, ClientFrame::decode(&bytes))
+                && let Request::Fetch { from, .. } = &mut f.request
+                && *from >= at
+            {
+                *from += 1;
+                return vec![(dir, f.encode())];
+            }
+            return vec![(dir, bytes)];
+        }
+        let Ok(mut f) = RelayFrame::decode(&bytes) else {
+            return vec![(dir, bytes)];
+        };
+        let down = |s: &mut u64, at: Option<u64>| {
+            if at.is_some_and(|a| *s > a) {
+                *s -= 1;
+            }
+        };
+        if let RelayFrame::Response { body, .. } = &mut f {
+            match body {
+                Response::Messages {
+                    messages,
+                    next,
+                    head,
+                    ..
+                } => {
+                    if let Some(m) = messages.iter().find(|m| m.payload == hidden) {
+                        *d.lock().unwrap() = Some(m.seq);
+                    }
+                    let at = *d.lock().unwrap();
+                    messages.retain(|m| m.payload != hidden);
+                    for m in messages.iter_mut() {
+                        down(&mut m.seq, at);
+                    }
+                    down(next, at);
+                    down(head, at);
+                }
+                Response::Authorized { head, .. } | Response::Subscribed { head } => down(head, at),
+                _ => {}
+            }
+        }
+        vec![(dir, f.encode())]
+    }));
+    let h = history(iryna);
+    let t = texts(&h);
+    assert!(t.contains(&"the unit moved".to_owned()), "{h:?}");
+    assert!(t.contains(&"the list is at the office".to_owned()), "{h:?}");
+    assert!(!t.contains(&"do not call tonight".to_owned()), "{h:?}");
+    let a = alerts(&h);
+    assert!(
+        a.iter()
+            .any(|x| x.starts_with("1 message(s) from Olena before this one did not reach you")),
+        "the gap, with who and how many: {a:?}"
+    );
+    assert!(
+        !a.iter().any(|x| x.contains("are missing")),
+        "the relay's numbers showed nothing: {a:?}"
+    );
+}

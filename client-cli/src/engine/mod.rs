@@ -11,6 +11,7 @@
 //! recognised the same way ([`records::Unconfirmed`]).
 
 #[cfg(feature = "test-hooks")]
+mod counters;
 mod evil;
 mod files;
 mod fork;
@@ -1124,9 +1125,13 @@ impl Client {
     /// again after a lost answer makes a second one) shows once, as for every member.
     pub(crate) async fn send_body(&mut self, group: &GroupId, body: Body) -> Result<Seq> {
         let effect = OwnEffect::of(&body);
-        let padded = AppMessage::V1(body)
-            .to_padded()
-            .map_err(|e| ClientError::Usage(e.to_string()))?;
+        // Sized with the longest counter, so that the real one cannot make it too large.
+        (AppMessage::V2 {
+            counter: u64::MAX,
+            body: body.clone(),
+        })
+        .to_padded()
+        .map_err(|e| ClientError::Usage(e.to_string()))?;
         for _ in 0..8 {
             self.sync_group_inner(group).await?;
             let g = self.load_group(group)?;
@@ -1136,6 +1141,13 @@ impl Client {
             if g.tainted {
                 return Err(ClientError::Usage(self.taint_text(&g)));
             }
+            let counter = self.next_own_counter(&g)?;
+            let padded = (AppMessage::V2 {
+                counter,
+                body: body.clone(),
+            })
+            .to_padded()
+            .map_err(|e| ClientError::Usage(e.to_string()))?;
             let mut m = self.mls_group(&g)?;
             let epoch = m.epoch().as_u64();
             m.set_aad(fork_tag(&m));
@@ -1149,6 +1161,7 @@ impl Client {
             if let Some(effect) = &effect {
                 self.note_unconfirmed(&g, &payload, effect)?;
             }
+            self.note_counted(&g, &key, counter)?;
             // Persist the ratchet step first: a crash after posting must not let us
             // encrypt again under the same key.
             self.db().commit()?;
@@ -1158,6 +1171,7 @@ impl Client {
                 Err(e) => {
                     // No connection: the bytes never left.
                     self.db().delete(&ns_unconfirmed(group), &key)?;
+                    self.drop_counted(&g, &key)?;
                     self.db().commit()?;
                     return Err(e);
                 }
@@ -1169,6 +1183,7 @@ impl Client {
                 Ok(seq) => {
                     crash_point("after-post");
                     let g = self.load_group(group)?;
+                    self.confirm_counted(&g, &key)?;
                     // The relay's number is shown for now, never trusted: the entry stays
                     // until the message is met in the log, which puts it where it is. A
                     // number below our cursor, where what we received lies, is not used.
@@ -1183,6 +1198,7 @@ impl Client {
                 }
                 Err(e) if never_stored(&e) => {
                     self.db().delete(&ns_unconfirmed(group), &key)?;
+                    self.drop_counted(&g, &key)?;
                     if matches!(e, RelayError::Relay(ErrorCode::StaleEpoch)) {
                         // The drop is committed with the catch-up or the next attempt.
                         continue;
@@ -1218,6 +1234,10 @@ impl Client {
             .delete_namespace(&invite::ns_own_codes(&g.relay_group))?;
         self.db()
             .delete_namespace(&fork::ns_foreign(&g.relay_group))?;
+        self.db()
+            .delete_namespace(&counters::ns_counters(&g.relay_group))?;
+        self.db()
+            .delete_namespace(&counters::ns_counted(&g.relay_group))?;
         self.db().delete_namespace(&ns_claimed(&g.relay_group))?;
         Ok(())
     }

@@ -441,6 +441,10 @@ impl Client {
                     .ok_or_else(|| hostile("a message from a member without a valid credential"))?;
                 let body = match AppMessage::from_padded(&app.into_bytes()) {
                     Ok(AppMessage::V1(body)) => body,
+                    Ok(AppMessage::V2 { counter, body }) => {
+                        self.counter_gap(g, msg, &who, counter, report)?;
+                        body
+                    }
                     Err(_) => return Err(hostile("a message this version cannot read")),
                 };
                 self.apply_body(g, msg, who, body, report)
@@ -469,6 +473,8 @@ impl Client {
     fn own_echo(&self, g: &GroupRecord, msg: &Message, report: &mut SyncReport) -> Result<()> {
         let key = unconfirmed_key(&msg.payload);
         let ns = ns_unconfirmed(&g.relay_group);
+        // Its counter is used up, whatever it did (a message without an effect too).
+        self.confirm_counted(g, &key)?;
         let Some(entry) = self.get::<Unconfirmed>(&ns, &key)? else {
             return Ok(());
         };
@@ -501,6 +507,32 @@ impl Client {
             }
         }
         self.apply_own(g, msg.seq, entry.effect, &key, report)
+    }
+
+    /// Shows what a sender's counter says about their messages before this one.
+    fn counter_gap(
+        &self,
+        g: &GroupRecord,
+        msg: &Message,
+        who: &IdentityKey,
+        counter: u64,
+        report: &mut SyncReport,
+    ) -> Result<()> {
+        let name = self.display_name(&g.relay_group, who);
+        let text = match self.note_counter(g, who, counter)? {
+            super::counters::Gap::None => return Ok(()),
+            super::counters::Gap::Missing(n) => format!(
+                "{n} message(s) from {name} before this one did not reach you: they expired \
+                 on the relay, were undone by a repair, or the relay withheld them"
+            ),
+            super::counters::Gap::Behind => format!(
+                "this message from {name} comes after a later one of theirs: the relay \
+                 changed the order of the group's messages"
+            ),
+        };
+        // Filed just before the message, after a gap in the relay's numbers (999).
+        self.alert_at(g, msg.seq.saturating_sub(1), 998, text, report)
+            .map(drop)
     }
 
     pub(crate) fn notice(
@@ -735,6 +767,7 @@ impl Client {
         }
         let self_removed = staged.self_removed();
         m.merge_staged_commit(&self.provider, staged).map_err(mls)?;
+        self.forget_counters(g, added.iter().chain(removed.iter().map(|(id, _)| id)))?;
         let mut mem = self.commit_memory(&g.relay_group)?;
         mem.last = Some((msg.seq, committer, m.epoch().as_u64()));
         mem.refused = None;
@@ -885,6 +918,7 @@ impl Client {
                 name,
             } => {
                 g.names.insert(identity, name.clone());
+                self.forget_counters(&g, [&identity])?;
                 let text = if readded {
                     format!(
                         "You let {name} [{}] back in with a fresh key (their copy of the \
