@@ -80,6 +80,10 @@ pub struct Pending<T> {
 struct Waiter {
     publish: Option<(Arc<PushItem>, Arc<Mutex<GroupState>>)>,
     done: oneshot::Sender<Result<(), ErrorCode>>,
+    /// The store's [`Store::write_mark`] after the write: a sync that failed refuses
+    /// only the writes past what earlier syncs made durable. (A writer's waiter can be
+    /// queued after the sync that covered its write took its batch.)
+    mark: u64,
 }
 
 /// How many idle groups the relay keeps in memory before it forgets the idle ones (they
@@ -290,6 +294,12 @@ impl Relay {
             while let Ok(w) = rx.try_recv() {
                 batch.push(w);
             }
+            // The durability tests widen the window in which writes reach the store
+            // before this sync takes them but queue their waiters after this batch.
+            let pause = crate::crash::tunable("FLUSH_PAUSE_MS", 0) as u64;
+            if pause > 0 {
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+            }
             let store = self.store.clone();
             let started = Instant::now();
             let result = match tokio::task::spawn_blocking(move || store.sync()).await {
@@ -300,21 +310,28 @@ impl Relay {
                 .flush_seconds
                 .observe(started.elapsed().as_secs_f64());
             self.metrics.flush_batch.observe(batch.len() as f64);
-            let answer = match result {
+            let durable_upto = match result {
                 Ok(()) => {
                     self.maybe_checkpoint();
                     self.wait_for_checkpoints().await;
-                    Ok(())
+                    u64::MAX
                 }
                 Err(StoreError::Failed(e)) => fail_stop(&e),
                 Err(e) => {
                     tracing::error!(error = %e, "storage could not make writes durable; they were refused");
                     self.roll_back(&mut rx, &mut batch);
-                    self.metrics.writes_refused.inc_by(batch.len() as u64);
-                    Err(ErrorCode::StorageUnavailable)
+                    let upto = self.store.synced_mark();
+                    let refused = batch.iter().filter(|w| w.mark > upto).count();
+                    self.metrics.writes_refused.inc_by(refused as u64);
+                    upto
                 }
             };
             for w in batch {
+                let answer = if w.mark <= durable_upto {
+                    Ok(())
+                } else {
+                    Err(ErrorCode::StorageUnavailable)
+                };
                 if answer.is_ok()
                     && let Some((item, state)) = w.publish
                 {
@@ -481,6 +498,7 @@ impl Relay {
         let _ = self.flush_tx.send(Waiter {
             publish: None,
             done,
+            mark: self.store.write_mark(),
         });
         rx.await.unwrap_or(Err(ErrorCode::ShuttingDown))
     }
@@ -493,7 +511,12 @@ impl Relay {
         let (done, rx) = oneshot::channel();
         // The flusher only stops after every connection has; a send error then means
         // the answer is never needed.
-        let _ = self.flush_tx.send(Waiter { publish, done });
+        let mark = self.store.write_mark();
+        let _ = self.flush_tx.send(Waiter {
+            publish,
+            done,
+            mark,
+        });
         Pending { value, done: rx }
     }
 

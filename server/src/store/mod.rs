@@ -319,6 +319,15 @@ pub trait Store: Send + Sync + 'static {
     /// Drops every write not yet made durable by a sync (after a failed sync, with no
     /// write in progress).
     fn discard_unsynced(&self) {}
+    /// A mark taken after a write: the write is durable once [`Store::synced_mark`]
+    /// reaches it. (A store without marks: never, so a failed sync refuses all.)
+    fn write_mark(&self) -> u64 {
+        u64::MAX
+    }
+    /// How far the syncs that succeeded reach, in [`Store::write_mark`]s.
+    fn synced_mark(&self) -> u64 {
+        0
+    }
     /// Whether so much waits for a checkpoint that the flusher should wait for one
     /// before its next sync (backpressure: latency for writers, not errors).
     fn backlogged(&self) -> bool {

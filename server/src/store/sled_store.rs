@@ -183,6 +183,11 @@ struct Overlay {
     checkpointing_bytes: usize,
     /// When the last checkpoint failed, if the last one did.
     checkpoint_failed: Option<Instant>,
+    /// Writes recorded so far ([`Store::write_mark`]).
+    written: u64,
+    /// `written` when the last sync that succeeded took its changes
+    /// ([`Store::synced_mark`]).
+    synced: u64,
 }
 
 impl Overlay {
@@ -196,6 +201,8 @@ impl Overlay {
             checkpointing: None,
             checkpointing_bytes: 0,
             checkpoint_failed: None,
+            written: 0,
+            synced: 0,
         }
     }
 
@@ -534,6 +541,7 @@ impl SledStore {
             return Ok(false);
         }
         o.current.insert(IVec::from(key), new.map(IVec::from));
+        o.written += 1;
         Ok(true)
     }
 
@@ -547,6 +555,7 @@ impl SledStore {
         for (k, v) in changes {
             o.current.insert(k, v);
         }
+        o.written += 1;
     }
 
     /// One record: the overlay's version if it has one, else sled's.
@@ -1064,13 +1073,15 @@ impl Store for SledStore {
             }
             let changes = Arc::new(std::mem::take(&mut o.current));
             o.applying = Some(changes.clone());
-            changes
+            (changes, o.written)
         };
+        let (changes, upto) = changes;
         let written = wal.append(&changes);
         let mut o = self.overlay();
         o.applying = None;
         match written {
             Ok(bytes) => {
+                o.synced = o.synced.max(upto);
                 for (k, v) in changes.iter() {
                     o.durable.insert(k.clone(), v.clone());
                 }
@@ -1087,6 +1098,14 @@ impl Store for SledStore {
             }
             Err(e @ AppendError::Unknown(_)) => Err(StoreError::Failed(e.to_string())),
         }
+    }
+
+    fn write_mark(&self) -> u64 {
+        self.overlay().written
+    }
+
+    fn synced_mark(&self) -> u64 {
+        self.overlay().synced
     }
 
     fn discard_unsynced(&self) {
