@@ -10,8 +10,8 @@
 //! recognise our own commit in the log by its bytes. Our application messages are
 //! recognised the same way ([`records::Unconfirmed`]).
 
-#[cfg(feature = "test-hooks")]
 mod counters;
+#[cfg(feature = "test-hooks")]
 mod evil;
 mod files;
 mod fork;
