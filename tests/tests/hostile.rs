@@ -615,6 +615,14 @@ async fn a_relay_lying_in_posted_changes_nothing_already_received() {
     let iryna = &rest[0];
     send(iryna, "the bus leaves at six");
     olena.ok(&["sync"]);
+    // An honest answer: the echo in the log adds nothing to what was shown.
+    send(iryna, "see you there");
+    let synced = iryna.ok(&["--json", "sync"]);
+    assert!(
+        synced.contains("\"new\":0"),
+        "the own echo is not new: {synced}"
+    );
+    olena.ok(&["sync"]);
 
     // The number of what Olena just received.
     mitm.set_rule(posted_off_by(-1));
@@ -634,6 +642,7 @@ async fn a_relay_lying_in_posted_changes_nothing_already_received() {
     let t = texts(&h);
     for want in [
         "the bus leaves at six",
+        "see you there",
         "I will be there",
         "with the papers",
     ] {

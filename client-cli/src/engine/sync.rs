@@ -481,30 +481,33 @@ impl Client {
         let claims = ns_claimed(&g.relay_group);
         if let Some(claimed) = self.get::<u64>(&claims, &key)? {
             self.db().delete(&claims, &key)?;
-            if claimed != msg.seq {
-                // Shown at the relay's word until now: that place goes, unless a
-                // message received there took it already.
-                let at = msg_key(claimed, 0);
-                let ours = self
-                    .get::<MessageRecord>(&ns_msgs(&g.relay_group), &at)?
-                    .is_some_and(|r| {
-                        r.own && matches!(r.kind, RecordKind::Text(_) | RecordKind::File(_))
-                    });
-                if ours {
-                    self.db().delete(&ns_msgs(&g.relay_group), &at)?;
-                }
-                self.alert_at(
-                    g,
-                    msg.seq,
-                    1,
-                    format!(
-                        "The relay answered this message of yours with a wrong number \
-                         ({claimed}); it is shown where the relay really stored it ({})",
-                        msg.seq
-                    ),
-                    report,
-                )?;
+            if claimed == msg.seq {
+                // The relay's answer was right: the message was shown there already.
+                self.db().delete(&ns, &key)?;
+                return Ok(());
             }
+            // Shown at the relay's word until now: that place goes, unless a
+            // message received there took it already.
+            let at = msg_key(claimed, 0);
+            let ours = self
+                .get::<MessageRecord>(&ns_msgs(&g.relay_group), &at)?
+                .is_some_and(|r| {
+                    r.own && matches!(r.kind, RecordKind::Text(_) | RecordKind::File(_))
+                });
+            if ours {
+                self.db().delete(&ns_msgs(&g.relay_group), &at)?;
+            }
+            self.alert_at(
+                g,
+                msg.seq,
+                1,
+                format!(
+                    "The relay answered this message of yours with a wrong number \
+                     ({claimed}); it is shown where the relay really stored it ({})",
+                    msg.seq
+                ),
+                report,
+            )?;
         }
         self.apply_own(g, msg.seq, entry.effect, &key, report)
     }
