@@ -37,6 +37,10 @@ pub const MAX_CREATION_SECRET: usize = 256;
 /// The longest an invite slot may live, whatever the client asks: 30 days.
 pub const MAX_INVITE_TTL_SECS: u64 = 30 * 24 * 3600;
 
+/// How long a relay keeps a group's messages unless its operator sets another limit
+/// (`--retention`); what a client assumes when the relay has not said.
+pub const DEFAULT_RETENTION_SECS: u64 = 30 * 24 * 3600;
+
 /// The most admin keys a group has at the relay (`SetAdmins`).
 pub const MAX_ADMIN_KEYS: usize = 32;
 

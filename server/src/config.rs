@@ -252,7 +252,7 @@ impl Default for Settings {
             listen: "127.0.0.1:7878".parse().expect("valid address"),
             metrics_listen: Some("127.0.0.1:9464".parse().expect("valid address")),
             data: PathBuf::from("./kith-data"),
-            retention: Duration::from_secs(30 * 24 * 3600),
+            retention: Duration::from_secs(kith_protocol::limits::DEFAULT_RETENTION_SECS),
             retention_interval: Duration::from_secs(3600),
             max_group_bytes: 1 << 30,
             max_group_messages: 1_000_000,

@@ -227,7 +227,7 @@ impl Client {
         let kept_now = match g.state.disappear_secs {
             0 => self
                 .relay_retention(group)
-                .unwrap_or(kith_protocol::limits::MAX_INVITE_TTL_SECS),
+                .unwrap_or(kith_protocol::limits::DEFAULT_RETENTION_SECS),
             s => s,
         };
         if secs == 0 || secs >= kept_now {
