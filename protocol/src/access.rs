@@ -161,6 +161,16 @@ pub fn manage_hash(token: &[u8; 32]) -> [u8; 32] {
     h.finalize().into()
 }
 
+/// The key the relay stores a slot under, and names a knock by ([`crate::KnockEntry`]): a
+/// hash of the slot id, so that the relay's data dir does not hold the id a client
+/// presents.
+pub fn slot_key(slot: &crate::SlotId) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"kith relay slot v1\0");
+    h.update(slot.0);
+    h.finalize().into()
+}
+
 /// Whether `token` hashes to `hash`, compared in constant time.
 pub fn manage_token_matches(token: &[u8; 32], hash: &[u8; 32]) -> bool {
     manage_hash(token).ct_eq(hash).into()

@@ -114,6 +114,9 @@ error_codes! {
     /// The relay holds as many invites (invitations, answers, welcomes) as its operator
     /// allows; nothing was stored. Room comes back as invites are deleted or expire.
     InvitesFull = 27, "invites_full", "the relay holds as many invites as it can store; nothing was stored; try again later";
+    /// The group's box of knocks (members asking to be let back in) holds
+    /// [`crate::limits::MAX_KNOCKS`] unanswered ones; nothing was stored.
+    KnocksFull = 28, "knocks_full", "the group already has as many requests to come back as it can hold; nothing was stored; try again later";
 }
 
 impl Serialize for ErrorCode {

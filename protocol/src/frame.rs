@@ -243,6 +243,38 @@ pub enum Request {
         /// As for [`Request::VoidFrom`].
         lock_secs: u64,
     },
+    /// Leaves a sealed request to be let back into a group in the group's knock box, in
+    /// a new slot: for a member whose copy of the group no longer gets in (the relay no
+    /// longer knows the epoch it holds). Needs no authorization; the group must exist and
+    /// its box holds at most [`MAX_KNOCKS`] unanswered knocks. The slot expires after
+    /// [`KNOCK_TTL_SECS`]. A member's client answers it with `PutWelcome` (the token comes
+    /// inside the sealed knock); the knocker reads the answer with `GetWelcome` and may
+    /// remove the slot with `DeleteInvite`.
+    Knock {
+        /// The group.
+        group: GroupId,
+        /// A fresh random slot id.
+        slot: SlotId,
+        /// SHA-256 of the slot's management token, as in `PutInvite`.
+        manage_hash: [u8; 32],
+        /// The sealed request, padded.
+        #[serde(with = "serde_bytes")]
+        knock: Vec<u8>,
+    },
+    /// Reads the group's knock box: every knock that is neither answered nor expired.
+    /// Only on a connection authorized for the group's current epoch.
+    GetKnocks {
+        /// The group.
+        group: GroupId,
+    },
+    /// Removes a knock from the group's box (a refused one, or one nobody can open). Only
+    /// on a connection authorized for the group's current epoch.
+    DeleteKnock {
+        /// The group.
+        group: GroupId,
+        /// The knock's key, as [`Response::Knocks`] names it.
+        key: [u8; 32],
+    },
 }
 
 /// What kind of message a [`Request::Post`] stores.
@@ -485,6 +517,32 @@ pub enum Response {
         /// The [`MessageKind::Repair`] record's sequence number.
         seq: Seq,
     },
+    /// Answers `Knock`: stored and flushed.
+    Knocked {
+        /// When the knock expires, Unix seconds.
+        expires_at: u64,
+    },
+    /// Answers `GetKnocks`: at most [`MAX_KNOCKS`], oldest first.
+    Knocks {
+        /// The knocks.
+        knocks: Vec<KnockEntry>,
+    },
+    /// Answers `DeleteKnock`: removed and flushed (or already gone).
+    KnockDeleted,
+}
+
+/// One knock in a group's box ([`Response::Knocks`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
+pub struct KnockEntry {
+    /// What names the knock in `DeleteKnock`: the relay's key for the slot, SHA-256 of
+    /// `"kith relay slot v1\0"` and the slot id (the relay does not keep slot ids).
+    pub key: [u8; 32],
+    /// The sealed request, as knocked.
+    #[serde(with = "serde_bytes")]
+    pub knock: Vec<u8>,
+    /// When it expires, Unix seconds.
+    pub expires_at: u64,
 }
 
 /// Why a frame could not be decoded.
@@ -553,6 +611,7 @@ impl ClientFrame {
             Request::PutInvite { invitation, .. } => invitation.len() <= MAX_INVITE_BLOB,
             Request::AnswerInvite { answer, .. } => answer.len() <= MAX_INVITE_BLOB,
             Request::PutWelcome { welcome, .. } => welcome.len() <= MAX_PAYLOAD,
+            Request::Knock { knock, .. } => knock.len() <= MAX_INVITE_BLOB,
             Request::PutBlob { data, .. } => data.len() <= MAX_BLOB,
             Request::SetAdmins { keys, .. } => !keys.is_empty() && keys.len() <= MAX_ADMIN_KEYS,
             _ => true,
@@ -596,6 +655,10 @@ impl RelayFrame {
                     welcome.as_ref().is_none_or(|w| w.len() <= MAX_PAYLOAD)
                 }
                 Response::Blob { data } => data.len() <= MAX_BLOB,
+                Response::Knocks { knocks } => {
+                    knocks.len() <= MAX_KNOCKS
+                        && knocks.iter().all(|k| k.knock.len() <= MAX_INVITE_BLOB)
+                }
                 _ => true,
             },
             RelayFrame::Error { .. } => true,

@@ -28,8 +28,8 @@ pub mod padding;
 
 pub use error::ErrorCode;
 pub use frame::{
-    AdminPublicKey, BlobId, ClientFrame, DecodeError, Message, MessageKind, PostKind, Push,
-    RelayFrame, RepairRecord, Request, RequestId, Response,
+    AdminPublicKey, BlobId, ClientFrame, DecodeError, KnockEntry, Message, MessageKind, PostKind,
+    Push, RelayFrame, RepairRecord, Request, RequestId, Response,
 };
 pub use ids::{Epoch, GroupId, Seq, SlotId};
 

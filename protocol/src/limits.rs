@@ -41,6 +41,14 @@ pub const MAX_INVITE_TTL_SECS: u64 = 30 * 24 * 3600;
 /// (`--retention`); what a client assumes when the relay has not said.
 pub const DEFAULT_RETENTION_SECS: u64 = 30 * 24 * 3600;
 
+/// The most knocks (requests of members to be let back in, `Knock`) a group's box holds
+/// at a time that no admin has answered yet. Small: a member knocks only after being
+/// away longer than the group keeps messages.
+pub const MAX_KNOCKS: usize = 16;
+
+/// How long a knock waits for an admin's answer before the relay drops it: 14 days.
+pub const KNOCK_TTL_SECS: u64 = 14 * 24 * 3600;
+
 /// The most admin keys a group has at the relay (`SetAdmins`).
 pub const MAX_ADMIN_KEYS: usize = 32;
 

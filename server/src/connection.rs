@@ -898,6 +898,42 @@ impl Conn {
                     Err(code) => self.invite_miss(id, code),
                 }
             }
+            Request::Knock {
+                group,
+                slot,
+                manage_hash,
+                knock,
+            } => {
+                // No authorization: the knocker's epoch is the one the relay forgot.
+                if self.creates >= MAX_CREATES {
+                    return self.reject(id, ErrorCode::TooMany);
+                }
+                match relay.knock(&group, &slot, manage_hash, knock) {
+                    Ok(p) => {
+                        self.creates += 1;
+                        later(id, p, |expires_at| Response::Knocked { expires_at })
+                    }
+                    Err(code) => self.reject(id, code),
+                }
+            }
+            Request::GetKnocks { group } => {
+                let Some(auth) = self.auth.get(&group) else {
+                    return self.reject(id, ErrorCode::Unauthorized);
+                };
+                match relay.get_knocks(&group, &|e, r| auth.allows(e, r)) {
+                    Ok(knocks) => ok(id, Response::Knocks { knocks }),
+                    Err(code) => self.reject(id, code),
+                }
+            }
+            Request::DeleteKnock { group, key } => {
+                let Some(auth) = self.auth.get(&group) else {
+                    return self.reject(id, ErrorCode::Unauthorized);
+                };
+                match relay.delete_knock(&group, &key, &|e, r| auth.allows(e, r)) {
+                    Ok(p) => later(id, p, |()| Response::KnockDeleted),
+                    Err(code) => self.reject(id, code),
+                }
+            }
         }
     }
 }

@@ -16,6 +16,7 @@
 //!   or earlier if the group's retention has since become shorter; the store's shredding
 //!   makes it unreadable on disk within a period of its expiry.
 
+mod knock;
 mod repair;
 
 pub use repair::Caller;
@@ -122,6 +123,8 @@ pub struct Relay {
     /// What the stored invite slots hold ([`Slot::stored_bytes`]), counted against
     /// [`Policy::max_invite_bytes`]: grown before a write, given back if it fails.
     invite_bytes: AtomicU64,
+    /// Every group's knock box (see [`knock`]).
+    knocks: Mutex<knock::Boxes>,
 }
 
 /// A group's state as a connection sees it ([`Relay::group_info`]).
@@ -199,11 +202,7 @@ fn fail_stop(error: &str) -> ! {
 }
 
 fn slot_key(slot: &SlotId) -> SlotKey {
-    Sha256::new()
-        .chain_update(b"kith relay slot v1\0")
-        .chain_update(slot.0)
-        .finalize()
-        .into()
+    access::slot_key(slot)
 }
 
 impl Relay {
@@ -234,9 +233,10 @@ impl Relay {
             short: Mutex::new(short),
             retention_changed: tokio::sync::Notify::new(),
             invite_bytes: AtomicU64::new(0),
+            knocks: Mutex::new(knock::Boxes::new()),
         };
         relay.set_gauges(&groups);
-        relay.count_invite_bytes()?;
+        relay.recount_slots()?;
         Ok(relay)
     }
 
@@ -403,7 +403,7 @@ impl Relay {
             }
         });
         drop(groups);
-        let _ = self.count_invite_bytes();
+        let _ = self.recount_slots();
         if let Ok(all) = self.store.groups() {
             self.set_gauges(&all);
             let max = self.max_retention();
@@ -415,13 +415,21 @@ impl Relay {
         }
     }
 
-    /// Counts what the stored slots hold, from the store.
-    fn count_invite_bytes(&self) -> Result<(), StoreError> {
+    /// Counts what the stored slots hold and rebuilds the knock boxes, from the store.
+    fn recount_slots(&self) -> Result<(), StoreError> {
         let mut total = 0;
+        let mut boxes = knock::Boxes::new();
         for (key, _) in self.store.slot_expiries()? {
-            total += self.store.slot(&key)?.map_or(0, |s| s.stored_bytes());
+            let Some(slot) = self.store.slot(&key)? else {
+                continue;
+            };
+            total += slot.stored_bytes();
+            if let Some(group) = slot.knock_of() {
+                boxes.entry(group).or_default().insert(key);
+            }
         }
         self.invite_bytes.store(total, Ordering::Relaxed);
+        *self.knocks.lock().expect("knock lock poisoned") = boxes;
         Ok(())
     }
 

@@ -194,7 +194,23 @@ pub struct Slot {
     pub welcome: Option<Vec<u8>>,
 }
 
+/// What a knock's slot holds in place of an invitation: this mark, then the group's id.
+/// Invitations are padded to a bucket (256 bytes at least), so the two never meet, and
+/// the stored format of slots stays what it was.
+const KNOCK_MARK: &[u8] = b"kith knock\0";
+
 impl Slot {
+    /// The `invitation` of a knock's slot for `group`.
+    pub fn knock_mark(group: &GroupId) -> Vec<u8> {
+        [KNOCK_MARK, &group.0].concat()
+    }
+
+    /// The group whose knock box this slot is in, if it is a knock.
+    pub fn knock_of(&self) -> Option<GroupId> {
+        let id = self.invitation.strip_prefix(KNOCK_MARK)?;
+        Some(GroupId(id.try_into().ok()?))
+    }
+
     /// The bytes it holds that a client chose (what the relay-wide invite cap counts).
     pub fn stored_bytes(&self) -> u64 {
         (self.invitation.len()
