@@ -182,12 +182,16 @@ pub(crate) async fn dispatch(
                 println!("No join requests.");
             } else {
                 for r in &list {
+                    let how = if r.comes_back {
+                        "was away too long and asks to come back".to_owned()
+                    } else {
+                        format!("invited by {}", r.invited_by)
+                    };
                     println!(
-                        "{}. {}  [{}]  invited by {}, asked {} UTC",
+                        "{}. {}  [{}]  {how}, asked {} UTC",
                         r.number,
                         r.name,
                         r.fingerprint,
-                        r.invited_by,
                         format_time(r.seen_at)
                     );
                 }

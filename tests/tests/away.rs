@@ -176,3 +176,135 @@ async fn a_timer_that_deletes_what_the_relay_keeps_is_asked_first() {
         5
     );
 }
+
+/// Olena's group, Bohdan in it and verified, then away while the group moves on and a
+/// 6 s relay forgets the epoch his copy is at. Returns what his first sync after said.
+fn away_past_the_retention(
+    relay: &TestRelay,
+    olena: &Profile,
+    bohdan: &Profile,
+    removed: bool,
+) -> String {
+    olena.ok(&["group", "create", GROUP, "--relay", &relay.ws_url()]);
+    let code = olena.ok(&["invite", GROUP]).trim().to_owned();
+    join_via(olena, bohdan, &code);
+    olena.ok(&["send", GROUP, "before he left"]);
+    bohdan.ok(&["sync"]);
+    olena.ok(&["verify", GROUP, "Bohdan", "--confirm"]);
+    olena.ok(&["board", "add", GROUP, "Lawyer", "Ms Koval"]);
+    if removed {
+        olena.ok(&["remove", GROUP, "Bohdan"]);
+    }
+    std::thread::sleep(std::time::Duration::from_secs(9));
+    olena.ok(&["send", GROUP, "after the relay forgot"]);
+    let out = bohdan.run(&["sync"]);
+    assert!(!out.success(), "{out}");
+    format!("{}{}", out.stdout, out.stderr)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_member_away_past_the_retention_asks_by_himself_and_an_admin_lets_him_back() {
+    let relay = TestRelay::start(&["--retention", "6s", "--retention-interval", "1s"]).await;
+    let olena = Profile::new("Olena");
+    let bohdan = Profile::new("Bohdan");
+    let said = away_past_the_retention(&relay, &olena, &bohdan, false);
+    assert!(
+        said.contains("away longer") && said.contains("asked the group's admins"),
+        "plain words, and what happens next: {said}"
+    );
+    // Asking again while the first request waits knocks no second time.
+    let again = bohdan.run(&["sync"]);
+    assert!(!again.success());
+
+    // The admin sees who fell behind, and decides.
+    olena.ok(&["sync"]);
+    let asks = json(&olena, &["requests", GROUP]);
+    assert_eq!(asks.len(), 1, "one request: {asks:?}");
+    assert_eq!(asks[0]["name"], "Bohdan");
+    assert_eq!(asks[0]["comes_back"], true, "{asks:?}");
+    let told = json(&olena, &["read", GROUP, "--all"]);
+    assert!(
+        told.iter().any(|v| v["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("Bohdan") && t.contains("asks to be let back in"))),
+        "{told:?}"
+    );
+    let before = json(&olena, &["members", GROUP]);
+    olena.ok(&["approve", GROUP, "Bohdan"]);
+    olena.ok(&["send", GROUP, "welcome back"]);
+
+    // His next sync brings him back, with his history, as the same verified identity.
+    let out = bohdan.run(&["sync"]);
+    assert!(out.success(), "{out}");
+    let seen = texts(&bohdan);
+    assert!(seen.contains(&"welcome back".to_owned()), "{seen:?}");
+    assert!(seen.contains(&"before he left".to_owned()), "{seen:?}");
+    let notes = json(&bohdan, &["read", GROUP, "--all"]);
+    assert!(
+        notes.iter().any(|v| v["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("You are back in the group"))),
+        "{notes:?}"
+    );
+    let after = json(&olena, &["members", GROUP]);
+    assert_eq!(before.len(), after.len(), "{before:?} {after:?}");
+    let row = after.iter().find(|m| m["name"] == "Bohdan").unwrap();
+    assert_eq!(row["verified"], true, "{after:?}");
+    assert!(json(&olena, &["requests", GROUP]).is_empty());
+    assert_eq!(
+        json(&bohdan, &["groups"])
+            .iter()
+            .filter(|g| g["name"] == GROUP)
+            .count(),
+        1
+    );
+    bohdan.ok(&["send", GROUP, "I am back"]);
+    olena.ok(&["sync"]);
+    assert!(texts(&olena).contains(&"I am back".to_owned()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_member_is_told_and_does_not_ask_again() {
+    let relay = TestRelay::start(&["--retention", "6s", "--retention-interval", "1s"]).await;
+    let olena = Profile::new("Olena");
+    let bohdan = Profile::new("Bohdan");
+    away_past_the_retention(&relay, &olena, &bohdan, false);
+    olena.ok(&["sync"]);
+    olena.ok(&["deny", GROUP, "Bohdan"]);
+    assert!(json(&olena, &["requests", GROUP]).is_empty());
+    // Told, and not asking again by himself.
+    let out = bohdan.run(&["sync"]);
+    assert!(!out.success());
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(said.contains("did not let you back in"), "{said}");
+    olena.ok(&["sync"]);
+    assert!(json(&olena, &["requests", GROUP]).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_member_removed_while_away_cannot_knock_back_in() {
+    let relay = TestRelay::start(&["--retention", "6s", "--retention-interval", "1s"]).await;
+    let olena = Profile::new("Olena");
+    let bohdan = Profile::new("Bohdan");
+    let said = away_past_the_retention(&relay, &olena, &bohdan, true);
+    assert!(said.contains("asked the group's admins"), "{said}");
+    // His copy never saw the removal, so it knocks; the admin's client refuses it on
+    // sight (he is not in the tree), says so, and asks nobody.
+    olena.ok(&["sync"]);
+    assert!(json(&olena, &["requests", GROUP]).is_empty());
+    let told = json(&olena, &["read", GROUP, "--all"]);
+    assert!(
+        told.iter().any(|v| v["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("who is not in the group"))),
+        "{told:?}"
+    );
+    let out = bohdan.run(&["sync"]);
+    assert!(!out.success());
+    assert!(
+        format!("{}{}", out.stdout, out.stderr).contains("did not let you back in"),
+        "{out}"
+    );
+    let members = json(&olena, &["members", GROUP]);
+    assert!(members.iter().all(|m| m["name"] != "Bohdan"), "{members:?}");
+}

@@ -699,6 +699,7 @@ fn settings_roles_and_requests_are_visible() {
         identity: String::new(),
         invited_by: "Olena".into(),
         seen_at: T0,
+        comes_back: false,
     };
     with_view(&mut app, legal, |v| {
         v.admin = true;

@@ -1100,8 +1100,12 @@ fn draw_overlay(f: &mut Frame, app: &App, theme: &Theme, o: &Overlay, area: Rect
                         ]));
                         lines.push(Line::styled(
                             format!(
-                                "   invited by {}, asked {} UTC",
-                                safe_line(&r.invited_by),
+                                "   {}, asked {} UTC",
+                                if r.comes_back {
+                                    "was away too long, asks to come back".to_owned()
+                                } else {
+                                    format!("invited by {}", safe_line(&r.invited_by))
+                                },
                                 &crate::cli::format_time(r.seen_at)[..16]
                             ),
                             theme.dim(),

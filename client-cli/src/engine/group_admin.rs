@@ -34,6 +34,9 @@ pub struct RequestInfo {
     pub invited_by: String,
     /// When the request was seen, Unix seconds.
     pub seen_at: u64,
+    /// A member whose copy of the group died (away too long) asks to be let back in,
+    /// rather than someone new to join.
+    pub comes_back: bool,
 }
 
 /// Cleans a board text: keeps newlines and tabs, drops other control characters.
@@ -544,6 +547,7 @@ impl Client {
             .into_iter()
             .enumerate()
             .map(|(i, r)| RequestInfo {
+                comes_back: self.seen_knock(group, &r.slot).ok().flatten().is_some(),
                 number: i + 1,
                 name: clean_name(&r.name, MAX_NAME_CHARS),
                 fingerprint: fingerprint(&r.identity),
@@ -594,6 +598,15 @@ impl Client {
         if !state.is_admin(&self.identity()) {
             return Err(ClientError::Usage("only admins can approve".into()));
         }
+        if self.seen_knock(group, &req.slot)?.is_some() {
+            return if self.let_back_in(group, &req).await? {
+                Ok(req.name)
+            } else {
+                Err(ClientError::Usage(
+                    "another admin already decided this request".into(),
+                ))
+            };
+        }
         let Some(open) = state.invites.get(&req.slot) else {
             self.db().delete(&ns_requests(group), &req.slot)?;
             self.db().commit()?;
@@ -620,6 +633,10 @@ impl Client {
     /// Denies a join request: closes its invite, so nobody can admit with it.
     pub async fn deny(&mut self, group: &GroupId, query: &str) -> Result<String> {
         let req = self.find_request(group, query)?;
+        if self.seen_knock(group, &req.slot)?.is_some() {
+            self.refuse_knock(group, &req.slot).await?;
+            return Ok(clean_name(&req.name, MAX_NAME_CHARS));
+        }
         let slot = req.slot;
         let g = self.load_group(group)?;
         let token = g

@@ -552,7 +552,7 @@ impl Client {
                  admin for a new invite code"
             )));
         };
-        let group = match self.join_from_welcome(join, bundle) {
+        let group = match self.join_from_welcome(join, bundle, true) {
             Ok(group) => group,
             // It opened, so it is the welcome an admitter sealed for us, and it is bad. A
             // slot takes one welcome: this join can never complete, so it goes rather
@@ -569,9 +569,19 @@ impl Client {
         };
         self.db().delete(NS_JOINS, &join.slot)?;
         self.db().commit()?;
+        self.after_join(&group).await?;
+        Ok(Some(group))
+    }
+
+    /// What follows a join (or a return): a word if someone here already goes by our
+    /// name, and our name to the group.
+    pub(crate) async fn after_join(&mut self, group: &GroupId) -> Result<()> {
+        // Back in, however: a knock of an earlier copy is over.
+        self.db().delete(super::knock::NS_KNOCKS_OUT, &group.0)?;
+        self.db().commit()?;
         // Someone here already goes by our name (or one that looks the same): say so, so
         // that we know the others see us apart by a fingerprint.
-        let g = self.load_group(&group)?;
+        let g = self.load_group(group)?;
         let me = self.identity();
         let taken: Vec<String> = g
             .names
@@ -581,7 +591,7 @@ impl Client {
             .collect();
         if !taken.is_empty() {
             self.alert_now(
-                &group,
+                group,
                 format!(
                     "This group already has a member of your name, or of one that looks the \
                      same ({}). The others see you as {}; tell them your fingerprint by other \
@@ -594,14 +604,18 @@ impl Client {
         }
         // Tell the group our name.
         let name = self.name().to_owned();
-        self.send_body(&group, Body::Profile { name }).await?;
-        Ok(Some(group))
+        self.send_body(group, Body::Profile { name }).await?;
+        Ok(())
     }
 
-    fn join_from_welcome(
+    /// Joins from a welcome that opened, after checking it against what the invitation
+    /// said. With `by_inviter` false (a return after a knock), whoever let us in must be
+    /// an admin, and no one inviter is named.
+    pub(crate) fn join_from_welcome(
         &mut self,
         join: &PendingJoin,
         bundle: seal::WelcomeBundle,
+        by_inviter: bool,
     ) -> Result<GroupId> {
         let hostile = |s: &str| ClientError::Hostile(s.to_owned());
         let inv = &join.invitation;
@@ -633,7 +647,7 @@ impl Client {
                 .ok_or_else(|| hostile("the group has a member with a malformed credential"))?;
             members.insert(id);
         }
-        if !members.contains(&inv.inviter_key) {
+        if by_inviter && !members.contains(&inv.inviter_key) {
             return Err(hostile(
                 "the inviter is not in the group the welcome is for",
             ));
@@ -645,7 +659,7 @@ impl Client {
         )
         .ok_or_else(|| hostile("the welcome's sender has a malformed credential"))?;
         let state = GroupState::from_extensions(staged.group_context().extensions());
-        if !state.is_admin(&inv.inviter_key) {
+        if by_inviter && !state.is_admin(&inv.inviter_key) {
             return Err(hostile("the inviter is not an admin of the group"));
         }
         if !members.contains(&sender_id) {
@@ -948,7 +962,7 @@ impl Client {
         (kp.ciphersuite() == super::CIPHERSUITE).then_some(kp)
     }
 
-    async fn deliver_welcome(
+    pub(crate) async fn deliver_welcome(
         &mut self,
         group: &GroupId,
         conn: &RelayConnection,

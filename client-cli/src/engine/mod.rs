@@ -18,6 +18,7 @@ mod fork;
 mod group_admin;
 mod invite;
 pub mod join_verify;
+mod knock;
 pub mod names;
 mod outcome;
 pub mod records;
@@ -532,12 +533,12 @@ impl Client {
                         0 => "the relay's limit, 30 days unless its operator set another".into(),
                         s => state::format_duration(s),
                     };
+                    let next = Box::pin(self.knock(g, m)).await?;
                     return Err(ClientError::NotMember(format!(
                         "the relay no longer lets this copy of {:?} in (epoch {epoch}). This \
                          happens when you were away longer than the group keeps messages \
-                         ({kept}): what was sent meanwhile is gone. To come back, ask an \
-                         admin of the group for a new invite code and run `kith join CODE`; \
-                         you keep your identity, so those who verified you need not again",
+                         ({kept}): what was sent meanwhile is gone. {next}. You keep your \
+                         identity, so those who verified you need not again",
                         g.name
                     )));
                 }

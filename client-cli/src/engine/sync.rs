@@ -62,6 +62,10 @@ impl Client {
     pub async fn sync_group(&mut self, group: &GroupId, admin_work: bool) -> Result<SyncReport> {
         let mut report = SyncReport::default();
         self.purge_expired()?;
+        // A copy of ours that died and knocked: the welcome back may be there.
+        if Box::pin(self.try_come_back(group)).await? {
+            report.joined = true;
+        }
         let mut reposts = 0;
         let mut reauths = 0;
         let mut voids = 0;
@@ -148,6 +152,7 @@ impl Client {
             Box::pin(self.repair(group)).await?;
             Box::pin(self.sync_relay_admin(group, false)).await?;
             Box::pin(self.admit_joiners(group, &mut report)).await?;
+            Box::pin(self.answer_knocks(group, &mut report)).await?;
             Box::pin(self.commit_leave_requests(group)).await?;
             Box::pin(self.maybe_self_update(group)).await?;
         }
