@@ -281,6 +281,10 @@ pub enum GroupCommand {
         /// Newcomers receive this many recent messages on joining, or `off`.
         #[arg(long, value_name = "N|off")]
         history: Option<String>,
+        /// A member who was away longer than the group keeps messages and asks to come
+        /// back: `ask` an admin first (the default), or let them back in `auto`matically.
+        #[arg(long, value_name = "ask|auto")]
+        let_back: Option<String>,
         /// Do not ask before a timer that deletes messages the relay still keeps.
         #[arg(long)]
         yes: bool,

@@ -235,6 +235,7 @@ pub(crate) async fn dispatch(
             group,
             disappear,
             history,
+            let_back,
             yes,
         }) => {
             let id = client.find_group(&group)?;
@@ -253,8 +254,15 @@ pub(crate) async fn dispatch(
                         .map_err(|_| usage(format!("not a number of messages: {h:?}"))),
                 })
                 .transpose()?;
-            if disappear.is_none() && history.is_none() {
-                return Err(usage("give --disappear and/or --history"));
+            let let_back = let_back
+                .map(|b| match b.as_str() {
+                    "auto" => Ok(true),
+                    "ask" => Ok(false),
+                    _ => Err(usage(format!("--let-back is `ask` or `auto`, not {b:?}"))),
+                })
+                .transpose()?;
+            if disappear.is_none() && history.is_none() && let_back.is_none() {
+                return Err(usage("give --disappear, --history and/or --let-back"));
             }
             if let Some(d) = disappear
                 && !yes
@@ -272,7 +280,10 @@ pub(crate) async fn dispatch(
                     confirm(&what)?;
                 }
             }
-            retry!(client, client.set_settings(&id, disappear, history).await)?;
+            retry!(
+                client,
+                client.set_settings(&id, disappear, history, let_back).await
+            )?;
             println!("Settings changed.");
         }
         Command::Group(GroupCommand::Show { group }) => {
@@ -294,6 +305,7 @@ pub(crate) async fn dispatch(
                         "admins": admins,
                         "disappear_secs": s.disappear_secs,
                         "history": s.history,
+                        "let_back": if s.let_back { "auto" } else { "ask" },
                         "board_entries": s.board.len(),
                         "open_invites": s.invites.len(),
                         "relay_retention_secs": client.relay_retention(&id),
@@ -314,6 +326,14 @@ pub(crate) async fn dispatch(
                     match s.history {
                         0 => "off".to_owned(),
                         n => format!("last {n} messages"),
+                    }
+                );
+                println!(
+                    "  members away too long: {}",
+                    if s.let_back {
+                        "let back in when they ask"
+                    } else {
+                        "an admin decides when they ask"
                     }
                 );
                 if let Some(r) = client.relay_retention(&id) {

@@ -527,7 +527,7 @@ pub enum Response {
         /// The knocks.
         knocks: Vec<KnockEntry>,
     },
-    /// Answers `DeleteKnock`: removed and flushed (or already gone).
+    /// Answers `DeleteKnock`: removed and flushed (a knock already gone is `no_such_invite`).
     KnockDeleted,
 }
 

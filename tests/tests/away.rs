@@ -308,3 +308,29 @@ async fn a_member_removed_while_away_cannot_knock_back_in() {
     let members = json(&olena, &["members", GROUP]);
     assert!(members.iter().all(|m| m["name"] != "Bohdan"), "{members:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn where_the_group_allows_it_a_member_is_let_back_in_without_asking() {
+    let relay = TestRelay::start(&["--retention", "6s", "--retention-interval", "1s"]).await;
+    let olena = Profile::new("Olena");
+    let bohdan = Profile::new("Bohdan");
+    olena.ok(&["group", "create", GROUP, "--relay", &relay.ws_url()]);
+    olena.ok(&["group", "set", GROUP, "--let-back", "auto"]);
+    assert_eq!(
+        json(&olena, &["group", "show", GROUP])[0]["let_back"],
+        "auto"
+    );
+    let code = olena.ok(&["invite", GROUP]).trim().to_owned();
+    join_via(&olena, &bohdan, &code);
+    bohdan.ok(&["sync"]);
+    olena.ok(&["board", "add", GROUP, "Lawyer", "Ms Koval"]);
+    std::thread::sleep(std::time::Duration::from_secs(9));
+    assert!(!bohdan.run(&["sync"]).success());
+    // The admin's next sync lets him back in; nobody was asked.
+    olena.ok(&["sync"]);
+    assert!(json(&olena, &["requests", GROUP]).is_empty());
+    olena.ok(&["send", GROUP, "welcome back"]);
+    let out = bohdan.run(&["sync"]);
+    assert!(out.success(), "{out}");
+    assert!(texts(&bohdan).contains(&"welcome back".to_owned()));
+}

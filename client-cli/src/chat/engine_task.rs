@@ -1101,7 +1101,10 @@ impl Engine<'_> {
                 disappear,
                 history,
             } => {
-                let r = self.client.set_settings(&group, disappear, history).await;
+                let r = self
+                    .client
+                    .set_settings(&group, disappear, history, None)
+                    .await;
                 if self
                     .done(&group, "The settings were not changed", r)
                     .is_some()

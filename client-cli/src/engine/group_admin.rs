@@ -252,13 +252,15 @@ impl Client {
         Ok((messages, files))
     }
 
-    /// Sets the disappearing-messages timer (seconds, 0 = off) and/or how many recent
-    /// messages newcomers receive (0 = none).
+    /// Sets the disappearing-messages timer (seconds, 0 = off), how many recent messages
+    /// newcomers receive (0 = none), and whether members who were away too long are let
+    /// back in without asking an admin.
     pub async fn set_settings(
         &mut self,
         group: &GroupId,
         disappear_secs: Option<u64>,
         history: Option<u16>,
+        let_back: Option<bool>,
     ) -> Result<()> {
         if let Some(d) = disappear_secs
             && d != 0
@@ -285,6 +287,9 @@ impl Client {
             }
             if let Some(h) = history {
                 n.history = h;
+            }
+            if let Some(b) = let_back {
+                n.let_back = b;
             }
             Ok(n)
         })

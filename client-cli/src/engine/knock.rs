@@ -472,6 +472,14 @@ impl Client {
                     self.put(&ns, &req.slot, &seen)?;
                     self.put(&ns_requests(group), &req.slot, &*req)?;
                     self.db().commit()?;
+                    if g.state.let_back {
+                        // The group chose so; the commit tells everyone who came back.
+                        match self.let_back_in(group, &req).await {
+                            Ok(_) | Err(ClientError::CommitLocked) => {}
+                            Err(e) => return Err(e),
+                        }
+                        continue;
+                    }
                     let tag = format!("{} [{}]", req.name, &fingerprint(&req.identity)[..9]);
                     self.alert_now(
                         group,

@@ -68,6 +68,23 @@ pub struct GroupState {
     /// known: the relay takes repairs and retention only from these keys. An admin
     /// without one (just promoted) adds their own with their first commit.
     pub admin_keys: BTreeMap<IdentityKey, AdminKeys>,
+    /// A member who was away longer than the group keeps messages and asks to come back
+    /// (a knock, `engine/knock.rs`) is let back in by the first admin's client that sees
+    /// the request, without asking the admin. Off by default: a lost or taken device can
+    /// ask too.
+    pub let_back: bool,
+}
+
+/// The state as version 2 encoded it (before `let_back`), still read.
+#[derive(Deserialize)]
+struct StateV2 {
+    admins: BTreeSet<IdentityKey>,
+    board: Vec<BoardEntry>,
+    next_entry: u32,
+    disappear_secs: u64,
+    history: u16,
+    invites: BTreeMap<[u8; 32], OpenInvite>,
+    admin_keys: BTreeMap<IdentityKey, AdminKeys>,
 }
 
 /// An admin's public keys for admin work, one pair per admin and group.
@@ -198,10 +215,24 @@ impl GroupState {
                         })
                         .collect(),
                     admin_keys: BTreeMap::new(),
+                    let_back: false,
                 },
                 _ => return None,
             },
-            2 => match postcard::take_from_bytes::<Self>(rest) {
+            2 => match postcard::take_from_bytes::<StateV2>(rest) {
+                Ok((v2, [])) => Self {
+                    admins: v2.admins,
+                    board: v2.board,
+                    next_entry: v2.next_entry,
+                    disappear_secs: v2.disappear_secs,
+                    history: v2.history,
+                    invites: v2.invites,
+                    admin_keys: v2.admin_keys,
+                    let_back: false,
+                },
+                _ => return None,
+            },
+            3 => match postcard::take_from_bytes::<Self>(rest) {
                 Ok((s, [])) => s,
                 _ => return None,
             },
@@ -210,10 +241,15 @@ impl GroupState {
         state.well_formed().then_some(state)
     }
 
-    /// Encodes the state.
+    /// Encodes the state: as version 2 while `let_back` is off, which clients that
+    /// predate it still read (version 3 is version 2 and that one byte more).
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = vec![2u8];
+        let mut out = vec![3u8];
         out.extend(postcard::to_stdvec(self).unwrap_or_default());
+        if !self.let_back {
+            out[0] = 2;
+            out.pop();
+        }
         out
     }
 
@@ -371,7 +407,10 @@ fn describe_forbidden(old: &GroupState, new: &GroupState) -> Refusal {
         "change who the admins are without being an admin".into()
     } else if old.board != new.board {
         "change the board without being an admin".into()
-    } else if old.disappear_secs != new.disappear_secs || old.history != new.history {
+    } else if old.disappear_secs != new.disappear_secs
+        || old.history != new.history
+        || old.let_back != new.let_back
+    {
         "change the group's settings without being an admin".into()
     } else {
         "change the group's invites without being an admin".into()
@@ -430,6 +469,16 @@ pub fn describe_change(
             n => format!("{by} set newcomers to receive the last {n} messages"),
         });
     }
+    if old.let_back != new.let_back {
+        out.push(if new.let_back {
+            format!(
+                "{by} set the group to let members who were away too long back in without \
+                 asking an admin"
+            )
+        } else {
+            format!("{by} set the group to ask an admin before letting a member back in")
+        });
+    }
     for (slot, i) in &new.invites {
         if !old.invites.contains_key(slot) {
             out.push(if i.needs_approval {
@@ -475,6 +524,22 @@ mod tests {
     const A: IdentityKey = [1; 32];
     const B: IdentityKey = [2; 32];
 
+    #[test]
+    fn a_state_of_version_2_still_reads_and_asks_before_letting_back_in() {
+        let mut s = GroupState::new(A);
+        s.disappear_secs = 3600;
+        let v2 = s.encode();
+        assert_eq!(
+            v2[0], 2,
+            "what older clients read, while nothing needs more"
+        );
+        assert_eq!(GroupState::decode(&v2), Some(s.clone()));
+        s.let_back = true;
+        let v3 = s.encode();
+        assert_eq!((v3[0], v3.len()), (3, v2.len() + 1));
+        assert_eq!(GroupState::decode(&v3), Some(s));
+    }
+
     fn invite(slot: u8, approval: bool) -> OpenInvite {
         OpenInvite {
             by: A,
@@ -518,9 +583,9 @@ mod tests {
         let mut trailing = s.encode();
         trailing.push(0);
         assert_eq!(GroupState::decode(&trailing), None);
-        let mut v3 = s.encode();
-        v3[0] = 3;
-        assert_eq!(GroupState::decode(&v3), None);
+        let mut v4 = s.encode();
+        v4[0] = 4;
+        assert_eq!(GroupState::decode(&v4), None);
         // An admin key of a non-admin: refused.
         let mut stray = s.clone();
         stray.admin_keys.insert(
