@@ -334,3 +334,28 @@ async fn where_the_group_allows_it_a_member_is_let_back_in_without_asking() {
     assert!(out.success(), "{out}");
     assert!(texts(&bohdan).contains(&"welcome back".to_owned()));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn turning_a_short_timer_off_again_keeps_what_remains() {
+    let relay = TestRelay::start(&[]).await;
+    let olena = Profile::new("Olena");
+    let bohdan = Profile::new("Bohdan");
+    olena.ok(&["group", "create", GROUP, "--relay", &relay.ws_url()]);
+    let code = olena.ok(&["invite", GROUP]).trim().to_owned();
+    join_via(&olena, &bohdan, &code);
+    olena.ok(&["send", GROUP, "before any timer"]);
+    olena.ok(&["group", "set", GROUP, "--disappear", "1h", "--yes"]);
+    olena.ok(&["send", GROUP, "under the timer"]);
+    olena.ok(&["group", "set", GROUP, "--disappear", "off"]);
+    olena.ok(&["send", GROUP, "after the timer"]);
+    bohdan.ok(&["sync"]);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    olena.ok(&["sync"]);
+    bohdan.ok(&["sync"]);
+    for p in [&olena, &bohdan] {
+        let seen = texts(p);
+        for t in ["before any timer", "under the timer", "after the timer"] {
+            assert!(seen.contains(&t.to_owned()), "{}: {t:?} in {seen:?}", p.name());
+        }
+    }
+}
