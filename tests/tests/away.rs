@@ -355,7 +355,11 @@ async fn turning_a_short_timer_off_again_keeps_what_remains() {
     for p in [&olena, &bohdan] {
         let seen = texts(p);
         for t in ["before any timer", "under the timer", "after the timer"] {
-            assert!(seen.contains(&t.to_owned()), "{}: {t:?} in {seen:?}", p.name());
+            assert!(
+                seen.contains(&t.to_owned()),
+                "{}: {t:?} in {seen:?}",
+                p.name()
+            );
         }
     }
 }

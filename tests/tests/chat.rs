@@ -475,6 +475,52 @@ async fn offline_messages_wait_and_go_out_when_the_relay_returns() {
     assert!(!alternate, "the terminal was left in the alternate screen");
 }
 
+/// Issue 14: one relay that is down stops its own groups only. Olena's chat holds a
+/// group on a live relay and one on a relay that goes away: the live group still sends
+/// and receives, the screen says which relay is down, and the list marks its group.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_relay_down_leaves_the_groups_of_the_others_live() {
+    if kith_tests::installed_tool("tmux", "tmux").is_none() {
+        return;
+    }
+    let live = TestRelay::start(&[]).await;
+    let other = TestRelay::start(&[]).await;
+    let mut gate = Gate::new(other.addr()).await;
+    let (olena, iryna) = olena_and_iryna(&live.ws_url());
+    olena.ok(&["group", "create", "Elsewhere", "--relay", &gate.url()]);
+
+    let chat = Tmux::start(&olena, &[GROUP], 100, 24);
+    chat.wait_for(SCREEN_WITHIN, "the chat to connect", connected);
+    gate.close();
+    chat.wait_for(SCREEN_WITHIN, "the other relay to show down", |s| {
+        let top = s.lines().next().unwrap_or_default();
+        top.contains(" connected") && top.contains("1 other relay down")
+    });
+    chat.wait_for(SCREEN_WITHIN, "its group to be marked", |s| {
+        s.contains("Elsewhere ○")
+    });
+
+    // The live group goes on both ways.
+    chat.type_text("still here");
+    chat.key("Enter");
+    read_until(&iryna, "Olena?: still here");
+    iryna.ok(&["send", GROUP, "me too"]);
+    let s = chat.wait_for(LIVE_WITHIN, "Iryna's message, live", |s| {
+        s.contains("me too")
+    });
+    assert!(
+        !s.contains("[queued"),
+        "nothing queued on the live relay:\n{s}"
+    );
+
+    gate.reopen().await;
+    chat.key("C-r");
+    chat.wait_for(SCREEN_WITHIN, "every relay back", |s| {
+        let top = s.lines().next().unwrap_or_default();
+        connected(s) && !top.contains("down") && !s.contains("Elsewhere ○")
+    });
+}
+
 /// Issue 6 in the chat: Olena (admin, in `kith chat`) pins a board entry with
 /// `/board add`; Iryna reads it with `kith board`; Olena makes Iryna an admin with
 /// `/promote`; Iryna pins an entry with the CLI, and `/board` on Olena's screen shows

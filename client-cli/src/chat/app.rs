@@ -137,8 +137,10 @@ pub struct App {
     pub views: HashMap<GroupId, GroupView>,
     /// The group on screen.
     pub selected: Option<GroupId>,
-    /// The connection.
+    /// The connections, all at once (the worst of them).
     pub conn: ConnState,
+    /// Each relay's connection, by URL.
+    pub relays: HashMap<String, ConnState>,
     /// Messages not acknowledged yet.
     pub outbox: Vec<OutItem>,
     /// The input line.
@@ -189,6 +191,7 @@ impl App {
             views: HashMap::new(),
             selected: first,
             conn: ConnState::Connecting,
+            relays: HashMap::new(),
             outbox: Vec::new(),
             input: LineEditor::new(),
             scroll: 0,
@@ -224,6 +227,24 @@ impl App {
             .as_ref()
             .filter(|(_, _, at)| at.elapsed() < STATUS_FOR)
             .map(|(t, l, _)| (t.as_str(), *l))
+    }
+
+    /// The state of a group's relay (of all relays while none is known, or no group).
+    pub fn relay_state(&self, group: Option<&GroupId>) -> ConnState {
+        group
+            .and_then(|g| self.groups.iter().find(|s| s.id == g.to_hex()))
+            .and_then(|s| self.relays.get(&s.relay))
+            .cloned()
+            .unwrap_or_else(|| self.conn.clone())
+    }
+
+    /// How many relays other than the open group's are not connected.
+    pub fn other_relays_down(&self) -> usize {
+        let mine = self.current().map(|g| g.relay.as_str());
+        self.relays
+            .iter()
+            .filter(|(r, s)| Some(r.as_str()) != mine && **s != ConnState::Connected)
+            .count()
     }
 
     /// The summary of the selected group.
@@ -280,6 +301,7 @@ impl App {
                 self.views.insert(id, *view);
             }
             Event::Connection(state) => self.conn = state,
+            Event::Relays(states) => self.relays = states.into_iter().collect(),
             Event::Outbox { id, state } => {
                 if state == OutState::Sent {
                     self.outbox.retain(|o| o.id != id);
@@ -596,6 +618,7 @@ impl App {
             }
         }
         if self.conn != ConnState::Connected {
+            // Every relay that is down tries again; those up are left alone.
             self.commands.push(Command::Reconnect);
             self.say("Reconnecting now…", Level::Info);
         } else if n > 0 {
@@ -643,7 +666,7 @@ impl App {
         self.input.submit();
         let id = self.next_id;
         self.next_id += 1;
-        let state = if self.conn == ConnState::Connected {
+        let state = if self.relay_state(Some(&group)) == ConnState::Connected {
             OutState::Sending
         } else {
             OutState::Queued
@@ -1250,496 +1273,5 @@ fn edit(e: &mut LineEditor, k: &KeyEvent) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn key(code: KeyCode) -> TermEvent {
-        TermEvent::Key(KeyEvent::new(code, KeyModifiers::NONE))
-    }
-
-    fn typed(app: &mut App, s: &str) {
-        for c in s.chars() {
-            app.on_terminal(key(KeyCode::Char(c)));
-        }
-    }
-
-    fn group(name: &str, id: GroupId) -> GroupSummary {
-        GroupSummary {
-            name: name.into(),
-            id: id.to_hex(),
-            relay: "ws://127.0.0.1:1".into(),
-            members: 2,
-            unread: 0,
-            pending_joins: 0,
-            status: "active".into(),
-            on_hold: false,
-        }
-    }
-
-    fn app_with_group() -> (App, GroupId) {
-        let mut app = App::new(false, None);
-        let id = GroupId([7; 16]);
-        app.on_engine(Event::Groups {
-            groups: vec![group("Legal aid", id)],
-            joining: vec![],
-        });
-        app.take_commands();
-        (app, id)
-    }
-
-    #[test]
-    fn enter_sends_and_offline_messages_wait_in_the_outbox() {
-        let (mut app, id) = app_with_group();
-        app.on_engine(Event::Connection(ConnState::Offline {
-            retry_at: tokio::time::Instant::now(),
-        }));
-        typed(&mut app, "hello");
-        app.on_terminal(key(KeyCode::Enter));
-        let cmds = app.take_commands();
-        assert_eq!(
-            cmds,
-            vec![Command::Send {
-                id: 1,
-                group: id,
-                text: "hello".into()
-            }]
-        );
-        assert!(app.input.is_empty());
-        assert_eq!(app.outbox[0].state, OutState::Queued);
-        // Failure keeps it, with a retry.
-        app.on_engine(Event::Outbox {
-            id: 1,
-            state: OutState::Failed("timeout".into()),
-        });
-        app.on_engine(Event::Connection(ConnState::Connected));
-        app.on_terminal(TermEvent::Key(KeyEvent::new(
-            KeyCode::Char('r'),
-            KeyModifiers::CONTROL,
-        )));
-        assert_eq!(app.take_commands().len(), 1);
-        app.on_engine(Event::Outbox {
-            id: 1,
-            state: OutState::Sent,
-        });
-        assert!(app.outbox.is_empty());
-    }
-
-    #[test]
-    fn quitting_with_unsent_messages_asks_first() {
-        let (mut app, _) = app_with_group();
-        typed(&mut app, "x");
-        app.on_terminal(key(KeyCode::Enter));
-        let ctrl_c = TermEvent::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
-        app.on_terminal(ctrl_c.clone());
-        assert!(!app.quit);
-        assert!(matches!(
-            app.overlay,
-            Some(Overlay::ConfirmQuit { unsent: 1 })
-        ));
-        app.on_terminal(ctrl_c);
-        assert!(app.quit);
-    }
-
-    #[test]
-    fn slash_commands_and_errors_keep_the_text() {
-        let (mut app, id) = app_with_group();
-        typed(&mut app, "/frobnicate");
-        app.on_terminal(key(KeyCode::Enter));
-        assert_eq!(app.input.text(), "/frobnicate");
-        assert_eq!(app.status_line().map(|s| s.1), Some(Level::Error));
-        app.input.clear();
-        typed(&mut app, "/verify Iryna");
-        app.on_terminal(key(KeyCode::Enter));
-        assert_eq!(
-            app.take_commands(),
-            vec![Command::Verify {
-                group: id,
-                member: "Iryna".into()
-            }]
-        );
-        typed(&mut app, "/remove Mykola");
-        app.on_terminal(key(KeyCode::Enter));
-        assert!(matches!(app.overlay, Some(Overlay::Confirm { .. })));
-        app.on_terminal(key(KeyCode::Char('y')));
-        assert_eq!(
-            app.take_commands(),
-            vec![Command::Remove {
-                group: id,
-                member: "Mykola".into(),
-                hide: false,
-            }]
-        );
-        typed(&mut app, "//slash");
-        app.on_terminal(key(KeyCode::Enter));
-        assert!(matches!(
-            &app.take_commands()[..],
-            [Command::Send { text, .. }] if text == "/slash"
-        ));
-    }
-
-    #[test]
-    fn paste_is_one_multi_line_message() {
-        let (mut app, _) = app_with_group();
-        app.on_terminal(TermEvent::Paste("line one\r\nline two".into()));
-        app.on_terminal(key(KeyCode::Enter));
-        assert!(matches!(
-            &app.take_commands()[..],
-            [Command::Send { text, .. }] if text == "line one\nline two"
-        ));
-    }
-
-    #[test]
-    fn too_long_text_is_kept() {
-        let (mut app, _) = app_with_group();
-        app.on_terminal(TermEvent::Paste("x".repeat(MAX_TEXT_BYTES + 1)));
-        app.on_terminal(key(KeyCode::Enter));
-        assert!(app.take_commands().is_empty());
-        assert_eq!(app.input.text().len(), MAX_TEXT_BYTES + 1);
-    }
-
-    /// Sends `line` as typed input and returns the commands it produced.
-    fn run(app: &mut App, line: &str) -> Vec<Command> {
-        app.input.clear();
-        typed(app, line);
-        app.on_terminal(key(KeyCode::Enter));
-        app.take_commands()
-    }
-
-    fn rec(seq: u64, own: bool, kind: RecordKind) -> MessageRecord {
-        MessageRecord {
-            seq,
-            sub: 0,
-            time: 1,
-            sender: Some(if own { [0; 32] } else { [2; 32] }),
-            own,
-            kind,
-            shared_by: None,
-            expires: 0,
-        }
-    }
-
-    /// The group open with a view; `admin` says whether we are one.
-    fn app_with_view(admin: bool) -> (App, GroupId) {
-        let (mut app, id) = app_with_group();
-        let view = GroupView {
-            admin,
-            members: vec![crate::engine::MemberInfo {
-                name: "Me".into(),
-                identity: kith_protocol::ids::hex(&[0; 32]),
-                fingerprint: String::new(),
-                role: if admin { "admin" } else { "member" },
-                verified: false,
-                you: true,
-                name_collides: false,
-            }],
-            board: vec![crate::engine::BoardEntry {
-                id: 3,
-                title: "Hotline".into(),
-                text: "+380 44".into(),
-                by: [0; 32],
-                at: 1,
-            }],
-            records: vec![
-                rec(5, true, RecordKind::Text("mine, older".into())),
-                rec(6, false, RecordKind::Text("theirs".into())),
-                rec(7, true, RecordKind::Text("mine, newest".into())),
-                rec(8, false, RecordKind::Notice("a notice".into())),
-            ],
-            ..Default::default()
-        };
-        app.on_engine(Event::Group {
-            id,
-            view: Box::new(view),
-        });
-        (app, id)
-    }
-
-    #[test]
-    fn board_syntax() {
-        assert_eq!(parse_board(""), Ok(BoardCmd::Show));
-        assert_eq!(
-            parse_board("add Legal aid hotline | +380 44 123\nweekdays 9-18"),
-            Ok(BoardCmd::Add {
-                title: "Legal aid hotline".into(),
-                text: "+380 44 123\nweekdays 9-18".into()
-            })
-        );
-        // The text is optional; a second `|` belongs to the text.
-        assert_eq!(
-            parse_board("add Title"),
-            Ok(BoardCmd::Add {
-                title: "Title".into(),
-                text: String::new()
-            })
-        );
-        assert_eq!(
-            parse_board("add T | a | b"),
-            Ok(BoardCmd::Add {
-                title: "T".into(),
-                text: "a | b".into()
-            })
-        );
-        assert!(parse_board("add | text only").is_err());
-        assert_eq!(
-            parse_board("edit 3 New title | new text"),
-            Ok(BoardCmd::Edit {
-                id: 3,
-                title: Some("New title".into()),
-                text: Some("new text".into())
-            })
-        );
-        // An empty side is kept.
-        assert_eq!(
-            parse_board("edit [3] | only the text"),
-            Ok(BoardCmd::Edit {
-                id: 3,
-                title: None,
-                text: Some("only the text".into())
-            })
-        );
-        assert_eq!(
-            parse_board("edit #3 Only the title"),
-            Ok(BoardCmd::Edit {
-                id: 3,
-                title: Some("Only the title".into()),
-                text: None
-            })
-        );
-        assert!(parse_board("edit 3").is_err());
-        assert!(parse_board("edit x title").is_err());
-        assert_eq!(parse_board("rm 3"), Ok(BoardCmd::Rm(3)));
-        assert_eq!(parse_board("RM [12]"), Ok(BoardCmd::Rm(12)));
-        assert!(parse_board("rm").is_err());
-        assert!(parse_board("frob").is_err());
-    }
-
-    #[test]
-    fn invite_settings_and_remove_syntax() {
-        let h72 = Duration::from_secs(72 * 3600);
-        assert_eq!(parse_invite(""), Ok((h72, false)));
-        assert_eq!(parse_invite("approve"), Ok((h72, true)));
-        assert_eq!(
-            parse_invite("24h approve"),
-            Ok((Duration::from_secs(24 * 3600), true))
-        );
-        assert_eq!(
-            parse_invite("Approval 30m"),
-            Ok((Duration::from_secs(1800), true))
-        );
-        assert!(parse_invite("soon").is_err());
-        assert!(parse_invite("1h 2h").is_err());
-
-        assert_eq!(parse_disappear("7d"), Ok(7 * 86_400));
-        assert_eq!(parse_disappear("OFF"), Ok(0));
-        assert_eq!(parse_disappear("90"), Ok(90));
-        assert!(parse_disappear("a week").is_err());
-        assert_eq!(parse_history("50"), Ok(50));
-        assert_eq!(parse_history("off"), Ok(0));
-        assert!(parse_history("-1").is_err());
-        assert!(parse_history("70000").is_err());
-
-        assert_eq!(parse_remove("Mykola"), Some(("Mykola".into(), false)));
-        assert_eq!(
-            parse_remove("Mykola Petrenko hide"),
-            Some(("Mykola Petrenko".into(), true))
-        );
-        // Someone called "hide" can still be removed.
-        assert_eq!(parse_remove("hide"), Some(("hide".into(), false)));
-        assert_eq!(parse_remove("  "), None);
-    }
-
-    #[test]
-    fn admin_commands_become_engine_commands() {
-        let (mut app, id) = app_with_view(true);
-        assert_eq!(
-            run(&mut app, "/board add Hotline | +380 44 123"),
-            vec![Command::BoardAdd {
-                group: id,
-                title: "Hotline".into(),
-                text: "+380 44 123".into()
-            }]
-        );
-        assert!(app.input.is_empty());
-        assert_eq!(
-            run(&mut app, "/board edit 3 | new number"),
-            vec![Command::BoardEdit {
-                group: id,
-                id: 3,
-                title: None,
-                text: Some("new number".into())
-            }]
-        );
-        // An entry that is not on the board: said at once, the text kept.
-        assert!(run(&mut app, "/board edit 9 x").is_empty());
-        assert_eq!(app.input.text(), "/board edit 9 x");
-        assert_eq!(app.status_line().map(|s| s.1), Some(Level::Error));
-        // Removing asks first.
-        assert!(run(&mut app, "/board rm 3").is_empty());
-        assert!(matches!(app.overlay, Some(Overlay::Confirm { .. })));
-        app.on_terminal(key(KeyCode::Char('y')));
-        assert_eq!(
-            app.take_commands(),
-            vec![Command::BoardRm { group: id, id: 3 }]
-        );
-        assert_eq!(
-            run(&mut app, "/promote Iryna"),
-            vec![Command::Promote {
-                group: id,
-                member: "Iryna".into()
-            }]
-        );
-        assert_eq!(
-            run(&mut app, "/demote Iryna"),
-            vec![Command::Demote {
-                group: id,
-                member: "Iryna".into()
-            }]
-        );
-        assert_eq!(
-            run(&mut app, "/approve 1"),
-            vec![Command::Approve {
-                group: id,
-                request: "1".into()
-            }]
-        );
-        assert_eq!(
-            run(&mut app, "/deny Mykola"),
-            vec![Command::Deny {
-                group: id,
-                request: "Mykola".into()
-            }]
-        );
-        assert_eq!(
-            run(&mut app, "/invite 24h approve"),
-            vec![Command::Invite {
-                group: id,
-                ttl: Duration::from_secs(24 * 3600),
-                approval: true
-            }]
-        );
-        assert_eq!(
-            run(&mut app, "/disappear 7d"),
-            vec![Command::Settings {
-                group: id,
-                disappear: Some(7 * 86_400),
-                history: None
-            }]
-        );
-        assert_eq!(
-            run(&mut app, "/history off"),
-            vec![Command::Settings {
-                group: id,
-                disappear: None,
-                history: Some(0)
-            }]
-        );
-        // Without an argument, the setting is told.
-        assert!(run(&mut app, "/disappear").is_empty());
-        assert!(
-            app.status_line()
-                .is_some_and(|s| s.0.contains("do not disappear"))
-        );
-        assert!(run(&mut app, "/remove Mykola hide").is_empty());
-        app.on_terminal(key(KeyCode::Char('y')));
-        assert_eq!(
-            app.take_commands(),
-            vec![Command::Remove {
-                group: id,
-                member: "Mykola".into(),
-                hide: true
-            }]
-        );
-        assert_eq!(run(&mut app, "/requests"), vec![Command::Requests(id)]);
-        assert!(matches!(app.overlay, Some(Overlay::Requests { .. })));
-    }
-
-    #[test]
-    fn members_are_told_what_only_admins_may_do() {
-        let (mut app, _) = app_with_view(false);
-        for line in [
-            "/board add T | x",
-            "/promote Iryna",
-            "/approve 1",
-            "/invite",
-            "/disappear off",
-            "/remove Iryna",
-            "/delete 6",
-        ] {
-            assert!(run(&mut app, line).is_empty(), "{line}");
-            assert!(app.overlay.is_none(), "{line}");
-            let (text, level) = app.status_line().expect("a reason");
-            assert_eq!(level, Level::Error);
-            assert!(text.contains("Only admins"), "{line}: {text}");
-            assert_eq!(app.input.text(), line);
-        }
-        // Reading the board is for everyone.
-        assert!(run(&mut app, "/board").is_empty());
-        assert!(matches!(
-            app.overlay,
-            Some(Overlay::Board { scroll: 0, .. })
-        ));
-        // It scrolls with the arrows and stays open; Esc closes it.
-        app.on_terminal(key(KeyCode::Down));
-        assert!(matches!(
-            app.overlay,
-            Some(Overlay::Board { scroll: 1, .. })
-        ));
-        app.on_terminal(key(KeyCode::Char('x')));
-        assert!(app.overlay.is_some());
-        app.on_terminal(key(KeyCode::Esc));
-        assert!(app.overlay.is_none());
-    }
-
-    #[test]
-    fn delete_takes_the_last_own_message_or_a_number() {
-        let (mut app, id) = app_with_view(false);
-        assert!(run(&mut app, "/delete").is_empty());
-        let Some(Overlay::Confirm { lines, .. }) = &app.overlay else {
-            panic!("no confirmation: {:?}", app.overlay);
-        };
-        assert!(lines[0].contains("your message #7"), "{lines:?}");
-        assert!(lines[1].contains("mine, newest"), "{lines:?}");
-        app.on_terminal(key(KeyCode::Char('y')));
-        assert_eq!(
-            app.take_commands(),
-            vec![Command::Delete { group: id, seq: 7 }]
-        );
-        // By number (F3 shows them); a cancelled one sends nothing.
-        assert!(run(&mut app, "/delete #5").is_empty());
-        app.on_terminal(key(KeyCode::Char('n')));
-        assert!(app.take_commands().is_empty());
-        // Notices and unknown numbers cannot be deleted.
-        assert!(run(&mut app, "/delete 8").is_empty());
-        assert!(app.overlay.is_none());
-        assert!(run(&mut app, "/delete 99").is_empty());
-        assert!(app.overlay.is_none());
-        assert!(run(&mut app, "/delete me").is_empty());
-        assert_eq!(app.status_line().map(|s| s.1), Some(Level::Error));
-        // An admin may delete anyone's.
-        let (mut app, id) = app_with_view(true);
-        assert!(run(&mut app, "/delete 6").is_empty());
-        app.on_terminal(key(KeyCode::Char('y')));
-        assert_eq!(
-            app.take_commands(),
-            vec![Command::Delete { group: id, seq: 6 }]
-        );
-        // F3 toggles the numbers.
-        app.on_terminal(key(KeyCode::F(3)));
-        assert!(app.show_numbers);
-    }
-
-    #[test]
-    fn held_messages_wait_and_discard_drops_them_in_the_engine_too() {
-        let (mut app, id) = app_with_view(false);
-        typed(&mut app, "hello");
-        app.on_terminal(key(KeyCode::Enter));
-        app.take_commands();
-        app.on_engine(Event::Outbox {
-            id: 1,
-            state: OutState::Held,
-        });
-        assert_eq!(app.unsent(), 1);
-        assert_eq!(run(&mut app, "/discard"), vec![Command::Discard(id)]);
-        assert_eq!(app.unsent(), 0);
-    }
-}
+#[path = "app_tests.rs"]
+mod tests;

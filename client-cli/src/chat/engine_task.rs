@@ -29,6 +29,8 @@ use std::time::Duration;
 use tokio::sync::mpsc::{Receiver, UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::time::Instant;
 
+use super::links::Links;
+
 /// How often a connected chat catches up with every group even without pushes (also
 /// notices a connection that died silently, and keeps the relay's idle timer fed).
 pub const KEEPALIVE: Duration = Duration::from_secs(30);
@@ -310,8 +312,10 @@ pub enum Event {
         /// Its view.
         view: Box<GroupView>,
     },
-    /// The connection state changed.
+    /// The connection state changed: of all relays at once (the worst), and of each.
     Connection(ConnState),
+    /// The state of each relay's connection, by URL (sent when one changes).
+    Relays(Vec<(String, ConnState)>),
     /// A message of the outbox moved on.
     Outbox {
         /// Its id.
@@ -410,21 +414,20 @@ struct Outgoing {
 }
 
 enum Wake {
-    /// A push of a group arrived on connection generation `.0`.
-    Push(u64, GroupId),
-    /// The push channel of generation `.0` ended: that connection is gone.
-    Lost(u64),
+    /// A push of a group arrived on relay `.0`'s connection generation `.1`.
+    Push(String, u64, GroupId),
+    /// The push channel of relay `.0`'s generation `.1` ended: that connection is gone.
+    Lost(String, u64),
 }
 
 struct Engine<'a> {
     client: &'a mut Client,
     events: UnboundedSender<Event>,
-    state: ConnState,
-    /// Generation of the current set of connections; wakes of older ones are stale.
-    generation: u64,
+    /// Each relay's connection, on its own (see [`Links`]).
+    links: Links,
+    /// What the screen was last told of the connections.
+    told: (ConnState, Vec<(String, ConnState)>),
     wake_tx: UnboundedSender<Wake>,
-    failures: u32,
-    next_attempt: Option<Instant>,
     next_keepalive: Instant,
     next_join_poll: Instant,
     outbox: VecDeque<Outgoing>,
@@ -454,11 +457,9 @@ pub async fn run(
     let mut e = Engine {
         client,
         events,
-        state: ConnState::Connecting,
-        generation: 0,
+        links: Links::default(),
+        told: (ConnState::Connecting, Vec::new()),
         wake_tx,
-        failures: 0,
-        next_attempt: Some(Instant::now()),
         next_keepalive: Instant::now() + KEEPALIVE,
         next_join_poll: Instant::now() + JOIN_POLL,
         outbox: VecDeque::new(),
@@ -482,6 +483,7 @@ pub async fn run(
         e.mark_read(&g);
     }
     e.emit(Event::Connection(ConnState::Connecting));
+    e.refresh_links();
     loop {
         if e.fatal {
             break;
@@ -503,19 +505,18 @@ pub async fn run(
             e.publish_groups();
             continue;
         }
-        if let Some(at) = e.next_attempt
-            && Instant::now() >= at
-        {
-            e.connect().await;
+        if let Some(relay) = e.links.due(Instant::now()) {
+            e.connect(&relay).await;
             continue;
         }
-        if e.state == ConnState::Connected {
-            if let Some(g) = e.dirty.pop_first() {
+        // Without any group there is no relay, but pending joins are still polled.
+        if e.links.any_connected() || e.links.is_empty() {
+            if let Some(g) = e.next_dirty() {
                 e.sync(&g).await;
                 continue;
             }
-            if !e.outbox.is_empty() {
-                e.send_next().await;
+            if let Some(i) = e.next_sendable() {
+                e.send_next(i).await;
                 continue;
             }
             let now = Instant::now();
@@ -544,10 +545,16 @@ pub async fn run(
                 None => break,
             },
             wake = wake_rx.recv() => match wake {
-                Some(Wake::Push(generation, group)) if generation == e.generation => {
+                Some(Wake::Push(relay, generation, group))
+                    if e.links.generation(&relay) == Some(generation) =>
+                {
                     e.dirty.insert(group);
                 }
-                Some(Wake::Lost(generation)) if generation == e.generation => e.lost(),
+                Some(Wake::Lost(relay, generation))
+                    if e.links.generation(&relay) == Some(generation) =>
+                {
+                    e.lost(&relay)
+                }
                 _ => {}
             },
             () = tokio::time::sleep_until(wake_at) => {}
@@ -565,10 +572,10 @@ impl Engine<'_> {
 
     fn next_wake(&self) -> Instant {
         let mut at = Instant::now() + KEEPALIVE;
-        if let Some(a) = self.next_attempt {
+        if let Some(a) = self.links.next_attempt() {
             at = at.min(a);
         }
-        if self.state == ConnState::Connected {
+        if self.links.any_connected() || self.links.is_empty() {
             at = at.min(self.next_keepalive);
             if self.has_pending_joins() {
                 at = at.min(self.next_join_poll);
@@ -591,11 +598,66 @@ impl Engine<'_> {
             .unwrap_or(false)
     }
 
-    fn set_state(&mut self, state: ConnState) {
-        if self.state != state {
-            self.state = state.clone();
-            self.emit(Event::Connection(state));
+    /// Tells the screen what changed of the connections.
+    fn tell_links(&mut self) {
+        let summary = self.links.summary();
+        let states = self.links.states();
+        if self.told.0 != summary {
+            self.emit(Event::Connection(summary.clone()));
         }
+        if self.told.1 != states {
+            self.emit(Event::Relays(states.clone()));
+        }
+        self.told = (summary, states);
+    }
+
+    /// The relay of a group (`None` if the store no longer has it).
+    fn relay_of(&self, group: &GroupId) -> Option<String> {
+        self.client.group_relay(group).ok()
+    }
+
+    /// Whether a group's relay is connected.
+    fn reachable(&self, group: &GroupId) -> bool {
+        self.relay_of(group)
+            .is_some_and(|r| self.links.connected(&r))
+    }
+
+    /// The next group to catch up with whose relay is connected (the others wait).
+    fn next_dirty(&mut self) -> Option<GroupId> {
+        let g = *self.dirty.iter().find(|g| self.reachable(g))?;
+        self.dirty.remove(&g);
+        Some(g)
+    }
+
+    /// The first message of the outbox whose group's relay is connected (a group's
+    /// messages share its relay, so each group's stay in order).
+    fn next_sendable(&self) -> Option<usize> {
+        self.outbox.iter().position(|o| self.reachable(&o.group))
+    }
+
+    /// Makes the links the relays of the active groups; with none (and no join
+    /// waiting) the chat is idle and the outbox has nowhere to go.
+    fn refresh_links(&mut self) {
+        let groups = match self.active_groups() {
+            Ok(g) => g,
+            Err(e) => return self.store_failed(e),
+        };
+        let relays: Vec<String> = groups.iter().filter_map(|g| self.relay_of(g)).collect();
+        self.links.set_relays(relays);
+        if self.links.is_empty() && !self.has_pending_joins() {
+            if self.told.0 != ConnState::Idle {
+                self.told.0 = ConnState::Idle;
+                self.emit(Event::Connection(ConnState::Idle));
+            }
+            for o in std::mem::take(&mut self.outbox) {
+                self.emit(Event::Outbox {
+                    id: o.id,
+                    state: OutState::Failed("not a member of any group".into()),
+                });
+            }
+            return;
+        }
+        self.tell_links();
     }
 
     /// A store failure: nothing sensible can follow.
@@ -604,60 +666,59 @@ impl Engine<'_> {
         self.emit(Event::Fatal(e.to_string()));
     }
 
-    /// Handles an engine error: network errors start reconnecting, store errors end the
-    /// chat, the rest is told to the user.
-    fn failed(&mut self, context: &str, e: ClientError) {
+    /// Handles an engine error: network errors start reconnecting (the relay of
+    /// `group`, or those whose connection closed), store errors end the chat, the rest
+    /// is told to the user.
+    fn failed_in(&mut self, group: Option<&GroupId>, context: &str, e: ClientError) {
         if matches!(e, ClientError::Store(_)) {
             return self.store_failed(e);
         }
-        if transient(&e) {
-            self.lost();
-        } else if connection_broken(&e) {
+        let network = transient(&e) || connection_broken(&e);
+        if !transient(&e) {
             self.emit(Event::Error(format!("{context}: {e}")));
-            self.lost();
-        } else {
-            self.emit(Event::Error(format!("{context}: {e}")));
+        }
+        if network {
+            let relays: Vec<String> = match group.and_then(|g| self.relay_of(g)) {
+                Some(r) => vec![r],
+                None => self
+                    .links
+                    .relays()
+                    .filter(|r| !self.client.relay_open(r))
+                    .cloned()
+                    .collect(),
+            };
+            for r in relays {
+                self.lost(&r);
+            }
         }
     }
 
-    /// The connection is gone (or an attempt failed): schedule the next attempt.
-    fn lost(&mut self) {
-        self.generation += 1;
-        self.subscribed.clear();
-        let (delay, state) = if self.state == ConnState::Connected {
-            // It was working a moment ago: try again at once.
-            self.failures = 0;
-            let at = Instant::now();
-            (
-                Duration::ZERO,
-                ConnState::Reconnecting {
-                    attempt: 0,
-                    retry_at: at,
-                },
-            )
-        } else {
-            self.failures += 1;
-            let delay = Duration::from_millis(500)
-                .saturating_mul(1 << self.failures.min(8))
-                .min(MAX_BACKOFF);
-            let at = Instant::now() + delay;
-            let state = if self.failures >= OFFLINE_AFTER {
-                ConnState::Offline { retry_at: at }
-            } else {
-                ConnState::Reconnecting {
-                    attempt: self.failures,
-                    retry_at: at,
-                }
-            };
-            (delay, state)
-        };
-        self.next_attempt = Some(Instant::now() + delay);
-        self.set_state(state);
+    /// [`Engine::failed_in`] for no group in particular.
+    fn failed(&mut self, context: &str, e: ClientError) {
+        self.failed_in(None, context, e)
+    }
+
+    /// `relay`'s connection is gone (or an attempt failed): schedule its next attempt.
+    /// The other relays' groups go on.
+    fn lost(&mut self, relay: &str) {
+        self.links.lost(relay);
+        let gone: Vec<GroupId> = self
+            .subscribed
+            .iter()
+            .filter(|g| self.relay_of(g).is_none_or(|r| r == relay))
+            .copied()
+            .collect();
+        for g in gone {
+            self.subscribed.remove(&g);
+        }
+        self.tell_links();
         for o in &self.outbox {
-            self.emit(Event::Outbox {
-                id: o.id,
-                state: OutState::Queued,
-            });
+            if self.relay_of(&o.group).is_none_or(|r| r == relay) {
+                self.emit(Event::Outbox {
+                    id: o.id,
+                    state: OutState::Queued,
+                });
+            }
         }
     }
 
@@ -673,38 +734,40 @@ impl Engine<'_> {
         Ok(out)
     }
 
-    /// (Re)connects: subscribes every active group, then catches up with each (pushes
-    /// of what arrives meanwhile are not lost: the subscription came first).
-    async fn connect(&mut self) {
-        self.next_attempt = None;
-        self.client.close().await;
-        self.generation += 1;
-        self.subscribed.clear();
+    /// (Re)connects to one relay: subscribes each of its active groups, then catches
+    /// up with each (pushes of what arrives meanwhile are not lost: the subscription
+    /// came first).
+    async fn connect(&mut self, relay: &str) {
+        self.links.begin(relay);
+        self.client.close_relay(relay).await;
         let groups = match self.active_groups() {
             Ok(g) => g,
             Err(e) => return self.store_failed(e),
         };
-        if groups.is_empty() && !self.has_pending_joins() {
-            self.set_state(ConnState::Idle);
-            for o in std::mem::take(&mut self.outbox) {
-                self.emit(Event::Outbox {
-                    id: o.id,
-                    state: OutState::Failed("not a member of any group".into()),
-                });
-            }
-            return;
+        let groups: Vec<GroupId> = groups
+            .into_iter()
+            .filter(|g| self.relay_of(g).as_deref() == Some(relay))
+            .collect();
+        for g in &groups {
+            self.subscribed.remove(g);
         }
         for g in &groups {
             if let Err(e) = self.subscribe(g).await {
-                if transient(&e) || connection_broken(&e) || matches!(e, ClientError::Store(_)) {
-                    return self.failed("connecting", e);
+                if matches!(e, ClientError::Store(_)) {
+                    return self.store_failed(e);
+                }
+                if transient(&e) || connection_broken(&e) {
+                    if connection_broken(&e) {
+                        self.emit(Event::Error(format!("connecting: {e}")));
+                    }
+                    return self.lost(relay);
                 }
                 // This group alone is unusable (removed, refused): say so, go on.
                 self.emit(Event::Error(format!("{}: {e}", self.group_name(g))));
             }
         }
-        self.failures = 0;
-        self.set_state(ConnState::Connected);
+        self.links.up(relay);
+        self.tell_links();
         self.next_keepalive = Instant::now() + KEEPALIVE;
         self.poll_joins().await;
         self.dirty.extend(groups);
@@ -714,25 +777,30 @@ impl Engine<'_> {
         if self.subscribed.contains(group) {
             return Ok(());
         }
+        let relay = self.relay_of(group).unwrap_or_default();
         for rx in self.client.subscribe_groups(&[*group]).await? {
-            self.forward(rx);
+            self.forward(rx, &relay);
         }
         self.subscribed.insert(*group);
         Ok(())
     }
 
     /// Turns a connection's push channel into wakes of the engine loop.
-    fn forward(&self, mut rx: Receiver<Push>) {
-        let generation = self.generation;
+    fn forward(&self, mut rx: Receiver<Push>, relay: &str) {
+        let generation = self.links.generation(relay).unwrap_or_default();
         let tx = self.wake_tx.clone();
+        let relay = relay.to_owned();
         tokio::spawn(async move {
             while let Some(push) = rx.recv().await {
                 let Push::Message { group, .. } = push;
-                if tx.send(Wake::Push(generation, group)).is_err() {
+                if tx
+                    .send(Wake::Push(relay.clone(), generation, group))
+                    .is_err()
+                {
                     return;
                 }
             }
-            let _ = tx.send(Wake::Lost(generation));
+            let _ = tx.send(Wake::Lost(relay, generation));
         });
     }
 
@@ -769,12 +837,13 @@ impl Engine<'_> {
                 // Whatever did get processed before the failure is in the store.
                 self.publish_group(group);
                 self.publish_groups();
-                self.failed(&name, e);
+                self.failed_in(Some(group), &name, e);
             }
         }
     }
 
     async fn keepalive(&mut self) {
+        self.refresh_links();
         match self.active_groups() {
             Ok(groups) => self.dirty.extend(groups),
             Err(e) => self.store_failed(e),
@@ -800,6 +869,8 @@ impl Engine<'_> {
                         "You joined {}.",
                         self.group_name(&group)
                     )));
+                    // Its relay may be new to the chat.
+                    self.refresh_links();
                     if let Err(e) = self.subscribe(&group).await {
                         self.failed("subscribing", e);
                     }
@@ -812,8 +883,8 @@ impl Engine<'_> {
         }
     }
 
-    async fn send_next(&mut self) {
-        let Some(o) = self.outbox.pop_front() else {
+    async fn send_next(&mut self, i: usize) {
+        let Some(o) = self.outbox.remove(i) else {
             return;
         };
         if self.held.iter().any(|h| h.group == o.group) {
@@ -850,9 +921,13 @@ impl Engine<'_> {
                 });
             }
             Err(e) if never_posted(&e) => {
-                // Certainly not on the relay: back to the head of the queue.
-                self.outbox.push_front(o);
-                self.lost();
+                // Certainly not on the relay: back where it was in the queue.
+                let relay = self.relay_of(&o.group);
+                self.outbox.insert(i, o);
+                match relay {
+                    Some(r) => self.lost(&r),
+                    None => self.failed("sending", e),
+                }
             }
             Err(ClientError::Usage(why)) if on_hold(&why) => {
                 // Refused before anything was encrypted: it waits for the repair.
@@ -884,7 +959,7 @@ impl Engine<'_> {
                     state: OutState::Failed(why),
                 });
                 self.publish_group(&o.group);
-                self.failed("sending", e);
+                self.failed_in(Some(&o.group), "sending", e);
             }
         }
     }
@@ -903,18 +978,14 @@ impl Engine<'_> {
                     text,
                     was_held: false,
                 });
-                if self.state != ConnState::Connected {
+                if !self.reachable(&group) {
                     self.emit(Event::Outbox {
                         id,
                         state: OutState::Queued,
                     });
                 }
             }
-            Command::Reconnect => {
-                if self.state != ConnState::Connected {
-                    self.next_attempt = Some(Instant::now());
-                }
-            }
+            Command::Reconnect => self.links.retry_now(),
             Command::Invite {
                 group,
                 ttl,
@@ -1065,7 +1136,7 @@ impl Engine<'_> {
                 }
             }
             Command::Requests(group) => {
-                if self.state == ConnState::Connected {
+                if self.reachable(&group) {
                     self.sync(&group).await;
                 }
                 self.publish_group(&group);
@@ -1192,11 +1263,11 @@ impl Engine<'_> {
                 self.emit(Event::Error(format!(
                     "{what}: the relay did not answer ({e}). Try again once connected."
                 )));
-                self.lost();
+                self.failed_in(Some(group), what, e);
                 None
             }
             Err(e) => {
-                self.failed(what, e);
+                self.failed_in(Some(group), what, e);
                 None
             }
         };

@@ -15,6 +15,7 @@
 pub mod app;
 pub mod engine_task;
 pub mod input;
+mod links;
 pub mod ui;
 
 #[cfg(test)]

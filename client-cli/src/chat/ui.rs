@@ -315,7 +315,23 @@ fn draw_top(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     };
     let hold = if on_hold { " · ON HOLD" } else { "" };
     let facts = group_facts(app);
-    let (conn, tone) = conn_label(&app.conn);
+    // The open group's relay is what matters here; other relays that are down are
+    // counted beside it, and marked in the group list.
+    let (conn, tone) = conn_label(&app.relay_state(app.selected.as_ref()));
+    let (conn, tone) = match app.other_relays_down() {
+        0 => (conn, tone),
+        n => (
+            format!(
+                "{conn} · {n} other relay{} down",
+                if n == 1 { "" } else { "s" }
+            ),
+            if tone == ConnTone::Good {
+                ConnTone::Warn
+            } else {
+                tone
+            },
+        ),
+    };
     let conn = format!("{conn} ");
     let conn_style = match tone {
         ConnTone::Good => theme.good(),
@@ -389,7 +405,14 @@ fn draw_groups(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
             }
             right.push_str(&g.unread.to_string());
         }
-        let name = if g.status == "active" {
+        let down = app
+            .relays
+            .get(&g.relay)
+            .is_some_and(|s| *s != ConnState::Connected);
+        let name = if g.status == "active" && down {
+            // Its relay is not reachable now (the others' groups are live).
+            format!("{} ○", g.name)
+        } else if g.status == "active" {
             g.name.clone()
         } else {
             format!("{} ({})", g.name, g.status)

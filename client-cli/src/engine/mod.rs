@@ -580,6 +580,24 @@ impl Client {
         Ok(out)
     }
 
+    /// Closes the connection to one relay (the others stay).
+    pub async fn close_relay(&mut self, relay: &str) {
+        self.authed.retain(|(r, _, _)| r != relay);
+        if let Some(c) = self.conns.remove(relay) {
+            c.close().await;
+        }
+    }
+
+    /// Whether this profile holds an open connection to `relay`.
+    pub fn relay_open(&self, relay: &str) -> bool {
+        self.conns.get(relay).is_some_and(|c| !c.is_closed())
+    }
+
+    /// The relay (URL) of a group.
+    pub fn group_relay(&self, group: &GroupId) -> Result<String> {
+        Ok(self.load_group(group)?.relay)
+    }
+
     /// Closes every relay connection.
     pub async fn close(&mut self) {
         self.authed.clear();
