@@ -31,6 +31,28 @@ pub enum AppMessage {
         /// The content.
         body: Body,
     },
+    /// Version 3: as version 2, with the sender's view of the log when it wrote this
+    /// (`engine/views.rs`), so that the others see whether the relay showed them the
+    /// same messages in the same order.
+    V3 {
+        /// As in version 2.
+        counter: u64,
+        /// The sender's view; `None` when its log of the epoch has a hole.
+        view: Option<LogView>,
+        /// The content.
+        body: Body,
+    },
+}
+
+/// A sender's view of the group's log, at the moment it wrote a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogView {
+    /// The epoch.
+    pub epoch: u64,
+    /// How many of the epoch's messages the sender had processed.
+    pub seen: u32,
+    /// The first 16 bytes of the hash chain over them.
+    pub hash: [u8; 16],
 }
 
 /// The content of a version-1 application message.

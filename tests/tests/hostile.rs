@@ -761,3 +761,68 @@ async fn a_relay_that_drops_and_renumbers_is_caught_with_sender_and_count() {
         "the relay's numbers showed nothing: {a:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_relay_that_shows_one_member_another_order_is_caught_by_the_next_message() {
+    let relay = TestRelay::start(&[]).await;
+    let mitm = Mitm::start(relay.ws_url()).await;
+    let (olena, rest) = group_via(&mitm, &["Iryna", "Bohdan"]);
+    let (iryna, bohdan) = (&rest[0], &rest[1]);
+    for p in [&olena, iryna, bohdan] {
+        p.ok(&["sync"]);
+    }
+    let posted: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+    let p = posted.clone();
+    mitm.set_rule(on_client_frames(move |_, f| {
+        if let Request::Post {
+            kind: PostKind::Application,
+            payload,
+            ..
+        } = &f.request
+        {
+            p.lock().unwrap().push(payload.clone());
+        }
+        vec![f]
+    }));
+    // Two senders, each counter in order: only the views can tell a swap.
+    send(&olena, "the hearing is on Monday");
+    send(bohdan, "I will bring the papers");
+    send(&olena, "room 12");
+    let (a, b) = {
+        let p = posted.lock().unwrap();
+        (p[0].clone(), p[1].clone())
+    };
+    // To Iryna, the relay swaps the first two (numbers kept).
+    mitm.set_rule(on_messages(move |messages| {
+        for m in messages.iter_mut() {
+            if m.payload == a {
+                m.payload = b.clone();
+            } else if m.payload == b {
+                m.payload = a.clone();
+            }
+        }
+    }));
+    let h = history(iryna);
+    let t = texts(&h);
+    assert!(t.contains(&"room 12".to_owned()), "{h:?}");
+    let a = alerts(&h);
+    assert!(
+        a.iter()
+            .any(|x| x.contains("Olena was shown other messages, or another order")),
+        "the swap is caught, and who saw otherwise: {a:?}"
+    );
+    assert!(
+        !a.iter().any(|x| x.contains("did not reach you")),
+        "no sender's message is missing: {a:?}"
+    );
+    // Those shown the true order see nothing wrong.
+    mitm.set_rule(pass());
+    for p in [&olena, bohdan] {
+        let a = alerts(&history(p));
+        assert!(
+            !a.iter().any(|x| x.contains("before writing this")),
+            "{}: {a:?}",
+            p.name()
+        );
+    }
+}

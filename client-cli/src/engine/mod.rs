@@ -25,6 +25,7 @@ pub mod records;
 mod repair;
 pub mod state;
 mod sync;
+mod views;
 
 pub use files::{CHUNK_SIZE, FileInfo, MAX_FILE_BYTES, SavedFile, clean_file_name};
 pub use group_admin::RequestInfo;
@@ -1144,9 +1145,15 @@ impl Client {
     /// again after a lost answer makes a second one) shows once, as for every member.
     pub(crate) async fn send_body(&mut self, group: &GroupId, body: Body) -> Result<Seq> {
         let effect = OwnEffect::of(&body);
-        // Sized with the longest counter, so that the real one cannot make it too large.
-        (AppMessage::V2 {
+        // Sized with the longest counter and view, so that the real ones cannot make it
+        // too large.
+        (AppMessage::V3 {
             counter: u64::MAX,
+            view: Some(crate::payload::LogView {
+                epoch: u64::MAX,
+                seen: u32::MAX,
+                hash: [0xff; 16],
+            }),
             body: body.clone(),
         })
         .to_padded()
@@ -1161,14 +1168,15 @@ impl Client {
                 return Err(ClientError::Usage(self.taint_text(&g)));
             }
             let counter = self.next_own_counter(&g)?;
-            let padded = (AppMessage::V2 {
+            let mut m = self.mls_group(&g)?;
+            let epoch = m.epoch().as_u64();
+            let padded = (AppMessage::V3 {
                 counter,
+                view: self.own_view(&g, epoch)?,
                 body: body.clone(),
             })
             .to_padded()
             .map_err(|e| ClientError::Usage(e.to_string()))?;
-            let mut m = self.mls_group(&g)?;
-            let epoch = m.epoch().as_u64();
             m.set_aad(fork_tag(&m));
             let out = m
                 .create_message(&self.provider, &self.signer, &padded)

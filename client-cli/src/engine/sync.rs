@@ -284,8 +284,11 @@ impl Client {
             g.pending = None;
             self.save_group(&g)?;
         }
+        // The epoch this message is in for us: it joins our view of the log (see `views`).
+        let epoch = self.mls_group(&g)?.epoch().as_u64();
         if msg.seq > g.cursor {
             // Sequence numbers have no gaps; only retention removes (the oldest) messages.
+            self.view_hole(&g, epoch)?;
             let missing = msg.seq - g.cursor;
             // Filed under the last missing sequence number, so it sorts just before.
             self.alert_at(
@@ -300,10 +303,16 @@ impl Client {
             )?;
         }
         if msg.kind == MessageKind::Repair {
+            self.view_hole(&g, epoch)?;
             self.on_repair_record(&g, &msg, report)?;
             return self.advance(group, msg.seq);
         }
         let result = self.process_mls(&mut g, &msg, report);
+        if msg.epoch == epoch {
+            // Whatever became of it: every member of the epoch got the same bytes.
+            let g = self.load_group(group)?;
+            self.view_append(&g, epoch, &msg.payload)?;
+        }
         match result {
             Ok(()) => {}
             Err(ClientError::Hostile(why)) => {
@@ -450,6 +459,17 @@ impl Client {
                         self.counter_gap(g, msg, &who, counter, report)?;
                         body
                     }
+                    Ok(AppMessage::V3 {
+                        counter,
+                        view,
+                        body,
+                    }) => {
+                        self.counter_gap(g, msg, &who, counter, report)?;
+                        if let Some(view) = view {
+                            self.view_gap(g, msg, m.epoch().as_u64(), &who, &view, report)?;
+                        }
+                        body
+                    }
                     Err(_) => return Err(hostile("a message this version cannot read")),
                 };
                 self.apply_body(g, msg, who, body, report)
@@ -540,6 +560,35 @@ impl Client {
         };
         // Filed just before the message, after a gap in the relay's numbers (999).
         self.alert_at(g, msg.seq.saturating_sub(1), 998, text, report)
+            .map(drop)
+    }
+
+    /// Shows what a sender's view of the log says against ours (see `views`).
+    fn view_gap(
+        &self,
+        g: &GroupRecord,
+        msg: &Message,
+        epoch: u64,
+        who: &IdentityKey,
+        view: &crate::payload::LogView,
+        report: &mut SyncReport,
+    ) -> Result<()> {
+        let name = self.display_name(&g.relay_group, who);
+        let text = match self.view_check(g, epoch, view)? {
+            None => return Ok(()),
+            Some(super::views::Mismatch::Withheld(n)) => format!(
+                "before writing this, {name} had received {n} message(s) of the group that \
+                 have not reached you: the relay withheld them from you, or changed their \
+                 order"
+            ),
+            Some(super::views::Mismatch::Different) => format!(
+                "before writing this, {name} was shown other messages, or another order, \
+                 than you were: the relay is not showing everyone the same history. If this \
+                 keeps happening, warn the group by other means"
+            ),
+        };
+        // Filed just before the message (beside a counter's gap, 998).
+        self.alert_at(g, msg.seq.saturating_sub(1), 997, text, report)
             .map(drop)
     }
 
