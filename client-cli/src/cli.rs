@@ -211,19 +211,21 @@ pub enum Command {
     /// Show a group's pinned board, or change it (admins): `kith board GROUP`,
     /// `kith board add|edit|rm …`.
     Board(crate::cli_admin::BoardArgs),
-    /// List the join requests waiting for approval (admins; from `--approve` codes).
+    /// List the join requests waiting for approval (admins): joiners of `--approve`
+    /// codes, and members who were away too long and ask to come back.
     Requests {
         /// The group.
         group: String,
     },
-    /// Approve a join request: the joiner is added (admins).
+    /// Approve a join request: the joiner is added, or the member let back in (admins).
     Approve {
         /// The group.
         group: String,
         /// The request: its number in `kith requests`, a name or a fingerprint prefix.
         request: String,
     },
-    /// Deny a join request: its invite is closed (admins).
+    /// Deny a join request: its invite is closed, or the request to come back refused
+    /// (admins).
     Deny {
         /// The group.
         group: String,

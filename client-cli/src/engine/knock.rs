@@ -498,6 +498,28 @@ impl Client {
         Ok(())
     }
 
+    /// Members were added (by anyone's commit): a request of theirs to come back is
+    /// over, so that nobody lets them "back" in a second time with an older KeyPackage
+    /// (which would cut them off again). Uncommitted: the commit's processing carries it.
+    pub(crate) fn forget_knocks_of(
+        &self,
+        g: &GroupRecord,
+        added: &[crate::identity::IdentityKey],
+    ) -> Result<()> {
+        let group = &g.relay_group;
+        for (slot, req) in self.scan::<JoinRequest>(&ns_requests(group))? {
+            if !added.contains(&req.identity) {
+                continue;
+            }
+            if let Some(mut seen) = self.get::<SeenKnock>(&ns_knocks(group), &slot)? {
+                seen.decided = true;
+                self.put(&ns_knocks(group), &slot, &seen)?;
+                self.db().delete(&ns_requests(group), &slot)?;
+            }
+        }
+        Ok(())
+    }
+
     /// The knock an admin's client saw for this request's slot, if it is one.
     pub(crate) fn seen_knock(&self, group: &GroupId, slot: &[u8; 32]) -> Result<Option<SeenKnock>> {
         self.get(&ns_knocks(group), slot)

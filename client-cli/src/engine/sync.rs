@@ -825,6 +825,7 @@ impl Client {
         let self_removed = staged.self_removed();
         m.merge_staged_commit(&self.provider, staged).map_err(mls)?;
         self.forget_counters(g, added.iter().chain(removed.iter().map(|(id, _)| id)))?;
+        self.forget_knocks_of(g, &added)?;
         let mut mem = self.commit_memory(&g.relay_group)?;
         mem.last = Some((msg.seq, committer, m.epoch().as_u64()));
         mem.refused = None;
