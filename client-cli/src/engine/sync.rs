@@ -285,7 +285,8 @@ impl Client {
             self.save_group(&g)?;
         }
         // The epoch this message is in for us: it joins our view of the log (see `views`).
-        let epoch = self.mls_group(&g)?.epoch().as_u64();
+        let m = self.mls_group(&g)?;
+        let epoch = m.epoch().as_u64();
         if msg.seq > g.cursor {
             // Sequence numbers have no gaps; only retention removes (the oldest) messages.
             self.view_hole(&g, epoch)?;
@@ -307,7 +308,7 @@ impl Client {
             self.on_repair_record(&g, &msg, report)?;
             return self.advance(group, msg.seq);
         }
-        let result = self.process_mls(&mut g, &msg, report);
+        let result = self.process_mls(&mut g, m, &msg, report);
         if msg.epoch == epoch {
             // Whatever became of it: every member of the epoch got the same bytes.
             let g = self.load_group(group)?;
@@ -351,6 +352,7 @@ impl Client {
     fn process_mls(
         &mut self,
         g: &mut GroupRecord,
+        mut m: MlsGroup,
         msg: &Message,
         report: &mut SyncReport,
     ) -> Result<()> {
@@ -375,7 +377,6 @@ impl Client {
         if is_commit != (msg.kind == MessageKind::Commit) {
             return Err(hostile("the relay's kind label does not match the message"));
         }
-        let mut m = self.mls_group(g)?;
         let tag = match &pm {
             ProtocolMessage::PrivateMessage(p) => p.aad().to_vec(),
             ProtocolMessage::PublicMessage(_) => Vec::new(),
