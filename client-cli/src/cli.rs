@@ -287,6 +287,13 @@ pub enum GroupCommand {
         /// back: `ask` an admin first (the default), or let them back in `auto`matically.
         #[arg(long, value_name = "ask|auto")]
         let_back: Option<String>,
+        /// Add a fallback relay, where the group can go on if its own is lost (admins;
+        /// repeatable; at most 4).
+        #[arg(long, value_name = "URL")]
+        fallback: Vec<String>,
+        /// Remove a fallback relay (repeatable).
+        #[arg(long, value_name = "URL")]
+        no_fallback: Vec<String>,
         /// Do not ask before a timer that deletes messages the relay still keeps.
         #[arg(long)]
         yes: bool,

@@ -236,6 +236,8 @@ pub(crate) async fn dispatch(
             disappear,
             history,
             let_back,
+            fallback,
+            no_fallback,
             yes,
         }) => {
             let id = client.find_group(&group)?;
@@ -261,8 +263,17 @@ pub(crate) async fn dispatch(
                     _ => Err(usage(format!("--let-back is `ask` or `auto`, not {b:?}"))),
                 })
                 .transpose()?;
-            if disappear.is_none() && history.is_none() && let_back.is_none() {
-                return Err(usage("give --disappear, --history and/or --let-back"));
+            let relays_change = !fallback.is_empty() || !no_fallback.is_empty();
+            if disappear.is_none() && history.is_none() && let_back.is_none() && !relays_change {
+                return Err(usage(
+                    "give --disappear, --history, --let-back, --fallback and/or --no-fallback",
+                ));
+            }
+            for u in &fallback {
+                if let Some(url) = crate::engine::state::relay_url(u) {
+                    crate::relay::check_plain_ws(&url, client.connect_options.allow_plain_ws)
+                        .map_err(|e| usage(e.to_string()))?;
+                }
             }
             if let Some(d) = disappear
                 && !yes
@@ -280,10 +291,18 @@ pub(crate) async fn dispatch(
                     confirm(&what)?;
                 }
             }
-            retry!(
-                client,
-                client.set_settings(&id, disappear, history, let_back).await
-            )?;
+            if disappear.is_some() || history.is_some() || let_back.is_some() {
+                retry!(
+                    client,
+                    client.set_settings(&id, disappear, history, let_back).await
+                )?;
+            }
+            if relays_change {
+                retry!(
+                    client,
+                    client.set_fallbacks(&id, &fallback, &no_fallback).await
+                )?;
+            }
             println!("Settings changed.");
         }
         Command::Group(GroupCommand::Show { group }) => {
@@ -306,6 +325,8 @@ pub(crate) async fn dispatch(
                         "disappear_secs": s.disappear_secs,
                         "history": s.history,
                         "let_back": if s.let_back { "auto" } else { "ask" },
+                        "relay": client.group_relay(&id)?,
+                        "fallbacks": s.fallbacks,
                         "board_entries": s.board.len(),
                         "open_invites": s.invites.len(),
                         "relay_retention_secs": client.relay_retention(&id),
@@ -326,6 +347,15 @@ pub(crate) async fn dispatch(
                     match s.history {
                         0 => "off".to_owned(),
                         n => format!("last {n} messages"),
+                    }
+                );
+                println!("  relay: {}", client.group_relay(&id)?);
+                println!(
+                    "  fallback relays: {}",
+                    if s.fallbacks.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        s.fallbacks.join(", ")
                     }
                 );
                 println!(

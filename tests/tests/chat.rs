@@ -499,6 +499,13 @@ async fn one_relay_down_leaves_the_groups_of_the_others_live() {
     chat.wait_for(SCREEN_WITHIN, "its group to be marked", |s| {
         s.contains("Elsewhere ○")
     });
+    chat.type_text("/relays");
+    chat.key("Enter");
+    chat.wait_for(
+        SCREEN_WITHIN,
+        "/relays to name the open group's relay",
+        |s| s.contains(&format!("Relay: {} (connected)", live.ws_url())),
+    );
 
     // The live group goes on both ways.
     chat.type_text("still here");

@@ -743,6 +743,28 @@ impl App {
                 };
                 self.commands.push(Command::ListFiles(group));
             }
+            "relays" => {
+                let Some(group) = need_group(self) else {
+                    return false;
+                };
+                let state = match self.relay_state(Some(&group)) {
+                    ConnState::Connected => "connected",
+                    ConnState::Connecting => "connecting",
+                    ConnState::Reconnecting { .. } => "reconnecting",
+                    ConnState::Offline { .. } => "offline",
+                    ConnState::Idle => "idle",
+                };
+                let home = self.current().map(|g| g.relay.clone()).unwrap_or_default();
+                let fallbacks = self
+                    .view()
+                    .map(|v| v.fallbacks.join(", "))
+                    .filter(|f| !f.is_empty())
+                    .unwrap_or_else(|| "none".into());
+                self.say(
+                    format!("Relay: {home} ({state}). Fallback relays: {fallbacks}."),
+                    Level::Info,
+                );
+            }
             "get" | "save" => {
                 let Some(group) = need_group(self) else {
                     return false;

@@ -264,6 +264,8 @@ pub struct GroupView {
     /// Why the group is on hold, if sending to it was refused for that (the engine's
     /// words); cleared when something is sent to it again.
     pub on_hold: Option<String>,
+    /// The group's fallback relays (`/relays`).
+    pub fallbacks: Vec<String>,
 }
 
 impl GroupView {
@@ -1371,6 +1373,7 @@ impl Engine<'_> {
             requests: self.client.requests(id).unwrap_or_default(),
             // The engine knows when a repair lifted the hold, even with nothing held.
             on_hold: self.client.on_hold(id).ok().flatten(),
+            fallbacks: state.fallbacks.clone(),
         };
         for m in &view.members {
             let mut key = [0u8; 32];

@@ -1040,9 +1040,9 @@ pub const HELP: &[&str] = &[
     "  /delete [N]  your last message, or number N (F3); admins: anyone's",
     "  /disappear 7d|off *   /history N|off * (last N messages for newcomers)",
     "  /file PATH  /files  /get N [DIR|PATH]  files ≤ 25 MiB · //x sends /x",
-    "  /verify NAME  /members  /leave  /retry  /discard  /search TEXT  /quit",
+    "  /verify NAME  /members  /relays  /leave  /retry  /discard  /quit",
     "Marks",
-    "  Name? not verified  * notice  ! warning  @ admin  ◷ disappears",
+    "  Name? unverified  * notice  ! warning  @ admin  ◷ disappears  ○ offline",
     "  +N join requests  [sending…] [queued: offline] [held] [NOT SENT]",
 ];
 

@@ -300,6 +300,48 @@ impl Client {
         Ok(())
     }
 
+    /// Adds fallback relays (at the end, in order) and removes others (admins). Each must
+    /// be a relay address (`ws[s]://host[:port]`); at most [`state::MAX_FALLBACKS`].
+    pub async fn set_fallbacks(
+        &mut self,
+        group: &GroupId,
+        add: &[String],
+        remove: &[String],
+    ) -> Result<()> {
+        let parse = |u: &String| {
+            state::relay_url(u).ok_or_else(|| {
+                ClientError::Usage(format!(
+                    "not a relay address: {u:?} (wss://host[:port] or ws://host:port)"
+                ))
+            })
+        };
+        let add: Vec<String> = add.iter().map(parse).collect::<Result<_>>()?;
+        let remove: Vec<String> = remove.iter().map(parse).collect::<Result<_>>()?;
+        let home = self.load_group(group)?.relay;
+        if add.contains(&home) {
+            return Err(ClientError::Usage(
+                "that is the group's own relay, not a fallback".into(),
+            ));
+        }
+        self.change_state(group, "change the group's relays", |s| {
+            let mut n = s.clone();
+            n.fallbacks.retain(|u| !remove.contains(u));
+            for u in &add {
+                if !n.fallbacks.contains(u) {
+                    n.fallbacks.push(u.clone());
+                }
+            }
+            if n.fallbacks.len() > state::MAX_FALLBACKS {
+                return Err(ClientError::Usage(format!(
+                    "a group names at most {} fallback relays",
+                    state::MAX_FALLBACKS
+                )));
+            }
+            Ok(n)
+        })
+        .await
+    }
+
     // ---- moderation --------------------------------------------------------------
 
     /// Deletes a message for everyone: our own, or anyone's if we are an admin.

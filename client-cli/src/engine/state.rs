@@ -73,10 +73,17 @@ pub struct GroupState {
     /// the request, without asking the admin. Off by default: a lost or taken device can
     /// ask too.
     pub let_back: bool,
+    /// Relays the group can go on at when its own is lost (their WebSocket URLs, in
+    /// order of preference; at most [`MAX_FALLBACKS`]).
+    pub fallbacks: Vec<String>,
 }
 
-/// The state as version 2 encoded it (before `let_back`), still read.
-#[derive(Deserialize)]
+/// The most fallback relays a group names.
+pub const MAX_FALLBACKS: usize = 4;
+
+/// The state as version 2 encoded it (before `let_back` and `fallbacks`), still read,
+/// and still written while neither is set.
+#[derive(Serialize, Deserialize)]
 struct StateV2 {
     admins: BTreeSet<IdentityKey>,
     board: Vec<BoardEntry>,
@@ -216,6 +223,7 @@ impl GroupState {
                         .collect(),
                     admin_keys: BTreeMap::new(),
                     let_back: false,
+                    fallbacks: Vec::new(),
                 },
                 _ => return None,
             },
@@ -229,6 +237,7 @@ impl GroupState {
                     invites: v2.invites,
                     admin_keys: v2.admin_keys,
                     let_back: false,
+                    fallbacks: Vec::new(),
                 },
                 _ => return None,
             },
@@ -241,15 +250,25 @@ impl GroupState {
         state.well_formed().then_some(state)
     }
 
-    /// Encodes the state: as version 2 while `let_back` is off, which clients that
-    /// predate it still read (version 3 is version 2 and that one byte more).
+    /// Encodes the state: as version 2 while `let_back` is off and no fallback is set,
+    /// so that clients that predate them still read it.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = vec![3u8];
-        out.extend(postcard::to_stdvec(self).unwrap_or_default());
-        if !self.let_back {
-            out[0] = 2;
-            out.pop();
+        if self.let_back || !self.fallbacks.is_empty() {
+            let mut out = vec![3u8];
+            out.extend(postcard::to_stdvec(self).unwrap_or_default());
+            return out;
         }
+        let v2 = StateV2 {
+            admins: self.admins.clone(),
+            board: self.board.clone(),
+            next_entry: self.next_entry,
+            disappear_secs: self.disappear_secs,
+            history: self.history,
+            invites: self.invites.clone(),
+            admin_keys: self.admin_keys.clone(),
+        };
+        let mut out = vec![2u8];
+        out.extend(postcard::to_stdvec(&v2).unwrap_or_default());
         out
     }
 
@@ -281,6 +300,16 @@ impl GroupState {
                         .all(|s| s.kem.len() + s.ct.len() <= MAX_SEALED_SECRET)
             })
             && self.admin_keys.keys().all(|a| self.admins.contains(a))
+            && self.fallbacks.len() <= MAX_FALLBACKS
+            && self
+                .fallbacks
+                .iter()
+                .all(|u| relay_url(u).as_deref() == Some(u))
+            && self
+                .fallbacks
+                .iter()
+                .enumerate()
+                .all(|(i, u)| !self.fallbacks[..i].contains(u))
     }
 
     /// The relay admin keys of the admins, as the relay should hold them.
@@ -343,6 +372,15 @@ impl GroupState {
     pub fn is_admin(&self, who: &IdentityKey) -> bool {
         self.admins.contains(who)
     }
+}
+
+/// A relay address in the one form the state keeps (`ws[s]://authority/v1`), if it is
+/// one.
+pub fn relay_url(s: &str) -> Option<String> {
+    s.trim()
+        .parse::<kith_protocol::invite::RelayAddr>()
+        .ok()
+        .map(|r| r.ws_url())
 }
 
 /// The leaf capabilities every Kith client announces: it can carry the state extension.
@@ -410,6 +448,7 @@ fn describe_forbidden(old: &GroupState, new: &GroupState) -> Refusal {
     } else if old.disappear_secs != new.disappear_secs
         || old.history != new.history
         || old.let_back != new.let_back
+        || old.fallbacks != new.fallbacks
     {
         "change the group's settings without being an admin".into()
     } else {
@@ -468,6 +507,12 @@ pub fn describe_change(
             0 => format!("{by} stopped sharing history with newcomers"),
             n => format!("{by} set newcomers to receive the last {n} messages"),
         });
+    }
+    for u in new.fallbacks.iter().filter(|u| !old.fallbacks.contains(u)) {
+        out.push(format!("{by} added a fallback relay: {u}"));
+    }
+    for u in old.fallbacks.iter().filter(|u| !new.fallbacks.contains(u)) {
+        out.push(format!("{by} removed the fallback relay {u}"));
     }
     if old.let_back != new.let_back {
         out.push(if new.let_back {
@@ -536,8 +581,21 @@ mod tests {
         assert_eq!(GroupState::decode(&v2), Some(s.clone()));
         s.let_back = true;
         let v3 = s.encode();
-        assert_eq!((v3[0], v3.len()), (3, v2.len() + 1));
-        assert_eq!(GroupState::decode(&v3), Some(s));
+        assert_eq!(v3[0], 3);
+        assert_eq!(GroupState::decode(&v3), Some(s.clone()));
+        s.let_back = false;
+        s.fallbacks = vec!["wss://spare.example/v1".into()];
+        assert_eq!(GroupState::decode(&s.encode()), Some(s.clone()));
+        // Only in the one form, at most four, no twice.
+        for bad in [
+            vec!["wss://spare.example".to_owned()],
+            vec!["https://spare.example/v1".to_owned()],
+            vec!["wss://a/v1".to_owned(), "wss://a/v1".to_owned()],
+            (0..5).map(|i| format!("wss://r{i}/v1")).collect(),
+        ] {
+            s.fallbacks = bad;
+            assert_eq!(GroupState::decode(&s.encode()), None, "{:?}", s.fallbacks);
+        }
     }
 
     fn invite(slot: u8, approval: bool) -> OpenInvite {

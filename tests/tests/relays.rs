@@ -1,0 +1,95 @@
+//! A group outlives its relay (issue 15): the relays a group names, in its state.
+
+use kith_tests::client::{Profile, admit_while};
+use kith_tests::*;
+use serde_json::Value;
+
+const GROUP: &str = "Mothers-of-Kyzyl";
+
+fn json(p: &Profile, args: &[&str]) -> Vec<Value> {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    p.ok(&all)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+fn fallbacks(p: &Profile) -> Vec<String> {
+    json(p, &["group", "show", GROUP])[0]["fallbacks"]
+        .as_array()
+        .expect("fallbacks listed")
+        .iter()
+        .map(|v| v.as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admins_name_fallback_relays_and_every_member_sees_them() {
+    let relay = TestRelay::start(&[]).await;
+    let olena = Profile::new("Olena");
+    let aryuna = Profile::new("Aryuna");
+    olena.ok(&["group", "create", GROUP, "--relay", &relay.ws_url()]);
+    let code = olena.ok(&["invite", GROUP]).trim().to_owned();
+    let joining = aryuna.spawn(&["join", &code, "--wait", "30"]);
+    assert!(admit_while(&olena, joining).success());
+
+    // Written in the one form the state keeps, in order, without repeats.
+    olena.ok(&[
+        "group",
+        "set",
+        GROUP,
+        "--fallback",
+        "ws://127.0.0.1:9/",
+        "--fallback",
+        "ws://127.0.0.1:10",
+        "--fallback",
+        "ws://127.0.0.1:9/v1",
+    ]);
+    aryuna.ok(&["sync"]);
+    let want = vec!["ws://127.0.0.1:9/v1", "ws://127.0.0.1:10/v1"];
+    assert_eq!(fallbacks(&olena), want);
+    assert_eq!(fallbacks(&aryuna), want, "every member has them");
+    let told = aryuna.ok(&["read", GROUP, "--all"]);
+    assert!(
+        told.contains("added a fallback relay: ws://127.0.0.1:10/v1"),
+        "{told}"
+    );
+    assert_eq!(
+        json(&aryuna, &["group", "show", GROUP])[0]["relay"],
+        relay.ws_url()
+    );
+
+    // A member cannot change them; nor can anyone name what is no relay, or too many,
+    // or the group's own relay.
+    let out = aryuna.run(&["group", "set", GROUP, "--fallback", "ws://127.0.0.1:11"]);
+    assert!(
+        !out.success() && out.stderr.contains("only admins"),
+        "{out}"
+    );
+    for bad in [
+        "https://127.0.0.1:11",
+        "relay.example",
+        relay.ws_url().as_str(),
+    ] {
+        let out = olena.run(&["group", "set", GROUP, "--fallback", bad]);
+        assert!(!out.success(), "{bad}: {out}");
+    }
+    let out = olena.run(&[
+        "group",
+        "set",
+        GROUP,
+        "--fallback",
+        "ws://127.0.0.1:11",
+        "--fallback",
+        "ws://127.0.0.1:12",
+        "--fallback",
+        "ws://127.0.0.1:13",
+    ]);
+    assert!(!out.success() && out.stderr.contains("at most 4"), "{out}");
+    assert_eq!(fallbacks(&olena), want, "nothing changed");
+
+    olena.ok(&["group", "set", GROUP, "--no-fallback", "ws://127.0.0.1:9"]);
+    aryuna.ok(&["sync"]);
+    assert_eq!(fallbacks(&aryuna), vec!["ws://127.0.0.1:10/v1"]);
+}
