@@ -196,6 +196,14 @@ pub enum Command {
         #[arg(long)]
         confirm: bool,
     },
+    /// Find out why a relay cannot be reached: checks name resolution, TCP (or the
+    /// --proxy), TLS, the WebSocket upgrade and Hello, and says which step failed and
+    /// what to try. Takes a relay URL or invite (no profile needed), or a group (its
+    /// relay and fallbacks); without one, every relay of the profile's groups.
+    Doctor {
+        /// A relay URL (wss://…), an invite (kith://…), or a group.
+        target: Option<String>,
+    },
     /// Open the full-screen chat: groups, conversation, members, live updates
     /// (F1 inside for the keys).
     Chat {
@@ -583,6 +591,13 @@ async fn run_inner(cli: Cli) -> Result<u8, Failure> {
             println!("Profile destroyed.");
             return Ok(0);
         }
+        Command::Doctor {
+            target: Some(target),
+        } => {
+            if let Some(url) = relay_of_text(target) {
+                return doctor(&[url], &connect_options(&cli)?, json).await;
+            }
+        }
         _ => {}
     }
     refuse_plain_ws(&cli)?;
@@ -592,18 +607,65 @@ async fn run_inner(cli: Cli) -> Result<u8, Failure> {
     if let Ok(s) = std::env::var("KITH_CREATION_SECRET") {
         client.creation_secret = s.into_bytes();
     }
+    client.connect_options = connect_options(&cli)?;
+    let code = dispatch(&mut client, cli.command, json).await;
+    client.close().await;
+    code
+}
+
+/// How to reach relays, from the flags.
+fn connect_options(cli: &Cli) -> Result<crate::relay::ConnectOptions, Failure> {
+    let mut o = crate::relay::ConnectOptions::default();
     if let Some(p) = &cli.proxy {
         p.parse::<crate::relay::SocksProxy>()
             .map_err(|e| usage(e.to_string()))?;
         // Tor circuits take longer to build than a direct connection.
-        client.connect_options.connect_timeout = std::time::Duration::from_secs(60);
+        o.connect_timeout = std::time::Duration::from_secs(60);
     }
-    client.connect_options.proxy = cli.proxy.clone();
-    client.connect_options.ca = cli.ca.clone();
-    client.connect_options.allow_plain_ws = cli.allow_plain_ws;
-    let code = dispatch(&mut client, cli.command, json).await;
-    client.close().await;
-    code
+    o.proxy = cli.proxy.clone();
+    o.ca = cli.ca.clone();
+    o.allow_plain_ws = cli.allow_plain_ws;
+    Ok(o)
+}
+
+/// The relay a text names, if it is a relay URL or an invite (not a group's name).
+fn relay_of_text(text: &str) -> Option<String> {
+    if let Ok(invite) = text.parse::<kith_protocol::invite::Invite>() {
+        return Some(invite.relay.ws_url());
+    }
+    if let Ok(relay) = text.parse::<kith_protocol::invite::RelayAddr>() {
+        return Some(relay.ws_url());
+    }
+    // Not a well-formed address, but meant as one: the doctor says what is wrong.
+    (text.starts_with("ws://") || text.starts_with("wss://")).then(|| text.to_owned())
+}
+
+/// Checks each relay and prints what was found; non-zero if any cannot be used.
+async fn doctor(
+    urls: &[String],
+    options: &crate::relay::ConnectOptions,
+    json: bool,
+) -> Result<u8, Failure> {
+    let mut all_ok = true;
+    for url in urls {
+        let d = crate::doctor::diagnose(url, options).await;
+        all_ok &= d.ok;
+        if json {
+            println!("{}", serde_json::to_string(&d).unwrap_or_default());
+            continue;
+        }
+        println!("{}", d.url);
+        for s in &d.steps {
+            println!(
+                "  {} {}: {}",
+                if s.ok { "ok  " } else { "FAIL" },
+                s.step,
+                s.detail
+            );
+        }
+        println!("  {}", d.verdict);
+    }
+    Ok(if all_ok { 0 } else { 1 })
 }
 
 /// Refuses a plain `ws://` relay address given on the command line (`group create
@@ -629,6 +691,32 @@ fn refuse_plain_ws(cli: &Cli) -> Result<(), Failure> {
 async fn dispatch(client: &mut Client, command: Command, json: bool) -> Result<u8, Failure> {
     match command {
         Command::Init { .. } | Command::Wipe { .. } => unreachable!("handled before unlocking"),
+        Command::Doctor { target } => {
+            let mut urls: Vec<String> = Vec::new();
+            let groups = match &target {
+                Some(g) => vec![client.find_group(g)?],
+                None => client
+                    .groups()?
+                    .iter()
+                    .filter(|g| g.status == "active")
+                    .filter_map(|g| GroupId::from_hex(&g.id))
+                    .collect(),
+            };
+            for id in groups {
+                let relay = client.group_relay(&id)?;
+                let fallbacks = client.group_state(&id)?.fallbacks;
+                for u in std::iter::once(relay).chain(fallbacks) {
+                    if !urls.contains(&u) {
+                        urls.push(u);
+                    }
+                }
+            }
+            if urls.is_empty() {
+                return Err(usage("no group, so no relay to check: give a relay URL"));
+            }
+            let options = client.connect_options.clone();
+            return doctor(&urls, &options, json).await;
+        }
         Command::Chat { group } => {
             crate::chat::run(client, group.as_deref())
                 .await

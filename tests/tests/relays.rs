@@ -93,3 +93,31 @@ async fn admins_name_fallback_relays_and_every_member_sees_them() {
     aryuna.ok(&["sync"]);
     assert_eq!(fallbacks(&aryuna), vec!["ws://127.0.0.1:10/v1"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_checks_a_groups_relay_and_its_fallbacks() {
+    let relay = TestRelay::start(&[]).await;
+    let olena = Profile::new("Olena");
+    olena.ok(&["group", "create", GROUP, "--relay", &relay.ws_url()]);
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("ws://127.0.0.1:{}/v1", l.local_addr().unwrap().port())
+    };
+    olena.ok(&["group", "set", GROUP, "--fallback", &dead]);
+    let out = olena.run(&["--json", "doctor", GROUP]);
+    assert_eq!(out.code(), 1, "one of them cannot be used: {out}");
+    let found: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(found.len(), 2, "{out}");
+    assert_eq!(found[0]["url"], relay.ws_url());
+    assert_eq!(found[0]["ok"], true);
+    assert_eq!(found[1]["url"], dead);
+    assert_eq!(found[1]["ok"], false);
+    assert_eq!(
+        found[1]["steps"].as_array().unwrap().last().unwrap()["step"],
+        "tcp"
+    );
+}

@@ -518,3 +518,125 @@ async fn allow_plain_ws_lets_plain_ws_through() {
         ))
     );
 }
+
+/// A plain HTTP server on loopback that answers every request 404 (and, as real ones
+/// do, what is not HTTP at all — a TLS hello — 400 at once).
+async fn http_404() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut b = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
+                    if s.read(&mut b).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    if head.is_empty() && !b[0].is_ascii_uppercase() {
+                        let _ = s
+                            .write_all(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")
+                            .await;
+                        return;
+                    }
+                    head.push(b[0]);
+                }
+                let _ = s
+                    .write_all(
+                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    )
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+/// Issue 15: `kith doctor` says which step fails and what it means, without a profile.
+#[tokio::test(flavor = "multi_thread")]
+async fn kith_doctor_names_the_step_that_fails() {
+    let p = Arc::new(Profile::new("Doctor"));
+    let doctor = |args: Vec<String>| {
+        let p = p.clone();
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            kith(&p, &args, &[]).await
+        }
+    };
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+
+    // A healthy relay.
+    let relay = TestRelay::start(&[]).await;
+    let out = doctor(s(&["doctor", &relay.ws_url()])).await;
+    assert!(out.success(), "{out}");
+    assert!(out.stdout.contains("answers as a Kith relay"), "{out}");
+
+    // A refused port.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let out = doctor(s(&["doctor", &format!("ws://127.0.0.1:{port}")])).await;
+    assert_eq!(out.code(), 1, "{out}");
+    assert!(
+        out.stdout.contains("FAIL tcp") && out.stdout.contains("nothing listens on that port"),
+        "{out}"
+    );
+
+    // A plain web server: no relay at /v1 over ws://, no TLS over wss://.
+    let http = http_404().await;
+    let out = doctor(s(&["doctor", &format!("ws://{http}")])).await;
+    assert!(
+        out.stdout.contains("FAIL websocket")
+            && out.stdout.contains("A web server answers there (HTTP 404"),
+        "{out}"
+    );
+    let out = doctor(s(&["doctor", &format!("wss://localhost:{}", http.port())])).await;
+    assert!(
+        out.stdout.contains("FAIL tls") && out.stdout.contains("not with TLS"),
+        "{out}"
+    );
+
+    // TLS with a certificate nobody here trusts (what an intercepting proxy shows).
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("Not your CA");
+    let (cert, key) = (dir.path().join("r.crt"), dir.path().join("r.key"));
+    ca.issue(&["localhost"], 3).write(&cert, &key);
+    let tls_relay = TestRelay::start(&[
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ])
+    .await;
+    let wss = format!("wss://localhost:{}", tls_relay.addr().port());
+    let out = doctor(s(&["doctor", &wss])).await;
+    assert!(
+        out.stdout.contains("FAIL tls")
+            && out.stdout.contains("not a valid one for localhost")
+            && out.stdout.contains("intercepting"),
+        "{out}"
+    );
+    // With that CA trusted (--ca), the same relay is fine.
+    let ca_file = dir.path().join("ca.pem");
+    ca.write_pem(&ca_file);
+    let out = doctor(s(&["--ca", ca_file.to_str().unwrap(), "doctor", &wss])).await;
+    assert!(out.success(), "{out}");
+
+    // An .onion relay: never looked up here; through the proxy, only the proxy is asked.
+    let onion = "ws://kithrelayexample.onion/v1";
+    let out = doctor(s(&["doctor", onion])).await;
+    assert!(
+        out.stdout.contains("FAIL resolve") && out.stdout.contains("only through Tor"),
+        "{out}"
+    );
+    let proxy = Socks5Proxy::start_redirecting(relay.addr()).await;
+    let out = doctor(s(&["--proxy", &proxy.url(), "--json", "doctor", onion])).await;
+    assert!(out.success(), "{out}");
+    let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("one JSON line");
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(
+        proxy.targets(),
+        vec![Target::Domain("kithrelayexample.onion".into(), 80)]
+    );
+}
