@@ -121,3 +121,22 @@ async fn doctor_checks_a_groups_relay_and_its_fallbacks() {
         "tcp"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_code_on_a_relay_that_cannot_be_reached_says_so() {
+    let mut relay = TestRelay::start(&[]).await;
+    let olena = Profile::new("Olena");
+    olena.ok(&["group", "create", GROUP, "--relay", &relay.ws_url()]);
+    let code = olena.ok(&["invite", GROUP]).trim().to_owned();
+    relay.kill9();
+    let aryuna = Profile::new("Aryuna");
+    let out = aryuna.run(&["join", &code]);
+    assert!(!out.success(), "{out}");
+    assert!(
+        out.stderr.contains("cannot be reached") && out.stderr.contains("ask for a new code"),
+        "{out}"
+    );
+    // And the doctor, given the code, names the step.
+    let out = aryuna.run(&["doctor", &code]);
+    assert!(out.stdout.contains("FAIL tcp"), "{out}");
+}

@@ -380,7 +380,20 @@ impl Client {
     async fn read_invitation(&mut self, invite: &Invite) -> Result<(String, Invitation)> {
         let (slot, key) = invite.code.derive();
         let relay = invite.relay.ws_url();
-        let conn = self.conn(&relay).await?;
+        let conn = match self.conn(&relay).await {
+            Ok(c) => c,
+            Err(ClientError::Relay(
+                e @ (RelayError::Connect(_) | RelayError::Timeout(_) | RelayError::Closed(_)),
+            )) => {
+                return Err(ClientError::Invite(format!(
+                    "the relay this code is on ({}) cannot be reached ({e}). Try again \
+                     later; if it stays so, ask for a new code (on another relay, if this one \
+                     is blocked where you are). `kith doctor CODE` shows what fails",
+                    invite.relay.authority
+                )));
+            }
+            Err(e) => return Err(e),
+        };
         let blob = match conn.request(Request::GetInvite { slot }).await {
             Ok(Response::Invite { invitation, .. }) => invitation,
             Ok(_) => return Err(ClientError::Hostile("unexpected answer".into())),
