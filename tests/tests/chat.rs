@@ -506,6 +506,12 @@ async fn one_relay_down_leaves_the_groups_of_the_others_live() {
         "/relays to name the open group's relay",
         |s| s.contains(&format!("Relay: {} (connected)", live.ws_url())),
     );
+    // Once it counts as offline, the chat says why, as `kith doctor` would.
+    chat.wait_for(
+        SCREEN_WITHIN,
+        "the doctor's verdict on the other relay",
+        |s| s.contains("is offline. The machine answers, but nothing listens"),
+    );
 
     // The live group goes on both ways.
     chat.type_text("still here");

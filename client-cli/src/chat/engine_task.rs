@@ -420,6 +420,8 @@ enum Wake {
     Push(String, u64, GroupId),
     /// The push channel of relay `.0`'s generation `.1` ended: that connection is gone.
     Lost(String, u64),
+    /// What `kith doctor` found for relay `.0`, which went offline.
+    Diagnosed(String, crate::doctor::Diagnosis),
 }
 
 struct Engine<'a> {
@@ -556,6 +558,9 @@ pub async fn run(
                     if e.links.generation(&relay) == Some(generation) =>
                 {
                     e.lost(&relay)
+                }
+                Some(Wake::Diagnosed(relay, d)) if !e.links.connected(&relay) => {
+                    e.emit(Event::Error(format!("{relay} is offline. {}", d.verdict)));
                 }
                 _ => {}
             },
@@ -703,7 +708,20 @@ impl Engine<'_> {
     /// `relay`'s connection is gone (or an attempt failed): schedule its next attempt.
     /// The other relays' groups go on.
     fn lost(&mut self, relay: &str) {
+        let was_offline = matches!(self.links.state(relay), Some(ConnState::Offline { .. }));
         self.links.lost(relay);
+        if !was_offline && matches!(self.links.state(relay), Some(ConnState::Offline { .. })) {
+            // Newly offline: say why, as `kith doctor` would (off the loop: it takes a
+            // while to find out).
+            let (tx, url) = (self.wake_tx.clone(), relay.to_owned());
+            let options = self.client.connect_options.clone();
+            tokio::spawn(async move {
+                let d = crate::doctor::diagnose(&url, &options).await;
+                if !d.ok {
+                    let _ = tx.send(Wake::Diagnosed(url, d));
+                }
+            });
+        }
         let gone: Vec<GroupId> = self
             .subscribed
             .iter()

@@ -49,6 +49,11 @@ impl Links {
         self.map.keys()
     }
 
+    /// The state of `relay`'s connection, if it is one of the links.
+    pub fn state(&self, relay: &str) -> Option<ConnState> {
+        self.map.get(relay).map(|l| l.state.clone())
+    }
+
     /// Whether `relay`'s connection is up.
     pub fn connected(&self, relay: &str) -> bool {
         self.map
