@@ -879,16 +879,20 @@ impl Relay {
             answer: None,
             welcome: None,
         };
-        let key = slot_key(slot);
-        let swapped = match self.swap_slot(&key, None, Some(&new)) {
-            // A slot that exists is that, whether or not there is room.
-            Err(ErrorCode::InvitesFull) if self.store.slot(&key).map_err(internal)?.is_some() => {
+        self.create_slot(&slot_key(slot), &new)?;
+        Ok(self.durable(expires_at, None))
+    }
+
+    /// Stores a new slot: `slot_exists` if one is there, whether or not there is room.
+    fn create_slot(&self, key: &SlotKey, new: &Slot) -> Result<(), ErrorCode> {
+        let swapped = match self.swap_slot(key, None, Some(new)) {
+            Err(ErrorCode::InvitesFull) if self.store.slot(key).map_err(internal)?.is_some() => {
                 false
             }
             r => r?,
         };
         if swapped {
-            Ok(self.durable(expires_at, None))
+            Ok(())
         } else {
             Err(ErrorCode::SlotExists)
         }

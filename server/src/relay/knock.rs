@@ -58,15 +58,7 @@ impl Relay {
             welcome: None,
         };
         let key = slot_key(slot);
-        let swapped = match self.swap_slot(&key, None, Some(&new)) {
-            Err(ErrorCode::InvitesFull) if self.store.slot(&key).map_err(internal)?.is_some() => {
-                false
-            }
-            r => r?,
-        };
-        if !swapped {
-            return Err(ErrorCode::SlotExists);
-        }
+        self.create_slot(&key, &new)?;
         boxes.entry(*group).or_default().insert(key);
         Ok(self.durable(expires_at, None))
     }
