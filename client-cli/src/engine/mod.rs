@@ -1383,7 +1383,6 @@ impl Client {
         self.db().commit()?;
         Ok(())
     }
-
 }
 
 /// What one commit of ours does; see [`Client::commit_change`].
