@@ -150,7 +150,7 @@ async fn walk_to(url: &str, options: &ConnectOptions, walk: &mut Walk) -> Result
         "address",
         format!("{host}:{port}, {}", if tls { "TLS" } else { "plain" }),
     );
-    let onion = host.to_ascii_lowercase().ends_with(".onion");
+    let onion = crate::relay::is_onion(&host);
     let tcp = match &options.proxy {
         Some(proxy) => through_proxy(proxy, &host, port, walk).await?,
         None if onion => {

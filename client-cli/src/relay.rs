@@ -197,6 +197,14 @@ pub fn tls_config(ca: Option<&Path>) -> Result<rustls::ClientConfig, RelayError>
 
 /// Opens the TCP stream to `host:port`, directly or through the SOCKS5 proxy.
 async fn open_tcp(host: &str, port: u16, proxy: Option<&str>) -> Result<TcpStream, RelayError> {
+    if proxy.is_none() && is_onion(host) {
+        // Looking it up would tell the local resolver (and whoever watches it) which
+        // onion service this machine wants; only Tor can reach it anyway.
+        return Err(RelayError::Setup(format!(
+            "{host} is a Tor onion service: start Tor and give --proxy \
+             socks5://127.0.0.1:9050 (or set KITH_PROXY); it was not looked up"
+        )));
+    }
     let tcp = match proxy {
         None => TcpStream::connect((host, port))
             .await
@@ -224,6 +232,14 @@ async fn open_tcp(host: &str, port: u16, proxy: Option<&str>) -> Result<TcpStrea
     };
     let _ = tcp.set_nodelay(true);
     Ok(tcp)
+}
+
+/// Whether `host` is a Tor onion service name (reached only through a proxy, never
+/// looked up).
+pub fn is_onion(host: &str) -> bool {
+    host.to_ascii_lowercase()
+        .trim_end_matches('.')
+        .ends_with(".onion")
 }
 
 /// Whether plain `ws://` to `host` keeps the traffic away from the network path: a

@@ -517,6 +517,14 @@ async fn allow_plain_ws_lets_plain_ws_through() {
             80
         ))
     );
+    // Without a proxy it is refused before anything is looked up (a lookup would tell
+    // the local resolver which onion service this machine wants).
+    let out = kith(&olena, &["send", "Papers", "no proxy"], &[]).await;
+    assert!(!out.success(), "{out}");
+    assert!(
+        out.stderr.contains("Tor onion service") && out.stderr.contains("not looked up"),
+        "{out}"
+    );
 }
 
 /// A plain HTTP server on loopback that answers every request 404 (and, as real ones
