@@ -117,6 +117,8 @@ error_codes! {
     /// The group's box of knocks (members asking to be let back in) holds
     /// [`crate::limits::MAX_KNOCKS`] unanswered ones; nothing was stored.
     KnocksFull = 28, "knocks_full", "the group already has as many requests to come back as it can hold; nothing was stored; try again later";
+    /// `CreateGroupAt` named an id a group on this relay already has.
+    GroupExists = 29, "group_exists", "a group with this id already exists on this relay";
 }
 
 impl Serialize for ErrorCode {

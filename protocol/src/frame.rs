@@ -275,6 +275,24 @@ pub enum Request {
         /// The knock's key, as [`Response::Knocks`] names it.
         key: [u8; 32],
     },
+    /// Creates a group under an id the client chose, at `epoch`, whose access key is
+    /// `access_key`, with one admin key: a group that moves here from another relay goes
+    /// on at the epoch it is at, under an id its members derive (so that nobody who is not
+    /// a member of that epoch can take the id first). Answered [`Response::GroupCreated`];
+    /// [`ErrorCode::GroupExists`] if the id is taken. Creation rules as for `CreateGroup`.
+    CreateGroupAt {
+        /// The id the group is to have here.
+        group: GroupId,
+        /// The epoch it starts at.
+        epoch: Epoch,
+        /// The access public key of `epoch`.
+        access_key: AccessPublicKey,
+        /// The operator's creation secret, if the relay requires one.
+        #[serde(with = "serde_bytes")]
+        creation_secret: Vec<u8>,
+        /// The group's first admin key here.
+        admin_key: AdminPublicKey,
+    },
 }
 
 /// What kind of message a [`Request::Post`] stores.
@@ -605,6 +623,9 @@ impl ClientFrame {
     pub fn validate(&self) -> Result<(), DecodeError> {
         let ok = match &self.request {
             Request::CreateGroup {
+                creation_secret, ..
+            }
+            | Request::CreateGroupAt {
                 creation_secret, ..
             } => creation_secret.len() <= MAX_CREATION_SECRET,
             Request::Post { payload, .. } => payload.len() <= MAX_PAYLOAD,

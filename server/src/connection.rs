@@ -640,6 +640,24 @@ impl Conn {
                     Err(code) => self.reject(id, code),
                 }
             }
+            Request::CreateGroupAt {
+                group,
+                epoch,
+                access_key,
+                creation_secret,
+                admin_key,
+            } => {
+                if self.creates >= MAX_CREATES {
+                    return self.reject(id, ErrorCode::TooMany);
+                }
+                match relay.create_group_at(group, epoch, access_key, &creation_secret, admin_key) {
+                    Ok(p) => {
+                        self.creates += 1;
+                        later(id, p, |group| Response::GroupCreated { group })
+                    }
+                    Err(code) => self.reject(id, code),
+                }
+            }
             Request::Auth {
                 group,
                 epoch,

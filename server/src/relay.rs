@@ -559,15 +559,7 @@ impl Relay {
         admin: AdminPublicKey,
     ) -> Result<Pending<GroupId>, ErrorCode> {
         let _writing = self.writing()?;
-        if let Some(required) = &self.policy.creation_secret {
-            // Hash both sides so that the comparison is constant-time whatever the
-            // lengths.
-            let want = Sha256::digest(required);
-            let got = Sha256::digest(secret);
-            if !bool::from(want.ct_eq(&got)) {
-                return Err(ErrorCode::CreationForbidden);
-            }
-        }
+        self.check_creation_secret(secret)?;
         let meta = GroupMeta::new();
         loop {
             let id = GroupId::random();
@@ -580,6 +572,46 @@ impl Relay {
                 return Ok(self.durable(id, None));
             }
         }
+    }
+
+    /// Creates a group under `id` at `epoch` (a group that moves here): `group_exists`
+    /// if the id is taken.
+    pub fn create_group_at(
+        &self,
+        id: GroupId,
+        epoch: Epoch,
+        key: AccessPublicKey,
+        secret: &[u8],
+        admin: AdminPublicKey,
+    ) -> Result<Pending<GroupId>, ErrorCode> {
+        let _writing = self.writing()?;
+        self.check_creation_secret(secret)?;
+        let meta = GroupMeta {
+            epoch,
+            ..GroupMeta::new()
+        };
+        if !self
+            .store
+            .create_group(&id, &meta, &key, &admin)
+            .map_err(internal)?
+        {
+            return Err(ErrorCode::GroupExists);
+        }
+        self.metrics.groups.inc();
+        Ok(self.durable(id, None))
+    }
+
+    fn check_creation_secret(&self, secret: &[u8]) -> Result<(), ErrorCode> {
+        if let Some(required) = &self.policy.creation_secret {
+            // Hash both sides so that the comparison is constant-time whatever the
+            // lengths.
+            let want = Sha256::digest(required);
+            let got = Sha256::digest(secret);
+            if !bool::from(want.ct_eq(&got)) {
+                return Err(ErrorCode::CreationForbidden);
+            }
+        }
+        Ok(())
     }
 
     /// The access key of `(group, epoch)`.

@@ -32,6 +32,7 @@ pub(super) fn expected_answer(request: &Request) -> fn(&Response) -> bool {
         Request::Knock { .. } => |r| matches!(r, Response::Knocked { .. }),
         Request::GetKnocks { .. } => |r| matches!(r, Response::Knocks { .. }),
         Request::DeleteKnock { .. } => |r| matches!(r, Response::KnockDeleted),
+        Request::CreateGroupAt { .. } => |r| matches!(r, Response::GroupCreated { .. }),
     }
 }
 
