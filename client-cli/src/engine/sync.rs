@@ -310,8 +310,8 @@ impl Client {
         }
         let result = self.process_mls(&mut g, m, &msg, report);
         if msg.epoch == epoch {
-            // Whatever became of it: every member of the epoch got the same bytes.
-            let g = self.load_group(group)?;
+            // Whatever became of it: every member of the epoch got the same bytes. (The
+            // chain needs only the group's ids, which processing does not change.)
             self.view_append(&g, epoch, &msg.payload)?;
         }
         match result {
