@@ -594,6 +594,26 @@ impl Conn {
         }
     }
 
+    /// A request that creates something here (a group, an invite slot, a knock): at most
+    /// [`MAX_CREATES`] per connection, counted when the relay took it.
+    fn create<T: Send + 'static>(
+        &mut self,
+        id: RequestId,
+        make: impl FnOnce() -> Result<Pending<T>, ErrorCode>,
+        body: impl FnOnce(T) -> Response + Send + 'static,
+    ) -> Reply {
+        if self.creates >= MAX_CREATES {
+            return self.reject(id, ErrorCode::TooMany);
+        }
+        match make() {
+            Ok(p) => {
+                self.creates += 1;
+                later(id, p, body)
+            }
+            Err(code) => self.reject(id, code),
+        }
+    }
+
     fn reject(&self, id: RequestId, code: ErrorCode) -> Reply {
         self.relay.metrics.reject(code.slug());
         Reply::Now(err(id, code))
@@ -628,36 +648,22 @@ impl Conn {
                 access_key,
                 creation_secret,
                 admin_key,
-            } => {
-                if self.creates >= MAX_CREATES {
-                    return self.reject(id, ErrorCode::TooMany);
-                }
-                match relay.create_group(access_key, &creation_secret, admin_key) {
-                    Ok(p) => {
-                        self.creates += 1;
-                        later(id, p, |group| Response::GroupCreated { group })
-                    }
-                    Err(code) => self.reject(id, code),
-                }
-            }
+            } => self.create(
+                id,
+                || relay.create_group(access_key, &creation_secret, admin_key),
+                |group| Response::GroupCreated { group },
+            ),
             Request::CreateGroupAt {
                 group,
                 epoch,
                 access_key,
                 creation_secret,
                 admin_key,
-            } => {
-                if self.creates >= MAX_CREATES {
-                    return self.reject(id, ErrorCode::TooMany);
-                }
-                match relay.create_group_at(group, epoch, access_key, &creation_secret, admin_key) {
-                    Ok(p) => {
-                        self.creates += 1;
-                        later(id, p, |group| Response::GroupCreated { group })
-                    }
-                    Err(code) => self.reject(id, code),
-                }
-            }
+            } => self.create(
+                id,
+                || relay.create_group_at(group, epoch, access_key, &creation_secret, admin_key),
+                |group| Response::GroupCreated { group },
+            ),
             Request::Auth {
                 group,
                 epoch,
@@ -873,16 +879,11 @@ impl Conn {
                 if !self.is_member_somewhere() {
                     return self.reject(id, ErrorCode::Unauthorized);
                 }
-                if self.creates >= MAX_CREATES {
-                    return self.reject(id, ErrorCode::TooMany);
-                }
-                match relay.put_invite(&slot, manage_hash, ttl_secs, invitation) {
-                    Ok(p) => {
-                        self.creates += 1;
-                        later(id, p, |expires_at| Response::InvitePut { expires_at })
-                    }
-                    Err(code) => self.reject(id, code),
-                }
+                self.create(
+                    id,
+                    || relay.put_invite(&slot, manage_hash, ttl_secs, invitation),
+                    |expires_at| Response::InvitePut { expires_at },
+                )
             }
             Request::GetInvite { slot } => match relay.get_invite(&slot) {
                 Ok(body) => ok(id, body),
@@ -923,16 +924,11 @@ impl Conn {
                 knock,
             } => {
                 // No authorization: the knocker's epoch is the one the relay forgot.
-                if self.creates >= MAX_CREATES {
-                    return self.reject(id, ErrorCode::TooMany);
-                }
-                match relay.knock(&group, &slot, manage_hash, knock) {
-                    Ok(p) => {
-                        self.creates += 1;
-                        later(id, p, |expires_at| Response::Knocked { expires_at })
-                    }
-                    Err(code) => self.reject(id, code),
-                }
+                self.create(
+                    id,
+                    || relay.knock(&group, &slot, manage_hash, knock),
+                    |expires_at| Response::Knocked { expires_at },
+                )
             }
             Request::GetKnocks { group } => {
                 let Some(auth) = self.auth.get(&group) else {
