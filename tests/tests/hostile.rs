@@ -67,6 +67,24 @@ fn alerts(h: &[(String, String, String)]) -> Vec<String> {
         .collect()
 }
 
+/// Passes everything, and records the application messages clients post, as they leave.
+fn record_posts(mitm: &Mitm) -> Arc<Mutex<Vec<Vec<u8>>>> {
+    let posted: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+    let p = posted.clone();
+    mitm.set_rule(on_client_frames(move |_, f| {
+        if let Request::Post {
+            kind: PostKind::Application,
+            payload,
+            ..
+        } = &f.request
+        {
+            p.lock().unwrap().push(payload.clone());
+        }
+        vec![f]
+    }));
+    posted
+}
+
 /// Rewrites every `Messages` page and push the relay sends.
 fn on_messages(
     f: impl Fn(&mut Vec<kith_protocol::Message>) + Send + Sync + 'static,
@@ -674,19 +692,7 @@ async fn a_relay_that_drops_and_renumbers_is_caught_with_sender_and_count() {
     iryna.ok(&["read", GROUP]);
 
     // Olena's posts, as they leave.
-    let posted: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
-    let p = posted.clone();
-    mitm.set_rule(on_client_frames(move |_, f| {
-        if let Request::Post {
-            kind: PostKind::Application,
-            payload,
-            ..
-        } = &f.request
-        {
-            p.lock().unwrap().push(payload.clone());
-        }
-        vec![f]
-    }));
+    let posted = record_posts(&mitm);
     for text in [
         "the unit moved",
         "do not call tonight",
@@ -771,19 +777,7 @@ async fn a_relay_that_shows_one_member_another_order_is_caught_by_the_next_messa
     for p in [&olena, iryna, bohdan] {
         p.ok(&["sync"]);
     }
-    let posted: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
-    let p = posted.clone();
-    mitm.set_rule(on_client_frames(move |_, f| {
-        if let Request::Post {
-            kind: PostKind::Application,
-            payload,
-            ..
-        } = &f.request
-        {
-            p.lock().unwrap().push(payload.clone());
-        }
-        vec![f]
-    }));
+    let posted = record_posts(&mitm);
     // Two senders, each counter in order: only the views can tell a swap.
     send(&olena, "the hearing is on Monday");
     send(bohdan, "I will bring the papers");
