@@ -438,6 +438,9 @@ struct Engine<'a> {
     viewing: Option<GroupId>,
     dirty: BTreeSet<GroupId>,
     subscribed: HashSet<GroupId>,
+    /// Our id of each subscribed group by its relay and its id there (what pushes name:
+    /// a group that moved or failed over has another id there than here).
+    ids: HashMap<(String, GroupId), GroupId>,
     fatal: bool,
     /// Messages refused because their group is on hold, in order.
     held: VecDeque<Outgoing>,
@@ -470,6 +473,7 @@ pub async fn run(
         viewing: first,
         dirty: BTreeSet::new(),
         subscribed: HashSet::new(),
+        ids: HashMap::new(),
         fatal: false,
         held: VecDeque::new(),
         on_hold: HashMap::new(),
@@ -552,7 +556,9 @@ pub async fn run(
                 Some(Wake::Push(relay, generation, group))
                     if e.links.generation(&relay) == Some(generation) =>
                 {
-                    e.dirty.insert(group);
+                    if let Some(ours) = e.ids.get(&(relay, group)) {
+                        e.dirty.insert(*ours);
+                    }
                 }
                 Some(Wake::Lost(relay, generation))
                     if e.links.generation(&relay) == Some(generation) =>
@@ -797,10 +803,11 @@ impl Engine<'_> {
         if self.subscribed.contains(group) {
             return Ok(());
         }
-        let relay = self.relay_of(group).unwrap_or_default();
+        let (relay, id) = self.client.group_place(group)?;
         for rx in self.client.subscribe_groups(&[*group]).await? {
             self.forward(rx, &relay);
         }
+        self.ids.insert((relay, id), *group);
         self.subscribed.insert(*group);
         Ok(())
     }

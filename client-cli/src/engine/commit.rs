@@ -180,13 +180,13 @@ impl Client {
         let kind = PostKind::Commit {
             next_access_key: next_key.public(),
         };
-        let mut posted = conn.post(g.relay_group, epoch, kind, payload.clone()).await;
+        let mut posted = conn.post(g.place.id, epoch, kind, payload.clone()).await;
         if matches!(posted, Err(RelayError::Relay(ErrorCode::CommitLocked))) && self.relay_admin(&g)
         {
             // Locked after a repair: an admin proves their admin key and commits.
-            conn.admin_auth(g.relay_group, &self.admin_key(&g.mls_group_id))
+            conn.admin_auth(g.place.id, &self.admin_key(&g.mls_group_id))
                 .await?;
-            posted = conn.post(g.relay_group, epoch, kind, payload).await;
+            posted = conn.post(g.place.id, epoch, kind, payload).await;
         }
         match posted {
             Ok(seq) => {

@@ -21,7 +21,7 @@ impl Client {
             "garbage-commit" => {
                 let junk: Vec<u8> = (0..200).map(|_| rand::random::<u8>()).collect();
                 conn.post(
-                    g.relay_group,
+                    g.place.id,
                     epoch,
                     PostKind::Commit {
                         next_access_key: wrong_key,
@@ -45,7 +45,7 @@ impl Client {
                     .map_err(super::mls)?;
                 self.db().rollback();
                 conn.post(
-                    g.relay_group,
+                    g.place.id,
                     epoch,
                     PostKind::Commit {
                         next_access_key: wrong_key,
@@ -155,7 +155,7 @@ impl Client {
                 .map_err(|e| crate::relay::RelayError::Closed(e.to_string()))
             }
             "set-retention" => conn
-                .set_retention(g.relay_group, arg)
+                .set_retention(g.place.id, arg)
                 .await
                 .map(|secs| format!("retention set to {secs}")),
             _ => return Err(ClientError::Usage(format!("no such test hook: {what}"))),

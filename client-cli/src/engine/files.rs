@@ -509,7 +509,7 @@ impl Client {
             loop {
                 while failed.is_none() && running.len() < WINDOW {
                     let Some(i) = todo.pop_front() else { break };
-                    running.push(op(conn.clone(), g.relay_group, i));
+                    running.push(op(conn.clone(), g.place.id, i));
                 }
                 let Some((i, result)) = running.next().await else {
                     break;
@@ -636,6 +636,7 @@ mod tests {
             tainted: false,
             history_from: None,
             history_next: 0,
+            place: crate::engine::place::Placement::at(GroupId([1; 16])),
         };
         client.save_group(&g).unwrap();
         // A record made by some other path than `on_file`, with a hostile name.

@@ -298,7 +298,8 @@ impl Client {
             inviter_key: self.identity(),
             inviter_eph: PublicKey::from(&eph).to_bytes(),
             mls_group_id: g.mls_group_id.clone(),
-            relay_group: g.relay_group,
+            // The group's id where the code is: our place, like the code's relay.
+            relay_group: g.place.id,
             expires_at,
             needs_approval: approval,
             signature: Vec::new(),
@@ -692,7 +693,12 @@ impl Client {
         // than the relay keeps the group's keys, and this welcome (checked above, for
         // the group the invitation named) is how we come back. The old copy goes, its
         // history stays.
-        let back = self.drop_dead_copy(inv.relay_group, staged.group_context().group_id())?;
+        // Our record of the group, if we had one, keeps its id here (and its history),
+        // wherever the group is now.
+        let local = self
+            .group_by_mls_id(staged.group_context().group_id().as_slice())?
+            .unwrap_or(inv.relay_group);
+        let back = self.drop_dead_copy(local, staged.group_context().group_id())?;
         let group = staged.into_group(&self.provider).map_err(mls)?;
         let mut names = BTreeMap::new();
         for (k, v) in bundle.names {
@@ -704,7 +710,7 @@ impl Client {
         let record = GroupRecord {
             name: clean_name(&inv.group_name, MAX_GROUP_NAME_CHARS),
             relay: join.relay.clone(),
-            relay_group: inv.relay_group,
+            relay_group: local,
             mls_group_id: group.group_id().as_slice().to_vec(),
             cursor: bundle.start_seq,
             read_upto: bundle.start_seq,
@@ -721,6 +727,7 @@ impl Client {
             tainted: false,
             history_from: (state.history > 0).then_some(sender_id),
             history_next: 1,
+            place: super::place::Placement::at(inv.relay_group),
         };
         self.save_group(&record)?;
         let inviter = record
@@ -756,7 +763,16 @@ impl Client {
                 }),
             },
         )?;
-        Ok(inv.relay_group)
+        Ok(local)
+    }
+
+    /// Our id of the group whose MLS group id is `mls_id`, if we have a record of it.
+    fn group_by_mls_id(&self, mls_id: &[u8]) -> Result<Option<GroupId>> {
+        Ok(self
+            .groups_raw()?
+            .into_iter()
+            .find(|g| g.mls_group_id == mls_id)
+            .map(|g| g.relay_group))
     }
 
     /// Deletes the MLS state of a copy of `relay_group` (or of MLS group `mls_id`) this

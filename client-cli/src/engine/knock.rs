@@ -202,7 +202,8 @@ impl Client {
         let mut welcome_key = WelcomeKey([0; 32]);
         rand::rngs::OsRng.fill_bytes(&mut welcome_key.0);
         let mut body = KnockBody {
-            relay_group: group,
+            // Where the knock box is: the group's id at our place.
+            relay_group: g.place.id,
             mls_group_id: g.mls_group_id.clone(),
             slot,
             epoch: m.epoch().as_u64(),
@@ -214,7 +215,7 @@ impl Client {
             signature: Vec::new(),
         };
         body.signature = self.signer.sign(&body.signed_bytes()).map_err(mls)?;
-        let blob = self.seal_knock(&group, &seal_keys, &body)?;
+        let blob = self.seal_knock(&g.place.id, &seal_keys, &body)?;
         let own = OwnKnock {
             slot,
             manage_token,
@@ -228,7 +229,7 @@ impl Client {
         let conn = self.conn(&g.relay).await?;
         let asked = conn
             .request(Request::Knock {
-                group,
+                group: g.place.id,
                 slot: SlotId(slot),
                 manage_hash: manage_hash(&manage_token),
                 knock: blob,
@@ -332,7 +333,7 @@ impl Client {
                     &input,
                     &pair.private,
                     KNOCK_INFO,
-                    &g.relay_group.0,
+                    &g.place.id.0,
                 )
                 .ok()?;
             <[u8; 32]>::try_from(k.as_slice()).ok().map(Zeroizing::new)
@@ -345,7 +346,7 @@ impl Client {
             XNonce::from_slice(&sealed.nonce),
             Payload {
                 msg: &sealed.body,
-                aad: &body_aad(&g.relay_group),
+                aad: &body_aad(&g.place.id),
             },
         ) else {
             return refused("does not open");
@@ -354,7 +355,7 @@ impl Client {
         let Ok((body, [])) = postcard::take_from_bytes::<KnockBody>(&plain) else {
             return refused("is malformed");
         };
-        if body.relay_group != g.relay_group
+        if body.relay_group != g.place.id
             || body.mls_group_id != g.mls_group_id
             || slot_key(&SlotId(body.slot)) != entry.key
         {
@@ -423,7 +424,7 @@ impl Client {
         }
         let m = self.mls_group(&g)?;
         let conn = self.ensure_auth(&g, &m).await?;
-        let knocks = match conn.request(Request::GetKnocks { group: *group }).await {
+        let knocks = match conn.request(Request::GetKnocks { group: g.place.id }).await {
             Ok(Response::Knocks { knocks }) => knocks,
             Ok(_) => return Err(ClientError::Hostile("unexpected answer".into())),
             // Moved on meanwhile: the next sync looks.
@@ -452,7 +453,7 @@ impl Client {
                     // Best effort: it expires anyway.
                     let _ = conn
                         .request(Request::DeleteKnock {
-                            group: *group,
+                            group: g.place.id,
                             key: entry.key,
                         })
                         .await;
@@ -616,7 +617,7 @@ impl Client {
         let conn = self.ensure_auth(&g, &m).await?;
         match conn
             .request(Request::DeleteKnock {
-                group: *group,
+                group: g.place.id,
                 key: seen.key,
             })
             .await
@@ -673,7 +674,7 @@ impl Client {
                 inviter_key: [0; 32],
                 inviter_eph: [0; 32],
                 mls_group_id: g.mls_group_id.clone(),
-                relay_group: g.relay_group,
+                relay_group: g.place.id,
                 expires_at: own.expires_at,
                 needs_approval: true,
                 signature: Vec::new(),

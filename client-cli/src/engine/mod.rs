@@ -22,6 +22,7 @@ pub mod join_verify;
 mod knock;
 pub mod names;
 mod outcome;
+pub mod place;
 pub mod records;
 mod repair;
 pub mod state;
@@ -478,10 +479,10 @@ impl Client {
     ) -> Result<Arc<RelayConnection>> {
         let conn = self.conn(&g.relay).await?;
         let epoch = m.epoch().as_u64();
-        let key = (g.relay.clone(), g.relay_group, epoch);
+        let key = (g.relay.clone(), g.place.id, epoch);
         if !self.authed.contains(&key) {
             match conn
-                .auth_info(g.relay_group, epoch, &self.access_key(m)?)
+                .auth_info(g.place.id, epoch, &self.access_key(m)?)
                 .await
             {
                 Ok(info) => {
@@ -506,7 +507,7 @@ impl Client {
                         self.alert_now(&g.relay_group, text, &mut SyncReport::default())?;
                         let conn = self.conn(&g.relay).await?;
                         let info = conn
-                            .auth_info(g.relay_group, epoch, &self.access_key(m)?)
+                            .auth_info(g.place.id, epoch, &self.access_key(m)?)
                             .await?;
                         self.authed.insert(key);
                         self.relay_retention
@@ -558,7 +559,7 @@ impl Client {
         let g = self.load_group(group)?;
         let m = self.mls_group(&g)?;
         let conn = self.ensure_auth(&g, &m).await?;
-        conn.subscribe(g.relay_group).await?;
+        conn.subscribe(g.place.id).await?;
         conn.take_pushes()
             .ok_or_else(|| ClientError::Relay(RelayError::Closed("pushes already taken".into())))
     }
@@ -576,7 +577,7 @@ impl Client {
             let g = self.load_group(group)?;
             let m = self.mls_group(&g)?;
             let conn = self.ensure_auth(&g, &m).await?;
-            conn.subscribe(g.relay_group).await?;
+            conn.subscribe(g.place.id).await?;
             out.extend(conn.take_pushes());
         }
         Ok(out)
@@ -595,9 +596,16 @@ impl Client {
         self.conns.get(relay).is_some_and(|c| !c.is_closed())
     }
 
-    /// The relay (URL) of a group.
+    /// The relay (URL) of a group: where this client reads and posts it now.
     pub fn group_relay(&self, group: &GroupId) -> Result<String> {
         Ok(self.load_group(group)?.relay)
+    }
+
+    /// Where this client reads and posts a group now: the relay (URL) and the group's id
+    /// there, which pushes name.
+    pub fn group_place(&self, group: &GroupId) -> Result<(String, GroupId)> {
+        let g = self.load_group(group)?;
+        Ok((g.relay, g.place.id))
     }
 
     /// Closes every relay connection.
@@ -611,21 +619,24 @@ impl Client {
     // ---- groups ------------------------------------------------------------------
 
     fn groups_raw(&self) -> Result<Vec<GroupRecord>> {
-        Ok(self
-            .scan::<GroupRecord>(NS_GROUPS)?
+        self.scan::<GroupRecord>(NS_GROUPS)?
             .into_iter()
-            .map(|(_, g)| g)
-            .collect())
+            .map(|(_, g)| self.with_place(g))
+            .collect()
     }
 
+    /// Writes a group's record and its placement (not committed).
     fn save_group(&self, g: &GroupRecord) -> Result<()> {
         self.put(NS_GROUPS, &g.relay_group.0, g)?;
+        self.put(place::NS_PLACES, &g.relay_group.0, &g.place)?;
         Ok(())
     }
 
     fn load_group(&self, id: &GroupId) -> Result<GroupRecord> {
-        self.get(NS_GROUPS, &id.0)?
-            .ok_or_else(|| ClientError::NoGroup("no such group".into()))
+        let g = self
+            .get(NS_GROUPS, &id.0)?
+            .ok_or_else(|| ClientError::NoGroup("no such group".into()))?;
+        self.with_place(g)
     }
 
     /// Finds a group by exact name (ignoring case, Unicode's full case folding) or an
@@ -818,6 +829,7 @@ impl Client {
             tainted: false,
             history_from: None,
             history_next: 1,
+            place: place::Placement::at(relay_group),
         };
         self.save_group(&record)?;
         self.add_record(
@@ -1205,7 +1217,7 @@ impl Client {
                 }
             };
             match conn
-                .post(g.relay_group, epoch, PostKind::Application, payload)
+                .post(g.place.id, epoch, PostKind::Application, payload)
                 .await
             {
                 Ok(seq) => {

@@ -5,7 +5,8 @@
 //! | namespace | key | value |
 //! |---|---|---|
 //! | `profile` | `me` | [`ProfileRecord`] |
-//! | `groups` | relay group id | [`GroupRecord`] |
+//! | `groups` | the group's id here | [`GroupRecord`] |
+//! | `places` | the group's id here | [`super::place::Placement`] |
 //! | `msgs/<group hex>` | seq (8, BE) ‖ sub (2, BE) | [`MessageRecord`] |
 //! | `invites/<group hex>` | slot id | [`AdminInvite`] |
 //! | `requests/<group hex>` | slot id | [`JoinRequest`] |
@@ -150,9 +151,11 @@ pub enum CommitPurpose {
 pub struct GroupRecord {
     /// The group's name (never sent to the relay).
     pub name: String,
-    /// The relay's WebSocket URL.
+    /// The WebSocket URL of the relay this client reads and posts the group at: its
+    /// home, or a fallback while the home cannot be reached (`engine/place.rs`).
     pub relay: String,
-    /// The group's id on the relay.
+    /// The group's id in this profile: the key of its records here, and its id on the
+    /// relay this profile first knew it at. On [`Self::relay`] it is `place.id`.
     pub relay_group: GroupId,
     /// The MLS group id.
     #[serde(with = "serde_bytes")]
@@ -188,6 +191,12 @@ pub struct GroupRecord {
     pub history_from: Option<IdentityKey>,
     /// The next record index for shared history (history is filed just before our join).
     pub history_next: u16,
+    /// Where the group is at [`Self::relay`], and what this client knows of its other
+    /// copies. Kept in a namespace of its own (`places`), so that group records written
+    /// before groups could move still read; [`super::Client`] loads and saves it with
+    /// the record.
+    #[serde(skip)]
+    pub place: super::place::Placement,
 }
 
 /// What kind of line a message record is.

@@ -109,10 +109,10 @@ impl Client {
         let lock = self.lock_secs(group)?;
         let key = self.admin_key(&g.mls_group_id);
         let conn = self.conn(&g.relay).await?;
-        conn.admin_auth(g.relay_group, &key).await?;
-        conn.void_from(g.relay_group, seq, lock).await?;
+        conn.admin_auth(g.place.id, &key).await?;
+        conn.void_from(g.place.id, seq, lock).await?;
         // Our authorizations for the group are void too: prove access again.
-        self.authed.retain(|(_, grp, _)| grp != group);
+        self.authed.retain(|(_, grp, _)| *grp != g.place.id);
         let mut mem = self.commit_memory(group)?;
         mem.refused = None;
         mem.repaired_at = now_secs();
@@ -134,17 +134,14 @@ impl Client {
         let lock = self.lock_secs(group)?;
         let key = self.admin_key(&g.mls_group_id);
         let conn = self.conn(&g.relay).await?;
-        conn.admin_auth(g.relay_group, &key).await?;
-        match conn
-            .reset_access_key(g.relay_group, epoch, access, lock)
-            .await
-        {
+        conn.admin_auth(g.place.id, &key).await?;
+        match conn.reset_access_key(g.place.id, epoch, access, lock).await {
             Ok(_) => {}
             // The relay is at another epoch: not a key we can put right.
             Err(RelayError::Relay(ErrorCode::StaleEpoch)) => return Ok(false),
             Err(e) => return Err(e.into()),
         }
-        self.authed.retain(|(_, grp, _)| grp != group);
+        self.authed.retain(|(_, grp, _)| *grp != g.place.id);
         let mut mem = self.commit_memory(group)?;
         mem.repaired_at = now_secs();
         self.save_commit_memory(group, &mem)?;
@@ -179,7 +176,7 @@ impl Client {
             let text = "the relay sent a repair record that does not parse".to_owned();
             return self.alert_at(g, msg.seq, 0, text, report).map(drop);
         };
-        self.authed.retain(|(_, grp, _)| *grp != g.relay_group);
+        self.authed.retain(|(_, grp, _)| *grp != g.place.id);
         let by = |k: &[u8; 32]| match g.state.admin_with_key(k) {
             Some(a) => self.display_name(&g.relay_group, &a),
             None => "an admin".into(),
@@ -323,14 +320,14 @@ impl Client {
         }
         let conn = self.conn(&g.relay).await?;
         let want = g.state.relay_admin_keys();
-        let info = match conn.admin_auth(g.relay_group, &key).await {
+        let info = match conn.admin_auth(g.place.id, &key).await {
             Ok(info) => info,
             Err(RelayError::Relay(ErrorCode::Forbidden)) => {
                 // Not (yet) a key the relay knows. A group from before admin keys has
                 // none at the relay: any member of the current epoch may give the first.
                 let m = self.mls_group(&g)?;
                 self.ensure_auth(&g, &m).await?;
-                match conn.set_admins(g.relay_group, want).await {
+                match conn.set_admins(g.place.id, want).await {
                     Ok(()) | Err(RelayError::Relay(ErrorCode::Forbidden)) => return Ok(()),
                     Err(e) => return Err(e.into()),
                 }
@@ -340,11 +337,11 @@ impl Client {
         let mut held = info.keys.clone();
         held.sort_unstable();
         if held != want {
-            conn.set_admins(g.relay_group, want).await?;
+            conn.set_admins(g.place.id, want).await?;
         }
         let agreed = g.state.disappear_secs;
         if info.retention_asked != agreed {
-            let secs = conn.set_retention(g.relay_group, agreed).await?;
+            let secs = conn.set_retention(g.place.id, agreed).await?;
             self.note_relay_retention(group, secs);
             if !after_own_change {
                 self.alert_now(

@@ -76,10 +76,48 @@ pub struct GroupState {
     /// Relays the group can go on at when its own is lost (their WebSocket URLs, in
     /// order of preference; at most [`MAX_FALLBACKS`]).
     pub fallbacks: Vec<String>,
+    /// The group's home: the relay every member reads and posts at while it answers, and
+    /// the group's id there. Named once the group has fallbacks or has moved (`None`: the
+    /// relay the group was made on, under the id it got there), so that a member who
+    /// joins while the others are on a fallback still knows where home is.
+    pub home: Option<RelayPlace>,
+    /// The secret the ids of the group's copies on its fallback relays derive from
+    /// (`engine/place.rs`): only members know those ids, so that nobody else can take a
+    /// fallback's place first. Made with the first fallback, and renewed by every commit
+    /// that removes someone.
+    pub copy_key: Option<[u8; 32]>,
+}
+
+/// A relay and the group's id there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelayPlace {
+    /// The relay's WebSocket URL, in the one form [`relay_url`] gives.
+    pub url: String,
+    /// The group's id at that relay.
+    pub id: kith_protocol::GroupId,
+    /// The sequence number its log starts at, for a home a move set up (0 for the relay
+    /// a group was made on): above every number of the relay it left, so that members'
+    /// records, keyed by those numbers, never meet.
+    pub first_seq: u64,
 }
 
 /// The most fallback relays a group names.
 pub const MAX_FALLBACKS: usize = 4;
+
+/// The state as version 3 encoded it (before `home` and `copy_key`), still read, and
+/// still written while neither is set but `let_back` or a fallback is.
+#[derive(Serialize, Deserialize)]
+struct StateV3 {
+    admins: BTreeSet<IdentityKey>,
+    board: Vec<BoardEntry>,
+    next_entry: u32,
+    disappear_secs: u64,
+    history: u16,
+    invites: BTreeMap<[u8; 32], OpenInvite>,
+    admin_keys: BTreeMap<IdentityKey, AdminKeys>,
+    let_back: bool,
+    fallbacks: Vec<String>,
+}
 
 /// The state as version 2 encoded it (before `let_back` and `fallbacks`), still read,
 /// and still written while neither is set.
@@ -222,8 +260,7 @@ impl GroupState {
                         })
                         .collect(),
                     admin_keys: BTreeMap::new(),
-                    let_back: false,
-                    fallbacks: Vec::new(),
+                    ..Self::default()
                 },
                 _ => return None,
             },
@@ -236,12 +273,26 @@ impl GroupState {
                     history: v2.history,
                     invites: v2.invites,
                     admin_keys: v2.admin_keys,
-                    let_back: false,
-                    fallbacks: Vec::new(),
+                    ..Self::default()
                 },
                 _ => return None,
             },
-            3 => match postcard::take_from_bytes::<Self>(rest) {
+            3 => match postcard::take_from_bytes::<StateV3>(rest) {
+                Ok((v3, [])) => Self {
+                    admins: v3.admins,
+                    board: v3.board,
+                    next_entry: v3.next_entry,
+                    disappear_secs: v3.disappear_secs,
+                    history: v3.history,
+                    invites: v3.invites,
+                    admin_keys: v3.admin_keys,
+                    let_back: v3.let_back,
+                    fallbacks: v3.fallbacks,
+                    ..Self::default()
+                },
+                _ => return None,
+            },
+            4 => match postcard::take_from_bytes::<Self>(rest) {
                 Ok((s, [])) => s,
                 _ => return None,
             },
@@ -250,12 +301,29 @@ impl GroupState {
         state.well_formed().then_some(state)
     }
 
-    /// Encodes the state: as version 2 while `let_back` is off and no fallback is set,
-    /// so that clients that predate them still read it.
+    /// Encodes the state in the oldest version that holds it (2 while `let_back` is off
+    /// and no fallback is set, 3 while no home or copy key is named), so that clients
+    /// that predate the newer fields still read it.
     pub fn encode(&self) -> Vec<u8> {
-        if self.let_back || !self.fallbacks.is_empty() {
-            let mut out = vec![3u8];
+        if self.home.is_some() || self.copy_key.is_some() {
+            let mut out = vec![4u8];
             out.extend(postcard::to_stdvec(self).unwrap_or_default());
+            return out;
+        }
+        if self.let_back || !self.fallbacks.is_empty() {
+            let v3 = StateV3 {
+                admins: self.admins.clone(),
+                board: self.board.clone(),
+                next_entry: self.next_entry,
+                disappear_secs: self.disappear_secs,
+                history: self.history,
+                invites: self.invites.clone(),
+                admin_keys: self.admin_keys.clone(),
+                let_back: self.let_back,
+                fallbacks: self.fallbacks.clone(),
+            };
+            let mut out = vec![3u8];
+            out.extend(postcard::to_stdvec(&v3).unwrap_or_default());
             return out;
         }
         let v2 = StateV2 {
@@ -310,6 +378,9 @@ impl GroupState {
                 .iter()
                 .enumerate()
                 .all(|(i, u)| !self.fallbacks[..i].contains(u))
+            && self.home.as_ref().is_none_or(|h| {
+                relay_url(&h.url).as_deref() == Some(&h.url) && !self.fallbacks.contains(&h.url)
+            })
     }
 
     /// The relay admin keys of the admins, as the relay should hold them.
@@ -449,6 +520,8 @@ fn describe_forbidden(old: &GroupState, new: &GroupState) -> Refusal {
         || old.history != new.history
         || old.let_back != new.let_back
         || old.fallbacks != new.fallbacks
+        || old.home != new.home
+        || old.copy_key != new.copy_key
     {
         "change the group's settings without being an admin".into()
     } else {
@@ -513,6 +586,15 @@ pub fn describe_change(
     }
     for u in old.fallbacks.iter().filter(|u| !new.fallbacks.contains(u)) {
         out.push(format!("{by} removed the fallback relay {u}"));
+    }
+    if let Some(h) = &new.home
+        && old.home.as_ref().is_some_and(|o| o != h)
+    {
+        out.push(format!(
+            "{by} moved the group to the relay {}: every member's client follows on its \
+             own",
+            h.url
+        ));
     }
     if old.let_back != new.let_back {
         out.push(if new.let_back {
@@ -596,6 +678,25 @@ mod tests {
             s.fallbacks = bad;
             assert_eq!(GroupState::decode(&s.encode()), None, "{:?}", s.fallbacks);
         }
+        // A home and a copy key need version 4; version 3 is still what a state with
+        // only fallbacks is written as.
+        s.fallbacks = vec!["wss://spare.example/v1".into()];
+        assert_eq!(s.encode()[0], 3);
+        s.home = Some(RelayPlace {
+            url: "wss://home.example/v1".into(),
+            id: kith_protocol::GroupId([4; 16]),
+            first_seq: 0,
+        });
+        s.copy_key = Some([9; 32]);
+        assert_eq!(s.encode()[0], 4);
+        assert_eq!(GroupState::decode(&s.encode()), Some(s.clone()));
+        // The home is never also a fallback, and is in the one form.
+        let mut twice = s.clone();
+        twice.fallbacks.push("wss://home.example/v1".into());
+        assert_eq!(GroupState::decode(&twice.encode()), None);
+        let mut sloppy = s.clone();
+        sloppy.home.as_mut().unwrap().url = "wss://home.example".into();
+        assert_eq!(GroupState::decode(&sloppy.encode()), None);
     }
 
     fn invite(slot: u8, approval: bool) -> OpenInvite {
@@ -641,9 +742,9 @@ mod tests {
         let mut trailing = s.encode();
         trailing.push(0);
         assert_eq!(GroupState::decode(&trailing), None);
-        let mut v4 = s.encode();
-        v4[0] = 4;
-        assert_eq!(GroupState::decode(&v4), None);
+        let mut v5 = s.encode();
+        v5[0] = 5;
+        assert_eq!(GroupState::decode(&v5), None);
         // An admin key of a non-admin: refused.
         let mut stray = s.clone();
         stray.admin_keys.insert(

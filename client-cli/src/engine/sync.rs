@@ -77,14 +77,14 @@ impl Client {
             let m = self.mls_group(&g)?;
             let epoch = m.epoch().as_u64();
             let conn = self.ensure_auth(&g, &m).await?;
-            let page = match conn.fetch(g.relay_group, g.cursor, 256).await {
+            let page = match conn.fetch(g.place.id, g.cursor, 256).await {
                 Ok(page) => page,
                 // An admin's repair voided our authorization: prove access again.
                 Err(crate::relay::RelayError::Relay(kith_protocol::ErrorCode::Unauthorized))
                     if reauths < 2 =>
                 {
                     reauths += 1;
-                    self.authed.retain(|(_, grp, _)| grp != group);
+                    self.authed.retain(|(_, grp, _)| *grp != g.place.id);
                     continue;
                 }
                 Err(e) => return Err(e.into()),
@@ -200,7 +200,7 @@ impl Client {
         let conn = self.ensure_auth(&g, &m).await?;
         match conn
             .post(
-                g.relay_group,
+                g.place.id,
                 p.epoch,
                 kith_protocol::PostKind::Commit {
                     next_access_key: next.public(),
