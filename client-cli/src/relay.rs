@@ -776,6 +776,41 @@ impl RelayConnection {
         }
     }
 
+    /// Sets a group up under the id `group` at `epoch`, whose access key is `access_key`,
+    /// with one admin key and an empty log whose first message will get `first_seq`: a
+    /// group that moves here from another relay. Returns the id (the relay must name the
+    /// one asked for: another fails the connection). Does not authorize the connection
+    /// for it: call [`RelayConnection::auth`] next.
+    pub async fn create_group_at(
+        &self,
+        group: GroupId,
+        epoch: Epoch,
+        first_seq: Seq,
+        access_key: AccessPublicKey,
+        creation_secret: &[u8],
+        admin_key: AdminPublicKey,
+    ) -> Result<GroupId, RelayError> {
+        match self
+            .request(Request::CreateGroupAt {
+                group,
+                epoch,
+                first_seq,
+                access_key,
+                creation_secret: creation_secret.to_vec(),
+                admin_key,
+            })
+            .await?
+        {
+            Response::GroupCreated { group: made } if made == group => Ok(made),
+            Response::GroupCreated { .. } => {
+                let err = RelayError::Protocol("the relay named another group".into());
+                self.shared.fail(err.clone());
+                Err(err)
+            }
+            other => Err(self.wrong(&other)),
+        }
+    }
+
     /// Posts a padded payload; returns its sequence number once the relay stored it.
     pub async fn post(
         &self,

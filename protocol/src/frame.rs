@@ -276,15 +276,20 @@ pub enum Request {
         key: [u8; 32],
     },
     /// Creates a group under an id the client chose, at `epoch`, whose access key is
-    /// `access_key`, with one admin key: a group that moves here from another relay goes
-    /// on at the epoch it is at, under an id its members derive (so that nobody who is not
-    /// a member of that epoch can take the id first). Answered [`Response::GroupCreated`];
-    /// [`ErrorCode::GroupExists`] if the id is taken. Creation rules as for `CreateGroup`.
+    /// `access_key`, with one admin key and an empty log that starts at `first_seq`: a
+    /// group that moves here from another relay goes on at the epoch it is at, under an
+    /// id its members derive (so that nobody who is not a member of that epoch can take
+    /// the id first), and its sequence numbers go on growing where they were (clients
+    /// key their history by them). Answered [`Response::GroupCreated`];
+    /// [`ErrorCode::GroupExists`] if the id is taken, [`ErrorCode::BadRequest`] if
+    /// `first_seq` is not in `1..=`[`MAX_FIRST_SEQ`]. Creation rules as for `CreateGroup`.
     CreateGroupAt {
         /// The id the group is to have here.
         group: GroupId,
         /// The epoch it starts at.
         epoch: Epoch,
+        /// The sequence number its first stored message gets.
+        first_seq: Seq,
         /// The access public key of `epoch`.
         access_key: AccessPublicKey,
         /// The operator's creation secret, if the relay requires one.
@@ -933,5 +938,64 @@ mod layout {
             code: ErrorCode::NoSuchBlob,
         };
         assert_eq!(e.encode(), vec![1, 1, 24]);
+    }
+
+    #[test]
+    fn create_group_at_layout() {
+        let create = ClientFrame {
+            id: 1,
+            request: Request::CreateGroupAt {
+                group: GroupId([0x11; 16]),
+                epoch: 7,
+                first_seq: 1 << 40,
+                access_key: [0x22; 32],
+                creation_secret: vec![0x44; 2],
+                admin_key: [0x33; 32],
+            },
+        };
+        let mut want = vec![1, 26];
+        want.extend([0x11; 16]);
+        want.push(7);
+        want.extend([0x80, 0x80, 0x80, 0x80, 0x80, 0x20]);
+        want.extend([0x22; 32]);
+        want.extend([2, 0x44, 0x44]);
+        want.extend([0x33; 32]);
+        assert_eq!(create.encode(), want);
+        assert_eq!(ClientFrame::decode(&want), Ok(create));
+    }
+
+    #[test]
+    fn create_group_at_takes_any_first_seq_on_the_wire() {
+        // The bounds on `first_seq` are the relay's (`bad_request`), not the decoder's
+        // (`too_large` would count as an undecodable frame).
+        for first_seq in [0, MAX_FIRST_SEQ + 1, u64::MAX] {
+            let f = ClientFrame {
+                id: 3,
+                request: Request::CreateGroupAt {
+                    group: GroupId([1; 16]),
+                    epoch: 0,
+                    first_seq,
+                    access_key: [2; 32],
+                    creation_secret: Vec::new(),
+                    admin_key: [3; 32],
+                },
+            };
+            assert_eq!(ClientFrame::decode(&f.encode()), Ok(f));
+        }
+        let long_secret = ClientFrame {
+            id: 4,
+            request: Request::CreateGroupAt {
+                group: GroupId([1; 16]),
+                epoch: 0,
+                first_seq: 1,
+                access_key: [2; 32],
+                creation_secret: vec![0; MAX_CREATION_SECRET + 1],
+                admin_key: [3; 32],
+            },
+        };
+        assert_eq!(
+            ClientFrame::decode(&long_secret.encode()),
+            Err(DecodeError::OverLimit(4))
+        );
     }
 }

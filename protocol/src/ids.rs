@@ -4,8 +4,9 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// A per-group sequence number, assigned by the relay, starting at 1 and increasing by one
-/// for every stored message of the group.
+/// A per-group sequence number, assigned by the relay, starting at 1 (or at the
+/// `first_seq` of `CreateGroupAt`, for a group that moved here) and increasing by one for
+/// every stored message of the group.
 pub type Seq = u64;
 
 /// An MLS epoch number. The relay tracks the current epoch of each group and accepts a

@@ -59,3 +59,7 @@ pub const MAX_COMMIT_LOCK_SECS: u64 = 7 * 24 * 3600;
 /// group asks: a minute. A retention is set by an admin; the floor bounds what a
 /// mistaken or hostile one can take from members who are offline for a moment.
 pub const MIN_RETENTION_SECS: u64 = 60;
+
+/// The largest sequence number a group's log may start at (`CreateGroupAt`): 2^62, so
+/// that a log that starts there can never run out of numbers.
+pub const MAX_FIRST_SEQ: u64 = 1 << 62;

@@ -656,12 +656,22 @@ impl Conn {
             Request::CreateGroupAt {
                 group,
                 epoch,
+                first_seq,
                 access_key,
                 creation_secret,
                 admin_key,
             } => self.create(
                 id,
-                || relay.create_group_at(group, epoch, access_key, &creation_secret, admin_key),
+                || {
+                    relay.create_group_at(
+                        group,
+                        epoch,
+                        first_seq,
+                        access_key,
+                        &creation_secret,
+                        admin_key,
+                    )
+                },
                 |group| Response::GroupCreated { group },
             ),
             Request::Auth {

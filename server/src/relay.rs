@@ -29,7 +29,8 @@ use bytes::Bytes;
 use kith_protocol::frame::AdminPublicKey;
 use kith_protocol::frame::{AccessPublicKey, blob_id};
 use kith_protocol::limits::{
-    MAX_BLOB, MAX_FETCH_BYTES, MAX_FETCH_MESSAGES, MAX_INVITE_TTL_SECS, MIN_RETENTION_SECS,
+    MAX_BLOB, MAX_FETCH_BYTES, MAX_FETCH_MESSAGES, MAX_FIRST_SEQ, MAX_INVITE_TTL_SECS,
+    MIN_RETENTION_SECS,
 };
 use kith_protocol::padding::is_bucket;
 use kith_protocol::{
@@ -574,20 +575,27 @@ impl Relay {
         }
     }
 
-    /// Creates a group under `id` at `epoch` (a group that moves here): `group_exists`
-    /// if the id is taken.
+    /// Creates a group under `id` at `epoch` whose log starts at `first_seq` (a group
+    /// that moves here): `group_exists` if the id is taken, `bad_request` for a
+    /// `first_seq` outside `1..=MAX_FIRST_SEQ`.
     pub fn create_group_at(
         &self,
         id: GroupId,
         epoch: Epoch,
+        first_seq: Seq,
         key: AccessPublicKey,
         secret: &[u8],
         admin: AdminPublicKey,
     ) -> Result<Pending<GroupId>, ErrorCode> {
         let _writing = self.writing()?;
         self.check_creation_secret(secret)?;
+        if !(1..=MAX_FIRST_SEQ).contains(&first_seq) {
+            return Err(ErrorCode::BadRequest);
+        }
         let meta = GroupMeta {
             epoch,
+            next_seq: first_seq,
+            first_seq,
             ..GroupMeta::new()
         };
         if !self

@@ -1,6 +1,5 @@
 //! The knock box at the relay: anyone may knock on an existing group, only members list
 //! and remove knocks, the box is bounded, and what was acknowledged survives a restart.
-//! Also `CreateGroupAt`, the other request for groups whose members come from elsewhere.
 
 use kith::RelayError;
 use kith_protocol::access::{manage_hash, slot_key};
@@ -200,40 +199,4 @@ async fn a_member_of_one_group_cannot_touch_another_groups_slots() {
         b.request(Request::GetInvite { slot: invite }).await,
         Ok(Response::Invite { .. })
     ));
-}
-
-/// Issue 15's groundwork: a group set up here at the epoch it is at elsewhere, under an id
-/// its members chose; the id cannot be taken twice (the creation secret is checked by the
-/// same code as `CreateGroup`'s).
-#[tokio::test(flavor = "multi_thread")]
-async fn a_group_is_set_up_at_its_epoch_under_a_chosen_id() {
-    use kith_protocol::access::{AccessKey, AdminKey};
-    let relay = TestRelay::start(&[]).await;
-    let conn = relay.connect().await;
-    let (key, admin) = (AccessKey::random(), AdminKey::random());
-    let id = GroupId(rand::random());
-    let create = |key: &AccessKey| Request::CreateGroupAt {
-        group: id,
-        epoch: 7,
-        access_key: key.public(),
-        creation_secret: Vec::new(),
-        admin_key: admin.public(),
-    };
-    assert_eq!(
-        conn.request(create(&key)).await,
-        Ok(Response::GroupCreated { group: id })
-    );
-    assert_eq!(
-        conn.request(create(&AccessKey::random())).await,
-        Err(RelayError::Relay(ErrorCode::GroupExists)),
-        "nobody takes the id a second time"
-    );
-    // It is at epoch 7: its key works for 7 and nothing else; members post there.
-    let member = relay.connect().await;
-    assert_eq!(member.auth(id, 7, &key).await, Ok((7, 1)));
-    assert!(matches!(
-        member.auth(id, 6, &key).await,
-        Err(RelayError::Relay(_))
-    ));
-    assert_eq!(post_app(&member, id, 7, vec![1; 256]).await, Ok(1));
 }
