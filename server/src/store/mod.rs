@@ -239,6 +239,14 @@ pub trait Store: Send + Sync + 'static {
         key: &AccessPublicKey,
         admin: &AdminPublicKey,
     ) -> Result<bool>;
+    /// Atomically deletes every record of `group`: its messages (`meta.first_seq` to
+    /// `meta.next_seq`, `meta` being its metadata as stored), access keys, blobs and
+    /// their index, admin keys and metadata, and of the slots `knocks` those that are
+    /// still knocks of `group` ([`Slot::knock_of`]; checked in the same atomic step, as a
+    /// compare-and-swap would). Returns the bytes those slots held
+    /// ([`Slot::stored_bytes`]). Afterwards the id is free for [`Store::create_group`].
+    /// The caller holds the group's lock, so nothing else writes the group meanwhile.
+    fn delete_group(&self, group: &GroupId, meta: &GroupMeta, knocks: &[SlotKey]) -> Result<u64>;
     /// The group's admin keys (none for a group made before admin keys existed).
     fn admin_keys(&self, group: &GroupId) -> Result<Vec<AdminPublicKey>>;
     /// Replaces the group's admin keys.

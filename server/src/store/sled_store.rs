@@ -9,6 +9,7 @@
 //! | `B` group(16) blob id(32) | the blob sealed (postcard: stored_at, [`Sealed`]) |
 //! | `T` group(16) stored_at(8) blob id(32) | expires_at(8) length(8): the blobs of a group by age, for retention |
 //! | `S` sha256(slot id)(32) | [`Slot`] (postcard) |
+//! | `A` group(16) | the group's admin keys (postcard list) |
 //!
 //! Payloads and blobs are sealed under shredding keys ([`super::shred`]). A message record
 //! written before expiries were recorded is a postcard [`Message`] whose payload was sealed
@@ -786,6 +787,56 @@ impl Store for SledStore {
             ]);
         }
         Ok(created)
+    }
+
+    fn delete_group(&self, group: &GroupId, meta: &GroupMeta, knocks: &[SlotKey]) -> Result<u64> {
+        // One removal per record, in one `record`: the next sync puts all of them in one
+        // log record, which replay applies whole and, being removals, any number of
+        // times. Large values of these records (`values/`) go with the checkpoint that
+        // applies the removals: their files are doomed there and deleted at the end of
+        // the next one, or by open's sweep after a crash. Their shredding keys stay:
+        // they expire with their period, whatever else they seal.
+        let mut changes: Vec<(IVec, Option<IVec>)> =
+            removals(MESSAGE, group, meta.first_seq..meta.next_seq).collect();
+        let start = numbered_key(KEY, group, 0);
+        let end = numbered_key(KEY, group, u64::MAX);
+        for kv in self.range(&start, Bound::Included(&end)) {
+            changes.push((kv?.0, None));
+        }
+        // By the age index, which holds every blob: reading the blobs' own records
+        // would read their contents.
+        for b in self.blob_infos(group)? {
+            changes.push((IVec::from(&blob_key(group, &b.id)[..]), None));
+            changes.push((
+                IVec::from(&blob_age_key(group, b.stored_at, &b.id)[..]),
+                None,
+            ));
+        }
+        changes.push((IVec::from(&admins_key(group)[..]), None));
+        changes.push((IVec::from(&group_key(group)[..]), None));
+        // Slots are written by compare-and-swap without the group's lock (a welcome, the
+        // knocker's own delete, the sweep): read and removed under the overlay's lock,
+        // which every write takes, so what is counted is what is removed.
+        let mut o = self.overlay();
+        let mut freed = 0;
+        for key in knocks {
+            let k = slot_key(key);
+            let current = match o.find(&k) {
+                Some(v) => v.clone(),
+                None => self.sled_get(&k)?,
+            };
+            let Some(v) = current else { continue };
+            let slot: Slot = decode(&v)?;
+            if slot.knock_of() == Some(*group) {
+                freed += slot.stored_bytes();
+                changes.push((IVec::from(&k[..]), None));
+            }
+        }
+        for (k, v) in changes {
+            o.current.insert(k, v);
+        }
+        o.written += 1;
+        Ok(freed)
     }
 
     fn admin_keys(&self, group: &GroupId) -> Result<Vec<AdminPublicKey>> {

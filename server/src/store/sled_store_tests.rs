@@ -424,3 +424,136 @@ fn slot_swap_is_compare_and_swap() {
     assert!(s.swap_slot(&key, Some(&answered), None).unwrap());
     assert_eq!(s.slot(&key).unwrap(), None);
 }
+
+/// A group's deletion is one atomic write: everything of the group (in sled and in the
+/// log alike), and of the given slots only its own knocks, go; another group and other
+/// slots stay; a synced deletion survives a crash (replayed), an unsynced one is gone
+/// whole; the id can be created again.
+#[test]
+fn a_group_is_deleted_whole_and_the_deletion_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let (g, other) = (GroupId([7; 16]), GroupId([8; 16]));
+    let knock = |group: &GroupId, n: u8| Slot {
+        expires_at: 99,
+        manage_hash: [n; 32],
+        invitation: Slot::knock_mark(group),
+        answer: Some(vec![n; 256]),
+        welcome: None,
+    };
+    let invite = Slot {
+        invitation: vec![3; 256],
+        answer: None,
+        ..knock(&g, 3)
+    };
+    let (ours, theirs, plain) = ([1u8; 32], [2u8; 32], [3u8; 32]);
+    let data = vec![0x5A; 8192];
+    let id = kith_protocol::frame::blob_id(&data);
+    let fill = |s: &SledStore, group: &GroupId| {
+        let mut meta = GroupMeta {
+            epoch: 4,
+            next_seq: 10,
+            first_seq: 10,
+            ..GroupMeta::new()
+        };
+        assert!(s.create_group(group, &meta, &[1; 32], &[2; 32]).unwrap());
+        for seq in 10..16 {
+            meta.next_seq = seq + 1;
+            meta.messages += 1;
+            let next = (seq == 12).then_some(&[5u8; 32]);
+            if next.is_some() {
+                meta.epoch = 5;
+            }
+            let mut m = msg(seq, meta.epoch);
+            if seq == 11 {
+                m.payload = vec![1; 200_000];
+            }
+            s.append(group, &meta, &m, exp(), next, 0..0).unwrap();
+        }
+        meta.blobs = 1;
+        meta.blob_bytes = data.len() as u64;
+        s.put_blob(group, &meta, &id, &data, 1, exp()).unwrap();
+        meta
+    };
+    let whole = |s: &SledStore, group: &GroupId| {
+        let mut n = 0;
+        s.scan_info(group, 0, &mut |_| {
+            n += 1;
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        (
+            s.group(group).unwrap().is_some(),
+            n,
+            s.access_key(group, 5).unwrap().is_some(),
+            s.blob_infos(group).unwrap().len(),
+            s.admin_keys(group).unwrap().len(),
+        )
+    };
+    let everything = (true, 6, true, 1, 1);
+    let nothing = (false, 0, false, 0, 0);
+    {
+        let s = SledStore::open(dir.path()).unwrap();
+        let meta = fill(&s, &g);
+        fill(&s, &other);
+        assert!(s.swap_slot(&ours, None, Some(&knock(&g, 1))).unwrap());
+        assert!(s.swap_slot(&theirs, None, Some(&knock(&other, 2))).unwrap());
+        assert!(s.swap_slot(&plain, None, Some(&invite)).unwrap());
+        s.sync().unwrap();
+        // Half of it in sled, half in the log.
+        s.checkpoint().unwrap();
+        let mut meta2 = meta.clone();
+        meta2.next_seq = 17;
+        s.append(&g, &meta2, &msg(16, 5), exp(), None, 0..0)
+            .unwrap();
+        s.sync().unwrap();
+
+        // Not synced: a crash takes the deletion back, whole.
+        let freed = s.delete_group(&g, &meta2, &[ours, theirs, plain]).unwrap();
+        assert_eq!(freed, knock(&g, 1).stored_bytes());
+        assert_eq!(whole(&s, &g), nothing);
+        assert_eq!(s.slot(&ours).unwrap(), None);
+        s.crash_on_drop
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    {
+        let s = SledStore::open(dir.path()).unwrap();
+        assert_eq!(whole(&s, &g), (true, 7, true, 1, 1));
+        assert!(s.slot(&ours).unwrap().is_some());
+        let meta = s.group(&g).unwrap().unwrap();
+        // Only slots that are still this group's knocks: not the other group's, not an
+        // invite, not one that is gone.
+        let freed = s
+            .delete_group(&g, &meta, &[ours, theirs, plain, [4; 32]])
+            .unwrap();
+        assert_eq!(freed, knock(&g, 1).stored_bytes());
+        s.sync().unwrap();
+        s.crash_on_drop
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    let s = SledStore::open(dir.path()).unwrap();
+    assert_eq!(whole(&s, &g), nothing, "replayed after a crash");
+    assert_eq!(whole(&s, &other), everything);
+    assert_eq!(s.slot(&ours).unwrap(), None);
+    assert_eq!(s.slot(&theirs).unwrap(), Some(knock(&other, 2)));
+    assert_eq!(s.slot(&plain).unwrap(), Some(invite));
+    assert_eq!(s.groups().unwrap().len(), 1);
+    // The files of its large values (a message, the blob) went with it (the open's
+    // sweep); the other group's stay.
+    let files: Vec<String> = std::fs::read_dir(dir.path().join(values::DIR))
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    let hex = |k: &[u8]| k.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    for kind in [MESSAGE, BLOB] {
+        let ours = hex(&numbered_key(kind, &g, 0)[..17]);
+        assert!(files.iter().all(|f| !f.starts_with(&ours)), "{files:?}");
+    }
+    assert_eq!(files.len(), 2, "{files:?}");
+    // The id is free again.
+    assert!(
+        s.create_group(&g, &GroupMeta::new(), &[1; 32], &[2; 32])
+            .unwrap()
+    );
+    assert_eq!(whole(&s, &g), (true, 0, false, 0, 1));
+}
