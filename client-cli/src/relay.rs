@@ -811,6 +811,15 @@ impl RelayConnection {
         }
     }
 
+    /// Deletes `group`'s copy on this relay, everything of it (admin connection: see
+    /// [`RelayConnection::admin_auth`]); returns once the relay made it durable.
+    pub async fn delete_group(&self, group: GroupId) -> Result<(), RelayError> {
+        match self.request(Request::DeleteGroup { group }).await? {
+            Response::GroupDeleted => Ok(()),
+            other => Err(self.wrong(&other)),
+        }
+    }
+
     /// Posts a padded payload; returns its sequence number once the relay stored it.
     pub async fn post(
         &self,

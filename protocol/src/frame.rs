@@ -298,6 +298,14 @@ pub enum Request {
         /// The group's first admin key here.
         admin_key: AdminPublicKey,
     },
+    /// Deletes the group's copy on this relay, for good: every message, access key, blob,
+    /// admin key and knock of it (admin connection, as for [`Request::VoidFrom`]). For a
+    /// group that has left this relay. Answered [`Response::GroupDeleted`] once durable;
+    /// afterwards the id is unknown here, and [`Request::CreateGroupAt`] may use it again.
+    DeleteGroup {
+        /// The group.
+        group: GroupId,
+    },
 }
 
 /// What kind of message a [`Request::Post`] stores.
@@ -552,6 +560,8 @@ pub enum Response {
     },
     /// Answers `DeleteKnock`: removed and flushed (a knock already gone is `no_such_invite`).
     KnockDeleted,
+    /// Answers `DeleteGroup`: everything of the group is deleted, durably.
+    GroupDeleted,
 }
 
 /// One knock in a group's box ([`Response::Knocks`]).
@@ -941,7 +951,7 @@ mod layout {
     }
 
     #[test]
-    fn create_group_at_layout() {
+    fn create_group_at_and_delete_group_layout() {
         let create = ClientFrame {
             id: 1,
             request: Request::CreateGroupAt {
@@ -962,6 +972,26 @@ mod layout {
         want.extend([0x33; 32]);
         assert_eq!(create.encode(), want);
         assert_eq!(ClientFrame::decode(&want), Ok(create));
+
+        let delete = ClientFrame {
+            id: 2,
+            request: Request::DeleteGroup {
+                group: GroupId([0x11; 16]),
+            },
+        };
+        let mut want = vec![2, 27];
+        want.extend([0x11; 16]);
+        assert_eq!(delete.encode(), want);
+        assert_eq!(ClientFrame::decode(&want), Ok(delete));
+
+        // The answer is the next free `Response` index: `CreateGroupAt` has none of its
+        // own (it answers `GroupCreated`).
+        let deleted = RelayFrame::Response {
+            id: 2,
+            body: Response::GroupDeleted,
+        };
+        assert_eq!(deleted.encode(), vec![0, 2, 26]);
+        assert_eq!(RelayFrame::decode(&[0, 2, 26]), Ok(deleted));
     }
 
     #[test]

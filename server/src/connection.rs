@@ -619,6 +619,29 @@ impl Conn {
         Reply::Now(err(id, code))
     }
 
+    /// [`Conn::reject`] for a request that needs an authorization (or admin key) of
+    /// `group` this connection holds. `no_such_group` means the group was deleted since
+    /// it was proved: the connection forgets what it held of it, and answers as for any
+    /// group it never proved, `instead` (`unauthorized`, or `forbidden` for admin
+    /// requests), so that a deletion looks like nothing new to a client.
+    fn refused(
+        &mut self,
+        id: RequestId,
+        group: &GroupId,
+        code: ErrorCode,
+        instead: ErrorCode,
+    ) -> Reply {
+        if code != ErrorCode::NoSuchGroup {
+            return self.reject(id, code);
+        }
+        self.auth.remove(group);
+        self.admin.remove(group);
+        if self.subs.remove(group) {
+            self.relay.hub.unsubscribe(group, self.id);
+        }
+        self.reject(id, instead)
+    }
+
     fn invite_miss(&mut self, id: RequestId, code: ErrorCode) -> Reply {
         self.relay.metrics.reject(code.slug());
         if code == ErrorCode::NoSuchInvite {
@@ -777,7 +800,7 @@ impl Conn {
                 };
                 match relay.void_from(&group, seq, lock_secs, key) {
                     Ok(p) => later(id, p, |seq| Response::Voided { seq }),
-                    Err(code) => self.reject(id, code),
+                    Err(code) => self.refused(id, &group, code, ErrorCode::Forbidden),
                 }
             }
             Request::ResetAccessKey {
@@ -791,7 +814,16 @@ impl Conn {
                 };
                 match relay.reset_access_key(&group, epoch, access_key, lock_secs, key) {
                     Ok(p) => later(id, p, |seq| Response::AccessKeyReset { seq }),
-                    Err(code) => self.reject(id, code),
+                    Err(code) => self.refused(id, &group, code, ErrorCode::Forbidden),
+                }
+            }
+            Request::DeleteGroup { group } => {
+                let Some(key) = self.admin.get(&group) else {
+                    return self.reject(id, ErrorCode::Forbidden);
+                };
+                match relay.delete_group(&group, key) {
+                    Ok(p) => later(id, p, |()| Response::GroupDeleted),
+                    Err(code) => self.refused(id, &group, code, ErrorCode::Forbidden),
                 }
             }
             Request::Post {
@@ -813,7 +845,7 @@ impl Conn {
                     payload,
                 ) {
                     Ok(p) => later_sized(id, p, n, |seq| Response::Posted { seq }),
-                    Err(code) => self.reject(id, code),
+                    Err(code) => self.refused(id, &group, code, ErrorCode::Unauthorized),
                 }
             }
             // Blobs and retention need the group's current epoch: a connection that
@@ -826,7 +858,7 @@ impl Conn {
                 let n = data.len();
                 match relay.put_blob(&group, data, &|e, r| auth.allows(e, r)) {
                     Ok(p) => later_sized(id, p, n, |id| Response::BlobPut { id }),
-                    Err(code) => self.reject(id, code),
+                    Err(code) => self.refused(id, &group, code, ErrorCode::Unauthorized),
                 }
             }
             Request::GetBlob { group, id: blob } => {
@@ -835,7 +867,7 @@ impl Conn {
                 };
                 match relay.get_blob(&group, &blob, &|e, r| auth.allows(e, r)) {
                     Ok(data) => ok(id, Response::Blob { data }),
-                    Err(code) => self.reject(id, code),
+                    Err(code) => self.refused(id, &group, code, ErrorCode::Unauthorized),
                 }
             }
             Request::SetRetention { group, secs } => {
@@ -856,7 +888,7 @@ impl Conn {
                 };
                 match relay.fetch(&group, from, limit, &|e, r| auth.allows(e, r)) {
                     Ok(body) => ok(id, body),
-                    Err(code) => self.reject(id, code),
+                    Err(code) => self.refused(id, &group, code, ErrorCode::Unauthorized),
                 }
             }
             Request::Subscribe { group } => {
@@ -872,7 +904,7 @@ impl Conn {
                 self.subs.insert(group);
                 match relay.head(&group) {
                     Ok((_, head)) => ok(id, Response::Subscribed { head }),
-                    Err(code) => self.reject(id, code),
+                    Err(code) => self.refused(id, &group, code, ErrorCode::Unauthorized),
                 }
             }
             Request::Unsubscribe { group } => {
@@ -946,7 +978,7 @@ impl Conn {
                 };
                 match relay.get_knocks(&group, &|e, r| auth.allows(e, r)) {
                     Ok(knocks) => ok(id, Response::Knocks { knocks }),
-                    Err(code) => self.reject(id, code),
+                    Err(code) => self.refused(id, &group, code, ErrorCode::Unauthorized),
                 }
             }
             Request::DeleteKnock { group, key } => {
@@ -955,7 +987,7 @@ impl Conn {
                 };
                 match relay.delete_knock(&group, &key, &|e, r| auth.allows(e, r)) {
                     Ok(p) => later(id, p, |()| Response::KnockDeleted),
-                    Err(code) => self.reject(id, code),
+                    Err(code) => self.refused(id, &group, code, ErrorCode::Unauthorized),
                 }
             }
         }

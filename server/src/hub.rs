@@ -9,7 +9,7 @@
 use bytes::Bytes;
 use kith_protocol::{Epoch, GroupId, Seq};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{Notify, mpsc};
 
@@ -138,10 +138,16 @@ impl CutOff {
     }
 }
 
+/// One subscription: the connection, its outbox, and its [`Hub::stamp`].
+type Subscriber = (u64, Outbox, u64);
+
 /// Subscriptions of all connections.
 #[derive(Default)]
 pub struct Hub {
-    subs: Mutex<HashMap<GroupId, Vec<(u64, Outbox)>>>,
+    subs: Mutex<HashMap<GroupId, Vec<Subscriber>>>,
+    /// Counts subscriptions made, so that a deleted group's can be told from those to a
+    /// new group under the same id ([`Hub::unsubscribe_all`]).
+    stamps: AtomicU64,
 }
 
 impl Hub {
@@ -149,8 +155,9 @@ impl Hub {
     pub fn subscribe(&self, group: GroupId, conn: u64, outbox: Outbox) {
         let mut subs = self.subs.lock().expect("hub lock poisoned");
         let list = subs.entry(group).or_default();
-        if !list.iter().any(|(c, _)| *c == conn) {
-            list.push((conn, outbox));
+        if !list.iter().any(|(c, _, _)| *c == conn) {
+            let stamp = self.stamps.fetch_add(1, Ordering::Relaxed);
+            list.push((conn, outbox, stamp));
         }
     }
 
@@ -158,7 +165,27 @@ impl Hub {
     pub fn unsubscribe(&self, group: &GroupId, conn: u64) {
         let mut subs = self.subs.lock().expect("hub lock poisoned");
         if let Some(list) = subs.get_mut(group) {
-            list.retain(|(c, _)| *c != conn);
+            list.retain(|(c, _, _)| *c != conn);
+            if list.is_empty() {
+                subs.remove(group);
+            }
+        }
+    }
+
+    /// The stamp the next subscription gets: those made before now have a lower one.
+    pub fn stamp(&self) -> u64 {
+        // Under the lock, so that no subscription is being made with a stamp taken
+        // before this one and added after.
+        let _subs = self.subs.lock().expect("hub lock poisoned");
+        self.stamps.load(Ordering::Relaxed)
+    }
+
+    /// Removes every subscription to `group` made before `stamp` (a deleted group's:
+    /// those made since are to a new group under the same id).
+    pub fn unsubscribe_all(&self, group: &GroupId, stamp: u64) {
+        let mut subs = self.subs.lock().expect("hub lock poisoned");
+        if let Some(list) = subs.get_mut(group) {
+            list.retain(|(_, _, s)| *s >= stamp);
             if list.is_empty() {
                 subs.remove(group);
             }
@@ -173,7 +200,7 @@ impl Hub {
             return 0;
         };
         let before = list.len();
-        list.retain(|(_, outbox)| outbox.try_push(item.clone()));
+        list.retain(|(_, outbox, _)| outbox.try_push(item.clone()));
         let dropped = before - list.len();
         if list.is_empty() {
             subs.remove(&item.group);
@@ -218,5 +245,23 @@ mod tests {
             .unwrap();
         assert_eq!(hub.publish(&item(g, 4, 400)), 0);
         assert_eq!(fast_rx.recv().await.unwrap().seq, 4);
+    }
+
+    #[tokio::test]
+    async fn a_deleted_groups_subscriptions_go_and_later_ones_stay() {
+        let hub = Hub::default();
+        let (g, other) = (GroupId([1; 16]), GroupId([2; 16]));
+        let (before, mut before_rx) = outbox(1000);
+        let (after, mut after_rx) = outbox(1000);
+        hub.subscribe(g, 1, before.clone());
+        hub.subscribe(other, 1, before);
+        let stamp = hub.stamp();
+        hub.subscribe(g, 2, after);
+        hub.unsubscribe_all(&g, stamp);
+        hub.publish(&item(g, 1, 10));
+        hub.publish(&item(other, 1, 10));
+        assert_eq!(after_rx.items.recv().await.unwrap().group, g);
+        assert_eq!(before_rx.items.recv().await.unwrap().group, other);
+        assert!(before_rx.items.try_recv().is_none());
     }
 }

@@ -16,6 +16,7 @@
 //!   or earlier if the group's retention has since become shorter; the store's shredding
 //!   makes it unreadable on disk within a period of its expiry.
 
+mod delete;
 mod knock;
 mod repair;
 
@@ -41,7 +42,7 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use subtle::ConstantTimeEq;
 use tokio::sync::{mpsc, oneshot};
@@ -68,6 +69,19 @@ struct GroupState {
     meta: GroupMeta,
     /// Messages below this sequence number are durable and may be served.
     durable_next: Seq,
+    /// The group was deleted ([`Relay::delete_group`]) while this state was held: a
+    /// request that took it before then finds no group (the id may have a new group by
+    /// now, with a state of its own).
+    deleted: bool,
+}
+
+/// Locks a group's state, unless the group was deleted meanwhile (`no_such_group`).
+fn live(state: &Mutex<GroupState>) -> Result<MutexGuard<'_, GroupState>, ErrorCode> {
+    let st = state.lock().expect("group lock poisoned");
+    if st.deleted {
+        return Err(ErrorCode::NoSuchGroup);
+    }
+    Ok(st)
 }
 
 /// Something made durable by the next flush: a future answer waits on `done`.
@@ -81,6 +95,9 @@ pub struct Pending<T> {
 
 struct Waiter {
     publish: Option<(Arc<PushItem>, Arc<Mutex<GroupState>>)>,
+    /// A deleted group and the hub's [`Hub::stamp`] when it was deleted: once the
+    /// deletion is durable, its subscriptions made before then are dropped.
+    forget: Option<(GroupId, u64)>,
     done: oneshot::Sender<Result<(), ErrorCode>>,
     /// The store's [`Store::write_mark`] after the write: a sync that failed refuses
     /// only the writes past what earlier syncs made durable. (A writer's waiter can be
@@ -336,12 +353,21 @@ impl Relay {
                 if answer.is_ok()
                     && let Some((item, state)) = w.publish
                 {
-                    {
+                    let deleted = {
                         let mut st = state.lock().expect("group lock poisoned");
                         st.durable_next = st.durable_next.max(item.seq + 1);
+                        st.deleted
+                    };
+                    // A group deleted since this write pushes nothing more.
+                    if !deleted {
+                        let dropped = self.hub.publish(&item);
+                        self.metrics.slow_consumers.inc_by(dropped as u64);
                     }
-                    let dropped = self.hub.publish(&item);
-                    self.metrics.slow_consumers.inc_by(dropped as u64);
+                }
+                if answer.is_ok()
+                    && let Some((group, stamp)) = w.forget
+                {
+                    self.hub.unsubscribe_all(&group, stamp);
                 }
                 let _ = w.done.send(answer);
             }
@@ -426,7 +452,7 @@ impl Relay {
             };
             total += slot.stored_bytes();
             if let Some(group) = slot.knock_of() {
-                boxes.entry(group).or_default().insert(key);
+                boxes.entry(group).or_default().insert(key, true);
             }
         }
         self.invite_bytes.store(total, Ordering::Relaxed);
@@ -506,6 +532,7 @@ impl Relay {
         let (done, rx) = oneshot::channel();
         let _ = self.flush_tx.send(Waiter {
             publish: None,
+            forget: None,
             done,
             mark: self.store.write_mark(),
         });
@@ -517,12 +544,23 @@ impl Relay {
         value: T,
         publish: Option<(Arc<PushItem>, Arc<Mutex<GroupState>>)>,
     ) -> Pending<T> {
+        self.queue(value, publish, None)
+    }
+
+    /// Queues a waiter for the next flush; see [`Waiter`] for `publish` and `forget`.
+    fn queue<T>(
+        &self,
+        value: T,
+        publish: Option<(Arc<PushItem>, Arc<Mutex<GroupState>>)>,
+        forget: Option<(GroupId, u64)>,
+    ) -> Pending<T> {
         let (done, rx) = oneshot::channel();
         // The flusher only stops after every connection has; a send error then means
         // the answer is never needed.
         let mark = self.store.write_mark();
         let _ = self.flush_tx.send(Waiter {
             publish,
+            forget,
             done,
             mark,
         });
@@ -542,6 +580,7 @@ impl Relay {
         let state = Arc::new(Mutex::new(GroupState {
             durable_next: meta.next_seq,
             meta,
+            deleted: false,
         }));
         if groups.len() >= MAX_CACHED_GROUPS {
             // Forget the groups nobody holds: no write of theirs waits for a flush, so
@@ -550,6 +589,12 @@ impl Relay {
         }
         groups.insert(*group, state.clone());
         Ok(state)
+    }
+
+    /// `no_such_group` unless the group exists (and was not deleted since it was read).
+    fn exists(&self, group: &GroupId) -> Result<(), ErrorCode> {
+        let state = self.state(group)?;
+        live(&state).map(drop)
     }
 
     /// Creates a group whose epoch-0 access key is `key` and first admin key `admin`.
@@ -596,6 +641,12 @@ impl Relay {
             epoch,
             next_seq: first_seq,
             first_seq,
+            // The id may have been a deleted group's, whose authorizations connections
+            // still hold with the repair count they were proved under. A random count
+            // (below 2^62, so that repairs never overflow it) matches none of them but by
+            // chance, and so voids them as a repair would: every connection proves access
+            // to this group anew.
+            resets: rand::random::<u64>() >> 2,
             ..GroupMeta::new()
         };
         if !self
@@ -628,7 +679,7 @@ impl Relay {
         group: &GroupId,
         epoch: Epoch,
     ) -> Result<Option<AccessPublicKey>, ErrorCode> {
-        self.state(group)?;
+        self.exists(group)?;
         self.store.access_key(group, epoch).map_err(internal)
     }
 
@@ -641,7 +692,7 @@ impl Relay {
     /// What a connection needs to know of a group right now.
     pub fn group_info(&self, group: &GroupId) -> Result<GroupInfo, ErrorCode> {
         let state = self.state(group)?;
-        let st = state.lock().expect("group lock poisoned");
+        let st = live(&state)?;
         Ok(GroupInfo {
             epoch: st.meta.epoch,
             head: st.durable_next,
@@ -670,7 +721,7 @@ impl Relay {
         let id = blob_id(&data);
         let len = data.len() as u64;
         let state = self.state(group)?;
-        let mut st = state.lock().expect("group lock poisoned");
+        let mut st = live(&state)?;
         if !authorized(st.meta.epoch, st.meta.resets) {
             return Err(ErrorCode::StaleEpoch);
         }
@@ -722,7 +773,7 @@ impl Relay {
     ) -> Result<Vec<u8>, ErrorCode> {
         let retention = {
             let state = self.state(group)?;
-            let st = state.lock().expect("group lock poisoned");
+            let st = live(&state)?;
             if !authorized(st.meta.epoch, st.meta.resets) {
                 return Err(ErrorCode::StaleEpoch);
             }
@@ -759,7 +810,7 @@ impl Relay {
             return Err(ErrorCode::BadPadding);
         }
         let state = self.state(group)?;
-        let mut st = state.lock().expect("group lock poisoned");
+        let mut st = live(&state)?;
         if epoch < st.meta.epoch {
             return Err(ErrorCode::StaleEpoch);
         }
@@ -1060,7 +1111,16 @@ impl Relay {
     pub fn delete_invite(&self, slot: &SlotId, token: &[u8; 32]) -> Result<Pending<()>, ErrorCode> {
         let _writing = self.writing()?;
         let key = slot_key(slot);
-        self.update_slot(&key, |_| Ok(None), |r| r.managed_slot(&key, token))?;
+        let mut knock_of = None;
+        self.update_slot(
+            &key,
+            |old| {
+                knock_of = old.knock_of();
+                Ok(None)
+            },
+            |r| r.managed_slot(&key, token),
+        )?;
+        self.forget_knock(knock_of, &key);
         Ok(self.durable((), None))
     }
 
@@ -1069,10 +1129,13 @@ impl Relay {
     /// expired blobs.
     fn trim_group(&self, id: &GroupId, now: u64) -> Result<Removed, StoreError> {
         let _writing = self.write_gate.read().expect("write gate poisoned");
+        // A group deleted meanwhile (its id still in the sweep's list) has nothing left.
         let Ok(state) = self.state(id) else {
             return Ok(Removed::default());
         };
-        let mut st = state.lock().expect("group lock poisoned");
+        let Ok(mut st) = live(&state) else {
+            return Ok(Removed::default());
+        };
         let retention = self.retention_of(&st.meta);
         let mut meta = st.meta.clone();
         let mut oldest_epoch = meta.epoch;
@@ -1147,6 +1210,7 @@ impl Relay {
                 && self.store.swap_slot(&key, Some(&slot), None)?
             {
                 self.release_invite_bytes(slot.stored_bytes());
+                self.forget_knock(slot.knock_of(), &key);
                 removed_slots += 1;
             }
         }

@@ -33,6 +33,7 @@ pub(super) fn expected_answer(request: &Request) -> fn(&Response) -> bool {
         Request::GetKnocks { .. } => |r| matches!(r, Response::Knocks { .. }),
         Request::DeleteKnock { .. } => |r| matches!(r, Response::KnockDeleted),
         Request::CreateGroupAt { .. } => |r| matches!(r, Response::GroupCreated { .. }),
+        Request::DeleteGroup { .. } => |r| matches!(r, Response::GroupDeleted),
     }
 }
 
@@ -64,5 +65,6 @@ pub(super) fn response_name(r: &Response) -> &'static str {
         Response::Knocked { .. } => "Knocked",
         Response::Knocks { .. } => "Knocks",
         Response::KnockDeleted => "KnockDeleted",
+        Response::GroupDeleted => "GroupDeleted",
     }
 }

@@ -16,18 +16,21 @@
 //! full delays a member's way back by this route; the way by a new invite code stays.
 //!
 //! The index of boxes lives in memory: rebuilt from the slots at start and after a
-//! failed sync ([`Relay::recount_slots`]), and pruned as it is read (slots that were
-//! answered, expired or removed leave it).
+//! failed sync ([`Relay::recount_slots`]). It names every knock slot of a group that is
+//! still stored, answered and expired ones included, because deleting a group
+//! (`DeleteGroup`) deletes all of them; slots leave it when they are removed (pruned as
+//! the box is read, and by the sweep and `DeleteInvite`).
 
-use super::{Pending, Relay, internal, now_secs, slot_key};
+use super::{Pending, Relay, internal, live, now_secs, slot_key};
 use crate::store::{Slot, SlotKey};
 use kith_protocol::limits::{KNOCK_TTL_SECS, MAX_KNOCKS};
 use kith_protocol::padding::is_bucket;
 use kith_protocol::{Epoch, ErrorCode, GroupId, KnockEntry, SlotId};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
-/// Every group's knock box: the keys of its knocks' slots.
-pub(super) type Boxes = HashMap<GroupId, BTreeSet<SlotKey>>;
+/// Every group's knock box: the keys of its knocks' slots, each with whether it may
+/// still wait for an answer (false once it was seen answered or expired: not read again).
+pub(super) type Boxes = HashMap<GroupId, BTreeMap<SlotKey, bool>>;
 
 impl Relay {
     /// Leaves a knock in `group`'s box, in the new slot `slot`; answers with its expiry.
@@ -42,9 +45,11 @@ impl Relay {
         if !is_bucket(knock.len()) {
             return Err(ErrorCode::BadPadding);
         }
-        self.state(group)?; // the group exists
-        // Held until the knock is in the index, so that two knocks cannot both take the
-        // box's last place.
+        // The group's lock, so that it is not deleted before the knock is in the index
+        // (its deletion removes the knocks the index names); the index's lock, so that
+        // two knocks cannot both take the box's last place.
+        let state = self.state(group)?;
+        let _group = live(&state)?;
         let mut boxes = self.knocks.lock().expect("knock lock poisoned");
         if self.waiting_knocks(group, &mut boxes)?.len() >= MAX_KNOCKS {
             return Err(ErrorCode::KnocksFull);
@@ -59,7 +64,7 @@ impl Relay {
         };
         let key = slot_key(slot);
         self.create_slot(&key, &new)?;
-        boxes.entry(*group).or_default().insert(key);
+        boxes.entry(*group).or_default().insert(key, true);
         Ok(self.durable(expires_at, None))
     }
 
@@ -110,7 +115,7 @@ impl Relay {
         authorized: &dyn Fn(Epoch, u64) -> bool,
     ) -> Result<(), ErrorCode> {
         let state = self.state(group)?;
-        let st = state.lock().expect("group lock poisoned");
+        let st = live(&state)?;
         if authorized(st.meta.epoch, st.meta.resets) {
             Ok(())
         } else {
@@ -118,8 +123,8 @@ impl Relay {
         }
     }
 
-    /// The knocks of `group` that wait for an answer, oldest first; the index forgets the
-    /// rest.
+    /// The knocks of `group` that wait for an answer, oldest first. The index forgets
+    /// the slots that are gone, and marks those that no longer wait.
     fn waiting_knocks(
         &self,
         group: &GroupId,
@@ -131,22 +136,21 @@ impl Relay {
         let now = now_secs();
         let mut waiting = Vec::new();
         let mut gone = Vec::new();
-        for key in keys.iter() {
+        for (key, may_wait) in keys.iter_mut().filter(|(_, w)| **w) {
             match self.store.slot(key).map_err(internal)? {
+                Some(slot) if slot.knock_of() != Some(*group) => gone.push(*key),
+                None => gone.push(*key),
                 Some(Slot {
                     expires_at,
                     answer: Some(knock),
                     welcome: None,
-                    ref invitation,
                     ..
-                }) if now < expires_at && invitation == &Slot::knock_mark(group) => {
-                    waiting.push(KnockEntry {
-                        key: *key,
-                        knock,
-                        expires_at,
-                    })
-                }
-                _ => gone.push(*key),
+                }) if now < expires_at => waiting.push(KnockEntry {
+                    key: *key,
+                    knock,
+                    expires_at,
+                }),
+                Some(_) => *may_wait = false,
             }
         }
         for key in gone {
@@ -157,5 +161,17 @@ impl Relay {
         }
         waiting.sort_by_key(|k| (k.expires_at, k.key));
         Ok(waiting)
+    }
+
+    /// Takes a removed slot out of the index, if it was a knock (of the group `knock_of`).
+    pub(super) fn forget_knock(&self, knock_of: Option<GroupId>, key: &SlotKey) {
+        let Some(group) = knock_of else { return };
+        let mut boxes = self.knocks.lock().expect("knock lock poisoned");
+        if let Some(keys) = boxes.get_mut(&group) {
+            keys.remove(key);
+            if keys.is_empty() {
+                boxes.remove(&group);
+            }
+        }
     }
 }

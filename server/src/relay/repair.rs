@@ -15,7 +15,7 @@
 //! access again, and cannot. It also locks commits to admin connections for a while, so
 //! that the attacker cannot slip the same commit in again before the admin's own.
 
-use super::{Pending, Relay, internal, now_secs};
+use super::{Pending, Relay, internal, live, now_secs};
 use crate::hub::PushItem;
 use crate::store::shred::Expiry;
 use bytes::Bytes;
@@ -40,7 +40,7 @@ pub struct Caller<'a> {
 impl Relay {
     /// The group's admin keys.
     pub fn admin_keys(&self, group: &GroupId) -> Result<Vec<AdminPublicKey>, ErrorCode> {
-        self.state(group)?;
+        self.exists(group)?;
         self.store.admin_keys(group).map_err(internal)
     }
 
@@ -88,7 +88,7 @@ impl Relay {
             return Err(ErrorCode::BadRequest);
         }
         let state = self.state(group)?;
-        let st = state.lock().expect("group lock poisoned");
+        let st = live(&state)?;
         if !self.admits(group, &st.meta, caller)? {
             return Err(ErrorCode::Forbidden);
         }
@@ -107,7 +107,7 @@ impl Relay {
     ) -> Result<Pending<u64>, ErrorCode> {
         let _writing = self.writing()?;
         let state = self.state(group)?;
-        let mut st = state.lock().expect("group lock poisoned");
+        let mut st = live(&state)?;
         if !self.admits(group, &st.meta, caller)? {
             return Err(ErrorCode::Forbidden);
         }
@@ -141,7 +141,7 @@ impl Relay {
     ) -> Result<Pending<Seq>, ErrorCode> {
         let _writing = self.writing()?;
         let state = self.state(group)?;
-        let mut st = state.lock().expect("group lock poisoned");
+        let mut st = live(&state)?;
         if !self.has_admin_key(group, by)? {
             return Err(ErrorCode::Forbidden);
         }
@@ -190,7 +190,7 @@ impl Relay {
     ) -> Result<Pending<Seq>, ErrorCode> {
         let _writing = self.writing()?;
         let state = self.state(group)?;
-        let mut st = state.lock().expect("group lock poisoned");
+        let mut st = live(&state)?;
         if !self.has_admin_key(group, by)? {
             return Err(ErrorCode::Forbidden);
         }
