@@ -21,6 +21,7 @@
 //! | `checkpoint.applied` | a checkpoint's changes are in sled durably; its segment not emptied |
 //! | `checkpoint.retired` | the checkpoint's segment emptied |
 //! | `keys.written` | one copy of the shredding keys rewritten and synced (`:1`: the other copy not yet) |
+//! | `delete.recorded` | a group's deletion (`DeleteGroup`) recorded in the store, in memory; not in the log yet |
 
 /// A point the tests asked for: the environment variable `var` set to `NAME` or
 /// `NAME:N` names it and the hit (the first, or the `N`th) at which it fires, once.

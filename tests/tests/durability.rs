@@ -5,8 +5,9 @@
 //! sequence number with its payload, sequence numbers stay contiguous (none given out
 //! twice), and no group's epoch goes back.
 //!
-//! The kill -9 loop at the end does the same at random moments, many times over, and also
-//! checks that pushes leave each group in sequence order.
+//! The kill -9 loop does the same at random moments, many times over, and also checks
+//! that pushes leave each group in sequence order. A group's deletion (`DeleteGroup`) is
+//! all or nothing across a crash: the last tests abort the relay inside one.
 
 use kith::RelayConnection;
 use kith_protocol::access::AccessKey;
@@ -714,4 +715,263 @@ async fn a_lagging_checkpoint_slows_writers_and_refuses_none() {
     relay.start_again().await;
     check_acknowledged(&relay, &writers, "after a lagging checkpoint").await;
     eprintln!("lagging checkpoints: {total} writes, none refused");
+}
+
+/// A group to be deleted, and everything acknowledged of it: messages (large ones among
+/// them, which sled keeps in files of their own), two epochs, a blob, a knock waiting and
+/// one answered.
+struct Victim {
+    group: GroupId,
+    admin: kith_protocol::access::AdminKey,
+    /// The access key of every epoch, from its first.
+    keys: Vec<(Epoch, AccessKey)>,
+    messages: BTreeMap<Seq, Vec<u8>>,
+    blob: (kith_protocol::BlobId, Vec<u8>),
+    waiting: [u8; 32],
+    welcomed: kith_protocol::SlotId,
+}
+
+/// Sets up a [`Victim`] with `CreateGroupAt` (at epoch 4, its log from 50) and fills it.
+async fn make_victim(relay: &TestRelay) -> Victim {
+    use kith_protocol::{Request, Response, SlotId};
+    let conn = relay.connect().await;
+    let group = GroupId(rand::random());
+    let (key, admin) = (
+        AccessKey::random(),
+        kith_protocol::access::AdminKey::random(),
+    );
+    conn.create_group_at(group, 4, 50, key.public(), b"", admin.public())
+        .await
+        .unwrap();
+    conn.auth(group, 4, &key).await.unwrap();
+    let mut messages = BTreeMap::new();
+    let next = AccessKey::random();
+    for i in 0..24u8 {
+        let body = match i % 5 {
+            0 => payload_of(100_000, i),
+            _ => payload(&format!("victim {i}")),
+        };
+        let epoch = if i < 12 { 4 } else { 5 };
+        let kind = if i == 11 {
+            PostKind::Commit {
+                next_access_key: next.public(),
+            }
+        } else {
+            PostKind::Application
+        };
+        let seq = conn.post(group, epoch, kind, body.clone()).await.unwrap();
+        if i == 11 {
+            conn.auth(group, 5, &next).await.unwrap();
+        }
+        messages.insert(seq, body);
+    }
+    let data = vec![3u8; 64 * 1024];
+    let id = conn.put_blob(group, data.clone()).await.unwrap();
+    let token: [u8; 32] = rand::random();
+    let mut slots = Vec::new();
+    for _ in 0..2 {
+        let slot = SlotId(rand::random());
+        let knocked = conn
+            .request(Request::Knock {
+                group,
+                slot,
+                manage_hash: kith_protocol::access::manage_hash(&token),
+                knock: vec![8; 1024],
+            })
+            .await;
+        assert!(
+            matches!(knocked, Ok(Response::Knocked { .. })),
+            "{knocked:?}"
+        );
+        slots.push(slot);
+    }
+    let put = conn
+        .request(Request::PutWelcome {
+            slot: slots[1],
+            manage_token: token,
+            welcome: vec![6; 64 * 1024],
+        })
+        .await;
+    assert_eq!(put, Ok(Response::WelcomePut));
+    Victim {
+        group,
+        admin,
+        keys: vec![(4, key), (5, next)],
+        messages,
+        blob: (id, data),
+        waiting: kith_protocol::access::slot_key(&slots[0]),
+        welcomed: slots[1],
+    }
+}
+
+/// Everything acknowledged of the victim is there, as it was.
+async fn check_whole(relay: &TestRelay, v: &Victim, what: &str) {
+    use kith_protocol::{Request, Response};
+    let conn = relay.connect().await;
+    for (epoch, key) in &v.keys {
+        conn.auth(v.group, *epoch, key)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: auth for epoch {epoch}: {e}"));
+    }
+    let (messages, ..) = fetch_all(&conn, v.group, 1).await.unwrap();
+    let got: BTreeMap<Seq, Vec<u8>> = messages.into_iter().map(|m| (m.seq, m.payload)).collect();
+    assert!(got == v.messages, "{what}: the victim's messages");
+    assert_eq!(
+        conn.get_blob(v.group, v.blob.0).await.as_ref(),
+        Ok(&v.blob.1),
+        "{what}: blob"
+    );
+    match conn.request(Request::GetKnocks { group: v.group }).await {
+        Ok(Response::Knocks { knocks }) => {
+            let keys: Vec<[u8; 32]> = knocks.iter().map(|k| k.key).collect();
+            assert_eq!(keys, vec![v.waiting], "{what}: knocks");
+        }
+        other => panic!("{what}: knocks: {other:?}"),
+    }
+    assert!(
+        matches!(
+            conn.request(Request::GetWelcome { slot: v.welcomed }).await,
+            Ok(Response::Welcome { welcome: Some(_) })
+        ),
+        "{what}: the answered knock"
+    );
+    conn.admin_auth(v.group, &v.admin)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: admin key: {e}"));
+}
+
+/// Nothing of the victim is left: not to a client, not in the data dir's value files.
+async fn check_gone(relay: &TestRelay, v: &Victim, what: &str) {
+    use kith_protocol::{ErrorCode, Request};
+    let conn = relay.connect().await;
+    for (epoch, key) in &v.keys {
+        assert_eq!(
+            conn.auth(v.group, *epoch, key).await,
+            Err(kith::RelayError::Relay(ErrorCode::NoSuchGroup)),
+            "{what}: auth for epoch {epoch}"
+        );
+    }
+    assert_eq!(
+        conn.request(Request::GetWelcome { slot: v.welcomed }).await,
+        Err(kith::RelayError::Relay(ErrorCode::NoSuchInvite)),
+        "{what}: the answered knock"
+    );
+    // The id is free, and a new group under it starts empty.
+    let (epoch, key) = &v.keys[1];
+    conn.create_group_at(v.group, *epoch, 50, key.public(), b"", v.admin.public())
+        .await
+        .unwrap_or_else(|e| panic!("{what}: the id again: {e}"));
+    conn.auth(v.group, *epoch, key).await.unwrap();
+    assert!(
+        fetch_all(&conn, v.group, 1).await.unwrap().0.is_empty(),
+        "{what}: messages of the deleted group served"
+    );
+    assert_eq!(
+        conn.get_blob(v.group, v.blob.0).await,
+        Err(kith::RelayError::Relay(ErrorCode::NoSuchBlob)),
+        "{what}: blob"
+    );
+}
+
+/// Files under `values/` that hold a message or blob of `group` (named by the hex of
+/// their key: `M` or `B`, then the group's id).
+fn value_files_of(data: &std::path::Path, group: GroupId) -> usize {
+    let prefixes = [
+        format!("4d{}", group.to_hex()),
+        format!("42{}", group.to_hex()),
+    ];
+    std::fs::read_dir(data.join("values"))
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| prefixes.iter().any(|p| n.starts_with(p.as_str())))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Asks for the victim's deletion; returns whether the relay answered it.
+async fn delete_victim(relay: &TestRelay, v: &Victim) -> bool {
+    let conn = relay.connect().await;
+    conn.admin_auth(v.group, &v.admin).await.unwrap();
+    conn.delete_group(v.group).await.is_ok()
+}
+
+/// A crash inside a deletion, before its sync (`delete.recorded`: the store has the
+/// deletion in memory), while other groups' writers post: the whole group is there after
+/// the restart, the writers lost nothing, and deleting it works then.
+#[tokio::test(flavor = "multi_thread")]
+async fn crash_inside_a_group_deletion_before_its_sync_keeps_the_whole_group() {
+    let mut relay = TestRelay::start_with_env(&[], &[SMALL_CHECKPOINTS]).await;
+    let writers = make_writers(&relay, 2).await;
+    let victim = make_victim(&relay).await;
+    relay.kill9();
+    relay.set_env("KITH_RELAY_CRASH_AT", Some("delete.recorded"));
+    relay.start_again().await;
+    let deleting = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        delete_victim(&relay, &victim).await
+    };
+    let (_, answered) = tokio::join!(load(&relay, &writers, Duration::from_secs(60)), deleting);
+    assert!(
+        !answered,
+        "a deletion that crashed before its sync was answered"
+    );
+    expect_crash_at(&mut relay, "delete.recorded").await;
+    relay.set_env("KITH_RELAY_CRASH_AT", None);
+    relay.start_again().await;
+    check_whole(&relay, &victim, "after delete.recorded").await;
+    let n = check_acknowledged(&relay, &writers, "delete.recorded").await;
+    assert!(delete_victim(&relay, &victim).await);
+    check_gone(&relay, &victim, "deleted after the restart").await;
+    eprintln!("delete.recorded: the whole group kept, {n} acknowledged writes checked");
+}
+
+/// A crash after a deletion's log record is durable: right after its sync
+/// (`append.synced`, before the answer), and halfway through the checkpoint that puts
+/// it in sled (`checkpoint.slice`, slices of 256 bytes). None of the group is left after
+/// the restart (the replay finishes the deletion), not its large values' files either,
+/// and a group beside it lost nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn crash_after_a_group_deletion_is_durable_leaves_none_of_it() {
+    let runs: [(&str, &[(&str, &str)]); 2] = [
+        ("append.synced:1", &[]),
+        (
+            "checkpoint.slice:1",
+            &[
+                ("KITH_RELAY_TEST_CHECKPOINT_BYTES", "1"),
+                ("KITH_RELAY_TEST_CHECKPOINT_SLICE", "256"),
+            ],
+        ),
+    ];
+    for (spec, envs) in runs {
+        let point = spec.split(':').next().unwrap();
+        let mut relay = TestRelay::start(&[]).await;
+        let writers = make_writers(&relay, 1).await;
+        load(&relay, &writers, Duration::from_millis(500)).await;
+        let victim = make_victim(&relay).await;
+        // Into sled (the open's replay), its large values in files of their own.
+        relay.restart().await;
+        relay.kill9();
+        assert!(value_files_of(relay.data_dir(), victim.group) > 0, "{spec}");
+        relay.set_env("KITH_RELAY_CRASH_AT", Some(spec));
+        for (k, v) in envs {
+            relay.set_env(k, Some(v));
+        }
+        // Nothing is written from the start until the deletion: its sync is the first,
+        // and so is the checkpoint after it.
+        relay.start_again().await;
+        let _ = delete_victim(&relay, &victim).await;
+        expect_crash_at(&mut relay, point).await;
+        relay.set_env("KITH_RELAY_CRASH_AT", None);
+        for (k, _) in envs {
+            relay.set_env(k, None);
+        }
+        relay.start_again().await;
+        check_gone(&relay, &victim, spec).await;
+        check_acknowledged(&relay, &writers, spec).await;
+        relay.kill9();
+        assert_eq!(value_files_of(relay.data_dir(), victim.group), 0, "{spec}");
+        eprintln!("{spec}: none of the deleted group left");
+    }
 }

@@ -53,6 +53,7 @@ impl Relay {
             .map_err(internal)?;
         boxes.remove(group);
         drop(boxes);
+        crate::crash::point("delete.recorded");
         st.deleted = true;
         let meta = st.meta.clone();
         // Queued under the group's lock, after every write of the group before it: their
