@@ -58,7 +58,7 @@ pub fn fill(
             let id = GroupId::random();
             let key = AccessKey::random();
             store
-                .create_group(&id, &GroupMeta::new(), &key.public(), &[0; 32])
+                .create_group(&id, &GroupMeta::new(), &key.public(), &[[0; 32]])
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             if i == 0 {
                 first = Some((id, key));

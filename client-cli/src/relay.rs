@@ -777,10 +777,11 @@ impl RelayConnection {
     }
 
     /// Sets a group up under the id `group` at `epoch`, whose access key is `access_key`,
-    /// with one admin key and an empty log whose first message will get `first_seq`: a
-    /// group that moves here from another relay. Returns the id (the relay must name the
-    /// one asked for: another fails the connection). Does not authorize the connection
-    /// for it: call [`RelayConnection::auth`] next.
+    /// with the group's admin keys and retention and an empty log whose first message
+    /// will get `first_seq`: a group that moves here from another relay. Returns the id
+    /// (the relay must name the one asked for: another fails the connection). Does not
+    /// authorize the connection for it: call [`RelayConnection::auth`] next.
+    #[allow(clippy::too_many_arguments)]
     pub async fn create_group_at(
         &self,
         group: GroupId,
@@ -788,7 +789,8 @@ impl RelayConnection {
         first_seq: Seq,
         access_key: AccessPublicKey,
         creation_secret: &[u8],
-        admin_key: AdminPublicKey,
+        admin_keys: &[AdminPublicKey],
+        retention_secs: u64,
     ) -> Result<GroupId, RelayError> {
         match self
             .request(Request::CreateGroupAt {
@@ -797,7 +799,8 @@ impl RelayConnection {
                 first_seq,
                 access_key,
                 creation_secret: creation_secret.to_vec(),
-                admin_key,
+                admin_keys: admin_keys.to_vec(),
+                retention_secs,
             })
             .await?
         {

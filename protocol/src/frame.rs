@@ -276,13 +276,15 @@ pub enum Request {
         key: [u8; 32],
     },
     /// Creates a group under an id the client chose, at `epoch`, whose access key is
-    /// `access_key`, with one admin key and an empty log that starts at `first_seq`: a
-    /// group that moves here from another relay goes on at the epoch it is at, under an
-    /// id its members derive (so that nobody who is not a member of that epoch can take
-    /// the id first), and its sequence numbers go on growing where they were (clients
-    /// key their history by them). Answered [`Response::GroupCreated`];
+    /// `access_key`, with the group's admin keys and retention and an empty log that
+    /// starts at `first_seq`: a group that moves here from another relay goes on at the
+    /// epoch it is at, under an id its members derive (so that nobody who is not a member
+    /// of that epoch can take the id first), with the admins and retention its members
+    /// agreed (whoever sets it up), and its sequence numbers go on growing where they
+    /// were (clients key their history by them). Answered [`Response::GroupCreated`];
     /// [`ErrorCode::GroupExists`] if the id is taken, [`ErrorCode::BadRequest`] if
-    /// `first_seq` is not in `1..=`[`MAX_FIRST_SEQ`]. Creation rules as for `CreateGroup`.
+    /// `first_seq` is not in `1..=`[`MAX_FIRST_SEQ`]; more than [`MAX_ADMIN_KEYS`] admin
+    /// keys is `too_large` when decoded. Creation rules as for `CreateGroup`.
     CreateGroupAt {
         /// The id the group is to have here.
         group: GroupId,
@@ -295,8 +297,12 @@ pub enum Request {
         /// The operator's creation secret, if the relay requires one.
         #[serde(with = "serde_bytes")]
         creation_secret: Vec<u8>,
-        /// The group's first admin key here.
-        admin_key: AdminPublicKey,
+        /// The group's admin keys here (none: as for a group made before admin keys,
+        /// whose first `SetAdmins` any member of the current epoch may make).
+        admin_keys: Vec<AdminPublicKey>,
+        /// The retention the group asks for, seconds, as `SetRetention` takes it (0: the
+        /// relay's default).
+        retention_secs: u64,
     },
     /// Deletes the group's copy on this relay, for good: every message, access key, blob,
     /// admin key and knock of it (admin connection, as for [`Request::VoidFrom`]). For a
@@ -639,10 +645,12 @@ impl ClientFrame {
         let ok = match &self.request {
             Request::CreateGroup {
                 creation_secret, ..
-            }
-            | Request::CreateGroupAt {
-                creation_secret, ..
             } => creation_secret.len() <= MAX_CREATION_SECRET,
+            Request::CreateGroupAt {
+                creation_secret,
+                admin_keys,
+                ..
+            } => creation_secret.len() <= MAX_CREATION_SECRET && admin_keys.len() <= MAX_ADMIN_KEYS,
             Request::Post { payload, .. } => payload.len() <= MAX_PAYLOAD,
             Request::PutInvite { invitation, .. } => invitation.len() <= MAX_INVITE_BLOB,
             Request::AnswerInvite { answer, .. } => answer.len() <= MAX_INVITE_BLOB,
@@ -960,7 +968,8 @@ mod layout {
                 first_seq: 1 << 40,
                 access_key: [0x22; 32],
                 creation_secret: vec![0x44; 2],
-                admin_key: [0x33; 32],
+                admin_keys: vec![[0x33; 32]],
+                retention_secs: 300,
             },
         };
         let mut want = vec![1, 26];
@@ -969,9 +978,20 @@ mod layout {
         want.extend([0x80, 0x80, 0x80, 0x80, 0x80, 0x20]);
         want.extend([0x22; 32]);
         want.extend([2, 0x44, 0x44]);
+        want.push(1);
         want.extend([0x33; 32]);
+        want.extend([0xAC, 0x02]);
         assert_eq!(create.encode(), want);
-        assert_eq!(ClientFrame::decode(&want), Ok(create));
+        assert_eq!(ClientFrame::decode(&want), Ok(create.clone()));
+        // More admin keys than a group has: refused when decoded.
+        let mut many = create;
+        if let Request::CreateGroupAt { admin_keys, .. } = &mut many.request {
+            *admin_keys = vec![[0x33; 32]; MAX_ADMIN_KEYS + 1];
+        }
+        assert_eq!(
+            ClientFrame::decode(&many.encode()),
+            Err(DecodeError::OverLimit(1))
+        );
 
         let delete = ClientFrame {
             id: 2,
@@ -1007,7 +1027,8 @@ mod layout {
                     first_seq,
                     access_key: [2; 32],
                     creation_secret: Vec::new(),
-                    admin_key: [3; 32],
+                    admin_keys: vec![[3; 32]],
+                    retention_secs: 0,
                 },
             };
             assert_eq!(ClientFrame::decode(&f.encode()), Ok(f));
@@ -1020,7 +1041,8 @@ mod layout {
                 first_seq: 1,
                 access_key: [2; 32],
                 creation_secret: vec![0; MAX_CREATION_SECRET + 1],
-                admin_key: [3; 32],
+                admin_keys: vec![[3; 32]],
+                retention_secs: 0,
             },
         };
         assert_eq!(

@@ -682,7 +682,8 @@ impl Conn {
                 first_seq,
                 access_key,
                 creation_secret,
-                admin_key,
+                admin_keys,
+                retention_secs,
             } => self.create(
                 id,
                 || {
@@ -692,7 +693,8 @@ impl Conn {
                         first_seq,
                         access_key,
                         &creation_secret,
-                        admin_key,
+                        &admin_keys,
+                        retention_secs,
                     )
                 },
                 |group| Response::GroupCreated { group },

@@ -30,8 +30,8 @@ use bytes::Bytes;
 use kith_protocol::frame::AdminPublicKey;
 use kith_protocol::frame::{AccessPublicKey, blob_id};
 use kith_protocol::limits::{
-    MAX_BLOB, MAX_FETCH_BYTES, MAX_FETCH_MESSAGES, MAX_FIRST_SEQ, MAX_INVITE_TTL_SECS,
-    MIN_RETENTION_SECS,
+    MAX_ADMIN_KEYS, MAX_BLOB, MAX_FETCH_BYTES, MAX_FETCH_MESSAGES, MAX_FIRST_SEQ,
+    MAX_INVITE_TTL_SECS, MIN_RETENTION_SECS,
 };
 use kith_protocol::padding::is_bucket;
 use kith_protocol::{
@@ -265,6 +265,21 @@ impl Relay {
 
     /// A group's effective retention, seconds: its own if shorter, else the relay's, and
     /// never below the floor ([`MIN_RETENTION_SECS`]) unless the relay's own limit is.
+    /// Keeps the list of groups whose retention is shorter than the relay's (the short
+    /// sweeps' work) right after `meta`'s retention was set, and wakes the sweeper.
+    fn note_short_retention(&self, group: &GroupId, meta: &GroupMeta) {
+        let effective = self.retention_of(meta);
+        {
+            let mut short = self.short.lock().expect("retention lock poisoned");
+            if effective < self.max_retention() {
+                short.insert(*group, effective);
+            } else {
+                short.remove(group);
+            }
+        }
+        self.retention_changed.notify_one();
+    }
+
     fn retention_of(&self, meta: &GroupMeta) -> u64 {
         let floor = crate::crash::tunable("MIN_RETENTION_SECS", MIN_RETENTION_SECS as usize) as u64;
         match meta.retention_secs {
@@ -611,7 +626,7 @@ impl Relay {
             let id = GroupId::random();
             if self
                 .store
-                .create_group(&id, &meta, &key, &admin)
+                .create_group(&id, &meta, &key, std::slice::from_ref(&admin))
                 .map_err(internal)?
             {
                 self.metrics.groups.inc();
@@ -623,6 +638,8 @@ impl Relay {
     /// Creates a group under `id` at `epoch` whose log starts at `first_seq` (a group
     /// that moves here): `group_exists` if the id is taken, `bad_request` for a
     /// `first_seq` outside `1..=MAX_FIRST_SEQ`.
+    // One argument per field of the request.
+    #[allow(clippy::too_many_arguments)]
     pub fn create_group_at(
         &self,
         id: GroupId,
@@ -630,11 +647,12 @@ impl Relay {
         first_seq: Seq,
         key: AccessPublicKey,
         secret: &[u8],
-        admin: AdminPublicKey,
+        admins: &[AdminPublicKey],
+        retention_secs: u64,
     ) -> Result<Pending<GroupId>, ErrorCode> {
         let _writing = self.writing()?;
         self.check_creation_secret(secret)?;
-        if !(1..=MAX_FIRST_SEQ).contains(&first_seq) {
+        if !(1..=MAX_FIRST_SEQ).contains(&first_seq) || admins.len() > MAX_ADMIN_KEYS {
             return Err(ErrorCode::BadRequest);
         }
         let meta = GroupMeta {
@@ -647,16 +665,21 @@ impl Relay {
             // chance, and so voids them as a repair would: every connection proves access
             // to this group anew.
             resets: rand::random::<u64>() >> 2,
+            // What the group asked of the relay it left, kept as asked (as `SetRetention`
+            // does): a copy set up by a member who is no admin keeps the agreed
+            // retention from the start, not the relay's default.
+            retention_secs,
             ..GroupMeta::new()
         };
         if !self
             .store
-            .create_group(&id, &meta, &key, &admin)
+            .create_group(&id, &meta, &key, admins)
             .map_err(internal)?
         {
             return Err(ErrorCode::GroupExists);
         }
         self.metrics.groups.inc();
+        self.note_short_retention(&id, &meta);
         Ok(self.durable(id, None))
     }
 

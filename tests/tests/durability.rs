@@ -740,7 +740,7 @@ async fn make_victim(relay: &TestRelay) -> Victim {
         AccessKey::random(),
         kith_protocol::access::AdminKey::random(),
     );
-    conn.create_group_at(group, 4, 50, key.public(), b"", admin.public())
+    conn.create_group_at(group, 4, 50, key.public(), b"", &[admin.public()], 0)
         .await
         .unwrap();
     conn.auth(group, 4, &key).await.unwrap();
@@ -858,9 +858,17 @@ async fn check_gone(relay: &TestRelay, v: &Victim, what: &str) {
     );
     // The id is free, and a new group under it starts empty.
     let (epoch, key) = &v.keys[1];
-    conn.create_group_at(v.group, *epoch, 50, key.public(), b"", v.admin.public())
-        .await
-        .unwrap_or_else(|e| panic!("{what}: the id again: {e}"));
+    conn.create_group_at(
+        v.group,
+        *epoch,
+        50,
+        key.public(),
+        b"",
+        &[v.admin.public()],
+        0,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{what}: the id again: {e}"));
     conn.auth(v.group, *epoch, key).await.unwrap();
     assert!(
         fetch_all(&conn, v.group, 1).await.unwrap().0.is_empty(),

@@ -24,7 +24,15 @@ async fn set_up(conn: &RelayConnection, epoch: u64, first_seq: Seq) -> Moved {
     let (key, admin) = (AccessKey::random(), AdminKey::random());
     let id = GroupId(rand::random());
     let made = conn
-        .create_group_at(id, epoch, first_seq, key.public(), b"", admin.public())
+        .create_group_at(
+            id,
+            epoch,
+            first_seq,
+            key.public(),
+            b"",
+            &[admin.public()],
+            0,
+        )
         .await
         .expect("CreateGroupAt");
     assert_eq!(made, id);
@@ -100,7 +108,7 @@ fn value_files_of(data: &Path, group: GroupId) -> Vec<String> {
 async fn a_group_is_set_up_at_its_epoch_under_a_chosen_id() {
     let relay = TestRelay::start(&[]).await;
     let conn = relay.connect().await;
-    let (key, admin) = (AccessKey::random(), AdminKey::random());
+    let (key, admin, other) = (AccessKey::random(), AdminKey::random(), AdminKey::random());
     let id = GroupId(rand::random());
     let create = |key: &AccessKey| Request::CreateGroupAt {
         group: id,
@@ -108,7 +116,8 @@ async fn a_group_is_set_up_at_its_epoch_under_a_chosen_id() {
         first_seq: 1,
         access_key: key.public(),
         creation_secret: Vec::new(),
-        admin_key: admin.public(),
+        admin_keys: vec![admin.public(), other.public()],
+        retention_secs: 120,
     };
     assert_eq!(
         conn.request(create(&key)).await,
@@ -127,8 +136,25 @@ async fn a_group_is_set_up_at_its_epoch_under_a_chosen_id() {
         Err(RelayError::Relay(_))
     ));
     assert_eq!(post_app(&member, id, 7, vec![1; 256]).await, Ok(1));
-    // Its admin key is the one given.
-    assert!(member.admin_auth(id, &admin).await.is_ok());
+    // Its admin keys are those given, every one of them (whoever set it up, each admin
+    // can act there), and its retention is the one asked for.
+    let info = member.admin_auth(id, &other).await.unwrap();
+    let mut want = vec![admin.public(), other.public()];
+    want.sort_unstable();
+    let mut keys = info.keys.clone();
+    keys.sort_unstable();
+    assert_eq!(keys, want);
+    assert_eq!(info.retention_asked, 120);
+    assert_eq!(
+        relay
+            .connect()
+            .await
+            .auth_info(id, 7, &key)
+            .await
+            .unwrap()
+            .retention_secs,
+        120
+    );
 }
 
 /// The log of a moved group goes on where it was: its first message gets `first_seq`,
@@ -185,7 +211,7 @@ async fn a_moved_groups_log_starts_at_first_seq() {
         let id = GroupId(rand::random());
         let key = AccessKey::random();
         assert_eq!(
-            conn.create_group_at(id, 0, bad, key.public(), b"", [1; 32])
+            conn.create_group_at(id, 0, bad, key.public(), b"", &[[1; 32]], 0)
                 .await,
             Err(RelayError::Relay(ErrorCode::BadRequest)),
             "first_seq {bad}"
@@ -380,7 +406,7 @@ async fn an_admin_deletes_a_group_and_everything_of_it_goes() {
 
     // The id is free: a new group under it, at the same epoch and with the same key.
     let again = fresh
-        .create_group_at(g.id, 5, 100, g.key.public(), b"", g.admin.public())
+        .create_group_at(g.id, 5, 100, g.key.public(), b"", &[g.admin.public()], 0)
         .await;
     assert_eq!(again, Ok(g.id));
     // Old authorizations do not count for it: the member's (which it lost when it
@@ -517,7 +543,7 @@ async fn a_deletion_holds_after_a_kill_9_and_a_restart() {
         Err(RelayError::Relay(ErrorCode::NoSuchGroup))
     );
     assert_eq!(
-        conn.create_group_at(g.id, 2, 10, g.key.public(), b"", g.admin.public())
+        conn.create_group_at(g.id, 2, 10, g.key.public(), b"", &[g.admin.public()], 0)
             .await,
         Ok(g.id)
     );

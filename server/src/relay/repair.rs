@@ -117,16 +117,9 @@ impl Relay {
         self.store.set_meta(group, &meta).map_err(internal)?;
         st.meta = meta;
         let effective = self.retention_of(&st.meta);
+        let meta = st.meta.clone();
         drop(st);
-        {
-            let mut short = self.short.lock().expect("retention lock poisoned");
-            if effective < self.max_retention() {
-                short.insert(*group, effective);
-            } else {
-                short.remove(group);
-            }
-        }
-        self.retention_changed.notify_one();
+        self.note_short_retention(group, &meta);
         Ok(self.durable(effective, None))
     }
 

@@ -230,14 +230,15 @@ pub trait Store: Send + Sync + 'static {
     fn groups(&self) -> Result<Vec<(GroupId, GroupMeta)>>;
     /// One group's metadata.
     fn group(&self, group: &GroupId) -> Result<Option<GroupMeta>>;
-    /// Creates a group with its metadata, epoch-0 access key and first admin key. False
-    /// if it exists.
+    /// Creates a group with its metadata, the access key of its epoch (`meta.epoch`) and
+    /// its admin keys (none, as for a group made before admin keys: the first member's
+    /// `SetAdmins` gives them). False if it exists.
     fn create_group(
         &self,
         group: &GroupId,
         meta: &GroupMeta,
         key: &AccessPublicKey,
-        admin: &AdminPublicKey,
+        admins: &[AdminPublicKey],
     ) -> Result<bool>;
     /// Atomically deletes every record of `group`: its messages (`meta.first_seq` to
     /// `meta.next_seq`, `meta` being its metadata as stored), access keys, blobs and

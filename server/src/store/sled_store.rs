@@ -769,7 +769,7 @@ impl Store for SledStore {
         group: &GroupId,
         meta: &GroupMeta,
         key: &AccessPublicKey,
-        admin: &AdminPublicKey,
+        admins: &[AdminPublicKey],
     ) -> Result<bool> {
         // The relay picks ids at random and serializes creation per id, so a plain check
         // suffices; the CAS makes a collision harmless anyway.
@@ -782,7 +782,7 @@ impl Store for SledStore {
                 ),
                 (
                     IVec::from(&admins_key(group)[..]),
-                    Some(IVec::from(encode(&vec![*admin]))),
+                    Some(IVec::from(encode(&admins.to_vec()))),
                 ),
             ]);
         }

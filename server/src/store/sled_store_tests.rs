@@ -21,8 +21,8 @@ fn append_scan_trim_and_reopen() {
     {
         let s = SledStore::open(dir.path()).unwrap();
         let mut meta = GroupMeta::new();
-        assert!(s.create_group(&g, &meta, &[1; 32], &[2; 32]).unwrap());
-        assert!(!s.create_group(&g, &meta, &[1; 32], &[2; 32]).unwrap());
+        assert!(s.create_group(&g, &meta, &[1; 32], &[[2; 32]]).unwrap());
+        assert!(!s.create_group(&g, &meta, &[1; 32], &[[2; 32]]).unwrap());
         for seq in 1..=5 {
             meta.next_seq = seq + 1;
             meta.messages += 1;
@@ -73,7 +73,7 @@ fn writes_are_visible_before_sync_and_durable_after() {
     {
         let s = SledStore::open(dir.path()).unwrap();
         let mut meta = GroupMeta::new();
-        assert!(s.create_group(&g, &meta, &[1; 32], &[2; 32]).unwrap());
+        assert!(s.create_group(&g, &meta, &[1; 32], &[[2; 32]]).unwrap());
         for seq in 1..=4 {
             meta.next_seq = seq + 1;
             s.append(&g, &meta, &msg(seq, 0), exp(), None, 0..0)
@@ -117,8 +117,8 @@ fn synced_writes_survive_a_crash_whether_or_not_checkpointed() {
     {
         let s = SledStore::open(dir.path()).unwrap();
         let mut meta = GroupMeta::new();
-        assert!(s.create_group(&g, &meta, &[1; 32], &[2; 32]).unwrap());
-        assert!(!s.create_group(&g, &meta, &[1; 32], &[2; 32]).unwrap());
+        assert!(s.create_group(&g, &meta, &[1; 32], &[[2; 32]]).unwrap());
+        assert!(!s.create_group(&g, &meta, &[1; 32], &[[2; 32]]).unwrap());
         for seq in 1..=3 {
             meta.next_seq = seq + 1;
             s.append(&g, &meta, &msg(seq, 0), exp(), None, 0..0)
@@ -174,7 +174,7 @@ fn records_sled_already_has_are_never_replayed_over_newer_values() {
     {
         let s = SledStore::open(dir.path()).unwrap();
         let mut meta = GroupMeta::new();
-        s.create_group(&g, &meta, &[1; 32], &[2; 32]).unwrap();
+        s.create_group(&g, &meta, &[1; 32], &[[2; 32]]).unwrap();
         s.sync().unwrap();
         s.checkpoint().unwrap(); // syncs now go to wal-1
         meta.epoch = 5;
@@ -225,7 +225,7 @@ fn large_values_live_in_their_own_files_and_are_cleaned_up() {
     {
         let s = SledStore::open(dir.path()).unwrap();
         let mut meta = GroupMeta::new();
-        s.create_group(&g, &meta, &[1; 32], &[2; 32]).unwrap();
+        s.create_group(&g, &meta, &[1; 32], &[[2; 32]]).unwrap();
         for seq in 1..=3 {
             meta.next_seq = seq + 1;
             s.append(&g, &meta, &big(seq), exp(), None, 0..0).unwrap();
@@ -268,7 +268,7 @@ fn reads_see_every_layer_while_a_checkpoint_is_pending() {
     let g = GroupId([6; 16]);
     let s = SledStore::open(dir.path()).unwrap();
     let mut meta = GroupMeta::new();
-    s.create_group(&g, &meta, &[1; 32], &[2; 32]).unwrap();
+    s.create_group(&g, &meta, &[1; 32], &[[2; 32]]).unwrap();
     for seq in 1..=6 {
         meta.next_seq = seq + 1;
         s.append(&g, &meta, &msg(seq, 0), exp(), None, 0..0)
@@ -306,7 +306,7 @@ fn blobs_are_sealed_listed_removed_and_reopened() {
     {
         let s = SledStore::open(dir.path()).unwrap();
         let mut meta = GroupMeta::new();
-        assert!(s.create_group(&g, &meta, &[1; 32], &[2; 32]).unwrap());
+        assert!(s.create_group(&g, &meta, &[1; 32], &[[2; 32]]).unwrap());
         meta.blobs = 1;
         meta.blob_bytes = 1024;
         s.put_blob(&g, &meta, &id, &data, now, Expiry::after(now, 100))
@@ -455,7 +455,7 @@ fn a_group_is_deleted_whole_and_the_deletion_replays() {
             first_seq: 10,
             ..GroupMeta::new()
         };
-        assert!(s.create_group(group, &meta, &[1; 32], &[2; 32]).unwrap());
+        assert!(s.create_group(group, &meta, &[1; 32], &[[2; 32]]).unwrap());
         for seq in 10..16 {
             meta.next_seq = seq + 1;
             meta.messages += 1;
@@ -552,7 +552,7 @@ fn a_group_is_deleted_whole_and_the_deletion_replays() {
     assert_eq!(files.len(), 2, "{files:?}");
     // The id is free again.
     assert!(
-        s.create_group(&g, &GroupMeta::new(), &[1; 32], &[2; 32])
+        s.create_group(&g, &GroupMeta::new(), &[1; 32], &[[2; 32]])
             .unwrap()
     );
     assert_eq!(whole(&s, &g), (true, 0, false, 0, 1));
