@@ -33,6 +33,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 pub mod client;
 pub mod lazyfs;
 pub mod mitm;
+pub mod socks;
 pub mod tls;
 
 pub use kith;

@@ -3,140 +3,21 @@
 //! certificate comes from a private CA — through the library and through the `kith`
 //! binary.
 //!
-//! The proxy is a minimal SOCKS5 server written here (no authentication, CONNECT to an
-//! IPv4 address or a domain name) that records what it was asked to connect to. For the
-//! plain `ws://` tests it connects every request to one loopback address instead of
-//! the target, so that a relay "at" `relay.example.org` is the test relay, and nothing
-//! leaves the machine whatever the client tries.
+//! The proxy is the harness's minimal SOCKS5 server (`kith_tests::socks`), which records
+//! what it was asked to connect to. For the plain `ws://` tests it connects every request
+//! to one loopback address instead of the target, so that a relay "at"
+//! `relay.example.org` is the test relay, and nothing leaves the machine whatever the
+//! client tries.
 
 use kith::{ConnectOptions, RelayConnection, RelayError};
 use kith_tests::client::{Output, Profile};
+use kith_tests::socks::{Socks5Proxy, Target};
 use kith_tests::tls::TestCa;
 use kith_tests::{TestRelay, create_group, payload, post_app};
-use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::net::SocketAddr;
+use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-
-/// What the test proxy was asked to reach.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Target {
-    /// A name the proxy resolved itself (what Tor needs: no local DNS).
-    Domain(String, u16),
-    /// An IPv4 address.
-    Ip(SocketAddr),
-}
-
-/// A SOCKS5 proxy on 127.0.0.1 that relays CONNECTs and records their targets.
-struct Socks5Proxy {
-    addr: SocketAddr,
-    targets: Arc<Mutex<Vec<Target>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Socks5Proxy {
-    async fn start() -> Socks5Proxy {
-        Self::start_to(None).await
-    }
-
-    /// A proxy that connects every request to `to`, whatever its target.
-    async fn start_redirecting(to: SocketAddr) -> Socks5Proxy {
-        Self::start_to(Some(to)).await
-    }
-
-    async fn start_to(redirect: Option<SocketAddr>) -> Socks5Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let targets = Arc::new(Mutex::new(Vec::new()));
-        let seen = targets.clone();
-        let task = tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let seen = seen.clone();
-                tokio::spawn(async move {
-                    let _ = serve(client, seen, redirect).await;
-                });
-            }
-        });
-        Socks5Proxy {
-            addr,
-            targets,
-            task,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("socks5://{}", self.addr)
-    }
-
-    fn targets(&self) -> Vec<Target> {
-        self.targets.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Socks5Proxy {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// One SOCKS5 session (RFC 1928): greeting (no authentication), CONNECT (to `redirect`
-/// if given, else to the target), then bytes both ways until either side closes.
-async fn serve(
-    mut client: TcpStream,
-    seen: Arc<Mutex<Vec<Target>>>,
-    redirect: Option<SocketAddr>,
-) -> std::io::Result<()> {
-    let mut head = [0u8; 2];
-    client.read_exact(&mut head).await?;
-    let mut methods = vec![0u8; head[1] as usize];
-    client.read_exact(&mut methods).await?;
-    if head[0] != 5 || !methods.contains(&0) {
-        client.write_all(&[5, 0xff]).await?;
-        return Ok(());
-    }
-    client.write_all(&[5, 0]).await?;
-    let mut req = [0u8; 4];
-    client.read_exact(&mut req).await?;
-    if req[0] != 5 || req[1] != 1 {
-        client.write_all(&[5, 7, 0, 1, 0, 0, 0, 0, 0, 0]).await?;
-        return Ok(());
-    }
-    let target = match req[3] {
-        1 => {
-            let mut ip = [0u8; 4];
-            client.read_exact(&mut ip).await?;
-            let port = client.read_u16().await?;
-            Target::Ip(SocketAddr::from((Ipv4Addr::from(ip), port)))
-        }
-        3 => {
-            let len = client.read_u8().await?;
-            let mut name = vec![0u8; len as usize];
-            client.read_exact(&mut name).await?;
-            let port = client.read_u16().await?;
-            Target::Domain(String::from_utf8_lossy(&name).into_owned(), port)
-        }
-        _ => {
-            client.write_all(&[5, 8, 0, 1, 0, 0, 0, 0, 0, 0]).await?;
-            return Ok(());
-        }
-    };
-    seen.lock().unwrap().push(target.clone());
-    let upstream = match (&redirect, &target) {
-        (Some(to), _) => TcpStream::connect(to).await,
-        (None, Target::Ip(a)) => TcpStream::connect(a).await,
-        (None, Target::Domain(name, port)) => TcpStream::connect((name.as_str(), *port)).await,
-    };
-    let mut upstream = match upstream {
-        Ok(s) => s,
-        Err(_) => {
-            client.write_all(&[5, 5, 0, 1, 0, 0, 0, 0, 0, 0]).await?;
-            return Ok(());
-        }
-    };
-    client.write_all(&[5, 0, 0, 1, 127, 0, 0, 1, 0, 0]).await?;
-    tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
-    Ok(())
-}
+use tokio::net::TcpListener;
 
 fn through(proxy: &Socks5Proxy) -> ConnectOptions {
     ConnectOptions {
