@@ -60,6 +60,19 @@ pub struct Cli {
     )]
     pub allow_plain_ws: bool,
 
+    /// How long a group's relay may stay unreachable (or not know the group) before
+    /// this client goes on at the group's first fallback relay that answers (e.g. 30m,
+    /// 1h, 6h). Until then, commands say the relay cannot be reached.
+    #[arg(
+        long,
+        global = true,
+        env = "KITH_FAILOVER_AFTER",
+        value_name = "DURATION",
+        default_value = "1h",
+        value_parser = humantime::parse_duration
+    )]
+    pub failover_after: Duration,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -306,10 +319,22 @@ pub enum GroupCommand {
         #[arg(long)]
         yes: bool,
     },
-    /// Show a group's admins, settings, board size and open invites.
+    /// Show a group's admins, settings, relays, board size and open invites.
     Show {
         /// The group.
         group: String,
+    },
+    /// Move a group to another relay (admins): every member's client follows on its
+    /// own at its next sync, nothing is lost, and the copy on the old relay is deleted
+    /// once every member has moved. Open invite codes are closed (they name the old
+    /// relay): make new ones.
+    Move {
+        /// The group.
+        group: String,
+        /// The new relay: wss://host[:port], or ws://host:port on this machine or a
+        /// .onion host.
+        #[arg(long, value_name = "URL")]
+        to: String,
     },
 }
 
@@ -608,6 +633,7 @@ async fn run_inner(cli: Cli) -> Result<u8, Failure> {
         client.creation_secret = s.into_bytes();
     }
     client.connect_options = connect_options(&cli)?;
+    client.failover_after = cli.failover_after;
     let code = dispatch(&mut client, cli.command, json).await;
     client.close().await;
     code
@@ -704,8 +730,9 @@ async fn dispatch(client: &mut Client, command: Command, json: bool) -> Result<u
             };
             for id in groups {
                 let relay = client.group_relay(&id)?;
+                let home = client.group_home(&id)?;
                 let fallbacks = client.group_state(&id)?.fallbacks;
-                for u in std::iter::once(relay).chain(fallbacks) {
+                for u in [home, relay].into_iter().chain(fallbacks) {
                     if !urls.contains(&u) {
                         urls.push(u);
                     }
@@ -1055,7 +1082,9 @@ async fn dispatch(client: &mut Client, command: Command, json: bool) -> Result<u
         | Command::Promote { .. }
         | Command::Demote { .. }
         | Command::Delete { .. }
-        | Command::Group(GroupCommand::Set { .. } | GroupCommand::Show { .. })) => {
+        | Command::Group(
+            GroupCommand::Set { .. } | GroupCommand::Show { .. } | GroupCommand::Move { .. },
+        )) => {
             return crate::cli_admin::dispatch(client, c, json).await;
         }
         Command::Verify {

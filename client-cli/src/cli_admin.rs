@@ -325,7 +325,8 @@ pub(crate) async fn dispatch(
                         "disappear_secs": s.disappear_secs,
                         "history": s.history,
                         "let_back": if s.let_back { "auto" } else { "ask" },
-                        "relay": client.group_relay(&id)?,
+                        "relay": client.group_home(&id)?,
+                        "at": client.group_relay(&id)?,
                         "fallbacks": s.fallbacks,
                         "board_entries": s.board.len(),
                         "open_invites": s.invites.len(),
@@ -349,7 +350,11 @@ pub(crate) async fn dispatch(
                         n => format!("last {n} messages"),
                     }
                 );
-                println!("  relay: {}", client.group_relay(&id)?);
+                let (home, at) = (client.group_home(&id)?, client.group_relay(&id)?);
+                println!("  relay: {home}");
+                if at != home {
+                    println!("  this client is at the fallback {at}: {home} could not be reached");
+                }
                 println!(
                     "  fallback relays: {}",
                     if s.fallbacks.is_empty() {
@@ -371,6 +376,31 @@ pub(crate) async fn dispatch(
                 }
                 println!("  board entries: {}", s.board.len());
                 println!("  open invites: {}", s.invites.len());
+            }
+        }
+        Command::Group(GroupCommand::Move { group, to }) => {
+            let id = client.find_group(&group)?;
+            if let Some(url) = crate::engine::state::relay_url(&to) {
+                crate::relay::check_plain_ws(&url, client.connect_options.allow_plain_ws)
+                    .map_err(|e| usage(e.to_string()))?;
+            }
+            let r = retry!(client, client.move_group(&id, &to).await)?;
+            if json {
+                println!("{}", serde_json::to_string(&r).unwrap_or_default());
+            } else {
+                println!(
+                    "Moved the group from {} to {}. Every member's client follows at its next \
+                     sync; the copy at {} is deleted once all have.",
+                    r.from, r.to, r.from
+                );
+                if r.chunks_missing > 0 {
+                    println!(
+                        "{} file chunk(s) had already expired at {} and could not be copied: \
+                         those files can no longer be downloaded.",
+                        r.chunks_missing, r.from
+                    );
+                }
+                println!("Open invite codes named the old relay and are closed: make new ones.");
             }
         }
         _ => unreachable!("dispatched by cli.rs"),

@@ -42,6 +42,16 @@ pub enum AppMessage {
         /// The content.
         body: Body,
     },
+    /// A message of the sender's posted again, at the copy of the group the sender went
+    /// to when the relay it was first posted at could not be reached (or came back), for
+    /// the members who could not read it there (`engine/reposts.rs`). A receiver that
+    /// has it already (by the sender's counter) drops it without a word.
+    Again {
+        /// The counter the message had when first posted.
+        counter: u64,
+        /// The content, as first posted.
+        body: Body,
+    },
 }
 
 /// A sender's view of the group's log, at the moment it wrote a message.

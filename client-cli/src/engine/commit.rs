@@ -72,6 +72,10 @@ impl Client {
             let mut doomed = Vec::new();
             // (A member let back in with a fresh leaf goes nowhere.)
             let someone_goes = removed.iter().any(|id| !members_after.contains(id));
+            if someone_goes && next.copy_key.is_some() {
+                // Whoever goes knows the ids of the fallbacks' copies to come: new ones.
+                next.copy_key = Some(rand::random());
+            }
             if (repair || state.closes_invites(&next, someone_goes)) && !next.invites.is_empty() {
                 for (slot, open) in std::mem::take(&mut next.invites) {
                     doomed.push((slot, self.invite_secret(&g, &slot, &open)));

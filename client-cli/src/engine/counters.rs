@@ -16,6 +16,15 @@ pub fn ns_counters(group: &GroupId) -> String {
 
 const OWN: &[u8] = b"own";
 
+/// The namespace of each sender's counters that did not reach us (a gap), by their
+/// identity key: a message posted again after a relay was lost fills its place.
+pub fn ns_missing(group: &GroupId) -> String {
+    format!("missing/{}", group.to_hex())
+}
+
+/// The most missing counters remembered per sender (the latest).
+const MAX_MISSING: u64 = 1024;
+
 /// The namespace of the counters our messages in flight carry, by unconfirmed key.
 pub fn ns_counted(group: &GroupId) -> String {
     format!("counted/{}", group.to_hex())
@@ -78,10 +87,37 @@ impl Client {
         members: impl IntoIterator<Item = &'a IdentityKey>,
     ) -> Result<()> {
         let ns = ns_counters(&g.relay_group);
+        let missing = ns_missing(&g.relay_group);
         for m in members {
             self.db().delete(&ns, m)?;
+            self.db().delete(&missing, m)?;
         }
         Ok(())
+    }
+
+    /// Notes `sender`'s counter on a message they posted again (`AppMessage::Again`):
+    /// whether it is new to us (above their last, or one that did not reach us), so
+    /// that only those are shown.
+    pub(crate) fn note_again(
+        &self,
+        g: &GroupRecord,
+        sender: &IdentityKey,
+        counter: u64,
+    ) -> Result<bool> {
+        let last = self.get::<u64>(&ns_counters(&g.relay_group), sender)?;
+        if last.is_none_or(|l| counter > l) {
+            self.note_counter(g, sender, counter)?;
+            return Ok(true);
+        }
+        let ns = ns_missing(&g.relay_group);
+        let mut missing = self
+            .get::<std::collections::BTreeSet<u64>>(&ns, sender)?
+            .unwrap_or_default();
+        if !missing.remove(&counter) {
+            return Ok(false);
+        }
+        self.put(&ns, sender, &missing)?;
+        Ok(true)
     }
 
     /// Notes `sender`'s counter on a message of theirs and says what it shows.
@@ -101,6 +137,18 @@ impl Client {
         };
         if last.is_none_or(|l| counter > l) {
             self.put(&ns, sender, &counter)?;
+        }
+        if let (Gap::Missing(n), Some(last)) = (&gap, last) {
+            // Remembered, so that the sender's posting them again fills the gap.
+            let ns = ns_missing(&g.relay_group);
+            let mut missing = self
+                .get::<std::collections::BTreeSet<u64>>(&ns, sender)?
+                .unwrap_or_default();
+            missing.extend((last + 1 + n.saturating_sub(MAX_MISSING))..counter);
+            while missing.len() as u64 > MAX_MISSING {
+                missing.pop_first();
+            }
+            self.put(&ns, sender, &missing)?;
         }
         Ok(gap)
     }

@@ -154,6 +154,31 @@ impl Client {
                 .map(|ok| format!("posted: {ok}"))
                 .map_err(|e| crate::relay::RelayError::Closed(e.to_string()))
             }
+            // Takes, with keys nobody else has, the ids of the fallbacks' copies for this
+            // epoch and the `arg` after it: what a member about to be removed would do to
+            // block the group's way out.
+            "squat-fallbacks" => {
+                let key = g
+                    .state
+                    .copy_key
+                    .ok_or_else(|| ClientError::Usage("no fallbacks".into()))?;
+                let mut taken = 0;
+                for url in &g.state.fallbacks {
+                    let there = self.conn(url).await?;
+                    for e in epoch..=epoch + arg {
+                        let id = super::place::copy_id(&key, url, e);
+                        let junk = kith_protocol::access::AccessKey::random().public();
+                        if there
+                            .create_group_at(id, e, 1, junk, &self.creation_secret, &[], 0)
+                            .await
+                            .is_ok()
+                        {
+                            taken += 1;
+                        }
+                    }
+                }
+                Ok(format!("took {taken} id(s)"))
+            }
             "set-retention" => conn
                 .set_retention(g.place.id, arg)
                 .await

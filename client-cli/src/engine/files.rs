@@ -346,7 +346,7 @@ impl Client {
             .collect())
     }
 
-    fn file_records(&self, group: &GroupId) -> Result<Vec<(FileInfo, FileRef)>> {
+    pub(crate) fn file_records(&self, group: &GroupId) -> Result<Vec<(FileInfo, FileRef)>> {
         self.load_group(group)?;
         let mut out = Vec::new();
         for r in self.messages(group)? {

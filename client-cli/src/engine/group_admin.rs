@@ -317,8 +317,9 @@ impl Client {
         };
         let add: Vec<String> = add.iter().map(parse).collect::<Result<_>>()?;
         let remove: Vec<String> = remove.iter().map(parse).collect::<Result<_>>()?;
-        let home = self.load_group(group)?.relay;
-        if add.contains(&home) {
+        let g = self.load_group(group)?;
+        let home = self.home_place(&g);
+        if add.contains(&home.url) {
             return Err(ClientError::Usage(
                 "that is the group's own relay, not a fallback".into(),
             ));
@@ -330,6 +331,12 @@ impl Client {
                 if !n.fallbacks.contains(u) {
                     n.fallbacks.push(u.clone());
                 }
+            }
+            if !n.fallbacks.is_empty() {
+                // A member who joins on a fallback must still know where home is, and
+                // every member must be able to find the fallbacks' copies.
+                n.home.get_or_insert_with(|| home.clone());
+                n.copy_key.get_or_insert_with(rand::random);
             }
             if n.fallbacks.len() > state::MAX_FALLBACKS {
                 return Err(ClientError::Usage(format!(

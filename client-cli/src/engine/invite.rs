@@ -936,6 +936,17 @@ impl Client {
         text: String,
         report: &mut super::SyncReport,
     ) -> Result<()> {
+        self.record_now(group, RecordKind::Alert(text), report)
+    }
+
+    /// Records a line (a notice or an alert) at the end of a group's history, now, and
+    /// commits it.
+    pub(crate) fn record_now(
+        &self,
+        group: &GroupId,
+        kind: RecordKind,
+        report: &mut super::SyncReport,
+    ) -> Result<()> {
         let g = self.load_group(group)?;
         let r = MessageRecord {
             shared_by: None,
@@ -945,7 +956,7 @@ impl Client {
             time: now_secs(),
             sender: None,
             own: false,
-            kind: RecordKind::Alert(text),
+            kind,
         };
         self.add_record(&g, r.clone())?;
         self.db().commit()?;

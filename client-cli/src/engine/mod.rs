@@ -14,17 +14,20 @@ mod commit;
 mod counters;
 #[cfg(feature = "test-hooks")]
 mod evil;
+mod failover;
 mod files;
 mod fork;
 mod group_admin;
 mod invite;
 pub mod join_verify;
 mod knock;
+mod moving;
 pub mod names;
 mod outcome;
 pub mod place;
 pub mod records;
 mod repair;
+mod reposts;
 pub mod state;
 mod sync;
 mod views;
@@ -32,6 +35,7 @@ mod views;
 pub use files::{CHUNK_SIZE, FileInfo, MAX_FILE_BYTES, SavedFile, clean_file_name};
 pub use group_admin::RequestInfo;
 pub use invite::InvitePreview;
+pub use moving::MoveReport;
 pub use outcome::SyncOutcome;
 pub use state::{BoardEntry, GroupState};
 pub use sync::SyncReport;
@@ -294,7 +298,15 @@ pub struct Client {
     pub connect_options: ConnectOptions,
     /// The secret our admin keys at relays are derived from (one per group).
     admin_seed: zeroize::Zeroizing<[u8; 32]>,
+    /// How long a group's relay may fail to answer (or to know the group) before this
+    /// client goes on at a fallback ([`place`]).
+    pub failover_after: std::time::Duration,
 }
+
+/// How long a relay may fail before a client fails over, unless told otherwise: an hour
+/// (long enough that a relay's restart or a short outage does not scatter the group,
+/// short enough that a blocked relay does not silence it for a day).
+pub const DEFAULT_FAILOVER_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
 
 const PROFILE_KEY: &[u8] = b"me";
 const ADMIN_SEED_KEY: &[u8] = b"admin-seed";
@@ -359,6 +371,7 @@ impl Client {
             creation_secret: Vec::new(),
             connect_options: ConnectOptions::default(),
             admin_seed,
+            failover_after: DEFAULT_FAILOVER_AFTER,
         };
         client.put(NS_PROFILE, PROFILE_KEY, &client.profile)?;
         client.db().commit()?;
@@ -389,6 +402,7 @@ impl Client {
             creation_secret: Vec::new(),
             connect_options: ConnectOptions::default(),
             admin_seed,
+            failover_after: DEFAULT_FAILOVER_AFTER,
         })
     }
 
@@ -485,11 +499,7 @@ impl Client {
                 .auth_info(g.place.id, epoch, &self.access_key(m)?)
                 .await
             {
-                Ok(info) => {
-                    self.authed.insert(key);
-                    self.relay_retention
-                        .insert(g.relay_group, info.retention_secs);
-                }
+                Ok(info) => self.note_authorized(key, &g.relay_group, info),
                 Err(RelayError::Relay(ErrorCode::AuthFailed)) => {
                     // Our key is right (every member of the epoch derives it): the relay
                     // holds another. The usual cause is a member's commit that named a
@@ -509,9 +519,7 @@ impl Client {
                         let info = conn
                             .auth_info(g.place.id, epoch, &self.access_key(m)?)
                             .await?;
-                        self.authed.insert(key);
-                        self.relay_retention
-                            .insert(g.relay_group, info.retention_secs);
+                        self.note_authorized(key, &g.relay_group, info);
                         return Ok(conn);
                     }
                     let who = self
@@ -527,6 +535,16 @@ impl Client {
                          if it stays, warn the group by other means.",
                         g.name
                     )));
+                }
+                Err(RelayError::Relay(ErrorCode::NoSuchGroup))
+                    if Box::pin(self.set_up_home(g, m)).await? =>
+                {
+                    // The group's home was not set up there yet (a move's first member
+                    // to arrive), or the relay lost it: it is now, at our epoch.
+                    let info = conn
+                        .auth_info(g.place.id, epoch, &self.access_key(m)?)
+                        .await?;
+                    self.note_authorized(key, &g.relay_group, info);
                 }
                 Err(RelayError::Relay(ErrorCode::Unauthorized)) => {
                     // The relay forgets an epoch's key with the epoch's last message, so
@@ -599,6 +617,13 @@ impl Client {
     /// The relay (URL) of a group: where this client reads and posts it now.
     pub fn group_relay(&self, group: &GroupId) -> Result<String> {
         Ok(self.load_group(group)?.relay)
+    }
+
+    /// The group's home relay (URL): where every member reads and posts while it
+    /// answers. [`Client::group_relay`] differs while this client is on a fallback.
+    pub fn group_home(&self, group: &GroupId) -> Result<String> {
+        let g = self.load_group(group)?;
+        Ok(self.home_place(&g).url)
     }
 
     /// Where this client reads and posts a group now: the relay (URL) and the group's id
@@ -1174,12 +1199,7 @@ impl Client {
         for _ in 0..8 {
             self.sync_group_inner(group).await?;
             let g = self.load_group(group)?;
-            if g.status != GroupStatus::Active {
-                return Err(ClientError::NotMember(self.status_text(&g)));
-            }
-            if g.tainted {
-                return Err(ClientError::Usage(self.taint_text(&g)));
-            }
+            self.may_send(&g)?;
             let counter = self.next_own_counter(&g)?;
             let mut m = self.mls_group(&g)?;
             let epoch = m.epoch().as_u64();
@@ -1190,13 +1210,7 @@ impl Client {
             })
             .to_padded()
             .map_err(|e| ClientError::Usage(e.to_string()))?;
-            m.set_aad(fork_tag(&m));
-            let out = m
-                .create_message(&self.provider, &self.signer, &padded)
-                .map_err(mls)?;
-            let bytes = out.to_bytes().map_err(mls)?;
-            let payload =
-                pad(&bytes).map_err(|_| ClientError::Usage("message too large".into()))?;
+            let payload = self.encrypt_app(&mut m, &padded)?;
             let key = unconfirmed_key(&payload);
             if let Some(effect) = &effect {
                 self.note_unconfirmed(&g, &payload, effect)?;
@@ -1224,6 +1238,7 @@ impl Client {
                     crash_point("after-post");
                     let g = self.load_group(group)?;
                     self.confirm_counted(&g, &key)?;
+                    self.note_sent(&g, counter, &body)?;
                     // The relay's number is shown for now, never trusted: the entry stays
                     // until the message is met in the log, which puts it where it is. A
                     // number below our cursor, where what we received lies, is not used.
@@ -1277,9 +1292,48 @@ impl Client {
         self.db()
             .delete_namespace(&counters::ns_counters(&g.relay_group))?;
         self.db()
+            .delete_namespace(&counters::ns_missing(&g.relay_group))?;
+        self.db()
+            .delete_namespace(&reposts::ns_sent(&g.relay_group))?;
+        self.db()
             .delete_namespace(&counters::ns_counted(&g.relay_group))?;
         self.db().delete_namespace(&ns_claimed(&g.relay_group))?;
         Ok(())
+    }
+
+    /// Whether this client may send to the group now: a member, and not on hold (see
+    /// `tainted`); the error says why not.
+    pub(crate) fn may_send(&self, g: &GroupRecord) -> Result<()> {
+        if g.status != GroupStatus::Active {
+            return Err(ClientError::NotMember(self.status_text(g)));
+        }
+        if g.tainted {
+            return Err(ClientError::Usage(self.taint_text(g)));
+        }
+        Ok(())
+    }
+
+    /// Encrypts a padded application payload in `m`'s epoch, with the epoch tag as its
+    /// authenticated data, and pads the MLS message to a relay bucket.
+    pub(crate) fn encrypt_app(&self, m: &mut MlsGroup, padded: &[u8]) -> Result<Vec<u8>> {
+        m.set_aad(fork_tag(m));
+        let out = m
+            .create_message(&self.provider, &self.signer, padded)
+            .map_err(mls)?;
+        pad(&out.to_bytes().map_err(mls)?)
+            .map_err(|_| ClientError::Usage("message too large".into()))
+    }
+
+    /// Notes that this connection proved `key`'s (relay, group, epoch), and what the
+    /// relay said of the group's retention.
+    fn note_authorized(
+        &mut self,
+        key: (String, GroupId, u64),
+        group: &GroupId,
+        info: crate::relay::AuthInfo,
+    ) {
+        self.authed.insert(key);
+        self.relay_retention.insert(*group, info.retention_secs);
     }
 
     pub(crate) fn taint_text(&self, g: &GroupRecord) -> String {

@@ -27,8 +27,10 @@
 
 use super::records::*;
 use super::state::RelayPlace;
-use super::{Client, Result};
+use super::{Client, ClientError, Result};
 use crate::identity::IdentityKey;
+use crate::relay::RelayError;
+use kith_protocol::ErrorCode;
 use kith_protocol::{GroupId, Seq};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -55,6 +57,12 @@ pub struct Placement {
     pub seen: BTreeMap<String, Seq>,
     /// The copy a planned move left behind, until it is deleted.
     pub moved_from: Option<MovedFrom>,
+    /// This client came to this copy and has not said so there yet (its name, which
+    /// tells an admin's client that one more member followed a move).
+    pub announce: bool,
+    /// This client failed over or came back home, and has not yet posted again here
+    /// what it wrote at the copy it left (`reposts.rs`).
+    pub repost: bool,
 }
 
 impl Placement {
@@ -67,6 +75,8 @@ impl Placement {
             left: BTreeMap::new(),
             seen: BTreeMap::new(),
             moved_from: None,
+            announce: false,
+            repost: false,
         }
     }
 }
@@ -87,6 +97,10 @@ pub struct MovedFrom {
     pub id: GroupId,
     /// When the move was processed here, Unix seconds.
     pub at: u64,
+    /// After this (Unix seconds) the old relay has dropped everything a member could
+    /// still need from it (its retention since the move): the copy goes even if some
+    /// member never came.
+    pub keep_until: u64,
     /// Members not yet seen at the new home.
     pub waiting: BTreeSet<IdentityKey>,
 }
@@ -153,12 +167,16 @@ impl Client {
     /// stopped if this client read that copy before, else from `start` (the copy's first
     /// sequence number, when known). Records of the place left that lie above where
     /// reading goes on are filed just before it, so that the history stays in order.
+    /// `mid_epoch`: the new copy's log of our epoch is not the one our view of the log
+    /// hashed (a failover, a return home), so the view claims nothing more this epoch; a
+    /// move's new home starts with the epoch, and needs no such care.
     pub(crate) fn switch_place(
         &self,
         g: &mut GroupRecord,
         url: &str,
         id: GroupId,
         start: Seq,
+        mid_epoch: bool,
     ) -> Result<()> {
         let epoch = self.mls_group(g)?.epoch().as_u64();
         g.place.left.insert(g.relay.clone(), (g.place.id, g.cursor));
@@ -175,8 +193,9 @@ impl Client {
         g.place.id = id;
         g.place.unreachable_since = 0;
         g.place.last_look = 0;
-        // The new copy's log of this epoch is not the one our view of it hashed.
-        self.view_hole(g, epoch)?;
+        if mid_epoch {
+            self.view_hole(g, epoch)?;
+        }
         self.save_group(g)
     }
 
@@ -203,5 +222,240 @@ impl Client {
             self.add_record(g, r)?;
         }
         Ok(())
+    }
+}
+
+impl Client {
+    /// A commit (at `seq`) changed the group's home from what `old` named: this client
+    /// goes to the new one, and remembers the copy left behind for deletion. Not
+    /// committed: the commit's processing carries it. Returns whether it moved.
+    pub(crate) fn follow_home(
+        &mut self,
+        g: &mut GroupRecord,
+        old: &super::GroupState,
+        members: &BTreeSet<IdentityKey>,
+    ) -> Result<bool> {
+        let Some(new) = g.state.home.clone() else {
+            return Ok(false);
+        };
+        let before = home_of(old, &g.relay, g.place.id);
+        if before.url == new.url && before.id == new.id {
+            return Ok(false);
+        }
+        let kept = self
+            .relay_retention(&g.relay_group)
+            .unwrap_or(kith_protocol::limits::DEFAULT_RETENTION_SECS);
+        let now = super::now_secs();
+        g.place.moved_from = Some(MovedFrom {
+            url: before.url,
+            id: before.id,
+            at: now,
+            keep_until: now.saturating_add(kept),
+            waiting: members
+                .iter()
+                .filter(|m| **m != self.identity())
+                .copied()
+                .collect(),
+        });
+        self.switch_place(g, &new.url, new.id, new.first_seq, false)?;
+        g.place.announce = true;
+        self.save_group(g)?;
+        Ok(true)
+    }
+
+    /// The relay does not know the group at our place. If the place is the home the
+    /// group's state names (a move's new home not set up yet, or a home relay that lost
+    /// its data), any member of the current epoch sets it up there, as the epoch's keys
+    /// allow; returns whether it did (or someone just had). Anywhere else, nothing.
+    pub(crate) async fn set_up_home(
+        &mut self,
+        g: &GroupRecord,
+        m: &openmls::group::MlsGroup,
+    ) -> Result<bool> {
+        let Some(home) = g.state.home.clone() else {
+            return Ok(false);
+        };
+        if home.url != g.relay || home.id != g.place.id {
+            return Ok(false);
+        }
+        self.set_up_copy(g, m, &home.url, home.id, home.first_seq.max(1))
+            .await?;
+        Ok(true)
+    }
+
+    /// Sets the group up at `url` under `id`, at our epoch, with the state's admin keys
+    /// and retention, its log starting at `first_seq`. `Ok` also when the id exists there
+    /// (another member was first; whether it is really ours, `Auth` tells).
+    pub(crate) async fn set_up_copy(
+        &mut self,
+        g: &GroupRecord,
+        m: &openmls::group::MlsGroup,
+        url: &str,
+        id: GroupId,
+        first_seq: Seq,
+    ) -> Result<()> {
+        let conn = self.conn(url).await?;
+        let access = self.access_key(m)?.public();
+        let admins = g.state.relay_admin_keys();
+        match conn
+            .create_group_at(
+                id,
+                m.epoch().as_u64(),
+                first_seq,
+                access,
+                &self.creation_secret,
+                &admins,
+                g.state.disappear_secs,
+            )
+            .await
+        {
+            Ok(_) | Err(RelayError::Relay(ErrorCode::GroupExists)) => Ok(()),
+            Err(RelayError::Relay(ErrorCode::CreationForbidden)) => {
+                Err(ClientError::Usage(format!(
+                    "the relay {url} only lets holders of its creation secret set up groups \
+                     (set KITH_CREATION_SECRET)"
+                )))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A member was seen at the group's new home (a message or commit of theirs was
+    /// read there): one fewer the old copy waits for. Not committed.
+    pub(crate) fn seen_after_move(&self, g: &mut GroupRecord, who: &IdentityKey) -> Result<()> {
+        if let Some(moved) = &mut g.place.moved_from
+            && moved.waiting.remove(who)
+        {
+            self.save_group(g)?;
+        }
+        Ok(())
+    }
+
+    /// After a switch of place: posts again what the copy here lacks (after a failover or
+    /// a return home); after a move, says our name at the new home (so that admins'
+    /// clients see who followed), and, as an admin, deletes the copy left behind once every member was
+    /// seen here or the old relay's retention has passed since the move. Best effort:
+    /// what fails is tried again at the next sync.
+    pub(crate) async fn after_move(&mut self, group: &GroupId) -> Result<()> {
+        let mut g = self.load_group(group)?;
+        if g.status != GroupStatus::Active {
+            return Ok(());
+        }
+        if g.place.repost {
+            g.place.repost = false;
+            self.save_group(&g)?;
+            self.db().commit()?;
+            if let Err(e) = self.repost_own(group).await {
+                let mut g = self.load_group(group)?;
+                g.place.repost = true;
+                self.save_group(&g)?;
+                self.db().commit()?;
+                return Err(e);
+            }
+            g = self.load_group(group)?;
+        }
+        if g.place.announce {
+            g.place.announce = false;
+            self.save_group(&g)?;
+            self.db().commit()?;
+            let name = self.name().to_owned();
+            if let Err(e) = self
+                .send_body(group, crate::payload::Body::Profile { name })
+                .await
+            {
+                let mut g = self.load_group(group)?;
+                g.place.announce = true;
+                self.save_group(&g)?;
+                self.db().commit()?;
+                return Err(e);
+            }
+            g = self.load_group(group)?;
+        }
+        let Some(moved) = g.place.moved_from.clone() else {
+            return Ok(());
+        };
+        let everyone = moved.waiting.is_empty();
+        let expired = super::now_secs() >= moved.keep_until;
+        if !everyone && !expired {
+            return Ok(());
+        }
+        if self.relay_admin(&g) {
+            let key = self.admin_key(&g.mls_group_id);
+            let deleted: Result<()> = async {
+                let conn = self.conn(&moved.url).await?;
+                conn.admin_auth(moved.id, &key).await?;
+                conn.delete_group(moved.id).await?;
+                Ok(())
+            }
+            .await;
+            match deleted {
+                Ok(()) | Err(ClientError::Relay(RelayError::Relay(ErrorCode::NoSuchGroup))) => {
+                    let text = format!(
+                        "The group's old copy at {} was deleted: {}.",
+                        moved.url,
+                        if everyone {
+                            "every member follows the group here"
+                        } else {
+                            "the old relay's retention has passed since the move"
+                        }
+                    );
+                    self.record_now(
+                        group,
+                        RecordKind::Notice(text),
+                        &mut super::SyncReport::default(),
+                    )?;
+                }
+                Err(e @ ClientError::Store(_)) => return Err(e),
+                Err(e) if !expired => {
+                    tracing::debug!(error = %e, "deleting the old copy failed; tried again later");
+                    return Ok(());
+                }
+                // The old relay is gone, or the copy is no longer ours to delete (another
+                // admin changed the keys there): its retention has emptied it anyway.
+                Err(_) => {}
+            }
+        }
+        let mut g = self.load_group(group)?;
+        g.place.moved_from = None;
+        self.save_group(&g)?;
+        self.db().commit()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_ids_differ_by_key_relay_and_epoch_and_are_stable() {
+        let key = [7u8; 32];
+        let a = copy_id(&key, "wss://spare.example/v1", 5);
+        assert_eq!(a, copy_id(&key, "wss://spare.example/v1", 5));
+        for other in [
+            copy_id(&[8; 32], "wss://spare.example/v1", 5),
+            copy_id(&key, "wss://other.example/v1", 5),
+            copy_id(&key, "wss://spare.example/v1", 6),
+        ] {
+            assert_ne!(a, other);
+        }
+    }
+
+    #[test]
+    fn a_new_copy_starts_above_everything_read_and_later_epochs_start_higher() {
+        let last = 41_000;
+        let start = first_seq_after(last, 3);
+        assert!(start > last);
+        assert_eq!(
+            start,
+            first_seq_after(last + 500, 3),
+            "one block, one start"
+        );
+        assert!(first_seq_after(last, 4) > start);
+        // From a copy that started a block, the next starts the next block.
+        assert!(first_seq_after(start + 10, 3) > start + 10);
+        assert!(first_seq_after(start + 10, 3) >> 40 == 2);
+        // Within what the relay takes (2^62), for any epoch, for 2^21 moves.
+        assert!(first_seq_after((1 << 61) - 1, u64::MAX) <= 1 << 62);
     }
 }

@@ -105,16 +105,11 @@ pub struct RelayPlace {
 pub const MAX_FALLBACKS: usize = 4;
 
 /// The state as version 3 encoded it (before `home` and `copy_key`), still read, and
-/// still written while neither is set but `let_back` or a fallback is.
+/// still written while neither is set but `let_back` or a fallback is. (Postcard writes a
+/// nested struct as its fields in order: this is version 2's fields, then two more.)
 #[derive(Serialize, Deserialize)]
 struct StateV3 {
-    admins: BTreeSet<IdentityKey>,
-    board: Vec<BoardEntry>,
-    next_entry: u32,
-    disappear_secs: u64,
-    history: u16,
-    invites: BTreeMap<[u8; 32], OpenInvite>,
-    admin_keys: BTreeMap<IdentityKey, AdminKeys>,
+    v2: StateV2,
     let_back: bool,
     fallbacks: Vec<String>,
 }
@@ -265,30 +260,14 @@ impl GroupState {
                 _ => return None,
             },
             2 => match postcard::take_from_bytes::<StateV2>(rest) {
-                Ok((v2, [])) => Self {
-                    admins: v2.admins,
-                    board: v2.board,
-                    next_entry: v2.next_entry,
-                    disappear_secs: v2.disappear_secs,
-                    history: v2.history,
-                    invites: v2.invites,
-                    admin_keys: v2.admin_keys,
-                    ..Self::default()
-                },
+                Ok((v2, [])) => Self::from_v2(v2),
                 _ => return None,
             },
             3 => match postcard::take_from_bytes::<StateV3>(rest) {
                 Ok((v3, [])) => Self {
-                    admins: v3.admins,
-                    board: v3.board,
-                    next_entry: v3.next_entry,
-                    disappear_secs: v3.disappear_secs,
-                    history: v3.history,
-                    invites: v3.invites,
-                    admin_keys: v3.admin_keys,
                     let_back: v3.let_back,
                     fallbacks: v3.fallbacks,
-                    ..Self::default()
+                    ..Self::from_v2(v3.v2)
                 },
                 _ => return None,
             },
@@ -310,22 +289,6 @@ impl GroupState {
             out.extend(postcard::to_stdvec(self).unwrap_or_default());
             return out;
         }
-        if self.let_back || !self.fallbacks.is_empty() {
-            let v3 = StateV3 {
-                admins: self.admins.clone(),
-                board: self.board.clone(),
-                next_entry: self.next_entry,
-                disappear_secs: self.disappear_secs,
-                history: self.history,
-                invites: self.invites.clone(),
-                admin_keys: self.admin_keys.clone(),
-                let_back: self.let_back,
-                fallbacks: self.fallbacks.clone(),
-            };
-            let mut out = vec![3u8];
-            out.extend(postcard::to_stdvec(&v3).unwrap_or_default());
-            return out;
-        }
         let v2 = StateV2 {
             admins: self.admins.clone(),
             board: self.board.clone(),
@@ -335,9 +298,32 @@ impl GroupState {
             invites: self.invites.clone(),
             admin_keys: self.admin_keys.clone(),
         };
+        if self.let_back || !self.fallbacks.is_empty() {
+            let v3 = StateV3 {
+                v2,
+                let_back: self.let_back,
+                fallbacks: self.fallbacks.clone(),
+            };
+            let mut out = vec![3u8];
+            out.extend(postcard::to_stdvec(&v3).unwrap_or_default());
+            return out;
+        }
         let mut out = vec![2u8];
         out.extend(postcard::to_stdvec(&v2).unwrap_or_default());
         out
+    }
+
+    fn from_v2(v2: StateV2) -> Self {
+        Self {
+            admins: v2.admins,
+            board: v2.board,
+            next_entry: v2.next_entry,
+            disappear_secs: v2.disappear_secs,
+            history: v2.history,
+            invites: v2.invites,
+            admin_keys: v2.admin_keys,
+            ..Self::default()
+        }
     }
 
     fn well_formed(&self) -> bool {
@@ -413,9 +399,12 @@ impl GroupState {
 
     /// Whether a change from `self` to `next` must close every open invite: someone
     /// leaves the group or stops being an admin, and could answer, read or burn the
-    /// codes whose secrets they hold.
+    /// codes whose secrets they hold; or the group moves, and the codes' slots stay
+    /// behind at the old relay.
     pub fn closes_invites(&self, next: &GroupState, removes_someone: bool) -> bool {
-        removes_someone || self.admins.iter().any(|a| !next.admins.contains(a))
+        removes_someone
+            || self.admins.iter().any(|a| !next.admins.contains(a))
+            || self.home != next.home
     }
 
     /// The group context extensions that carry this state (with the required
@@ -587,15 +576,7 @@ pub fn describe_change(
     for u in old.fallbacks.iter().filter(|u| !new.fallbacks.contains(u)) {
         out.push(format!("{by} removed the fallback relay {u}"));
     }
-    if let Some(h) = &new.home
-        && old.home.as_ref().is_some_and(|o| o != h)
-    {
-        out.push(format!(
-            "{by} moved the group to the relay {}: every member's client follows on its \
-             own",
-            h.url
-        ));
-    }
+
     if old.let_back != new.let_back {
         out.push(if new.let_back {
             format!(

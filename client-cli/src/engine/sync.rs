@@ -27,6 +27,9 @@ pub struct SyncReport {
     pub new: Vec<MessageRecord>,
     /// This sync completed our join to the group.
     pub joined: bool,
+    /// This sync moved the group to another relay (a move, a failover or a return
+    /// home): a face that holds a subscription makes it again there.
+    pub moved: bool,
 }
 
 impl Client {
@@ -44,7 +47,11 @@ impl Client {
             .collect();
         for g in groups {
             let result = match dead.get(&g.relay) {
-                Some(why) => Err(dead_relay(why)),
+                // Not tried again in this pass; but it may be time to go elsewhere.
+                Some(why) => {
+                    self.when_unreachable(&g.relay_group, true, dead_relay(why))
+                        .await
+                }
                 None => self.sync_group(&g.relay_group, true).await,
             };
             note_dead(&mut dead, &g.relay, &result);
@@ -58,8 +65,41 @@ impl Client {
     }
 
     /// Catches up with one group. With `admin_work`, also admits joiners, commits leave
-    /// requests and keeps our leaf fresh.
+    /// requests, keeps our leaf fresh and looks at the group's other relays (a home
+    /// that answers again, members who write at a fallback). Where the group's relay
+    /// cannot be reached long enough, goes on at a fallback (`failover.rs`).
     pub async fn sync_group(&mut self, group: &GroupId, admin_work: bool) -> Result<SyncReport> {
+        let mut report = match Box::pin(self.sync_here(group, admin_work)).await {
+            Err(e) if super::failover::place_lost(&e) => {
+                return Box::pin(self.when_unreachable(group, admin_work, e)).await;
+            }
+            r => r?,
+        };
+        let mut g = self.load_group(group)?;
+        if g.place.unreachable_since != 0 {
+            g.place.unreachable_since = 0;
+            self.save_group(&g)?;
+            self.db().commit()?;
+        }
+        if admin_work {
+            let moved = std::mem::take(&mut report.moved);
+            Box::pin(self.look_around(group, &mut report)).await?;
+            if report.moved {
+                let more = Box::pin(self.sync_here(group, admin_work)).await?;
+                report.new.extend(more.new);
+                report.joined |= more.joined;
+            }
+            report.moved |= moved;
+        }
+        Ok(report)
+    }
+
+    /// Catches up with one group where this client is (see [`Client::sync_group`]).
+    pub(crate) async fn sync_here(
+        &mut self,
+        group: &GroupId,
+        admin_work: bool,
+    ) -> Result<SyncReport> {
         let mut report = SyncReport::default();
         self.purge_expired()?;
         // A copy of ours that died and knocked: the welcome back may be there.
@@ -90,10 +130,22 @@ impl Client {
                 Err(e) => return Err(e.into()),
             };
             let empty = page.messages.is_empty();
+            let mut moved = false;
             for msg in page.messages {
                 self.process(group, msg, &mut report)?;
                 super::crash_point("after-decrypt");
                 self.db().commit()?;
+                if report.moved {
+                    // A commit moved the group: what follows is read at its new home.
+                    let now = self.load_group(group)?;
+                    if now.relay != g.relay || now.place.id != g.place.id {
+                        moved = true;
+                        break;
+                    }
+                }
+            }
+            if moved {
+                continue;
             }
             if empty {
                 match page.needs_epoch {
@@ -147,6 +199,12 @@ impl Client {
         self.drop_stale_unconfirmed(group)?;
         Box::pin(self.check_admissions(group, &mut report)).await?;
         self.check_relay_retention(group, &mut report)?;
+        match Box::pin(self.after_move(group)).await {
+            Ok(()) => {}
+            Err(e @ ClientError::Store(_)) => return Err(e),
+            // Saying we arrived, or deleting the old copy, is tried again next time.
+            Err(e) => tracing::debug!(error = %e, "after a move"),
+        }
         if admin_work {
             // Boxed: admitting posts commits and messages, which catch up first.
             Box::pin(self.repair(group)).await?;
@@ -210,7 +268,7 @@ impl Client {
             .await
         {
             Ok(seq) => {
-                self.finish_own_commit(group, seq, now_secs())?;
+                self.finish_own_commit(group, seq, &mut SyncReport::default())?;
                 self.db().commit()?;
                 Ok(true)
             }
@@ -273,8 +331,7 @@ impl Client {
             && p.epoch == msg.epoch
         {
             if p.payload == msg.payload {
-                let new = self.finish_own_commit(group, msg.seq, msg.stored_at)?;
-                report.new.extend(new);
+                self.finish_own_commit(group, msg.seq, report)?;
                 return self.advance(group, msg.seq);
             }
             // Another commit won the epoch: ours is void.
@@ -471,6 +528,14 @@ impl Client {
                         }
                         body
                     }
+                    Ok(AppMessage::Again { counter, body }) => {
+                        // Posted again after a relay was lost: only what we lack counts.
+                        if !self.note_again(g, &who, counter)? {
+                            self.seen_after_move(g, &who)?;
+                            return Ok(());
+                        }
+                        body
+                    }
                     Err(_) => return Err(hostile("a message this version cannot read")),
                 };
                 self.apply_body(g, msg, who, body, report)
@@ -625,6 +690,7 @@ impl Client {
         body: Body,
         report: &mut SyncReport,
     ) -> Result<()> {
+        self.seen_after_move(g, &who)?;
         match body {
             Body::Text { text, sent_at } => {
                 let r = MessageRecord {
@@ -901,7 +967,16 @@ impl Client {
                 sub += 1;
             }
             g.state = new.clone();
+            if self.follow_home(g, &old, &members_after)? {
+                report.moved = true;
+                let text = format!(
+                    "{cname} moved the group to the relay {}; your client follows it there",
+                    g.relay
+                );
+                self.notice(g, msg, sub, Some(committer), text, report)?;
+            }
         }
+        self.seen_after_move(g, &committer)?;
         if changed {
             let closed: Vec<[u8; 32]> = old
                 .invites
@@ -937,11 +1012,11 @@ impl Client {
         &mut self,
         group: &GroupId,
         seq: u64,
-        _stored_at: u64,
-    ) -> Result<Vec<MessageRecord>> {
+        report: &mut SyncReport,
+    ) -> Result<()> {
         let mut g = self.load_group(group)?;
         let Some(p) = g.pending.take() else {
-            return Ok(Vec::new());
+            return Ok(());
         };
         let mut m = self.mls_group(&g)?;
         let old = g.state.clone();
@@ -956,13 +1031,14 @@ impl Client {
         self.update_taint(&mut g, &m);
         g.cursor = g.cursor.max(seq + 1);
         let mut new = Vec::new();
+        let me = self.identity();
         let note = |text: String, sub: u16| MessageRecord {
             shared_by: None,
             expires: 0,
             seq,
             sub,
             time: now_secs(),
-            sender: Some(self.identity()),
+            sender: Some(me),
             own: true,
             kind: RecordKind::Notice(text),
         };
@@ -1039,6 +1115,15 @@ impl Client {
             new.push(note(text, 100 + base + i as u16));
         }
         self.drop_decided_requests(&g, &new_state)?;
+        // A move of ours: we go first (and set the new home up, at the next request).
+        let moved = self.follow_home(&mut g, &old, &super::member_ids(&m))?;
+        if moved {
+            let text = format!(
+                "You moved the group to the relay {}; every member's client follows it there",
+                g.relay
+            );
+            new.push(note(text, 99));
+        }
         let closed: Vec<[u8; 32]> = old
             .invites
             .keys()
@@ -1051,7 +1136,9 @@ impl Client {
         }
         new.extend(told);
         self.save_group(&g)?;
-        Ok(new)
+        report.new.extend(new);
+        report.moved |= moved;
+        Ok(())
     }
 
     async fn commit_leave_requests(&mut self, group: &GroupId) -> Result<()> {
@@ -1124,12 +1211,7 @@ impl Client {
     async fn self_update(&mut self, group: &GroupId) -> Result<()> {
         for _ in 0..8 {
             let g = self.load_group(group)?;
-            if g.status != GroupStatus::Active {
-                return Err(ClientError::NotMember(self.status_text(&g)));
-            }
-            if g.tainted {
-                return Err(ClientError::Usage(self.taint_text(&g)));
-            }
+            self.may_send(&g)?;
             let mut m = self.mls_group(&g)?;
             let (commit, _, _) = m
                 .self_update(&self.provider, &self.signer, LeafNodeParameters::default())

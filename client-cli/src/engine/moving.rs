@@ -1,0 +1,174 @@
+//! A planned move (`kith group move`): an admin's commit names a new home, every member
+//! follows (`place.rs`: `follow_home`), and the files the history still names go along.
+
+use super::place::first_seq_after;
+use super::state::{self, RelayPlace};
+use super::{Change, Client, ClientError, Result};
+use crate::relay::RelayError;
+use kith_protocol::access::AccessKey;
+use kith_protocol::{ErrorCode, GroupId};
+
+/// What a move did, for the one who made it.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct MoveReport {
+    /// The new home.
+    pub to: String,
+    /// The old one.
+    pub from: String,
+    /// Files' chunks copied to the new home.
+    pub chunks_copied: usize,
+    /// Chunks the old relay no longer had (expired): those files cannot be downloaded.
+    pub chunks_missing: usize,
+}
+
+impl Client {
+    /// Moves the group to the relay `to` (admins). First checks that `to` answers and
+    /// lets this client set groups up there; then one commit names it the group's home
+    /// (closing open invites, whose slots stay behind); this client follows at once and
+    /// sets the group up there, and copies the chunks of the files the history names.
+    /// Every other member follows on its next sync; the old copy is deleted by an
+    /// admin's client once all were seen at the new home (`place.rs`: `after_move`).
+    pub async fn move_group(&mut self, group: &GroupId, to: &str) -> Result<MoveReport> {
+        let url = state::relay_url(to).ok_or_else(|| {
+            ClientError::Usage(format!(
+                "not a relay address: {to:?} (wss://host[:port] or ws://host:port)"
+            ))
+        })?;
+        self.sync_group_inner(group).await?;
+        let g = self.load_group(group)?;
+        let me = self.identity();
+        if !g.state.is_admin(&me) && super::own_role_checks() {
+            return Err(ClientError::Usage("only admins can move the group".into()));
+        }
+        let from = self.home_place(&g);
+        if from.url == url {
+            return Err(ClientError::Usage(format!(
+                "the group's home is {url} already"
+            )));
+        }
+        self.check_takes_groups(&url, &g.mls_group_id).await?;
+        let id = GroupId::random();
+        let target = url.clone();
+        let moved = self
+            .commit_change(group, move |_, g, m, state| {
+                if !state.is_admin(&me) && super::own_role_checks() {
+                    return Err(ClientError::Usage("only admins can move the group".into()));
+                }
+                let mut next = state.clone();
+                next.home = Some(RelayPlace {
+                    url: target.clone(),
+                    id,
+                    // Above every number the old home gave, whatever it gives before
+                    // this commit is in.
+                    first_seq: first_seq_after(g.cursor, m.epoch().as_u64() + 1),
+                });
+                next.fallbacks.retain(|u| *u != target);
+                next.copy_key.get_or_insert_with(rand::random);
+                Ok(Some(Change {
+                    state: Some(next),
+                    ..Change::default()
+                }))
+            })
+            .await?;
+        if !moved {
+            return Err(ClientError::Usage("nothing to move".into()));
+        }
+        let g = self.load_group(group)?;
+        if g.relay != url {
+            // The commit is in; going there failed (the sync says why). The next sync
+            // goes on from here.
+            return Err(ClientError::Relay(RelayError::Closed(format!(
+                "the move is committed, but this client could not reach {url} yet; \
+                 `kith sync` goes on"
+            ))));
+        }
+        let (chunks_copied, chunks_missing) = self.copy_blobs(group, &from).await?;
+        Ok(MoveReport {
+            to: url,
+            from: from.url,
+            chunks_copied,
+            chunks_missing,
+        })
+    }
+
+    /// Whether the relay at `url` answers and lets this client set a group up (and take
+    /// it away again): a throwaway group, made and deleted, so that a group is never
+    /// moved to a relay that would refuse it.
+    async fn check_takes_groups(&mut self, url: &str, mls_group_id: &[u8]) -> Result<()> {
+        let conn = self.conn(url).await.map_err(|e| {
+            ClientError::Usage(format!(
+                "cannot reach {url} ({e}); nothing was changed. `kith doctor {url}` says why"
+            ))
+        })?;
+        let id = GroupId::random();
+        let admin = self.admin_key(mls_group_id);
+        let made = conn
+            .create_group_at(
+                id,
+                0,
+                1,
+                AccessKey::random().public(),
+                &self.creation_secret,
+                &[admin.public()],
+                0,
+            )
+            .await;
+        match made {
+            Ok(_) => {}
+            Err(RelayError::Relay(ErrorCode::CreationForbidden)) => {
+                return Err(ClientError::Usage(format!(
+                    "{url} only lets holders of its creation secret set up groups (set \
+                     KITH_CREATION_SECRET); nothing was changed"
+                )));
+            }
+            Err(RelayError::Relay(ErrorCode::BadFrame)) => {
+                return Err(ClientError::Usage(format!(
+                    "{url} runs a relay too old to take a group from elsewhere; nothing was \
+                     changed"
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let cleanup: std::result::Result<(), RelayError> = async {
+            conn.admin_auth(id, &admin).await?;
+            conn.delete_group(id).await
+        }
+        .await;
+        if let Err(e) = cleanup {
+            // Harmless (an empty group nobody can enter), but a relay that cannot delete
+            // a group cannot take the old copy away after a move either.
+            tracing::debug!(error = %e, "deleting the throwaway group failed");
+        }
+        Ok(())
+    }
+
+    /// Copies the chunks of every file in the group's history from the old home to the
+    /// new one (this client's place now), where `kith get` will look. Returns how many
+    /// were copied and how many the old relay no longer had.
+    async fn copy_blobs(&mut self, group: &GroupId, from: &RelayPlace) -> Result<(usize, usize)> {
+        let g = self.load_group(group)?;
+        let m = self.mls_group(&g)?;
+        let files = self.file_records(group)?;
+        if files.is_empty() {
+            return Ok((0, 0));
+        }
+        let access: AccessKey = self.access_key(&m)?;
+        let src = self.conn(&from.url).await?;
+        src.auth(from.id, m.epoch().as_u64(), &access).await?;
+        let dst = self.ensure_auth(&g, &m).await?;
+        let (mut copied, mut missing) = (0, 0);
+        for (_, file) in files {
+            for chunk in &file.chunks {
+                match src.get_blob(from.id, *chunk).await {
+                    Ok(data) => {
+                        dst.put_blob(g.place.id, data).await?;
+                        copied += 1;
+                    }
+                    Err(RelayError::Relay(ErrorCode::NoSuchBlob)) => missing += 1,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok((copied, missing))
+    }
+}
