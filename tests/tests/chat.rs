@@ -632,3 +632,60 @@ async fn board_pinned_in_the_chat_and_from_the_cli() {
     assert_eq!(status, 0, "exit status; screen:\n{}", chat.screen());
     eprintln!("board scenario took {:?}", started.elapsed());
 }
+
+/// Issue 15 in the chat: a move reaches a member who has the chat open at once (it
+/// follows the group to the new relay, shows what is posted there, and `/relays` names
+/// it), and a relay that is lost sends the chat on to the group's fallback by itself.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_chat_follows_a_move_at_once_and_fails_over_by_itself() {
+    if kith_tests::installed_tool("tmux", "tmux").is_none() {
+        return;
+    }
+    let old = TestRelay::start(&[]).await;
+    let new = TestRelay::start(&[]).await;
+    let spare = TestRelay::start(&[]).await;
+    let mut gate = Gate::new(new.addr()).await;
+    let (olena, iryna) = olena_and_iryna(&old.ws_url());
+    let chat = Tmux::start(&iryna, &["--failover-after", "2s", GROUP], 100, 24);
+    chat.wait_for(SCREEN_WITHIN, "the chat to connect", connected);
+
+    olena.ok(&["group", "move", GROUP, "--to", &gate.url()]);
+    chat.wait_for(SCREEN_WITHIN, "the move", |s| {
+        s.contains("moved the group to")
+    });
+    olena.ok(&["send", GROUP, "from the new relay"]);
+    chat.wait_for(LIVE_WITHIN, "a message at the new relay, live", |s| {
+        s.contains("from the new relay")
+    });
+    chat.type_text("/relays");
+    chat.key("Enter");
+    chat.wait_for(SCREEN_WITHIN, "/relays to name the new relay", |s| {
+        s.contains(&format!("Relay: {} (connected)", gate.url()))
+    });
+
+    // The new relay is lost; the group has a fallback: the chat goes on there alone.
+    olena.ok(&["group", "set", GROUP, "--fallback", &spare.ws_url()]);
+    chat.wait_for(SCREEN_WITHIN, "the fallback named", |s| {
+        s.contains("added a fallback relay")
+    });
+    gate.close();
+    chat.wait_for(SCREEN_WITHIN, "the failover", |s| {
+        s.contains(&format!("goes on at {}", spare.ws_url()))
+    });
+    chat.type_text("from the chat at the spare");
+    chat.key("Enter");
+    let mut cmd_ok = false;
+    let deadline = Instant::now() + SCREEN_WITHIN;
+    while Instant::now() < deadline {
+        let out = olena.run(&["--failover-after", "1s", "read", GROUP, "--all"]);
+        if out.success() && out.stdout.contains("Iryna?: from the chat at the spare") {
+            cmd_ok = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(
+        cmd_ok,
+        "Olena follows to the spare and reads the chat's message"
+    );
+}

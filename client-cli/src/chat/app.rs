@@ -754,14 +754,25 @@ impl App {
                     ConnState::Offline { .. } => "offline",
                     ConnState::Idle => "idle",
                 };
-                let home = self.current().map(|g| g.relay.clone()).unwrap_or_default();
+                let at = self.current().map(|g| g.relay.clone()).unwrap_or_default();
+                let home = self
+                    .view()
+                    .map(|v| v.home.clone())
+                    .filter(|h| !h.is_empty())
+                    .unwrap_or_else(|| at.clone());
                 let fallbacks = self
                     .view()
                     .map(|v| v.fallbacks.join(", "))
                     .filter(|f| !f.is_empty())
                     .unwrap_or_else(|| "none".into());
+                let away = if at != home {
+                    format!(" {home} cannot be reached: you are at the fallback {at} ({state}).")
+                } else {
+                    String::new()
+                };
+                let home_state = if at == home { state } else { "not reachable" };
                 self.say(
-                    format!("Relay: {home} ({state}). Fallback relays: {fallbacks}."),
+                    format!("Relay: {home} ({home_state}).{away} Fallback relays: {fallbacks}."),
                     Level::Info,
                 );
             }

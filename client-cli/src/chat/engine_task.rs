@@ -37,6 +37,9 @@ pub const KEEPALIVE: Duration = Duration::from_secs(30);
 
 /// How often pending joins (ours, waiting for an admin) are polled.
 pub const JOIN_POLL: Duration = Duration::from_secs(3);
+/// How often a group whose relay is down past the failover threshold tries again to go
+/// on elsewhere, while nothing takes it.
+pub const FAILOVER_RETRY: Duration = Duration::from_secs(15);
 
 /// The longest wait between reconnection attempts.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -266,6 +269,9 @@ pub struct GroupView {
     pub on_hold: Option<String>,
     /// The group's fallback relays (`/relays`).
     pub fallbacks: Vec<String>,
+    /// The group's home relay (`/relays`); the group summary's `relay` is where this
+    /// client is, a fallback while the home cannot be reached.
+    pub home: String,
 }
 
 impl GroupView {
@@ -441,6 +447,9 @@ struct Engine<'a> {
     /// Our id of each subscribed group by its relay and its id there (what pushes name:
     /// a group that moved or failed over has another id there than here).
     ids: HashMap<(String, GroupId), GroupId>,
+    /// Groups whose relay is down, and when to try going on elsewhere (the engine's
+    /// failover threshold; then every [`FAILOVER_RETRY`] while nothing takes them).
+    failover: HashMap<GroupId, Instant>,
     fatal: bool,
     /// Messages refused because their group is on hold, in order.
     held: VecDeque<Outgoing>,
@@ -474,6 +483,7 @@ pub async fn run(
         dirty: BTreeSet::new(),
         subscribed: HashSet::new(),
         ids: HashMap::new(),
+        failover: HashMap::new(),
         fatal: false,
         held: VecDeque::new(),
         on_hold: HashMap::new(),
@@ -515,6 +525,12 @@ pub async fn run(
         }
         if let Some(relay) = e.links.due(Instant::now()) {
             e.connect(&relay).await;
+            continue;
+        }
+        if let Some(g) = e.next_failover() {
+            // Its relay has been down long enough: the engine goes on elsewhere if it can.
+            e.failover.insert(g, Instant::now() + FAILOVER_RETRY);
+            e.sync(&g).await;
             continue;
         }
         // Without any group there is no relay, but pending joins are still polled.
@@ -597,6 +613,9 @@ impl Engine<'_> {
                 at = at.min(self.next_invite_poll);
             }
         }
+        if let Some(a) = self.failover.values().min() {
+            at = at.min(*a);
+        }
         if let Some(secs) = self.expiry.values().min() {
             let wait = secs.saturating_sub(crate::engine::now_secs());
             at = at.min(Instant::now() + Duration::from_secs(wait));
@@ -633,6 +652,16 @@ impl Engine<'_> {
     fn reachable(&self, group: &GroupId) -> bool {
         self.relay_of(group)
             .is_some_and(|r| self.links.connected(&r))
+    }
+
+    /// A group whose relay is down and whose time to go elsewhere has come.
+    fn next_failover(&self) -> Option<GroupId> {
+        let now = Instant::now();
+        self.failover
+            .iter()
+            .filter(|(g, at)| **at <= now && !self.reachable(g))
+            .map(|(g, _)| *g)
+            .next()
     }
 
     /// The next group to catch up with whose relay is connected (the others wait).
@@ -736,6 +765,20 @@ impl Engine<'_> {
             .collect();
         for g in gone {
             self.subscribed.remove(&g);
+        }
+        // Its groups go on elsewhere if it stays down past the engine's threshold.
+        for g in self.active_groups().unwrap_or_default() {
+            if self.relay_of(&g).as_deref() != Some(relay) || self.failover.contains_key(&g) {
+                continue;
+            }
+            if let Err(e) = self.client.note_unreachable(&g) {
+                return self.store_failed(e);
+            }
+            if let Ok(Some(at)) = self.client.failover_at(&g) {
+                let wait = at.saturating_sub(crate::engine::now_secs());
+                self.failover
+                    .insert(g, Instant::now() + Duration::from_secs(wait));
+            }
         }
         self.tell_links();
         for o in &self.outbox {
@@ -842,6 +885,25 @@ impl Engine<'_> {
     async fn sync(&mut self, group: &GroupId) {
         match self.client.sync_group(group, true).await {
             Ok(report) => {
+                self.failover.remove(group);
+                if report.moved {
+                    // Moved, failed over or back home: its pushes come from elsewhere now.
+                    self.subscribed.remove(group);
+                    self.refresh_links();
+                    if let Ok(relay) = self.client.group_relay(group) {
+                        self.emit(Event::Info(format!(
+                            "{} goes on at {relay}.",
+                            self.group_name(group)
+                        )));
+                    }
+                    if self.reachable(group)
+                        && let Err(e) = self.subscribe(group).await
+                    {
+                        self.failed_in(Some(group), "subscribing", e);
+                    }
+                    self.publish_group(group);
+                    self.publish_groups();
+                }
                 // A member's client tried something only admins may: say so at once
                 // (the alert itself is in the conversation).
                 if let Some(alert) = report.new.iter().rev().find_map(|r| match &r.kind {
@@ -1399,6 +1461,7 @@ impl Engine<'_> {
             // The engine knows when a repair lifted the hold, even with nothing held.
             on_hold: self.client.on_hold(id).ok().flatten(),
             fallbacks: state.fallbacks.clone(),
+            home: self.client.group_home(id).unwrap_or_default(),
         };
         for m in &view.members {
             let mut key = [0u8; 32];
