@@ -2,8 +2,8 @@
 //! come in, [`Command`]s for the engine go out through [`App::take_commands`], and
 //! [`super::ui::draw`] renders the state.
 
-use super::engine_task::{Command, ConnState, Event, GroupView, OutState};
 use super::input::LineEditor;
+use super::messages::{Command, ConnState, Event, GroupView, OutState};
 use crate::engine::GroupSummary;
 use crate::engine::records::{MessageRecord, RecordKind};
 use crate::engine::state::{format_duration, parse_duration};

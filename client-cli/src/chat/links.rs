@@ -4,10 +4,16 @@
 //! A link's generation changes whenever its connection is given up or made anew; a wake
 //! (push, lost channel) of an older generation is stale and ignored.
 
-use super::engine_task::{ConnState, MAX_BACKOFF, OFFLINE_AFTER};
+use super::messages::ConnState;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::time::Instant;
+
+/// The longest wait between reconnection attempts.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Failed attempts after which the state shows as offline rather than reconnecting.
+pub const OFFLINE_AFTER: u32 = 3;
 
 struct Link {
     state: ConnState,

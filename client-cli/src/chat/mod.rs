@@ -16,6 +16,7 @@ pub mod app;
 pub mod engine_task;
 pub mod input;
 mod links;
+pub mod messages;
 pub mod ui;
 
 #[cfg(test)]
@@ -27,8 +28,8 @@ use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste, EventStream}
 use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
-use engine_task::{Command, Event};
 use futures_util::StreamExt;
+use messages::{Command, Event};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use std::io::{IsTerminal, Stdout, Write};

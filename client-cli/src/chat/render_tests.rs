@@ -3,7 +3,7 @@
 //! the buffer.
 
 use super::app::{App, Overlay};
-use super::engine_task::{ConnState, Event, GroupView, OutState};
+use super::messages::{ConnState, Event, GroupView, OutState};
 use super::ui;
 use crate::engine::records::{MessageRecord, RecordKind};
 use crate::engine::{BoardEntry, GroupSummary, MemberInfo, RequestInfo};

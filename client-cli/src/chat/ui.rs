@@ -14,7 +14,7 @@
 //! texts are drawn as plain spans, never interpreted.
 
 use super::app::{App, Level, OutItem, Overlay, deletable};
-use super::engine_task::{ConnState, GroupView, OutState};
+use super::messages::{ConnState, GroupView, OutState};
 use crate::engine::records::{MessageRecord, RecordKind, human_size};
 use crate::engine::state::format_duration;
 use crate::engine::{clean_name, clean_text};
