@@ -780,6 +780,26 @@ mod tests {
         let mut outsider = old.clone();
         outsider.admins.insert([9; 32]);
         assert!(check_change(&old, &outsider, &A, &members, 0).is_err());
+        // Where the group lives is the admins' to change: a member's move, new fallback
+        // or copy key is refused by every client.
+        let mut moved = old.clone();
+        moved.home = Some(RelayPlace {
+            url: "wss://elsewhere.example/v1".into(),
+            id: kith_protocol::GroupId([1; 16]),
+            first_seq: 1 << 40,
+        });
+        let mut spare = old.clone();
+        spare.fallbacks.push("wss://spare.example/v1".into());
+        let mut rekeyed = old.clone();
+        rekeyed.copy_key = Some([3; 32]);
+        for change in [&moved, &spare, &rekeyed] {
+            assert!(
+                check_change(&old, change, &B, &members, 0)
+                    .unwrap_err()
+                    .contains("settings")
+            );
+            assert_eq!(check_change(&old, change, &A, &members, 0), Ok(()));
+        }
     }
 
     #[test]
