@@ -18,10 +18,21 @@ use std::time::Duration;
 /// What `kith --version` prints. A build with the end-to-end tests' hooks (the
 /// `test-hooks` feature) says so, which is how the tests tell it from a plain build
 /// (`tests/src/lib.rs: workspace_bin`).
+/// The commit comes from the build script (`build.rs`).
 const VERSION: &str = if cfg!(feature = "test-hooks") {
-    concat!(env!("CARGO_PKG_VERSION"), " (test-hooks)")
+    concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (commit ",
+        env!("KITH_COMMIT"),
+        ") (test-hooks)"
+    )
 } else {
-    env!("CARGO_PKG_VERSION")
+    concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (commit ",
+        env!("KITH_COMMIT"),
+        ")"
+    )
 };
 
 /// Kith: end-to-end-encrypted closed groups through a relay you do not have to trust.
@@ -115,6 +126,12 @@ pub enum Command {
         /// finishes the join later).
         #[arg(long, default_value_t = 120)]
         wait: u64,
+    },
+    /// Write man pages and shell completions into a directory (for packages).
+    #[command(hide = true)]
+    GenerateDocs {
+        /// Where: `DIR/man` and `DIR/completions` are made.
+        dir: PathBuf,
     },
     /// Test hook: act as a member with a modified client (see engine/evil.rs).
     #[cfg(feature = "test-hooks")]
@@ -579,6 +596,13 @@ pub async fn run(cli: Cli) -> ExitCode {
 }
 
 async fn run_inner(cli: Cli) -> Result<u8, Failure> {
+    if let Command::GenerateDocs { dir } = &cli.command {
+        crate::docs::write(dir).map_err(|e| Failure {
+            code: 1,
+            message: format!("writing the docs to {}: {e}", dir.display()),
+        })?;
+        return Ok(0);
+    }
     let home = home_dir(&cli)?;
     let json = cli.json;
     match &cli.command {
@@ -716,7 +740,9 @@ fn refuse_plain_ws(cli: &Cli) -> Result<(), Failure> {
 
 async fn dispatch(client: &mut Client, command: Command, json: bool) -> Result<u8, Failure> {
     match command {
-        Command::Init { .. } | Command::Wipe { .. } => unreachable!("handled before unlocking"),
+        Command::Init { .. } | Command::Wipe { .. } | Command::GenerateDocs { .. } => {
+            unreachable!("handled before unlocking")
+        }
         Command::Doctor { target } => {
             let mut urls: Vec<String> = Vec::new();
             let groups = match &target {

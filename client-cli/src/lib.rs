@@ -13,6 +13,7 @@
 pub mod chat;
 pub mod cli;
 mod cli_admin;
+pub mod docs;
 pub mod doctor;
 pub mod engine;
 pub mod identity;

@@ -44,6 +44,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write man pages and shell completions into a directory (for packages); needs no
+    /// settings.
+    #[command(hide = true)]
+    GenerateDocs {
+        /// Where: `DIR/man` and `DIR/completions` are made.
+        dir: std::path::PathBuf,
+    },
     /// Probe the running relay: GET /healthz on its listener (over TLS if configured).
     /// Exit 0 if it answers 200. For container health checks.
     Healthcheck {
@@ -61,6 +68,7 @@ pub async fn run(command: Command, settings: Settings) -> ExitCode {
         Command::Stats { json } => stats(&settings, json),
         Command::Gc { json } => gc(&settings, json),
         Command::Healthcheck { timeout } => healthcheck(&settings, timeout).await,
+        Command::GenerateDocs { .. } => unreachable!("main.rs writes the docs before any settings"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,10 +12,21 @@ use std::time::Duration;
 /// What `kith-relay --version` prints. A build with the crash tests' hooks (the
 /// `test-hooks` feature, `crash.rs`) says so, which is how the end-to-end tests tell it
 /// from a plain build (`tests/src/lib.rs: workspace_bin`).
+/// The commit comes from the build script (`build.rs`).
 const VERSION: &str = if cfg!(feature = "test-hooks") {
-    concat!(env!("CARGO_PKG_VERSION"), " (test-hooks)")
+    concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (commit ",
+        env!("KITH_COMMIT"),
+        ") (test-hooks)"
+    )
 } else {
-    env!("CARGO_PKG_VERSION")
+    concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (commit ",
+        env!("KITH_COMMIT"),
+        ")"
+    )
 };
 
 /// `kith-relay`: stores and delivers end-to-end-encrypted group messages it cannot read.

@@ -9,6 +9,7 @@ pub mod admin;
 pub mod config;
 pub mod connection;
 pub mod crash;
+pub mod docs;
 pub mod http;
 pub mod hub;
 pub mod metrics;

@@ -12,6 +12,15 @@ use tracing_subscriber::EnvFilter;
 async fn main() -> ExitCode {
     let mut cli = Cli::parse();
     let command = cli.command.take();
+    if let Some(kith_relay::admin::Command::GenerateDocs { dir }) = &command {
+        return match kith_relay::docs::write(dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("kith-relay: writing the docs to {}: {e}", dir.display());
+                ExitCode::FAILURE
+            }
+        };
+    }
     // Logs go to stderr; `KITH_RELAY_LOG` (or `RUST_LOG`) sets the filter. At `info` and
     // above nothing names a client, a group, a slot or an address. Admin subcommands
     // print their results on stdout and log only warnings by default.
