@@ -682,3 +682,161 @@ fn only_test_builds_have_test_hooks() {
         );
     }
 }
+
+/// One package's `[package.metadata.deb]`.
+fn deb_metadata(manifest: &str) -> toml::Table {
+    let root = deploy_dir().parent().unwrap().to_owned();
+    let text = std::fs::read_to_string(root.join(manifest).join("Cargo.toml")).unwrap();
+    let doc: toml::Table = toml::from_str(&text).unwrap();
+    doc["package"]["metadata"]["deb"]
+        .as_table()
+        .unwrap()
+        .clone()
+}
+
+/// Where each asset goes, by source.
+fn deb_assets(deb: &toml::Table) -> Vec<(String, String)> {
+    deb["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let a = a.as_array().unwrap();
+            (
+                a[0].as_str().unwrap().to_owned(),
+                a[1].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The Debian packages (`deploy/build-debs.sh`, `cargo deb`) install what deploy/README.md
+/// says, where it says, and what the unit and the settings expect: the binaries, the
+/// settings as a conffile, the unit, man pages and completions; the maintainer scripts
+/// make the user, the data directory and the creation secret that relay.toml names, and
+/// a purge says what it deletes before it does. (`.ci/run` builds, installs, runs and
+/// purges the packages themselves.)
+#[test]
+fn the_packages_hold_what_the_guide_says() {
+    let relay = deb_metadata("server");
+    let dests: Vec<String> = deb_assets(&relay).into_iter().map(|(_, d)| d).collect();
+    for want in [
+        "usr/bin/",
+        "etc/kith-relay/relay.toml",
+        "usr/share/man/man1/",
+        "usr/share/bash-completion/completions/kith-relay",
+        "usr/share/zsh/vendor-completions/_kith-relay",
+        "usr/share/fish/vendor_completions.d/kith-relay.fish",
+        "usr/share/doc/kith-relay/README.md",
+        "usr/share/doc/kith-relay/CHANGELOG.md",
+        "usr/share/doc/kith-relay/examples/Caddyfile",
+        "usr/share/doc/kith-relay/examples/nginx.conf",
+    ] {
+        assert!(
+            dests.iter().any(|d| d == want),
+            "the relay package lacks {want}"
+        );
+    }
+    assert_eq!(
+        relay["conf-files"].as_array().unwrap()[0].as_str(),
+        Some("/etc/kith-relay/relay.toml"),
+        "the settings survive upgrades as a conffile"
+    );
+    assert_eq!(
+        relay["systemd-units"]["unit-name"].as_str(),
+        Some("kith-relay")
+    );
+    // Files from the source tree exist (build-debs.sh makes the rest, in
+    // deploy/debian/generated).
+    let root = deploy_dir().parent().unwrap().to_owned();
+    for (src, _) in deb_assets(&relay) {
+        if src.starts_with("../") && !src.starts_with("../deploy/debian/generated/") {
+            assert!(root.join("server").join(&src).exists(), "{src} is missing");
+        }
+    }
+
+    let client = deb_metadata("client-cli");
+    let dests: Vec<String> = deb_assets(&client).into_iter().map(|(_, d)| d).collect();
+    for want in [
+        "usr/bin/",
+        "usr/share/man/man1/",
+        "usr/share/bash-completion/completions/kith",
+        "usr/share/zsh/vendor-completions/_kith",
+        "usr/share/fish/vendor_completions.d/kith.fish",
+    ] {
+        assert!(
+            dests.iter().any(|d| d == want),
+            "the kith package lacks {want}"
+        );
+    }
+
+    // The settings name what the maintainer scripts make, and the unit what they own.
+    let settings = std::fs::read_to_string(deploy_dir().join("relay.toml")).unwrap();
+    let settings: toml::Table = toml::from_str(&settings).unwrap();
+    assert_eq!(settings["data"].as_str(), Some("/var/lib/kith-relay"));
+    assert_eq!(
+        settings["creation_secret_file"].as_str(),
+        Some("/etc/kith-relay/creation-secret")
+    );
+    assert_eq!(
+        settings["listen"].as_str(),
+        Some("127.0.0.1:7878"),
+        "a package starts the relay at once: on loopback only"
+    );
+    let postinst = std::fs::read_to_string(deploy_dir().join("debian/postinst")).unwrap();
+    for needed in [
+        "adduser --system",
+        "install -d -m 0700 -o kith-relay -g kith-relay /var/lib/kith-relay",
+        "/etc/kith-relay/creation-secret",
+        "chmod 0640 /etc/kith-relay/creation-secret",
+        "#DEBHELPER#",
+    ] {
+        assert!(postinst.contains(needed), "postinst lacks {needed:?}");
+    }
+    let postrm = std::fs::read_to_string(deploy_dir().join("debian/postrm")).unwrap();
+    let said = postrm
+        .find("echo \"kith-relay: deleting /var/lib/kith-relay")
+        .unwrap();
+    let done = postrm.find("rm -rf /var/lib/kith-relay").unwrap();
+    assert!(
+        said < done,
+        "a purge says what it deletes before it deletes it"
+    );
+    assert!(
+        postrm.contains("\"$1\" = purge"),
+        "only a purge deletes the data"
+    );
+    for script in ["postinst", "postrm"] {
+        let out = Command::new("sh")
+            .arg("-n")
+            .arg(deploy_dir().join("debian").join(script))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{script}: {}", text(&out));
+    }
+    let unit = std::fs::read_to_string(deploy_dir().join("kith-relay.service")).unwrap();
+    assert!(unit.contains("StateDirectory=kith-relay\n"));
+    assert!(unit.contains("User=kith-relay\n"));
+    let build = std::fs::read_to_string(deploy_dir().join("build-debs.sh")).unwrap();
+    assert!(
+        build.contains("s#/usr/local/bin/kith-relay#/usr/bin/kith-relay#g"),
+        "the packaged unit runs the packaged binary"
+    );
+
+    // The guide says it: how to build and install them, and where everything is.
+    let guide = std::fs::read_to_string(deploy_dir().join("README.md")).unwrap();
+    for needed in [
+        "deploy/build-debs.sh",
+        "sudo apt install ./kith-relay_",
+        "/etc/kith-relay/relay.toml",
+        "/var/lib/kith-relay",
+        "/etc/kith-relay/creation-secret",
+        "sudo apt purge kith-relay",
+        "CHANGELOG.md",
+    ] {
+        assert!(
+            guide.contains(needed),
+            "deploy/README.md does not say {needed:?}"
+        );
+    }
+}
