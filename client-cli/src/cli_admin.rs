@@ -298,10 +298,13 @@ pub(crate) async fn dispatch(
                 )?;
             }
             if relays_change {
-                retry!(
+                let notes = retry!(
                     client,
                     client.set_fallbacks(&id, &fallback, &no_fallback).await
                 )?;
+                for note in notes {
+                    eprintln!("kith: {note}");
+                }
             }
             println!("Settings changed.");
         }

@@ -65,8 +65,17 @@ async fn relay_has(relay: &TestRelay, id: kith_protocol::GroupId) -> bool {
     }
 }
 
-/// Olena's group on `home` with Aryuna and Dolgor in it, and `fallback` named.
+/// Olena's group on `home` with Aryuna and Dolgor in it, and `fallback` named (given
+/// its creation secret, if it asks for one).
 fn three_with_fallback(home: &TestRelay, fallback: Option<&TestRelay>) -> [Profile; 3] {
+    three_with_secret_fallback(home, fallback, None)
+}
+
+fn three_with_secret_fallback(
+    home: &TestRelay,
+    fallback: Option<&TestRelay>,
+    secret: Option<&str>,
+) -> [Profile; 3] {
     let olena = Profile::new("Olena");
     let aryuna = Profile::new("Aryuna");
     let dolgor = Profile::new("Dolgor");
@@ -76,7 +85,11 @@ fn three_with_fallback(home: &TestRelay, fallback: Option<&TestRelay>) -> [Profi
         join(&olena, p, &code, GROUP);
     }
     if let Some(f) = fallback {
-        olena.ok(&["group", "set", GROUP, "--fallback", &f.ws_url()]);
+        let envs: Vec<(&str, &str)> = secret
+            .map(|s| vec![("KITH_CREATION_SECRET", s)])
+            .unwrap_or_default();
+        let out = olena.run_env(&["group", "set", GROUP, "--fallback", &f.ws_url()], &envs);
+        assert!(out.success(), "{out}");
     }
     for p in [&olena, &aryuna, &dolgor] {
         p.ok(&["sync"]);
@@ -87,8 +100,24 @@ fn three_with_fallback(home: &TestRelay, fallback: Option<&TestRelay>) -> [Profi
 #[tokio::test(flavor = "multi_thread")]
 async fn the_home_is_lost_and_the_members_carry_on_at_the_fallback_reading_everything() {
     let mut home = TestRelay::start(&[]).await;
-    let spare = TestRelay::start(&[]).await;
-    let [olena, aryuna, dolgor] = three_with_fallback(&home, Some(&spare));
+    // The fallback lets only holders of its creation secret set groups up: its operator
+    // gave it to the admin, whose setting hands it to the members with the group.
+    let secret = "the spare relay's creation secret";
+    let spare = TestRelay::start_with_env(&[], &[("KITH_RELAY_CREATION_SECRET", secret)]).await;
+    let [olena, aryuna, dolgor] = three_with_secret_fallback(&home, None, None);
+    let out = olena.run(&["group", "set", GROUP, "--fallback", &spare.ws_url()]);
+    assert!(
+        !out.success() && out.stderr.contains("KITH_CREATION_SECRET"),
+        "a fallback that would refuse the members is refused at once: {out}"
+    );
+    let out = olena.run_env(
+        &["group", "set", GROUP, "--fallback", &spare.ws_url()],
+        &[("KITH_CREATION_SECRET", secret)],
+    );
+    assert!(out.success(), "{out}");
+    for p in [&aryuna, &dolgor] {
+        p.ok(&["sync"]);
+    }
 
     // Before the loss: Aryuna reads Olena's first message, Dolgor reads nothing more.
     olena.ok(&["send", GROUP, "the lawyer takes appeals on Thursday"]);

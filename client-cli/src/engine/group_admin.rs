@@ -301,13 +301,17 @@ impl Client {
     }
 
     /// Adds fallback relays (at the end, in order) and removes others (admins). Each must
-    /// be a relay address (`ws[s]://host[:port]`); at most [`state::MAX_FALLBACKS`].
+    /// be a relay address (`ws[s]://host[:port]`); at most [`state::MAX_FALLBACKS`]. Each
+    /// new one is checked first: it must let a member set the group up there, with the
+    /// creation secret in KITH_CREATION_SECRET if it asks for one (which then goes into
+    /// the group's state, for that relay only). Returns what the user should know: a
+    /// fallback that could not be reached to check.
     pub async fn set_fallbacks(
         &mut self,
         group: &GroupId,
         add: &[String],
         remove: &[String],
-    ) -> Result<()> {
+    ) -> Result<Vec<String>> {
         let parse = |u: &String| {
             state::relay_url(u).ok_or_else(|| {
                 ClientError::Usage(format!(
@@ -324,6 +328,20 @@ impl Client {
                 "that is the group's own relay, not a fallback".into(),
             ));
         }
+        let mut secrets = Vec::new();
+        let mut notes = Vec::new();
+        for url in add.iter().filter(|u| !g.state.fallbacks.contains(u)) {
+            match self.relay_takes_groups(url, &g.mls_group_id).await {
+                Ok(Some(secret)) => secrets.push((url.clone(), secret)),
+                Ok(None) => {}
+                Err(ClientError::Relay(e)) => notes.push(format!(
+                    "{url} could not be reached to check that it takes the group ({e}). It is \
+                     named anyway; if it asks for a creation secret, add it again with \
+                     KITH_CREATION_SECRET once it answers"
+                )),
+                Err(e) => return Err(e),
+            }
+        }
         self.change_state(group, "change the group's relays", |s| {
             let mut n = s.clone();
             n.fallbacks.retain(|u| !remove.contains(u));
@@ -332,6 +350,17 @@ impl Client {
                     n.fallbacks.push(u.clone());
                 }
             }
+            for (url, secret) in &secrets {
+                n.creation_secrets
+                    .insert(url.clone(), state::CreationSecret(secret.clone()));
+            }
+            let named: Vec<String> = n
+                .fallbacks
+                .iter()
+                .chain(n.home.iter().map(|h| &h.url))
+                .cloned()
+                .collect();
+            n.creation_secrets.retain(|u, _| named.contains(u));
             if !n.fallbacks.is_empty() {
                 // A member who joins on a fallback must still know where home is, and
                 // every member must be able to find the fallbacks' copies.
@@ -346,7 +375,8 @@ impl Client {
             }
             Ok(n)
         })
-        .await
+        .await?;
+        Ok(notes)
     }
 
     // ---- moderation --------------------------------------------------------------

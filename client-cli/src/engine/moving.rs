@@ -46,7 +46,15 @@ impl Client {
                 "the group's home is {url} already"
             )));
         }
-        self.check_takes_groups(&url, &g.mls_group_id).await?;
+        let secret = match self.relay_takes_groups(&url, &g.mls_group_id).await {
+            Err(ClientError::Relay(e)) => {
+                return Err(ClientError::Usage(format!(
+                    "cannot reach {url} ({e}); nothing was changed. `kith doctor {url}` says \
+                     why"
+                )));
+            }
+            other => other?,
+        };
         let id = GroupId::random();
         let target = url.clone();
         let moved = self
@@ -64,6 +72,14 @@ impl Client {
                 });
                 next.fallbacks.retain(|u| *u != target);
                 next.copy_key.get_or_insert_with(rand::random);
+                // The old home's secret (if any) is of no use any more; the new one's is,
+                // to whoever sets the group up there first.
+                next.creation_secrets
+                    .retain(|u, _| next.fallbacks.contains(u));
+                if let Some(secret) = &secret {
+                    next.creation_secrets
+                        .insert(target.clone(), state::CreationSecret(secret.clone()));
+                }
                 Ok(Some(Change {
                     state: Some(next),
                     ..Change::default()
@@ -91,36 +107,28 @@ impl Client {
         })
     }
 
-    /// Whether the relay at `url` answers and lets this client set a group up (and take
-    /// it away again): a throwaway group, made and deleted, so that a group is never
-    /// moved to a relay that would refuse it.
-    async fn check_takes_groups(&mut self, url: &str, mls_group_id: &[u8]) -> Result<()> {
-        let conn = self.conn(url).await.map_err(|e| {
-            ClientError::Usage(format!(
-                "cannot reach {url} ({e}); nothing was changed. `kith doctor {url}` says why"
-            ))
-        })?;
-        let id = GroupId::random();
+    /// Whether the relay at `url` answers and lets this client set a group up there (and
+    /// take it away again): a throwaway group, made and deleted, first without a creation
+    /// secret and, where the relay asks for one, with the profile's (KITH_CREATION_SECRET).
+    /// Returns the secret the group's members will need there (`None`: the relay needs
+    /// none, and the profile's secret, meant for other relays maybe, is not handed on).
+    /// A relay that cannot be reached is a `Relay` error; one that refuses, `Usage`.
+    pub(crate) async fn relay_takes_groups(
+        &mut self,
+        url: &str,
+        mls_group_id: &[u8],
+    ) -> Result<Option<Vec<u8>>> {
+        let conn = self.conn(url).await?;
         let admin = self.admin_key(mls_group_id);
-        let made = conn
-            .create_group_at(
-                id,
-                0,
-                1,
-                AccessKey::random().public(),
-                &self.creation_secret,
-                &[admin.public()],
-                0,
-            )
-            .await;
-        match made {
-            Ok(_) => {}
-            Err(RelayError::Relay(ErrorCode::CreationForbidden)) => {
-                return Err(ClientError::Usage(format!(
-                    "{url} only lets holders of its creation secret set up groups (set \
-                     KITH_CREATION_SECRET); nothing was changed"
-                )));
-            }
+        let refused = |why: &str| {
+            ClientError::Usage(format!(
+                "{url} {why}; nothing was changed. Members' clients get the secret with the \
+                 group's state, so that they can set the group up there"
+            ))
+        };
+        match throwaway(&conn, &admin, &[]).await {
+            Ok(()) => return Ok(None),
+            Err(RelayError::Relay(ErrorCode::CreationForbidden)) => {}
             Err(RelayError::Relay(ErrorCode::BadFrame)) => {
                 return Err(ClientError::Usage(format!(
                     "{url} runs a relay too old to take a group from elsewhere; nothing was \
@@ -129,17 +137,20 @@ impl Client {
             }
             Err(e) => return Err(e.into()),
         }
-        let cleanup: std::result::Result<(), RelayError> = async {
-            conn.admin_auth(id, &admin).await?;
-            conn.delete_group(id).await
+        if self.creation_secret.is_empty() {
+            return Err(refused(
+                "only lets holders of its creation secret set groups up: set \
+                 KITH_CREATION_SECRET to it and run this again",
+            ));
         }
-        .await;
-        if let Err(e) = cleanup {
-            // Harmless (an empty group nobody can enter), but a relay that cannot delete
-            // a group cannot take the old copy away after a move either.
-            tracing::debug!(error = %e, "deleting the throwaway group failed");
+        match throwaway(&conn, &admin, &self.creation_secret).await {
+            Ok(()) => Ok(Some(self.creation_secret.clone())),
+            Err(RelayError::Relay(ErrorCode::CreationForbidden)) => Err(refused(
+                "refuses the creation secret in KITH_CREATION_SECRET: ask its operator for \
+                 the right one",
+            )),
+            Err(e) => Err(e.into()),
         }
-        Ok(())
     }
 
     /// Copies the chunks of every file in the group's history from the old home to the
@@ -171,4 +182,27 @@ impl Client {
         }
         Ok((copied, missing))
     }
+}
+
+/// Makes a throwaway group at the relay (under a random id, with a key nobody has) and
+/// deletes it. A relay that cannot delete a group could not take a moved group's old copy
+/// away either; the throwaway itself is harmless (nobody can enter it).
+async fn throwaway(
+    conn: &crate::relay::RelayConnection,
+    admin: &kith_protocol::access::AdminKey,
+    secret: &[u8],
+) -> std::result::Result<(), RelayError> {
+    let id = GroupId::random();
+    let key = AccessKey::random().public();
+    conn.create_group_at(id, 0, 1, key, secret, &[admin.public()], 0)
+        .await?;
+    if let Err(e) = async {
+        conn.admin_auth(id, admin).await?;
+        conn.delete_group(id).await
+    }
+    .await
+    {
+        tracing::debug!(error = %e, "deleting the throwaway group failed");
+    }
+    Ok(())
 }

@@ -297,13 +297,21 @@ impl Client {
         let conn = self.conn(url).await?;
         let access = self.access_key(m)?.public();
         let admins = g.state.relay_admin_keys();
+        // The relay's own, if the group carries one (a member who is no admin has no
+        // other); else the profile's.
+        let secret = g
+            .state
+            .creation_secrets
+            .get(url)
+            .map(|s| s.0.clone())
+            .unwrap_or_else(|| self.creation_secret.clone());
         match conn
             .create_group_at(
                 id,
                 m.epoch().as_u64(),
                 first_seq,
                 access,
-                &self.creation_secret,
+                &secret,
                 &admins,
                 g.state.disappear_secs,
             )

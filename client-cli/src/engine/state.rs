@@ -86,6 +86,21 @@ pub struct GroupState {
     /// fallback's place first. Made with the first fallback, and renewed by every commit
     /// that removes someone.
     pub copy_key: Option<[u8; 32]>,
+    /// The creation secret of each fallback (or home) relay that asks for one, by URL: a
+    /// member who is the first to go on there sets the group up, and needs it. Only
+    /// relays that refuse without it get one here (an admin's secret for another relay
+    /// is never handed to every member).
+    pub creation_secrets: BTreeMap<String, CreationSecret>,
+}
+
+/// A relay's creation secret, as the state carries it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreationSecret(#[serde(with = "serde_bytes")] pub Vec<u8>);
+
+impl std::fmt::Debug for CreationSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CreationSecret(…)")
+    }
 }
 
 /// A relay and the group's id there.
@@ -284,7 +299,7 @@ impl GroupState {
     /// and no fallback is set, 3 while no home or copy key is named), so that clients
     /// that predate the newer fields still read it.
     pub fn encode(&self) -> Vec<u8> {
-        if self.home.is_some() || self.copy_key.is_some() {
+        if self.home.is_some() || self.copy_key.is_some() || !self.creation_secrets.is_empty() {
             let mut out = vec![4u8];
             out.extend(postcard::to_stdvec(self).unwrap_or_default());
             return out;
@@ -366,6 +381,11 @@ impl GroupState {
                 .all(|(i, u)| !self.fallbacks[..i].contains(u))
             && self.home.as_ref().is_none_or(|h| {
                 relay_url(&h.url).as_deref() == Some(&h.url) && !self.fallbacks.contains(&h.url)
+            })
+            && self.creation_secrets.iter().all(|(url, secret)| {
+                secret.0.len() <= kith_protocol::limits::MAX_CREATION_SECRET
+                    && (self.fallbacks.contains(url)
+                        || self.home.as_ref().is_some_and(|h| h.url == *url))
             })
     }
 
@@ -511,6 +531,7 @@ fn describe_forbidden(old: &GroupState, new: &GroupState) -> Refusal {
         || old.fallbacks != new.fallbacks
         || old.home != new.home
         || old.copy_key != new.copy_key
+        || old.creation_secrets != new.creation_secrets
     {
         "change the group's settings without being an admin".into()
     } else {
@@ -678,6 +699,23 @@ mod tests {
         let mut sloppy = s.clone();
         sloppy.home.as_mut().unwrap().url = "wss://home.example".into();
         assert_eq!(GroupState::decode(&sloppy.encode()), None);
+        // A creation secret only for a relay the state names, and not too long.
+        s.creation_secrets.insert(
+            "wss://spare.example/v1".into(),
+            CreationSecret(b"spare".to_vec()),
+        );
+        assert_eq!(GroupState::decode(&s.encode()), Some(s.clone()));
+        let mut stray = s.clone();
+        stray
+            .creation_secrets
+            .insert("wss://other.example/v1".into(), CreationSecret(vec![1]));
+        assert_eq!(GroupState::decode(&stray.encode()), None);
+        let mut long = s.clone();
+        long.creation_secrets.insert(
+            "wss://spare.example/v1".into(),
+            CreationSecret(vec![1; kith_protocol::limits::MAX_CREATION_SECRET + 1]),
+        );
+        assert_eq!(GroupState::decode(&long.encode()), None);
     }
 
     fn invite(slot: u8, approval: bool) -> OpenInvite {
