@@ -503,6 +503,35 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     (status, body.to_string())
 }
 
+/// One metric's value from the relay's `/metrics`.
+pub async fn metric(relay: &TestRelay, name: &str) -> i64 {
+    let (status, body) = http_get(relay.metrics_addr(), "/metrics").await;
+    assert_eq!(status, 200);
+    body.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no {name} in:\n{body}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// The files under the relay's `values/` that hold a message or blob of `group` (named by
+/// the hex of their sled key: `M` or `B`, then the group's id).
+pub fn value_files_of(data: &Path, group: GroupId) -> Vec<String> {
+    let prefixes = [
+        format!("4d{}", group.to_hex()),
+        format!("42{}", group.to_hex()),
+    ];
+    std::fs::read_dir(data.join("values"))
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| prefixes.iter().any(|p| n.starts_with(p.as_str())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Polls `check` every 50 ms until it returns `Some`, or panics after `within`.
 pub async fn eventually<T, F, Fut>(within: Duration, what: &str, mut check: F) -> T
 where

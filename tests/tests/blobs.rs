@@ -23,18 +23,6 @@ fn blob(fill: u8) -> Vec<u8> {
     vec![fill; MAX_BLOB]
 }
 
-/// One metric's value from the relay's `/metrics`.
-async fn metric(relay: &TestRelay, name: &str) -> i64 {
-    let (status, body) = http_get(relay.metrics_addr(), "/metrics").await;
-    assert_eq!(status, 200);
-    body.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("no {name} in:\n{body}"))
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 fn all_bytes(dir: &Path) -> Vec<u8> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];

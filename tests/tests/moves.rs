@@ -43,17 +43,6 @@ fn refused(code: ErrorCode) -> Result<Response, RelayError> {
     Err(RelayError::Relay(code))
 }
 
-async fn metric(relay: &TestRelay, name: &str) -> i64 {
-    let (status, body) = http_get(relay.metrics_addr(), "/metrics").await;
-    assert_eq!(status, 200);
-    body.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("no {name} in:\n{body}"))
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 /// A knock of `len` bytes on `group` in a fresh slot, with the management token `token`.
 fn knock(group: GroupId, token: &[u8; 32], len: usize) -> (SlotId, Request) {
     let slot = SlotId(rand::random());
@@ -82,23 +71,6 @@ fn stats(data: &Path) -> serde_json::Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("stats JSON")
-}
-
-/// The files under `values/` that hold a message or blob of `group` (named by the hex of
-/// their sled key: `M` or `B`, then the group's id).
-fn value_files_of(data: &Path, group: GroupId) -> Vec<String> {
-    let prefixes = [
-        format!("4d{}", group.to_hex()),
-        format!("42{}", group.to_hex()),
-    ];
-    std::fs::read_dir(data.join("values"))
-        .map(|d| {
-            d.flatten()
-                .filter_map(|e| e.file_name().into_string().ok())
-                .filter(|n| prefixes.iter().any(|p| n.starts_with(p.as_str())))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// A group set up here at the epoch it is at elsewhere, under an id its members chose;
