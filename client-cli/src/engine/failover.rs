@@ -147,7 +147,6 @@ impl Client {
             };
             let left = g.relay.clone();
             let mut g = self.load_group(group)?;
-            self.switch_place(&mut g, &c.url, c.id, start, true)?;
             let text = if c.fallback {
                 format!(
                     "{left} could not be reached for {}. The group goes on at its fallback \
@@ -166,13 +165,36 @@ impl Client {
                     c.url
                 )
             };
-            g.place.repost = true;
-            self.save_group(&g)?;
-            self.db().commit()?;
-            self.record_now(group, RecordKind::Alert(text), &mut SyncReport::default())?;
+            self.go_on_at(
+                &mut g,
+                &c.url,
+                c.id,
+                start,
+                text,
+                &mut SyncReport::default(),
+            )?;
             return Ok(true);
         }
         Ok(false)
+    }
+
+    /// Goes on at `(url, id)` after a failover or a return home (reading from `start`
+    /// where it never read before), marks what we wrote elsewhere to be posted again
+    /// there (`reposts.rs`), and tells the user why, in an alert. Committed.
+    fn go_on_at(
+        &mut self,
+        g: &mut GroupRecord,
+        url: &str,
+        id: GroupId,
+        start: Seq,
+        why: String,
+        report: &mut SyncReport,
+    ) -> Result<()> {
+        self.switch_place(g, url, id, start, true)?;
+        g.place.repost = true;
+        self.save_group(g)?;
+        self.db().commit()?;
+        self.record_now(&g.relay_group, RecordKind::Alert(why), report)
     }
 
     /// Whether the candidate takes the group at our epoch; where it starts reading
@@ -239,17 +261,13 @@ impl Client {
                 // What we read there (our own included) is no news if we look there
                 // from home later.
                 g.place.seen.insert(was.clone(), g.cursor);
-                self.switch_place(&mut g, &home.url, home.id, 0, true)?;
-                g.place.repost = true;
-                self.save_group(&g)?;
-                self.db().commit()?;
-                self.authed.insert((home.url.clone(), home.id, epoch));
                 let text = format!(
                     "{} answers again: the group is back at its home. What you wrote at {was} \
                      meanwhile is posted again here, for those who could not read it there.",
                     home.url
                 );
-                self.record_now(group, RecordKind::Alert(text), report)?;
+                self.go_on_at(&mut g, &home.url, home.id, 0, text, report)?;
+                self.authed.insert((home.url.clone(), home.id, epoch));
                 report.moved = true;
             }
             return Ok(());
