@@ -23,8 +23,8 @@ pub fn ns_sent(group: &GroupId) -> String {
 /// How long a message of ours is kept for posting again: a week.
 pub const REPOST_WINDOW_SECS: u64 = 7 * 24 * 3600;
 
-/// The most messages kept for posting again per group (the latest).
-pub const MAX_SENT: usize = 256;
+/// How many of our latest messages (by counter) are kept for posting again per group.
+pub const MAX_SENT: u64 = 256;
 
 /// A message we sent, and the copies of the group known to have it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -54,11 +54,10 @@ impl Client {
             places: vec![(g.relay.clone(), g.place.id)],
         };
         self.put_sent(g, counter, &sent)?;
-        // Bounded: the oldest go first.
-        let ns = ns_sent(&g.relay_group);
-        let keys = self.db().scan_raw(&ns)?;
-        for (key, _) in keys.iter().take(keys.len().saturating_sub(MAX_SENT)) {
-            self.db().delete(&ns, key)?;
+        // Bounded by counters, which grow by one per message of ours: the one that falls
+        // out of the last MAX_SENT goes (without reading the others on every send).
+        if let Some(old) = counter.checked_sub(MAX_SENT) {
+            self.db().delete(&ns_sent(&g.relay_group), &old.to_be_bytes())?;
         }
         Ok(())
     }
