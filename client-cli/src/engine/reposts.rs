@@ -57,7 +57,8 @@ impl Client {
         // Bounded by counters, which grow by one per message of ours: the one that falls
         // out of the last MAX_SENT goes (without reading the others on every send).
         if let Some(old) = counter.checked_sub(MAX_SENT) {
-            self.db().delete(&ns_sent(&g.relay_group), &old.to_be_bytes())?;
+            self.db()
+                .delete(&ns_sent(&g.relay_group), &old.to_be_bytes())?;
         }
         Ok(())
     }
