@@ -34,7 +34,7 @@ pub fn mls_pool(n: usize) -> Result<Vec<Bytes>> {
     let bob = OpenMlsRustCrypto::default();
     let (alice_signer, alice_cred) = identity(&alice)?;
     let (bob_signer, bob_cred) = identity(&bob)?;
-    // The settings of `kith group create` (client-cli/src/engine/mod.rs).
+    // The settings of `kith group create` (client-cli/engine/src/engine/mod.rs).
     let config = create_config_builder().build();
     let mut group = MlsGroup::new(&alice, &alice_signer, &config, alice_cred)?;
     let kp = KeyPackage::builder().build(CIPHERSUITE, &bob, &bob_signer, bob_cred)?;

@@ -1,25 +1,20 @@
-//! The Kith client library: one engine ([`engine::Client`]) under two faces, the
-//! scriptable `kith` commands ([`cli`]) and the full-screen chat ([`chat`]).
+//! The faces of the Kith client over one engine (crate `kith-engine`): the scriptable
+//! `kith` commands ([`cli`]), the full-screen chat ([`chat`]) and the profile daemon
+//! ([`daemon`]), which serves the commands and the engine's events to other processes
+//! over JSON-RPC ([`rpc`]). [`args`] is the command line, which the daemon's methods
+//! mirror.
 //!
-//! - [`chat`]: `kith chat`, the terminal chat screen over the same engine;
-//! - [`engine`]: groups, invites, sync, sending — everything a command does;
-//! - [`store`]: the encrypted local store and OpenMLS's storage provider over it;
-//! - [`relay`]: the async connection to a relay;
-//! - [`seal`]: sealing of invitations, answers and welcomes;
-//! - [`payload`]: what travels inside MLS application messages;
-//! - [`identity`]: fingerprints, safety numbers, credential checks.
+//! The engine's modules are re-exported under their old names so that the tests,
+//! benchmarks and fuzz targets keep one path to them (`kith::engine`, `kith::store`, …).
 #![forbid(unsafe_code)]
 
+pub mod args;
 pub mod chat;
 pub mod cli;
-mod cli_admin;
-pub mod docs;
-pub mod doctor;
-pub mod engine;
-pub mod identity;
-pub mod payload;
-pub mod relay;
-pub mod seal;
-pub mod store;
+pub mod daemon;
+pub mod rpc;
 
-pub use relay::{AuthInfo, ConnectOptions, FetchPage, RelayConnection, RelayError};
+pub use kith_engine::{
+    AuthInfo, ConnectOptions, FetchPage, RelayConnection, RelayError, doctor, engine, identity,
+    live, payload, relay, seal, store,
+};

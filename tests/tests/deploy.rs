@@ -645,7 +645,7 @@ fn resolved_features(packages: &[&str], edges: &str) -> Vec<String> {
     features
 }
 
-/// The test hooks of `kith` and `kith-relay` (their `test-hooks` feature: crash points,
+/// The test hooks of `kith`, `kith-engine` and `kith-relay` (their `test-hooks` feature: crash points,
 /// the fast KDF, the role hook) come only from the tests crate's dev-dependencies, so
 /// that `cargo build --release` — of the two packages, as the Dockerfile and the README
 /// do, or of the whole workspace — never has them, while the tests' builds do. `.ci/run`
@@ -654,6 +654,7 @@ fn resolved_features(packages: &[&str], edges: &str) -> Vec<String> {
 fn only_test_builds_have_test_hooks() {
     let hooks = [
         "kith feature \"test-hooks\"".to_owned(),
+        "kith-engine feature \"test-hooks\"".to_owned(),
         "kith-relay feature \"test-hooks\"".to_owned(),
     ];
     for packages in [

@@ -3,13 +3,13 @@
 //! [`super::ui::draw`] renders the state.
 
 use super::input::LineEditor;
-use super::messages::{Command, ConnState, Event, GroupView, OutState};
 use crate::engine::GroupSummary;
 use crate::engine::records::{MessageRecord, RecordKind};
 use crate::engine::state::{format_duration, parse_duration};
 use crate::identity::IdentityKey;
 use crate::payload::MAX_TEXT_BYTES;
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use kith_engine::live::messages::{Command, ConnState, Event, GroupView, OutState};
 use kith_protocol::GroupId;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

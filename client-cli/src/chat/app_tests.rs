@@ -174,7 +174,7 @@ fn app_with_view(admin: bool) -> (App, GroupId) {
             name: "Me".into(),
             identity: kith_protocol::ids::hex(&[0; 32]),
             fingerprint: String::new(),
-            role: if admin { "admin" } else { "member" },
+            role: if admin { "admin" } else { "member" }.to_owned(),
             verified: false,
             you: true,
             name_collides: false,

@@ -3,8 +3,10 @@
 //!
 //! Two halves talk over channels so the screen never waits on the network:
 //!
-//! - [`engine_task`] owns the profile's only `Client` (the store is locked per process)
-//!   and runs on the calling task: subscriptions, catch-up, sending, reconnecting;
+//! - the engine's live loop (`kith_engine::live`) owns the profile's only `Client` (the
+//!   store is locked per process) and runs on the calling task: subscriptions,
+//!   catch-up, sending, reconnecting; when a daemon holds the profile, its loop serves
+//!   the chat over the daemon's socket instead ([`run_attached`]);
 //! - the screen runs in a task of its own: [`app`] (state, keys), [`ui`] (drawing),
 //!   [`input`] (the line editor).
 //!
@@ -13,25 +15,27 @@
 //! (a panic hook restores it before the message is printed).
 
 pub mod app;
-pub mod engine_task;
+
 pub mod input;
-mod links;
-pub mod messages;
+
 pub mod ui;
 
 #[cfg(test)]
 mod render_tests;
 
 use crate::engine::{Client, ClientError};
+use crate::rpc;
 use app::App;
 use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste, EventStream};
 use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
 use futures_util::StreamExt;
-use messages::{Command, Event};
+use kith_engine::live::messages::{Command, Event};
+use kith_protocol::GroupId;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
+use serde_json::json;
 use std::io::{IsTerminal, Stdout, Write};
 use std::sync::Once;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -116,6 +120,14 @@ pub enum ChatError {
     /// The engine stopped (the local store failed), or the screen crashed.
     #[error("{0}")]
     Stopped(String),
+    /// The daemon refused to attach the chat.
+    #[error("{message}")]
+    Daemon {
+        /// What it said.
+        message: String,
+        /// It was a usage error (no such group).
+        usage: bool,
+    },
 }
 
 impl ChatError {
@@ -125,7 +137,8 @@ impl ChatError {
             ChatError::Client(
                 ClientError::Usage(_) | ClientError::NoGroup(_) | ClientError::NoMember(_),
             )
-            | ChatError::NotATerminal => 2,
+            | ChatError::NotATerminal
+            | ChatError::Daemon { usage: true, .. } => 2,
             _ => 1,
         }
     }
@@ -140,9 +153,94 @@ pub async fn run(client: &mut Client, group: Option<&str>) -> Result<(), ChatErr
     let first = group.map(|q| client.find_group(q)).transpose()?;
     let (cmd_tx, cmd_rx) = unbounded_channel();
     let (ev_tx, ev_rx) = unbounded_channel();
+    let engine = kith_engine::live::task::run(client, cmd_rx, ev_tx, first);
+    face(engine, ev_rx, cmd_tx, first, false).await
+}
+
+/// Runs the chat on the live loop of the profile's daemon (`kith chat` while a daemon
+/// holds the profile): the loop's commands and events travel over the daemon's socket
+/// (docs/RPC.md, "The chat's stream").
+pub async fn run_attached(conn: rpc::Connection, group: Option<&str>) -> Result<(), ChatError> {
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        return Err(ChatError::NotATerminal);
+    }
+    let mut conn = conn;
+    let first = match conn
+        .call("chat.attach", json!({ "group": group }), |_, _| {})
+        .await
+        .map_err(ChatError::Stopped)?
+    {
+        rpc::Answer::Result(v) => v["group"].as_str().and_then(GroupId::from_hex),
+        rpc::Answer::Error { code, message, .. } => {
+            return Err(ChatError::Daemon {
+                message,
+                usage: code == rpc::USAGE,
+            });
+        }
+    };
+    let (cmd_tx, cmd_rx) = unbounded_channel();
+    let (ev_tx, ev_rx) = unbounded_channel();
+    face(bridge(conn, cmd_rx, ev_tx), ev_rx, cmd_tx, first, true).await
+}
+
+/// Carries the screen's commands to the daemon and the daemon's events back, until
+/// the screen closes its commands or the daemon goes away.
+async fn bridge(
+    conn: rpc::Connection,
+    mut commands: UnboundedReceiver<Command>,
+    events: UnboundedSender<Event>,
+) {
+    let (mut lines, mut out) = conn.split();
+    let reader_events = events.clone();
+    let reader = tokio::spawn(async move {
+        loop {
+            match lines.next().await {
+                Ok(v) if v["method"] == "chat.event" => {
+                    match serde_json::from_value::<Event>(v["params"].clone()) {
+                        Ok(ev) => {
+                            if reader_events.send(ev).is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            let _ = reader_events.send(Event::Error(format!(
+                                "the daemon sent an event this chat does not understand ({e}); \
+                                 are the daemon and this kith the same version?"
+                            )));
+                        }
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let _ = reader_events.send(Event::Fatal(format!("the daemon went away: {e}")));
+                    return;
+                }
+            }
+        }
+    });
+    while let Some(c) = commands.recv().await {
+        let Ok(params) = serde_json::to_value(&c) else {
+            continue;
+        };
+        if out.notify("chat.command", params).await.is_err() {
+            break;
+        }
+    }
+    drop(events);
+    reader.abort();
+}
+
+/// The screen over an engine: the live loop itself, or the bridge to the daemon's
+/// (`attached`).
+async fn face(
+    engine: impl std::future::Future<Output = ()>,
+    ev_rx: UnboundedReceiver<Event>,
+    cmd_tx: UnboundedSender<Command>,
+    first: Option<GroupId>,
+    attached: bool,
+) -> Result<(), ChatError> {
     let app = App::new(ui::Theme::color_from_env(), first);
     let mut screen = tokio::spawn(screen(app, ev_rx, cmd_tx));
-    let engine = engine_task::run(client, cmd_rx, ev_tx, first);
     tokio::pin!(engine);
     let outcome = tokio::select! {
         // The engine ends only when the screen closed its commands (or a fatal error
@@ -166,7 +264,13 @@ pub async fn run(client: &mut Client, group: Option<&str>) -> Result<(), ChatErr
             if let Some(fatal) = end.fatal {
                 return Err(ChatError::Stopped(fatal));
             }
-            if end.unsent > 0 {
+            if end.unsent > 0 && attached {
+                eprintln!(
+                    "kith: {} message(s) wait in the daemon's outbox: it sends them once the \
+                     relay takes them (see `kith read GROUP --all` later).",
+                    end.unsent
+                );
+            } else if end.unsent > 0 {
                 eprintln!(
                     "kith: {} message(s) were not sent (the chat was closed before the relay took them).",
                     end.unsent

@@ -3,12 +3,12 @@
 //! the buffer.
 
 use super::app::{App, Overlay};
-use super::messages::{ConnState, Event, GroupView, OutState};
 use super::ui;
 use crate::engine::records::{MessageRecord, RecordKind};
 use crate::engine::{BoardEntry, GroupSummary, MemberInfo, RequestInfo};
 use crate::payload::FileRef;
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
+use kith_engine::live::messages::{ConnState, Event, GroupView, OutState};
 use kith_protocol::GroupId;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -60,7 +60,7 @@ fn member(name: &str, key: [u8; 32], role: &'static str, verified: bool, you: bo
         name: name.into(),
         identity: kith_protocol::ids::hex(&key),
         fingerprint: crate::identity::fingerprint(&key),
-        role,
+        role: role.to_owned(),
         verified,
         you,
         name_collides: false,

@@ -14,11 +14,11 @@
 //! texts are drawn as plain spans, never interpreted.
 
 use super::app::{App, Level, OutItem, Overlay, deletable};
-use super::messages::{ConnState, GroupView, OutState};
 use crate::engine::records::{MessageRecord, RecordKind, human_size};
 use crate::engine::state::format_duration;
 use crate::engine::{clean_name, clean_text};
 use crate::identity::IdentityKey;
+use kith_engine::live::messages::{ConnState, GroupView, OutState};
 use kith_protocol::GroupId;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
@@ -159,7 +159,7 @@ pub fn day_label(secs: u64) -> String {
         "Wednesday",
     ];
     let day = DAYS[((secs / 86_400) % 7) as usize];
-    let date = crate::cli::format_time(secs);
+    let date = crate::engine::records::format_time(secs);
     format!("{day} {} (UTC)", &date[..10])
 }
 
@@ -1129,7 +1129,7 @@ fn draw_overlay(f: &mut Frame, app: &App, theme: &Theme, o: &Overlay, area: Rect
                                 } else {
                                     format!("invited by {}", safe_line(&r.invited_by))
                                 },
-                                &crate::cli::format_time(r.seen_at)[..16]
+                                &crate::engine::records::format_time(r.seen_at)[..16]
                             ),
                             theme.dim(),
                         ));
@@ -1271,7 +1271,7 @@ pub fn board_rows(view: Option<&GroupView>, theme: &Theme, width: usize) -> Vec<
                 format!(
                     "    — {}, {} UTC",
                     safe_line(&by),
-                    &crate::cli::format_time(e.at)[..16]
+                    &crate::engine::records::format_time(e.at)[..16]
                 ),
                 theme.dim(),
             )],

@@ -424,7 +424,7 @@ impl SledStore {
     /// Makes what sled holds durable against a power cut: the files sled 0.34 keeps
     /// large tree pages in (`blobs/`, written without `fsync`, their names neither)
     /// synced first, then its flush (`sync_file_range(2)` only) and `fdatasync` on its
-    /// log. The client's store has the same step (`client-cli/src/store/durable.rs`).
+    /// log. The client's store has the same step (`client-cli/engine/src/store/durable.rs`).
     fn sled_durable(&self) -> Result<()> {
         self.sync_sled_blobs()?;
         self.db.flush().map_err(engine_failed)?;

@@ -2,63 +2,19 @@
 //! moderation. Split from cli.rs only to keep each file readable; same conventions
 //! (`--json`, exit codes, retries on transient relay failures).
 
-use crate::cli::{Command, Failure, GroupCommand, format_time, retry, transient, usage};
+use super::commands::read_stdin;
+use super::failure::{Failure, retry, usage};
+use super::out::Out;
+use crate::args::{BoardArgs, BoardCommand, Command, GroupCommand};
 use crate::engine::Client;
+use crate::engine::records::format_time;
 use crate::engine::state::{format_duration, parse_duration};
-use clap::{Args, Subcommand};
-use std::io::{IsTerminal, Read};
-use std::time::Duration;
+use std::io::IsTerminal;
 
-/// `kith board GROUP` or `kith board add|edit|rm …`.
-#[derive(Args, Debug)]
-#[command(args_conflicts_with_subcommands = true)]
-pub struct BoardArgs {
-    /// Change the board (admins).
-    #[command(subcommand)]
-    pub action: Option<BoardCommand>,
-    /// The group whose board to show.
-    pub group: Option<String>,
-}
-
-/// `kith board add|edit|rm`.
-#[derive(Subcommand, Debug)]
-pub enum BoardCommand {
-    /// Pin a new entry (`-` as TEXT reads it from standard input).
-    Add {
-        /// The group.
-        group: String,
-        /// The entry's title.
-        title: String,
-        /// The entry's text (contacts, an address, a template), or `-`.
-        #[arg(default_value = "")]
-        text: String,
-    },
-    /// Change an entry's title and/or text.
-    Edit {
-        /// The group.
-        group: String,
-        /// The entry's number, as `kith board` shows it.
-        id: u32,
-        /// A new title.
-        #[arg(long)]
-        title: Option<String>,
-        /// A new text, or `-` to read it from standard input.
-        #[arg(long)]
-        text: Option<String>,
-    },
-    /// Remove an entry.
-    Rm {
-        /// The group.
-        group: String,
-        /// The entry's number.
-        id: u32,
-    },
-}
-
-/// Says `what` and asks to go ahead: `--yes` answers for scripts, which are refused
-/// without it.
-fn confirm(what: &str) -> Result<(), Failure> {
-    if !std::io::stdin().is_terminal() {
+/// Says `what` and asks to go ahead: `--yes` answers for scripts and for the daemon
+/// (whose output is kept), which are refused without it.
+fn confirm(what: &str, out: &Out) -> Result<(), Failure> {
+    if !out.is_terminal() || !std::io::stdin().is_terminal() {
         return Err(usage(format!("{what} Run again with --yes to go ahead.")));
     }
     eprint!("{what} Go ahead? [y/N] ");
@@ -76,42 +32,30 @@ fn text_arg(text: String) -> Result<String, Failure> {
     if text != "-" {
         return Ok(text);
     }
-    let mut s = String::new();
-    std::io::stdin()
-        .read_to_string(&mut s)
-        .map_err(|e| usage(e.to_string()))?;
-    Ok(s.trim_end_matches('\n').to_owned())
+    Ok(read_stdin()?.trim_end_matches('\n').to_owned())
 }
 
-fn print_board(client: &Client, id: &kith_protocol::GroupId, json: bool) -> Result<(), Failure> {
+fn print_board(client: &Client, id: &kith_protocol::GroupId, out: &mut Out) -> Result<(), Failure> {
     let board = client.board(id)?;
-    if json {
-        for e in &board {
-            println!(
-                "{}",
-                serde_json::json!({
-                    "id": e.id,
-                    "title": e.title,
-                    "text": e.text,
-                    "by": client.display_name(id, &e.by),
-                    "at": e.at,
-                })
-            );
-        }
-        return Ok(());
-    }
     if board.is_empty() {
-        println!("The board is empty.");
+        out.text("The board is empty.");
     }
     for e in &board {
-        println!("[{}] {}", e.id, e.title);
+        let by = client.display_name(id, &e.by);
+        let mut text = format!("[{}] {}", e.id, e.title);
         for line in e.text.lines() {
-            println!("    {line}");
+            text.push_str(&format!("\n    {line}"));
         }
-        println!(
-            "    — {}, {} UTC",
-            client.display_name(id, &e.by),
-            format_time(e.at)
+        text.push_str(&format!("\n    — {by}, {} UTC", format_time(e.at)));
+        out.record(
+            serde_json::json!({
+                "id": e.id,
+                "title": e.title,
+                "text": e.text,
+                "by": by,
+                "at": e.at,
+            }),
+            text,
         );
     }
     Ok(())
@@ -121,7 +65,7 @@ fn print_board(client: &Client, id: &kith_protocol::GroupId, json: bool) -> Resu
 pub(crate) async fn dispatch(
     client: &mut Client,
     command: Command,
-    json: bool,
+    out: &mut Out,
 ) -> Result<u8, Failure> {
     match command {
         Command::Board(BoardArgs { action, group }) => match action {
@@ -129,19 +73,20 @@ pub(crate) async fn dispatch(
                 let group = group.ok_or_else(|| usage("which group? `kith board GROUP`"))?;
                 let id = client.find_group(&group)?;
                 if let Err(e) = retry!(client, client.sync_group(&id, false).await) {
-                    eprintln!("kith: could not sync ({e}); showing the board as stored");
+                    out.note(format!(
+                        "kith: could not sync ({e}); showing the board as stored"
+                    ));
                 }
-                print_board(client, &id, json)?;
+                print_board(client, &id, out)?;
             }
             Some(BoardCommand::Add { group, title, text }) => {
                 let id = client.find_group(&group)?;
                 let text = text_arg(text)?;
                 let entry = retry!(client, client.board_add(&id, &title, &text).await)?;
-                if json {
-                    println!("{}", serde_json::json!({ "id": entry }));
-                } else {
-                    println!("Pinned [{entry}] {title}.");
-                }
+                out.record(
+                    serde_json::json!({ "id": entry }),
+                    format!("Pinned [{entry}] {title}."),
+                );
             }
             Some(BoardCommand::Edit {
                 group,
@@ -160,55 +105,57 @@ pub(crate) async fn dispatch(
                         .board_edit(&id, entry, title.as_deref(), text.as_deref())
                         .await
                 )?;
-                println!("Edited [{entry}].");
+                out.line(format!("Edited [{entry}]."));
             }
             Some(BoardCommand::Rm { group, id: entry }) => {
                 let id = client.find_group(&group)?;
                 retry!(client, client.board_rm(&id, entry).await)?;
-                println!("Removed [{entry}] from the board.");
+                out.line(format!("Removed [{entry}] from the board."));
             }
         },
         Command::Requests { group } => {
             let id = client.find_group(&group)?;
             if let Err(e) = retry!(client, client.sync_group(&id, true).await) {
-                eprintln!("kith: could not sync ({e}); showing requests as stored");
+                out.note(format!(
+                    "kith: could not sync ({e}); showing requests as stored"
+                ));
             }
             let list = client.requests(&id)?;
-            if json {
-                for r in &list {
-                    println!("{}", serde_json::to_string(r).unwrap_or_default());
-                }
-            } else if list.is_empty() {
-                println!("No join requests.");
-            } else {
-                for r in &list {
-                    let how = if r.comes_back {
-                        "was away too long and asks to come back".to_owned()
-                    } else {
-                        format!("invited by {}", r.invited_by)
-                    };
-                    println!(
+            if list.is_empty() {
+                out.text("No join requests.");
+            }
+            for r in &list {
+                let how = if r.comes_back {
+                    "was away too long and asks to come back".to_owned()
+                } else {
+                    format!("invited by {}", r.invited_by)
+                };
+                out.record(
+                    serde_json::to_value(r).unwrap_or_default(),
+                    format!(
                         "{}. {}  [{}]  {how}, asked {} UTC",
                         r.number,
                         r.name,
                         r.fingerprint,
                         format_time(r.seen_at)
-                    );
-                }
-                println!(
-                    "Compare the fingerprint with the person before `kith approve {group} N`."
+                    ),
                 );
+            }
+            if !list.is_empty() {
+                out.text(format!(
+                    "Compare the fingerprint with the person before `kith approve {group} N`."
+                ));
             }
         }
         Command::Approve { group, request } => {
             let id = client.find_group(&group)?;
             let name = retry!(client, client.approve(&id, &request).await)?;
-            println!("Approved {name}; they are being added.");
+            out.line(format!("Approved {name}; they are being added."));
         }
         Command::Deny { group, request } => {
             let id = client.find_group(&group)?;
             let name = retry!(client, client.deny(&id, &request).await)?;
-            println!("Denied {name}; their invite is closed.");
+            out.line(format!("Denied {name}; their invite is closed."));
         }
         Command::Promote { group, member } => {
             let id = client.find_group(&group)?;
@@ -216,7 +163,7 @@ pub(crate) async fn dispatch(
             let who = client.find_member(&id, &member)?;
             let name = client.display_name(&id, &who);
             retry!(client, client.promote(&id, &who).await)?;
-            println!("{name} is now an admin.");
+            out.line(format!("{name} is now an admin."));
         }
         Command::Demote { group, member } => {
             let id = client.find_group(&group)?;
@@ -224,12 +171,12 @@ pub(crate) async fn dispatch(
             let who = client.find_member(&id, &member)?;
             let name = client.display_name(&id, &who);
             retry!(client, client.demote(&id, &who).await)?;
-            println!("{name} is no longer an admin.");
+            out.line(format!("{name} is no longer an admin."));
         }
         Command::Delete { group, seq } => {
             let id = client.find_group(&group)?;
             retry!(client, client.delete_message(&id, seq).await)?;
-            println!("Deleted message {seq} for everyone.");
+            out.line(format!("Deleted message {seq} for everyone."));
         }
         Command::Group(GroupCommand::Set {
             group,
@@ -288,7 +235,7 @@ pub(crate) async fn dispatch(
                          on people's devices stays until their own timer ends.",
                         format_duration(d)
                     );
-                    confirm(&what)?;
+                    confirm(&what, out)?;
                 }
             }
             if disappear.is_some() || history.is_some() || let_back.is_some() {
@@ -303,15 +250,17 @@ pub(crate) async fn dispatch(
                     client.set_fallbacks(&id, &fallback, &no_fallback).await
                 )?;
                 for note in notes {
-                    eprintln!("kith: {note}");
+                    out.note(format!("kith: {note}"));
                 }
             }
-            println!("Settings changed.");
+            out.line("Settings changed.");
         }
         Command::Group(GroupCommand::Show { group }) => {
             let id = client.find_group(&group)?;
             if let Err(e) = retry!(client, client.sync_group(&id, false).await) {
-                eprintln!("kith: could not sync ({e}); showing the group as stored");
+                out.note(format!(
+                    "kith: could not sync ({e}); showing the group as stored"
+                ));
             }
             let s = client.group_state(&id)?;
             let admins: Vec<String> = s
@@ -319,67 +268,70 @@ pub(crate) async fn dispatch(
                 .iter()
                 .map(|a| client.display_name(&id, a))
                 .collect();
-            if json {
-                println!(
-                    "{}",
-                    serde_json::json!({
-                        "name": client.group_name(&id)?,
-                        "admins": admins,
-                        "disappear_secs": s.disappear_secs,
-                        "history": s.history,
-                        "let_back": if s.let_back { "auto" } else { "ask" },
-                        "relay": client.group_home(&id)?,
-                        "at": client.group_relay(&id)?,
-                        "fallbacks": s.fallbacks,
-                        "board_entries": s.board.len(),
-                        "open_invites": s.invites.len(),
-                        "relay_retention_secs": client.relay_retention(&id),
-                    })
-                );
-            } else {
-                println!("{}", client.group_name(&id)?);
-                println!("  admins: {}", admins.join(", "));
-                println!(
+            let v = serde_json::json!({
+                "name": client.group_name(&id)?,
+                "admins": admins,
+                "disappear_secs": s.disappear_secs,
+                "history": s.history,
+                "let_back": if s.let_back { "auto" } else { "ask" },
+                "relay": client.group_home(&id)?,
+                "at": client.group_relay(&id)?,
+                "fallbacks": s.fallbacks,
+                "board_entries": s.board.len(),
+                "open_invites": s.invites.len(),
+                "relay_retention_secs": client.relay_retention(&id),
+            });
+            let mut lines: Vec<String> = Vec::new();
+            {
+                lines.push(client.group_name(&id)?);
+                lines.push(format!("  admins: {}", admins.join(", ")));
+                lines.push(format!(
                     "  disappearing messages: {}",
                     match s.disappear_secs {
                         0 => "off".to_owned(),
                         d => format_duration(d),
                     }
-                );
-                println!(
+                ));
+                lines.push(format!(
                     "  history for newcomers: {}",
                     match s.history {
                         0 => "off".to_owned(),
                         n => format!("last {n} messages"),
                     }
-                );
+                ));
                 let (home, at) = (client.group_home(&id)?, client.group_relay(&id)?);
-                println!("  relay: {home}");
+                lines.push(format!("  relay: {home}"));
                 if at != home {
-                    println!("  this client is at the fallback {at}: {home} could not be reached");
+                    lines.push(format!(
+                        "  this client is at the fallback {at}: {home} could not be reached"
+                    ));
                 }
-                println!(
+                lines.push(format!(
                     "  fallback relays: {}",
                     if s.fallbacks.is_empty() {
                         "none".to_owned()
                     } else {
                         s.fallbacks.join(", ")
                     }
-                );
-                println!(
+                ));
+                lines.push(format!(
                     "  members away too long: {}",
                     if s.let_back {
                         "let back in when they ask"
                     } else {
                         "an admin decides when they ask"
                     }
-                );
+                ));
                 if let Some(r) = client.relay_retention(&id) {
-                    println!("  the relay keeps ciphertext for: {}", format_duration(r));
+                    lines.push(format!(
+                        "  the relay keeps ciphertext for: {}",
+                        format_duration(r)
+                    ));
                 }
-                println!("  board entries: {}", s.board.len());
-                println!("  open invites: {}", s.invites.len());
+                lines.push(format!("  board entries: {}", s.board.len()));
+                lines.push(format!("  open invites: {}", s.invites.len()));
             }
+            out.record(v, lines.join("\n"));
         }
         Command::Group(GroupCommand::Move { group, to }) => {
             let id = client.find_group(&group)?;
@@ -388,25 +340,28 @@ pub(crate) async fn dispatch(
                     .map_err(|e| usage(e.to_string()))?;
             }
             let r = retry!(client, client.move_group(&id, &to).await)?;
-            if json {
-                println!("{}", serde_json::to_string(&r).unwrap_or_default());
-            } else {
-                println!(
+            let v = serde_json::to_value(&r).unwrap_or_default();
+            let mut lines: Vec<String> = Vec::new();
+            {
+                lines.push(format!(
                     "Moved the group from {} to {}. Every member's client follows at its next \
                      sync; the copy at {} is deleted once all have.",
                     r.from, r.to, r.from
-                );
+                ));
                 if r.chunks_missing > 0 {
-                    println!(
+                    lines.push(format!(
                         "{} file chunk(s) had already expired at {} and could not be copied: \
                          those files can no longer be downloaded.",
                         r.chunks_missing, r.from
-                    );
+                    ));
                 }
-                println!("Open invite codes named the old relay and are closed: make new ones.");
+                lines.push(
+                    "Open invite codes named the old relay and are closed: make new ones.".into(),
+                );
             }
+            out.record(v, lines.join("\n"));
         }
-        _ => unreachable!("dispatched by cli.rs"),
+        _ => unreachable!("dispatched by cli/commands.rs"),
     }
     Ok(0)
 }

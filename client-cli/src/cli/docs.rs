@@ -12,7 +12,7 @@ pub fn write(dir: &Path) -> std::io::Result<()> {
     let (man, completions) = (dir.join("man"), dir.join("completions"));
     std::fs::create_dir_all(&man)?;
     std::fs::create_dir_all(&completions)?;
-    let mut cmd = crate::cli::Cli::command();
+    let mut cmd = crate::args::Cli::command();
     clap_mangen::generate_to(cmd.clone(), &man)?;
     for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
         clap_complete::generate_to(shell, &mut cmd, "kith", &completions)?;

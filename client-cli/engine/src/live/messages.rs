@@ -6,13 +6,20 @@ use crate::engine::records::MessageRecord;
 use crate::engine::{BoardEntry, GroupSummary, MemberInfo, RequestInfo};
 use crate::identity::IdentityKey;
 use kith_protocol::{GroupId, Seq};
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 use tokio::time::Instant;
 
 /// What the screen asks of the engine.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
+    /// Tell everything again (who we are, every group's view, the connections): a
+    /// screen that attached to a loop already running (`kith chat` through the daemon).
+    Refresh,
+    /// No screen looks at any group now (a chat attached to the daemon closed): new
+    /// messages stay unread.
+    Detach,
     /// The user looks at this group now (its messages count as read).
     Select(GroupId),
     /// Send a text; `id` names it in the outbox until the relay acknowledged it.
@@ -159,7 +166,7 @@ pub enum Command {
 }
 
 /// The state of the connection to the relay(s), always on screen.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ConnState {
     /// First connection attempt under way.
     Connecting,
@@ -170,11 +177,13 @@ pub enum ConnState {
         /// Failed attempts so far.
         attempt: u32,
         /// When the next attempt starts.
+        #[serde(with = "instant_serde")]
         retry_at: Instant,
     },
     /// The relay has been unreachable for a while; still retrying, more slowly.
     Offline {
         /// When the next attempt starts.
+        #[serde(with = "instant_serde")]
         retry_at: Instant,
     },
     /// No group to connect for.
@@ -182,7 +191,7 @@ pub enum ConnState {
 }
 
 /// Where a message of the outbox stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OutState {
     /// Waiting for the connection; it goes out once the relay is reachable.
     Queued,
@@ -198,11 +207,12 @@ pub enum OutState {
 }
 
 /// One group as the screen shows it, read from the store.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct GroupView {
     /// The history, in order.
     pub records: Vec<MessageRecord>,
     /// Display names of everyone who appears in the history or the member list.
+    #[serde(with = "pairs")]
     pub names: HashMap<IdentityKey, String>,
     /// Members whose safety number this profile confirmed.
     pub verified: HashSet<IdentityKey>,
@@ -256,7 +266,7 @@ impl GroupView {
 }
 
 /// What the engine tells the screen.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Event {
     /// Who we are.
     Me {
@@ -318,4 +328,45 @@ pub enum Event {
     },
     /// The engine cannot go on (the store failed); the chat must end.
     Fatal(String),
+}
+
+/// An [`Instant`] across processes: the milliseconds until it (0 if past).
+mod instant_serde {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::time::Duration;
+    use tokio::time::Instant;
+
+    pub fn serialize<S: Serializer>(at: &Instant, s: S) -> Result<S::Ok, S::Error> {
+        let ms = at.saturating_duration_since(Instant::now()).as_millis();
+        u64::try_from(ms).unwrap_or(u64::MAX).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Instant, D::Error> {
+        // A day at most: a hostile or broken peer cannot overflow the clock.
+        let ms = u64::deserialize(d)?.min(86_400_000);
+        Ok(Instant::now() + Duration::from_millis(ms))
+    }
+}
+
+/// A map whose keys are not strings, as a list of pairs (JSON keys are strings).
+mod pairs {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::HashMap;
+    use std::hash::Hash;
+
+    pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(
+        map: &HashMap<K, V>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(map.iter())
+    }
+
+    pub fn deserialize<'de, K, V, D>(d: D) -> Result<HashMap<K, V>, D::Error>
+    where
+        K: Deserialize<'de> + Eq + Hash,
+        V: Deserialize<'de>,
+        D: Deserializer<'de>,
+    {
+        Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
+    }
 }

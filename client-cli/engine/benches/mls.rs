@@ -27,9 +27,9 @@
 //! same size and in the same epoch.
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use kith::engine::{CIPHERSUITE, join_config};
-use kith::payload::{AppMessage, Body};
-use kith::store::{KdfParams, KithProvider, Store};
+use kith_engine::engine::{CIPHERSUITE, join_config};
+use kith_engine::payload::{AppMessage, Body};
+use kith_engine::store::{KdfParams, KithProvider, Store};
 use openmls::prelude::tls_codec::{Deserialize as _, Serialize as _};
 use openmls::prelude::*;
 use openmls_basic_credential::SignatureKeyPair;
@@ -93,19 +93,19 @@ fn identity(provider: &Provider) -> (SignatureKeyPair, CredentialWithKey) {
 fn key_package(provider: &Provider) -> (SignatureKeyPair, KeyPackage) {
     let (signer, cwk) = identity(provider);
     let kp = with!(provider, |p| KeyPackage::builder()
-        .leaf_node_capabilities(kith::engine::state::capabilities())
+        .leaf_node_capabilities(kith_engine::engine::state::capabilities())
         .build(CIPHERSUITE, p, &signer, cwk.clone())
         .unwrap());
     (signer, kp.key_package().clone())
 }
 
-/// Kith's group settings (client-cli/src/engine/mod.rs), with the group state
+/// Kith's group settings (client-cli/engine/src/engine/mod.rs), with the group state
 /// extension a new group has.
 fn create_config(creator: &SignatureKeyPair) -> MlsGroupCreateConfig {
     let identity: [u8; 32] = creator.public().try_into().unwrap();
-    kith::engine::create_config_builder()
+    kith_engine::engine::create_config_builder()
         .with_group_context_extensions(
-            kith::engine::GroupState::new(identity)
+            kith_engine::engine::GroupState::new(identity)
                 .extensions()
                 .unwrap(),
         )
@@ -151,7 +151,7 @@ fn join(provider: Provider, signer: SignatureKeyPair, added: &Added) -> Member {
                 .into_group(p)
                 .unwrap()
         } else {
-            kith::engine::join_verify::stage_welcome(p, &join_config(), welcome, tree)
+            kith_engine::engine::join_verify::stage_welcome(p, &join_config(), welcome, tree)
                 .unwrap()
                 .into_group(p)
                 .unwrap()
@@ -165,7 +165,7 @@ fn join(provider: Provider, signer: SignatureKeyPair, added: &Added) -> Member {
 }
 
 /// Set to join as OpenMLS does by itself, checking the tree's signatures on one core
-/// (Kith's client checks them on all: `kith::engine::join_verify`), for `compare`.
+/// (Kith's client checks them on all: `kith_engine::engine::join_verify`), for `compare`.
 static JOIN_SERIAL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// What committing an addition produces (wire bytes).

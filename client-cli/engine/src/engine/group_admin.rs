@@ -20,7 +20,7 @@ use kith_protocol::{GroupId, Message, Seq};
 const HISTORY_PART_BYTES: usize = 256 * 1024;
 
 /// A join request as `kith requests` shows it.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct RequestInfo {
     /// 1-based position in the list (what `kith approve N` takes).
     pub number: usize,

@@ -25,6 +25,8 @@ use crate::identity::IdentityKey;
 use crate::relay::RelayError;
 use kith_protocol::{ErrorCode, GroupId, Push};
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 use tokio::sync::mpsc::{Receiver, UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::time::Instant;
@@ -147,12 +149,30 @@ struct Engine<'a> {
     expiry: HashMap<GroupId, u64>,
 }
 
+/// Work a face hands to the loop (the daemon: one `kith` command of another process):
+/// it runs on the loop's [`Client`] between the loop's own steps, so the loop and the
+/// job never touch the store at once. Afterwards the loop looks again at what the job
+/// may have changed (new groups and relays, new messages).
+pub type Job =
+    Box<dyn for<'c> FnOnce(&'c mut Client) -> Pin<Box<dyn Future<Output = ()> + 'c>> + Send>;
+
 /// Runs the engine until the screen drops its command sender.
 pub async fn run(
+    client: &mut Client,
+    commands: UnboundedReceiver<Command>,
+    events: UnboundedSender<Event>,
+    first: Option<GroupId>,
+) {
+    run_with_jobs(client, commands, events, first, None).await
+}
+
+/// [`run`], also taking [`Job`]s; it ends when `commands` closes.
+pub async fn run_with_jobs(
     client: &mut Client,
     mut commands: UnboundedReceiver<Command>,
     events: UnboundedSender<Event>,
     first: Option<GroupId>,
+    mut jobs: Option<UnboundedReceiver<Job>>,
 ) {
     let (wake_tx, mut wake_rx) = unbounded_channel();
     let mut e = Engine {
@@ -253,6 +273,13 @@ pub async fn run(
                 Some(cmd) => e.command(cmd).await,
                 None => break,
             },
+            job = next_job(&mut jobs) => match job {
+                Some(job) => {
+                    job(&mut *e.client).await;
+                    e.after_job().await;
+                }
+                None => jobs = None,
+            },
             wake = wake_rx.recv() => match wake {
                 Some(Wake::Push(relay, generation, group))
                     if e.links.generation(&relay) == Some(generation) =>
@@ -277,7 +304,41 @@ pub async fn run(
     e.client.close().await;
 }
 
+/// The next job; never, once there is no job channel.
+async fn next_job(jobs: &mut Option<UnboundedReceiver<Job>>) -> Option<Job> {
+    match jobs {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 impl Engine<'_> {
+    /// Looks again at everything after a [`Job`]: a group made or joined (its relay
+    /// is connected, or becomes a link), one that moved (subscribed afresh), messages
+    /// sent or read (the views).
+    async fn after_job(&mut self) {
+        self.refresh_links();
+        let groups = match self.active_groups() {
+            Ok(g) => g,
+            Err(e) => return self.store_failed(e),
+        };
+        for g in groups {
+            let place = self.client.group_place(&g).ok();
+            let stale = self.subscribed.contains(&g)
+                && place.as_ref().is_some_and(|p| !self.ids.contains_key(p));
+            if stale {
+                self.subscribed.remove(&g);
+            }
+            if self.reachable(&g)
+                && !self.subscribed.contains(&g)
+                && let Err(e) = self.subscribe(&g).await
+            {
+                self.failed_in(Some(&g), "subscribing", e);
+            }
+        }
+        self.publish_all();
+    }
+
     fn emit(&self, event: Event) {
         // The screen is gone when this fails; the loop ends on the closed command
         // channel right after.
@@ -740,6 +801,17 @@ impl Engine<'_> {
 
     async fn command(&mut self, cmd: Command) {
         match cmd {
+            Command::Refresh => {
+                self.emit(Event::Me {
+                    name: self.client.name().to_owned(),
+                    identity: self.client.identity(),
+                });
+                self.publish_all();
+                let (summary, states) = self.told.clone();
+                self.emit(Event::Connection(summary));
+                self.emit(Event::Relays(states));
+            }
+            Command::Detach => self.viewing = None,
             Command::Select(g) => {
                 self.viewing = Some(g);
                 self.mark_read(&g);

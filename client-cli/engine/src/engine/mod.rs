@@ -241,7 +241,7 @@ pub fn clean_text(text: &str) -> String {
 }
 
 /// A member as `kith members` shows it.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct MemberInfo {
     /// Display name (or the fingerprint when none is known).
     pub name: String,
@@ -250,7 +250,7 @@ pub struct MemberInfo {
     /// Short fingerprint.
     pub fingerprint: String,
     /// `admin` or `member`.
-    pub role: &'static str,
+    pub role: String,
     /// The safety number was confirmed.
     pub verified: bool,
     /// This profile.
@@ -261,7 +261,7 @@ pub struct MemberInfo {
 }
 
 /// A group as `kith groups` shows it.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct GroupSummary {
     /// Name.
     pub name: String,
@@ -1001,7 +1001,8 @@ impl Client {
                     "admin"
                 } else {
                     "member"
-                },
+                }
+                .to_owned(),
                 verified: contact.verified,
                 you: id == self.profile.identity,
                 name_collides: roster.collides(&id),

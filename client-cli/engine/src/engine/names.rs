@@ -110,6 +110,23 @@ pub struct Roster {
 }
 
 impl Roster {
+    /// A roster from what a face already holds (the live loop's group views): names by
+    /// identity, whose names collide, whose safety numbers this profile confirmed, and
+    /// this profile's identity.
+    pub fn from_parts(
+        names: impl IntoIterator<Item = (IdentityKey, String)>,
+        colliding: impl IntoIterator<Item = IdentityKey>,
+        verified: impl IntoIterator<Item = IdentityKey>,
+        me: IdentityKey,
+    ) -> Roster {
+        Roster {
+            names: names.into_iter().collect(),
+            colliding: colliding.into_iter().collect(),
+            verified: verified.into_iter().collect(),
+            me,
+        }
+    }
+
     /// The display name (the fragment alone for someone whose name is not known).
     pub fn name(&self, who: &IdentityKey) -> String {
         self.names.get(who).cloned().unwrap_or_else(|| tag(who))

@@ -1,0 +1,201 @@
+//! The `kith` command line: parses flags, unlocks the profile (or finds the daemon that
+//! holds it), runs the command, prints. Every command is scriptable: no prompt when
+//! `KITH_PASSPHRASE` is set, `--json` where a command prints records, and exit codes
+//! that mean something (0 ok, 1 failed, 2 usage, 3 still waiting).
+//!
+//! - [`commands`] and `admin`: the commands on an open profile, writing to an [`out::Out`];
+//! - `remote`: the same commands through a running daemon (`rpc.rs`);
+//! - [`failure`]: exit codes and retries; [`docs`]: man pages and completions.
+
+mod admin;
+pub mod commands;
+pub mod docs;
+pub mod failure;
+pub mod out;
+mod remote;
+
+pub(crate) use remote::connection_settings;
+
+use crate::args::{Cli, Command, GroupCommand};
+use crate::engine::Client;
+use commands::{dispatch, doctor, relay_of_text};
+use failure::{Failure, usage};
+use out::Out;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Runs the CLI; returns the process exit code.
+pub async fn run(cli: Cli) -> ExitCode {
+    match run_inner(cli).await {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            eprintln!("kith: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+async fn run_inner(cli: Cli) -> Result<u8, Failure> {
+    if let Command::GenerateDocs { dir } = &cli.command {
+        docs::write(dir).map_err(|e| Failure {
+            code: 1,
+            message: format!("writing the docs to {}: {e}", dir.display()),
+        })?;
+        return Ok(0);
+    }
+    let home = home_dir(&cli)?;
+    let json = cli.json;
+    match &cli.command {
+        Command::Init { .. } | Command::Wipe { .. } | Command::Daemon { .. }
+            if remote::Remote::connect(&home).await.is_some() =>
+        {
+            return remote::local_command_with_daemon(&cli, &home).await;
+        }
+        Command::Init { name } => {
+            let pass = passphrase(true)?;
+            let client = Client::init(&home, pass.as_bytes(), name)?;
+            println!("Profile created in {}", home.display());
+            println!("Name:        {}", client.name());
+            println!("Fingerprint: {}", client.fingerprint());
+            return Ok(0);
+        }
+        Command::Wipe { yes } => {
+            if !yes {
+                if !std::io::stdin().is_terminal() {
+                    return Err(usage(
+                        "refusing to wipe without --yes when not in a terminal",
+                    ));
+                }
+                eprint!(
+                    "Destroy the profile in {} for good? Type 'wipe': ",
+                    home.display()
+                );
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .map_err(|e| usage(e.to_string()))?;
+                if line.trim() != "wipe" {
+                    return Err(usage("not wiped"));
+                }
+            }
+            crate::store::wipe(&home).map_err(|e| Failure {
+                code: 1,
+                message: e.to_string(),
+            })?;
+            println!("Profile destroyed.");
+            return Ok(0);
+        }
+        Command::Doctor {
+            target: Some(target),
+        } => {
+            if let Some(url) = relay_of_text(target) {
+                let mut out = Out::terminal(json);
+                return doctor(&[url], &connect_options(&cli)?, &mut out).await;
+            }
+        }
+        _ => {}
+    }
+    refuse_plain_ws(&cli)?;
+    // A daemon holds the profile: the command goes through it.
+    if let Some(remote) = remote::Remote::connect(&home).await {
+        return remote.run(&cli).await;
+    }
+    let pass = passphrase(false)?;
+    let mut client = Client::open(&home, pass.as_bytes())?;
+    drop(pass);
+    if let Ok(s) = std::env::var("KITH_CREATION_SECRET") {
+        client.creation_secret = s.into_bytes();
+    }
+    client.connect_options = connect_options(&cli)?;
+    client.failover_after = cli.failover_after;
+    let mut out = Out::terminal(json);
+    let code = match cli.command {
+        // `kith daemon` itself starts in main.rs (daemon/).
+        Command::Daemon { .. } => Err(usage("no daemon runs for this profile")),
+        command => dispatch(&mut client, command, &mut out).await,
+    };
+    client.close().await;
+    code
+}
+
+/// Whether a daemon answers on the profile's socket.
+pub(crate) async fn daemon_running(home: &std::path::Path) -> bool {
+    remote::Remote::connect(home).await.is_some()
+}
+
+/// How to reach relays, from the flags.
+pub(crate) fn connect_options(cli: &Cli) -> Result<crate::relay::ConnectOptions, Failure> {
+    let mut o = crate::relay::ConnectOptions::default();
+    if let Some(p) = &cli.proxy {
+        p.parse::<crate::relay::SocksProxy>()
+            .map_err(|e| usage(e.to_string()))?;
+        // Tor circuits take longer to build than a direct connection.
+        o.connect_timeout = std::time::Duration::from_secs(60);
+    }
+    o.proxy = cli.proxy.clone();
+    o.ca = cli.ca.clone();
+    o.allow_plain_ws = cli.allow_plain_ws;
+    Ok(o)
+}
+
+/// Refuses a plain `ws://` relay address given on the command line (`group create
+/// --relay`, a `kith+ws://` invite to `join`) before the passphrase is asked for. Every
+/// connection checks again (`relay::check_plain_ws`), whatever its address came from.
+fn refuse_plain_ws(cli: &Cli) -> Result<(), Failure> {
+    use kith_protocol::invite::{Invite, RelayAddr};
+    let url = match &cli.command {
+        Command::Group(GroupCommand::Create { relay, .. }) => {
+            relay.parse::<RelayAddr>().ok().map(|r| r.ws_url())
+        }
+        Command::Join { invite, .. } => invite.parse::<Invite>().ok().map(|i| i.relay.ws_url()),
+        _ => None,
+    };
+    match url {
+        Some(url) => {
+            crate::relay::check_plain_ws(&url, cli.allow_plain_ws).map_err(|e| usage(e.to_string()))
+        }
+        None => Ok(()),
+    }
+}
+
+/// The profile directory: `--home`, `KITH_HOME`, or the platform's data dir.
+pub(crate) fn home_dir(cli: &Cli) -> Result<PathBuf, Failure> {
+    if let Some(h) = &cli.home {
+        return Ok(h.clone());
+    }
+    if let Some(h) = std::env::var_os("KITH_HOME").filter(|h| !h.is_empty()) {
+        return Ok(PathBuf::from(h));
+    }
+    dirs::data_dir()
+        .map(|d| d.join("kith"))
+        .ok_or_else(|| usage("no home directory; use --home DIR or KITH_HOME"))
+}
+
+/// The passphrase: `KITH_PASSPHRASE`, else asked without echo (twice, with the minimum
+/// length, when `confirm`).
+pub(crate) fn passphrase(confirm: bool) -> Result<zeroize::Zeroizing<String>, Failure> {
+    if let Ok(p) = std::env::var("KITH_PASSPHRASE") {
+        return Ok(zeroize::Zeroizing::new(p));
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(usage(
+            "no passphrase: set KITH_PASSPHRASE or run in a terminal",
+        ));
+    }
+    let p = zeroize::Zeroizing::new(
+        rpassword::prompt_password("Passphrase: ").map_err(|e| usage(e.to_string()))?,
+    );
+    if confirm {
+        let again = zeroize::Zeroizing::new(
+            rpassword::prompt_password("Passphrase again: ").map_err(|e| usage(e.to_string()))?,
+        );
+        if *again != *p {
+            return Err(usage("the passphrases differ"));
+        }
+        if p.chars().count() < 8 {
+            return Err(usage("use a passphrase of at least 8 characters"));
+        }
+    }
+    Ok(p)
+}

@@ -1,0 +1,268 @@
+//! The `kith` commands when a daemon holds the profile: each becomes a call on the
+//! profile's socket (`rpc.rs`, docs/RPC.md), and the daemon's answer is printed as the
+//! command would have printed it. No passphrase is asked: the daemon unlocked the
+//! profile, and only this user can reach its socket.
+
+use super::failure::{Failure, failed, usage};
+use super::out::{Item, print_item};
+use crate::args::{BoardArgs, BoardCommand, Cli, Command};
+use crate::rpc::{self, Answer};
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::Duration;
+
+/// A connection to the profile's daemon.
+pub(crate) struct Remote {
+    conn: rpc::Connection,
+}
+
+impl Remote {
+    /// Connects to the daemon of the profile in `home`, if one answers there.
+    pub(crate) async fn connect(home: &Path) -> Option<Remote> {
+        Some(Remote {
+            conn: rpc::Connection::connect(home).await?,
+        })
+    }
+
+    async fn call(
+        &mut self,
+        method: &str,
+        params: Value,
+        events: impl FnMut(&str, &Value),
+    ) -> Result<Answer, Failure> {
+        self.conn.call(method, params, events).await.map_err(failed)
+    }
+
+    async fn next(&mut self) -> Result<Value, Failure> {
+        self.conn.next().await.map_err(failed)
+    }
+
+    /// Runs a command of the command line through the daemon.
+    pub(crate) async fn run(mut self, cli: &Cli) -> Result<u8, Failure> {
+        self.same_connection_settings(cli).await?;
+        if std::env::var_os("KITH_CREATION_SECRET").is_some() {
+            eprintln!(
+                "kith: a daemon holds this profile: KITH_CREATION_SECRET is taken from the \
+                 daemon's environment, not this command's"
+            );
+        }
+        let command = with_stdin(&cli.command)?;
+        if let Command::Chat { group } = command {
+            return crate::chat::run_attached(self.conn, group.as_deref())
+                .await
+                .map(|()| 0)
+                .map_err(|e| Failure {
+                    code: e.exit_code(),
+                    message: e.to_string(),
+                });
+        }
+        let follow = matches!(command, Command::Read { follow: true, .. });
+        let (method, mut params) = rpc::to_call(&command);
+        if follow {
+            // The daemon reads once; the following is a subscription.
+            params["follow"] = json!(false);
+            // Subscribed first, so nothing arrives between the read and the subscription
+            // unseen (the read marks as read what it prints; events after it are new).
+            let group = params["group"].clone();
+            let subscribed = self
+                .call_plain("subscribe", json!({"group": group}))
+                .await?;
+            self.expect(subscribed, cli.json)?;
+        }
+        let mut held: Vec<Value> = Vec::new();
+        let answer = self
+            .call(&method, params, |m, p| {
+                if m == "message" {
+                    held.push(p.clone());
+                }
+            })
+            .await?;
+        let mut printed = HashSet::new();
+        if let Answer::Result(v) = &answer {
+            for r in v["records"].as_array().into_iter().flatten() {
+                printed.insert(record_key(r));
+            }
+        }
+        let code = self.expect(answer, cli.json)?;
+        if !follow || code != 0 {
+            return Ok(code);
+        }
+        for p in held {
+            print_message(&p, cli.json, &mut printed);
+        }
+        self.follow(cli.json, printed).await
+    }
+
+    async fn call_plain(&mut self, method: &str, params: Value) -> Result<Answer, Failure> {
+        self.call(method, params, |_, _| {}).await
+    }
+
+    /// Prints an answer as the command prints; its exit code.
+    fn expect(&self, answer: Answer, json: bool) -> Result<u8, Failure> {
+        match answer {
+            Answer::Result(v) => {
+                print_output(v.get("output"), json);
+                Ok(v.get("exit").and_then(Value::as_u64).unwrap_or(0) as u8)
+            }
+            Answer::Error {
+                code,
+                message,
+                data,
+            } => {
+                print_output(data.get("output"), json);
+                Err(Failure {
+                    code: if code == rpc::USAGE { 2 } else { 1 },
+                    message,
+                })
+            }
+        }
+    }
+
+    /// `kith read --follow`: prints each new message of the subscription until Ctrl-C
+    /// or the daemon goes away.
+    async fn follow(&mut self, json: bool, mut printed: HashSet<String>) -> Result<u8, Failure> {
+        loop {
+            let v = tokio::select! {
+                v = self.next() => v?,
+                _ = tokio::signal::ctrl_c() => return Ok(0),
+            };
+            if v.get("method").and_then(Value::as_str) != Some("message") {
+                continue;
+            }
+            print_message(&v["params"], json, &mut printed);
+        }
+    }
+
+    /// Refuses to run a command whose connection flags (proxy, CA, plain ws://) differ
+    /// from the daemon's: a member who asks for Tor must not be connected without it.
+    async fn same_connection_settings(&mut self, cli: &Cli) -> Result<(), Failure> {
+        let Answer::Result(v) = self.call_plain("version", json!({})).await? else {
+            return Err(failed("the daemon did not say its version"));
+        };
+        let theirs = &v["connection"];
+        let ours = connection_settings(cli);
+        for key in ["proxy", "ca", "allow_plain_ws"] {
+            if theirs[key] != ours[key] {
+                return Err(usage(format!(
+                    "a Kith daemon holds this profile and reaches relays with other settings \
+                     ({key}: {} there, {} here). Give this command the daemon's settings, or \
+                     stop the daemon (`kith daemon --stop`) and run it again.",
+                    theirs[key], ours[key]
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The connection flags that must agree between a command and the daemon.
+pub(crate) fn connection_settings(cli: &Cli) -> Value {
+    json!({
+        "proxy": cli.proxy,
+        "ca": cli.ca.as_ref().map(|p| p.display().to_string()),
+        "allow_plain_ws": cli.allow_plain_ws,
+    })
+}
+
+/// The command with its `-` arguments read here: the daemon has no standard input of
+/// ours.
+fn with_stdin(command: &Command) -> Result<Command, Failure> {
+    let (method, params) = rpc::to_call(command);
+    let mut params = params;
+    let stdin_fields: &[&str] = match command {
+        Command::Send { .. } => &["text"],
+        Command::Board(BoardArgs {
+            action: Some(BoardCommand::Add { .. } | BoardCommand::Edit { .. }),
+            ..
+        }) => &["text"],
+        _ => &[],
+    };
+    for f in stdin_fields {
+        if params.get(*f).and_then(Value::as_str) == Some("-") {
+            let text = super::commands::read_stdin()?;
+            params[*f] = json!(text.trim_end_matches('\n'));
+        }
+    }
+    if rpc::local_only(command) {
+        // Not sent anywhere; the caller handles it.
+        return Ok(clone_command(command));
+    }
+    rpc::from_call(&method, params).map_err(|e| {
+        failed(format!(
+            "this command cannot go through the daemon: {}",
+            e.unwrap_or_default()
+        ))
+    })
+}
+
+fn clone_command(command: &Command) -> Command {
+    match command {
+        Command::Chat { group } => Command::Chat {
+            group: group.clone(),
+        },
+        _ => Command::Whoami,
+    }
+}
+
+/// What tells one record from another in what the read printed and what the events
+/// bring (the read's own catch-up also shows up as events).
+fn record_key(r: &Value) -> String {
+    json!([r["seq"], r["time"], r["kind"], r["text"], r["sender"]]).to_string()
+}
+
+/// Prints a `message` notification's record, once.
+fn print_message(p: &Value, json: bool, printed: &mut HashSet<String>) {
+    if !printed.insert(record_key(&p["record"])) {
+        return;
+    }
+    if let Ok(item) = serde_json::from_value::<Item>(json!({
+        "record": {"json": p["record"], "text": p["text"]}
+    })) {
+        print_item(&item, json);
+    }
+}
+
+fn print_output(output: Option<&Value>, json: bool) {
+    let Some(Value::Array(items)) = output else {
+        return;
+    };
+    for v in items {
+        if let Ok(item) = serde_json::from_value::<Item>(v.clone()) {
+            print_item(&item, json);
+        }
+    }
+}
+
+/// `init`, `wipe` and `daemon` while a daemon holds the profile.
+pub(crate) async fn local_command_with_daemon(cli: &Cli, home: &Path) -> Result<u8, Failure> {
+    match &cli.command {
+        Command::Daemon { stop: true } => {
+            let mut remote = Remote::connect(home)
+                .await
+                .ok_or_else(|| failed("the daemon went away"))?;
+            // The daemon may close the connection as it stops.
+            let _ = remote.call_plain("shutdown", json!({})).await;
+            // Gone once its socket no longer answers.
+            for _ in 0..100 {
+                if Remote::connect(home).await.is_none() {
+                    eprintln!("The daemon stopped.");
+                    return Ok(0);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(failed("the daemon did not stop within 10 s"))
+        }
+        Command::Daemon { stop: false } => Err(usage(format!(
+            "a Kith daemon already holds the profile in {}",
+            home.display()
+        ))),
+        Command::Init { .. } => Err(usage(format!(
+            "a Kith daemon holds a profile in {} already",
+            home.display()
+        ))),
+        _ => Err(usage(
+            "a Kith daemon holds this profile: stop it first (`kith daemon --stop`), then wipe",
+        )),
+    }
+}
