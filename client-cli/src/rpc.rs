@@ -18,8 +18,9 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// The socket's name inside the profile directory.
 pub const SOCKET_NAME: &str = "kith.sock";
 
-/// The longest line either side accepts, in bytes (without the newline). A file of
-/// 25 MiB is sent by path, never inline, so no call comes near it.
+/// The longest line the daemon accepts, in bytes (without the newline). A file of
+/// 25 MiB is sent by path, never inline, so no call comes near it. The daemon's own
+/// lines (a long history) may be longer; its clients take up to 64 times this.
 pub const MAX_LINE: usize = 1 << 20;
 
 /// Invalid JSON.
@@ -103,14 +104,6 @@ pub fn from_call(method: &str, params: Value) -> Result<Command, Option<String>>
         _ => return Err(Some("params must be an object of named parameters".into())),
     };
     let empty = params.as_object().is_some_and(Map::is_empty);
-    // A command without arguments (`whoami`) is a unit variant: no content at all.
-    let tagged = |m: &str, p: &Value| {
-        if empty {
-            json!({ "method": m })
-        } else {
-            json!({ "method": m, "params": p })
-        }
-    };
     let command = match method.split_once('.') {
         Some(("group", inner)) => {
             if !GROUP_METHODS.contains(&inner) {
@@ -149,10 +142,15 @@ pub fn from_call(method: &str, params: Value) -> Result<Command, Option<String>>
             if !COMMAND_METHODS.contains(&method) {
                 return Err(None);
             }
-            serde_json::from_value::<Command>(tagged(method, &params)).or_else(|e| {
-                // A unit variant with `{}`: try it without content.
-                serde_json::from_value::<Command>(json!({ "method": method })).map_err(|_| e)
-            })
+            serde_json::from_value::<Command>(json!({ "method": method, "params": params }))
+                .or_else(|e| {
+                    // A command without arguments (`whoami`) is a unit variant: no
+                    // content at all.
+                    if !empty {
+                        return Err(e);
+                    }
+                    serde_json::from_value::<Command>(json!({ "method": method })).map_err(|_| e)
+                })
         }
     };
     let command = command.map_err(|e| Some(e.to_string()))?;
@@ -384,6 +382,14 @@ mod tests {
 
     #[test]
     fn defaults_are_the_command_lines() {
+        // All arguments optional: `{}` and no params at all are the bare command.
+        for method in ["sync", "doctor", "whoami", "groups"] {
+            for params in [json!({}), Value::Null] {
+                let c = from_call(method, params.clone())
+                    .unwrap_or_else(|e| panic!("{method} {params}: {e:?}"));
+                assert_eq!(format!("{c:?}"), format!("{:?}", parse(&[method])));
+            }
+        }
         let c = from_call("invite", json!({"group": "F"})).unwrap();
         assert_eq!(format!("{c:?}"), format!("{:?}", parse(&["invite", "F"])));
         let c = from_call("join", json!({"invite": "kith://r/X"})).unwrap();

@@ -8,57 +8,19 @@
 //! `healthcheck` is the container's probe: a `GET /healthz` on the relay's own listener
 //! (loopback), over TLS when the relay serves TLS.
 
+pub use crate::config::Command;
 use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::relay::{self, Policy, Relay};
 use crate::store::sled_store::SledStore;
 use crate::store::{Store, StoreError};
 use crate::tls;
-use clap::Subcommand;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-
-/// The admin subcommands.
-#[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
-pub enum Command {
-    /// Check the settings, the data directory (openable and writable) and the TLS files;
-    /// exit non-zero with the reason if anything is wrong. Run it with the relay stopped
-    /// (the systemd unit runs it before every start).
-    Check,
-    /// Print totals of what the data directory holds: groups, messages, bytes, invite
-    /// slots. Never ids. The relay must be stopped.
-    Stats {
-        /// One JSON object instead of text.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Run retention now (with --retention as configured) and print what was removed.
-    /// The relay must be stopped; a running relay does the same every
-    /// --retention-interval.
-    Gc {
-        /// One JSON object instead of text.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Write man pages and shell completions into a directory (for packages); needs no
-    /// settings.
-    #[command(hide = true)]
-    GenerateDocs {
-        /// Where: `DIR/man` and `DIR/completions` are made.
-        dir: std::path::PathBuf,
-    },
-    /// Probe the running relay: GET /healthz on its listener (over TLS if configured).
-    /// Exit 0 if it answers 200. For container health checks.
-    Healthcheck {
-        /// Give up after this long.
-        #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
-        timeout: Duration,
-    },
-}
 
 /// Runs an admin subcommand with the resolved settings; prints to stdout, errors to
 /// stderr.

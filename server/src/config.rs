@@ -39,7 +39,7 @@ const VERSION: &str = if cfg!(feature = "test-hooks") {
 pub struct Cli {
     /// An admin task instead of running the relay.
     #[command(subcommand)]
-    pub command: Option<crate::admin::Command>,
+    pub command: Option<Command>,
 
     /// TOML file with any of the settings below (keys as the long flags, with `_` for
     /// `-`); flags and environment variables override it.
@@ -499,4 +499,42 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("rate"));
     }
+}
+
+/// The admin subcommands.
+#[derive(clap::Subcommand, Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Check the settings, the data directory (openable and writable) and the TLS files;
+    /// exit non-zero with the reason if anything is wrong. Run it with the relay stopped
+    /// (the systemd unit runs it before every start).
+    Check,
+    /// Print totals of what the data directory holds: groups, messages, bytes, invite
+    /// slots. Never ids. The relay must be stopped.
+    Stats {
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run retention now (with --retention as configured) and print what was removed.
+    /// The relay must be stopped; a running relay does the same every
+    /// --retention-interval.
+    Gc {
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write man pages and shell completions into a directory (for packages); needs no
+    /// settings.
+    #[command(hide = true)]
+    GenerateDocs {
+        /// Where: `DIR/man` and `DIR/completions` are made.
+        dir: std::path::PathBuf,
+    },
+    /// Probe the running relay: GET /healthz on its listener (over TLS if configured).
+    /// Exit 0 if it answers 200. For container health checks.
+    Healthcheck {
+        /// Give up after this long.
+        #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+        timeout: std::time::Duration,
+    },
 }

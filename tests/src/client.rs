@@ -144,6 +144,11 @@ impl Running {
         text_of(&self.stderr)
     }
 
+    /// The process id (while it runs), to signal it.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
     /// The command line, for messages.
     pub fn what(&self) -> &str {
         &self.what
@@ -175,6 +180,28 @@ impl Running {
         loop {
             if let Some(out) = self.try_finish() {
                 return out;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits up to `within` from now for a long-running process (a daemon, a
+    /// follower) to exit, whatever its age; panics (after killing it) if it does not.
+    pub fn exits_within(mut self, within: Duration) -> Output {
+        let deadline = Instant::now() + within;
+        loop {
+            let child = self.child.as_mut().expect("already finished");
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                return self.collect(status);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let status = child.wait().expect("wait");
+                let out = self.collect(status);
+                panic!(
+                    "`{}` did not exit within {within:?}; killed:\n{out}",
+                    self.what
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }

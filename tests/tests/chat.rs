@@ -689,3 +689,60 @@ async fn the_chat_follows_a_move_at_once_and_fails_over_by_itself() {
         "Olena follows to the spare and reads the chat's message"
     );
 }
+
+/// With a daemon holding Olena's profile (issue 17), `kith chat` attaches to it instead
+/// of failing: a `kith send` from another process appears on the chat screen within a
+/// few seconds, Iryna's message too, and what Olena types goes out through the daemon.
+/// Quitting the chat leaves the daemon serving.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_chat_attaches_to_the_daemon_beside_other_commands() {
+    if kith_tests::installed_tool("tmux", "tmux").is_none() {
+        return;
+    }
+    let relay = TestRelay::start(&[]).await;
+    let (olena, iryna) = olena_and_iryna(&relay.ws_url());
+    let mut daemon = olena.spawn(&["daemon"]);
+    let socket = olena.dir().join("kith.sock");
+    let deadline = Instant::now() + SCREEN_WITHIN;
+    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+        assert!(daemon.try_finish().is_none(), "the daemon exited");
+        assert!(
+            Instant::now() < deadline,
+            "the daemon's socket never answered"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let chat = Tmux::start(&olena, &[GROUP], 80, 24);
+    chat.wait_for(SCREEN_WITHIN, "the attached chat to connect", |s| {
+        connected(s) && s.contains("Message to Legal aid")
+    });
+    olena.ok(&["send", GROUP, "sent by kith send beside the chat"]);
+    chat.wait_for(LIVE_WITHIN, "the message of the other process", |s| {
+        s.contains("Olena: sent by kith send beside the chat")
+    });
+    iryna.ok(&["send", GROUP, "Iryna answers"]);
+    chat.wait_for(LIVE_WITHIN, "Iryna's message, pushed live", |s| {
+        s.contains("Iryna?: Iryna answers")
+    });
+    chat.type_text("typed in the attached chat");
+    chat.key("Enter");
+    read_until(&iryna, "Olena?: typed in the attached chat");
+
+    chat.key("C-c");
+    let (status, alternate) = chat.wait_exit(SCREEN_WITHIN);
+    assert_eq!(
+        status,
+        0,
+        "kith chat exit status; screen:\n{}",
+        chat.screen()
+    );
+    assert!(!alternate, "the terminal was left in the alternate screen");
+    assert!(
+        daemon.try_finish().is_none(),
+        "the chat took the daemon down"
+    );
+    let who = olena.run_env(&["whoami"], &[("KITH_PASSPHRASE", "")]);
+    assert!(who.success() && who.stdout.contains("Olena"), "{who}");
+    olena.ok(&["daemon", "--stop"]);
+}

@@ -218,7 +218,16 @@ async fn bridge(
             }
         }
     });
-    while let Some(c) = commands.recv().await {
+    let here = std::env::current_dir().unwrap_or_default();
+    while let Some(mut c) = commands.recv().await {
+        // Paths are the chat's: the daemon runs elsewhere.
+        match &mut c {
+            Command::SendFile { path, .. } => *path = here.join(&*path),
+            Command::GetFile { out, .. } => {
+                *out = Some(here.join(out.as_deref().unwrap_or(std::path::Path::new("."))))
+            }
+            _ => {}
+        }
         let Ok(params) = serde_json::to_value(&c) else {
             continue;
         };

@@ -28,11 +28,11 @@ fn confirm(what: &str, out: &Out) -> Result<(), Failure> {
     Ok(())
 }
 
-fn text_arg(text: String) -> Result<String, Failure> {
+fn text_arg(text: String, out: &Out) -> Result<String, Failure> {
     if text != "-" {
         return Ok(text);
     }
-    Ok(read_stdin()?.trim_end_matches('\n').to_owned())
+    Ok(read_stdin(out)?.trim_end_matches('\n').to_owned())
 }
 
 fn print_board(client: &Client, id: &kith_protocol::GroupId, out: &mut Out) -> Result<(), Failure> {
@@ -81,7 +81,7 @@ pub(crate) async fn dispatch(
             }
             Some(BoardCommand::Add { group, title, text }) => {
                 let id = client.find_group(&group)?;
-                let text = text_arg(text)?;
+                let text = text_arg(text, out)?;
                 let entry = retry!(client, client.board_add(&id, &title, &text).await)?;
                 out.record(
                     serde_json::json!({ "id": entry }),
@@ -98,7 +98,7 @@ pub(crate) async fn dispatch(
                 if title.is_none() && text.is_none() {
                     return Err(usage("give --title and/or --text"));
                 }
-                let text = text.map(text_arg).transpose()?;
+                let text = text.map(|t| text_arg(t, out)).transpose()?;
                 retry!(
                     client,
                     client

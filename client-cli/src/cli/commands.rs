@@ -345,7 +345,7 @@ pub(crate) async fn dispatch(
         Command::Send { group, text } => {
             let id = client.find_group(&group)?;
             let text = if text == "-" {
-                read_stdin()?.trim_end_matches('\n').to_owned()
+                read_stdin(out)?.trim_end_matches('\n').to_owned()
             } else {
                 text
             };
@@ -506,8 +506,15 @@ pub(crate) async fn dispatch(
     Ok(0)
 }
 
-/// Standard input, for an argument given as `-`.
-pub(crate) fn read_stdin() -> Result<String, Failure> {
+/// Standard input, for an argument given as `-`: this process's own, never the
+/// daemon's (a program that sends `-` to the daemon is told to send the text).
+pub(crate) fn read_stdin(out: &Out) -> Result<String, Failure> {
+    if !out.is_terminal() {
+        return Err(usage(
+            "`-` stands for standard input, which a command run by the daemon does not have: \
+             send the text itself",
+        ));
+    }
     let mut s = String::new();
     std::io::stdin()
         .read_to_string(&mut s)

@@ -180,9 +180,20 @@ fn with_stdin(command: &Command) -> Result<Command, Failure> {
     };
     for f in stdin_fields {
         if params.get(*f).and_then(Value::as_str) == Some("-") {
-            let text = super::commands::read_stdin()?;
+            let text = super::commands::read_stdin(&super::out::Out::terminal(false))?;
             params[*f] = json!(text.trim_end_matches('\n'));
         }
+    }
+    // Paths are this process's: the daemon runs elsewhere. A download without `-o`
+    // lands here, as it would without a daemon.
+    let here =
+        std::env::current_dir().map_err(|e| failed(format!("the current directory: {e}")))?;
+    match command {
+        Command::SendFile { path, .. } => params["path"] = json!(here.join(path)),
+        Command::Get { output, .. } => {
+            params["output"] = json!(here.join(output.as_deref().unwrap_or(Path::new("."))))
+        }
+        _ => {}
     }
     if rpc::local_only(command) {
         // Not sent anywhere; the caller handles it.

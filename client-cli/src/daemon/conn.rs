@@ -60,7 +60,10 @@ pub(crate) async fn serve(stream: UnixStream, shared: Arc<Shared>) {
     let gone = peer.gone.clone();
     let writer = tokio::spawn(async move {
         loop {
+            // What is queued goes first (the answer to `shutdown` is queued before
+            // the stop); a write the peer does not take ends with the connection.
             let line = tokio::select! {
+                biased;
                 l = rx.recv() => match l {
                     Some(l) => l,
                     None => break,
@@ -72,17 +75,10 @@ pub(crate) async fn serve(stream: UnixStream, shared: Arc<Shared>) {
                 w.write_all(b"\n").await
             };
             tokio::select! {
+                biased;
                 r = write => if r.is_err() { break },
                 () = gone.cancelled() => break,
             }
-        }
-        // Whatever was queued before a stop still goes out (the answer to `shutdown`).
-        while let Ok(line) = rx.try_recv() {
-            let _ = tokio::time::timeout(Duration::from_secs(1), async {
-                w.write_all(line.as_bytes()).await?;
-                w.write_all(b"\n").await
-            })
-            .await;
         }
         let _ = w.shutdown().await;
     });
@@ -124,7 +120,7 @@ pub(crate) async fn serve(stream: UnixStream, shared: Arc<Shared>) {
             shared.stop.cancel();
         }
     }
-    if shared.hub.remove(&peer) {
+    if shared.hub.remove(&peer) && shared.hub.no_chat() {
         shared.command(crate::live::Command::Detach);
     }
     // Let the writer send what is queued, then close.
@@ -166,11 +162,12 @@ async fn answer_to(line: &[u8], peer: &Peer, shared: &Shared) -> (Option<String>
         }
     };
     let id = v.get("id").cloned();
-    let reply_id = id.clone().unwrap_or(Value::Null);
     let valid_id = matches!(
         id,
         None | Some(Value::Null | Value::Number(_) | Value::String(_))
     );
+    // An id that is not one is not echoed.
+    let reply_id = id.clone().filter(|_| valid_id).unwrap_or(Value::Null);
     let method = v.get("method").and_then(Value::as_str);
     let (Some(method), true, Some("2.0")) =
         (method, valid_id, v.get("jsonrpc").and_then(Value::as_str))
@@ -244,6 +241,12 @@ async fn call(
         "subscribe" => subscribe(params, peer, shared).await,
         "chat.attach" => attach(params, peer, shared).await,
         "chat.command" => {
+            if !shared.hub.is_chat(peer) {
+                return Err(CallError::new(
+                    rpc::INVALID_REQUEST,
+                    "chat.command comes from an attached chat: call chat.attach first",
+                ));
+            }
             let c: crate::live::Command = serde_json::from_value(params).map_err(|e| {
                 CallError::new(rpc::INVALID_PARAMS, format!("not a chat command: {e}"))
             })?;
@@ -253,7 +256,7 @@ async fn call(
             Ok(json!({}))
         }
         "unsubscribe" => {
-            if shared.hub.remove(peer) {
+            if shared.hub.remove(peer) && shared.hub.no_chat() {
                 shared.command(crate::live::Command::Detach);
             }
             Ok(json!({}))

@@ -27,8 +27,8 @@ pub(crate) struct Hub {
 impl Hub {
     /// Subscribes a connection (again: the new filter replaces the old).
     pub(crate) fn add(&self, peer: Peer, group: Option<GroupId>) {
-        self.remove(&peer);
         if let Ok(mut subs) = self.subs.lock() {
+            subs.retain(|(p, _)| !p.gone.is_cancelled() && !same(p, &peer));
             subs.push((peer, group));
         }
     }
@@ -52,6 +52,18 @@ impl Hub {
         let before = chats.len();
         chats.retain(|p| !same(p, peer));
         chats.len() != before
+    }
+
+    /// Whether a connection is an attached chat's.
+    pub(crate) fn is_chat(&self, peer: &Peer) -> bool {
+        self.chats
+            .lock()
+            .is_ok_and(|chats| chats.iter().any(|p| same(p, peer)))
+    }
+
+    /// Whether no chat is attached.
+    pub(crate) fn no_chat(&self) -> bool {
+        self.chats.lock().is_ok_and(|chats| chats.is_empty())
     }
 
     /// Sends one of the loop's events to every attached chat.
@@ -97,7 +109,9 @@ struct Seen {
     started: bool,
     me: IdentityKey,
     names: HashMap<GroupId, String>,
-    records: HashMap<GroupId, HashSet<(u64, u16)>>,
+    /// Each record as it was told: its place and its kind, so that a message deleted
+    /// for everyone (same place, kind `deleted`) is told again.
+    records: HashMap<GroupId, HashSet<(u64, u16, &'static str)>>,
     members: HashMap<GroupId, Value>,
     requests: HashMap<GroupId, Value>,
     groups: Value,
@@ -144,7 +158,7 @@ fn on_event(event: Event, seen: &mut Seen, shared: &Shared, fatal: &AtomicBool) 
             let name = seen.names.get(&id).cloned().unwrap_or_default();
             let known = seen.records.entry(id).or_default();
             for r in &view.records {
-                if !known.insert((r.seq, r.sub)) || !seen.started {
+                if !known.insert((r.seq, r.sub, kind_of(&r.kind))) || !seen.started {
                     continue;
                 }
                 if let Item::Record { json, text } = record_item(&roster, r) {
@@ -199,6 +213,18 @@ fn on_event(event: Event, seen: &mut Seen, shared: &Shared, fatal: &AtomicBool) 
         }
         // Answers to an attached chat's own commands (sent to it above).
         Event::Outbox { .. } | Event::Invite { .. } | Event::SafetyNumber { .. } => {}
+    }
+}
+
+/// A record's kind, as `read --json` names it.
+fn kind_of(kind: &crate::engine::records::RecordKind) -> &'static str {
+    use crate::engine::records::RecordKind;
+    match kind {
+        RecordKind::Text(_) => "text",
+        RecordKind::Notice(_) => "notice",
+        RecordKind::Alert(_) => "alert",
+        RecordKind::File(_) => "file",
+        RecordKind::Deleted { .. } => "deleted",
     }
 }
 

@@ -40,6 +40,8 @@ pub(crate) struct Shared {
     hub: events::Hub,
     /// Cancelled to stop the daemon.
     stop: CancellationToken,
+    /// The connections' tasks, given a moment to send their last lines at a stop.
+    tracker: tokio_util::task::TaskTracker,
     /// The connection settings the daemon runs with (`version`), which a command
     /// must share to go through it.
     connection: serde_json::Value,
@@ -144,6 +146,7 @@ async fn serve(
         commands: Mutex::new(Some(cmd_tx)),
         hub: events::Hub::default(),
         stop: stop.clone(),
+        tracker: tokio_util::task::TaskTracker::new(),
         connection,
     });
     let fatal = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -166,6 +169,9 @@ async fn serve(
     run_with_jobs(client, cmd_rx, ev_tx, None, Some(job_rx)).await;
     stop.cancel();
     let _ = stopper.await;
+    // The answer to `shutdown` and the last events go out before the process ends.
+    shared.tracker.close();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), shared.tracker.wait()).await;
     if fatal.load(std::sync::atomic::Ordering::SeqCst) {
         1
     } else {
@@ -201,7 +207,7 @@ async fn accept(listener: UnixListener, uid: u32, shared: Arc<Shared>) {
         };
         match stream.peer_cred() {
             Ok(cred) if cred.uid() == uid => {
-                tokio::spawn(conn::serve(stream, shared.clone()));
+                shared.tracker.spawn(conn::serve(stream, shared.clone()));
             }
             // Closed unanswered: another user (root aside, who needs no socket).
             _ => drop(stream),
