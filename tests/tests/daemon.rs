@@ -320,6 +320,28 @@ async fn hostile_input_gets_errors_and_never_stalls_the_daemon() {
     let v = raw.call(12, "send", json!({"group": GROUP, "text": "still served"}));
     assert_eq!(v["result"]["exit"], json!(0), "{v}");
 
+    // Events: a change of the group's state (a board entry) reaches a subscriber.
+    let v = raw.call(20, "subscribe", json!({"group": GROUP}));
+    assert!(v["result"]["group"].is_string(), "{v}");
+    let v = raw.call(
+        21,
+        "board.add",
+        json!({"group": GROUP, "title": "Lawyer", "text": "+7 900"}),
+    );
+    assert_eq!(v["result"]["exit"], json!(0), "{v}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let v = raw.next().expect("events");
+        if v["method"] == "state" && v["params"]["board"][0]["title"] == "Lawyer" {
+            assert_eq!(v["params"]["admin"], json!(true), "{v}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no state event with the board entry"
+        );
+    }
+
     // A line longer than 1 MiB: an error, then the connection closes.
     let mut long = Raw::connect(&alice);
     let big = vec![b'x'; 2 << 20];

@@ -36,6 +36,17 @@ pub fn usage(msg: impl Into<String>) -> Failure {
     }
 }
 
+/// The process's exit code for a command's outcome; a failure is said first.
+pub fn exit(outcome: Result<u8, Failure>) -> std::process::ExitCode {
+    match outcome {
+        Ok(code) => std::process::ExitCode::from(code),
+        Err(f) => {
+            eprintln!("kith: {}", f.message);
+            std::process::ExitCode::from(f.code)
+        }
+    }
+}
+
 /// A failure of the command itself (exit code 1).
 pub fn failed(msg: impl Into<String>) -> Failure {
     Failure {

@@ -27,13 +27,7 @@ use std::process::ExitCode;
 
 /// Runs the CLI; returns the process exit code.
 pub async fn run(cli: Cli) -> ExitCode {
-    match run_inner(cli).await {
-        Ok(code) => ExitCode::from(code),
-        Err(f) => {
-            eprintln!("kith: {}", f.message);
-            ExitCode::from(f.code)
-        }
-    }
+    failure::exit(run_inner(cli).await)
 }
 
 async fn run_inner(cli: Cli) -> Result<u8, Failure> {
@@ -101,14 +95,7 @@ async fn run_inner(cli: Cli) -> Result<u8, Failure> {
     if let Some(remote) = remote::Remote::connect(&home).await {
         return remote.run(&cli).await;
     }
-    let pass = passphrase(false)?;
-    let mut client = Client::open(&home, pass.as_bytes())?;
-    drop(pass);
-    if let Ok(s) = std::env::var("KITH_CREATION_SECRET") {
-        client.creation_secret = s.into_bytes();
-    }
-    client.connect_options = connect_options(&cli)?;
-    client.failover_after = cli.failover_after;
+    let mut client = open_profile(&cli, &home)?;
     let mut out = Out::terminal(json);
     let code = match cli.command {
         // `kith daemon` itself starts in main.rs (daemon/).
@@ -117,6 +104,20 @@ async fn run_inner(cli: Cli) -> Result<u8, Failure> {
     };
     client.close().await;
     code
+}
+
+/// Unlocks the profile in `home` with the settings of the command line (the
+/// passphrase, `KITH_CREATION_SECRET`, how to reach relays).
+pub(crate) fn open_profile(cli: &Cli, home: &std::path::Path) -> Result<Client, Failure> {
+    let pass = passphrase(false)?;
+    let mut client = Client::open(home, pass.as_bytes())?;
+    drop(pass);
+    if let Ok(s) = std::env::var("KITH_CREATION_SECRET") {
+        client.creation_secret = s.into_bytes();
+    }
+    client.connect_options = connect_options(cli)?;
+    client.failover_after = cli.failover_after;
+    Ok(client)
 }
 
 /// Whether a daemon answers on the profile's socket.

@@ -114,6 +114,7 @@ struct Seen {
     records: HashMap<GroupId, HashSet<(u64, u16, &'static str)>>,
     members: HashMap<GroupId, Value>,
     requests: HashMap<GroupId, Value>,
+    state: HashMap<GroupId, Value>,
     groups: Value,
 }
 
@@ -179,6 +180,33 @@ fn on_event(event: Event, seen: &mut Seen, shared: &Shared, fatal: &AtomicBool) 
                     );
                 }
                 seen.members.insert(id, members);
+            }
+            let board: Vec<Value> = view
+                .board
+                .iter()
+                .map(|e| {
+                    json!({"id": e.id, "title": e.title, "text": e.text,
+                        "by": roster.label(&e.by), "at": e.at})
+                })
+                .collect();
+            let state = json!({
+                "admin": view.admin,
+                "board": board,
+                "disappear_secs": view.disappear_secs,
+                "history": view.history,
+                "open_invites": view.open_invites,
+                "on_hold": view.on_hold,
+                "relay": view.home,
+                "fallbacks": view.fallbacks,
+            });
+            if seen.state.get(&id) != Some(&state) {
+                if seen.started {
+                    let mut params = state.clone();
+                    params["group"] = json!(id.to_hex());
+                    params["group_name"] = json!(name);
+                    hub.notify("state", Some(&id), params);
+                }
+                seen.state.insert(id, state);
             }
             let requests = serde_json::to_value(&view.requests).unwrap_or_default();
             if seen.requests.get(&id) != Some(&requests) {

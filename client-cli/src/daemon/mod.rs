@@ -17,7 +17,7 @@ mod events;
 
 use crate::args::Cli;
 use crate::cli::failure::{Failure, failed, usage};
-use crate::cli::{connect_options, daemon_running, home_dir, passphrase};
+use crate::cli::{daemon_running, home_dir, open_profile};
 use crate::engine::Client;
 use crate::live::task::{Job, run_with_jobs};
 use crate::rpc;
@@ -60,13 +60,7 @@ impl Shared {
 
 /// Runs the daemon; returns the process exit code.
 pub async fn run(cli: Cli) -> ExitCode {
-    match run_inner(cli).await {
-        Ok(code) => ExitCode::from(code),
-        Err(f) => {
-            eprintln!("kith: {}", f.message);
-            ExitCode::from(f.code)
-        }
-    }
+    crate::cli::failure::exit(run_inner(cli).await)
 }
 
 async fn run_inner(cli: Cli) -> Result<u8, Failure> {
@@ -77,14 +71,7 @@ async fn run_inner(cli: Cli) -> Result<u8, Failure> {
             home.display()
         )));
     }
-    let pass = passphrase(false)?;
-    let mut client = Client::open(&home, pass.as_bytes())?;
-    drop(pass);
-    if let Ok(s) = std::env::var("KITH_CREATION_SECRET") {
-        client.creation_secret = s.into_bytes();
-    }
-    client.connect_options = connect_options(&cli)?;
-    client.failover_after = cli.failover_after;
+    let mut client = open_profile(&cli, &home)?;
     let socket = rpc::socket_path(&home);
     let (listener, uid) = bind(&socket)?;
     eprintln!(
