@@ -83,7 +83,7 @@ pub struct Cli {
 }
 
 /// The commands.
-#[derive(Subcommand, Debug, Serialize, Deserialize)]
+#[derive(Subcommand, Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "method", content = "params", rename_all = "kebab-case")]
 pub enum Command {
     /// Make a new profile: an identity key and an encrypted local store. The passphrase
@@ -253,6 +253,16 @@ pub enum Command {
         #[serde(default)]
         stop: bool,
     },
+    /// Change the passphrase, or set a duress passphrase (--duress). The new one comes from
+    /// KITH_NEW_PASSPHRASE, else it is asked twice without echo.
+    Passphrase {
+        /// Set a second passphrase for when you are forced to unlock: unlocking with it
+        /// destroys this profile beyond recovery and opens an empty one of the same name,
+        /// which looks like a new profile.
+        #[arg(long)]
+        #[serde(default)]
+        duress: bool,
+    },
     /// Destroy this profile so that nothing can be recovered from it.
     Wipe {
         /// Do not ask for confirmation.
@@ -308,7 +318,7 @@ pub enum Command {
 }
 
 /// `kith group …`
-#[derive(Subcommand, Debug, Serialize, Deserialize)]
+#[derive(Subcommand, Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "method", content = "params", rename_all = "kebab-case")]
 pub enum GroupCommand {
     /// Create a group on a relay.
@@ -374,7 +384,7 @@ pub enum GroupCommand {
 }
 
 /// `kith board GROUP` or `kith board add|edit|rm …`.
-#[derive(Args, Debug, Serialize, Deserialize)]
+#[derive(Args, Debug, Clone, Serialize, Deserialize)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct BoardArgs {
     /// Change the board (admins).
@@ -385,7 +395,7 @@ pub struct BoardArgs {
 }
 
 /// `kith board add|edit|rm`.
-#[derive(Subcommand, Debug, Serialize, Deserialize)]
+#[derive(Subcommand, Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "method", content = "params", rename_all = "kebab-case")]
 pub enum BoardCommand {
     /// Pin a new entry (`-` as TEXT reads it from standard input).

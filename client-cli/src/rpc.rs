@@ -51,6 +51,7 @@ pub fn local_only(command: &Command) -> bool {
             | Command::GenerateDocs { .. }
             | Command::Daemon { .. }
             | Command::Chat { .. }
+            | Command::Passphrase { .. }
     )
 }
 

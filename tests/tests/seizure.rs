@@ -363,3 +363,77 @@ async fn a_send_whose_answer_is_lost_says_it_may_have_arrived() {
     );
     assert_eq!(shown.len(), 1, "{shown:?}");
 }
+
+/// Forced to unlock (issue 18): the duress passphrase destroys the profile beyond
+/// recovery and opens an empty one of the same name that looks like a new profile:
+/// `groups` prints what a brand-new profile's prints, the fingerprint is another, and
+/// afterwards the real passphrase opens nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_duress_unlock_destroys_the_profile_and_looks_like_a_new_one() {
+    let relay = TestRelay::start(&[]).await;
+    let olena = Profile::new("Olena");
+    olena.ok(&["group", "create", GROUP, "--relay", &relay.ws_url()]);
+    olena.ok(&["send", GROUP, "the appeal is heard on Monday"]);
+    let real_fingerprint = olena.ok(&["whoami"]);
+    const DURESS: &str = "nothing to see here";
+
+    // A new profile's passphrase has the prompt's minimum from the environment too.
+    let dir = tempfile::tempdir().unwrap();
+    let short_init = std::process::Command::new(kith_tests::client::kith_bin())
+        .arg("--home")
+        .arg(dir.path().join("p"))
+        .args(["init", "--name", "Short"])
+        .env("KITH_PASSPHRASE", "short")
+        .env("KITH_TEST_FAST_KDF", "1")
+        .output()
+        .unwrap();
+    assert_eq!(short_init.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&short_init.stderr).contains("at least 8"));
+
+    // Refused: too short, and the same as the real passphrase.
+    let short = olena.run_env(
+        &["passphrase", "--duress"],
+        &[("KITH_NEW_PASSPHRASE", "short")],
+    );
+    assert_eq!(short.code(), 2, "{short}");
+    let same = olena.run_env(
+        &["passphrase", "--duress"],
+        &[("KITH_NEW_PASSPHRASE", kith_tests::client::TEST_PASSPHRASE)],
+    );
+    assert_eq!(same.code(), 2, "{same}");
+    let set = olena.run_env(
+        &["passphrase", "--duress"],
+        &[("KITH_NEW_PASSPHRASE", DURESS)],
+    );
+    assert!(set.success(), "{set}");
+    // The real passphrase still opens the real profile.
+    assert!(
+        olena
+            .ok(&["read", GROUP, "--all"])
+            .contains("the appeal is heard")
+    );
+
+    let forced = olena.run_env(&["groups"], &[("KITH_PASSPHRASE", DURESS)]);
+    let brand_new = Profile::new("Olena").run(&["groups"]);
+    assert!(forced.success(), "{forced}");
+    assert_eq!(forced.stdout, brand_new.stdout);
+    assert_eq!(forced.stderr, brand_new.stderr);
+    let who = olena.run_env(&["whoami"], &[("KITH_PASSPHRASE", DURESS)]);
+    assert!(who.success(), "{who}");
+    assert_eq!(who.stdout.lines().next(), Some("Olena"), "{who}");
+    assert_ne!(who.stdout, real_fingerprint, "the old identity survived");
+
+    // The real passphrase opens nothing now; the duress one opens the empty profile.
+    let real = olena.run(&["groups"]);
+    assert!(!real.success(), "{real}");
+    assert!(real.stderr.contains("wrong passphrase"), "{real}");
+    let again = olena.run_env(&["read", GROUP, "--all"], &[("KITH_PASSPHRASE", DURESS)]);
+    assert_eq!(again.code(), 2, "the group survived: {again}");
+    // Nothing of the group's text is anywhere in the profile directory.
+    for (path, bytes) in all_bytes(olena.dir()) {
+        assert!(
+            !contains(&bytes, b"the appeal is heard on Monday"),
+            "plaintext in {path}"
+        );
+    }
+}

@@ -163,6 +163,7 @@ pub(crate) async fn dispatch(
         Command::Init { .. }
         | Command::Wipe { .. }
         | Command::GenerateDocs { .. }
+        | Command::Passphrase { .. }
         | Command::Daemon { .. } => {
             return Err(usage("this command does not run on an open profile"));
         }

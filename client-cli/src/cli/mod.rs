@@ -41,13 +41,16 @@ async fn run_inner(cli: Cli) -> Result<u8, Failure> {
     let home = home_dir(&cli)?;
     let json = cli.json;
     match &cli.command {
-        Command::Init { .. } | Command::Wipe { .. } | Command::Daemon { .. }
+        Command::Init { .. }
+        | Command::Wipe { .. }
+        | Command::Daemon { .. }
+        | Command::Passphrase { .. }
             if remote::Remote::connect(&home).await.is_some() =>
         {
             return remote::local_command_with_daemon(&cli, &home).await;
         }
         Command::Init { name } => {
-            let pass = passphrase(true)?;
+            let pass = new_passphrase("KITH_PASSPHRASE", "Passphrase")?;
             let client = Client::init(&home, pass.as_bytes(), name)?;
             println!("Profile created in {}", home.display());
             println!("Name:        {}", client.name());
@@ -95,6 +98,9 @@ async fn run_inner(cli: Cli) -> Result<u8, Failure> {
     if let Some(remote) = remote::Remote::connect(&home).await {
         return remote.run(&cli).await;
     }
+    if let Command::Passphrase { duress } = cli.command {
+        return change_passphrase(&home, duress);
+    }
     let mut client = open_profile(&cli, &home)?;
     let mut out = Out::terminal(json);
     let code = match cli.command {
@@ -106,10 +112,74 @@ async fn run_inner(cli: Cli) -> Result<u8, Failure> {
     code
 }
 
+/// `kith passphrase [--duress]`: unlocks with the passphrase, then sets the new one.
+fn change_passphrase(home: &std::path::Path, duress: bool) -> Result<u8, Failure> {
+    let pass = passphrase()?;
+    let client = Client::open(home, pass.as_bytes())?;
+    let what = if duress {
+        "Duress passphrase"
+    } else {
+        "New passphrase"
+    };
+    let new = new_passphrase("KITH_NEW_PASSPHRASE", what)?;
+    if duress {
+        if *new == *pass {
+            return Err(usage(
+                "the duress passphrase must differ from your passphrase",
+            ));
+        }
+        client.set_duress(pass.as_bytes(), new.as_bytes())?;
+        println!(
+            "Duress passphrase set. Unlocking with it destroys this profile for good and \
+             opens an empty one of the same name in its place."
+        );
+    } else {
+        client.change_passphrase(new.as_bytes())?;
+        println!("Passphrase changed.");
+    }
+    Ok(0)
+}
+
+/// The smallest passphrase Kith takes, in characters.
+const MIN_PASSPHRASE_CHARS: usize = 8;
+
+/// A new passphrase: the variable `env`, else asked twice without echo; at least
+/// [`MIN_PASSPHRASE_CHARS`] either way.
+fn new_passphrase(env: &str, what: &str) -> Result<zeroize::Zeroizing<String>, Failure> {
+    let p = match std::env::var(env) {
+        Ok(p) => zeroize::Zeroizing::new(p),
+        Err(_) => {
+            if !std::io::stdin().is_terminal() {
+                return Err(usage(format!(
+                    "no passphrase: set {env} or run in a terminal"
+                )));
+            }
+            let p = zeroize::Zeroizing::new(
+                rpassword::prompt_password(format!("{what}: "))
+                    .map_err(|e| usage(e.to_string()))?,
+            );
+            let again = zeroize::Zeroizing::new(
+                rpassword::prompt_password(format!("{what} again: "))
+                    .map_err(|e| usage(e.to_string()))?,
+            );
+            if *again != *p {
+                return Err(usage("the passphrases differ"));
+            }
+            p
+        }
+    };
+    if p.chars().count() < MIN_PASSPHRASE_CHARS {
+        return Err(usage(format!(
+            "use a passphrase of at least {MIN_PASSPHRASE_CHARS} characters"
+        )));
+    }
+    Ok(p)
+}
+
 /// Unlocks the profile in `home` with the settings of the command line (the
 /// passphrase, `KITH_CREATION_SECRET`, how to reach relays).
 pub(crate) fn open_profile(cli: &Cli, home: &std::path::Path) -> Result<Client, Failure> {
-    let pass = passphrase(false)?;
+    let pass = passphrase()?;
     let mut client = Client::open(home, pass.as_bytes())?;
     drop(pass);
     if let Ok(s) = std::env::var("KITH_CREATION_SECRET") {
@@ -175,7 +245,7 @@ pub(crate) fn home_dir(cli: &Cli) -> Result<PathBuf, Failure> {
 
 /// The passphrase: `KITH_PASSPHRASE`, else asked without echo (twice, with the minimum
 /// length, when `confirm`).
-pub(crate) fn passphrase(confirm: bool) -> Result<zeroize::Zeroizing<String>, Failure> {
+pub(crate) fn passphrase() -> Result<zeroize::Zeroizing<String>, Failure> {
     if let Ok(p) = std::env::var("KITH_PASSPHRASE") {
         return Ok(zeroize::Zeroizing::new(p));
     }
@@ -184,19 +254,7 @@ pub(crate) fn passphrase(confirm: bool) -> Result<zeroize::Zeroizing<String>, Fa
             "no passphrase: set KITH_PASSPHRASE or run in a terminal",
         ));
     }
-    let p = zeroize::Zeroizing::new(
+    Ok(zeroize::Zeroizing::new(
         rpassword::prompt_password("Passphrase: ").map_err(|e| usage(e.to_string()))?,
-    );
-    if confirm {
-        let again = zeroize::Zeroizing::new(
-            rpassword::prompt_password("Passphrase again: ").map_err(|e| usage(e.to_string()))?,
-        );
-        if *again != *p {
-            return Err(usage("the passphrases differ"));
-        }
-        if p.chars().count() < 8 {
-            return Err(usage("use a passphrase of at least 8 characters"));
-        }
-    }
-    Ok(p)
+    ))
 }

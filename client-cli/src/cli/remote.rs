@@ -197,7 +197,7 @@ fn with_stdin(command: &Command) -> Result<Command, Failure> {
     }
     if rpc::local_only(command) {
         // Not sent anywhere; the caller handles it.
-        return Ok(clone_command(command));
+        return Ok(command.clone());
     }
     rpc::from_call(&method, params).map_err(|e| {
         failed(format!(
@@ -205,15 +205,6 @@ fn with_stdin(command: &Command) -> Result<Command, Failure> {
             e.unwrap_or_default()
         ))
     })
-}
-
-fn clone_command(command: &Command) -> Command {
-    match command {
-        Command::Chat { group } => Command::Chat {
-            group: group.clone(),
-        },
-        _ => Command::Whoami,
-    }
 }
 
 /// What tells one record from another in what the read printed and what the events
@@ -268,6 +259,10 @@ pub(crate) async fn local_command_with_daemon(cli: &Cli, home: &Path) -> Result<
             "a Kith daemon already holds the profile in {}",
             home.display()
         ))),
+        Command::Passphrase { .. } => Err(usage(
+            "a Kith daemon holds this profile: stop it first (`kith daemon --stop`), then \
+             change the passphrase",
+        )),
         Command::Init { .. } => Err(usage(format!(
             "a Kith daemon holds a profile in {} already",
             home.display()

@@ -348,6 +348,11 @@ impl Client {
             return Err(ClientError::Usage("a display name is needed".into()));
         }
         let store = Store::create(home, passphrase)?;
+        Self::init_in(home, store, name)
+    }
+
+    /// A new profile on a fresh store.
+    fn init_in(home: &Path, store: Store, name: String) -> Result<Self> {
         let admin_seed = admin_seed(&store)?;
         let provider = KithProvider::new(store);
         let signer = SignatureKeyPair::new(CIPHERSUITE.signature_algorithm()).map_err(mls)?;
@@ -380,8 +385,25 @@ impl Client {
     }
 
     /// Unlocks the profile in `home`.
+    ///
+    /// With the duress passphrase (`kith passphrase --duress`), the profile is destroyed
+    /// beyond recovery and a fresh, empty one of the same name opens in its place, as if
+    /// the passphrase had always been that one's: what it prints and how long it takes
+    /// are those of a new profile's unlock (SECURITY.md, "A duress passphrase").
     pub fn open(home: &Path, passphrase: &[u8]) -> Result<Self> {
-        let store = Store::open(home, passphrase)?;
+        let store = match Store::open(home, passphrase) {
+            Err(StoreError::Duress(unlock)) => {
+                let name = clean_name(&unlock.name, MAX_NAME_CHARS);
+                let store = Store::duress_reset(home, *unlock)?;
+                let name = if name.is_empty() {
+                    "Member".to_owned()
+                } else {
+                    name
+                };
+                return Self::init_in(home, store, name);
+            }
+            other => other?,
+        };
         let profile: ProfileRecord = get_record(&store, NS_PROFILE, PROFILE_KEY)?
             .ok_or(StoreError::Corrupt("profile record missing"))?;
         let admin_seed = admin_seed(&store)?;
@@ -405,6 +427,18 @@ impl Client {
             admin_seed,
             failover_after: DEFAULT_FAILOVER_AFTER,
         })
+    }
+
+    /// Changes the profile's passphrase (the duress passphrase, if any, stays).
+    pub fn change_passphrase(&self, new: &[u8]) -> Result<()> {
+        // The profile's own parameters: the duress slot was derived with them.
+        let params = self.db().kdf_params()?;
+        Ok(self.db().change_passphrase(new, params)?)
+    }
+
+    /// Sets the duress passphrase (see [`Client::open`]); `current` is the profile's.
+    pub fn set_duress(&self, current: &[u8], duress: &[u8]) -> Result<()> {
+        Ok(self.db().set_duress(current, duress, &self.profile.name)?)
     }
 
     /// How long the group's relay keeps its ciphertext, seconds, as it said when this

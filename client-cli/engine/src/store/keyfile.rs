@@ -1,15 +1,27 @@
 //! `profile.key`: the profile's random data key, wrapped under a key derived from the
-//! passphrase with Argon2id.
+//! passphrase with Argon2id, and the duress slot.
 //!
-//! Layout (all integers big-endian), 125 bytes:
+//! Layout (all integers big-endian), version 2, 485 bytes:
 //!
 //! ```text
-//! magic "KITHPKEY" (8) | format version = 1 (1) | m_cost KiB (4) | t_cost (4) | p_cost (4)
-//! | salt (32) | nonce (24) | XChaCha20-Poly1305(kek, nonce, data_key, aad = everything before nonce) (48)
+//! magic "KITHPKEY" (8) | format version = 2 (1) | m_cost KiB (4) | t_cost (4) | p_cost (4)
+//! | salt (32) | duress slot (360) | nonce (24)
+//! | XChaCha20-Poly1305(kek, nonce, data_key, aad = the 53 bytes before the slot) (48)
 //! ```
 //!
-//! The header is the AEAD's associated data, so changing the parameters or the salt makes
-//! the unwrap fail like a wrong passphrase would.
+//! Version 1 (125 bytes, still read) has no slot. The header (magic to salt) is the AEAD's
+//! associated data, so changing the parameters or the salt makes the unwrap fail like a
+//! wrong passphrase would.
+//!
+//! **The duress slot** (`kith passphrase --duress`): `duress salt (32) | check (32) |
+//! name nonce (24) | name (256 + 16)`. With `d = Argon2id(duress passphrase, duress salt)`
+//! (the file's parameters), `check = HKDF-SHA256(d, "kith duress check v1")` and the name
+//! is the display name, padded to 256 bytes and sealed under `HKDF-SHA256(d, "kith duress
+//! name v1")`. A profile without a duress passphrase has random bytes there, so the file
+//! does not say whether one is set. Every unlock derives both `kek` and `d`, whatever the
+//! file holds, so its time does not say it either. The slot is outside the associated
+//! data: setting it needs no passphrase but the new one, and a slot planted by someone
+//! who can write the file only matters if the owner types the planter's passphrase.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
@@ -30,12 +42,18 @@ pub const PROFILE_KEY_FILE: &str = "profile.key";
 pub(crate) const PROFILE_KEY_TMP: &str = "profile.key.tmp";
 
 const MAGIC: &[u8; 8] = b"KITHPKEY";
-const FORMAT_VERSION: u8 = 1;
+const FORMAT_V1: u8 = 1;
+const FORMAT_VERSION: u8 = 2;
 const SALT_LEN: usize = 32;
 const NONCE_LEN: usize = 24;
 const HEADER_LEN: usize = 8 + 1 + 12 + SALT_LEN;
 const WRAPPED_LEN: usize = 32 + 16;
-const FILE_LEN: usize = HEADER_LEN + NONCE_LEN + WRAPPED_LEN;
+const FILE_LEN_V1: usize = HEADER_LEN + NONCE_LEN + WRAPPED_LEN;
+/// A display name in the duress slot, padded (64 characters of up to 4 bytes).
+const NAME_PAD: usize = 256;
+/// The duress slot's length.
+pub(crate) const SLOT_LEN: usize = SALT_LEN + 32 + NONCE_LEN + NAME_PAD + 16;
+const FILE_LEN: usize = HEADER_LEN + SLOT_LEN + NONCE_LEN + WRAPPED_LEN;
 
 /// Upper bounds on parameters read from disk, so a tampered file cannot make `open`
 /// allocate gigabytes or spin for hours.
@@ -114,19 +132,110 @@ impl Default for KdfParams {
 pub(crate) struct KeyFile {
     pub(crate) params: KdfParams,
     header: [u8; HEADER_LEN],
+    /// The duress slot (random bytes when none is set; `None` in a version 1 file).
+    slot: Option<[u8; SLOT_LEN]>,
     nonce: [u8; NONCE_LEN],
     wrapped: [u8; WRAPPED_LEN],
 }
 
+/// What a passphrase opened.
+pub(crate) enum Unlock {
+    /// The profile's data key.
+    Real(Zeroizing<[u8; 32]>),
+    /// The duress passphrase: what a fresh profile in its place needs.
+    Duress(DuressUnlock),
+}
+
+/// A duress unlock: the key derived from the duress passphrase and its salt (the fresh
+/// profile's data key is wrapped under them, so no further derivation shows in the
+/// unlock's time), the parameters, and the display name kept for it.
+pub struct DuressUnlock {
+    pub(crate) kek: Zeroizing<[u8; 32]>,
+    pub(crate) salt: [u8; SALT_LEN],
+    pub(crate) params: KdfParams,
+    /// The display name the profile had when the duress passphrase was set.
+    pub name: String,
+}
+
+impl std::fmt::Debug for DuressUnlock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DuressUnlock(..)")
+    }
+}
+
+/// A duress slot that opens with nothing: random bytes.
+pub(crate) fn random_slot() -> [u8; SLOT_LEN] {
+    let mut slot = [0u8; SLOT_LEN];
+    OsRng.fill_bytes(&mut slot);
+    slot
+}
+
+/// The duress slot for `passphrase`, keeping `name` for the fresh profile.
+pub(crate) fn duress_slot(
+    passphrase: &[u8],
+    params: &KdfParams,
+    name: &str,
+) -> Result<[u8; SLOT_LEN], StoreError> {
+    let mut slot = random_slot();
+    let d = derive_kek(passphrase, params, &slot[..SALT_LEN])?;
+    let (check, name_key) = duress_keys(&d);
+    slot[SALT_LEN..SALT_LEN + 32].copy_from_slice(&check[..]);
+    let mut padded = Zeroizing::new([0u8; NAME_PAD]);
+    let bytes = name.as_bytes();
+    if bytes.len() > NAME_PAD {
+        return Err(StoreError::TooLarge);
+    }
+    padded[..bytes.len()].copy_from_slice(bytes);
+    let nonce_at = SALT_LEN + 32;
+    let cipher = XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(&name_key[..]));
+    let sealed = cipher
+        .encrypt(
+            XNonce::from_slice(&slot[nonce_at..nonce_at + NONCE_LEN]),
+            Payload {
+                msg: &padded[..],
+                aad: b"kith duress name",
+            },
+        )
+        .map_err(|_| StoreError::Kdf("sealing the duress slot failed".into()))?;
+    slot[nonce_at + NONCE_LEN..].copy_from_slice(&sealed);
+    Ok(slot)
+}
+
+/// The check value and the name key of a duress slot, from `d`.
+fn duress_keys(d: &[u8; 32]) -> (Zeroizing<[u8; 32]>, Zeroizing<[u8; 32]>) {
+    let hk = hkdf::Hkdf::<sha2::Sha256>::new(None, d);
+    let mut check = Zeroizing::new([0u8; 32]);
+    let mut name_key = Zeroizing::new([0u8; 32]);
+    hk.expand(b"kith duress check v1", &mut check[..])
+        .expect("32 bytes is a valid HKDF output");
+    hk.expand(b"kith duress name v1", &mut name_key[..])
+        .expect("32 bytes is a valid HKDF output");
+    (check, name_key)
+}
+
 impl KeyFile {
-    /// Wraps `data_key` under `passphrase` with fresh salt and nonce.
+    /// Wraps `data_key` under `passphrase` with fresh salt and nonce, with the duress
+    /// slot `slot`.
     pub(crate) fn seal(
         passphrase: &[u8],
         params: KdfParams,
         data_key: &[u8; 32],
+        slot: [u8; SLOT_LEN],
     ) -> Result<Self, StoreError> {
         let mut salt = [0u8; SALT_LEN];
         OsRng.fill_bytes(&mut salt);
+        let kek = derive_kek(passphrase, &params, &salt)?;
+        Self::seal_with_kek(&kek, salt, params, data_key, slot)
+    }
+
+    /// Wraps `data_key` under a key already derived (`kek` from `salt`).
+    pub(crate) fn seal_with_kek(
+        kek: &[u8; 32],
+        salt: [u8; SALT_LEN],
+        params: KdfParams,
+        data_key: &[u8; 32],
+        slot: [u8; SLOT_LEN],
+    ) -> Result<Self, StoreError> {
         let mut nonce = [0u8; NONCE_LEN];
         OsRng.fill_bytes(&mut nonce);
 
@@ -138,7 +247,6 @@ impl KeyFile {
         header[17..21].copy_from_slice(&params.p_cost.to_be_bytes());
         header[21..].copy_from_slice(&salt);
 
-        let kek = derive_kek(passphrase, &params, &salt)?;
         let cipher = XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(&kek[..]));
         let wrapped_vec = cipher
             .encrypt(
@@ -154,9 +262,15 @@ impl KeyFile {
         Ok(KeyFile {
             params,
             header,
+            slot: Some(slot),
             nonce,
             wrapped,
         })
+    }
+
+    /// The duress slot, as it is (random when none is set).
+    pub(crate) fn slot(&self) -> [u8; SLOT_LEN] {
+        self.slot.unwrap_or_else(random_slot)
     }
 
     /// Parses the bytes of a `profile.key`.
@@ -164,10 +278,12 @@ impl KeyFile {
         if bytes.len() < HEADER_LEN || &bytes[..8] != MAGIC {
             return Err(StoreError::Corrupt("profile.key is not a Kith key file"));
         }
-        if bytes[8] != FORMAT_VERSION {
-            return Err(StoreError::UnsupportedVersion(bytes[8]));
-        }
-        if bytes.len() != FILE_LEN {
+        let slotted = match bytes[8] {
+            FORMAT_V1 => false,
+            FORMAT_VERSION => true,
+            v => return Err(StoreError::UnsupportedVersion(v)),
+        };
+        if bytes.len() != if slotted { FILE_LEN } else { FILE_LEN_V1 } {
             return Err(StoreError::Corrupt("profile.key has the wrong length"));
         }
         let be = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
@@ -186,16 +302,70 @@ impl KeyFile {
         }
         let mut header = [0u8; HEADER_LEN];
         header.copy_from_slice(&bytes[..HEADER_LEN]);
+        let mut at = HEADER_LEN;
+        let slot = slotted.then(|| {
+            let mut slot = [0u8; SLOT_LEN];
+            slot.copy_from_slice(&bytes[at..at + SLOT_LEN]);
+            at += SLOT_LEN;
+            slot
+        });
         let mut nonce = [0u8; NONCE_LEN];
-        nonce.copy_from_slice(&bytes[HEADER_LEN..HEADER_LEN + NONCE_LEN]);
+        nonce.copy_from_slice(&bytes[at..at + NONCE_LEN]);
         let mut wrapped = [0u8; WRAPPED_LEN];
-        wrapped.copy_from_slice(&bytes[HEADER_LEN + NONCE_LEN..]);
+        wrapped.copy_from_slice(&bytes[at + NONCE_LEN..]);
         Ok(KeyFile {
             params,
             header,
+            slot,
             nonce,
             wrapped,
         })
+    }
+
+    /// Opens the file with `passphrase`: the data key, or a duress unlock, or
+    /// [`StoreError::WrongPassphrase`]. Both derivations run every time (see the module
+    /// doc), the slot's check is compared in constant time.
+    pub(crate) fn unlock(&self, passphrase: &[u8]) -> Result<Unlock, StoreError> {
+        let real = self.unwrap_key(passphrase);
+        let no_slot = [0u8; SLOT_LEN];
+        let slot = self.slot.as_ref().unwrap_or(&no_slot);
+        let mut salt = [0u8; SALT_LEN];
+        salt.copy_from_slice(&slot[..SALT_LEN]);
+        let d = derive_kek(passphrase, &self.params, &salt)?;
+        match real {
+            Ok(key) => return Ok(Unlock::Real(key)),
+            Err(StoreError::WrongPassphrase) => {}
+            Err(e) => return Err(e),
+        }
+        if self.slot.is_none() {
+            return Err(StoreError::WrongPassphrase);
+        }
+        let (check, name_key) = duress_keys(&d);
+        use subtle::ConstantTimeEq;
+        if !bool::from(check[..].ct_eq(&slot[SALT_LEN..SALT_LEN + 32])) {
+            return Err(StoreError::WrongPassphrase);
+        }
+        let nonce_at = SALT_LEN + 32;
+        let cipher = XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(&name_key[..]));
+        let padded = Zeroizing::new(
+            cipher
+                .decrypt(
+                    XNonce::from_slice(&slot[nonce_at..nonce_at + NONCE_LEN]),
+                    Payload {
+                        msg: &slot[nonce_at + NONCE_LEN..],
+                        aad: b"kith duress name",
+                    },
+                )
+                .map_err(|_| StoreError::WrongPassphrase)?,
+        );
+        let end = padded.iter().position(|b| *b == 0).unwrap_or(padded.len());
+        let name = String::from_utf8_lossy(&padded[..end]).into_owned();
+        Ok(Unlock::Duress(DuressUnlock {
+            kek: d,
+            salt,
+            params: self.params,
+            name,
+        }))
     }
 
     /// Unwraps the data key. A wrong passphrase (or a tampered file) gives
@@ -228,6 +398,9 @@ impl KeyFile {
     pub(crate) fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(FILE_LEN);
         out.extend_from_slice(&self.header);
+        if let Some(slot) = &self.slot {
+            out.extend_from_slice(slot);
+        }
         out.extend_from_slice(&self.nonce);
         out.extend_from_slice(&self.wrapped);
         out
@@ -291,7 +464,13 @@ mod tests {
     #[test]
     fn store_keyfile_roundtrip_and_wrong_passphrase() {
         let data_key = [9u8; 32];
-        let kf = KeyFile::seal(b"correct horse", KdfParams::insecure_fast(), &data_key).unwrap();
+        let kf = KeyFile::seal(
+            b"correct horse",
+            KdfParams::insecure_fast(),
+            &data_key,
+            random_slot(),
+        )
+        .unwrap();
         let bytes = kf.to_bytes();
         assert_eq!(bytes.len(), FILE_LEN);
         let parsed = KeyFile::parse(&bytes).unwrap();
@@ -305,7 +484,8 @@ mod tests {
 
     #[test]
     fn store_keyfile_header_is_authenticated() {
-        let kf = KeyFile::seal(b"pw", KdfParams::insecure_fast(), &[1u8; 32]).unwrap();
+        let kf =
+            KeyFile::seal(b"pw", KdfParams::insecure_fast(), &[1u8; 32], random_slot()).unwrap();
         let mut bytes = kf.to_bytes();
         // Raise t_cost by one: still valid parameters, but the unwrap must fail.
         bytes[16] += 1;
@@ -320,16 +500,73 @@ mod tests {
             Err(StoreError::Corrupt(_))
         ));
         let mut future = kf.to_bytes();
-        future[8] = 2;
+        future[8] = 3;
         assert!(matches!(
             KeyFile::parse(&future),
-            Err(StoreError::UnsupportedVersion(2))
+            Err(StoreError::UnsupportedVersion(3))
         ));
         let mut greedy = kf.to_bytes();
         greedy[9..13].copy_from_slice(&u32::MAX.to_be_bytes());
         assert!(matches!(
             KeyFile::parse(&greedy),
             Err(StoreError::Corrupt(_))
+        ));
+    }
+
+    #[test]
+    fn the_duress_passphrase_opens_the_slot_and_nothing_else() {
+        let params = KdfParams::insecure_fast();
+        let slot = duress_slot(b"duress words", &params, "Olena").unwrap();
+        let kf = KeyFile::seal(b"real words", params, &[7u8; 32], slot).unwrap();
+        let parsed = KeyFile::parse(&kf.to_bytes()).unwrap();
+        assert!(matches!(parsed.unlock(b"real words"), Ok(Unlock::Real(k)) if *k == [7u8; 32]));
+        match parsed.unlock(b"duress words") {
+            Ok(Unlock::Duress(u)) => assert_eq!(u.name, "Olena"),
+            _ => panic!("the duress passphrase did not open the slot"),
+        }
+        assert!(matches!(
+            parsed.unlock(b"other words"),
+            Err(StoreError::WrongPassphrase)
+        ));
+        // Without a duress passphrase the slot is random and opens with nothing; the file
+        // is as long either way.
+        let plain = KeyFile::seal(b"real words", params, &[7u8; 32], random_slot()).unwrap();
+        assert_eq!(plain.to_bytes().len(), kf.to_bytes().len());
+        assert!(matches!(
+            plain.unlock(b"duress words"),
+            Err(StoreError::WrongPassphrase)
+        ));
+    }
+
+    #[test]
+    fn version_1_files_still_open() {
+        // A version 1 file: the header says 1, no slot.
+        let kf =
+            KeyFile::seal(b"pw", KdfParams::insecure_fast(), &[3u8; 32], random_slot()).unwrap();
+        let mut header = kf.header;
+        header[8] = FORMAT_V1;
+        let mut nonce = [0u8; NONCE_LEN];
+        OsRng.fill_bytes(&mut nonce);
+        let kek = derive_kek(b"pw", &kf.params, &header[21..]).unwrap();
+        let cipher = XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(&kek[..]));
+        let wrapped = cipher
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: &[3u8; 32],
+                    aad: &header,
+                },
+            )
+            .unwrap();
+        let mut bytes = header.to_vec();
+        bytes.extend_from_slice(&nonce);
+        bytes.extend_from_slice(&wrapped);
+        assert_eq!(bytes.len(), FILE_LEN_V1);
+        let parsed = KeyFile::parse(&bytes).unwrap();
+        assert!(matches!(parsed.unlock(b"pw"), Ok(Unlock::Real(k)) if *k == [3u8; 32]));
+        assert!(matches!(
+            parsed.unlock(b"nope"),
+            Err(StoreError::WrongPassphrase)
         ));
     }
 }

@@ -70,7 +70,7 @@ mod tests;
 pub use expiry::EXPIRY_KEYS_FILE;
 #[cfg(feature = "test-hooks")]
 pub use keyfile::FAST_KDF_ENV;
-pub use keyfile::{KdfParams, PROFILE_KEY_FILE};
+pub use keyfile::{DuressUnlock, KdfParams, PROFILE_KEY_FILE};
 pub use mls::{KithProvider, MlsStorage};
 pub use wipe::wipe;
 
@@ -132,6 +132,10 @@ pub enum StoreError {
     /// Expiring records are spread over too many expiry buckets (more than 65 536 at once).
     #[error("too many expiry buckets of expiring records")]
     TooManyExpiryBuckets,
+    /// The duress passphrase was given: the caller destroys the profile and makes a fresh
+    /// one in its place ([`Store::duress_reset`]). Never shown: `Client::open` handles it.
+    #[error("wrong passphrase")]
+    Duress(Box<DuressUnlock>),
 }
 
 impl From<sled::Error> for StoreError {
@@ -243,7 +247,7 @@ impl Store {
         let mut data_key = Zeroizing::new([0u8; 32]);
         OsRng.fill_bytes(&mut data_key[..]);
         let ring = KeyRing::open(dir, &data_key)?;
-        KeyFile::seal(passphrase, params, &data_key)?.write_atomic(dir)?;
+        KeyFile::seal(passphrase, params, &data_key, keyfile::random_slot())?.write_atomic(dir)?;
         Ok(Self::assemble(dir, db, data_key, ring))
     }
 
@@ -255,7 +259,10 @@ impl Store {
     pub fn open(dir: impl AsRef<Path>, passphrase: &[u8]) -> Result<Store, StoreError> {
         let dir = dir.as_ref();
         let key_file = KeyFile::read(dir)?;
-        let data_key = key_file.unwrap_key(passphrase)?;
+        let data_key = match key_file.unlock(passphrase)? {
+            keyfile::Unlock::Real(key) => key,
+            keyfile::Unlock::Duress(u) => return Err(StoreError::Duress(Box::new(u))),
+        };
         let db_path = dir.join(DB_DIR);
         if !db_path.is_dir() {
             return Err(StoreError::Corrupt("the database directory is missing"));
@@ -299,7 +306,54 @@ impl Store {
         new_passphrase: &[u8],
         params: KdfParams,
     ) -> Result<(), StoreError> {
-        KeyFile::seal(new_passphrase, params, &self.inner.data_key)?.write_atomic(&self.inner.dir)
+        let slot = KeyFile::read(&self.inner.dir)?.slot();
+        KeyFile::seal(new_passphrase, params, &self.inner.data_key, slot)?
+            .write_atomic(&self.inner.dir)
+    }
+
+    /// The key-derivation parameters of this profile's `profile.key`.
+    pub fn kdf_params(&self) -> Result<KdfParams, StoreError> {
+        Ok(KeyFile::read(&self.inner.dir)?.params)
+    }
+
+    /// Sets the duress passphrase: unlocking with it destroys this profile's keys and
+    /// leaves a fresh, empty profile named `name` in its place, which it opens from then
+    /// on (see `keyfile.rs`). `current` is the profile's passphrase (the key is re-sealed
+    /// under it with a fresh salt).
+    pub fn set_duress(&self, current: &[u8], duress: &[u8], name: &str) -> Result<(), StoreError> {
+        let params = KeyFile::read(&self.inner.dir)?.params;
+        let slot = keyfile::duress_slot(duress, &params, name)?;
+        KeyFile::seal(current, params, &self.inner.data_key, slot)?.write_atomic(&self.inner.dir)
+    }
+
+    /// What a duress unlock does (`Client::open`): the keys of the profile in `dir` are
+    /// destroyed (`profile.key` and `expiry-keys` overwritten, fsynced, deleted: nothing
+    /// opens the old database after this, the real passphrase included), the old
+    /// database is deleted, and a fresh store is made in its place whose data key is
+    /// wrapped under the duress passphrase's key (no further key derivation).
+    pub fn duress_reset(dir: impl AsRef<Path>, unlock: DuressUnlock) -> Result<Store, StoreError> {
+        let dir = dir.as_ref();
+        wipe::destroy_keys(dir)?;
+        let db_path = dir.join(DB_DIR);
+        match fs::remove_dir_all(&db_path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+        create_private_dir(&db_path)?;
+        let db = open_db(&db_path)?;
+        let mut data_key = Zeroizing::new([0u8; 32]);
+        OsRng.fill_bytes(&mut data_key[..]);
+        let ring = KeyRing::open(dir, &data_key)?;
+        KeyFile::seal_with_kek(
+            &unlock.kek,
+            unlock.salt,
+            unlock.params,
+            &data_key,
+            keyfile::random_slot(),
+        )?
+        .write_atomic(dir)?;
+        Ok(Self::assemble(dir, db, data_key, ring))
     }
 
     /// Stores `value` (serialized as JSON) under `(ns, key)` in the pending changes.

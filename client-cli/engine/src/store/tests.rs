@@ -380,3 +380,90 @@ fn store_and_provider_are_send_and_sync() {
     check::<KithProvider>();
     check::<StoreError>();
 }
+
+/// The duress passphrase destroys the store's keys and leaves a fresh, empty store that
+/// it opens from then on; the real passphrase opens nothing any more, and the old
+/// database files are gone.
+#[test]
+fn store_duress_unlock_leaves_a_fresh_store_and_nothing_of_the_old() {
+    let (_tmp, dir) = profile_dir();
+    let store = create(&dir);
+    store.put("contacts", b"olena", &contact("Olena")).unwrap();
+    store.commit().unwrap();
+    store.set_duress(PASS, b"forced to open", "Olena").unwrap();
+    // The real passphrase still opens the real store.
+    drop(store);
+    let store = Store::open(&dir, PASS).unwrap();
+    assert!(
+        store
+            .get::<Contact>("contacts", b"olena")
+            .unwrap()
+            .is_some()
+    );
+    drop(store);
+    use std::os::unix::fs::MetadataExt;
+    let old_db: Vec<(PathBuf, u64)> = fs::read_dir(dir.join(DB_DIR))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| {
+            let ino = fs::metadata(&p).unwrap().ino();
+            (p, ino)
+        })
+        .collect();
+    assert!(!old_db.is_empty());
+    let unlock = match Store::open(&dir, b"forced to open") {
+        Err(StoreError::Duress(u)) => u,
+        other => panic!("the duress passphrase gave {:?}", other.map(|_| ())),
+    };
+    assert_eq!(unlock.name, "Olena");
+    let fresh = Store::duress_reset(&dir, *unlock).unwrap();
+    assert!(
+        fresh
+            .get::<Contact>("contacts", b"olena")
+            .unwrap()
+            .is_none()
+    );
+    drop(fresh);
+    assert!(matches!(
+        Store::open(&dir, PASS),
+        Err(StoreError::WrongPassphrase)
+    ));
+    // From now on the duress passphrase is this store's own (no second reset).
+    let again = Store::open(&dir, b"forced to open").unwrap();
+    assert!(
+        again
+            .get::<Contact>("contacts", b"olena")
+            .unwrap()
+            .is_none()
+    );
+    drop(again);
+    // Every file of the old database was deleted (a file of the same name is the new
+    // database's: another inode).
+    for (f, ino) in old_db {
+        if let Ok(meta) = fs::metadata(&f) {
+            assert_ne!(meta.ino(), ino, "{} survived", f.display());
+        }
+    }
+}
+
+/// Changing the passphrase keeps the duress passphrase working.
+#[test]
+fn store_changing_the_passphrase_keeps_the_duress_slot() {
+    let (_tmp, dir) = profile_dir();
+    let store = create(&dir);
+    store.set_duress(PASS, b"forced to open", "Iryna").unwrap();
+    store
+        .change_passphrase(b"a new passphrase", store.kdf_params().unwrap())
+        .unwrap();
+    drop(store);
+    Store::open(&dir, b"a new passphrase").unwrap();
+    assert!(matches!(
+        Store::open(&dir, b"forced to open"),
+        Err(StoreError::Duress(_))
+    ));
+    assert!(matches!(
+        Store::open(&dir, PASS),
+        Err(StoreError::WrongPassphrase)
+    ));
+}

@@ -42,12 +42,7 @@ pub fn wipe(dir: impl AsRef<Path>) -> Result<(), StoreError> {
         Err(e) if e.kind() == ErrorKind::NotFound => return Err(StoreError::NoProfile),
         Err(e) => return Err(e.into()),
     }
-    let keys = [
-        dir.join(PROFILE_KEY_FILE),
-        dir.join(PROFILE_KEY_TMP),
-        dir.join(EXPIRY_KEYS_FILE),
-        dir.join(EXPIRY_KEYS_TMP),
-    ];
+    let keys = key_files(dir);
     let looks_like_profile = keys
         .iter()
         .chain([&dir.join(DB_DIR)])
@@ -57,21 +52,37 @@ pub fn wipe(dir: impl AsRef<Path>) -> Result<(), StoreError> {
     }
 
     // Step 1: the keys. Errors here abort: the caller must know a key may survive.
-    for path in &keys {
-        match fs::symlink_metadata(path) {
+    destroy_keys(dir)?;
+
+    // Step 2: everything else.
+    shred_path(dir)
+}
+
+/// Step 1 of [`wipe`] (also a duress unlock's first step): `profile.key`, `expiry-keys`
+/// and their leftover temporary files overwritten with random bytes, fsynced, deleted,
+/// and the directory fsynced.
+pub(crate) fn destroy_keys(dir: &Path) -> Result<(), StoreError> {
+    for path in key_files(dir) {
+        match fs::symlink_metadata(&path) {
             Ok(meta) if meta.is_file() => {
-                overwrite(path, Fill::Random)?;
-                fs::remove_file(path)?;
+                overwrite(&path, Fill::Random)?;
+                fs::remove_file(&path)?;
             }
-            Ok(_) => fs::remove_file(path)?,
+            Ok(_) => fs::remove_file(&path)?,
             Err(e) if e.kind() == ErrorKind::NotFound => {}
             Err(e) => return Err(e.into()),
         }
     }
-    sync_dir(dir)?;
+    sync_dir(dir)
+}
 
-    // Step 2: everything else.
-    shred_path(dir)
+fn key_files(dir: &Path) -> [std::path::PathBuf; 4] {
+    [
+        dir.join(PROFILE_KEY_FILE),
+        dir.join(PROFILE_KEY_TMP),
+        dir.join(EXPIRY_KEYS_FILE),
+        dir.join(EXPIRY_KEYS_TMP),
+    ]
 }
 
 /// Overwrites and deletes `path` (a file, or a directory recursively); symlinks are
