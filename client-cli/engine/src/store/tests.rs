@@ -401,14 +401,19 @@ fn store_duress_unlock_leaves_a_fresh_store_and_nothing_of_the_old() {
             .is_some()
     );
     drop(store);
+    // Each old database file gets a second name outside the profile, which keeps its
+    // inode alive (so that a new file cannot get the same number).
     use std::os::unix::fs::MetadataExt;
-    let old_db: Vec<(PathBuf, u64)> = fs::read_dir(dir.join(DB_DIR))
+    let keep = dir.parent().unwrap().join("kept");
+    fs::create_dir(&keep).unwrap();
+    let old_db: Vec<(PathBuf, PathBuf)> = fs::read_dir(dir.join(DB_DIR))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.is_file())
         .map(|p| {
-            let ino = fs::metadata(&p).unwrap().ino();
-            (p, ino)
+            let kept = keep.join(p.file_name().unwrap());
+            fs::hard_link(&p, &kept).unwrap();
+            (p, kept)
         })
         .collect();
     assert!(!old_db.is_empty());
@@ -438,11 +443,12 @@ fn store_duress_unlock_leaves_a_fresh_store_and_nothing_of_the_old() {
             .is_none()
     );
     drop(again);
-    // Every file of the old database was deleted (a file of the same name is the new
-    // database's: another inode).
-    for (f, ino) in old_db {
+    // Every file of the old database left the profile (a file of the same name is the
+    // new database's: another inode than the kept one).
+    for (f, kept) in old_db {
         if let Ok(meta) = fs::metadata(&f) {
-            assert_ne!(meta.ino(), ino, "{} survived", f.display());
+            let old = fs::metadata(&kept).unwrap().ino();
+            assert_ne!(meta.ino(), old, "{} survived", f.display());
         }
     }
 }
