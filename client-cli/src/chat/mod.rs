@@ -160,11 +160,10 @@ pub async fn run(client: &mut Client, group: Option<&str>) -> Result<(), ChatErr
 /// Runs the chat on the live loop of the profile's daemon (`kith chat` while a daemon
 /// holds the profile): the loop's commands and events travel over the daemon's socket
 /// (docs/RPC.md, "The chat's stream").
-pub async fn run_attached(conn: rpc::Connection, group: Option<&str>) -> Result<(), ChatError> {
+pub async fn run_attached(mut conn: rpc::Connection, group: Option<&str>) -> Result<(), ChatError> {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         return Err(ChatError::NotATerminal);
     }
-    let mut conn = conn;
     let first = match conn
         .call("chat.attach", json!({ "group": group }), |_, _| {})
         .await

@@ -56,18 +56,9 @@ pub fn failed(msg: impl Into<String>) -> Failure {
 }
 
 /// Whether an error is a passing network failure, worth retrying.
+/// A send whose outcome is unknown is not: retrying could post it twice.
 pub fn transient(e: &ClientError) -> bool {
-    matches!(
-        e,
-        ClientError::Relay(
-            RelayError::Connect(_)
-                | RelayError::Closed(_)
-                | RelayError::Timeout(_)
-                | RelayError::PushOverflow
-        ) | ClientError::Relay(RelayError::Relay(
-            kith_protocol::ErrorCode::Internal | kith_protocol::ErrorCode::RateLimited
-        ))
-    )
+    e.is_passing()
 }
 
 pub(crate) fn is_connect(e: &ClientError) -> bool {

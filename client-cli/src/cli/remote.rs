@@ -47,8 +47,7 @@ impl Remote {
                  daemon's environment, not this command's"
             );
         }
-        let command = with_stdin(&cli.command)?;
-        if let Command::Chat { group } = command {
+        if let Command::Chat { group } = &cli.command {
             return crate::chat::run_attached(self.conn, group.as_deref())
                 .await
                 .map(|()| 0)
@@ -57,8 +56,8 @@ impl Remote {
                     message: e.to_string(),
                 });
         }
-        let follow = matches!(command, Command::Read { follow: true, .. });
-        let (method, mut params) = rpc::to_call(&command);
+        let follow = matches!(cli.command, Command::Read { follow: true, .. });
+        let (method, mut params) = call_of(&cli.command)?;
         if follow {
             // The daemon reads once; the following is a subscription.
             params["follow"] = json!(false);
@@ -167,9 +166,8 @@ pub(crate) fn connection_settings(cli: &Cli) -> Value {
 
 /// The command with its `-` arguments read here: the daemon has no standard input of
 /// ours.
-fn with_stdin(command: &Command) -> Result<Command, Failure> {
-    let (method, params) = rpc::to_call(command);
-    let mut params = params;
+fn call_of(command: &Command) -> Result<(String, Value), Failure> {
+    let (method, mut params) = rpc::to_call(command);
     let stdin_fields: &[&str] = match command {
         Command::Send { .. } => &["text"],
         Command::Board(BoardArgs {
@@ -195,16 +193,7 @@ fn with_stdin(command: &Command) -> Result<Command, Failure> {
         }
         _ => {}
     }
-    if rpc::local_only(command) {
-        // Not sent anywhere; the caller handles it.
-        return Ok(command.clone());
-    }
-    rpc::from_call(&method, params).map_err(|e| {
-        failed(format!(
-            "this command cannot go through the daemon: {}",
-            e.unwrap_or_default()
-        ))
-    })
+    Ok((method, params))
 }
 
 /// What tells one record from another in what the read printed and what the events

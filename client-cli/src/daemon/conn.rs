@@ -144,11 +144,6 @@ fn answer(id: &Value, result: Value) -> String {
 /// Handles one request: the line to answer with (none for a notification), and
 /// whether the daemon is to stop (`shutdown`).
 async fn handle(line: &[u8], peer: &Peer, shared: &Shared) -> (Option<String>, bool) {
-    let (answer, method) = answer_to(line, peer, shared).await;
-    (answer, method.as_deref() == Some("shutdown"))
-}
-
-async fn answer_to(line: &[u8], peer: &Peer, shared: &Shared) -> (Option<String>, Option<String>) {
     let v: Value = match serde_json::from_slice(line) {
         Ok(v) => v,
         Err(e) => {
@@ -158,7 +153,7 @@ async fn answer_to(line: &[u8], peer: &Peer, shared: &Shared) -> (Option<String>
                 &format!("not JSON: {e}"),
                 None,
             );
-            return (Some(e), None);
+            return (Some(e), false);
         }
     };
     let id = v.get("id").cloned();
@@ -179,15 +174,15 @@ async fn answer_to(line: &[u8], peer: &Peer, shared: &Shared) -> (Option<String>
         };
         return (
             Some(error(&reply_id, rpc::INVALID_REQUEST, why, None)),
-            None,
+            false,
         );
     };
     let params = v.get("params").cloned().unwrap_or(Value::Null);
     let result = call(method, params, peer, shared).await;
-    let method = Some(method.to_owned());
+    let stop = method == "shutdown";
     // A notification (no id) gets no answer, not even an error.
     if id.is_none() {
-        return (None, method);
+        return (None, stop);
     }
     let line = match result {
         Ok(v) => answer(&reply_id, v),
@@ -197,7 +192,7 @@ async fn answer_to(line: &[u8], peer: &Peer, shared: &Shared) -> (Option<String>
             output,
         }) => error(&reply_id, code, &message, output),
     };
-    (Some(line), method)
+    (Some(line), stop)
 }
 
 struct CallError {

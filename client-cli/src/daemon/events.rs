@@ -28,7 +28,7 @@ impl Hub {
     /// Subscribes a connection (again: the new filter replaces the old).
     pub(crate) fn add(&self, peer: Peer, group: Option<GroupId>) {
         if let Ok(mut subs) = self.subs.lock() {
-            subs.retain(|(p, _)| !p.gone.is_cancelled() && !same(p, &peer));
+            subs.retain(|(p, _)| !p.gone.is_cancelled() && !p.same_as(&peer));
             subs.push((peer, group));
         }
     }
@@ -36,7 +36,7 @@ impl Hub {
     /// Attaches a chat.
     pub(crate) fn add_chat(&self, peer: Peer) {
         if let Ok(mut chats) = self.chats.lock() {
-            chats.retain(|p| !same(p, &peer));
+            chats.retain(|p| !p.same_as(&peer));
             chats.push(peer);
         }
     }
@@ -44,13 +44,13 @@ impl Hub {
     /// Ends a connection's subscription (and attachment); whether it was a chat's.
     pub(crate) fn remove(&self, peer: &Peer) -> bool {
         if let Ok(mut subs) = self.subs.lock() {
-            subs.retain(|(p, _)| !p.gone.is_cancelled() && !same(p, peer));
+            subs.retain(|(p, _)| !p.gone.is_cancelled() && !p.same_as(peer));
         }
         let Ok(mut chats) = self.chats.lock() else {
             return false;
         };
         let before = chats.len();
-        chats.retain(|p| !same(p, peer));
+        chats.retain(|p| !p.same_as(peer));
         chats.len() != before
     }
 
@@ -58,7 +58,7 @@ impl Hub {
     pub(crate) fn is_chat(&self, peer: &Peer) -> bool {
         self.chats
             .lock()
-            .is_ok_and(|chats| chats.iter().any(|p| same(p, peer)))
+            .is_ok_and(|chats| chats.iter().any(|p| p.same_as(peer)))
     }
 
     /// Whether no chat is attached.
@@ -95,10 +95,6 @@ impl Hub {
             });
         }
     }
-}
-
-fn same(a: &Peer, b: &Peer) -> bool {
-    a.same_as(b)
 }
 
 /// What the pump remembers to tell what is new.

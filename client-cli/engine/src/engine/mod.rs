@@ -113,6 +113,24 @@ pub enum ClientError {
     CommitLocked,
 }
 
+impl ClientError {
+    /// Whether the failure is a passing one of the network or the relay (cannot
+    /// connect, connection lost, timeout, the relay busy or failing inside): worth
+    /// trying again after a pause, unlike a refusal of the request itself.
+    pub fn is_passing(&self) -> bool {
+        matches!(
+            self,
+            ClientError::Relay(
+                RelayError::Connect(_)
+                    | RelayError::Closed(_)
+                    | RelayError::Timeout(_)
+                    | RelayError::PushOverflow
+                    | RelayError::Relay(ErrorCode::Internal | ErrorCode::RateLimited)
+            )
+        )
+    }
+}
+
 /// Results of engine calls.
 pub type Result<T> = std::result::Result<T, ClientError>;
 
@@ -366,19 +384,7 @@ impl Client {
             identity,
             created_at: now_secs(),
         };
-        let client = Self {
-            home: home.to_owned(),
-            provider,
-            signer,
-            profile,
-            conns: HashMap::new(),
-            authed: HashSet::new(),
-            relay_retention: HashMap::new(),
-            creation_secret: Vec::new(),
-            connect_options: ConnectOptions::default(),
-            admin_seed,
-            failover_after: DEFAULT_FAILOVER_AFTER,
-        };
+        let client = Self::assemble(home, provider, signer, profile, admin_seed);
         client.put(NS_PROFILE, PROFILE_KEY, &client.profile)?;
         client.db().commit()?;
         Ok(client)
@@ -414,7 +420,19 @@ impl Client {
             CIPHERSUITE.signature_algorithm(),
         )
         .ok_or(StoreError::Corrupt("identity key missing"))?;
-        Ok(Self {
+        Ok(Self::assemble(home, provider, signer, profile, admin_seed))
+    }
+
+    /// A client over an unlocked profile, with no connection yet and the default
+    /// settings.
+    fn assemble(
+        home: &Path,
+        provider: KithProvider,
+        signer: SignatureKeyPair,
+        profile: ProfileRecord,
+        admin_seed: zeroize::Zeroizing<[u8; 32]>,
+    ) -> Self {
+        Self {
             home: home.to_owned(),
             provider,
             signer,
@@ -426,7 +444,7 @@ impl Client {
             connect_options: ConnectOptions::default(),
             admin_seed,
             failover_after: DEFAULT_FAILOVER_AFTER,
-        })
+        }
     }
 
     /// Changes the profile's passphrase (the duress passphrase, if any, stays).

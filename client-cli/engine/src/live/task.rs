@@ -23,7 +23,7 @@ use crate::engine::state::format_duration;
 use crate::engine::{Client, ClientError};
 use crate::identity::IdentityKey;
 use crate::relay::RelayError;
-use kith_protocol::{ErrorCode, GroupId, Push};
+use kith_protocol::{GroupId, Push};
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
@@ -50,18 +50,9 @@ pub const INVITE_POLL: Duration = Duration::from_secs(10);
 
 /// Whether an error is about the network (worth reconnecting for) rather than the
 /// request itself.
+/// A send whose outcome is unknown counts too: the loop reconnects and the echo settles it.
 pub fn transient(e: &ClientError) -> bool {
-    matches!(
-        e,
-        ClientError::Relay(
-            RelayError::Connect(_)
-                | RelayError::Closed(_)
-                | RelayError::Timeout(_)
-                | RelayError::PushOverflow
-        ) | ClientError::Relay(RelayError::Relay(
-            ErrorCode::Internal | ErrorCode::RateLimited
-        )) | ClientError::Unconfirmed(_)
-    )
+    e.is_passing() || matches!(e, ClientError::Unconfirmed(_))
 }
 
 /// Whether an error leaves the connection unusable although retrying at once will not
