@@ -41,6 +41,15 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
+    /// The language kith speaks: en or ru. [env: KITH_LANG; default: the language of
+    /// LC_ALL, LC_MESSAGES or LANG, else English]
+    #[arg(long, global = true, value_name = "LANG", value_parser = parse_lang)]
+    pub lang: Option<kith_i18n::Lang>,
+
+    /// Show times in UTC, not in the local time zone (TZ, else the system's).
+    #[arg(long, global = true)]
+    pub utc: bool,
+
     /// Reach relays only through this SOCKS5 proxy, e.g. Tor's socks5://127.0.0.1:9050.
     /// Relay host names are resolved by the proxy; there is no direct fallback.
     #[arg(long, global = true, env = "KITH_PROXY", value_name = "URL")]
@@ -80,6 +89,14 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Reads `--lang`.
+fn parse_lang(s: &str) -> Result<kith_i18n::Lang, String> {
+    kith_i18n::Lang::parse(s).ok_or_else(|| {
+        let known: Vec<&str> = kith_i18n::Lang::ALL.iter().map(|l| l.code()).collect();
+        format!("kith speaks {}", known.join(", "))
+    })
 }
 
 /// The commands.

@@ -271,8 +271,14 @@ impl Profile {
                 cmd.env_remove(k);
             }
         }
+        // English and UTC unless a test asks otherwise (`.env("LANG", …)` after this
+        // wins), whatever the machine running the tests is set to.
         cmd.env("KITH_PASSPHRASE", TEST_PASSPHRASE)
-            .env("KITH_TEST_FAST_KDF", "1");
+            .env("KITH_TEST_FAST_KDF", "1")
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .env("LANG", "C.UTF-8")
+            .env("TZ", "UTC");
         cmd
     }
 

@@ -98,7 +98,11 @@ impl Tmux {
         }
         cmd.env("KITH_PASSPHRASE", TEST_PASSPHRASE)
             .env("KITH_TEST_FAST_KDF", "1")
-            .env("TERM", "xterm-256color");
+            .env("TERM", "xterm-256color")
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .env("LANG", "C.UTF-8")
+            .env("TZ", "UTC");
         let out = cmd
             .output()
             .unwrap_or_else(|e| panic!("could not run tmux (is it installed?): {e}"));

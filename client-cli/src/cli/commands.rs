@@ -6,9 +6,10 @@ use super::failure::{Failure, is_connect, retry, transient, usage};
 use super::out::{Item, Out};
 use crate::args::{Command, GroupCommand};
 use crate::engine::names::{Roster, tag};
-use crate::engine::records::{MessageRecord, RecordKind, format_time, human_size};
+use crate::engine::records::{MessageRecord, RecordKind};
 use crate::engine::{Client, SyncOutcome};
 use crate::identity::fingerprint;
+use kith_i18n::t;
 use kith_protocol::GroupId;
 use std::io::Read;
 use std::time::Duration;
@@ -43,7 +44,7 @@ pub(crate) fn record_item(roster: &Roster, r: &MessageRecord) -> Item {
         v
     };
     let text = {
-        let t = format_time(r.time);
+        let t = kith_i18n::time(r.time);
         // As in the chat: no mark on our own lines, nor on a deleted message's.
         let who = match r.sender {
             Some(s)
@@ -60,7 +61,10 @@ pub(crate) fn record_item(roster: &Roster, r: &MessageRecord) -> Item {
                 // A member's notice names them plainly; when that name is shared, say
                 // which one.
                 Some(s) if !r.own && roster.collides(&s) && !text.contains(&tag(&s)) => {
-                    format!("{t} * {text} (by {})", roster.label(&s))
+                    format!(
+                        "{t} * {text} {}",
+                        t!("cli-notice-by", name = roster.label(&s))
+                    )
                 }
                 _ => format!("{t} * {text}"),
             },
@@ -140,8 +144,12 @@ pub(crate) async fn doctor(
         let mut text = d.url.clone();
         for s in &d.steps {
             text.push_str(&format!(
-                "\n  {} {}: {}",
-                if s.ok { "ok  " } else { "FAIL" },
+                "\n  {:<4} {}: {}",
+                if s.ok {
+                    t!("cli-doctor-ok")
+                } else {
+                    t!("cli-doctor-fail")
+                },
                 s.step,
                 s.detail
             ));
@@ -165,7 +173,7 @@ pub(crate) async fn dispatch(
         | Command::GenerateDocs { .. }
         | Command::Passphrase { .. }
         | Command::Daemon { .. } => {
-            return Err(usage("this command does not run on an open profile"));
+            return Err(usage(t!("cli-not-on-open-profile")));
         }
         Command::Doctor {
             target: Some(target),
@@ -196,7 +204,7 @@ pub(crate) async fn dispatch(
                 }
             }
             if urls.is_empty() {
-                return Err(usage("no group, so no relay to check: give a relay URL"));
+                return Err(usage(t!("cli-doctor-no-relay")));
             }
             let options = client.connect_options.clone();
             return doctor(&urls, &options, out).await;
@@ -216,14 +224,18 @@ pub(crate) async fn dispatch(
                     "fingerprint": client.fingerprint(),
                     "identity": kith_protocol::ids::hex(&client.identity()),
                 }),
-                format!("{}\nFingerprint: {}", client.name(), client.fingerprint()),
+                t!(
+                    "cli-whoami",
+                    name = client.name(),
+                    fingerprint = client.fingerprint()
+                ),
             );
         }
         Command::Group(GroupCommand::Create { name, relay }) => {
             let id = client.create_group(&name, &relay).await?;
             out.record(
                 serde_json::json!({"name": name, "id": id.to_hex()}),
-                format!("Created group {name:?} ({})", &id.to_hex()[..8]),
+                t!("cli-group-created", name = &name, id = &id.to_hex()[..8]),
             );
         }
         Command::Group(GroupCommand::Update { group }) => {
@@ -231,34 +243,37 @@ pub(crate) async fn dispatch(
             let epoch = retry!(client, client.update_own_keys(&id).await)?;
             out.record(
                 serde_json::json!({"epoch": epoch}),
-                format!("Committed fresh keys (epoch {epoch})."),
+                t!("cli-keys-updated", epoch = epoch),
             );
         }
         Command::Groups => {
             let groups = client.groups()?;
             if groups.is_empty() {
-                out.text("No groups yet. Create one with `kith group create NAME --relay URL`.");
+                out.text(t!("cli-no-groups"));
             }
             for g in &groups {
                 let mut line = format!(
-                    "{:<24} {}  {} members  {} unread",
+                    "{:<24} {}  {}  {}",
                     g.name,
                     &g.id[..8],
-                    g.members,
-                    g.unread
+                    t!("count-members", n = g.members),
+                    t!("count-unread", n = g.unread)
                 );
                 if g.pending_joins > 0 {
-                    line.push_str(&format!("  {} pending join(s)", g.pending_joins));
+                    line.push_str("  ");
+                    line.push_str(&t!("count-pending-joins", n = g.pending_joins));
                 }
-                if g.status != "active" {
-                    line.push_str(&format!("  [{}]", g.status));
+                match g.status.as_str() {
+                    "removed" => line.push_str(&format!("  {}", t!("cli-group-status-removed"))),
+                    "left" => line.push_str(&format!("  {}", t!("cli-group-status-left"))),
+                    _ => {}
                 }
                 out.record(serde_json::to_value(g).unwrap_or_default(), line);
             }
             for name in client.pending_joins()? {
                 out.record(
                     serde_json::json!({"waiting_to_join": name}),
-                    format!("{name:<24} (waiting for an admin to admit you)"),
+                    format!("{name:<24} {}", t!("cli-waiting-to-join")),
                 );
             }
         }
@@ -270,14 +285,12 @@ pub(crate) async fn dispatch(
             let id = client.find_group(&group)?;
             let invite = retry!(client, client.invite(&id, expires, approve).await)?;
             out.record(serde_json::json!({"invite": invite}), invite.to_string());
-            out.note(format!(
-                "One-time code, valid for {}. Pass it on in person or by phone.",
-                humantime::format_duration(expires)
+            out.note(t!(
+                "cli-invite-valid",
+                valid = kith_i18n::duration(expires.as_secs())
             ));
             if approve {
-                out.note(format!(
-                    "The joiner waits for an admin's approval: see `kith requests {group}`."
-                ));
+                out.note(t!("cli-invite-needs-approval", group = &group));
             }
         }
         Command::Join { invite, wait } => {
@@ -322,9 +335,16 @@ pub(crate) async fn dispatch(
                     Ok(r) => {
                         let v = serde_json::json!({"group": name, "id": id, "new": r.new.len(), "joined": r.joined});
                         if r.joined {
-                            out.record(v, format!("Joined {name:?}."));
+                            out.record(v, t!("cli-joined", name = &name));
                         } else if !r.new.is_empty() {
-                            out.record(v, format!("{name}: {} new", r.new.len()));
+                            out.record(
+                                v,
+                                t!(
+                                    "cli-sync-new",
+                                    name = &name,
+                                    new = t!("count-new", n = r.new.len())
+                                ),
+                            );
                         } else {
                             out.record(v, String::new());
                         }
@@ -334,7 +354,7 @@ pub(crate) async fn dispatch(
                             serde_json::json!({"group": name, "id": id, "error": e.to_string()}),
                             String::new(),
                         );
-                        out.note(format!("kith: {name}: could not sync: {e}"));
+                        out.note(t!("cli-sync-failed", name = &name, error = e.to_string()));
                         failed.get_or_insert(Failure::from(e).code);
                     }
                 }
@@ -363,19 +383,17 @@ pub(crate) async fn dispatch(
                 .unwrap_or_default();
             out.record(
                 serde_json::json!({"seq": seq, "name": name, "size": size}),
-                format!("Sent {name} ({}).", human_size(size)),
+                t!("cli-file-sent", name = &name, size = kith_i18n::size(size)),
             );
         }
         Command::Files { group } => {
             let id = client.find_group(&group)?;
             if let Err(e) = retry!(client, client.sync_group(&id, false).await) {
-                out.note(format!(
-                    "kith: could not sync ({e}); showing what is stored"
-                ));
+                out.note(t!("cli-showing-stored", error = e.to_string()));
             }
             let files = client.files(&id)?;
             if files.is_empty() {
-                out.text("No files in this group yet. Share one with `kith send-file GROUP PATH`.");
+                out.text(t!("cli-no-files"));
             }
             for f in &files {
                 out.record(
@@ -383,10 +401,10 @@ pub(crate) async fn dispatch(
                     format!(
                         "{:>3}  {}  {:<16} {}  ({})",
                         f.number,
-                        format_time(f.time),
+                        kith_i18n::time(f.time),
                         f.sender,
                         f.name,
-                        human_size(f.size)
+                        kith_i18n::size(f.size)
                     ),
                 );
             }
@@ -404,11 +422,11 @@ pub(crate) async fn dispatch(
             )?;
             out.record(
                 serde_json::to_value(&saved).unwrap_or_default(),
-                format!(
-                    "Saved {} ({}) to {}",
-                    saved.name,
-                    human_size(saved.size),
-                    saved.path.display()
+                t!(
+                    "cli-file-saved",
+                    name = &saved.name,
+                    size = kith_i18n::size(saved.size),
+                    path = saved.path.display().to_string()
                 ),
             );
         }
@@ -417,9 +435,7 @@ pub(crate) async fn dispatch(
             if let Err(e) = retry!(client, client.sync_group(&id, true).await)
                 && !follow
             {
-                out.note(format!(
-                    "kith: could not sync ({e}); showing what is stored"
-                ));
+                out.note(t!("cli-showing-stored", error = e.to_string()));
             }
             let roster = client.roster(&id)?;
             for r in client.take_unread(&id, all)? {
@@ -439,13 +455,21 @@ pub(crate) async fn dispatch(
                         "{:<20} {}  {:<6} {}{}",
                         m.name,
                         m.fingerprint,
-                        m.role,
-                        if m.verified {
-                            "verified"
+                        if m.role == "admin" {
+                            t!("cli-role-admin")
                         } else {
-                            "not verified"
+                            t!("cli-role-member")
                         },
-                        if m.you { "  (you)" } else { "" }
+                        if m.verified {
+                            t!("cli-member-verified")
+                        } else {
+                            t!("cli-member-unverified")
+                        },
+                        if m.you {
+                            format!("  {}", t!("cli-member-you"))
+                        } else {
+                            String::new()
+                        }
                     ),
                 );
             }
@@ -461,15 +485,15 @@ pub(crate) async fn dispatch(
             let name = client.display_name(&id, &who);
             retry!(client, client.remove_member(&id, &who, hide).await)?;
             if hide {
-                out.line(format!("Removed {name} and hid their messages."));
+                out.line(t!("cli-removed-hidden", name = &name));
             } else {
-                out.line(format!("Removed {name}."));
+                out.line(t!("cli-removed", name = &name));
             }
         }
         Command::Leave { group } => {
             let id = client.find_group(&group)?;
             retry!(client, client.leave(&id).await)?;
-            out.line("You left the group.");
+            out.line(t!("cli-left"));
         }
         c @ (Command::Board(_)
         | Command::Requests { .. }
@@ -494,13 +518,11 @@ pub(crate) async fn dispatch(
             let number = client.safety_number(&who);
             out.record(
                 serde_json::json!({"member": name, "safety_number": number, "confirmed": confirm}),
-                format!(
-                    "Safety number with {name}:\n  {number}\nCompare it with {name} in person or on a call."
-                ),
+                t!("cli-safety-number", name = &name, number = &number),
             );
             if confirm {
                 client.confirm_verified(&who, &name)?;
-                out.text(format!("Marked {name} as verified."));
+                out.text(t!("cli-marked-verified", name = &name));
             }
         }
     }
@@ -511,10 +533,7 @@ pub(crate) async fn dispatch(
 /// daemon's (a program that sends `-` to the daemon is told to send the text).
 pub(crate) fn read_stdin(out: &Out) -> Result<String, Failure> {
     if !out.is_terminal() {
-        return Err(usage(
-            "`-` stands for standard input, which a command run by the daemon does not have: \
-             send the text itself",
-        ));
+        return Err(usage(t!("cli-no-stdin-in-daemon")));
     }
     let mut s = String::new();
     std::io::stdin()
@@ -531,21 +550,20 @@ pub(crate) async fn join_start(
     out: &mut Out,
 ) -> Result<[u8; 32], Failure> {
     let preview = client.preview_invite(invite).await?;
-    out.note(format!(
-        "{} [{}] invites you to {:?} (relay {}, code valid until {} UTC).",
-        preview.inviter_name,
-        preview.inviter_fingerprint,
-        preview.group_name,
-        preview.relay,
-        format_time(preview.expires_at)
+    out.note(t!(
+        "cli-invite-preview",
+        inviter = &preview.inviter_name,
+        fingerprint = &preview.inviter_fingerprint,
+        group = &preview.group_name,
+        relay = &preview.relay,
+        until = kith_i18n::time(preview.expires_at),
+        zone = kith_i18n::zone_label()
     ));
     let slot = client.answer_invite(invite).await?;
     if preview.needs_approval {
-        out.note(
-            "Join request sent. An admin must approve it; they will see your name and fingerprint.",
-        );
+        out.note(t!("cli-join-requested-approval"));
     } else {
-        out.note("Join request sent.");
+        out.note(t!("cli-join-requested"));
     }
     Ok(slot)
 }
@@ -562,7 +580,7 @@ pub(crate) async fn join_try(
             let name = client.group_name(&group)?;
             out.record(
                 serde_json::json!({"joined": name, "id": group.to_hex()}),
-                format!("Joined {name:?}."),
+                t!("cli-joined", name = &name),
             );
             Ok(true)
         }
@@ -578,9 +596,7 @@ pub(crate) async fn join_try(
 /// `kith join` after its wait without being admitted: says what happens next; the
 /// exit code (3: still waiting, unless no wait was asked for).
 pub(crate) fn join_not_yet(wait: u64, out: &mut Out) -> u8 {
-    out.note(
-        "Not admitted yet. An admin's client admits you when it is online; run `kith sync` later.",
-    );
+    out.note(t!("cli-not-admitted"));
     if wait == 0 { 0 } else { 3 }
 }
 
@@ -593,8 +609,10 @@ async fn follow_group(client: &mut Client, id: &GroupId, out: &mut Out) -> Resul
                 p
             }
             Err(e) if transient(&e) => {
-                out.note(format!(
-                    "kith: relay unreachable ({e}); retrying in {backoff:?}"
+                out.note(t!(
+                    "cli-relay-unreachable-retrying",
+                    error = e.to_string(),
+                    wait = kith_i18n::duration(backoff.as_secs().max(1))
                 ));
                 client.close().await;
                 tokio::time::sleep(backoff).await;
