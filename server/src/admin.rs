@@ -1,9 +1,13 @@
 //! Admin subcommands of `kith-relay`: `check`, `stats`, `gc` and `healthcheck`.
 //!
 //! `check`, `stats` and `gc` open the data directory directly. sled locks it, so they
-//! refuse (with a clear message) to run while a relay is running on it; stop the relay
-//! first. They print totals only, never a group id, slot id or anything else that names
-//! a group or an invite.
+//! refuse to run while a relay is running on it, and say what to do instead: stop the
+//! relay first, or (for `stats`) read the same totals from the running relay's metrics.
+//! They print totals only, never a group id, slot id or anything else that names a group
+//! or an invite.
+//!
+//! What they print for a person is in the operator's language (`kith-i18n`, the
+//! `relay-` messages); the `--json` records are not.
 //!
 //! `healthcheck` is the container's probe: a `GET /healthz` on the relay's own listener
 //! (loopback), over TLS when the relay serves TLS.
@@ -15,6 +19,7 @@ use crate::relay::{self, Policy, Relay};
 use crate::store::sled_store::SledStore;
 use crate::store::{Store, StoreError};
 use crate::tls;
+use kith_i18n::t;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use std::process::ExitCode;
@@ -41,29 +46,102 @@ pub async fn run(command: Command, settings: Settings) -> ExitCode {
     }
 }
 
-/// Turns a failure to open the store into a message an operator can act on: a locked
-/// data dir means a relay (or another admin command) is running on it.
+/// How an operator stops the relay (the packages' and `deploy/`'s systemd unit).
+const STOP_RELAY: &str = "systemctl stop kith-relay";
+
+/// Whether opening the store failed because another process holds its lock: a relay
+/// (or another admin command) is running on the data dir.
+fn is_locked(e: &StoreError) -> bool {
+    e.to_string().contains("could not acquire lock")
+}
+
+/// Turns a failure of the relay to open its store into a message an operator can act
+/// on: a locked data dir means a relay (or an admin command) is running on it.
 pub fn open_error(dir: &Path, e: &StoreError) -> anyhow::Error {
-    let text = e.to_string();
-    if text.contains("could not acquire lock") {
-        anyhow::anyhow!(
-            "data dir {} is in use by another process (is the relay running? stop it first, \
-             e.g. `systemctl stop kith-relay`)",
-            dir.display()
-        )
+    let path = dir.display().to_string();
+    if is_locked(e) {
+        anyhow::anyhow!(t!("relay-data-dir-locked", path = path, stop = STOP_RELAY))
     } else {
-        anyhow::anyhow!("cannot open data dir {}: {text}", dir.display())
+        anyhow::anyhow!(t!(
+            "relay-data-dir-unopenable",
+            path = path,
+            error = e.to_string()
+        ))
     }
 }
 
-fn open_store(dir: &Path) -> anyhow::Result<SledStore> {
-    if !dir.exists() {
-        anyhow::bail!(
-            "data dir {} does not exist (check --data; the relay creates it on first start)",
-            dir.display()
-        );
+/// An admin subcommand that opens the data dir: what it is told when a relay holds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Offline {
+    Check,
+    Stats,
+    Gc,
+}
+
+/// The refusal of an admin subcommand on a data dir a running relay holds: it says so,
+/// and what to do instead. `stats` points to the running relay's metrics, which have the
+/// same totals (all but the invite slots), when the relay serves them.
+fn locked_error(settings: &Settings, which: Offline) -> anyhow::Error {
+    let path = settings.data.display().to_string();
+    let command = match which {
+        Offline::Check => "kith-relay check",
+        Offline::Stats => "kith-relay stats",
+        Offline::Gc => "kith-relay gc",
+    };
+    let text = match (which, settings.metrics_listen) {
+        (Offline::Stats, Some(metrics)) => t!(
+            "relay-stats-locked",
+            path = path,
+            command = command,
+            stop = STOP_RELAY,
+            metrics = format!(
+                "curl -s http://{}/metrics | grep -E '^kith_(groups|stored_)'",
+                probe_addr(metrics)
+            )
+        ),
+        (Offline::Stats, None) => t!(
+            "relay-stats-locked-no-metrics",
+            path = path,
+            command = command,
+            stop = STOP_RELAY
+        ),
+        (Offline::Gc, _) => t!(
+            "relay-gc-locked",
+            path = path,
+            command = command,
+            stop = STOP_RELAY,
+            interval = span(settings.retention_interval)
+        ),
+        (Offline::Check, _) => t!(
+            "relay-check-locked",
+            command = command,
+            stop = STOP_RELAY,
+            health = "kith-relay healthcheck"
+        ),
+    };
+    anyhow::anyhow!(text)
+}
+
+/// Opens the store of an existing data dir, for `which`.
+fn open_existing(settings: &Settings, which: Offline) -> anyhow::Result<SledStore> {
+    let dir = &settings.data;
+    SledStore::open(dir).map_err(|e| {
+        if is_locked(&e) {
+            locked_error(settings, which)
+        } else {
+            open_error(dir, &e)
+        }
+    })
+}
+
+fn open_store(settings: &Settings, which: Offline) -> anyhow::Result<SledStore> {
+    if !settings.data.exists() {
+        anyhow::bail!(t!(
+            "relay-data-dir-missing",
+            path = settings.data.display().to_string()
+        ));
     }
-    SledStore::open(dir).map_err(|e| open_error(dir, &e))
+    open_existing(settings, which)
 }
 
 /// What a data directory holds, in totals.
@@ -104,81 +182,103 @@ pub fn totals(store: &dyn Store, now: u64) -> anyhow::Result<Totals> {
     Ok(t)
 }
 
-/// `1536` → `1.5 KiB`.
-fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit + 1 < UNITS.len() {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
+/// A span of time in words ("30 days", "1 hour"); one that is not whole seconds as
+/// typed ("1s 500ms").
+fn span(d: Duration) -> String {
+    if d.subsec_nanos() == 0 && d.as_secs() > 0 {
+        kith_i18n::duration(d.as_secs())
     } else {
-        format!("{v:.1} {}", UNITS[unit])
+        humantime::format_duration(d).to_string()
+    }
+}
+
+/// `1536` → `1.5 KiB` (`1,5 КиБ` in Russian).
+fn human_bytes(n: u64) -> String {
+    const GIB: u64 = 1 << 30;
+    const TIB: u64 = 1 << 40;
+    let (v, large) = match n {
+        0..GIB => return kith_i18n::size(n),
+        GIB..TIB => (n as f64 / GIB as f64, false),
+        _ => (n as f64 / TIB as f64, true),
+    };
+    let mut shown = format!("{v:.1}");
+    if kith_i18n::lang() == kith_i18n::Lang::Ru {
+        shown = shown.replace('.', ",");
+    }
+    if large {
+        t!("relay-size-tib", n = shown)
+    } else {
+        t!("relay-size-gib", n = shown)
     }
 }
 
 fn check(settings: &Settings) -> anyhow::Result<()> {
-    let mut failures = 0;
-    println!("settings: ok");
+    let mut failures = 0u64;
+    println!("{}", t!("relay-check-settings-ok"));
+    let listen = settings.listen.to_string();
     match &settings.tls {
         Some(files) => match tls::load(files).and_then(|_| tls::load_certs(&files.cert)) {
             Ok(chain) => println!(
-                "tls: ok (wss:// on {}; {} certificate(s) from {}; key {})",
-                settings.listen,
-                chain.len(),
-                files.cert.display(),
-                files.key.display()
+                "{}",
+                t!(
+                    "relay-check-tls-ok",
+                    addr = &listen,
+                    n = chain.len(),
+                    cert = files.cert.display().to_string(),
+                    key = files.key.display().to_string()
+                )
             ),
             Err(e) => {
                 failures += 1;
-                println!("tls: FAILED: {e:#}");
+                println!("{}", t!("relay-check-tls-failed", error = format!("{e:#}")));
             }
         },
-        None if settings.listen.ip().is_loopback() => println!(
-            "tls: off (plain ws:// on {}; put a TLS reverse proxy in front)",
-            settings.listen
-        ),
-        None => println!(
-            "tls: off, WARNING: plain ws:// on non-loopback {} (clients need TLS: use \
-             --tls-cert/--tls-key or a reverse proxy on this host)",
-            settings.listen
-        ),
+        None if settings.listen.ip().is_loopback() => {
+            println!("{}", t!("relay-check-tls-off", addr = &listen))
+        }
+        None => println!("{}", t!("relay-check-tls-off-public", addr = &listen)),
     }
     match settings.metrics_listen {
         Some(a) if !a.ip().is_loopback() => {
-            println!("metrics: WARNING: {a} is not loopback; keep /metrics private (firewall it)")
+            println!("{}", t!("relay-check-metrics-public", addr = a.to_string()))
         }
-        Some(a) => println!("metrics: {a}"),
-        None => println!("metrics: off"),
+        Some(a) => println!("{}", t!("relay-check-metrics", addr = a.to_string())),
+        None => println!("{}", t!("relay-check-metrics-off")),
     }
-    println!(
-        "group creation: {}",
-        if settings.creation_secret.is_some() {
-            "restricted to holders of the creation secret"
-        } else {
-            "open to anyone who can connect (set creation_secret_file to restrict it)"
-        }
-    );
-    match check_data_dir(&settings.data) {
-        Ok(msg) => println!("data dir {}: {msg}", settings.data.display()),
+    if settings.creation_secret.is_some() {
+        println!("{}", t!("relay-check-creation-restricted"));
+    } else {
+        println!("{}", t!("relay-check-creation-open"));
+    }
+    let path = settings.data.display().to_string();
+    match check_data_dir(settings) {
+        Ok(status) => println!(
+            "{}",
+            t!("relay-check-data-dir", path = &path, status = status)
+        ),
         Err(e) => {
             failures += 1;
-            println!("data dir {}: FAILED: {e:#}", settings.data.display());
+            println!(
+                "{}",
+                t!(
+                    "relay-check-data-dir-failed",
+                    path = &path,
+                    error = format!("{e:#}")
+                )
+            );
         }
     }
     if failures > 0 {
-        anyhow::bail!("check failed ({failures} problem(s) above)");
+        anyhow::bail!(t!("relay-check-failed", n = failures));
     }
-    println!("all checks passed");
+    println!("{}", t!("relay-check-passed"));
     Ok(())
 }
 
 /// Opens the store (which fails if a relay holds it), reads it, and proves the
 /// directory is writable with a probe file.
-fn check_data_dir(dir: &Path) -> anyhow::Result<String> {
+fn check_data_dir(settings: &Settings) -> anyhow::Result<String> {
+    let dir = settings.data.as_path();
     if !dir.exists() {
         // Not an error: the relay creates it. Its parent must then be writable.
         let parent = dir
@@ -193,19 +293,24 @@ fn check_data_dir(dir: &Path) -> anyhow::Result<String> {
                 }
             })
             .unwrap_or(Path::new("."));
-        probe_writable(parent)
-            .map_err(|e| anyhow::anyhow!("does not exist, and {}: {e}", parent.display()))?;
-        return Ok("does not exist yet; the relay will create it (parent is writable)".into());
+        probe_writable(parent).map_err(|e| {
+            anyhow::anyhow!(t!(
+                "relay-check-data-dir-parent-failed",
+                parent = parent.display().to_string(),
+                error = format!("{e:#}")
+            ))
+        })?;
+        return Ok(t!("relay-check-data-dir-will-be-created"));
     }
     if !dir.is_dir() {
-        anyhow::bail!("not a directory");
+        anyhow::bail!(t!("relay-check-data-dir-not-a-dir"));
     }
-    let store = SledStore::open(dir).map_err(|e| open_error(dir, &e))?;
+    let store = open_existing(settings, Offline::Check)?;
     let t = totals(&store, relay::now_secs())?;
     store.sync()?;
     drop(store);
     probe_writable(dir)?;
-    Ok(format!("ok, writable ({} groups)", t.groups))
+    Ok(t!("relay-check-data-dir-ok", groups = t.groups))
 }
 
 fn probe_writable(dir: &Path) -> anyhow::Result<()> {
@@ -217,11 +322,11 @@ fn probe_writable(dir: &Path) -> anyhow::Result<()> {
         f.sync_all()
     })();
     let _ = std::fs::remove_file(&probe);
-    r.map_err(|e| anyhow::anyhow!("not writable: {e}"))
+    r.map_err(|e| anyhow::anyhow!(t!("relay-not-writable", error = e.to_string())))
 }
 
 fn stats(settings: &Settings, json: bool) -> anyhow::Result<()> {
-    let store = open_store(&settings.data)?;
+    let store = open_store(settings, Offline::Stats)?;
     let t = totals(&store, relay::now_secs())?;
     if json {
         println!(
@@ -235,20 +340,38 @@ fn stats(settings: &Settings, json: bool) -> anyhow::Result<()> {
             t.expired_invite_slots
         );
     } else {
-        println!("groups:        {}", t.groups);
-        println!("messages:      {}", t.messages);
-        println!("bytes:         {} ({})", t.bytes, human_bytes(t.bytes));
-        println!("blobs:         {} ({})", t.blobs, human_bytes(t.blob_bytes));
+        println!("{}", t!("relay-stats-groups", n = t.groups));
+        println!("{}", t!("relay-stats-messages", n = t.messages));
         println!(
-            "invite slots:  {} ({} expired, deleted by the next retention run)",
-            t.invite_slots, t.expired_invite_slots
+            "{}",
+            t!(
+                "relay-stats-bytes",
+                n = t.bytes,
+                size = human_bytes(t.bytes)
+            )
+        );
+        println!(
+            "{}",
+            t!(
+                "relay-stats-blobs",
+                n = t.blobs,
+                size = human_bytes(t.blob_bytes)
+            )
+        );
+        println!(
+            "{}",
+            t!(
+                "relay-stats-invite-slots",
+                n = t.invite_slots,
+                expired = t.expired_invite_slots
+            )
         );
     }
     Ok(())
 }
 
 fn gc(settings: &Settings, json: bool) -> anyhow::Result<()> {
-    let store = Arc::new(open_store(&settings.data)?);
+    let store = Arc::new(open_store(settings, Offline::Gc)?);
     let now = relay::now_secs();
     let before = totals(store.as_ref(), now)?;
     let relay = Relay::new(
@@ -277,18 +400,26 @@ fn gc(settings: &Settings, json: bool) -> anyhow::Result<()> {
         );
     } else {
         println!(
-            "removed {messages} message(s) ({}) and {blobs} blob(s) ({}) older than {} and \
-             {slots} expired invite slot(s)",
-            human_bytes(bytes),
-            human_bytes(removed.blob_bytes),
-            humantime::format_duration(settings.retention)
+            "{}",
+            t!(
+                "relay-gc-removed",
+                messages = messages,
+                size = human_bytes(bytes),
+                blobs = blobs,
+                blob_size = human_bytes(removed.blob_bytes),
+                retention = span(settings.retention),
+                slots = slots
+            )
         );
         println!(
-            "left: {} group(s), {} message(s), {}, {} invite slot(s)",
-            after.groups,
-            after.messages,
-            human_bytes(after.bytes),
-            after.invite_slots
+            "{}",
+            t!(
+                "relay-gc-left",
+                groups = after.groups,
+                messages = after.messages,
+                size = human_bytes(after.bytes),
+                slots = after.invite_slots
+            )
         );
     }
     Ok(())
@@ -325,12 +456,28 @@ async fn healthcheck(settings: &Settings, timeout: Duration) -> anyhow::Result<(
     };
     let status = tokio::time::timeout(timeout, probe)
         .await
-        .map_err(|_| anyhow::anyhow!("no answer from {addr} within {timeout:?}"))?
-        .map_err(|e| anyhow::anyhow!("GET /healthz on {addr}: {e:#}"))?;
+        .map_err(|_| {
+            anyhow::anyhow!(t!(
+                "relay-healthcheck-no-answer",
+                addr = addr.to_string(),
+                timeout = span(timeout)
+            ))
+        })?
+        .map_err(|e| {
+            anyhow::anyhow!(t!(
+                "relay-healthcheck-failed",
+                addr = addr.to_string(),
+                error = format!("{e:#}")
+            ))
+        })?;
     if status != 200 {
-        anyhow::bail!("GET /healthz on {addr}: status {status}");
+        anyhow::bail!(t!(
+            "relay-healthcheck-status",
+            addr = addr.to_string(),
+            status = status
+        ));
     }
-    println!("ok");
+    println!("{}", t!("relay-healthcheck-ok"));
     Ok(())
 }
 
@@ -350,7 +497,7 @@ async fn get_healthz<S: AsyncRead + AsyncWrite + Unpin>(mut s: S) -> anyhow::Res
     text.split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("not an HTTP answer"))
+        .ok_or_else(|| anyhow::anyhow!(t!("relay-healthcheck-not-http")))
 }
 
 mod probe {
@@ -416,9 +563,14 @@ mod tests {
 
     #[test]
     fn human_sizes() {
+        kith_i18n::set_lang(kith_i18n::Lang::En);
         assert_eq!(human_bytes(0), "0 B");
         assert_eq!(human_bytes(1536), "1.5 KiB");
         assert_eq!(human_bytes(3 << 20), "3.0 MiB");
+        assert_eq!(human_bytes(3 << 30), "3.0 GiB");
+        assert_eq!(human_bytes(5 << 40), "5.0 TiB");
+        assert_eq!(span(Duration::from_secs(30 * 86_400)), "30 days");
+        assert_eq!(span(Duration::from_millis(1500)), "1s 500ms");
     }
 
     #[test]
@@ -439,12 +591,67 @@ mod tests {
 
     #[test]
     fn a_locked_data_dir_is_explained() {
+        kith_i18n::set_lang(kith_i18n::Lang::En);
         let dir = tempfile::tempdir().unwrap();
         let _held = SledStore::open(dir.path()).unwrap();
+        let settings = Settings {
+            data: dir.path().to_path_buf(),
+            metrics_listen: Some("0.0.0.0:9464".parse().unwrap()),
+            ..Settings::default()
+        };
+        let refusal = |which| match open_store(&settings, which) {
+            Ok(_) => panic!("sled allowed a second open"),
+            Err(e) => format!("{e:#}"),
+        };
+        let path = dir.path().display().to_string();
+        // The relay itself, started on a held data dir.
         let err = match SledStore::open(dir.path()) {
             Ok(_) => panic!("sled allowed a second open"),
             Err(e) => open_error(dir.path(), &e).to_string(),
         };
-        assert!(err.contains("relay running"), "{err}");
+        assert!(err.contains("is the relay running?"), "{err}");
+        assert!(err.contains(&path), "{err}");
+        // `stats`: the running relay's metrics have the totals.
+        let err = refusal(Offline::Stats);
+        assert!(err.contains("is the relay running?"), "{err}");
+        assert!(err.contains(&path), "{err}");
+        assert!(
+            err.contains("curl -s http://127.0.0.1:9464/metrics"),
+            "{err}"
+        );
+        assert!(err.contains("systemctl stop kith-relay"), "{err}");
+        // Without metrics: stop the relay first.
+        let no_metrics = Settings {
+            metrics_listen: None,
+            ..settings.clone()
+        };
+        let err = match open_store(&no_metrics, Offline::Stats) {
+            Ok(_) => panic!("sled allowed a second open"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(
+            err.contains("is the relay running?") && !err.contains("curl"),
+            "{err}"
+        );
+        // `gc`: the running relay does it by itself.
+        let err = refusal(Offline::Gc);
+        assert!(err.contains("every 1 hour"), "{err}");
+        let err = refusal(Offline::Check);
+        assert!(err.contains("kith-relay healthcheck"), "{err}");
+        // In Russian, the same advice.
+        let ru = kith_i18n::message_in(
+            kith_i18n::Lang::Ru,
+            "relay-stats-locked",
+            &[
+                ("path", kith_i18n::Arg::from("/var/lib/kith-relay")),
+                ("command", kith_i18n::Arg::from("kith-relay stats")),
+                ("stop", kith_i18n::Arg::from(STOP_RELAY)),
+                ("metrics", kith_i18n::Arg::from("curl …")),
+            ],
+        );
+        assert!(
+            ru.contains("сервер") && ru.contains("curl …") && ru.contains(STOP_RELAY),
+            "{ru}"
+        );
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::tls::TlsFiles;
 use clap::Parser;
+use kith_i18n::t;
 use kith_protocol::limits::{MAX_INVITE_BLOB, MAX_PAYLOAD};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -204,16 +205,24 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().map_err(|_| format!("not a size: {s:?}"))?;
+    let n: u64 = num
+        .parse()
+        .map_err(|_| t!("relay-size-not-a-size", value = s))?;
     let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" | "kib" => 1 << 10,
         "m" | "mb" | "mib" => 1 << 20,
         "g" | "gb" | "gib" => 1 << 30,
-        _ => return Err(format!("unknown size unit in {s:?} (use KiB, MiB, GiB)")),
+        _ => {
+            return Err(t!(
+                "relay-size-unknown-unit",
+                value = s,
+                units = "KiB, MiB, GiB"
+            ));
+        }
     };
     n.checked_mul(mult)
-        .ok_or_else(|| format!("size too large: {s:?}"))
+        .ok_or_else(|| t!("relay-size-too-large", value = s))
 }
 
 /// The resolved settings the relay runs with.
@@ -287,17 +296,25 @@ fn parse_metrics(s: &str) -> anyhow::Result<Option<SocketAddr>> {
         Ok(None)
     } else {
         Ok(Some(s.parse().map_err(|_| {
-            anyhow::anyhow!("metrics-listen: not an address or `off`: {s:?}")
+            anyhow::anyhow!(t!("relay-metrics-listen-invalid", value = s))
         })?))
     }
 }
 
 fn read_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| anyhow::anyhow!("creation secret file {}: {e}", path.display()))?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        anyhow::anyhow!(t!(
+            "relay-secret-file-unreadable",
+            path = path.display().to_string(),
+            error = e.to_string()
+        ))
+    })?;
     let trimmed = bytes.trim_ascii().to_vec();
     if trimmed.is_empty() {
-        anyhow::bail!("creation secret file {} is empty", path.display());
+        anyhow::bail!(t!(
+            "relay-secret-file-empty",
+            path = path.display().to_string()
+        ));
     }
     Ok(trimmed)
 }
@@ -308,10 +325,15 @@ impl Settings {
     pub fn resolve(cli: Cli) -> anyhow::Result<Self> {
         let file: FileConfig = match &cli.config {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?;
-                toml::from_str(&text)
-                    .map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?
+                let bad = |e: &dyn std::fmt::Display| {
+                    anyhow::anyhow!(t!(
+                        "relay-config-file-bad",
+                        path = path.display().to_string(),
+                        error = e.to_string()
+                    ))
+                };
+                let text = std::fs::read_to_string(path).map_err(|e| bad(&e))?;
+                toml::from_str(&text).map_err(|e| bad(&e))?
             }
             None => FileConfig::default(),
         };
@@ -338,8 +360,8 @@ impl Settings {
         let tls = match (cli.tls_cert.or(file.tls_cert), cli.tls_key.or(file.tls_key)) {
             (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
             (None, None) => None,
-            (Some(_), None) => anyhow::bail!("tls-cert needs tls-key"),
-            (None, Some(_)) => anyhow::bail!("tls-key needs tls-cert"),
+            (Some(_), None) => anyhow::bail!(t!("relay-tls-cert-needs-key")),
+            (None, Some(_)) => anyhow::bail!(t!("relay-tls-key-needs-cert")),
         };
         let s = Settings {
             listen: cli.listen.or(file.listen).unwrap_or(d.listen),
@@ -407,19 +429,17 @@ impl Settings {
             ("burst", self.burst == 0),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, zero)| *zero) {
-            anyhow::bail!("{name} must be greater than zero");
+            anyhow::bail!(t!("relay-setting-not-positive", name = *name));
         }
         if self.max_group_bytes < MAX_PAYLOAD as u64 {
-            anyhow::bail!("max-group-bytes must hold at least one largest message (1MiB)");
+            anyhow::bail!(t!("relay-max-group-bytes-too-small"));
         }
         let one_slot = (MAX_PAYLOAD + 2 * MAX_INVITE_BLOB) as u64;
         if self.max_invite_bytes < one_slot {
-            anyhow::bail!(
-                "max-invite-bytes must hold at least one largest slot (1MiB welcome + 2 x 16KiB)"
-            );
+            anyhow::bail!(t!("relay-max-invite-bytes-too-small"));
         }
         if self.outbox_bytes < kith_protocol::limits::MAX_FRAME {
-            anyhow::bail!("outbox-bytes must hold at least one largest frame (1.1MiB)");
+            anyhow::bail!(t!("relay-outbox-bytes-too-small"));
         }
         Ok(())
     }

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 use clap::Parser;
+use kith_i18n::t;
 use kith_relay::{Cli, Settings};
 use std::io::Write;
 use std::process::ExitCode;
@@ -10,13 +11,23 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // What the relay says to its operator is in the environment's language (LC_ALL,
+    // LC_MESSAGES, LANG); logs and the machine-readable lines below stay English.
+    kith_i18n::set_lang(kith_i18n::Lang::from_env());
     let mut cli = Cli::parse();
     let command = cli.command.take();
     if let Some(kith_relay::admin::Command::GenerateDocs { dir }) = &command {
         return match kith_relay::docs::write(dir) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("kith-relay: writing the docs to {}: {e}", dir.display());
+                eprintln!(
+                    "kith-relay: {}",
+                    t!(
+                        "relay-docs-failed",
+                        dir = dir.display().to_string(),
+                        error = e.to_string()
+                    )
+                );
                 ExitCode::FAILURE
             }
         };
@@ -44,6 +55,9 @@ async fn main() -> ExitCode {
     if let Some(command) = command {
         return kith_relay::admin::run(command, settings).await;
     }
+    // The data directory as the operator can find it: absolute (the default is relative
+    // to wherever the relay was started). It exists once the relay has started.
+    let data = settings.data.clone();
     let running = match kith_relay::start(settings).await {
         Ok(r) => r,
         Err(e) => {
@@ -52,13 +66,20 @@ async fn main() -> ExitCode {
         }
     };
     // Machine-readable lines on stdout, for scripts and tests that start the relay on
-    // port 0.
+    // port 0 (they look for these prefixes, so these two are never translated); then,
+    // for the operator, where the relay keeps its data.
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "kith-relay listening on {}", running.addr);
         if let Some(m) = running.metrics_addr {
             let _ = writeln!(out, "kith-relay metrics on {m}");
         }
+        let data = std::fs::canonicalize(&data).unwrap_or(data);
+        let _ = writeln!(
+            out,
+            "{}",
+            t!("relay-started-data", path = data.display().to_string())
+        );
         let _ = out.flush();
     }
     tracing::info!(addr = %running.addr, "relay listening");

@@ -212,9 +212,8 @@ fn internal(e: StoreError) -> ErrorCode {
 fn fail_stop(error: &str) -> ! {
     tracing::error!(error, "storage failed to confirm a write; stopping");
     eprintln!(
-        "kith-relay: the disk failed to confirm a write ({error}). Stopping now so that \
-         the next start recovers every acknowledged message from the log. Check the disk \
-         (free space, `dmesg`), then start the relay again."
+        "kith-relay: {}",
+        kith_i18n::t!("relay-disk-failed", error = error)
     );
     std::process::exit(74)
 }

@@ -11,6 +11,7 @@ use crate::metrics::Metrics;
 use crate::relay::{self, Policy, Relay};
 use crate::store::sled_store::SledStore;
 use crate::tls::{self, Tls};
+use kith_i18n::t;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -68,9 +69,13 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
             creation_secret: settings.creation_secret.clone(),
         },
     )?);
-    let listener = TcpListener::bind(settings.listen)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
+    let listener = TcpListener::bind(settings.listen).await.map_err(|e| {
+        anyhow::anyhow!(t!(
+            "relay-cannot-listen",
+            addr = settings.listen.to_string(),
+            error = e.to_string()
+        ))
+    })?;
     let addr = listener.local_addr()?;
     if tls.is_none() && !addr.ip().is_loopback() {
         tracing::warn!(
@@ -79,11 +84,13 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         );
     }
     let metrics_listener = match settings.metrics_listen {
-        Some(a) => Some(
-            TcpListener::bind(a)
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot listen for metrics on {a}: {e}"))?,
-        ),
+        Some(a) => Some(TcpListener::bind(a).await.map_err(|e| {
+            anyhow::anyhow!(t!(
+                "relay-cannot-listen-metrics",
+                addr = a.to_string(),
+                error = e.to_string()
+            ))
+        })?),
         None => None,
     };
     let metrics_addr = metrics_listener

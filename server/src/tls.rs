@@ -9,6 +9,7 @@
 //! The relay without these flags speaks plain WebSocket; that is meant for loopback behind
 //! a reverse proxy that terminates TLS (`deploy/Caddyfile`, `deploy/nginx.conf`).
 
+use kith_i18n::t;
 use rustls::ServerConfig;
 use rustls::crypto::CryptoProvider;
 use rustls_pki_types::pem::{self, PemObject};
@@ -38,8 +39,8 @@ pub fn provider() -> Arc<CryptoProvider> {
 fn pem_error(e: &pem::Error) -> String {
     match e {
         pem::Error::Io(e) => e.to_string(),
-        pem::Error::NoItemsFound => "no PEM block of the expected kind".to_owned(),
-        _ => "malformed PEM".to_owned(),
+        pem::Error::NoItemsFound => t!("relay-pem-no-block"),
+        _ => t!("relay-pem-malformed"),
     }
 }
 
@@ -48,13 +49,17 @@ pub fn load_certs(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
         .map_err(|e| {
-            anyhow::anyhow!("TLS certificate file {}: {}", path.display(), pem_error(&e))
+            anyhow::anyhow!(t!(
+                "relay-tls-cert-file-bad",
+                path = path.display().to_string(),
+                error = pem_error(&e)
+            ))
         })?;
     if certs.is_empty() {
-        anyhow::bail!(
-            "TLS certificate file {}: no CERTIFICATE block",
-            path.display()
-        );
+        anyhow::bail!(t!(
+            "relay-tls-cert-file-empty",
+            path = path.display().to_string()
+        ));
     }
     Ok(certs)
 }
@@ -62,11 +67,11 @@ pub fn load_certs(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
 /// Reads the first private key of `path`.
 fn load_key(path: &Path) -> anyhow::Result<PrivateKeyDer<'static>> {
     PrivateKeyDer::from_pem_file(path).map_err(|e| {
-        anyhow::anyhow!(
-            "TLS key file {}: {} (expected a PEM PRIVATE KEY)",
-            path.display(),
-            pem_error(&e)
-        )
+        anyhow::anyhow!(t!(
+            "relay-tls-key-file-bad",
+            path = path.display().to_string(),
+            error = pem_error(&e)
+        ))
     })
 }
 
@@ -77,15 +82,16 @@ pub fn load(files: &TlsFiles) -> anyhow::Result<Arc<ServerConfig>> {
     let key = load_key(&files.key)?;
     let mut config = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| anyhow::anyhow!("TLS: {e}"))?
+        .map_err(|e| anyhow::anyhow!(t!("relay-tls-config-failed", error = e.to_string())))?
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .map_err(|e| {
-            anyhow::anyhow!(
-                "TLS certificate {} and key {}: {e}",
-                files.cert.display(),
-                files.key.display()
-            )
+            anyhow::anyhow!(t!(
+                "relay-tls-pair-bad",
+                cert = files.cert.display().to_string(),
+                key = files.key.display().to_string(),
+                error = e.to_string()
+            ))
         })?;
     // WebSocket runs over HTTP/1.1; a client that offers ALPN gets it.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -185,6 +191,7 @@ mod tests {
 
     #[test]
     fn loads_a_pair_and_refuses_mismatches_and_junk() {
+        kith_i18n::set_lang(kith_i18n::Lang::En);
         let dir = tempfile::tempdir().unwrap();
         let a = write_pair(dir.path(), "a");
         let b = write_pair(dir.path(), "b");

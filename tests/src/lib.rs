@@ -243,6 +243,10 @@ impl TestRelay {
                 cmd.env_remove(k);
             }
         }
+        // English, whatever the machine's language (tests read its start-up lines).
+        cmd.env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .env("LANG", "C.UTF-8");
         for (k, v) in &self.envs {
             cmd.env(k, v);
         }

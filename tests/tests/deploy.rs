@@ -27,6 +27,10 @@ fn relay_cmd(args: &[&str]) -> Output {
             cmd.env_remove(k);
         }
     }
+    // English, whatever the machine's language (the assertions read English).
+    cmd.env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("LANG", "C.UTF-8");
     cmd.output().expect("run kith-relay")
 }
 

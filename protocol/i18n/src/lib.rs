@@ -17,9 +17,11 @@
 
 #![forbid(unsafe_code)]
 
+mod locale;
 mod time;
 
-pub use time::{set_utc, time, utc, zone_label};
+pub use locale::{Locale, locale, set_locale};
+pub use time::{set_utc, set_zone, time, utc, zone_known, zone_label, zone_name};
 
 use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
@@ -97,6 +99,10 @@ pub const CATALOGUES: [(Lang, &[(&str, &str)]); 2] = [
             ("chat.ftl", include_str!("../locales/en/chat.ftl")),
             ("engine.ftl", include_str!("../locales/en/engine.ftl")),
             ("relay.ftl", include_str!("../locales/en/relay.ftl")),
+            (
+                "engine-net.ftl",
+                include_str!("../locales/en/engine-net.ftl"),
+            ),
         ],
     ),
     (
@@ -109,6 +115,10 @@ pub const CATALOGUES: [(Lang, &[(&str, &str)]); 2] = [
             ("chat.ftl", include_str!("../locales/ru/chat.ftl")),
             ("engine.ftl", include_str!("../locales/ru/engine.ftl")),
             ("relay.ftl", include_str!("../locales/ru/relay.ftl")),
+            (
+                "engine-net.ftl",
+                include_str!("../locales/ru/engine-net.ftl"),
+            ),
         ],
     ),
 ];

@@ -4,8 +4,8 @@
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use std::sync::LazyLock;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{LazyLock, RwLock};
 
 static UTC: AtomicBool = AtomicBool::new(false);
 
@@ -23,8 +23,44 @@ pub fn utc() -> bool {
     UTC.load(Ordering::Relaxed)
 }
 
+/// A zone chosen by name instead of the environment's (the daemon answering for a
+/// reader in another zone).
+static CHOSEN: RwLock<Option<TimeZone>> = RwLock::new(None);
+
+/// Shows times in the zone of this IANA name from now on, or the environment's again
+/// (`None`). An unknown name changes nothing: `false`.
+pub fn set_zone(name: Option<&str>) -> bool {
+    let zone = match name {
+        None => None,
+        Some(name) => match jiff::tz::db().get(name) {
+            Ok(zone) => Some(zone),
+            Err(_) => return false,
+        },
+    };
+    *CHOSEN.write().unwrap_or_else(|e| e.into_inner()) = zone;
+    true
+}
+
+/// Whether this build knows a time zone of that IANA name.
+pub fn zone_known(name: &str) -> bool {
+    jiff::tz::db().get(name).is_ok()
+}
+
+/// The IANA name of the zone in use, where it has one.
+pub fn zone_name() -> Option<String> {
+    let chosen = CHOSEN.read().unwrap_or_else(|e| e.into_inner()).clone();
+    chosen
+        .unwrap_or_else(|| LOCAL.clone())
+        .iana_name()
+        .map(str::to_owned)
+}
+
 fn zone() -> TimeZone {
-    if utc() { TimeZone::UTC } else { LOCAL.clone() }
+    if utc() {
+        return TimeZone::UTC;
+    }
+    let chosen = CHOSEN.read().unwrap_or_else(|e| e.into_inner()).clone();
+    chosen.unwrap_or_else(|| LOCAL.clone())
 }
 
 /// Unix seconds as `YYYY-MM-DD HH:MM` in the reader's zone.
@@ -67,6 +103,16 @@ mod tests {
         assert_eq!(time(1_796_601_600), "2026-12-07 00:00");
         assert_eq!(zone_label(), "UTC");
         set_utc(false);
+    }
+
+    #[test]
+    fn a_zone_chosen_by_name() {
+        assert!(!set_zone(Some("Mars/Olympus_Mons")));
+        assert!(set_zone(Some("Asia/Irkutsk")));
+        assert_eq!(zone_name().as_deref(), Some("Asia/Irkutsk"));
+        assert!(utc() || time(1_796_601_600) == "2026-12-07 08:00");
+        assert!(utc() || zone_label() == "Asia/Irkutsk, UTC+08:00");
+        set_zone(None);
     }
 
     #[test]

@@ -41,3 +41,35 @@ cli-not-admitted = Not admitted yet. An admin's client admits you when it is onl
 cli-relay-unreachable-retrying = kith: the relay cannot be reached ({ $error }); trying again in { $wait }
 cli-notice-by = (by { $name })
 cli-times-in = Times are { $zone }.
+
+# kith while a daemon holds the profile, and kith daemon itself
+cli-daemon-creation-secret = kith: a daemon holds this profile: KITH_CREATION_SECRET is taken from the daemon's environment, not this command's
+cli-daemon-other-settings = a Kith daemon holds this profile and reaches relays with other settings ({ $key }: { $theirs } there, { $ours } here). Give this command the daemon's settings, or stop the daemon (`kith daemon --stop`) and run it again.
+cli-daemon-no-version = the daemon did not say its version
+cli-no-current-dir = the current directory: { $error }
+cli-daemon-went-away = the daemon went away
+cli-daemon-stopped = The daemon stopped.
+cli-daemon-did-not-stop = the daemon did not stop within 10 s
+cli-daemon-already = a Kith daemon already holds the profile in { $home }
+cli-daemon-stop-for-passphrase = a Kith daemon holds this profile: stop it first (`kith daemon --stop`), then change the passphrase
+cli-daemon-holds-profile-in = a Kith daemon holds a profile in { $home } already
+cli-daemon-stop-for-wipe = a Kith daemon holds this profile: stop it first (`kith daemon --stop`), then wipe
+cli-daemon-started = kith daemon: the profile in { $home } is open for other kith commands and programs (socket { $socket }). Ctrl-C or `kith daemon --stop` closes it.
+cli-daemon-closed = kith daemon: stopped; the profile is closed.
+cli-daemon-old-socket = removing the old socket { $socket }: { $error }
+cli-daemon-cannot-listen = cannot listen on { $socket } ({ $error }); a path of more than ~100 bytes is too long for a socket: use a shorter --home
+cli-daemon-socket-mode = setting the socket's mode: { $error }
+cli-daemon-accept-failed = kith daemon: accepting a connection on the socket: { $error }
+cli-daemon-read-failed = reading from the daemon: { $error }
+cli-daemon-closed-connection = the daemon closed the connection (stopped, or it failed: see its output)
+cli-daemon-nonsense = the daemon said nonsense: { $error }
+cli-daemon-fatal = kith daemon: { $text }
+cli-daemon-socket-read = reading the socket: { $error }
+cli-group-name-taken = You have a group called "{ $name }" already: create another of the same name?
+
+# The settings file (config.toml)
+cli-config-unreadable = cannot read the settings file { $path }: { $error }
+cli-config-invalid = the settings file { $path } is not valid: { $error }
+cli-config-bad-lang = the settings file gives lang = "{ $value }": kith speaks en, ru
+cli-config-bad-zone = the settings file gives zone = "{ $value }", which is not a time zone kith knows (give an IANA name such as Asia/Irkutsk)
+cli-no-relay = which relay? Give --relay ADDRESS, or set relay = "ADDRESS" in the settings file

@@ -41,3 +41,35 @@ cli-not-admitted = Вас ещё не приняли. Программа адм�
 cli-relay-unreachable-retrying = kith: сервер недоступен ({ $error }); новая попытка через { $wait }
 cli-notice-by = ({ $name })
 cli-times-in = Время: { $zone }.
+
+# kith, когда профиль держит фоновый процесс, и сам kith daemon
+cli-daemon-creation-secret = kith: этот профиль держит фоновый процесс: KITH_CREATION_SECRET берётся из его окружения, а не из окружения этой команды
+cli-daemon-other-settings = этот профиль держит фоновый процесс Kith, и он подключается к серверам с другими настройками ({ $key }: там { $theirs }, здесь { $ours }). Дайте этой команде те же настройки или остановите фоновый процесс (`kith daemon --stop`) и повторите команду.
+cli-daemon-no-version = фоновый процесс не сообщил свою версию
+cli-no-current-dir = текущая папка: { $error }
+cli-daemon-went-away = фоновый процесс завершился
+cli-daemon-stopped = Фоновый процесс остановлен.
+cli-daemon-did-not-stop = фоновый процесс не остановился за 10 секунд
+cli-daemon-already = профиль в { $home } уже держит фоновый процесс Kith
+cli-daemon-stop-for-passphrase = этот профиль держит фоновый процесс Kith: сначала остановите его (`kith daemon --stop`), затем меняйте пароль
+cli-daemon-holds-profile-in = в { $home } уже есть профиль, и его держит фоновый процесс Kith
+cli-daemon-stop-for-wipe = этот профиль держит фоновый процесс Kith: сначала остановите его (`kith daemon --stop`), затем удаляйте профиль
+cli-daemon-started = kith daemon: профиль в { $home } открыт для других команд kith и программ (сокет { $socket }). Закрыть: Ctrl-C или `kith daemon --stop`.
+cli-daemon-closed = kith daemon: остановлен; профиль закрыт.
+cli-daemon-old-socket = не удалось удалить старый сокет { $socket }: { $error }
+cli-daemon-cannot-listen = не удалось открыть сокет { $socket } ({ $error }); путь длиннее ~100 байт слишком длинный для сокета: укажите более короткий --home
+cli-daemon-socket-mode = не удалось задать права сокета: { $error }
+cli-daemon-accept-failed = kith daemon: ошибка при приёме подключения: { $error }
+cli-daemon-read-failed = ошибка чтения от фонового процесса: { $error }
+cli-daemon-closed-connection = фоновый процесс закрыл соединение (остановлен или сбой: смотрите его вывод)
+cli-daemon-nonsense = фоновый процесс ответил непонятное: { $error }
+cli-daemon-fatal = kith daemon: { $text }
+cli-daemon-socket-read = не удалось прочитать сокет: { $error }
+cli-group-name-taken = У вас уже есть группа «{ $name }»: создать ещё одну с тем же именем?
+
+# Файл настроек (config.toml)
+cli-config-unreadable = не удалось прочитать файл настроек { $path }: { $error }
+cli-config-invalid = в файле настроек { $path } ошибка: { $error }
+cli-config-bad-lang = в файле настроек указан язык lang = "{ $value }", а kith знает только en и ru
+cli-config-bad-zone = в файле настроек указан часовой пояс zone = "{ $value }", которого kith не знает (укажите имя вроде Asia/Irkutsk)
+cli-no-relay = на каком сервере? Укажите --relay АДРЕС или впишите relay = "АДРЕС" в файл настроек
