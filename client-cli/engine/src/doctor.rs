@@ -12,6 +12,7 @@
 
 use crate::relay::{ConnectOptions, SocksProxy, plain_ws_stays_private, tls_config};
 use futures_util::{SinkExt, StreamExt};
+use kith_i18n::t;
 use kith_protocol::{ClientFrame, ErrorCode, PROTOCOL_VERSION, RelayFrame, Request, Response};
 use serde::Serialize;
 use std::net::IpAddr;
@@ -34,7 +35,7 @@ pub struct Step {
     pub step: &'static str,
     /// Whether it worked.
     pub ok: bool,
-    /// What was seen.
+    /// What was seen, in the reader's language.
     pub detail: String,
 }
 
@@ -47,7 +48,7 @@ pub struct Diagnosis {
     pub steps: Vec<Step>,
     /// Whether the relay answered as a Kith relay.
     pub ok: bool,
-    /// What it means and what to try, in plain words.
+    /// What it means and what to try, in plain words (the reader's language).
     pub verdict: String,
 }
 
@@ -86,8 +87,16 @@ async fn timed<T, E: std::fmt::Display>(
     match tokio::time::timeout(STEP_TIMEOUT, f).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!("no answer within {} s", STEP_TIMEOUT.as_secs())),
+        Err(_) => Err(no_answer_within()),
     }
+}
+
+/// "no answer within 20 seconds".
+fn no_answer_within() -> String {
+    t!(
+        "net-doctor-no-answer-within",
+        wait = kith_i18n::duration(STEP_TIMEOUT.as_secs())
+    )
 }
 
 /// Walks the way to the relay at `url` as `options` would connect, and says what it
@@ -95,10 +104,7 @@ async fn timed<T, E: std::fmt::Display>(
 pub async fn diagnose(url: &str, options: &ConnectOptions) -> Diagnosis {
     let mut walk = Walk { steps: Vec::new() };
     let (ok, verdict) = match walk_to(url, options, &mut walk).await {
-        Ok(hello) => (
-            true,
-            format!("The relay answers as a Kith relay ({hello}). Nothing to fix here."),
-        ),
+        Ok(hello) => (true, t!("net-doctor-verdict-ok", hello = hello)),
         Err(verdict) => (false, verdict),
     };
     Diagnosis {
@@ -114,8 +120,11 @@ async fn walk_to(url: &str, options: &ConnectOptions, walk: &mut Walk) -> Result
         walk.fail(
             "address",
             e.to_string(),
-            "This is not a relay address. One looks like wss://relay.example or \
-             ws://127.0.0.1:8080; check it with whoever gave it to you.",
+            t!(
+                "net-doctor-verdict-not-an-address",
+                wss = "wss://relay.example",
+                ws = "ws://127.0.0.1:8080"
+            ),
         )
     })?;
     let uri = request.uri().clone();
@@ -125,8 +134,8 @@ async fn walk_to(url: &str, options: &ConnectOptions, walk: &mut Walk) -> Result
         _ => {
             return Err(walk.fail(
                 "address",
-                "the address starts with neither wss:// nor ws://",
-                "This is not a relay address: it starts with wss:// (or ws://).",
+                t!("net-doctor-bad-scheme"),
+                t!("net-doctor-verdict-bad-scheme"),
             ));
         }
     };
@@ -134,21 +143,27 @@ async fn walk_to(url: &str, options: &ConnectOptions, walk: &mut Walk) -> Result
         .host()
         .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_owned())
     else {
-        return Err(walk.fail("address", "no host", "This relay address names no host."));
+        return Err(walk.fail(
+            "address",
+            t!("net-doctor-no-host"),
+            t!("net-doctor-verdict-no-host"),
+        ));
     };
     let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
     if !tls && !options.allow_plain_ws && !plain_ws_stays_private(&host) {
         return Err(walk.fail(
             "address",
-            "plain ws:// to a host on the network",
-            "This address is plain ws://: anyone on the way could read and change the \
-             traffic, so Kith refuses it. Use the relay's wss:// address (or \
-             --allow-plain-ws if you know why).",
+            t!("net-doctor-plain-ws"),
+            t!("net-doctor-verdict-plain-ws"),
         ));
     }
     walk.ok(
         "address",
-        format!("{host}:{port}, {}", if tls { "TLS" } else { "plain" }),
+        if tls {
+            t!("net-doctor-address-tls", host = &host, port = port)
+        } else {
+            t!("net-doctor-address-plain", host = &host, port = port)
+        },
     );
     let onion = crate::relay::is_onion(&host);
     let tcp = match &options.proxy {
@@ -156,29 +171,18 @@ async fn walk_to(url: &str, options: &ConnectOptions, walk: &mut Walk) -> Result
         None if onion => {
             return Err(walk.fail(
                 "resolve",
-                "a .onion name, and no proxy",
-                "A .onion relay is reached only through Tor: start Tor and give \
-                 --proxy socks5://127.0.0.1:9050. (The name was not looked up here.)",
+                t!("net-doctor-onion-no-proxy"),
+                t!("net-doctor-verdict-onion-no-proxy"),
             ));
         }
         None => direct(&host, port, walk).await?,
     };
     let _ = tcp.set_nodelay(true);
     if tls {
-        let config = tls_config(options.ca.as_deref()).map_err(|e| {
-            walk.fail(
-                "tls",
-                e.to_string(),
-                "The certificates Kith should trust could not be read (--ca).",
-            )
-        })?;
-        let name = rustls_pki_types::ServerName::try_from(host.clone()).map_err(|e| {
-            walk.fail(
-                "tls",
-                e.to_string(),
-                "This host name cannot be checked by TLS.",
-            )
-        })?;
+        let config = tls_config(options.ca.as_deref())
+            .map_err(|e| walk.fail("tls", e.to_string(), t!("net-doctor-verdict-ca-unreadable")))?;
+        let name = rustls_pki_types::ServerName::try_from(host.clone())
+            .map_err(|e| walk.fail("tls", e.to_string(), t!("net-doctor-verdict-bad-tls-name")))?;
         let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
         let stream = match tokio::time::timeout(STEP_TIMEOUT, connector.connect(name, tcp)).await {
             Ok(Ok(s)) => s,
@@ -186,14 +190,12 @@ async fn walk_to(url: &str, options: &ConnectOptions, walk: &mut Walk) -> Result
             Err(_) => {
                 return Err(walk.fail(
                     "tls",
-                    "no answer to the TLS handshake",
-                    "Something accepts connections there but does not finish TLS: the \
-                     connection may be slowed or cut on its way (a block). Try Tor with \
-                     bridges.",
+                    t!("net-doctor-tls-no-answer"),
+                    t!("net-doctor-verdict-tls-no-answer"),
                 ));
             }
         };
-        walk.ok("tls", format!("the certificate is valid for {host}"));
+        walk.ok("tls", t!("net-doctor-certificate-valid", host = &host));
         upgrade_and_hello(request, stream, walk).await
     } else {
         upgrade_and_hello(request, tcp, walk).await
@@ -202,7 +204,10 @@ async fn walk_to(url: &str, options: &ConnectOptions, walk: &mut Walk) -> Result
 
 async fn direct(host: &str, port: u16, walk: &mut Walk) -> Result<TcpStream, String> {
     let addrs: Vec<std::net::SocketAddr> = if let Ok(ip) = host.parse::<IpAddr>() {
-        walk.ok("resolve", format!("{ip} is an address: nothing to look up"));
+        walk.ok(
+            "resolve",
+            t!("net-doctor-is-an-address", address = ip.to_string()),
+        );
         vec![(ip, port).into()]
     } else {
         match timed(tokio::net::lookup_host((host, port))).await {
@@ -211,27 +216,26 @@ async fn direct(host: &str, port: u16, walk: &mut Walk) -> Result<TcpStream, Str
                 if a.is_empty() {
                     return Err(walk.fail(
                         "resolve",
-                        "no address",
-                        format!(
-                            "The name {host} has no address: check the relay address; if it \
-                             is right, the name may be blocked where you are — try Tor \
-                             (--proxy socks5://127.0.0.1:9050)."
-                        ),
+                        t!("net-doctor-no-address"),
+                        t!("net-doctor-verdict-no-address", host = host),
                     ));
                 }
                 let shown: Vec<String> = a.iter().map(|s| s.ip().to_string()).collect();
-                walk.ok("resolve", format!("{host} is {}", shown.join(", ")));
+                walk.ok(
+                    "resolve",
+                    t!(
+                        "net-doctor-resolved",
+                        host = host,
+                        addresses = shown.join(", ")
+                    ),
+                );
                 a
             }
             Err(e) => {
                 return Err(walk.fail(
                     "resolve",
                     e,
-                    format!(
-                        "The name {host} could not be looked up: check the relay address and \
-                         your internet connection; if both are right, the name may be blocked \
-                         where you are — try Tor (--proxy socks5://127.0.0.1:9050)."
-                    ),
+                    t!("net-doctor-verdict-lookup-failed", host = host),
                 ));
             }
         }
@@ -241,26 +245,26 @@ async fn direct(host: &str, port: u16, walk: &mut Walk) -> Result<TcpStream, Str
     for addr in &addrs {
         match tokio::time::timeout(STEP_TIMEOUT, TcpStream::connect(addr)).await {
             Ok(Ok(s)) => {
-                walk.ok("tcp", format!("connected to {addr}"));
+                walk.ok(
+                    "tcp",
+                    t!("net-doctor-connected", address = addr.to_string()),
+                );
                 return Ok(s);
             }
             Ok(Err(e)) => {
                 refused |= e.kind() == std::io::ErrorKind::ConnectionRefused;
                 last = format!("{addr}: {e}");
             }
-            Err(_) => last = format!("{addr}: no answer within {} s", STEP_TIMEOUT.as_secs()),
+            Err(_) => last = format!("{addr}: {}", no_answer_within()),
         }
     }
     Err(walk.fail(
         "tcp",
         last,
         if refused {
-            "The machine answers, but nothing listens on that port (connection refused): \
-             the relay is not running, or the port in the address is wrong. Ask the person \
-             who runs it."
+            t!("net-doctor-verdict-refused")
         } else {
-            "No answer from the relay's machine: it is down, or the way to it is blocked. \
-             If other sites work, try Tor with bridges (--proxy), or a fallback relay."
+            t!("net-doctor-verdict-no-answer")
         },
     ))
 }
@@ -272,21 +276,13 @@ async fn through_proxy(
     walk: &mut Walk,
 ) -> Result<TcpStream, String> {
     let proxy: SocksProxy = proxy.parse().map_err(|e: crate::relay::RelayError| {
-        walk.fail(
-            "proxy",
-            e.to_string(),
-            "The --proxy address is not a SOCKS5 URL.",
-        )
+        walk.fail("proxy", e.to_string(), t!("net-doctor-verdict-proxy-bad"))
     })?;
     if let Err(e) = timed(TcpStream::connect(proxy.addr.as_str())).await {
         return Err(walk.fail(
             "proxy",
             format!("{}: {e}", proxy.addr),
-            format!(
-                "The proxy at {} does not answer: is Tor running? (Tor Browser listens on \
-                 9150, the tor service on 9050.)",
-                proxy.addr
-            ),
+            t!("net-doctor-verdict-proxy-silent", proxy = &proxy.addr),
         ));
     }
     let target = match host.parse::<IpAddr>() {
@@ -309,17 +305,25 @@ async fn through_proxy(
         Ok(s) => {
             walk.ok(
                 "proxy",
-                format!("the proxy {} reached {host}:{port}", proxy.addr),
+                t!(
+                    "net-doctor-proxy-reached",
+                    proxy = &proxy.addr,
+                    host = host,
+                    port = port
+                ),
             );
             Ok(s.into_inner())
         }
         Err(e) => Err(walk.fail(
             "proxy",
             e,
-            format!(
-                "The proxy answers but could not reach {host}:{port}: the relay may be down, \
-                 or (with Tor) Tor itself may be blocked — set it up with bridges (obfs4, \
-                 snowflake or webtunnel)."
+            t!(
+                "net-doctor-verdict-proxy-unreached",
+                host = host,
+                port = port,
+                obfs4 = "obfs4",
+                snowflake = "snowflake",
+                webtunnel = "webtunnel"
             ),
         )),
     }
@@ -339,21 +343,10 @@ fn tls_failed(host: &str, e: &std::io::Error, walk: &mut Walk) -> String {
         walk.fail(
             "tls",
             e.to_string(),
-            format!(
-                "The certificate presented is not a valid one for {host}. Something may be \
-                 intercepting the connection (a censor's proxy, a network that inspects \
-                 traffic), or the relay's certificate is wrong or expired. Do not go on over \
-                 this network: try Tor, and tell whoever runs the relay."
-            ),
+            t!("net-doctor-verdict-certificate", host = host),
         )
     } else {
-        walk.fail(
-            "tls",
-            e.to_string(),
-            "Something answers there, but not with TLS: the address may name the wrong \
-             port (a plain web server, or a ws:// relay), or the connection is tampered \
-             with on its way.",
-        )
+        walk.fail("tls", e.to_string(), t!("net-doctor-verdict-not-tls"))
     }
 }
 
@@ -378,11 +371,10 @@ where
             return Err(walk.fail(
                 "websocket",
                 format!("HTTP {}", response.status()),
-                format!(
-                    "A web server answers there (HTTP {}), but no Kith relay at {path}: \
-                         check the address (a relay's ends in /v1, or nothing), or the proxy \
-                         in front of the relay.",
-                    response.status()
+                t!(
+                    "net-doctor-verdict-web-server",
+                    status = format!("HTTP {}", response.status()),
+                    path = &path
                 ),
             ));
         }
@@ -390,20 +382,18 @@ where
             return Err(walk.fail(
                 "websocket",
                 e.to_string(),
-                "Something answers there, but it is not a WebSocket server: the address \
-                     names the wrong service, or the connection is tampered with.",
+                t!("net-doctor-verdict-not-websocket"),
             ));
         }
         Err(_) => {
             return Err(walk.fail(
                 "websocket",
-                "no answer to the upgrade",
-                "The server accepted the connection but did not answer: it may be \
-                     overloaded, or the connection is slowed on its way.",
+                t!("net-doctor-upgrade-no-answer"),
+                t!("net-doctor-verdict-upgrade-no-answer"),
             ));
         }
     };
-    walk.ok("websocket", format!("upgraded at {path}"));
+    walk.ok("websocket", t!("net-doctor-upgraded", path = &path));
     let hello = ClientFrame {
         id: 1,
         request: Request::Hello {
@@ -420,23 +410,23 @@ where
                     return RelayFrame::decode(&b).map_err(|e| e.to_string());
                 }
                 Some(Ok(WsMessage::Close(c))) => {
-                    return Err(format!("closed: {c:?}"));
+                    return Err(t!("net-doctor-closed", why = format!("{c:?}")));
                 }
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => return Err(e.to_string()),
-                None => return Err("the connection ended".into()),
+                None => return Err(t!("net-closed-ended")),
             }
         }
     };
-    let verdict_other = "A WebSocket server answers there, but not as a Kith relay: the address \
-                         names another service.";
+    let verdict_other = t!("net-doctor-verdict-not-kith");
     let result = match tokio::time::timeout(STEP_TIMEOUT, answer).await {
         Ok(Ok(RelayFrame::Response {
             body: Response::Hello { version, max_frame },
             ..
-        })) => Ok(format!(
-            "protocol version {version}, frames up to {} KiB",
-            max_frame / 1024
+        })) => Ok(t!(
+            "net-doctor-hello",
+            version = version,
+            size = kith_i18n::size(u64::from(max_frame))
         )),
         Ok(Ok(RelayFrame::Error {
             code: ErrorCode::UnsupportedVersion,
@@ -444,11 +434,11 @@ where
         })) => Err(walk.fail(
             "hello",
             "unsupported_version",
-            "The relay speaks another version of the protocol: update Kith (or the relay).",
+            t!("net-doctor-verdict-other-version"),
         )),
         Ok(Ok(other)) => Err(walk.fail("hello", format!("{other:?}"), verdict_other)),
         Ok(Err(e)) => Err(walk.fail("hello", e, verdict_other)),
-        Err(_) => Err(walk.fail("hello", "no answer to Hello", verdict_other)),
+        Err(_) => Err(walk.fail("hello", t!("net-doctor-hello-no-answer"), verdict_other)),
     };
     let _ = ws.close(None).await;
     if let Ok(h) = &result {

@@ -191,10 +191,10 @@ impl std::fmt::Debug for InviteSecret {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PayloadError {
     /// Too large for the largest bucket.
-    #[error("message too large")]
+    #[error("{}", kith_i18n::t!("net-payload-too-large"))]
     TooLarge,
     /// Malformed padding or encoding.
-    #[error("malformed message")]
+    #[error("{}", kith_i18n::t!("net-payload-malformed"))]
     Malformed,
 }
 

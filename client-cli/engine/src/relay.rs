@@ -34,6 +34,7 @@
 use answers::{expected_answer, response_name};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
+use kith_i18n::t;
 use kith_protocol::access::{AccessKey, AdminKey};
 use kith_protocol::frame::{AccessPublicKey, AdminPublicKey, blob_id};
 use kith_protocol::limits::{MAX_FETCH_MESSAGES, MAX_FRAME};
@@ -136,15 +137,17 @@ impl std::str::FromStr for SocksProxy {
     type Err = RelayError;
 
     fn from_str(s: &str) -> Result<Self, RelayError> {
-        let bad = |why: &str| {
-            RelayError::Setup(format!(
-                "proxy: {why}; expected socks5://host:port, e.g. socks5://127.0.0.1:9050"
+        let bad = |why: String| {
+            RelayError::Setup(t!(
+                "net-proxy-bad",
+                why = why,
+                example = "socks5://127.0.0.1:9050"
             ))
         };
         let rest = s
             .strip_prefix("socks5://")
             .or_else(|| s.strip_prefix("socks5h://"))
-            .ok_or_else(|| bad("only SOCKS5 proxies are supported"))?;
+            .ok_or_else(|| bad(t!("net-proxy-not-socks5")))?;
         let rest = rest.strip_suffix('/').unwrap_or(rest);
         let (auth, addr) = match rest.rsplit_once('@') {
             Some((userinfo, addr)) => {
@@ -156,9 +159,9 @@ impl std::str::FromStr for SocksProxy {
         let port = addr
             .rsplit_once(':')
             .and_then(|(host, port)| (!host.is_empty()).then_some(port))
-            .ok_or_else(|| bad("no host:port"))?;
+            .ok_or_else(|| bad(t!("net-proxy-no-host-port")))?;
         if port.parse::<u16>().is_err() || addr.contains('/') {
-            return Err(bad("no host:port"));
+            return Err(bad(t!("net-proxy-no-host-port")));
         }
         Ok(SocksProxy {
             addr: addr.to_owned(),
@@ -175,12 +178,18 @@ pub fn tls_config(ca: Option<&Path>) -> Result<rustls::ClientConfig, RelayError>
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
     if let Some(path) = ca {
-        let fail = |why: String| RelayError::Setup(format!("CA file {}: {why}", path.display()));
+        let fail = |why: String| {
+            RelayError::Setup(t!(
+                "net-ca-file-bad",
+                path = path.display().to_string(),
+                why = why
+            ))
+        };
         let certs = CertificateDer::pem_file_iter(path)
             .and_then(|it| it.collect::<Result<Vec<_>, _>>())
             .map_err(|e| fail(e.to_string()))?;
         if certs.is_empty() {
-            return Err(fail("no CERTIFICATE in it".into()));
+            return Err(fail(t!("net-ca-file-no-certificate")));
         }
         for cert in certs {
             roots.add(cert).map_err(|e| fail(e.to_string()))?;
@@ -200,9 +209,10 @@ async fn open_tcp(host: &str, port: u16, proxy: Option<&str>) -> Result<TcpStrea
     if proxy.is_none() && is_onion(host) {
         // Looking it up would tell the local resolver (and whoever watches it) which
         // onion service this machine wants; only Tor can reach it anyway.
-        return Err(RelayError::Setup(format!(
-            "{host} is a Tor onion service: start Tor and give --proxy \
-             socks5://127.0.0.1:9050 (or set KITH_PROXY); it was not looked up"
+        return Err(RelayError::Setup(t!(
+            "net-onion-needs-proxy",
+            host = host,
+            var = "KITH_PROXY"
         )));
     }
     let tcp = match proxy {
@@ -225,7 +235,11 @@ async fn open_tcp(host: &str, port: u16, proxy: Option<&str>) -> Result<TcpStrea
             };
             stream
                 .map_err(|e| {
-                    RelayError::Connect(format!("through the SOCKS5 proxy {}: {e}", proxy.addr))
+                    RelayError::Connect(t!(
+                        "net-through-proxy",
+                        proxy = &proxy.addr,
+                        why = e.to_string()
+                    ))
                 })?
                 .into_inner()
         }
@@ -284,15 +298,13 @@ fn target_of(url: &str) -> Result<Target, RelayError> {
         Some("wss") => true,
         Some("ws") => false,
         _ => {
-            return Err(RelayError::Setup(format!(
-                "{url}: a relay URL starts with ws:// or wss://"
-            )));
+            return Err(RelayError::Setup(t!("net-url-bad-scheme", url = url)));
         }
     };
     let host = uri
         .host()
         .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_owned())
-        .ok_or_else(|| RelayError::Setup(format!("{url}: no host")))?;
+        .ok_or_else(|| RelayError::Setup(t!("net-url-no-host", url = url)))?;
     let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
     Ok(Target {
         request,
@@ -350,69 +362,139 @@ async fn open_ws(
 }
 
 /// Classifies a failed WebSocket handshake: a refused certificate is
-/// [`RelayError::Certificate`], anything else [`RelayError::Connect`].
+/// [`RelayError::Certificate`]; an answer to `wss://` that is not TLS at all (a plain
+/// `ws://` relay or web server answers the TLS hello with plain HTTP) is
+/// [`RelayError::Setup`], which says so plainly (rustls's own words are logged at debug
+/// level); anything else [`RelayError::Connect`].
 fn handshake_error(e: &tokio_tungstenite::tungstenite::Error) -> RelayError {
     use tokio_tungstenite::tungstenite::Error as WsError;
     if let WsError::Io(io) = e
         && let Some(tls) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>())
-        && matches!(
-            tls,
-            rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
-        )
     {
-        return RelayError::Certificate(tls.to_string());
+        match tls {
+            rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented => {
+                return RelayError::Certificate(tls.to_string());
+            }
+            rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => {
+                tracing::debug!(error = %tls, "the relay answered the TLS hello without TLS");
+                return RelayError::Setup(t!("net-not-tls"));
+            }
+            _ => {}
+        }
     }
     RelayError::Connect(e.to_string())
 }
 
-/// Why a request or the connection failed.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+/// Why a request or the connection failed. Its words ([`std::fmt::Display`]) are in
+/// the reader's language; the texts some variants carry were put in it when made.
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RelayError {
     /// The WebSocket could not be opened.
-    #[error("could not connect to the relay: {0}")]
     Connect(String),
     /// The connection options cannot work (a malformed proxy URL, an unreadable CA
-    /// file): retrying does not help.
-    #[error("cannot connect to the relay: {0}")]
+    /// file, `wss://` to a relay that does not speak TLS): retrying does not help.
     Setup(String),
     /// The relay's TLS certificate was refused (unknown issuer, wrong name, expired).
     /// Retrying does not help, and it may be an attack: it is never ignored.
-    #[error("the relay's TLS certificate is not trusted: {0}")]
     Certificate(String),
     /// The URL (here) is plain `ws://` to a host on the network, and plain `ws://` was
     /// not allowed ([`ConnectOptions::allow_plain_ws`]): nothing was sent.
-    #[error(
-        "{0}: this relay address uses plain ws://, which anyone on the network path can \
-         read and change (who talks to which group, when); use the wss:// or kith:// \
-         address, or pass --allow-plain-ws (or set KITH_ALLOW_PLAIN_WS=1) if you really \
-         mean it"
-    )]
     PlainWs(String),
     /// The relay answered the request with an error code.
-    #[error("the relay refused: {0}")]
     Relay(ErrorCode),
     /// The relay broke the protocol; the connection is failed.
-    #[error("the relay broke the protocol: {0}")]
     Protocol(String),
-    /// No answer in time.
-    #[error("timed out waiting for the relay ({0})")]
+    /// No answer in time (`"connect and hello"` or `"request"`: what was waited for).
     Timeout(&'static str),
     /// The connection is closed (by either side, or by a transport error).
-    #[error("the connection to the relay is closed: {0}")]
     Closed(String),
     /// The request does not fit in one frame, or a field is over its protocol limit;
     /// it was not sent.
-    #[error("the request is too large to send ({0} bytes)")]
     TooLarge(usize),
     /// The push channel was full; the connection was failed so that no push is lost
     /// silently.
-    #[error("pushes were not consumed fast enough")]
     PushOverflow,
     /// The relay answered `GetBlob` with bytes that are not the blob asked for (their
     /// SHA-256 is not its id): altered on the relay or on the way. Not worth retrying.
-    #[error("the relay sent a blob that does not match its id")]
     BlobMismatch,
+}
+
+impl std::fmt::Display for RelayError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = match self {
+            RelayError::Connect(why) => t!("net-error-connect", why = why),
+            RelayError::Setup(why) => t!("net-error-setup", why = why),
+            RelayError::Certificate(why) => t!("net-error-certificate", why = why),
+            RelayError::PlainWs(url) => t!(
+                "net-error-plain-ws",
+                url = url,
+                var = "KITH_ALLOW_PLAIN_WS=1"
+            ),
+            RelayError::Relay(code) => t!(
+                "net-error-refused",
+                why = error_code_text(*code),
+                code = code.slug()
+            ),
+            RelayError::Protocol(why) => t!("net-error-protocol", why = why),
+            RelayError::Timeout(what) => {
+                let what = match *what {
+                    "connect and hello" => t!("net-waited-for-hello"),
+                    "request" => t!("net-waited-for-answer"),
+                    other => other.to_owned(),
+                };
+                t!("net-error-timeout", what = what)
+            }
+            RelayError::Closed(why) => t!("net-error-closed", why = why),
+            RelayError::TooLarge(n) => {
+                t!("net-error-too-large", size = kith_i18n::size(*n as u64))
+            }
+            RelayError::PushOverflow => t!("net-error-push-overflow"),
+            RelayError::BlobMismatch => t!("net-error-blob-mismatch"),
+        };
+        f.write_str(&text)
+    }
+}
+
+impl std::error::Error for RelayError {}
+
+/// What a relay's error code means, in the reader's language (the relay sends only the
+/// code, never words of its own: see [`ErrorCode`]).
+pub fn error_code_text(code: ErrorCode) -> String {
+    match code {
+        ErrorCode::BadFrame => t!("net-code-bad-frame"),
+        ErrorCode::UnsupportedVersion => t!("net-code-unsupported-version"),
+        ErrorCode::HelloFirst => t!("net-code-hello-first"),
+        ErrorCode::TooLarge => t!("net-code-too-large"),
+        ErrorCode::RateLimited => t!("net-code-rate-limited"),
+        ErrorCode::NoSuchGroup => t!("net-code-no-such-group"),
+        ErrorCode::Unauthorized => t!("net-code-unauthorized"),
+        ErrorCode::AuthFailed => t!("net-code-auth-failed"),
+        ErrorCode::BadNonce => t!("net-code-bad-nonce"),
+        ErrorCode::StaleEpoch => t!("net-code-stale-epoch"),
+        ErrorCode::BadPadding => t!("net-code-bad-padding"),
+        ErrorCode::QuotaExceeded => t!("net-code-quota-exceeded"),
+        ErrorCode::CreationForbidden => t!("net-code-creation-forbidden"),
+        ErrorCode::SlotExists => t!("net-code-slot-exists"),
+        ErrorCode::NoSuchInvite => t!("net-code-no-such-invite"),
+        ErrorCode::InviteExpired => t!("net-code-invite-expired"),
+        ErrorCode::AlreadyUsed => t!("net-code-already-used"),
+        ErrorCode::NotAnswered => t!("net-code-not-answered"),
+        ErrorCode::Forbidden => t!("net-code-forbidden"),
+        ErrorCode::TooMany => t!("net-code-too-many"),
+        ErrorCode::BadRequest => t!("net-code-bad-request"),
+        ErrorCode::Internal => t!("net-code-internal"),
+        ErrorCode::ShuttingDown => t!("net-code-shutting-down"),
+        ErrorCode::NoSuchBlob => t!("net-code-no-such-blob"),
+        ErrorCode::StorageUnavailable => t!("net-code-storage-unavailable"),
+        ErrorCode::CommitLocked => t!("net-code-commit-locked"),
+        ErrorCode::InvitesFull => t!("net-code-invites-full"),
+        ErrorCode::KnocksFull => t!("net-code-knocks-full"),
+        ErrorCode::GroupExists => t!("net-code-group-exists"),
+        ErrorCode::Unknown(_) => t!("net-code-unknown"),
+        // A code added to the protocol since: its English words.
+        other => other.description().to_owned(),
+    }
 }
 
 /// The answer to `Auth`, as [`RelayConnection::auth_info`] returns it.
@@ -515,7 +597,7 @@ impl Shared {
         lock(&self.state)
             .failure
             .clone()
-            .unwrap_or_else(|| RelayError::Closed("the connection ended".into()))
+            .unwrap_or_else(|| RelayError::Closed(t!("net-closed-ended")))
     }
 
     /// Hands an answer to the request that asked for it.
@@ -530,18 +612,17 @@ impl Shared {
                 Some(p) => p,
                 None if st.abandoned.remove(&id) => return Ok(()),
                 None => {
-                    return Err(RelayError::Protocol(format!(
-                        "answer to request {id}, which is not in flight"
-                    )));
+                    return Err(RelayError::Protocol(t!("net-protocol-unasked", id = id)));
                 }
             }
         };
         if let Ok(body) = &answer
             && !(pending.expect)(body)
         {
-            let err = RelayError::Protocol(format!(
-                "answer to request {id} is of the wrong kind ({})",
-                response_name(body)
+            let err = RelayError::Protocol(t!(
+                "net-protocol-wrong-kind",
+                id = id,
+                answer = response_name(body)
             ));
             let _ = pending.tx.send(Err(err.clone()));
             return Err(err);
@@ -601,9 +682,8 @@ impl RelayConnection {
         match hello {
             Ok(Response::Hello { version, max_frame }) => {
                 if version != PROTOCOL_VERSION {
-                    let err = RelayError::Protocol(format!(
-                        "the relay answered Hello with version {version}"
-                    ));
+                    let err =
+                        RelayError::Protocol(t!("net-protocol-hello-version", version = version));
                     conn.shared.fail(err.clone());
                     return Err(err);
                 }
@@ -612,8 +692,10 @@ impl RelayConnection {
             }
             Ok(other) => {
                 // Unreachable in practice: the reader checks the answer's kind.
-                let err =
-                    RelayError::Protocol(format!("Hello answered with {}", response_name(&other)));
+                let err = RelayError::Protocol(t!(
+                    "net-protocol-hello-answer",
+                    answer = response_name(&other)
+                ));
                 conn.shared.fail(err.clone());
                 Err(err)
             }
@@ -806,7 +888,7 @@ impl RelayConnection {
         {
             Response::GroupCreated { group: made } if made == group => Ok(made),
             Response::GroupCreated { .. } => {
-                let err = RelayError::Protocol("the relay named another group".into());
+                let err = RelayError::Protocol(t!("net-protocol-other-group"));
                 self.shared.fail(err.clone());
                 Err(err)
             }
@@ -879,7 +961,7 @@ impl RelayConnection {
             ok &= page.next > l;
         }
         if !ok {
-            let err = RelayError::Protocol("incoherent fetch page".into());
+            let err = RelayError::Protocol(t!("net-protocol-incoherent-page"));
             self.shared.fail(err.clone());
             return Err(err);
         }
@@ -894,7 +976,7 @@ impl RelayConnection {
         match self.request(Request::PutBlob { group, data }).await? {
             Response::BlobPut { id } if id == want => Ok(id),
             Response::BlobPut { .. } => {
-                let err = RelayError::Protocol("the relay named a blob by a wrong id".into());
+                let err = RelayError::Protocol(t!("net-protocol-wrong-blob-id"));
                 self.shared.fail(err.clone());
                 Err(err)
             }
@@ -1023,7 +1105,7 @@ impl RelayConnection {
     /// sends a WebSocket close and waits (briefly) for both tasks to end.
     pub async fn close(&self) {
         self.shared
-            .fail(RelayError::Closed("closed by the client".into()));
+            .fail(RelayError::Closed(t!("net-closed-by-client")));
         let tasks = std::mem::take(&mut *lock(&self.tasks));
         for task in tasks {
             if tokio::time::timeout(Duration::from_secs(5), task)
@@ -1064,7 +1146,10 @@ impl RelayConnection {
     /// An answer of the right kind for its request but not what a helper expected
     /// (cannot happen with a checked answer; kept so that no path panics).
     fn wrong(&self, answer: &Response) -> RelayError {
-        let err = RelayError::Protocol(format!("unexpected answer {}", response_name(answer)));
+        let err = RelayError::Protocol(t!(
+            "net-protocol-unexpected-answer",
+            answer = response_name(answer)
+        ));
         self.shared.fail(err.clone());
         err
     }
@@ -1125,18 +1210,14 @@ async fn read_loop(mut stream: SplitStream<Ws>, shared: Arc<Shared>, push_tx: mp
             msg = stream.next() => msg,
         };
         let result = match msg {
-            None => Err(RelayError::Closed("the relay closed the connection".into())),
+            None => Err(RelayError::Closed(t!("net-closed-by-relay"))),
             Some(Err(tokio_tungstenite::tungstenite::Error::Capacity(e))) => Err(
-                RelayError::Protocol(format!("the relay sent a message over the limit: {e}")),
+                RelayError::Protocol(t!("net-protocol-over-limit", why = e.to_string())),
             ),
             Some(Err(e)) => Err(RelayError::Closed(e.to_string())),
             Some(Ok(WsMessage::Binary(bytes))) => handle_frame(&shared, &push_tx, &bytes),
-            Some(Ok(WsMessage::Text(_))) => {
-                Err(RelayError::Protocol("the relay sent a text message".into()))
-            }
-            Some(Ok(WsMessage::Close(_))) => {
-                Err(RelayError::Closed("the relay closed the connection".into()))
-            }
+            Some(Ok(WsMessage::Text(_))) => Err(RelayError::Protocol(t!("net-protocol-text"))),
+            Some(Ok(WsMessage::Close(_))) => Err(RelayError::Closed(t!("net-closed-by-relay"))),
             Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_))) => Ok(()),
         };
         if let Err(err) = result {
@@ -1152,7 +1233,7 @@ fn handle_frame(
     bytes: &[u8],
 ) -> Result<(), RelayError> {
     let frame = RelayFrame::decode(bytes)
-        .map_err(|e| RelayError::Protocol(format!("undecodable frame: {e}")))?;
+        .map_err(|e| RelayError::Protocol(t!("net-protocol-undecodable", why = e.to_string())))?;
     match frame {
         RelayFrame::Response { id, body } => shared.complete(id, Ok(body)),
         RelayFrame::Error { id: 0, code } => {

@@ -36,10 +36,10 @@ const NONCE: usize = 24;
 pub enum SealError {
     /// Bad padding, wrong version, too short, or failed authentication: the blob is
     /// not what it claims to be, or was sealed for another code.
-    #[error("the sealed data is damaged or not meant for this invite")]
+    #[error("{}", kith_i18n::t!("net-seal-invalid"))]
     Invalid,
     /// Too large to seal.
-    #[error("too large to seal")]
+    #[error("{}", kith_i18n::t!("net-seal-too-large"))]
     TooLarge,
 }
 

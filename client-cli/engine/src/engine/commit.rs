@@ -170,7 +170,7 @@ impl Client {
             .map_err(mls)?;
         let next_key = AccessKey::from_exporter_secret(&next_secret);
         let payload = pad(&commit.to_bytes().map_err(mls)?)
-            .map_err(|_| ClientError::Mls("commit too large for the relay".into()))?;
+            .map_err(|_| ClientError::Mls(kith_i18n::t!("engine-commit-too-large")))?;
         let welcome = welcome.map(|w| w.to_bytes()).transpose().map_err(mls)?;
         g.pending = Some(PendingCommit {
             epoch,
@@ -201,8 +201,9 @@ impl Client {
                 self.sync_group_inner(group).await?;
                 let g = self.load_group(group)?;
                 if g.pending.as_ref().is_some_and(|p| p.epoch == epoch) {
-                    return Err(ClientError::Hostile(format!(
-                        "the relay accepted our commit as message {seq} but does not serve it"
+                    return Err(ClientError::Hostile(kith_i18n::t!(
+                        "engine-commit-not-served",
+                        seq = seq.to_string()
                     )));
                 }
                 Ok(true)

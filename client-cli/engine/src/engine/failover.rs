@@ -9,6 +9,7 @@ use super::place::{copy_id, first_seq_after};
 use super::records::*;
 use super::{Client, ClientError, Result, SyncReport, now_secs};
 use crate::relay::RelayError;
+use kith_i18n::t;
 use kith_protocol::{ErrorCode, GroupId, Seq};
 use openmls::group::MlsGroup;
 use std::time::Duration;
@@ -90,10 +91,10 @@ impl Client {
             Some(at) => {
                 return Err(match e {
                     ClientError::Relay(RelayError::Connect(why)) => {
-                        ClientError::Relay(RelayError::Connect(format!(
-                            "{why}. If this lasts {} more, Kith goes on at the group's \
-                             fallback relay",
-                            super::state::format_duration(at.saturating_sub(now_secs()).max(1))
+                        ClientError::Relay(RelayError::Connect(t!(
+                            "engine-failover-soon",
+                            why = why,
+                            wait = kith_i18n::duration(at.saturating_sub(now_secs()).max(1))
                         )))
                     }
                     e => e,
@@ -148,22 +149,15 @@ impl Client {
             let left = g.relay.clone();
             let mut g = self.load_group(group)?;
             let text = if c.fallback {
-                format!(
-                    "{left} could not be reached for {}. The group goes on at its fallback \
-                     relay {}: read and write as before. Members who cannot reach {left} \
-                     either come here on their own, and Kith goes back to {} as soon as it \
-                     answers again. Messages that only {left} held and that had not reached \
-                     you are not here.",
-                    super::state::format_duration(now_secs().saturating_sub(since).max(1)),
-                    c.url,
-                    home.url
+                t!(
+                    "engine-failover-fallback",
+                    left = &left,
+                    since = kith_i18n::duration(now_secs().saturating_sub(since).max(1)),
+                    fallback = &c.url,
+                    home = &home.url
                 )
             } else {
-                format!(
-                    "{left} could not be reached; the group's home {} answers, and the \
-                     group goes on there",
-                    c.url
-                )
+                t!("engine-failover-home", left = &left, home = &c.url)
             };
             self.go_on_at(
                 &mut g,
@@ -261,11 +255,7 @@ impl Client {
                 // What we read there (our own included) is no news if we look there
                 // from home later.
                 g.place.seen.insert(was.clone(), g.cursor);
-                let text = format!(
-                    "{} answers again: the group is back at its home. What you wrote at {was} \
-                     meanwhile is posted again here, for those who could not read it there.",
-                    home.url
-                );
+                let text = t!("engine-failover-back-home", home = &home.url, was = &was);
                 self.go_on_at(&mut g, &home.url, home.id, 0, text, report)?;
                 self.authed.insert((home.url.clone(), home.id, epoch));
                 report.moved = true;
@@ -310,13 +300,11 @@ impl Client {
                 .iter()
                 .map(|w| self.display_name(group, w))
                 .collect();
-            let text = format!(
-                "{} wrote at the fallback relay {url}: they cannot reach {} (a regional \
-                 block, or their network). Their clients come back here on their own when it \
-                 answers for them, and bring what they wrote. If it stays blocked for them, an \
-                 admin can move the group to a relay everyone reaches (`kith group move`).",
-                names.join(", "),
-                g.relay
+            let text = t!(
+                "engine-failover-writers-elsewhere",
+                names = names.join(", "),
+                fallback = &url,
+                relay = &g.relay
             );
             self.record_now(group, RecordKind::Alert(text), report)?;
         }

@@ -37,6 +37,7 @@ use crate::payload::{Body, FileRef};
 use crate::relay::{RelayConnection, RelayError};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
+use kith_i18n::t;
 use kith_protocol::aead::{TAG_LEN as TAG, open_chunk, seal_chunk, sha256};
 use kith_protocol::frame::blob_id;
 use kith_protocol::limits::MAX_BLOB;
@@ -122,6 +123,35 @@ pub fn clean_file_name(name: &str) -> String {
     }
 }
 
+/// Whether a path as typed ends with a path separator (`-o saved/`: a folder).
+fn ends_with_separator(p: &Path) -> bool {
+    let s = p.as_os_str().to_string_lossy();
+    s.ends_with('/') || s.ends_with(std::path::MAIN_SEPARATOR)
+}
+
+/// Where `kith get` saves the file called `name`: in the folder `out`, or as the file
+/// `out`, or under its own name here. A folder that `out` names (`-o DIR/`, or the one
+/// of `-o DIR/NAME`) must exist: saying so beats a system error about a temporary file.
+fn destination(out: Option<&Path>, name: &str) -> Result<PathBuf> {
+    let Some(p) = out else {
+        return Ok(PathBuf::from(name));
+    };
+    if p.is_dir() {
+        return Ok(p.join(name));
+    }
+    let folder = if ends_with_separator(p) {
+        Some(p)
+    } else {
+        p.parent().filter(|d| !d.as_os_str().is_empty())
+    };
+    if let Some(folder) = folder.filter(|d| !d.is_dir()) {
+        let shown = folder.display().to_string();
+        let shown = shown.trim_end_matches(['/', std::path::MAIN_SEPARATOR]);
+        return Err(ClientError::Usage(t!("net-file-no-folder", path = shown)));
+    }
+    Ok(p.to_path_buf())
+}
+
 /// How many chunks a file of `size` bytes takes (at least one: an empty file looks like
 /// any other small file).
 fn chunk_count(size: u64, chunk_size: u32) -> u64 {
@@ -129,25 +159,25 @@ fn chunk_count(size: u64, chunk_size: u32) -> u64 {
 }
 
 /// Checks that a file reference adds up; says what does not.
-fn check_file_ref(f: &FileRef) -> std::result::Result<(), &'static str> {
+fn check_file_ref(f: &FileRef) -> std::result::Result<(), String> {
     if f.size > MAX_FILE_BYTES {
-        return Err("a file larger than Kith accepts");
+        return Err(t!("net-file-ref-too-large"));
     }
     let sealed = f.chunk_size as usize + TAG;
     if f.chunk_size == 0 || sealed > MAX_BLOB || !is_bucket(sealed) {
-        return Err("a file with a chunk size the relay cannot store");
+        return Err(t!("net-file-ref-bad-chunk-size"));
     }
     if f.chunks.len() as u64 != chunk_count(f.size, f.chunk_size) {
-        return Err("a file whose chunk list does not match its size");
+        return Err(t!("net-file-ref-bad-chunk-list"));
     }
     Ok(())
 }
 
 fn altered(index: usize, count: usize) -> ClientError {
-    ClientError::Hostile(format!(
-        "chunk {} of {count} was altered on the relay or on the way; the file was refused \
-         and not saved",
-        index + 1
+    ClientError::Hostile(t!(
+        "net-file-chunk-altered",
+        chunk = index + 1,
+        count = count
     ))
 }
 
@@ -167,15 +197,22 @@ fn transient(e: &RelayError) -> bool {
 /// temporary file in the same directory (readable by us only), synced, then renamed
 /// (replacing `dest` only with `force`; otherwise linked, which fails if it exists).
 fn write_new_file(dest: &Path, data: &[u8], force: bool) -> Result<()> {
-    let io = |what: &str, e: std::io::Error| {
-        ClientError::Usage(format!("cannot {what} {}: {e}", dest.display()))
-    };
-    let exists = || {
-        ClientError::Usage(format!(
-            "{} exists; use --force to replace it, or -o to save elsewhere",
-            dest.display()
+    let path = dest.display().to_string();
+    let write_failed = |e: std::io::Error| {
+        ClientError::Usage(t!(
+            "net-file-cannot-write",
+            path = &path,
+            why = e.to_string()
         ))
     };
+    let save_failed = |e: std::io::Error| {
+        ClientError::Usage(t!(
+            "net-file-cannot-save",
+            path = &path,
+            why = e.to_string()
+        ))
+    };
+    let exists = || ClientError::Usage(t!("net-file-exists", path = &path));
     let dir = match dest.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -190,19 +227,19 @@ fn write_new_file(dest: &Path, data: &[u8], force: bool) -> Result<()> {
         open.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
-        let mut f = open.open(&tmp).map_err(|e| io("write next to", e))?;
-        f.write_all(data).map_err(|e| io("write next to", e))?;
-        f.sync_all().map_err(|e| io("write next to", e))?;
+        let mut f = open.open(&tmp).map_err(write_failed)?;
+        f.write_all(data).map_err(write_failed)?;
+        f.sync_all().map_err(write_failed)?;
         drop(f);
         if force {
-            std::fs::rename(&tmp, dest).map_err(|e| io("save", e))
+            std::fs::rename(&tmp, dest).map_err(save_failed)
         } else {
             match std::fs::hard_link(&tmp, dest) {
                 Ok(()) => Ok(()),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(exists()),
                 // A file system without hard links: check, then rename.
                 Err(_) if dest.exists() => Err(exists()),
-                Err(_) => std::fs::rename(&tmp, dest).map_err(|e| io("save", e)),
+                Err(_) => std::fs::rename(&tmp, dest).map_err(save_failed),
             }
         }
     })();
@@ -222,30 +259,34 @@ impl Client {
     /// group's encryption. Returns the message's sequence number.
     pub async fn send_file(&mut self, group: &GroupId, path: &Path) -> Result<Seq> {
         let usage = |s: String| ClientError::Usage(s);
+        let shown = path.display().to_string();
+        let cannot_read = |e: std::io::Error| {
+            usage(t!(
+                "net-file-cannot-read",
+                path = &shown,
+                why = e.to_string()
+            ))
+        };
         let name = path
             .file_name()
             .map(|n| clean_file_name(&n.to_string_lossy()))
-            .ok_or_else(|| usage(format!("{} names no file", path.display())))?;
-        let meta = std::fs::metadata(path)
-            .map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
+            .ok_or_else(|| usage(t!("net-file-names-no-file", path = &shown)))?;
+        let meta = std::fs::metadata(path).map_err(cannot_read)?;
         if !meta.is_file() {
-            return Err(usage(format!("{} is not a file", path.display())));
+            return Err(usage(t!("net-file-not-a-file", path = &shown)));
         }
         let too_big = |n: u64| {
-            usage(format!(
-                "{} is {}; Kith sends files of at most {}",
-                path.display(),
-                human_size(n),
-                human_size(MAX_FILE_BYTES)
+            usage(t!(
+                "net-file-too-big",
+                path = &shown,
+                size = kith_i18n::size(n),
+                limit = kith_i18n::size(MAX_FILE_BYTES)
             ))
         };
         if meta.len() > MAX_FILE_BYTES {
             return Err(too_big(meta.len()));
         }
-        let data = Zeroizing::new(
-            std::fs::read(path)
-                .map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?,
-        );
+        let data = Zeroizing::new(std::fs::read(path).map_err(cannot_read)?);
         let size = data.len() as u64;
         if size > MAX_FILE_BYTES {
             return Err(too_big(size));
@@ -281,19 +322,15 @@ impl Client {
                     async move { (i, conn.put_blob(g, blob).await) }
                 },
                 |_, e| match e {
-                    RelayError::Relay(ErrorCode::QuotaExceeded) => ClientError::Usage(
-                        "the relay's storage for this group's files is full; \
-                         try again when older files have expired"
-                            .into(),
-                    ),
+                    RelayError::Relay(ErrorCode::QuotaExceeded) => {
+                        ClientError::Usage(t!("net-file-quota-full"))
+                    }
                     e => e.into(),
                 },
             )
             .await?;
         if stored != chunks {
-            return Err(ClientError::Hostile(
-                "the relay named the file's chunks by other ids".into(),
-            ));
+            return Err(ClientError::Hostile(t!("net-file-chunk-ids-differ")));
         }
 
         let file = FileRef {
@@ -318,7 +355,7 @@ impl Client {
         mut file: FileRef,
         report: &mut SyncReport,
     ) -> Result<()> {
-        check_file_ref(&file).map_err(|why| ClientError::Hostile(why.into()))?;
+        check_file_ref(&file).map_err(ClientError::Hostile)?;
         file.name = clean_file_name(&file.name);
         let r = MessageRecord {
             shared_by: None,
@@ -392,11 +429,11 @@ impl Client {
             .collect();
         match hits.len() {
             1 => Ok(hits.swap_remove(0)),
-            0 => Err(ClientError::Usage(format!(
-                "no file {which:?} in this group (see `kith files`)"
-            ))),
-            n => Err(ClientError::Usage(format!(
-                "{n} files are called {which:?}; name one by its number (see `kith files`)"
+            0 => Err(ClientError::Usage(t!("net-file-no-such", name = which))),
+            n => Err(ClientError::Usage(t!(
+                "net-file-ambiguous",
+                n = n,
+                name = which
             ))),
         }
     }
@@ -415,18 +452,14 @@ impl Client {
         // A file announced since the last sync is found too.
         self.sync_group_inner(group).await?;
         let (info, file) = self.find_file(group, which)?;
-        let dest = match out {
-            Some(p) if p.is_dir() => p.join(&info.name),
-            Some(p) => p.to_path_buf(),
-            None => PathBuf::from(&info.name),
-        };
+        let dest = destination(out, &info.name)?;
         if !force && dest.exists() {
-            return Err(ClientError::Usage(format!(
-                "{} exists; use --force to replace it, or -o to save elsewhere",
-                dest.display()
+            return Err(ClientError::Usage(t!(
+                "net-file-exists",
+                path = dest.display().to_string()
             )));
         }
-        check_file_ref(&file).map_err(|why| ClientError::Hostile(why.into()))?;
+        check_file_ref(&file).map_err(ClientError::Hostile)?;
         let count = file.chunks.len();
         let sealed = self
             .each_blob(
@@ -456,15 +489,11 @@ impl Client {
         }
         let size = file.size as usize;
         if data.len() < size || data[size..].iter().any(|&b| b != 0) {
-            return Err(ClientError::Hostile(
-                "the file's padding is not what its sender made; the file was refused".into(),
-            ));
+            return Err(ClientError::Hostile(t!("net-file-bad-padding")));
         }
         data.truncate(size);
         if sha256(&data) != file.sha256 {
-            return Err(ClientError::Hostile(
-                "the file does not match the checksum its sender gave; the file was refused".into(),
-            ));
+            return Err(ClientError::Hostile(t!("net-file-bad-checksum")));
         }
         write_new_file(&dest, &data, force)?;
         Ok(SavedFile {
@@ -548,9 +577,9 @@ impl Client {
         }
         let done: Vec<T> = out.into_iter().flatten().collect();
         if done.len() != count {
-            return Err(ClientError::Relay(RelayError::Protocol(
-                "a blob transfer ended incomplete".into(),
-            )));
+            return Err(ClientError::Relay(RelayError::Protocol(t!(
+                "net-file-transfer-incomplete"
+            ))));
         }
         Ok(done)
     }
@@ -665,6 +694,30 @@ mod tests {
                 .await
                 .is_err()
         );
+    }
+
+    #[test]
+    fn a_folder_to_save_in_must_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        let here = dir.path();
+        assert_eq!(destination(None, "a.pdf").unwrap(), PathBuf::from("a.pdf"));
+        assert_eq!(
+            destination(Some(here), "a.pdf").unwrap(),
+            here.join("a.pdf")
+        );
+        assert_eq!(
+            destination(Some(&here.join("b.pdf")), "a.pdf").unwrap(),
+            here.join("b.pdf")
+        );
+        let missing = here.join("missing");
+        let no_folder = t!("net-file-no-folder", path = missing.display().to_string());
+        let as_folder = PathBuf::from(format!("{}/", missing.display()));
+        for out in [as_folder, missing.join("b.pdf")] {
+            match destination(Some(&out), "a.pdf") {
+                Err(ClientError::Usage(why)) => assert_eq!(why, no_folder),
+                other => panic!("{out:?}: {other:?}"),
+            }
+        }
     }
 
     #[test]

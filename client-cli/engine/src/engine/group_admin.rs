@@ -14,6 +14,7 @@ use super::state::{
 use super::{Change, Client, ClientError, Result, SyncReport, clean_name, clean_text, now_secs};
 use crate::identity::{IdentityKey, fingerprint};
 use crate::payload::{Body, HistoryContent, HistoryEntry, MAX_NAME_CHARS};
+use kith_i18n::t;
 use kith_protocol::{GroupId, Message, Seq};
 
 /// The most bytes of shared history per message (several messages carry more).
@@ -68,17 +69,17 @@ impl Client {
         Ok(g.tainted.then(|| self.taint_text(&g)))
     }
 
-    /// Commits a change of the group state made by `edit` (admins only); `edit` sees
-    /// the current state and returns the new one, or an error to refuse.
-    async fn change_state<F>(&mut self, group: &GroupId, what: &str, mut edit: F) -> Result<()>
+    /// Commits a change of the group state made by `edit` (admins only: `refusal` says
+    /// so to a member who is not one); `edit` sees the current state and returns the new
+    /// one, or an error to refuse.
+    async fn change_state<F>(&mut self, group: &GroupId, refusal: String, mut edit: F) -> Result<()>
     where
         F: FnMut(&GroupState) -> Result<GroupState>,
     {
         let me = self.identity();
-        let what = what.to_owned();
         self.commit_change(group, |_, _, m, state| {
             if !state.is_admin(&me) && super::own_role_checks() {
-                return Err(ClientError::Usage(format!("only admins can {what}")));
+                return Err(ClientError::Usage(refusal.clone()));
             }
             let mut next = edit(state)?;
             // Every client refuses an admin who is not a member (state::check_change).
@@ -88,7 +89,7 @@ impl Client {
                 .iter()
                 .any(|a| !members.contains(a) && !state.admins.contains(a))
             {
-                return Err(ClientError::NoMember("not a member of the group".into()));
+                return Err(ClientError::NoMember(t!("net-admin-not-a-member")));
             }
             next.admins.retain(|a| members.contains(a));
             Ok((next != *state).then(|| Change {
@@ -103,7 +104,7 @@ impl Client {
     /// Makes a member an admin.
     pub async fn promote(&mut self, group: &GroupId, who: &IdentityKey) -> Result<()> {
         let who = *who;
-        self.change_state(group, "promote members", |s| {
+        self.change_state(group, t!("net-admin-only-promote"), |s| {
             let mut n = s.clone();
             n.admins.insert(who);
             Ok(n)
@@ -115,14 +116,12 @@ impl Client {
     /// remain: nobody could invite or remove any more.
     pub async fn demote(&mut self, group: &GroupId, who: &IdentityKey) -> Result<()> {
         let who = *who;
-        self.change_state(group, "demote admins", |s| {
+        self.change_state(group, t!("net-admin-only-demote"), |s| {
             if !s.is_admin(&who) {
-                return Err(ClientError::Usage("not an admin".into()));
+                return Err(ClientError::Usage(t!("net-admin-not-an-admin")));
             }
             if s.admins.len() == 1 {
-                return Err(ClientError::Usage(
-                    "the group's only admin cannot step down; promote someone first".into(),
-                ));
+                return Err(ClientError::Usage(t!("net-admin-last-admin")));
             }
             let mut n = s.clone();
             n.admins.remove(&who);
@@ -135,17 +134,19 @@ impl Client {
         let title = clean_name(title, MAX_BOARD_TITLE_CHARS + 1);
         let text = clean_board_text(text);
         if title.is_empty() {
-            return Err(ClientError::Usage("a board entry needs a title".into()));
+            return Err(ClientError::Usage(t!("net-board-needs-title")));
         }
         if title.chars().count() > MAX_BOARD_TITLE_CHARS {
-            return Err(ClientError::Usage(format!(
-                "a board title has at most {MAX_BOARD_TITLE_CHARS} characters"
+            return Err(ClientError::Usage(t!(
+                "net-board-title-too-long",
+                n = MAX_BOARD_TITLE_CHARS
             )));
         }
         if text.len() > MAX_BOARD_TEXT_BYTES {
-            return Err(ClientError::Usage(format!(
-                "a board entry has at most {MAX_BOARD_TEXT_BYTES} bytes of text ({} given)",
-                text.len()
+            return Err(ClientError::Usage(t!(
+                "net-board-text-too-long",
+                limit = kith_i18n::size(MAX_BOARD_TEXT_BYTES as u64),
+                size = kith_i18n::size(text.len() as u64)
             )));
         }
         Ok((title, text))
@@ -156,10 +157,11 @@ impl Client {
         let (title, text) = Self::check_entry(title, text)?;
         let me = self.identity();
         let mut id = 0;
-        self.change_state(group, "edit the board", |s| {
+        self.change_state(group, t!("net-admin-only-board"), |s| {
             if s.board.len() >= MAX_BOARD_ENTRIES {
-                return Err(ClientError::Usage(format!(
-                    "the board holds at most {MAX_BOARD_ENTRIES} entries"
+                return Err(ClientError::Usage(t!(
+                    "net-board-full",
+                    n = MAX_BOARD_ENTRIES
                 )));
             }
             let mut n = s.clone();
@@ -188,13 +190,13 @@ impl Client {
     ) -> Result<()> {
         let me = self.identity();
         let (title, text) = (title.map(str::to_owned), text.map(str::to_owned));
-        self.change_state(group, "edit the board", |s| {
+        self.change_state(group, t!("net-admin-only-board"), |s| {
             let mut n = s.clone();
             let e = n
                 .board
                 .iter_mut()
                 .find(|e| e.id == id)
-                .ok_or_else(|| ClientError::Usage(format!("no board entry {id}")))?;
+                .ok_or_else(|| ClientError::Usage(t!("net-board-no-entry", id = id)))?;
             let (t, x) = Self::check_entry(
                 title.as_deref().unwrap_or(&e.title),
                 text.as_deref().unwrap_or(&e.text),
@@ -210,12 +212,12 @@ impl Client {
 
     /// Removes a board entry.
     pub async fn board_rm(&mut self, group: &GroupId, id: u32) -> Result<()> {
-        self.change_state(group, "edit the board", |s| {
+        self.change_state(group, t!("net-admin-only-board"), |s| {
             let mut n = s.clone();
             let before = n.board.len();
             n.board.retain(|e| e.id != id);
             if n.board.len() == before {
-                return Err(ClientError::Usage(format!("no board entry {id}")));
+                return Err(ClientError::Usage(t!("net-board-no-entry", id = id)));
             }
             Ok(n)
         })
@@ -266,21 +268,21 @@ impl Client {
             && d != 0
             && !(state::MIN_DISAPPEAR_SECS..=state::MAX_DISAPPEAR_SECS).contains(&d)
         {
-            return Err(ClientError::Usage(format!(
-                "the disappearing timer is between {} and {}, or off",
-                state::format_duration(state::MIN_DISAPPEAR_SECS),
-                state::format_duration(state::MAX_DISAPPEAR_SECS)
+            return Err(ClientError::Usage(t!(
+                "net-settings-timer-range",
+                min = kith_i18n::duration(state::MIN_DISAPPEAR_SECS),
+                max = kith_i18n::duration(state::MAX_DISAPPEAR_SECS)
             )));
         }
         if let Some(h) = history
             && h > state::MAX_HISTORY
         {
-            return Err(ClientError::Usage(format!(
-                "newcomers receive at most {} messages",
-                state::MAX_HISTORY
+            return Err(ClientError::Usage(t!(
+                "net-settings-history-too-long",
+                n = state::MAX_HISTORY
             )));
         }
-        self.change_state(group, "change the group's settings", |s| {
+        self.change_state(group, t!("net-admin-only-settings"), |s| {
             let mut n = s.clone();
             if let Some(d) = disappear_secs {
                 n.disappear_secs = d;
@@ -313,20 +315,15 @@ impl Client {
         remove: &[String],
     ) -> Result<Vec<String>> {
         let parse = |u: &String| {
-            state::relay_url(u).ok_or_else(|| {
-                ClientError::Usage(format!(
-                    "not a relay address: {u:?} (wss://host[:port] or ws://host:port)"
-                ))
-            })
+            state::relay_url(u)
+                .ok_or_else(|| ClientError::Usage(t!("net-fallback-not-an-address", url = u)))
         };
         let add: Vec<String> = add.iter().map(parse).collect::<Result<_>>()?;
         let remove: Vec<String> = remove.iter().map(parse).collect::<Result<_>>()?;
         let g = self.load_group(group)?;
         let home = self.home_place(&g);
         if add.contains(&home.url) {
-            return Err(ClientError::Usage(
-                "that is the group's own relay, not a fallback".into(),
-            ));
+            return Err(ClientError::Usage(t!("net-fallback-is-home")));
         }
         let mut secrets = Vec::new();
         let mut notes = Vec::new();
@@ -334,15 +331,16 @@ impl Client {
             match self.relay_takes_groups(url, &g.mls_group_id).await {
                 Ok(Some(secret)) => secrets.push((url.clone(), secret)),
                 Ok(None) => {}
-                Err(ClientError::Relay(e)) => notes.push(format!(
-                    "{url} could not be reached to check that it takes the group ({e}). It is \
-                     named anyway; if it asks for a creation secret, add it again with \
-                     KITH_CREATION_SECRET once it answers"
+                Err(ClientError::Relay(e)) => notes.push(t!(
+                    "net-fallback-unchecked",
+                    url = url,
+                    why = e.to_string(),
+                    var = "KITH_CREATION_SECRET"
                 )),
                 Err(e) => return Err(e),
             }
         }
-        self.change_state(group, "change the group's relays", |s| {
+        self.change_state(group, t!("net-admin-only-relays"), |s| {
             let mut n = s.clone();
             n.fallbacks.retain(|u| !remove.contains(u));
             for u in &add {
@@ -368,9 +366,9 @@ impl Client {
                 n.copy_key.get_or_insert_with(rand::random);
             }
             if n.fallbacks.len() > state::MAX_FALLBACKS {
-                return Err(ClientError::Usage(format!(
-                    "a group names at most {} fallback relays",
-                    state::MAX_FALLBACKS
+                return Err(ClientError::Usage(t!(
+                    "net-fallback-too-many",
+                    n = state::MAX_FALLBACKS
                 )));
             }
             Ok(n)
@@ -387,15 +385,13 @@ impl Client {
         let r: MessageRecord = self
             .get(&ns_msgs(group), &msg_key(seq, 0))?
             .filter(|r: &MessageRecord| matches!(r.kind, RecordKind::Text(_) | RecordKind::File(_)))
-            .ok_or_else(|| ClientError::Usage(format!("no message {seq} to delete")))?;
+            .ok_or_else(|| ClientError::Usage(t!("net-delete-no-message", seq = seq)))?;
         let me = self.identity();
         if r.sender != Some(me)
             && !self.group_state(group)?.is_admin(&me)
             && super::own_role_checks()
         {
-            return Err(ClientError::Usage(
-                "only admins can delete other members' messages".into(),
-            ));
+            return Err(ClientError::Usage(t!("net-admin-only-delete")));
         }
         self.send_body(group, Body::Delete { seq }).await?;
         Ok(())
@@ -450,17 +446,18 @@ impl Client {
         let admin = g.state.is_admin(&who);
         if target.sender != Some(who) && !admin {
             let name = self.display_name(&g.relay_group, &who);
-            return Err(ClientError::Hostile(format!(
-                "{name} tried to delete another member's message without being an admin"
+            return Err(ClientError::Hostile(t!(
+                "net-delete-not-admin",
+                name = name
             )));
         }
         if self.mark_deleted(g, seq, &who)? {
             report.new.retain(|r| r.seq != seq);
             if target.sender != Some(who) {
-                let text = format!(
-                    "{} deleted a message of {}",
-                    self.display_name(&g.relay_group, &who),
-                    target
+                let text = t!(
+                    "net-notice-deleted",
+                    name = self.display_name(&g.relay_group, &who),
+                    author = target
                         .sender
                         .map(|s| self.display_name(&g.relay_group, &s))
                         .unwrap_or_default()
@@ -481,15 +478,15 @@ impl Client {
     ) -> Result<()> {
         let name = self.display_name(&g.relay_group, &who);
         if !g.state.is_admin(&who) {
-            return Err(ClientError::Hostile(format!(
-                "{name} tried to hide a member's messages without being an admin"
-            )));
+            return Err(ClientError::Hostile(t!("net-hide-not-admin", name = &name)));
         }
         let n = self.hide_messages_of(g, &member, &who)?;
         report.new.retain(|r| r.sender != Some(member));
-        let text = format!(
-            "{name} hid the messages of {} ({n})",
-            self.display_name(&g.relay_group, &member)
+        let text = t!(
+            "net-notice-hid",
+            name = &name,
+            member = self.display_name(&g.relay_group, &member),
+            n = n
         );
         self.notice(g, msg, 0, Some(who), text, report)?;
         Ok(())
@@ -564,9 +561,9 @@ impl Client {
         }
         if g.history_from != Some(who) {
             let name = self.display_name(&g.relay_group, &who);
-            return Err(ClientError::Hostile(format!(
-                "{name} sent history that this member did not expect (only the member who \
-                 admitted you may, right after)"
+            return Err(ClientError::Hostile(t!(
+                "net-history-unexpected",
+                name = name
             )));
         }
         let now = now_secs();
@@ -666,11 +663,11 @@ impl Client {
             .collect();
         match hits.len() {
             1 => Ok(hits[0].clone()),
-            0 => Err(ClientError::NoMember(format!(
-                "no join request {q:?} (see `kith requests`)"
-            ))),
-            n => Err(ClientError::NoMember(format!(
-                "{n} requests match {q:?}; use the number or a fingerprint prefix"
+            0 => Err(ClientError::NoMember(t!("net-request-no-such", query = q))),
+            n => Err(ClientError::NoMember(t!(
+                "net-request-ambiguous",
+                n = n,
+                query = q
             ))),
         }
     }
@@ -680,36 +677,30 @@ impl Client {
         let req = self.find_request(group, query)?;
         let state = self.group_state(group)?;
         if !state.is_admin(&self.identity()) {
-            return Err(ClientError::Usage("only admins can approve".into()));
+            return Err(ClientError::Usage(t!("net-admin-only-approve")));
         }
         if self.seen_knock(group, &req.slot)?.is_some() {
             return if self.let_back_in(group, &req).await? {
                 Ok(req.name)
             } else {
-                Err(ClientError::Usage(
-                    "another admin already decided this request".into(),
-                ))
+                Err(ClientError::Usage(t!("net-request-decided")))
             };
         }
         let Some(open) = state.invites.get(&req.slot) else {
             self.db().delete(&ns_requests(group), &req.slot)?;
             self.db().commit()?;
-            return Err(ClientError::Usage(
-                "another admin already decided this request".into(),
-            ));
+            return Err(ClientError::Usage(t!("net-request-decided")));
         };
         let name = req.name.clone();
         let g = self.load_group(group)?;
-        let secret = self.invite_secret(&g, &req.slot, open).ok_or_else(|| {
-            ClientError::Usage("this invite's secret was not sealed to you".into())
-        })?;
+        let secret = self
+            .invite_secret(&g, &req.slot, open)
+            .ok_or_else(|| ClientError::Usage(t!("net-request-secret-not-sealed")))?;
         let admitted = self.admit(group, secret, req.clone()).await?;
         self.db().delete(&ns_requests(group), &req.slot)?;
         self.db().commit()?;
         if !admitted {
-            return Err(ClientError::Usage(
-                "another admin already decided this request".into(),
-            ));
+            return Err(ClientError::Usage(t!("net-request-decided")));
         }
         Ok(name)
     }
@@ -729,7 +720,7 @@ impl Client {
             .get(&slot)
             .and_then(|i| self.invite_secret(&g, &slot, i))
             .map(|s| s.manage_token);
-        self.change_state(group, "deny join requests", |s| {
+        self.change_state(group, t!("net-admin-only-deny"), |s| {
             let mut n = s.clone();
             n.invites.remove(&slot);
             Ok(n)

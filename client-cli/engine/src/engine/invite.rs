@@ -23,6 +23,7 @@ use crate::payload::{Body, InviteSecret, MAX_GROUP_NAME_CHARS, MAX_NAME_CHARS};
 use crate::relay::{RelayConnection, RelayError};
 use crate::seal::{self, Answer, Invitation};
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+use kith_i18n::t;
 use kith_protocol::access::manage_hash;
 use kith_protocol::invite::{Invite, InviteCode};
 use kith_protocol::{ErrorCode, GroupId, Request, Response, SlotId};
@@ -84,15 +85,15 @@ pub(crate) fn ns_own_codes(group: &GroupId) -> String {
 
 fn invite_error(e: RelayError) -> ClientError {
     match e {
-        RelayError::Relay(ErrorCode::AlreadyUsed) => ClientError::Invite(
-            "this invite code was already used; codes work once — ask for a new one".into(),
-        ),
-        RelayError::Relay(ErrorCode::InviteExpired) => {
-            ClientError::Invite("this invite has expired; ask for a new one".into())
+        RelayError::Relay(ErrorCode::AlreadyUsed) => {
+            ClientError::Invite(t!("engine-invite-already-used"))
         }
-        RelayError::Relay(ErrorCode::NoSuchInvite) => ClientError::Invite(
-            "no such invite on this relay: it was mistyped, revoked, or expired long ago".into(),
-        ),
+        RelayError::Relay(ErrorCode::InviteExpired) => {
+            ClientError::Invite(t!("engine-invite-expired"))
+        }
+        RelayError::Relay(ErrorCode::NoSuchInvite) => {
+            ClientError::Invite(t!("engine-invite-no-such"))
+        }
         other => other.into(),
     }
 }
@@ -163,12 +164,7 @@ impl Client {
         if codes.is_empty() {
             return Ok(None);
         }
-        let text = format!(
-            "Someone left the group or stopped being an admin, so every open invite was \
-                 closed: whoever held its secret could otherwise still use it. These codes of \
-                 yours no longer work: {}. To let someone in, make a new code with `kith invite`.",
-            codes.join(", ")
-        );
+        let text = t!("engine-invite-codes-closed", codes = codes.join(", "));
         self.alert_at(g, seq, 600, text, report).map(Some)
     }
 
@@ -222,7 +218,7 @@ impl Client {
                     .ok()
                     .map(|r| r.identity),
                 Ok(Response::Answer { answer: None, .. }) => None,
-                Ok(_) => return Err(ClientError::Hostile("unexpected answer".into())),
+                Ok(_) => return Err(ClientError::Hostile(t!("engine-unexpected-answer"))),
                 // The slot is gone (closed, expired): nothing to check against, and no
                 // evidence against anyone.
                 Err(RelayError::Relay(_)) => {
@@ -237,20 +233,15 @@ impl Client {
             }
             let mut g = self.load_group(group)?;
             let by = self.display_name(group, &check.by);
+            let added = &fingerprint(&check.joiner)[..9];
             let text = match joiner {
-                Some(real) => format!(
-                    "REFUSED: {by} added a member [{}] for an invite that someone else [{}] \
-                     answered: {by}'s client is modified. Until an admin's client removes the \
-                     member they added, this client sends nothing to the group.",
-                    &fingerprint(&check.joiner)[..9],
-                    &fingerprint(&real)[..9]
+                Some(real) => t!(
+                    "engine-invite-admitted-wrong-joiner",
+                    by = &by,
+                    joiner = added,
+                    real = &fingerprint(&real)[..9]
                 ),
-                None => format!(
-                    "REFUSED: {by} added a member [{}] for an invite nobody answered (or whose \
-                     answer does not open): {by}'s client is modified. Until an admin's client \
-                     removes that member, this client sends nothing to the group.",
-                    &fingerprint(&check.joiner)[..9]
-                ),
+                None => t!("engine-invite-admitted-nobody", by = &by, joiner = added),
             };
             let m = self.mls_group(&g)?;
             if super::member_ids(&m).contains(&check.joiner) {
@@ -279,13 +270,11 @@ impl Client {
             return Err(ClientError::NotMember(self.status_text(&g)));
         }
         if !g.state.is_admin(&self.identity()) && super::own_role_checks() {
-            return Err(ClientError::Usage("only admins can invite".into()));
+            return Err(ClientError::Usage(t!("engine-invite-admins-only")));
         }
         let ttl_secs = ttl.as_secs();
         if ttl_secs == 0 || ttl_secs > kith_protocol::limits::MAX_INVITE_TTL_SECS {
-            return Err(ClientError::Usage(
-                "an invite lasts between 1 second and 30 days".into(),
-            ));
+            return Err(ClientError::Usage(t!("engine-invite-ttl")));
         }
         let code = InviteCode::generate();
         let (slot, slot_key) = code.derive();
@@ -322,7 +311,7 @@ impl Client {
             relay: g
                 .relay
                 .parse()
-                .map_err(|_| ClientError::Usage("bad relay URL".into()))?,
+                .map_err(|_| ClientError::Usage(t!("engine-invite-bad-relay")))?,
             code: code.clone(),
         }
         .to_string();
@@ -339,15 +328,14 @@ impl Client {
         let now = now_secs();
         self.commit_change(group, |c, _, _, state| {
             if !state.is_admin(&me) && super::own_role_checks() {
-                return Err(ClientError::Usage("only admins can invite".into()));
+                return Err(ClientError::Usage(t!("engine-invite-admins-only")));
             }
             let mut next = state.clone();
             next.invites.retain(|_, i| i.expires_at > now);
             if next.invites.len() >= state::MAX_OPEN_INVITES {
-                return Err(ClientError::Usage(format!(
-                    "this group has {} open invites, the most it can hold; wait for some to be \
-                     used or expire",
-                    next.invites.len()
+                return Err(ClientError::Usage(t!(
+                    "engine-invite-too-many",
+                    n = next.invites.len()
                 )));
             }
             // An approval code's secret is for admins only: sealed to each one's key.
@@ -386,34 +374,29 @@ impl Client {
             Err(ClientError::Relay(
                 e @ (RelayError::Connect(_) | RelayError::Timeout(_) | RelayError::Closed(_)),
             )) => {
-                return Err(ClientError::Invite(format!(
-                    "the relay this code is on ({}) cannot be reached ({e}). Try again \
-                     later; if it stays so, ask for a new code (on another relay, if this one \
-                     is blocked where you are). `kith doctor CODE` shows what fails",
-                    invite.relay.authority
+                return Err(ClientError::Invite(t!(
+                    "engine-invite-relay-unreachable",
+                    relay = &invite.relay.authority,
+                    error = e.to_string()
                 )));
             }
             Err(e) => return Err(e),
         };
         let blob = match conn.request(Request::GetInvite { slot }).await {
             Ok(Response::Invite { invitation, .. }) => invitation,
-            Ok(_) => return Err(ClientError::Hostile("unexpected answer".into())),
+            Ok(_) => return Err(ClientError::Hostile(t!("engine-unexpected-answer"))),
             Err(e) => return Err(invite_error(e)),
         };
-        let inv = seal::open_invitation(&slot, &key, &blob).map_err(|_| {
-            ClientError::Hostile("the invitation does not open with this code".into())
-        })?;
+        let inv = seal::open_invitation(&slot, &key, &blob)
+            .map_err(|_| ClientError::Hostile(t!("engine-invite-does-not-open")))?;
         let vk = VerifyingKey::from_bytes(&inv.inviter_key)
-            .map_err(|_| ClientError::Hostile("the invitation's key is malformed".into()))?;
+            .map_err(|_| ClientError::Hostile(t!("engine-invite-bad-key")))?;
         let sig = Signature::from_slice(&inv.signature)
-            .map_err(|_| ClientError::Hostile("the invitation's signature is malformed".into()))?;
-        vk.verify(&inv.signed_bytes(&slot), &sig).map_err(|_| {
-            ClientError::Hostile("the invitation is not signed by its inviter".into())
-        })?;
+            .map_err(|_| ClientError::Hostile(t!("engine-invite-bad-signature")))?;
+        vk.verify(&inv.signed_bytes(&slot), &sig)
+            .map_err(|_| ClientError::Hostile(t!("engine-invite-not-signed")))?;
         if inv.expires_at <= now_secs() {
-            return Err(ClientError::Invite(
-                "this invite has expired; ask for a new one".into(),
-            ));
+            return Err(ClientError::Invite(t!("engine-invite-expired")));
         }
         Ok((relay, inv))
     }
@@ -546,13 +529,11 @@ impl Client {
         let blob = match conn.request(Request::GetWelcome { slot }).await {
             Ok(Response::Welcome { welcome: Some(w) }) => w,
             Ok(Response::Welcome { welcome: None }) => return Ok(None),
-            Ok(_) => return Err(ClientError::Hostile("unexpected answer".into())),
+            Ok(_) => return Err(ClientError::Hostile(t!("engine-unexpected-answer"))),
             Err(RelayError::Relay(ErrorCode::InviteExpired | ErrorCode::NoSuchInvite)) => {
                 self.db().delete(NS_JOINS, &join.slot)?;
                 self.db().commit()?;
-                return Err(ClientError::Invite(
-                    "the invite expired before an admin admitted you; ask for a new one".into(),
-                ));
+                return Err(ClientError::Invite(t!("engine-invite-expired-waiting")));
             }
             Err(e) => return Err(e.into()),
         };
@@ -560,10 +541,9 @@ impl Client {
         // Damaged on the way or by the relay: the welcome the admin sealed may still be
         // there, so the join stays and is tried again (until the invite expires).
         let Ok(bundle) = seal::open_welcome(&slot, &join.welcome_key, &blob) else {
-            return Err(ClientError::Hostile(format!(
-                "the welcome does not open: the welcome to {name:?} was damaged on its way \
-                 or at the relay. Kith tries again at each sync; if this goes on, ask an \
-                 admin for a new invite code"
+            return Err(ClientError::Hostile(t!(
+                "engine-invite-welcome-damaged",
+                group = &name
             )));
         };
         let group = match self.join_from_welcome(join, bundle, true) {
@@ -574,9 +554,10 @@ impl Client {
             Err(ClientError::Hostile(why)) => {
                 self.db().delete(NS_JOINS, &join.slot)?;
                 self.db().commit()?;
-                return Err(ClientError::Invite(format!(
-                    "the welcome to {name:?} cannot be used ({why}), so this join cannot \
-                     complete; ask an admin for a new invite code"
+                return Err(ClientError::Invite(t!(
+                    "engine-invite-welcome-unusable",
+                    group = &name,
+                    why = why
                 )));
             }
             Err(e) => return Err(e),
@@ -606,12 +587,10 @@ impl Client {
         if !taken.is_empty() {
             self.alert_now(
                 group,
-                format!(
-                    "This group already has a member of your name, or of one that looks the \
-                     same ({}). The others see you as {}; tell them your fingerprint by other \
-                     means.",
-                    taken.join(", "),
-                    super::names::tagged(self.name(), &me)
+                t!(
+                    "engine-invite-name-taken",
+                    taken = taken.join(", "),
+                    you = super::names::tagged(self.name(), &me)
                 ),
                 &mut super::SyncReport::default(),
             )?;
@@ -631,63 +610,55 @@ impl Client {
         bundle: seal::WelcomeBundle,
         by_inviter: bool,
     ) -> Result<GroupId> {
-        let hostile = |s: &str| ClientError::Hostile(s.to_owned());
+        let hostile = ClientError::Hostile;
         let inv = &join.invitation;
         let msg = MlsMessageIn::tls_deserialize_exact(bundle.welcome.as_slice())
-            .map_err(|_| hostile("the welcome is not an MLS message"))?;
+            .map_err(|_| hostile(t!("engine-invite-welcome-not-mls")))?;
         let welcome = match msg.extract() {
             MlsMessageBodyIn::Welcome(w) => w,
-            _ => return Err(hostile("the welcome is not an MLS Welcome")),
+            _ => return Err(hostile(t!("engine-invite-welcome-not-welcome"))),
         };
         let tree = RatchetTreeIn::tls_deserialize_exact(bundle.ratchet_tree.as_slice())
-            .map_err(|_| hostile("the welcome's ratchet tree is malformed"))?;
+            .map_err(|_| hostile(t!("engine-invite-welcome-bad-tree")))?;
         let staged = super::join_verify::stage_welcome(
             &self.provider,
             &super::join_config(),
             welcome,
             Some(tree),
         )
-        .map_err(|e| ClientError::Hostile(format!("the MLS welcome was refused ({e})")))?;
+        .map_err(|e| hostile(t!("engine-invite-welcome-refused", error = e.to_string())))?;
         // The Welcome must be for the group the invitation named, contain the inviter,
         // come from a member, and every member must carry a well-formed credential.
         if staged.group_context().group_id().as_slice() != inv.mls_group_id.as_slice() {
-            return Err(hostile(
-                "the welcome is for another group than the invitation",
-            ));
+            return Err(hostile(t!("engine-invite-welcome-other-group")));
         }
         let mut members = BTreeSet::new();
         for mem in staged.members() {
             let id = identity::identity_of(mem.credential.serialized_content(), &mem.signature_key)
-                .ok_or_else(|| hostile("the group has a member with a malformed credential"))?;
+                .ok_or_else(|| hostile(t!("engine-invite-welcome-bad-member")))?;
             members.insert(id);
         }
         if by_inviter && !members.contains(&inv.inviter_key) {
-            return Err(hostile(
-                "the inviter is not in the group the welcome is for",
-            ));
+            return Err(hostile(t!("engine-invite-welcome-no-inviter")));
         }
         let sender = staged.welcome_sender().map_err(mls)?;
         let sender_id = identity::identity_of(
             sender.credential().serialized_content(),
             sender.signature_key().as_slice(),
         )
-        .ok_or_else(|| hostile("the welcome's sender has a malformed credential"))?;
+        .ok_or_else(|| hostile(t!("engine-invite-welcome-bad-sender")))?;
         let state = GroupState::from_extensions(staged.group_context().extensions());
         if by_inviter && !state.is_admin(&inv.inviter_key) {
-            return Err(hostile("the inviter is not an admin of the group"));
+            return Err(hostile(t!("engine-invite-welcome-inviter-not-admin")));
         }
         if !members.contains(&sender_id) {
-            return Err(hostile("the welcome was not made by a member"));
+            return Err(hostile(t!("engine-invite-welcome-not-member")));
         }
         if inv.needs_approval && !state.is_admin(&sender_id) {
-            return Err(hostile(
-                "the invite needs an admin's approval, but the welcome is not from an admin",
-            ));
+            return Err(hostile(t!("engine-invite-welcome-not-approved")));
         }
         if state.invites.contains_key(&join.slot) {
-            return Err(hostile(
-                "the welcome comes from a commit that did not close this invite",
-            ));
+            return Err(hostile(t!("engine-invite-welcome-invite-open")));
         }
         // A copy of this group we still hold is dead: we were removed, or away longer
         // than the relay keeps the group's keys, and this welcome (checked above, for
@@ -753,12 +724,13 @@ impl Client {
                         .cloned()
                         .unwrap_or_else(|| fingerprint(&sender_id));
                     if back {
-                        format!(
-                            "You are back in the group, let in again by {admitter}. What was \
-                             sent while you were out is not here."
-                        )
+                        t!("engine-invite-back-in", admitter = admitter)
                     } else {
-                        format!("You joined, invited by {inviter}, admitted by {admitter}")
+                        t!(
+                            "engine-invite-joined",
+                            inviter = &inviter,
+                            admitter = admitter
+                        )
                     }
                 }),
             },
@@ -855,7 +827,7 @@ impl Client {
                     }
                     answer
                 }
-                Ok(_) => return Err(ClientError::Hostile("unexpected answer".into())),
+                Ok(_) => return Err(ClientError::Hostile(t!("engine-unexpected-answer"))),
                 Err(RelayError::Relay(
                     ErrorCode::InviteExpired | ErrorCode::NoSuchInvite | ErrorCode::Forbidden,
                 )) => {
@@ -867,11 +839,7 @@ impl Client {
             let Some(blob) = answer else { continue };
             match self.open_answer(&secret, &blob) {
                 Err(why) => {
-                    self.alert_now(
-                        group,
-                        format!("An invite was answered with {why}; nobody was added."),
-                        report,
-                    )?;
+                    self.alert_now(group, why, report)?;
                     stale.push(*slot);
                 }
                 Ok(joiner) if open.needs_approval => {
@@ -884,23 +852,20 @@ impl Client {
                         })
                         .map(|(id, n)| super::names::tagged(n, id))
                         .collect();
-                    let careful = if lookalike.is_empty() {
-                        String::new()
-                    } else {
-                        format!(
-                            " Careful: the group already has a member of this name, or of one \
-                             that looks the same ({}). Compare fingerprints with the person \
-                             before approving.",
-                            lookalike.join(", ")
-                        )
-                    };
-                    let text = format!(
-                        "{} [{}] asks to join (invited by {}): `kith requests` to see, \
-                         `kith approve` or `kith deny` to decide.{careful}",
-                        joiner.name,
-                        &fp[..9],
-                        self.display_name(group, &open.by)
+                    let mut text = t!(
+                        "engine-invite-asks-to-join",
+                        name = &joiner.name,
+                        fingerprint = &fp[..9],
+                        inviter = self.display_name(group, &open.by),
+                        group = &g.name
                     );
+                    if !lookalike.is_empty() {
+                        text.push(' ');
+                        text.push_str(&t!(
+                            "engine-invite-asks-careful",
+                            list = lookalike.join(", ")
+                        ));
+                    }
                     self.put(&ns_requests(group), slot, &joiner)?;
                     self.alert_now(group, text, report)?;
                 }
@@ -964,26 +929,27 @@ impl Client {
         Ok(())
     }
 
-    /// Opens and checks a joiner's answer. The error completes "answered with …".
+    /// Opens and checks a joiner's answer. The error is the alert that says what was
+    /// wrong with it.
     pub(crate) fn open_answer(
         &self,
         secret: &InviteSecret,
         blob: &[u8],
-    ) -> std::result::Result<JoinRequest, &'static str> {
+    ) -> std::result::Result<JoinRequest, String> {
         let slot = SlotId(secret.slot);
         let eph = StaticSecret::from(secret.eph_secret);
         let key = kith_protocol::invite::SlotKey(secret.slot_key);
-        let (answer, welcome_key) =
-            seal::open_answer(&slot, &key, &eph, blob).map_err(|_| "data that does not open")?;
+        let (answer, welcome_key) = seal::open_answer(&slot, &key, &eph, blob)
+            .map_err(|_| t!("engine-invite-answer-unopened"))?;
         let kp = self
             .validate_key_package(&answer.key_package)
-            .ok_or("an invalid key package")?;
+            .ok_or_else(|| t!("engine-invite-answer-bad-key-package"))?;
         let leaf = kp.leaf_node();
         let identity = identity::identity_of(
             leaf.credential().serialized_content(),
             leaf.signature_key().as_slice(),
         )
-        .ok_or("a malformed credential")?;
+        .ok_or_else(|| t!("engine-invite-answer-bad-credential"))?;
         Ok(JoinRequest {
             slot: secret.slot,
             identity,
@@ -1041,7 +1007,7 @@ impl Client {
         let ns = ns_invites(group);
         let kp = self
             .validate_key_package(&joiner.key_package)
-            .ok_or_else(|| ClientError::Hostile("the joiner's key package is invalid".into()))?;
+            .ok_or_else(|| ClientError::Hostile(t!("engine-invite-joiner-key-package")))?;
         let inv = AdminInvite {
             secret,
             welcome_key: Some(joiner.welcome_key.clone()),

@@ -45,7 +45,7 @@ impl<E: std::fmt::Debug + std::fmt::Display> std::fmt::Display for JoinError<E> 
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             JoinError::Welcome(e) => write!(f, "{e}"),
-            JoinError::BadSignature => f.write_str("a signature in the group's tree is invalid"),
+            JoinError::BadSignature => f.write_str(&kith_i18n::t!("engine-join-bad-signature")),
         }
     }
 }

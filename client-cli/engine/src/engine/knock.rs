@@ -37,6 +37,7 @@ use crate::seal::{self, Invitation, WelcomeKey};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+use kith_i18n::t;
 use kith_protocol::access::{manage_hash, slot_key};
 use kith_protocol::limits::{KNOCK_TTL_SECS, MAX_INVITE_BLOB};
 use kith_protocol::padding::{pad, unpad};
@@ -146,7 +147,7 @@ fn body_aad(group: &GroupId) -> Vec<u8> {
 enum Opened {
     /// Not sealed to us (or not a knock at all): another admin's business.
     NotOurs,
-    /// Sealed to us but refused; the text completes "a request to come back that …".
+    /// Sealed to us but refused; the text is the alert that says why.
     Refused(String),
     /// Good: the joiner and the slot's token.
     Good(Box<JoinRequest>, [u8; 32]),
@@ -159,19 +160,10 @@ impl Client {
         let group = g.relay_group;
         if let Some(k) = self.get::<OwnKnock>(NS_KNOCKS_OUT, &group.0)? {
             if k.refused {
-                return Ok(
-                    "An admin did not let you back in when Kith asked. If you should \
-                     be in the group, ask an admin for a new invite code and run `kith join \
-                     CODE`"
-                        .into(),
-                );
+                return Ok(t!("engine-knock-refused"));
             }
             if k.expires_at > now_secs() {
-                return Ok(
-                    "Kith asked the group's admins to let you back in; your next \
-                     `kith sync` after one of them does brings you back"
-                        .into(),
-                );
+                return Ok(t!("engine-knock-waiting"));
             }
         }
         let seal_keys: Vec<[u8; 32]> = g
@@ -182,11 +174,7 @@ impl Client {
             .take(MAX_KNOCK_ADMINS)
             .collect();
         if seal_keys.is_empty() {
-            return Ok(
-                "no admin of the group can be asked from here: ask one for a new invite code \
-                 and run `kith join CODE`"
-                    .into(),
-            );
+            return Ok(t!("engine-knock-no-admin"));
         }
         let kp = KeyPackage::builder()
             .leaf_node_capabilities(super::state::capabilities())
@@ -236,25 +224,15 @@ impl Client {
             })
             .await;
         match asked {
-            Ok(_) => Ok(
-                "Kith asked the group's admins to let you back in with the same \
-                 identity; your next `kith sync` after one of them does brings you back"
-                    .into(),
-            ),
+            Ok(_) => Ok(t!("engine-knock-asked")),
             Err(e) => {
                 self.db().delete(NS_KNOCKS_OUT, &group.0)?;
                 self.db().commit()?;
                 let why = match e {
-                    RelayError::Relay(ErrorCode::KnocksFull) => {
-                        "too many requests wait at the relay".to_owned()
-                    }
+                    RelayError::Relay(ErrorCode::KnocksFull) => t!("engine-knock-box-full"),
                     e => e.to_string(),
                 };
-                Ok(format!(
-                    "Kith could not ask the admins to let you back in ({why}); it tries again at \
-                     the next sync. You can also ask an admin for a new invite code and run \
-                     `kith join CODE`"
-                ))
+                Ok(t!("engine-knock-failed", why = why))
             }
         }
     }
@@ -341,7 +319,7 @@ impl Client {
         let Some(key) = key else {
             return Opened::NotOurs;
         };
-        let refused = |why: &str| Opened::Refused(why.to_owned());
+        let refused = Opened::Refused;
         let Ok(plain) = XChaCha20Poly1305::new((&*key).into()).decrypt(
             XNonce::from_slice(&sealed.nonce),
             Payload {
@@ -349,53 +327,48 @@ impl Client {
                 aad: &body_aad(&g.place.id),
             },
         ) else {
-            return refused("does not open");
+            return refused(t!("engine-knock-bad-unopened"));
         };
         let plain = Zeroizing::new(plain);
         let Ok((body, [])) = postcard::take_from_bytes::<KnockBody>(&plain) else {
-            return refused("is malformed");
+            return refused(t!("engine-knock-bad-malformed"));
         };
         if body.relay_group != g.place.id
             || body.mls_group_id != g.mls_group_id
             || slot_key(&SlotId(body.slot)) != entry.key
         {
-            return refused("was made for another group or place");
+            return refused(t!("engine-knock-bad-place"));
         }
         let Some(kp) = self.validate_key_package(&body.key_package) else {
-            return refused("carries an invalid key package");
+            return refused(t!("engine-knock-bad-key-package"));
         };
         let leaf = kp.leaf_node();
         let Some(who) = identity::identity_of(
             leaf.credential().serialized_content(),
             leaf.signature_key().as_slice(),
         ) else {
-            return refused("carries a malformed credential");
+            return refused(t!("engine-knock-bad-credential"));
         };
         let signed = VerifyingKey::from_bytes(&who).ok().is_some_and(|vk| {
             Signature::from_slice(&body.signature)
                 .is_ok_and(|sig| vk.verify(&body.signed_bytes(), &sig).is_ok())
         });
         if !signed {
-            return refused("is not signed by the key it carries");
+            return refused(t!("engine-knock-bad-signature"));
         }
         let name = clean_name(&body.display_name, MAX_NAME_CHARS);
         let tag = format!("{name} [{}]", &fingerprint(&who)[..9]);
         if member_index(m, &who).is_none() {
-            return Opened::Refused(format!(
-                "came from {tag}, who is not in the group (removed or never a member): \
-                 nothing was done. If they should be in the group, invite them with a new code"
-            ));
+            return refused(t!("engine-knock-bad-not-member", who = &tag));
         }
         let now = now_secs();
         if body.made_at.saturating_add(KNOCK_TTL_SECS) < now
             || body.made_at > now + CLOCK_SLACK_SECS
         {
-            return Opened::Refused(format!("from {tag} is too old (or dated ahead)"));
+            return refused(t!("engine-knock-bad-old", who = &tag));
         }
         if body.epoch >= m.epoch().as_u64() {
-            return Opened::Refused(format!(
-                "from {tag} comes from a copy of the group that is not behind"
-            ));
+            return refused(t!("engine-knock-bad-not-behind", who = &tag));
         }
         Opened::Good(
             Box::new(JoinRequest {
@@ -426,7 +399,7 @@ impl Client {
         let conn = self.ensure_auth(&g, &m).await?;
         let knocks = match conn.request(Request::GetKnocks { group: g.place.id }).await {
             Ok(Response::Knocks { knocks }) => knocks,
-            Ok(_) => return Err(ClientError::Hostile("unexpected answer".into())),
+            Ok(_) => return Err(ClientError::Hostile(t!("engine-unexpected-answer"))),
             // Moved on meanwhile: the next sync looks.
             Err(RelayError::Relay(ErrorCode::StaleEpoch)) => return Ok(()),
             Err(e) => return Err(e.into()),
@@ -457,11 +430,7 @@ impl Client {
                             key: entry.key,
                         })
                         .await;
-                    self.alert_now(
-                        group,
-                        format!("A request to come back into the group {why}."),
-                        report,
-                    )?;
+                    self.alert_now(group, why, report)?;
                 }
                 Opened::Good(req, manage_token) => {
                     let seen = SeenKnock {
@@ -484,13 +453,7 @@ impl Client {
                     let tag = format!("{} [{}]", req.name, &fingerprint(&req.identity)[..9]);
                     self.alert_now(
                         group,
-                        format!(
-                            "{tag} was away longer than the group keeps messages and asks to \
-                             be let back in, with the same identity as before. `kith approve` \
-                             lets them back in, `kith deny` refuses (see `kith requests`). A \
-                             lost or taken phone could ask too: if unsure, check with them by \
-                             other means first."
-                        ),
+                        t!("engine-knock-asks", who = &tag, group = &g.name),
                         report,
                     )?;
                 }
@@ -538,7 +501,7 @@ impl Client {
         }
         let kp = self
             .validate_key_package(&req.key_package)
-            .ok_or_else(|| ClientError::Hostile("the key package is invalid".into()))?;
+            .ok_or_else(|| ClientError::Hostile(t!("engine-knock-key-package")))?;
         let fresh_leaf = kp.leaf_node().encryption_key().clone();
         let ns = ns_invites(group);
         let inv = AdminInvite {
@@ -642,7 +605,7 @@ impl Client {
         let blob = match conn.request(Request::GetWelcome { slot }).await {
             Ok(Response::Welcome { welcome: Some(w) }) => w,
             Ok(Response::Welcome { welcome: None }) => return Ok(false),
-            Ok(_) => return Err(ClientError::Hostile("unexpected answer".into())),
+            Ok(_) => return Err(ClientError::Hostile(t!("engine-unexpected-answer"))),
             // Expired: the next failed sync knocks again. Gone before that: refused.
             Err(RelayError::Relay(ErrorCode::InviteExpired | ErrorCode::NoSuchInvite)) => {
                 if own.expires_at <= now_secs() {
@@ -657,11 +620,7 @@ impl Client {
             Err(e) => return Err(e.into()),
         };
         let Ok(bundle) = seal::open_welcome(&slot, &own.welcome_key, &blob) else {
-            return Err(ClientError::Hostile(
-                "the answer to your request to come back was damaged on its way or at the \
-                 relay; Kith tries again at each sync"
-                    .into(),
-            ));
+            return Err(ClientError::Hostile(t!("engine-knock-answer-damaged")));
         };
         // What the welcome is checked against: the group as our copy knew it, and an
         // admin as the one who let us in (whoever it was).
@@ -688,9 +647,9 @@ impl Client {
                 // A slot takes one welcome: this knock can never complete.
                 self.db().delete(NS_KNOCKS_OUT, &group.0)?;
                 self.db().commit()?;
-                return Err(ClientError::Hostile(format!(
-                    "the answer to your request to come back cannot be used ({why}); Kith \
-                     asks again at the next sync"
+                return Err(ClientError::Hostile(t!(
+                    "engine-knock-answer-unusable",
+                    why = why
                 )));
             }
             Err(e) => return Err(e),

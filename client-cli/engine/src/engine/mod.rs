@@ -45,6 +45,7 @@ use crate::identity::{self, IdentityKey, fingerprint, safety_number};
 use crate::payload::{AppMessage, Body, MAX_GROUP_NAME_CHARS, MAX_NAME_CHARS, MAX_TEXT_BYTES};
 use crate::relay::{ConnectOptions, RelayConnection, RelayError};
 use crate::store::{KithProvider, Store, StoreError};
+use kith_i18n::t;
 use kith_protocol::access::{ACCESS_EXPORTER_LABEL, ACCESS_EXPORTER_LEN, AccessKey, AdminKey};
 use kith_protocol::invite::RelayAddr;
 use kith_protocol::padding::pad;
@@ -80,7 +81,7 @@ pub enum ClientError {
     #[error("{0}")]
     NoMember(String),
     /// An MLS operation failed.
-    #[error("MLS: {0}")]
+    #[error("{}", mls_text(.0))]
     Mls(String),
     /// The invite could not be used.
     #[error("{0}")]
@@ -89,7 +90,7 @@ pub enum ClientError {
     #[error("{0}")]
     Usage(String),
     /// The relay (or someone through it) sent something that fails our checks.
-    #[error("refused data from the relay: {0}")]
+    #[error("{}", hostile_text(.0))]
     Hostile(String),
     /// The group is not usable by this profile any more.
     #[error("{0}")]
@@ -98,19 +99,24 @@ pub enum ClientError {
     /// connection failed, or timed out): the relay may have stored it. Not retried on
     /// its own, since a second try would be a second message if the first arrived; the
     /// next sync shows it as ours if it did (`records::Unconfirmed`).
-    #[error(
-        "the relay did not confirm your message ({0}). It may already have reached the \
-         group: if it did, the next `kith read` (or the chat) will show it. Check there \
-         before sending it again."
-    )]
+    #[error("{}", unconfirmed_text(.0))]
     Unconfirmed(RelayError),
     /// An admin repaired the group a moment ago; for a while only admins may change it
     /// (messages still go through).
-    #[error(
-        "an admin repaired this group a moment ago; for a while only admins can change it \
-         (add, remove, update keys). Messages still go through. Try again later."
-    )]
+    #[error("{}", t!("engine-error-commit-locked"))]
     CommitLocked,
+}
+
+fn mls_text(why: &str) -> String {
+    t!("engine-error-mls", why = why)
+}
+
+fn hostile_text(why: &str) -> String {
+    t!("engine-error-hostile", why = why)
+}
+
+fn unconfirmed_text(e: &RelayError) -> String {
+    t!("engine-error-unconfirmed", error = e.to_string())
 }
 
 impl ClientError {
@@ -363,7 +369,7 @@ impl Client {
     pub fn init(home: &Path, passphrase: &[u8], name: &str) -> Result<Self> {
         let name = clean_name(name, MAX_NAME_CHARS);
         if name.is_empty() {
-            return Err(ClientError::Usage("a display name is needed".into()));
+            return Err(ClientError::Usage(t!("engine-client-name-needed")));
         }
         let store = Store::create(home, passphrase)?;
         Self::init_in(home, store, name)
@@ -558,15 +564,10 @@ impl Client {
                     // holds another. The usual cause is a member's commit that named a
                     // wrong one; an admin's client puts it right.
                     if Box::pin(self.reset_wrong_key(&g.relay_group)).await? {
-                        let who = self.last_committer(g, epoch);
-                        let text = format!(
-                            "The relay refused this epoch's key: the last commit{} had given \
-                             it a wrong one, which would have locked every member out. Your \
-                             client (an admin's) gave it the right key. If this happens \
-                             again, that member's client is modified: remove them with \
-                             `kith remove`.",
-                            who.map(|w| format!(", by {w},")).unwrap_or_default()
-                        );
+                        let text = match self.last_committer(g, epoch) {
+                            Some(who) => t!("engine-client-wrong-key-reset-by", who = who),
+                            None => t!("engine-client-wrong-key-reset"),
+                        };
                         self.alert_now(&g.relay_group, text, &mut SyncReport::default())?;
                         let conn = self.conn(&g.relay).await?;
                         let info = conn
@@ -575,19 +576,10 @@ impl Client {
                         self.note_authorized(key, &g.relay_group, info);
                         return Ok(conn);
                     }
-                    let who = self
-                        .last_committer(g, epoch)
-                        .map(|w| {
-                            format!("the last commit, by {w}, probably gave it a wrong key, or ")
-                        })
-                        .unwrap_or_default();
-                    return Err(ClientError::Hostile(format!(
-                        "the relay refuses this member's key for the current epoch of {:?}: \
-                         {who}the relay is showing different histories to different members \
-                         (a fork). An admin's client puts a wrong key right on its next sync; \
-                         if it stays, warn the group by other means.",
-                        g.name
-                    )));
+                    return Err(ClientError::Hostile(match self.last_committer(g, epoch) {
+                        Some(who) => t!("engine-client-key-refused-by", group = &g.name, who = who),
+                        None => t!("engine-client-key-refused", group = &g.name),
+                    }));
                 }
                 Err(RelayError::Relay(ErrorCode::NoSuchGroup))
                     if Box::pin(self.set_up_home(g, m)).await? =>
@@ -604,16 +596,16 @@ impl Client {
                     // this is what being away past the retention looks like; nothing here
                     // is evidence of anything worse.
                     let kept = match g.state.disappear_secs {
-                        0 => "the relay's limit, 30 days unless its operator set another".into(),
-                        s => state::format_duration(s),
+                        0 => t!("engine-client-kept-relay-limit"),
+                        s => kith_i18n::duration(s),
                     };
                     let next = Box::pin(self.knock(g, m)).await?;
-                    return Err(ClientError::NotMember(format!(
-                        "the relay no longer lets this copy of {:?} in (epoch {epoch}). This \
-                         happens when you were away longer than the group keeps messages \
-                         ({kept}): what was sent meanwhile is gone. {next}. You keep your \
-                         identity, so those who verified you need not again",
-                        g.name
+                    return Err(ClientError::NotMember(t!(
+                        "engine-client-away-too-long",
+                        group = &g.name,
+                        epoch = epoch,
+                        kept = kept,
+                        next = next
                     )));
                 }
                 Err(e) => return Err(e.into()),
@@ -713,7 +705,7 @@ impl Client {
     fn load_group(&self, id: &GroupId) -> Result<GroupRecord> {
         let g = self
             .get(NS_GROUPS, &id.0)?
-            .ok_or_else(|| ClientError::NoGroup("no such group".into()))?;
+            .ok_or_else(|| ClientError::NoGroup(t!("engine-client-no-such-group")))?;
         self.with_place(g)
     }
 
@@ -728,9 +720,11 @@ impl Client {
         match by_name.len() {
             1 => return Ok(by_name[0].relay_group),
             n if n > 1 => {
-                return Err(ClientError::NoGroup(format!(
-                    "{n} groups are called {query:?}; name one by its id ({})",
-                    by_name
+                return Err(ClientError::NoGroup(t!(
+                    "engine-client-group-ambiguous",
+                    n = n,
+                    query = query,
+                    ids = by_name
                         .iter()
                         .map(|g| g.relay_group.to_hex()[..8].to_owned())
                         .collect::<Vec<_>>()
@@ -748,15 +742,18 @@ impl Client {
             match by_id.len() {
                 1 => return Ok(by_id[0].relay_group),
                 n if n > 1 => {
-                    return Err(ClientError::NoGroup(format!(
-                        "the id prefix {q} matches {n} groups; give more digits"
+                    return Err(ClientError::NoGroup(t!(
+                        "engine-client-group-id-ambiguous",
+                        prefix = &q,
+                        n = n
                     )));
                 }
                 _ => {}
             }
         }
-        Err(ClientError::NoGroup(format!(
-            "no group called {query:?} (see `kith groups`)"
+        Err(ClientError::NoGroup(t!(
+            "engine-client-no-group",
+            query = query
         )))
     }
 
@@ -766,9 +763,7 @@ impl Client {
             &openmls::group::GroupId::from_slice(&g.mls_group_id),
         )
         .map_err(mls)?
-        .ok_or_else(|| {
-            ClientError::NotMember("this profile has no state for the group any more".into())
-        })?;
+        .ok_or_else(|| ClientError::NotMember(t!("engine-client-no-group-state")))?;
         // A group stored under older settings (such as the ratchet tree in the Welcome)
         // takes the current ones; saved with whatever this call leads to.
         let config = join_config();
@@ -841,7 +836,7 @@ impl Client {
     pub async fn create_group(&mut self, name: &str, relay: &str) -> Result<GroupId> {
         let name = clean_name(name, MAX_GROUP_NAME_CHARS);
         if name.is_empty() {
-            return Err(ClientError::Usage("a group name is needed".into()));
+            return Err(ClientError::Usage(t!("engine-client-group-name-needed")));
         }
         let relay = relay
             .parse::<RelayAddr>()
@@ -878,11 +873,7 @@ impl Client {
             Ok(id) => id,
             Err(RelayError::Relay(ErrorCode::CreationForbidden)) => {
                 self.db().rollback();
-                return Err(ClientError::Usage(
-                    "this relay only lets holders of its creation secret create groups \
-                     (set KITH_CREATION_SECRET)"
-                        .into(),
-                ));
+                return Err(ClientError::Usage(t!("engine-client-creation-forbidden")));
             }
             Err(e) => {
                 self.db().rollback();
@@ -920,7 +911,7 @@ impl Client {
                 time: now_secs(),
                 sender: Some(self.profile.identity),
                 own: true,
-                kind: RecordKind::Notice("You created the group".into()),
+                kind: RecordKind::Notice(t!("engine-client-created")),
             },
         )?;
         self.db().commit()?;
@@ -1084,11 +1075,14 @@ impl Client {
                 kith_protocol::ids::unhex(&hits[0].identity, &mut id);
                 Ok(id)
             }
-            0 => Err(ClientError::NoMember(format!(
-                "no member {q:?} in this group (see `kith members`)"
+            0 => Err(ClientError::NoMember(t!(
+                "engine-client-no-member",
+                query = q
             ))),
-            n => Err(ClientError::NoMember(format!(
-                "{n} members match {q:?}; use a fingerprint prefix"
+            n => Err(ClientError::NoMember(t!(
+                "engine-client-member-ambiguous",
+                n = n,
+                query = q
             ))),
         }
     }
@@ -1159,25 +1153,25 @@ impl Client {
             .iter()
             .map(|o| self.display_name(&g.relay_group, o))
             .collect();
-        format!(
-            "{:?} is on hold: {} made a change without the right to, and an admin's client \
-             has not undone it yet. Nothing is sent to the group until then (an intruder \
-             could read it). Admins: run `kith sync`.",
-            g.name,
-            who.join(", ")
+        t!(
+            "engine-client-on-hold",
+            group = &g.name,
+            who = who.join(", ")
         )
     }
 
     pub(crate) fn status_text(&self, g: &GroupRecord) -> String {
         match &g.status {
             GroupStatus::Active => "active".into(),
-            GroupStatus::Removed { by: Some(by) } => format!(
-                "you were removed from {:?} by {}",
-                g.name,
-                self.display_name(&g.relay_group, by)
+            GroupStatus::Removed { by: Some(by) } => t!(
+                "engine-client-status-removed-by",
+                group = &g.name,
+                by = self.display_name(&g.relay_group, by)
             ),
-            GroupStatus::Removed { by: None } => format!("you were removed from {:?}", g.name),
-            GroupStatus::Left => format!("you left {:?}", g.name),
+            GroupStatus::Removed { by: None } => {
+                t!("engine-client-status-removed", group = &g.name)
+            }
+            GroupStatus::Left => t!("engine-client-status-left", group = &g.name),
         }
     }
 
@@ -1192,18 +1186,16 @@ impl Client {
         hide: bool,
     ) -> Result<()> {
         if *who == self.profile.identity {
-            return Err(ClientError::Usage(
-                "to remove yourself, use `kith leave`".into(),
-            ));
+            return Err(ClientError::Usage(t!("engine-client-remove-yourself")));
         }
         let me = self.profile.identity;
         let who = *who;
         self.commit_change(group, |_, _, m, state| {
             if !state.is_admin(&me) && own_role_checks() {
-                return Err(ClientError::Usage("only admins can remove members".into()));
+                return Err(ClientError::Usage(t!("engine-client-remove-admins-only")));
             }
             let Some(index) = member_index(m, &who) else {
-                return Err(ClientError::NoMember("not a member (any more)".into()));
+                return Err(ClientError::NoMember(t!("engine-client-not-a-member")));
             };
             let mut next = state.clone();
             next.admins.remove(&who);
@@ -1236,11 +1228,7 @@ impl Client {
             if members > 1 && state.admins.len() == 1 && state.is_admin(&self.profile.identity) {
                 // Only an admin commits a leave; the last admin leaving would strand the
                 // group with nobody able to invite or remove.
-                return Err(ClientError::Usage(
-                    "you are this group's only admin: remove the other members first, \
-                     or the group would be left without anyone able to invite or remove"
-                        .into(),
-                ));
+                return Err(ClientError::Usage(t!("engine-client-last-admin")));
             }
             self.send_body(group, Body::LeaveRequest).await?;
             let mut m = self.mls_group(&g)?;
@@ -1260,7 +1248,7 @@ impl Client {
                 time: now_secs(),
                 sender: Some(self.profile.identity),
                 own: true,
-                kind: RecordKind::Notice("You left the group".into()),
+                kind: RecordKind::Notice(t!("engine-client-left")),
             },
         )?;
         self.db().commit()?;

@@ -5,6 +5,7 @@ use super::place::first_seq_after;
 use super::state::{self, RelayPlace};
 use super::{Change, Client, ClientError, Result};
 use crate::relay::RelayError;
+use kith_i18n::t;
 use kith_protocol::access::AccessKey;
 use kith_protocol::{ErrorCode, GroupId};
 
@@ -29,28 +30,27 @@ impl Client {
     /// Every other member follows on its next sync; the old copy is deleted by an
     /// admin's client once all were seen at the new home (`place.rs`: `after_move`).
     pub async fn move_group(&mut self, group: &GroupId, to: &str) -> Result<MoveReport> {
-        let url = state::relay_url(to).ok_or_else(|| {
-            ClientError::Usage(format!(
-                "not a relay address: {to:?} (wss://host[:port] or ws://host:port)"
-            ))
-        })?;
+        let url = state::relay_url(to)
+            .ok_or_else(|| ClientError::Usage(t!("engine-move-not-an-address", address = to)))?;
         self.sync_group_inner(group).await?;
         let g = self.load_group(group)?;
         let me = self.identity();
         if !g.state.is_admin(&me) && super::own_role_checks() {
-            return Err(ClientError::Usage("only admins can move the group".into()));
+            return Err(ClientError::Usage(t!("engine-move-admins-only")));
         }
         let from = self.home_place(&g);
         if from.url == url {
-            return Err(ClientError::Usage(format!(
-                "the group's home is {url} already"
+            return Err(ClientError::Usage(t!(
+                "engine-move-already-home",
+                relay = &url
             )));
         }
         let secret = match self.relay_takes_groups(&url, &g.mls_group_id).await {
             Err(ClientError::Relay(e)) => {
-                return Err(ClientError::Usage(format!(
-                    "cannot reach {url} ({e}); nothing was changed. `kith doctor {url}` says \
-                     why"
+                return Err(ClientError::Usage(t!(
+                    "engine-move-unreachable",
+                    relay = &url,
+                    error = e.to_string()
                 )));
             }
             other => other?,
@@ -60,7 +60,7 @@ impl Client {
         let moved = self
             .commit_change(group, move |_, g, m, state| {
                 if !state.is_admin(&me) && super::own_role_checks() {
-                    return Err(ClientError::Usage("only admins can move the group".into()));
+                    return Err(ClientError::Usage(t!("engine-move-admins-only")));
                 }
                 let mut next = state.clone();
                 next.home = Some(RelayPlace {
@@ -87,15 +87,15 @@ impl Client {
             })
             .await?;
         if !moved {
-            return Err(ClientError::Usage("nothing to move".into()));
+            return Err(ClientError::Usage(t!("engine-move-nothing")));
         }
         let g = self.load_group(group)?;
         if g.relay != url {
             // The commit is in; going there failed (the sync says why). The next sync
             // goes on from here.
-            return Err(ClientError::Relay(RelayError::Closed(format!(
-                "the move is committed, but this client could not reach {url} yet; \
-                 `kith sync` goes on"
+            return Err(ClientError::Relay(RelayError::Closed(t!(
+                "engine-move-committed-unreachable",
+                relay = &url
             ))));
         }
         let (chunks_copied, chunks_missing) = self.copy_blobs(group, &from).await?;
@@ -120,35 +120,26 @@ impl Client {
     ) -> Result<Option<Vec<u8>>> {
         let conn = self.conn(url).await?;
         let admin = self.admin_key(mls_group_id);
-        let refused = |why: &str| {
-            ClientError::Usage(format!(
-                "{url} {why}; nothing was changed. Members' clients get the secret with the \
-                 group's state, so that they can set the group up there"
-            ))
-        };
+        let refused = ClientError::Usage;
         match throwaway(&conn, &admin, &[]).await {
             Ok(()) => return Ok(None),
             Err(RelayError::Relay(ErrorCode::CreationForbidden)) => {}
             Err(RelayError::Relay(ErrorCode::BadFrame)) => {
-                return Err(ClientError::Usage(format!(
-                    "{url} runs a relay too old to take a group from elsewhere; nothing was \
-                     changed"
+                return Err(ClientError::Usage(t!(
+                    "engine-move-relay-too-old",
+                    relay = url
                 )));
             }
             Err(e) => return Err(e.into()),
         }
         if self.creation_secret.is_empty() {
-            return Err(refused(
-                "only lets holders of its creation secret set groups up: set \
-                 KITH_CREATION_SECRET to it and run this again",
-            ));
+            return Err(refused(t!("engine-move-needs-secret", relay = url)));
         }
         match throwaway(&conn, &admin, &self.creation_secret).await {
             Ok(()) => Ok(Some(self.creation_secret.clone())),
-            Err(RelayError::Relay(ErrorCode::CreationForbidden)) => Err(refused(
-                "refuses the creation secret in KITH_CREATION_SECRET: ask its operator for \
-                 the right one",
-            )),
+            Err(RelayError::Relay(ErrorCode::CreationForbidden)) => {
+                Err(refused(t!("engine-move-wrong-secret", relay = url)))
+            }
             Err(e) => Err(e.into()),
         }
     }

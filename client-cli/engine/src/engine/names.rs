@@ -19,6 +19,7 @@ use super::records::{Contact, GroupRecord, NS_CONTACTS};
 use super::{Client, Result, member_ids};
 use crate::identity::{IdentityKey, fingerprint};
 use caseless::Caseless;
+use kith_i18n::t;
 use kith_protocol::GroupId;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use unicode_normalization::UnicodeNormalization;
@@ -173,40 +174,42 @@ pub(crate) fn clash_alert(name: &str, who: &IdentityKey, clashes: &[Clash]) -> O
         return None;
     }
     let verified = clashes.iter().any(|c| c.verified && !c.you);
-    let mut text = format!(
-        "{}a second member calls themself {}.",
-        if verified { "WARNING: " } else { "Careful: " },
-        tagged(name, who)
-    );
+    let shown = tagged(name, who);
+    let mut text = if verified {
+        t!("engine-names-clash-verified", name = &shown)
+    } else {
+        t!("engine-names-clash", name = &shown)
+    };
+    // Each part is a sentence of its own.
+    let mut say = |part: String| {
+        text.push(' ');
+        text.push_str(&part);
+    };
     let others: Vec<&Clash> = clashes.iter().filter(|c| !c.you).collect();
     if let Some(me) = clashes.iter().find(|c| c.you) {
-        text.push_str(&format!(
-            " That is your name: you are {}. Tell the others by other means which one is you.",
-            tag(&me.id)
-        ));
+        say(t!("engine-names-clash-yours", tag = tag(&me.id)));
     }
     match others.as_slice() {
         [] => {}
-        [c] if c.verified => text.push_str(&format!(
-            " The {} you verified is still in the group {}: this is someone else, with \
-             another key. Compare safety numbers before trusting them.",
-            c.name,
-            tag(&c.id)
+        [c] if c.verified => say(t!(
+            "engine-names-clash-verified-one",
+            name = &c.name,
+            tag = tag(&c.id)
         )),
-        [c] => text.push_str(&format!(
-            " The {} you know is still in the group {}. Compare safety numbers before \
-             trusting either.",
-            c.name,
-            tag(&c.id)
+        [c] => say(t!(
+            "engine-names-clash-known-one",
+            name = &c.name,
+            tag = tag(&c.id)
         )),
-        many => text.push_str(&format!(
-            " Still in the group under a look-alike name: {}. Compare safety numbers \
-             before trusting any of them.",
-            many.iter()
+        many => say(t!(
+            "engine-names-clash-many",
+            list = many
+                .iter()
                 .map(|c| {
                     let mut s = tagged(&c.name, &c.id);
                     if c.verified {
-                        s.push_str(" (verified by you)");
+                        s.push(' ');
+                        s.push_str(&t!("engine-names-verified-by-you"));
                     }
                     s
                 })
@@ -215,7 +218,7 @@ pub(crate) fn clash_alert(name: &str, who: &IdentityKey, clashes: &[Clash]) -> O
         )),
     }
     if others.is_empty() {
-        text.push_str(" Compare safety numbers before trusting them.");
+        say(t!("engine-names-clash-compare"));
     }
     Some(text)
 }
@@ -227,11 +230,11 @@ pub(crate) fn away_alert(name: &str, who: &IdentityKey, away: &[IdentityKey]) ->
         return None;
     }
     let keys = away.iter().map(tag).collect::<Vec<_>>().join(", ");
-    Some(format!(
-        "WARNING: someone new {} uses the name {name} of a contact you verified, whose \
-         key {keys} is not in this group. It may be them with a new profile, or someone \
-         else: compare safety numbers before trusting this member.",
-        tag(who)
+    Some(t!(
+        "engine-names-away",
+        tag = tag(who),
+        name = name,
+        keys = keys
     ))
 }
 
@@ -417,6 +420,7 @@ mod tests {
 
     #[test]
     fn alerts_say_what_happened() {
+        kith_i18n::set_lang(kith_i18n::Lang::En);
         let known = |verified, you| Clash {
             name: "Olena".into(),
             id: A,

@@ -29,7 +29,9 @@ pub(crate) fn dead_relay(why: &str) -> ClientError {
 pub(crate) fn note_dead<T>(dead: &mut Dead, relay: &str, result: &Result<T>) {
     let why = match result {
         Err(ClientError::Relay(RelayError::Connect(why))) => why.clone(),
-        Err(ClientError::Relay(RelayError::Timeout(what))) => format!("no answer in time ({what})"),
+        Err(ClientError::Relay(RelayError::Timeout(what))) => {
+            kith_i18n::t!("engine-no-answer-in-time", what = *what)
+        }
         _ => return,
     };
     dead.entry(relay.to_owned()).or_insert(why);

@@ -318,12 +318,9 @@ impl Client {
             .await
         {
             Ok(_) | Err(RelayError::Relay(ErrorCode::GroupExists)) => Ok(()),
-            Err(RelayError::Relay(ErrorCode::CreationForbidden)) => {
-                Err(ClientError::Usage(format!(
-                    "the relay {url} only lets holders of its creation secret set up groups \
-                     (set KITH_CREATION_SECRET)"
-                )))
-            }
+            Err(RelayError::Relay(ErrorCode::CreationForbidden)) => Err(ClientError::Usage(
+                kith_i18n::t!("engine-place-creation-forbidden", relay = url),
+            )),
             Err(e) => Err(e.into()),
         }
     }
@@ -398,15 +395,11 @@ impl Client {
             .await;
             match deleted {
                 Ok(()) | Err(ClientError::Relay(RelayError::Relay(ErrorCode::NoSuchGroup))) => {
-                    let text = format!(
-                        "The group's old copy at {} was deleted: {}.",
-                        moved.url,
-                        if everyone {
-                            "every member follows the group here"
-                        } else {
-                            "the old relay's retention has passed since the move"
-                        }
-                    );
+                    let text = if everyone {
+                        kith_i18n::t!("engine-place-old-copy-deleted", relay = &moved.url)
+                    } else {
+                        kith_i18n::t!("engine-place-old-copy-expired", relay = &moved.url)
+                    };
                     self.record_now(
                         group,
                         RecordKind::Notice(text),

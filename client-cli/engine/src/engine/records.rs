@@ -222,17 +222,28 @@ impl RecordKind {
     pub fn text(&self) -> String {
         match self {
             RecordKind::Text(t) | RecordKind::Notice(t) | RecordKind::Alert(t) => t.clone(),
-            RecordKind::File(f) => format!(
-                "[file] {} ({})",
-                super::clean_name(&f.name, 255),
-                human_size(f.size)
+            RecordKind::File(f) => kith_i18n::t!(
+                "engine-record-file",
+                name = super::clean_name(&f.name, 255),
+                size = human_size(f.size)
             ),
-            RecordKind::Deleted { .. } => "[deleted]".into(),
+            RecordKind::Deleted { .. } => kith_i18n::t!("engine-record-deleted"),
         }
     }
 }
 
-/// Formats Unix seconds as `YYYY-MM-DD HH:MM` (UTC).
+/// Whether an alert's text tells of a member's change that every client refused
+/// ("REFUSED: …", in whichever language it was written): a face says it at once.
+pub fn is_refusal(text: &str) -> bool {
+    kith_i18n::Lang::ALL.iter().any(|lang| {
+        let mark = kith_i18n::message_in(*lang, "engine-refused-mark", &[]);
+        text.strip_prefix(mark.as_str())
+            .is_some_and(|rest| rest.starts_with(':'))
+    })
+}
+
+/// Formats Unix seconds as `YYYY-MM-DD HH:MM` (UTC), whatever the reader's zone: for
+/// output that is compared or read back. A person reads `kith_i18n::time`.
 pub fn format_time(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
@@ -254,13 +265,10 @@ pub fn format_time(secs: u64) -> String {
     )
 }
 
-/// A byte count as people read it: `812 B`, `3.4 KiB`, `25.0 MiB`.
+/// A byte count as people read it, in their language: `812 B`, `3.4 KiB`, `25.0 MiB`
+/// (`kith_i18n::size`).
 pub fn human_size(n: u64) -> String {
-    match n {
-        0..1024 => format!("{n} B"),
-        1024..1_048_576 => format!("{:.1} KiB", n as f64 / 1024.0),
-        _ => format!("{:.1} MiB", n as f64 / 1_048_576.0),
-    }
+    kith_i18n::size(n)
 }
 
 /// One line of a group's history.
@@ -408,4 +416,24 @@ pub struct Contact {
     pub verified: bool,
     /// The last display name seen for this key.
     pub name: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kith_i18n::{Arg, Lang, message_in};
+
+    #[test]
+    fn a_refusal_is_known_in_every_language() {
+        for lang in Lang::ALL {
+            let text = message_in(
+                lang,
+                "engine-sync-offense",
+                &[("name", Arg::from("Mallory")), ("why", Arg::from("x"))],
+            );
+            assert!(is_refusal(&text), "{text}");
+        }
+        assert!(!is_refusal("REFUSED to go"));
+        assert!(!is_refusal("Olena removed Mykola"));
+    }
 }

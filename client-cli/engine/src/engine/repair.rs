@@ -22,6 +22,7 @@ use super::records::*;
 use super::{Change, Client, ClientError, Result, now_secs};
 use crate::identity::{IdentityKey, fingerprint};
 use crate::relay::RelayError;
+use kith_i18n::t;
 use kith_protocol::padding::unpad;
 use kith_protocol::{ErrorCode, GroupId, Message, RepairRecord, Seq};
 use serde::{Deserialize, Serialize};
@@ -173,13 +174,13 @@ impl Client {
             .ok()
             .and_then(|b| RepairRecord::decode(b).ok());
         let Some(record) = record else {
-            let text = "the relay sent a repair record that does not parse".to_owned();
+            let text = t!("engine-repair-unreadable");
             return self.alert_at(g, msg.seq, 0, text, report).map(drop);
         };
         self.authed.retain(|(_, grp, _)| *grp != g.place.id);
         let by = |k: &[u8; 32]| match g.state.admin_with_key(k) {
             Some(a) => self.display_name(&g.relay_group, &a),
-            None => "an admin".into(),
+            None => t!("engine-repair-an-admin"),
         };
         let mut mem = self.commit_memory(&g.relay_group)?;
         mem.repaired_at = now_secs();
@@ -187,31 +188,20 @@ impl Client {
         self.save_commit_memory(&g.relay_group, &mem)?;
         let epoch = self.mls_group(g)?.epoch().as_u64();
         let text = match record {
-            RepairRecord::Voided { from, by: key } if epoch == msg.epoch => format!(
-                "{} voided a commit (message {from}) that members' clients refused to follow, \
-                 and what came after it, which would otherwise have stopped the group. The \
-                 group goes on from before it. Nothing you sent or received is lost; for a \
-                 while only admins can change the group.",
-                by(&key)
+            RepairRecord::Voided { from, by: key } if epoch == msg.epoch => t!(
+                "engine-repair-voided",
+                by = by(&key),
+                from = from.to_string()
             ),
-            RepairRecord::Voided { from, by: key } => format!(
-                "{} voided a commit (message {from}) that other members' clients could not \
-                 read, but this client had already followed it. This client cannot go on in \
-                 this group: ask an admin to remove you and invite you again.",
-                by(&key)
+            RepairRecord::Voided { from, by: key } => t!(
+                "engine-repair-voided-followed",
+                by = by(&key),
+                from = from.to_string()
             ),
-            RepairRecord::KeyReset { by: key } => {
-                let who = self
-                    .last_committer(g, msg.epoch)
-                    .map(|w| format!(" The commit before it, by {w}, had given the relay a wrong key: their client may be modified."))
-                    .unwrap_or_default();
-                format!(
-                    "{} gave the relay the right access key for the group's current epoch, \
-                     so that members can reach the group again.{who} For a while only admins \
-                     can change the group.",
-                    by(&key)
-                )
-            }
+            RepairRecord::KeyReset { by: key } => match self.last_committer(g, msg.epoch) {
+                Some(who) => t!("engine-repair-key-reset-after", by = by(&key), who = who),
+                None => t!("engine-repair-key-reset", by = by(&key)),
+            },
         };
         self.alert_at(g, msg.seq, 0, text, report).map(drop)
     }
@@ -259,25 +249,24 @@ impl Client {
         }
         mem.retention_warned = held;
         self.save_commit_memory(group, &mem)?;
-        let (what, next) = if held < agreed {
-            (
-                "only",
-                "members who are offline longer lose messages they have not read",
+        let (held, agreed, shorter) = (
+            kith_i18n::duration(held),
+            kith_i18n::duration(agreed),
+            held < agreed,
+        );
+        let text = if shorter {
+            t!(
+                "engine-repair-retention-shorter",
+                held = held,
+                agreed = agreed
             )
         } else {
-            (
-                "",
-                "the relay keeps encrypted messages longer than the group wants",
+            t!(
+                "engine-repair-retention-longer",
+                held = held,
+                agreed = agreed
             )
         };
-        let text = format!(
-            "The relay keeps this group's messages for {what} {}, not the {} the group \
-             agreed: {next}. An admin's client sets it back on its next sync; if it stays, \
-             the relay's operator limits it.",
-            super::state::format_duration(held),
-            super::state::format_duration(agreed)
-        )
-        .replace("for  ", "for ");
         self.alert_at(&g, g.cursor.saturating_sub(1), 800, text, report)?;
         self.db().commit()?;
         Ok(())
@@ -346,11 +335,10 @@ impl Client {
             if !after_own_change {
                 self.alert_now(
                     group,
-                    format!(
-                        "The relay was set to keep this group's messages for {}, not the {} the \
-                         group agreed. Your client set it back.",
-                        describe_retention(info.retention_asked),
-                        describe_retention(agreed)
+                    t!(
+                        "engine-repair-retention-reset",
+                        asked = describe_retention(info.retention_asked),
+                        agreed = describe_retention(agreed)
                     ),
                     &mut super::SyncReport::default(),
                 )?;
@@ -362,7 +350,7 @@ impl Client {
 
 fn describe_retention(secs: u64) -> String {
     match secs {
-        0 => "relay's default time".into(),
-        s => super::state::format_duration(s),
+        0 => t!("engine-repair-retention-default"),
+        s => kith_i18n::duration(s),
     }
 }

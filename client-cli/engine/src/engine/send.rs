@@ -9,13 +9,14 @@ impl Client {
     /// Sends a text message; returns its sequence number.
     pub async fn send_text(&mut self, group: &GroupId, text: &str) -> Result<Seq> {
         if text.len() > MAX_TEXT_BYTES {
-            return Err(ClientError::Usage(format!(
-                "message too long ({} bytes; at most {MAX_TEXT_BYTES})",
-                text.len()
+            return Err(ClientError::Usage(kith_i18n::t!(
+                "engine-send-too-long",
+                n = text.len(),
+                max = MAX_TEXT_BYTES
             )));
         }
         if text.trim().is_empty() {
-            return Err(ClientError::Usage("nothing to send".into()));
+            return Err(ClientError::Usage(kith_i18n::t!("engine-send-nothing")));
         }
         let body = Body::Text {
             text: text.to_owned(),
@@ -238,6 +239,6 @@ impl Client {
             .create_message(&self.provider, &self.signer, padded)
             .map_err(mls)?;
         pad(&out.to_bytes().map_err(mls)?)
-            .map_err(|_| ClientError::Usage("message too large".into()))
+            .map_err(|_| ClientError::Usage(kith_i18n::t!("engine-send-too-large")))
     }
 }

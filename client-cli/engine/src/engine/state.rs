@@ -24,6 +24,7 @@
 
 use crate::identity::{IdentityKey, fingerprint};
 use crate::payload::InviteSecret;
+use kith_i18n::t;
 use openmls::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -431,11 +432,11 @@ impl GroupState {
     /// capabilities that make OpenMLS refuse members whose clients cannot carry it).
     pub fn extensions(&self) -> Result<Extensions<GroupContext>, String> {
         if !self.well_formed() {
-            return Err("the group state breaks its limits".into());
+            return Err(t!("engine-state-breaks-limits"));
         }
         let bytes = self.encode();
         if bytes.len() > MAX_STATE_BYTES {
-            return Err("the board is too large".into());
+            return Err(t!("engine-state-board-too-large"));
         }
         Extensions::from_vec(vec![
             Extension::RequiredCapabilities(RequiredCapabilitiesExtension::new(
@@ -482,12 +483,12 @@ pub fn check_change(
     if old.is_admin(committer) {
         if new != old {
             if new.admins.is_empty() && !members_after.is_empty() {
-                return Err("leave the group without any admin".into());
+                return Err(t!("engine-state-refusal-no-admin"));
             }
             if let Some(a) = new.admins.iter().find(|a| !members_after.contains(*a)) {
-                return Err(format!(
-                    "make a non-member [{}] an admin",
-                    &fingerprint(a)[..9]
+                return Err(t!(
+                    "engine-state-refusal-outsider-admin",
+                    fingerprint = &fingerprint(a)[..9]
                 ));
             }
         }
@@ -498,7 +499,7 @@ pub fn check_change(
         return if adds == 0 {
             Ok(())
         } else {
-            Err("add members without being an admin (and without an open invite)".into())
+            Err(t!("engine-state-refusal-add"))
         };
     }
     let used: Vec<_> = old
@@ -514,7 +515,7 @@ pub fn check_change(
             return Ok(());
         }
         if invite.needs_approval && adds == 1 {
-            return Err("admit someone whom no admin approved".into());
+            return Err(t!("engine-state-refusal-unapproved"));
         }
     }
     Err(describe_forbidden(old, new))
@@ -522,9 +523,9 @@ pub fn check_change(
 
 fn describe_forbidden(old: &GroupState, new: &GroupState) -> Refusal {
     if old.admins != new.admins {
-        "change who the admins are without being an admin".into()
+        t!("engine-state-refusal-admins")
     } else if old.board != new.board {
-        "change the board without being an admin".into()
+        t!("engine-state-refusal-board")
     } else if old.disappear_secs != new.disappear_secs
         || old.history != new.history
         || old.let_back != new.let_back
@@ -533,31 +534,44 @@ fn describe_forbidden(old: &GroupState, new: &GroupState) -> Refusal {
         || old.copy_key != new.copy_key
         || old.creation_secrets != new.creation_secrets
     {
-        "change the group's settings without being an admin".into()
+        t!("engine-state-refusal-settings")
     } else {
-        "change the group's invites without being an admin".into()
+        t!("engine-state-refusal-invites")
     }
 }
 
 /// Says, in words for the group's history, what changed between two states. `name`
-/// turns an identity into a display name; `by` is the committer's name.
+/// turns an identity into a display name; `by` is the committer's name (`None`: this
+/// profile's own commit).
 pub fn describe_change(
     old: &GroupState,
     new: &GroupState,
-    by: &str,
+    by: Option<&str>,
     name: &dyn Fn(&IdentityKey) -> String,
 ) -> Vec<String> {
+    // Who did it: the catalogue words a change of one's own apart ("You made…").
+    let (actor, by) = match by {
+        Some(by) => ("other", by),
+        None => ("you", ""),
+    };
     let mut out = Vec::new();
     if old.admin_keys != new.admin_keys && old.admins == new.admins {
-        out.push(format!("{by} updated the admins' keys at the relay"));
+        out.push(t!("engine-state-told-admin-keys", actor = actor, by = by));
     }
     for a in new.admins.difference(&old.admins) {
-        out.push(format!("{by} made {} an admin", name(a)));
+        out.push(t!(
+            "engine-state-told-promoted",
+            actor = actor,
+            by = by,
+            name = name(a)
+        ));
     }
     for a in old.admins.difference(&new.admins) {
-        out.push(format!(
-            "{by} made {} a member (no longer an admin)",
-            name(a)
+        out.push(t!(
+            "engine-state-told-demoted",
+            actor = actor,
+            by = by,
+            name = name(a)
         ));
     }
     let old_board: BTreeMap<u32, &BoardEntry> = old.board.iter().map(|e| (e.id, e)).collect();
@@ -566,54 +580,78 @@ pub fn describe_change(
     let title = |e: &BoardEntry| super::clean_name(&e.title, MAX_BOARD_TITLE_CHARS);
     for (id, e) in &new_board {
         match old_board.get(id) {
-            None => out.push(format!("{by} pinned to the board: {}", title(e))),
-            Some(o) if o != e => out.push(format!("{by} edited the board entry: {}", title(e))),
+            None => out.push(t!(
+                "engine-state-told-pinned",
+                actor = actor,
+                by = by,
+                title = title(e)
+            )),
+            Some(o) if o != e => out.push(t!(
+                "engine-state-told-edited",
+                actor = actor,
+                by = by,
+                title = title(e)
+            )),
             _ => {}
         }
     }
     for (id, e) in &old_board {
         if !new_board.contains_key(id) {
-            out.push(format!("{by} removed from the board: {}", title(e)));
+            out.push(t!(
+                "engine-state-told-unpinned",
+                actor = actor,
+                by = by,
+                title = title(e)
+            ));
         }
     }
     if old.disappear_secs != new.disappear_secs {
         out.push(match new.disappear_secs {
-            0 => format!("{by} turned disappearing messages off"),
-            s => format!(
-                "{by} set messages to disappear after {}",
-                format_duration(s)
+            0 => t!("engine-state-told-disappear-off", actor = actor, by = by),
+            s => t!(
+                "engine-state-told-disappear",
+                actor = actor,
+                by = by,
+                duration = kith_i18n::duration(s)
             ),
         });
     }
     if old.history != new.history {
         out.push(match new.history {
-            0 => format!("{by} stopped sharing history with newcomers"),
-            n => format!("{by} set newcomers to receive the last {n} messages"),
+            0 => t!("engine-state-told-history-off", actor = actor, by = by),
+            n => t!("engine-state-told-history", actor = actor, by = by, n = n),
         });
     }
     for u in new.fallbacks.iter().filter(|u| !old.fallbacks.contains(u)) {
-        out.push(format!("{by} added a fallback relay: {u}"));
+        out.push(t!(
+            "engine-state-told-fallback-added",
+            actor = actor,
+            by = by,
+            url = u
+        ));
     }
     for u in old.fallbacks.iter().filter(|u| !new.fallbacks.contains(u)) {
-        out.push(format!("{by} removed the fallback relay {u}"));
+        out.push(t!(
+            "engine-state-told-fallback-removed",
+            actor = actor,
+            by = by,
+            url = u
+        ));
     }
 
     if old.let_back != new.let_back {
         out.push(if new.let_back {
-            format!(
-                "{by} set the group to let members who were away too long back in without \
-                 asking an admin"
-            )
+            t!("engine-state-told-let-back-on", actor = actor, by = by)
         } else {
-            format!("{by} set the group to ask an admin before letting a member back in")
+            t!("engine-state-told-let-back-off", actor = actor, by = by)
         });
     }
     for (slot, i) in &new.invites {
         if !old.invites.contains_key(slot) {
             out.push(if i.needs_approval {
-                format!("{by} made an invite that needs an admin's approval")
+                t!("engine-state-told-invite-approval", actor = actor, by = by)
             } else {
-                format!("{by} made an invite")
+                t!("engine-state-told-invite", actor = actor, by = by)
             });
         }
     }
@@ -778,6 +816,7 @@ mod tests {
 
     #[test]
     fn members_may_only_admit_for_open_invites() {
+        kith_i18n::set_lang(kith_i18n::Lang::En);
         let members = BTreeSet::from([A, B]);
         let mut old = GroupState::new(A);
         old.invites.insert([7; 32], invite(7, false));
@@ -854,15 +893,18 @@ mod tests {
         new.next_entry = 1;
         new.admins.insert(B);
         new.disappear_secs = 7 * 86_400;
-        let told = describe_change(&old, &new, "Olena", &|_| "Iryna".into());
+        kith_i18n::set_lang(kith_i18n::Lang::En);
+        let told = describe_change(&old, &new, Some("Olena"), &|_| "Iryna".into());
         assert_eq!(
             told,
             vec![
                 "Olena made Iryna an admin",
                 "Olena pinned to the board: Law[2Jyer",
-                "Olena set messages to disappear after 1w",
+                "Olena set messages to disappear after 7 days",
             ]
         );
+        let mine = describe_change(&old, &new, None, &|_| "Iryna".into());
+        assert_eq!(mine[0], "You made Iryna an admin");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use super::state::{self, GroupState};
 use super::{Client, ClientError, Result, clean_name, clean_text, mls, now_secs};
 use crate::identity::{self, IdentityKey, fingerprint};
 use crate::payload::{AppMessage, Body, MAX_NAME_CHARS};
+use kith_i18n::t;
 use kith_protocol::padding::unpad;
 use kith_protocol::{GroupId, Message, MessageKind};
 use openmls::prelude::tls_codec::{Deserialize as _, Serialize as _};
@@ -170,9 +171,7 @@ impl Client {
                         break;
                     }
                     Some(e) if e == epoch => {
-                        return Err(ClientError::Hostile(
-                            "the relay withholds messages of an epoch we proved access to".into(),
-                        ));
+                        return Err(ClientError::Hostile(t!("engine-sync-epoch-withheld")));
                     }
                     Some(e) => {
                         // Our MLS epoch did not move to `e` after processing everything
@@ -186,9 +185,10 @@ impl Client {
                         return Err(ClientError::Hostile(if refused {
                             self.stuck_text(&g)
                         } else {
-                            format!(
-                                "the group's log continues in epoch {e}, but this member is at epoch {epoch}: \
-                                 a commit was withheld"
+                            t!(
+                                "engine-sync-commit-withheld",
+                                next = e.to_string(),
+                                epoch = epoch.to_string()
                             )
                         }));
                     }
@@ -218,12 +218,7 @@ impl Client {
     }
 
     fn stuck_text(&self, g: &GroupRecord) -> String {
-        format!(
-            "a member posted a commit for {:?} that no client can read, so the group cannot \
-             go on until an admin's client voids it (it does so on its next sync: admins, run \
-             `kith sync`)",
-            g.name
-        )
+        t!("engine-sync-stuck", group = &g.name)
     }
 
     /// Caught up with the log and still holding a commit of ours for the current epoch:
@@ -353,10 +348,7 @@ impl Client {
                 &g,
                 msg.seq - 1,
                 999,
-                format!(
-                    "{missing} message(s) before this one are missing: they expired on the relay, \
-                     or the relay withheld them"
-                ),
+                t!("engine-sync-missing", n = missing),
                 report,
             )?;
         }
@@ -365,7 +357,9 @@ impl Client {
             self.on_repair_record(&g, &msg, report)?;
             return self.advance(group, msg.seq);
         }
-        let result = self.process_mls(&mut g, m, &msg, report);
+        // Set when a refusal names who sent the commit (their signature checked).
+        let mut named = false;
+        let result = self.process_mls(&mut g, m, &msg, &mut named, report);
         if msg.epoch == epoch {
             // Whatever became of it: every member of the epoch got the same bytes. (The
             // chain needs only the group's ids, which processing does not change.)
@@ -385,20 +379,20 @@ impl Client {
                     self.alert(
                         &g,
                         &msg,
-                        format!(
-                            "refused a commit: {why}.{} No client follows it; an admin's \
-                             client voids it on its next sync.",
-                            if why.contains(" tried to ") {
-                                ""
-                            } else {
-                                " Such a commit is not signed in a way anyone can check, so \
-                                 who sent it cannot be known."
-                            }
-                        ),
+                        if named {
+                            t!("engine-sync-refused-commit", why = why)
+                        } else {
+                            t!("engine-sync-refused-commit-unsigned", why = why)
+                        },
                         report,
                     )?;
                 } else {
-                    self.alert(&g, &msg, format!("refused a message: {why}"), report)?;
+                    self.alert(
+                        &g,
+                        &msg,
+                        t!("engine-sync-refused-message", why = why),
+                        report,
+                    )?;
                 }
             }
             Err(e) => return Err(e),
@@ -411,28 +405,25 @@ impl Client {
         g: &mut GroupRecord,
         mut m: MlsGroup,
         msg: &Message,
+        named: &mut bool,
         report: &mut SyncReport,
     ) -> Result<()> {
-        let hostile = |s: &str| ClientError::Hostile(s.to_owned());
-        let bytes = unpad(&msg.payload).map_err(|_| hostile("bad padding"))?;
+        let hostile = ClientError::Hostile;
+        let bytes = unpad(&msg.payload).map_err(|_| hostile(t!("engine-sync-bad-padding")))?;
         let mls_msg = MlsMessageIn::tls_deserialize_exact(bytes)
-            .map_err(|_| hostile("not an MLS message"))?;
+            .map_err(|_| hostile(t!("engine-sync-not-mls")))?;
         let pm: ProtocolMessage = mls_msg
             .try_into_protocol_message()
-            .map_err(|_| hostile("not an MLS group message"))?;
+            .map_err(|_| hostile(t!("engine-sync-not-group-message")))?;
         if !matches!(pm, ProtocolMessage::PrivateMessage(_)) {
-            return Err(hostile(
-                "a plaintext MLS message where only encrypted ones are allowed",
-            ));
+            return Err(hostile(t!("engine-sync-plaintext")));
         }
         if pm.epoch().as_u64() != msg.epoch {
-            return Err(hostile(
-                "the relay's epoch label does not match the message",
-            ));
+            return Err(hostile(t!("engine-sync-epoch-label")));
         }
         let is_commit = pm.content_type() == ContentType::Commit;
         if is_commit != (msg.kind == MessageKind::Commit) {
-            return Err(hostile("the relay's kind label does not match the message"));
+            return Err(hostile(t!("engine-sync-kind-label")));
         }
         let tag = match &pm {
             ProtocolMessage::PrivateMessage(p) => p.aad().to_vec(),
@@ -445,8 +436,9 @@ impl Client {
             Ok(p) => p,
             // Nothing was changed by a failed processing; say what it means.
             Err(e) if !(same_epoch && tag.len() == ours.len() && tag != ours) => {
-                return Err(ClientError::Hostile(format!(
-                    "could not decrypt or verify it ({e})"
+                return Err(ClientError::Hostile(t!(
+                    "engine-sync-undecryptable",
+                    error = e.to_string()
                 )));
             }
             // Another view's tag, or a label changed on the way (see `fork`).
@@ -460,38 +452,17 @@ impl Client {
                         p
                     }
                     _ if self.foreign_tag_seen(g, &tag, bytes)? => {
-                        return Err(ClientError::Hostile(
-                            "FORK: messages made in a view of the group that differs from \
-                             yours at this epoch — the relay is showing different histories \
-                             to different members. Warn the group by other means and compare \
-                             safety numbers."
-                                .into(),
-                        ));
+                        return Err(ClientError::Hostile(t!("engine-sync-fork")));
                     }
                     _ => {
-                        return Err(ClientError::Hostile(
-                            "it was made in a view of the group unlike yours at this epoch, \
-                             or damaged on the way. If more messages like this follow, the \
-                             relay may be showing different histories to different members: \
-                             then compare safety numbers with the others by other means"
-                                .into(),
-                        ));
+                        return Err(ClientError::Hostile(t!("engine-sync-other-view")));
                     }
                 }
             }
         };
         if relabelled {
             // Filed just after the message (which takes sub 0).
-            self.alert_at(
-                g,
-                msg.seq,
-                1,
-                "A label on this message was changed on its way (by the relay or the \
-                 network); the message itself is intact and shown. Nothing to do unless \
-                 this keeps happening."
-                    .into(),
-                report,
-            )?;
+            self.alert_at(g, msg.seq, 1, t!("engine-sync-relabelled"), report)?;
         }
         let sender_index = match processed.sender() {
             Sender::Member(i) => Some(*i),
@@ -509,8 +480,7 @@ impl Client {
                 Ok(())
             }
             ProcessedMessageContent::ApplicationMessage(app) => {
-                let who = sender
-                    .ok_or_else(|| hostile("a message from a member without a valid credential"))?;
+                let who = sender.ok_or_else(|| hostile(t!("engine-sync-message-no-credential")))?;
                 let body = match AppMessage::from_padded(&app.into_bytes()) {
                     Ok(AppMessage::V1(body)) => body,
                     Ok(AppMessage::V2 { counter, body }) => {
@@ -536,22 +506,21 @@ impl Client {
                         }
                         body
                     }
-                    Err(_) => return Err(hostile("a message this version cannot read")),
+                    Err(_) => return Err(hostile(t!("engine-sync-unreadable-version"))),
                 };
                 self.apply_body(g, msg, who, body, report)
             }
             ProcessedMessageContent::ProposalMessage(_) => {
                 // Kith never sends standalone proposals: a stored proposal would block
                 // every member's sending until some admin commits it.
-                Err(hostile("a standalone proposal, which Kith does not use"))
+                Err(hostile(t!("engine-sync-proposal")))
             }
-            ProcessedMessageContent::ExternalJoinProposalMessage(_) => Err(hostile(
-                "an external join proposal, which Kith does not accept",
-            )),
+            ProcessedMessageContent::ExternalJoinProposalMessage(_) => {
+                Err(hostile(t!("engine-sync-external-join")))
+            }
             ProcessedMessageContent::StagedCommitMessage(staged) => {
-                let who = sender
-                    .ok_or_else(|| hostile("a commit from a member without a valid credential"))?;
-                self.apply_commit(g, m, msg, who, *staged, report)
+                let who = sender.ok_or_else(|| hostile(t!("engine-sync-commit-no-credential")))?;
+                self.apply_commit(g, m, msg, who, *staged, named, report)
             }
         }
     }
@@ -592,10 +561,10 @@ impl Client {
                 g,
                 msg.seq,
                 1,
-                format!(
-                    "The relay answered this message of yours with a wrong number \
-                     ({claimed}); it is shown where the relay really stored it ({})",
-                    msg.seq
+                t!(
+                    "engine-sync-wrong-number",
+                    claimed = claimed.to_string(),
+                    seq = msg.seq.to_string()
                 ),
                 report,
             )?;
@@ -615,14 +584,10 @@ impl Client {
         let name = self.display_name(&g.relay_group, who);
         let text = match self.note_counter(g, who, counter)? {
             super::counters::Gap::None => return Ok(()),
-            super::counters::Gap::Missing(n) => format!(
-                "{n} message(s) from {name} before this one did not reach you: they expired \
-                 on the relay, were undone by a repair, or the relay withheld them"
-            ),
-            super::counters::Gap::Behind => format!(
-                "this message from {name} comes after a later one of theirs: the relay \
-                 changed the order of the group's messages"
-            ),
+            super::counters::Gap::Missing(n) => {
+                t!("engine-sync-counter-missing", n = n, name = &name)
+            }
+            super::counters::Gap::Behind => t!("engine-sync-counter-behind", name = &name),
         };
         // Filed just before the message, after a gap in the relay's numbers (999).
         self.alert_at(g, msg.seq.saturating_sub(1), 998, text, report)
@@ -642,16 +607,12 @@ impl Client {
         let name = self.display_name(&g.relay_group, who);
         let text = match self.view_check(g, epoch, view)? {
             None => return Ok(()),
-            Some(super::views::Mismatch::Withheld(n)) => format!(
-                "before writing this, {name} had received {n} message(s) of the group that \
-                 have not reached you: the relay withheld them from you, or changed their \
-                 order"
-            ),
-            Some(super::views::Mismatch::Different) => format!(
-                "before writing this, {name} was shown other messages, or another order, \
-                 than you were: the relay is not showing everyone the same history. If this \
-                 keeps happening, warn the group by other means"
-            ),
+            Some(super::views::Mismatch::Withheld(n)) => {
+                t!("engine-sync-view-withheld", n = n, name = &name)
+            }
+            Some(super::views::Mismatch::Different) => {
+                t!("engine-sync-view-different", name = &name)
+            }
         };
         // Filed just before the message (beside a counter's gap, 998).
         self.alert_at(g, msg.seq.saturating_sub(1), 997, text, report)
@@ -722,7 +683,7 @@ impl Client {
                         msg,
                         0,
                         Some(who),
-                        format!("{o} is now called {name}"),
+                        t!("engine-sync-renamed", old = o, name = &name),
                         report,
                     )?,
                     None => self.notice(
@@ -730,7 +691,11 @@ impl Client {
                         msg,
                         0,
                         Some(who),
-                        format!("[{}] is {name}", &fingerprint(&who)[..9]),
+                        t!(
+                            "engine-sync-named",
+                            fingerprint = &fingerprint(&who)[..9],
+                            name = &name
+                        ),
                         report,
                     )?,
                 }
@@ -755,9 +720,9 @@ impl Client {
             Body::LeaveRequest => {
                 g.leaving.insert(who);
                 self.save_group(g)?;
-                let text = format!(
-                    "{} is leaving the group",
-                    self.display_name(&g.relay_group, &who)
+                let text = t!(
+                    "engine-sync-leaving",
+                    name = self.display_name(&g.relay_group, &who)
                 );
                 self.notice(g, msg, 0, Some(who), text, report)
             }
@@ -771,6 +736,9 @@ impl Client {
         }
     }
 
+    /// Merges another member's commit, or refuses it; `named` is set when the refusal
+    /// names the committer (whose signature was checked).
+    #[allow(clippy::too_many_arguments)]
     fn apply_commit(
         &mut self,
         g: &mut GroupRecord,
@@ -778,9 +746,10 @@ impl Client {
         msg: &Message,
         committer: IdentityKey,
         staged: StagedCommit,
+        named: &mut bool,
         report: &mut SyncReport,
     ) -> Result<()> {
-        let hostile = |s: String| ClientError::Hostile(s);
+        let hostile = ClientError::Hostile;
         let old = g.state.clone();
         let new = GroupState::from_extensions(staged.group_context().extensions());
         let committer_admin = old.is_admin(&committer);
@@ -800,9 +769,8 @@ impl Client {
                 leaf.signature_key().as_slice(),
             )
             .ok_or_else(|| {
-                hostile(format!(
-                    "{cname} tried to add a member with a malformed credential"
-                ))
+                *named = true;
+                hostile(t!("engine-sync-add-malformed", name = &cname))
             })?;
             added.push(id);
         }
@@ -814,7 +782,7 @@ impl Client {
                 .and_then(|x| {
                     identity::identity_of(x.credential.serialized_content(), &x.signature_key)
                 })
-                .ok_or_else(|| hostile("a commit removes an unknown member".into()))?;
+                .ok_or_else(|| hostile(t!("engine-sync-remove-unknown")))?;
             let proposer = match rem.sender() {
                 Sender::Member(i) => m.member_at(*i).and_then(|x| {
                     identity::identity_of(x.credential.serialized_content(), &x.signature_key)
@@ -827,17 +795,17 @@ impl Client {
                 // to be invited again, and a removed last admin could not even do that):
                 // not merged at all. Like a commit nobody can process, an admin's client
                 // voids it at the relay (`repair`), and the group goes on from before it.
-                return Err(hostile(format!(
-                    "{cname} tried to remove {} without being an admin",
-                    self.display_name(&g.relay_group, &id)
+                *named = true;
+                return Err(hostile(t!(
+                    "engine-sync-remove-not-admin",
+                    name = &cname,
+                    member = self.display_name(&g.relay_group, &id)
                 )));
             }
             removed.push((id, leaving));
         }
         if staged.update_proposals().next().is_some() {
-            return Err(hostile(format!(
-                "{cname} sent an update proposal, which Kith does not use"
-            )));
+            return Err(hostile(t!("engine-sync-update-proposal", name = &cname)));
         }
         if let Some(leaf) = staged.update_path_leaf_node() {
             let id = identity::identity_of(
@@ -845,9 +813,8 @@ impl Client {
                 leaf.signature_key().as_slice(),
             );
             if id != Some(committer) {
-                return Err(hostile(format!(
-                    "{cname} tried to change their identity key in a commit"
-                )));
+                *named = true;
+                return Err(hostile(t!("engine-sync-identity-changed", name = &cname)));
             }
         }
         let mut members_after = super::member_ids(&m);
@@ -861,7 +828,7 @@ impl Client {
         let verdict = if changed {
             state::check_change(&old, &new, &committer, &members_after, added.len())
         } else if !added.is_empty() && !committer_admin {
-            Err("add members without being an admin (and without an open invite)".into())
+            Err(t!("engine-state-refusal-add"))
         } else {
             Ok(())
         };
@@ -880,8 +847,7 @@ impl Client {
         };
         if let Some((slot, inv)) = admission {
             if inv.expires_at < msg.stored_at {
-                offense
-                    .get_or_insert_with(|| "admit someone with an invite that had expired".into());
+                offense.get_or_insert_with(|| t!("engine-sync-refusal-expired-invite"));
             }
             if let ([joiner], Some(secret), false) =
                 (added.as_slice(), &inv.secret, committer_admin)
@@ -914,46 +880,39 @@ impl Client {
             .collect();
         for id in &back {
             let text = if *id == self.identity() {
-                format!("{cname} let you back in")
+                t!("engine-sync-let-you-back", by = &cname)
             } else {
-                format!(
-                    "{cname} let {} back in with a fresh key (their copy of the group had \
-                     stopped working); same identity as before",
-                    self.display_name(&g.relay_group, id)
+                t!(
+                    "engine-sync-let-back",
+                    by = &cname,
+                    name = self.display_name(&g.relay_group, id)
                 )
             };
             self.notice(g, msg, sub, Some(committer), text, report)?;
             sub += 1;
         }
         for id in added.iter().filter(|id| !back.contains(id)) {
-            let via = match used_invite {
-                Some((_, inv)) if inv.by != committer => format!(
-                    " (invited by {})",
-                    self.display_name(&g.relay_group, &inv.by)
+            let fp = &fingerprint(id)[..9];
+            let text = match used_invite {
+                Some((_, inv)) if inv.by != committer => t!(
+                    "engine-sync-added-invited",
+                    by = &cname,
+                    fingerprint = fp,
+                    inviter = self.display_name(&g.relay_group, &inv.by)
                 ),
-                _ => String::new(),
+                _ => t!("engine-sync-added", by = &cname, fingerprint = fp),
             };
-            self.notice(
-                g,
-                msg,
-                sub,
-                Some(committer),
-                format!(
-                    "{cname} added a new member [{}]{via}",
-                    &fingerprint(id)[..9]
-                ),
-                report,
-            )?;
+            self.notice(g, msg, sub, Some(committer), text, report)?;
             sub += 1;
         }
         for (id, leaving) in removed.iter().filter(|(id, _)| !back.contains(id)) {
             let name = self.display_name(&g.relay_group, id);
             let text = if *id == self.identity() {
-                format!("{cname} removed you from the group")
+                t!("engine-sync-removed-you", by = &cname)
             } else if *leaving {
-                format!("{name} left the group")
+                t!("engine-sync-member-left", name = &name)
             } else {
-                format!("{cname} removed {name}")
+                t!("engine-sync-removed", by = &cname, name = &name)
             };
             self.notice(g, msg, sub, Some(committer), text, report)?;
             sub += 1;
@@ -961,7 +920,7 @@ impl Client {
         }
         if changed {
             let names = |id: &IdentityKey| self.display_name(&g.relay_group, id);
-            let changes = state::describe_change(&old, &new, &cname, &names);
+            let changes = state::describe_change(&old, &new, Some(&cname), &names);
             for text in changes {
                 self.notice(g, msg, sub, Some(committer), text, report)?;
                 sub += 1;
@@ -969,10 +928,7 @@ impl Client {
             g.state = new.clone();
             if self.follow_home(g, &old, &members_after)? {
                 report.moved = true;
-                let text = format!(
-                    "{cname} moved the group to the relay {}; your client follows it there",
-                    g.relay
-                );
+                let text = t!("engine-sync-moved", by = &cname, relay = &g.relay);
                 self.notice(g, msg, sub, Some(committer), text, report)?;
             }
         }
@@ -1054,14 +1010,11 @@ impl Client {
             } => {
                 g.names.insert(identity, name.clone());
                 self.forget_counters(&g, [&identity])?;
+                let fp = &fingerprint(&identity)[..9];
                 let text = if readded {
-                    format!(
-                        "You let {name} [{}] back in with a fresh key (their copy of the \
-                         group had stopped working); same identity as before",
-                        &fingerprint(&identity)[..9]
-                    )
+                    t!("engine-sync-you-let-back", name = &name, fingerprint = fp)
                 } else {
-                    format!("You added {name} [{}]", &fingerprint(&identity)[..9])
+                    t!("engine-sync-you-added", name = &name, fingerprint = fp)
                 };
                 new.push(note(text, 0));
                 let ns = ns_invites(&g.relay_group);
@@ -1089,14 +1042,14 @@ impl Client {
             CommitPurpose::Remove { identities } => {
                 for (i, id) in identities.iter().enumerate() {
                     let name = g.names.get(id).cloned().unwrap_or_else(|| fingerprint(id));
-                    new.push(note(format!("You removed {name}"), i as u16));
+                    new.push(note(t!("engine-sync-you-removed", name = name), i as u16));
                 }
             }
             CommitPurpose::Update => g.last_update = now_secs(),
             CommitPurpose::Leaves { identities } => {
                 for (i, id) in identities.iter().enumerate() {
                     let name = g.names.get(id).cloned().unwrap_or_else(|| fingerprint(id));
-                    new.push(note(format!("{name} left the group"), i as u16));
+                    new.push(note(t!("engine-sync-member-left", name = name), i as u16));
                     g.leaving.remove(id);
                 }
             }
@@ -1110,7 +1063,7 @@ impl Client {
                 .unwrap_or_else(|| format!("[{}]", &fingerprint(id)[..9]))
         };
         let base = new.len() as u16;
-        let told = state::describe_change(&old, &new_state, "You", &names);
+        let told = state::describe_change(&old, &new_state, None, &names);
         for (i, text) in told.into_iter().enumerate() {
             new.push(note(text, 100 + base + i as u16));
         }
@@ -1118,10 +1071,7 @@ impl Client {
         // A move of ours: we go first (and set the new home up, at the next request).
         let moved = self.follow_home(&mut g, &old, &super::member_ids(&m))?;
         if moved {
-            let text = format!(
-                "You moved the group to the relay {}; every member's client follows it there",
-                g.relay
-            );
+            let text = t!("engine-sync-you-moved", relay = &g.relay);
             new.push(note(text, 99));
         }
         let closed: Vec<[u8; 32]> = old
@@ -1253,11 +1203,7 @@ impl Client {
         let cname = self.display_name(&g.relay_group, &committer);
         g.offenders.insert(committer);
         g.intruders.extend(added.iter().copied());
-        let text = format!(
-            "REFUSED: {cname} tried to {why}. Their change does not count here. Until an \
-             admin's client undoes it, this client sends nothing to the group; admins can \
-             remove {cname} with `kith remove`."
-        );
+        let text = t!("engine-sync-offense", name = &cname, why = why);
         self.alert_at(g, msg.seq, 0, text, report)?;
         if self_removed {
             self.forget_group(g, &mut m, committer)?;

@@ -19,10 +19,10 @@
 //! with the group, so they go out once an admin's client has repaired it.
 
 use crate::engine::records::RecordKind;
-use crate::engine::state::format_duration;
 use crate::engine::{Client, ClientError};
 use crate::identity::IdentityKey;
 use crate::relay::RelayError;
+use kith_i18n::t;
 use kith_protocol::{GroupId, Push};
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::future::Future;
@@ -285,7 +285,11 @@ pub async fn run_with_jobs(
                     e.lost(&relay)
                 }
                 Some(Wake::Diagnosed(relay, d)) if !e.links.connected(&relay) => {
-                    e.emit(Event::Error(format!("{relay} is offline. {}", d.verdict)));
+                    e.emit(Event::Error(t!(
+                        "net-live-relay-offline",
+                        relay = &relay,
+                        verdict = &d.verdict
+                    )));
                 }
                 _ => {}
             },
@@ -324,7 +328,7 @@ impl Engine<'_> {
                 && !self.subscribed.contains(&g)
                 && let Err(e) = self.subscribe(&g).await
             {
-                self.failed_in(Some(&g), "subscribing", e);
+                self.failed_in(Some(&g), &t!("net-live-subscribing"), e);
             }
         }
         self.publish_all();
@@ -431,7 +435,7 @@ impl Engine<'_> {
             for o in std::mem::take(&mut self.outbox) {
                 self.emit(Event::Outbox {
                     id: o.id,
-                    state: OutState::Failed("not a member of any group".into()),
+                    state: OutState::Failed(t!("net-live-no-group")),
                 });
             }
             return;
@@ -454,7 +458,11 @@ impl Engine<'_> {
         }
         let network = transient(&e) || connection_broken(&e);
         if !transient(&e) {
-            self.emit(Event::Error(format!("{context}: {e}")));
+            self.emit(Event::Error(t!(
+                "net-live-failed",
+                context = context,
+                why = e.to_string()
+            )));
         }
         if network {
             let relays: Vec<String> = match group.and_then(|g| self.relay_of(g)) {
@@ -564,12 +572,20 @@ impl Engine<'_> {
                 }
                 if transient(&e) || connection_broken(&e) {
                     if connection_broken(&e) {
-                        self.emit(Event::Error(format!("connecting: {e}")));
+                        self.emit(Event::Error(t!(
+                            "net-live-failed",
+                            context = t!("net-live-connecting"),
+                            why = e.to_string()
+                        )));
                     }
                     return self.lost(relay);
                 }
                 // This group alone is unusable (removed, refused): say so, go on.
-                self.emit(Event::Error(format!("{}: {e}", self.group_name(g))));
+                self.emit(Event::Error(t!(
+                    "net-live-failed",
+                    context = self.group_name(g),
+                    why = e.to_string()
+                )));
             }
         }
         self.links.up(relay);
@@ -628,15 +644,16 @@ impl Engine<'_> {
                     self.subscribed.remove(group);
                     self.refresh_links();
                     if let Ok(relay) = self.client.group_relay(group) {
-                        self.emit(Event::Info(format!(
-                            "{} goes on at {relay}.",
-                            self.group_name(group)
+                        self.emit(Event::Info(t!(
+                            "net-live-goes-on-at",
+                            group = self.group_name(group),
+                            relay = &relay
                         )));
                     }
                     if self.reachable(group)
                         && let Err(e) = self.subscribe(group).await
                     {
-                        self.failed_in(Some(group), "subscribing", e);
+                        self.failed_in(Some(group), &t!("net-live-subscribing"), e);
                     }
                     self.publish_group(group);
                     self.publish_groups();
@@ -644,10 +661,16 @@ impl Engine<'_> {
                 // A member's client tried something only admins may: say so at once
                 // (the alert itself is in the conversation).
                 if let Some(alert) = report.new.iter().rev().find_map(|r| match &r.kind {
-                    RecordKind::Alert(t) if t.starts_with("REFUSED:") => Some(t.clone()),
+                    RecordKind::Alert(t) if crate::engine::records::is_refusal(t) => {
+                        Some(t.clone())
+                    }
                     _ => None,
                 }) {
-                    self.emit(Event::Error(format!("{}: {alert}", self.group_name(group))));
+                    self.emit(Event::Error(t!(
+                        "net-live-failed",
+                        context = self.group_name(group),
+                        why = alert
+                    )));
                 }
                 if !report.new.is_empty() || report.joined {
                     self.publish_group(group);
@@ -686,26 +709,26 @@ impl Engine<'_> {
                     let group = match (o.group, o.result) {
                         (Some(group), Ok(_)) => group,
                         (_, Err(e)) => {
-                            self.failed(&format!("joining {:?}", o.name), e);
+                            self.failed(&t!("net-live-joining-group", group = &o.name), e);
                             continue;
                         }
                         (None, Ok(_)) => continue,
                     };
-                    self.emit(Event::Info(format!(
-                        "You joined {}.",
-                        self.group_name(&group)
+                    self.emit(Event::Info(t!(
+                        "net-live-joined",
+                        group = self.group_name(&group)
                     )));
                     // Its relay may be new to the chat.
                     self.refresh_links();
                     if let Err(e) = self.subscribe(&group).await {
-                        self.failed("subscribing", e);
+                        self.failed(&t!("net-live-subscribing"), e);
                     }
                     self.dirty.insert(group);
                     self.publish_group(&group);
                 }
                 self.publish_groups();
             }
-            Err(e) => self.failed("joining", e),
+            Err(e) => self.failed(&t!("net-live-joining"), e),
         }
     }
 
@@ -752,10 +775,10 @@ impl Engine<'_> {
                 self.outbox.insert(i, o);
                 match relay {
                     Some(r) => self.lost(&r),
-                    None => self.failed("sending", e),
+                    None => self.failed(&t!("net-live-sending"), e),
                 }
             }
-            Err(ClientError::Usage(why)) if on_hold(&why) => {
+            Err(ClientError::Usage(why)) if self.held_back(&o.group, &why) => {
                 // Refused before anything was encrypted: it waits for the repair.
                 self.emit(Event::Outbox {
                     id: o.id,
@@ -771,12 +794,9 @@ impl Engine<'_> {
             Err(e) => {
                 let why = if let ClientError::Unconfirmed(_) = e {
                     // Not sent again: a second copy would show twice to everyone.
-                    "no answer from the relay: it may already have reached the group, and \
-                     then it appears here once the chat is connected again; check before \
-                     sending it again"
-                        .to_owned()
+                    t!("net-live-send-unconfirmed")
                 } else if transient(&e) {
-                    "no answer from the relay; it may or may not have been sent".to_owned()
+                    t!("net-live-send-unknown")
                 } else {
                     e.to_string()
                 };
@@ -785,7 +805,7 @@ impl Engine<'_> {
                     state: OutState::Failed(why),
                 });
                 self.publish_group(&o.group);
-                self.failed_in(Some(&o.group), "sending", e);
+                self.failed_in(Some(&o.group), &t!("net-live-sending"), e);
             }
         }
     }
@@ -829,7 +849,7 @@ impl Engine<'_> {
                 approval,
             } => {
                 let r = self.client.invite(&group, ttl, approval).await;
-                if let Some(invite) = self.done(&group, "No invite was made", r) {
+                if let Some(invite) = self.done(&group, &t!("net-live-no-invite"), r) {
                     let group = self.group_name(&group);
                     self.emit(Event::Invite {
                         group,
@@ -846,25 +866,25 @@ impl Engine<'_> {
             } => {
                 let who = match self.client.find_member(&group, &member) {
                     Ok(w) => w,
-                    Err(e) => return self.failed("Nobody was removed", e),
+                    Err(e) => return self.failed(&t!("net-live-nobody-removed"), e),
                 };
                 let name = self.client.display_name(&group, &who);
                 let r = self.client.remove_member(&group, &who, hide).await;
                 if self
-                    .done(&group, &format!("{name} was not removed"), r)
+                    .done(&group, &t!("net-live-not-removed", name = &name), r)
                     .is_some()
                 {
                     self.emit(Event::Info(if hide {
-                        format!("Removed {name} and hid their messages.")
+                        t!("net-live-removed-hidden", name = &name)
                     } else {
-                        format!("Removed {name}.")
+                        t!("net-live-removed", name = &name)
                     }));
                 }
             }
             Command::BoardAdd { group, title, text } => {
                 let r = self.client.board_add(&group, &title, &text).await;
-                if let Some(id) = self.done(&group, "Nothing was pinned", r) {
-                    self.emit(Event::Info(format!("Pinned [{id}] {title} to the board.")));
+                if let Some(id) = self.done(&group, &t!("net-live-nothing-pinned"), r) {
+                    self.emit(Event::Info(t!("net-live-pinned", id = id, title = &title)));
                 }
             }
             Command::BoardEdit {
@@ -878,19 +898,19 @@ impl Engine<'_> {
                     .board_edit(&group, id, title.as_deref(), text.as_deref())
                     .await;
                 if self
-                    .done(&group, &format!("Board entry [{id}] was not changed"), r)
+                    .done(&group, &t!("net-live-entry-not-changed", id = id), r)
                     .is_some()
                 {
-                    self.emit(Event::Info(format!("Edited board entry [{id}].")));
+                    self.emit(Event::Info(t!("net-live-entry-edited", id = id)));
                 }
             }
             Command::BoardRm { group, id } => {
                 let r = self.client.board_rm(&group, id).await;
                 if self
-                    .done(&group, &format!("Board entry [{id}] was not removed"), r)
+                    .done(&group, &t!("net-live-entry-not-removed", id = id), r)
                     .is_some()
                 {
-                    self.emit(Event::Info(format!("Removed [{id}] from the board.")));
+                    self.emit(Event::Info(t!("net-live-entry-removed", id = id)));
                 }
             }
             Command::SendFile { group, path } => {
@@ -900,76 +920,73 @@ impl Engine<'_> {
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default();
                 if self
-                    .done(&group, &format!("{name} was not sent"), r)
+                    .done(&group, &t!("net-live-file-not-sent", name = &name), r)
                     .is_some()
                 {
-                    self.emit(Event::Info(format!("Sent {name}.")));
+                    self.emit(Event::Info(t!("net-live-file-sent", name = &name)));
                 }
             }
             Command::ListFiles(group) => match self.client.files(&group) {
                 Ok(files) if files.is_empty() => {
-                    self.emit(Event::Info("No files in this group.".into()));
+                    self.emit(Event::Info(t!("net-live-no-files")));
                 }
                 Ok(files) => {
                     let list: Vec<String> = files
                         .iter()
                         .map(|f| {
-                            format!(
-                                "{}. {} ({}, {})",
-                                f.number,
-                                f.name,
-                                crate::engine::records::human_size(f.size),
-                                f.sender
+                            t!(
+                                "net-live-file-item",
+                                number = f.number,
+                                name = &f.name,
+                                size = kith_i18n::size(f.size),
+                                sender = &f.sender
                             )
                         })
                         .collect();
-                    self.emit(Event::Info(format!(
-                        "Files: {} · /get N saves one",
-                        list.join(" · ")
-                    )));
+                    self.emit(Event::Info(t!("net-live-files", list = list.join(" · "))));
                 }
-                Err(e) => self.failed("Could not list the files", e),
+                Err(e) => self.failed(&t!("net-live-files-failed"), e),
             },
             Command::GetFile { group, which, out } => {
                 let r = self
                     .client
                     .get_file(&group, &which, out.as_deref(), false)
                     .await;
-                if let Some(saved) = self.done(&group, "Nothing was saved", r) {
-                    self.emit(Event::Info(format!(
-                        "Saved {} ({}) to {}",
-                        saved.name,
-                        crate::engine::records::human_size(saved.size),
-                        saved.path.display()
+                if let Some(saved) = self.done(&group, &t!("net-live-nothing-saved"), r) {
+                    self.emit(Event::Info(t!(
+                        "net-live-file-saved",
+                        name = &saved.name,
+                        size = kith_i18n::size(saved.size),
+                        path = saved.path.display().to_string()
                     )));
                 }
             }
             Command::Promote { group, member } => {
                 let who = match self.client.find_member(&group, &member) {
                     Ok(w) => w,
-                    Err(e) => return self.failed("Nobody was promoted", e),
+                    Err(e) => return self.failed(&t!("net-live-nobody-promoted"), e),
                 };
                 let name = self.client.display_name(&group, &who);
                 let r = self.client.promote(&group, &who).await;
                 if self
-                    .done(&group, &format!("{name} was not made an admin"), r)
+                    .done(&group, &t!("net-live-not-promoted", name = &name), r)
                     .is_some()
                 {
-                    self.emit(Event::Info(format!("{name} is now an admin.")));
+                    self.emit(Event::Info(t!("net-live-promoted", name = &name)));
                 }
             }
             Command::Demote { group, member } => {
                 let who = match self.client.find_member(&group, &member) {
                     Ok(w) => w,
-                    Err(e) => return self.failed("Nobody was demoted", e),
+                    Err(e) => return self.failed(&t!("net-live-nobody-demoted"), e),
                 };
                 let name = self.client.display_name(&group, &who);
                 let r = self.client.demote(&group, &who).await;
                 if self
-                    .done(&group, &format!("{name} is still an admin"), r)
+                    .done(&group, &t!("net-live-not-demoted", name = &name), r)
                     .is_some()
                 {
-                    self.emit(Event::Info(format!("{name} is no longer an admin.")));
+                    self.emit(Event::Info(t!("net-live-demoted", name = &name)));
                 }
             }
             Command::Requests(group) => {
@@ -981,27 +998,20 @@ impl Engine<'_> {
             }
             Command::Approve { group, request } => {
                 let r = self.client.approve(&group, &request).await;
-                if let Some(name) = self.done(&group, "Nobody was approved", r) {
-                    self.emit(Event::Info(format!(
-                        "Approved {name}; they are being added."
-                    )));
+                if let Some(name) = self.done(&group, &t!("net-live-nobody-approved"), r) {
+                    self.emit(Event::Info(t!("net-live-approved", name = &name)));
                 }
             }
             Command::Deny { group, request } => {
                 let r = self.client.deny(&group, &request).await;
-                if let Some(name) = self.done(&group, "Nobody was denied", r) {
-                    self.emit(Event::Info(format!(
-                        "Denied {name}; their invite is closed."
-                    )));
+                if let Some(name) = self.done(&group, &t!("net-live-nobody-denied"), r) {
+                    self.emit(Event::Info(t!("net-live-denied", name = &name)));
                 }
             }
             Command::Delete { group, seq } => {
                 let r = self.client.delete_message(&group, seq).await;
-                if self
-                    .done(&group, "The message was not deleted", r)
-                    .is_some()
-                {
-                    self.emit(Event::Info("Deleted the message for everyone.".into()));
+                if self.done(&group, &t!("net-live-not-deleted"), r).is_some() {
+                    self.emit(Event::Info(t!("net-live-deleted")));
                 }
             }
             Command::Settings {
@@ -1014,23 +1024,20 @@ impl Engine<'_> {
                     .set_settings(&group, disappear, history, None)
                     .await;
                 if self
-                    .done(&group, "The settings were not changed", r)
+                    .done(&group, &t!("net-live-settings-unchanged"), r)
                     .is_some()
                 {
                     let mut said = Vec::new();
                     match disappear {
-                        Some(0) => said.push("Disappearing messages are off.".to_owned()),
-                        Some(d) => said.push(format!(
-                            "Messages now disappear {} after they are sent.",
-                            format_duration(d)
-                        )),
+                        Some(0) => said.push(t!("net-live-disappear-off")),
+                        Some(d) => {
+                            said.push(t!("net-live-disappear-on", after = kith_i18n::duration(d)))
+                        }
                         None => {}
                     }
                     match history {
-                        Some(0) => said.push("Newcomers receive no earlier messages.".to_owned()),
-                        Some(n) => {
-                            said.push(format!("Newcomers now receive the last {n} messages."))
-                        }
+                        Some(0) => said.push(t!("net-live-history-off")),
+                        Some(n) => said.push(t!("net-live-history-on", n = n)),
                         None => {}
                     }
                     self.emit(Event::Info(said.join(" ")));
@@ -1040,9 +1047,9 @@ impl Engine<'_> {
                 let before = self.held.len();
                 self.held.retain(|o| o.group != group);
                 if self.held.len() != before {
-                    self.emit(Event::Info(format!(
-                        "Dropped {} held message(s).",
-                        before - self.held.len()
+                    self.emit(Event::Info(t!(
+                        "net-live-dropped-held",
+                        n = before - self.held.len()
                     )));
                 }
             }
@@ -1057,7 +1064,7 @@ impl Engine<'_> {
                         number,
                     });
                 }
-                Err(e) => self.failed("verify", e),
+                Err(e) => self.failed(&t!("net-live-verify"), e),
             },
             Command::ConfirmVerified {
                 group,
@@ -1065,15 +1072,15 @@ impl Engine<'_> {
                 name,
             } => match self.client.confirm_verified(&member, &name) {
                 Ok(()) => {
-                    self.emit(Event::Info(format!("Marked {name} as verified.")));
+                    self.emit(Event::Info(t!("net-live-marked-verified", name = &name)));
                     self.publish_group(&group);
                 }
-                Err(e) => self.failed("verify", e),
+                Err(e) => self.failed(&t!("net-live-verify"), e),
             },
             Command::Leave(group) => {
                 match self.client.leave(&group).await {
-                    Ok(()) => self.emit(Event::Info("You left the group.".into())),
-                    Err(e) => self.failed("leave", e),
+                    Ok(()) => self.emit(Event::Info(t!("net-live-left"))),
+                    Err(e) => self.failed(&t!("net-live-leave"), e),
                 }
                 self.outbox.retain(|o| o.group != group);
                 self.publish_group(&group);
@@ -1091,14 +1098,20 @@ impl Engine<'_> {
                 self.on_hold.remove(group);
                 Some(v)
             }
-            Err(ClientError::Usage(why)) if on_hold(&why) => {
-                self.emit(Event::Error(format!("{what}: {why}")));
+            Err(ClientError::Usage(why)) if self.held_back(group, &why) => {
+                self.emit(Event::Error(t!(
+                    "net-live-failed",
+                    context = what,
+                    why = &why
+                )));
                 self.on_hold.insert(*group, why);
                 None
             }
             Err(e) if transient(&e) => {
-                self.emit(Event::Error(format!(
-                    "{what}: the relay did not answer ({e}). Try again once connected."
+                self.emit(Event::Error(t!(
+                    "net-live-no-answer",
+                    context = what,
+                    why = e.to_string()
                 )));
                 self.failed_in(Some(group), what, e);
                 None
@@ -1113,12 +1126,22 @@ impl Engine<'_> {
         out
     }
 
+    /// Whether a refusal to change `group` is the one for a group on hold: the engine's
+    /// words for its hold, in whatever language they were said (or the English ones).
+    fn held_back(&self, group: &GroupId, why: &str) -> bool {
+        on_hold(why)
+            || self
+                .client
+                .on_hold(group)
+                .ok()
+                .flatten()
+                .is_some_and(|hold| hold == why)
+    }
+
     /// Marks a group on hold and says why, once.
     fn set_on_hold(&mut self, group: &GroupId, why: String) {
         if self.on_hold.get(group) != Some(&why) {
-            self.emit(Event::Error(format!(
-                "Not sent, held until the group is repaired: {why}"
-            )));
+            self.emit(Event::Error(t!("net-live-held", why = &why)));
             self.on_hold.insert(*group, why);
             self.publish_group(group);
         }
@@ -1183,7 +1206,7 @@ impl Engine<'_> {
                     view: Box::new(view),
                 })
             }
-            Err(e) => self.failed("reading the history", e),
+            Err(e) => self.failed(&t!("net-live-reading-history"), e),
         }
     }
 

@@ -315,6 +315,29 @@ async fn hello_is_checked() {
     );
 }
 
+/// `wss://` to a relay that speaks plain `ws://` (it answers the TLS hello with an HTTP
+/// error, as Kith's relay does): said plainly, not in rustls's words.
+#[tokio::test]
+async fn wss_to_a_plain_relay_says_it_does_not_speak_tls() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut tcp, _) = listener.accept().await.unwrap();
+        let mut hello = [0u8; 512];
+        let _ = tcp.read(&mut hello).await;
+        let _ = tcp
+            .write_all(
+                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            )
+            .await;
+    });
+    let err = RelayConnection::connect_with(&format!("wss://{addr}/v1"), opts(REQUEST_TIMEOUT, 8))
+        .await
+        .unwrap_err();
+    assert_eq!(err, RelayError::Setup(t!("net-not-tls")), "{err}");
+}
+
 #[tokio::test]
 async fn a_closing_relay_fails_requests_in_flight() {
     let url = fake(|mut ws| async move {

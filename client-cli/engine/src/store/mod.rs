@@ -47,6 +47,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use kith_i18n::t;
 use rand::RngCore;
 use rand::rngs::OsRng;
 use serde::Serialize;
@@ -91,50 +92,47 @@ const LOCK_RETRY_DELAY: Duration = Duration::from_millis(40);
 #[non_exhaustive]
 pub enum StoreError {
     /// There is no profile (no `profile.key`) in the given directory.
-    #[error("no Kith profile here (no {PROFILE_KEY_FILE})")]
+    #[error("{}", t!("net-store-no-profile", file = PROFILE_KEY_FILE))]
     NoProfile,
     /// `create` was asked to make a profile where one already exists.
-    #[error("a Kith profile already exists here")]
+    #[error("{}", t!("net-store-profile-exists"))]
     ProfileExists,
     /// The passphrase does not unlock `profile.key` (or the file was altered).
-    #[error("wrong passphrase")]
+    #[error("{}", t!("net-store-wrong-passphrase"))]
     WrongPassphrase,
     /// Another process (or another open handle in this one) holds the database.
-    #[error(
-        "this profile is already open in another Kith process (its database is locked); \
-         close that one first"
-    )]
+    #[error("{}", t!("net-store-in-use"))]
     InUse,
     /// A file of the store is damaged or has been tampered with.
-    #[error("the local store is damaged: {0}")]
+    #[error("{}", t!("net-store-corrupt", what = *.0))]
     Corrupt(&'static str),
     /// `profile.key` was written by a newer Kith.
-    #[error("profile.key has format version {0}, which this Kith does not know")]
+    #[error("{}", t!("net-store-unknown-version", file = PROFILE_KEY_FILE, version = *.0))]
     UnsupportedVersion(u8),
     /// A key or value is too large to store (over 4 GiB).
-    #[error("value too large for the local store")]
+    #[error("{}", t!("net-store-too-large"))]
     TooLarge,
     /// Argon2id rejected its parameters.
-    #[error("key derivation failed: {0}")]
+    #[error("{}", t!("net-store-kdf", why = .0))]
     Kdf(String),
     /// A value could not be serialized or deserialized.
-    #[error("could not (de)serialize a stored value: {0}")]
+    #[error("{}", t!("net-store-serde", why = .0.to_string()))]
     Serde(#[from] serde_json::Error),
     /// A filesystem error.
-    #[error("I/O error in the local store: {0}")]
+    #[error("{}", t!("net-store-io", why = .0.to_string()))]
     Io(#[from] std::io::Error),
     /// A sled error other than a held lock.
-    #[error("database error: {0}")]
+    #[error("{}", t!("net-store-db", why = .0.to_string()))]
     Db(sled::Error),
     /// A thread panicked while holding the store's lock; roll back to recover.
-    #[error("the store's pending changes are unusable after a panic; roll back")]
+    #[error("{}", t!("net-store-poisoned"))]
     Poisoned,
     /// Expiring records are spread over too many expiry buckets (more than 65 536 at once).
-    #[error("too many expiry buckets of expiring records")]
+    #[error("{}", t!("net-store-too-many-buckets"))]
     TooManyExpiryBuckets,
     /// The duress passphrase was given: the caller destroys the profile and makes a fresh
     /// one in its place ([`Store::duress_reset`]). Never shown: `Client::open` handles it.
-    #[error("wrong passphrase")]
+    #[error("{}", t!("net-store-wrong-passphrase"))]
     Duress(Box<DuressUnlock>),
 }
 
