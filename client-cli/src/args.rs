@@ -343,9 +343,16 @@ pub enum GroupCommand {
         /// The group's name (only members ever see it).
         name: String,
         /// The relay: wss://host[:port], or ws://host:port on this machine or a .onion
-        /// host (any other ws:// needs --allow-plain-ws).
+        /// host (any other ws:// needs --allow-plain-ws). [default: `relay` in the
+        /// settings file]
         #[arg(long)]
-        relay: String,
+        #[serde(default)]
+        relay: Option<String>,
+        /// Create it even if you have a group of that name already (without this, kith
+        /// asks first, and a script is refused).
+        #[arg(long)]
+        #[serde(default)]
+        yes: bool,
     },
     /// Commit fresh keys for yourself in a group now (clients also do this on their
     /// own after joining and weekly): heals the group after a suspected compromise.

@@ -11,6 +11,7 @@
 pub mod args;
 pub mod chat;
 pub mod cli;
+pub mod config;
 pub mod daemon;
 pub mod rpc;
 

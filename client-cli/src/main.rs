@@ -13,11 +13,15 @@ async fn main() -> ExitCode {
     {
         kith_i18n::set_lang(lang);
     }
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     if let Some(lang) = cli.lang {
         kith_i18n::set_lang(lang);
     }
     kith_i18n::set_utc(cli.utc);
+    if let Err(e) = kith::config::load().and_then(|s| kith::config::apply(&s, &mut cli)) {
+        eprintln!("kith: {e}");
+        return ExitCode::from(2);
+    }
     match cli.command {
         Command::Daemon { stop: false } => kith::daemon::run(cli).await,
         _ => kith::cli::run(cli).await,

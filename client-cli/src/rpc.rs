@@ -226,13 +226,12 @@ impl Lines {
             .take(MAX_LINE as u64 * 64)
             .read_line(&mut line)
             .await
-            .map_err(|e| format!("reading from the daemon: {e}"))?;
+            .map_err(|e| kith_i18n::t!("cli-daemon-read-failed", error = e.to_string()))?;
         if n == 0 {
-            return Err(
-                "the daemon closed the connection (stopped, or it failed: see its output)".into(),
-            );
+            return Err(kith_i18n::t!("cli-daemon-closed-connection"));
         }
-        serde_json::from_str(&line).map_err(|e| format!("the daemon said nonsense: {e}"))
+        serde_json::from_str(&line)
+            .map_err(|e| kith_i18n::t!("cli-daemon-nonsense", error = e.to_string()))
     }
 }
 

@@ -317,6 +317,18 @@ impl Profile {
         out.stdout
     }
 
+    /// Runs `kith ARGS…` (a `read`), and returns its standard output: what is stored,
+    /// whether or not it could sync first (exit 0; or 1 with "could not sync" said).
+    pub fn stored(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.success() || (out.code() == 1 && out.stderr.contains("could not sync")),
+            "`{}` failed: {out}",
+            self.describe(args)
+        );
+        out.stdout
+    }
+
     /// Runs `kith ARGS…`, asserts it exited with `code`, and returns its output.
     pub fn fails(&self, args: &[&str], code: i32) -> Output {
         let out = self.run(args);

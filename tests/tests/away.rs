@@ -101,8 +101,13 @@ async fn a_member_away_past_the_retention_is_told_plainly_and_comes_back() {
             "no alarm without evidence ({scary}): {out}"
         );
     }
-    // What he had stays readable.
-    assert!(texts(&bohdan).contains(&"before he left".to_owned()));
+    // What he had stays readable, and `read` says by its exit code that it is not all.
+    let stored = bohdan.run(&["--json", "read", GROUP, "--all"]);
+    assert_eq!(stored.code(), 1, "{stored}");
+    assert!(
+        stored.stdout.contains("\"text\":\"before he left\""),
+        "{stored}"
+    );
 
     // The way back: a new code from an admin; the admin's client re-adds him in one
     // commit, his identity (and so every verification of it) unchanged.

@@ -64,6 +64,11 @@ impl Tmux {
 
     /// Starts `kith --home DIR chat ARGS…` for `who` in a `w`x`h` terminal.
     fn start(who: &Profile, args: &[&str], w: u16, h: u16) -> Tmux {
+        Tmux::start_env(who, args, w, h, &[])
+    }
+
+    /// [`Tmux::start`] with more environment (a language, a time zone).
+    fn start_env(who: &Profile, args: &[&str], w: u16, h: u16, envs: &[(&str, &str)]) -> Tmux {
         let dir = tempfile::Builder::new()
             .prefix("kith-tmux-")
             .tempdir()
@@ -103,6 +108,9 @@ impl Tmux {
             .env_remove("LC_MESSAGES")
             .env("LANG", "C.UTF-8")
             .env("TZ", "UTC");
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
         let out = cmd
             .output()
             .unwrap_or_else(|e| panic!("could not run tmux (is it installed?): {e}"));
@@ -749,4 +757,59 @@ async fn the_chat_attaches_to_the_daemon_beside_other_commands() {
     let who = olena.run_env(&["whoami"], &[("KITH_PASSPHRASE", "")]);
     assert!(who.success() && who.stdout.contains("Olena"), "{who}");
     olena.ok(&["daemon", "--stop"]);
+}
+
+/// A Russian speaker in Irkutsk (`LANG=ru_RU.UTF-8`, `TZ=Asia/Irkutsk`): the chat's top
+/// bar, key hints, help and day separators are in Russian, with plural forms, and times
+/// are local, the zone named once on the day separator.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_chat_speaks_russian_in_local_time() {
+    let relay = TestRelay::start(&[]).await;
+    let (olena, iryna) = olena_and_iryna(&relay.ws_url());
+    iryna.ok(&["send", GROUP, "Здравствуйте, есть новости по апелляции?"]);
+    let chat = Tmux::start_env(
+        &olena,
+        &[GROUP],
+        80,
+        24,
+        &[("LANG", "ru_RU.UTF-8"), ("TZ", "Asia/Irkutsk")],
+    );
+    let s = chat.wait_for(SCREEN_WITHIN, "the conversation, in Russian", |s| {
+        s.contains("есть новости") && s.contains("на связи")
+    });
+    assert!(s.contains("2 участника"), "the top bar's count:\n{s}");
+    assert!(
+        s.contains("Asia/Irkutsk"),
+        "the zone on the day separator:\n{s}"
+    );
+    assert!(s.contains("F1 справка"), "the key hints:\n{s}");
+    // The message's time is Irkutsk's: UTC + 8 hours.
+    let utc = iryna.ok(&["read", GROUP, "--all", "--utc"]);
+    let utc_time = utc
+        .lines()
+        .find(|l| l.contains("есть новости"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .expect("the message in UTC")
+        .to_owned();
+    let (h, m) = utc_time.split_once(':').unwrap();
+    let local = format!("{:02}:{m}", (h.parse::<u32>().unwrap() + 8) % 24);
+    assert!(
+        s.lines()
+            .any(|l| l.contains(&local) && l.contains("есть новости")),
+        "{local} (Irkutsk) on the screen:\n{s}"
+    );
+    chat.key("F1");
+    let help = chat.wait_for(SCREEN_WITHIN, "the help, in Russian", |s| {
+        s.contains("Справка")
+    });
+    for english in ["Keys", "Commands", "Members", "send", "search"] {
+        assert!(
+            !help.contains(english),
+            "English {english:?} in the help:\n{help}"
+        );
+    }
+    chat.key("Escape");
+    chat.key("C-c");
+    let (code, _) = chat.wait_exit(SCREEN_WITHIN);
+    assert_eq!(code, 0, "{}", chat.screen());
 }

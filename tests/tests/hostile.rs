@@ -40,7 +40,7 @@ fn send(p: &Profile, text: &str) -> u64 {
 
 /// `read --all --json` as (kind, name, text).
 fn history(p: &Profile) -> Vec<(String, String, String)> {
-    p.ok(&["--json", "read", GROUP, "--all"])
+    p.stored(&["--json", "read", GROUP, "--all"])
         .lines()
         .map(|l| {
             let v: Value = serde_json::from_str(l).expect("read --json line");

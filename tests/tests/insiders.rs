@@ -17,9 +17,13 @@ fn json(p: &Profile, args: &[&str]) -> Vec<Value> {
         .collect()
 }
 
-/// (kind, text) of every record `p` has of the group.
+/// (kind, text) of every record `p` has of the group (stored, whether or not it could
+/// sync: a group on hold cannot).
 fn history(p: &Profile) -> Vec<(String, String)> {
-    json(p, &["read", GROUP, "--all"])
+    p.stored(&["--json", "read", GROUP, "--all"])
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect::<Vec<_>>()
         .iter()
         .map(|v| {
             (

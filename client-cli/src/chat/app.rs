@@ -5,11 +5,12 @@
 use super::input::LineEditor;
 use crate::engine::GroupSummary;
 use crate::engine::records::{MessageRecord, RecordKind};
-use crate::engine::state::{format_duration, parse_duration};
+use crate::engine::state::parse_duration;
 use crate::identity::IdentityKey;
 use crate::payload::MAX_TEXT_BYTES;
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use kith_engine::live::messages::{Command, ConnState, Event, GroupView, OutState};
+use kith_i18n::t;
 use kith_protocol::GroupId;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -307,11 +308,8 @@ impl App {
                     self.outbox.retain(|o| o.id != id);
                 } else if let Some(o) = self.outbox.iter_mut().find(|o| o.id == id) {
                     if let OutState::Failed(why) = &state {
-                        self.status = Some((
-                            format!("Not sent: {why} (Ctrl-R retries)"),
-                            Level::Error,
-                            Instant::now(),
-                        ));
+                        self.status =
+                            Some((t!("chat-not-sent", why = why), Level::Error, Instant::now()));
                     }
                     o.state = state;
                 }
@@ -327,7 +325,7 @@ impl App {
                 self.overlay = Some(Overlay::Invite {
                     group,
                     invite,
-                    valid_for: humantime::format_duration(ttl).to_string(),
+                    valid_for: kith_i18n::duration(ttl.as_secs()),
                     approval,
                 });
             }
@@ -402,7 +400,9 @@ impl App {
     }
 
     fn overlay_key(&mut self, k: KeyEvent) {
-        let yes = matches!(k.code, KeyCode::Char('y') | KeyCode::Char('Y'));
+        // The key of `y` gives `н` in a Russian keyboard layout, that of `n` gives `т`.
+        let yes = matches!(k.code, KeyCode::Char('y' | 'Y' | 'н' | 'Н'));
+        let no = matches!(k.code, KeyCode::Char('n' | 'N' | 'т' | 'Т'));
         let Some(overlay) = self.overlay.take() else {
             return;
         };
@@ -442,14 +442,8 @@ impl App {
                 self.commands.push(Command::Leave(group));
             }
             Overlay::ConfirmQuit { .. } if yes => self.quit = true,
-            Overlay::Verify { name, .. } if k.code == KeyCode::Char('n') => {
-                self.say(
-                    format!(
-                        "The numbers differ: do not trust {name} until you know why \
-                         (someone may be posing as them)."
-                    ),
-                    Level::Error,
-                );
+            Overlay::Verify { name, .. } if no => {
+                self.say(t!("chat-verify-differs", name = name), Level::Error);
             }
             Overlay::Help | Overlay::Invite { .. } => {}
             // Any other key closes the box without doing anything.
@@ -620,11 +614,11 @@ impl App {
         if self.conn != ConnState::Connected {
             // Every relay that is down tries again; those up are left alone.
             self.commands.push(Command::Reconnect);
-            self.say("Reconnecting now…", Level::Info);
+            self.say(t!("chat-reconnecting-now"), Level::Info);
         } else if n > 0 {
-            self.say(format!("Retrying {n} message(s)…"), Level::Info);
+            self.say(t!("chat-retrying", n = n), Level::Info);
         } else {
-            self.say("Nothing to retry.", Level::Info);
+            self.say(t!("chat-nothing-to-retry"), Level::Info);
         }
     }
 
@@ -649,17 +643,14 @@ impl App {
             .trim_end()
             .to_owned();
         let Some(group) = self.selected else {
-            return self.say("No group is open: there is nowhere to send.", Level::Error);
+            return self.say(t!("chat-nowhere-to-send"), Level::Error);
         };
         if !self.can_send() {
-            return self.say("You are not a member of this group any more.", Level::Error);
+            return self.say(t!("chat-not-a-member"), Level::Error);
         }
         if body.len() > MAX_TEXT_BYTES {
             return self.say(
-                format!(
-                    "Too long to send ({} bytes; at most {MAX_TEXT_BYTES}). Nothing was lost: shorten it.",
-                    body.len()
-                ),
+                t!("chat-too-long", bytes = body.len(), max = MAX_TEXT_BYTES),
                 Level::Error,
             );
         }
@@ -694,10 +685,7 @@ impl App {
         let group = self.selected;
         let need_group = |app: &mut App| -> Option<GroupId> {
             if !app.can_send() {
-                app.say(
-                    "Open a group you are a member of first (Tab switches).",
-                    Level::Error,
-                );
+                app.say(t!("chat-open-a-group"), Level::Error);
                 return None;
             }
             group
@@ -723,7 +711,7 @@ impl App {
                 if let Some(g) = group {
                     self.commands.push(Command::Discard(g));
                 }
-                self.say(format!("Discarded {n} unsent message(s)."), Level::Info);
+                self.say(t!("chat-discarded", n = n), Level::Info);
             }
             "numbers" | "nums" => self.toggle_numbers(),
             "file" | "send-file" | "sendfile" => {
@@ -731,10 +719,13 @@ impl App {
                     return false;
                 };
                 if arg.is_empty() {
-                    return self.fail("Usage: /file PATH (at most 25 MiB)");
+                    return self.fail(t!("chat-usage-file"));
                 }
                 let path = std::path::PathBuf::from(arg);
-                self.say(format!("Sending {}…", path.display()), Level::Info);
+                self.say(
+                    t!("chat-sending-file", path = path.display().to_string()),
+                    Level::Info,
+                );
                 self.commands.push(Command::SendFile { group, path });
             }
             "files" => {
@@ -754,6 +745,7 @@ impl App {
                     ConnState::Offline { .. } => "offline",
                     ConnState::Idle => "idle",
                 };
+                let state = t!("chat-relay-state", state = state);
                 let at = self.current().map(|g| g.relay.clone()).unwrap_or_default();
                 let home = self
                     .view()
@@ -764,17 +756,24 @@ impl App {
                     .view()
                     .map(|v| v.fallbacks.join(", "))
                     .filter(|f| !f.is_empty())
-                    .unwrap_or_else(|| "none".into());
-                let away = if at != home {
-                    format!(" {home} cannot be reached: you are at the fallback {at} ({state}).")
+                    .unwrap_or_else(|| t!("chat-relays-none"));
+                let text = if at != home {
+                    t!(
+                        "chat-relays-away",
+                        home = &home,
+                        at = &at,
+                        state = state,
+                        fallbacks = fallbacks
+                    )
                 } else {
-                    String::new()
+                    t!(
+                        "chat-relays",
+                        home = &home,
+                        state = state,
+                        fallbacks = fallbacks
+                    )
                 };
-                let home_state = if at == home { state } else { "not reachable" };
-                self.say(
-                    format!("Relay: {home} ({home_state}).{away} Fallback relays: {fallbacks}."),
-                    Level::Info,
-                );
+                self.say(text, Level::Info);
             }
             "get" | "save" => {
                 let Some(group) = need_group(self) else {
@@ -783,14 +782,14 @@ impl App {
                 let mut parts = arg.splitn(2, char::is_whitespace);
                 let which = parts.next().unwrap_or_default().trim().to_owned();
                 if which.is_empty() {
-                    return self.fail("Usage: /get N [DIR|PATH] (/files lists them)");
+                    return self.fail(t!("chat-usage-get"));
                 }
                 let out = parts
                     .next()
                     .map(str::trim)
                     .filter(|s| !s.is_empty())
                     .map(std::path::PathBuf::from);
-                self.say(format!("Downloading {which}…"), Level::Info);
+                self.say(t!("chat-downloading", file = &which), Level::Info);
                 self.commands.push(Command::GetFile { group, which, out });
             }
             "invite" => {
@@ -804,7 +803,7 @@ impl App {
                 if !self.require_admin("invite") {
                     return false;
                 }
-                self.say("Making an invite…", Level::Info);
+                self.say(t!("chat-making-invite"), Level::Info);
                 self.commands.push(Command::Invite {
                     group,
                     ttl,
@@ -816,25 +815,23 @@ impl App {
                     return false;
                 };
                 let Some((member, hide)) = parse_remove(arg) else {
-                    return self.fail("Usage: /remove NAME [hide]");
+                    return self.fail(t!("chat-usage-remove", hide = "hide"));
                 };
-                if !self.require_admin("remove members") {
+                if !self.require_admin("remove") {
                     return false;
                 }
                 let mut lines = vec![
-                    format!("Remove {member} from this group?"),
-                    "They will not be able to read anything sent after this.".to_owned(),
+                    t!("chat-remove-question", name = &member),
+                    t!("chat-remove-effect"),
                 ];
                 if hide {
-                    lines.push(format!(
-                        "Every message {member} sent is also deleted, for everyone."
-                    ));
+                    lines.push(t!("chat-remove-hide", name = &member));
                 }
                 self.overlay = Some(Overlay::Confirm {
-                    title: " Remove ".into(),
+                    title: t!("chat-remove-title"),
                     lines,
-                    yes: "remove".into(),
-                    doing: format!("Removing {member}…"),
+                    yes: t!("chat-yes-remove"),
+                    doing: t!("chat-removing", name = &member),
                     command: Box::new(Command::Remove {
                         group,
                         member,
@@ -849,17 +846,17 @@ impl App {
                 };
                 let promote = name.eq_ignore_ascii_case("promote");
                 if arg.is_empty() {
-                    return self.fail(format!("Usage: /{} NAME", name.to_ascii_lowercase()));
+                    return self.fail(t!("chat-usage-name", command = name.to_ascii_lowercase()));
                 }
-                if !self.require_admin("change who the admins are") {
+                if !self.require_admin("admins") {
                     return false;
                 }
                 let member = arg.to_owned();
                 if promote {
-                    self.say(format!("Making {member} an admin…"), Level::Info);
+                    self.say(t!("chat-promoting", name = &member), Level::Info);
                     self.commands.push(Command::Promote { group, member });
                 } else {
-                    self.say(format!("Making {member} a member again…"), Level::Info);
+                    self.say(t!("chat-demoting", name = &member), Level::Info);
                     self.commands.push(Command::Demote { group, member });
                 }
             }
@@ -876,20 +873,20 @@ impl App {
                 };
                 let approve = name.eq_ignore_ascii_case("approve");
                 if arg.is_empty() {
-                    return self.fail(format!(
-                        "Usage: /{} N|NAME (/requests lists them)",
-                        name.to_ascii_lowercase()
+                    return self.fail(t!(
+                        "chat-usage-request",
+                        command = name.to_ascii_lowercase()
                     ));
                 }
-                if !self.require_admin("decide join requests") {
+                if !self.require_admin("requests") {
                     return false;
                 }
                 let request = arg.to_owned();
                 if approve {
-                    self.say(format!("Approving {request}…"), Level::Info);
+                    self.say(t!("chat-approving", request = &request), Level::Info);
                     self.commands.push(Command::Approve { group, request });
                 } else {
-                    self.say(format!("Denying {request}…"), Level::Info);
+                    self.say(t!("chat-denying", request = &request), Level::Info);
                     self.commands.push(Command::Deny { group, request });
                 }
             }
@@ -913,10 +910,10 @@ impl App {
                     Ok(v) => v,
                     Err(e) => return self.fail(e),
                 };
-                if !self.require_admin("change the group's settings") {
+                if !self.require_admin("settings") {
                     return false;
                 }
-                self.say("Changing the group's settings…", Level::Info);
+                self.say(t!("chat-changing-settings"), Level::Info);
                 self.commands.push(Command::Settings {
                     group,
                     disappear: d,
@@ -928,7 +925,7 @@ impl App {
                     return false;
                 };
                 if arg.is_empty() {
-                    self.say("Usage: /verify NAME", Level::Error);
+                    self.say(t!("chat-usage-verify"), Level::Error);
                     return false;
                 }
                 self.commands.push(Command::Verify {
@@ -944,10 +941,7 @@ impl App {
                 self.overlay = Some(Overlay::ConfirmLeave { group, name });
             }
             other => {
-                self.say(
-                    format!("Unknown command /{other}. /help lists them; //text sends \"/text\"."),
-                    Level::Error,
-                );
+                self.say(t!("chat-unknown-command", command = other), Level::Error);
                 return false;
             }
         }
@@ -962,13 +956,14 @@ impl App {
         false
     }
 
-    /// Whether we may do an admin's `what` here; says why not otherwise. When the view
-    /// is not known yet the engine decides.
-    fn require_admin(&mut self, what: &str) -> bool {
+    /// Whether we may do an admin's `action` here (a key of the catalogue's
+    /// `chat-admins-only`: invite, remove, settings, board, admins, requests, delete);
+    /// says why not otherwise. When the view is not known yet the engine decides.
+    fn require_admin(&mut self, action: &str) -> bool {
         match self.view() {
-            Some(v) if !v.members.is_empty() && !v.admin => self.fail(format!(
-                "Only admins can {what}. The member list (F2) shows who they are."
-            )),
+            Some(v) if !v.members.is_empty() && !v.admin => {
+                self.fail(t!("chat-admins-only", action = action))
+            }
             _ => true,
         }
     }
@@ -976,28 +971,20 @@ impl App {
     fn toggle_numbers(&mut self) {
         self.show_numbers = !self.show_numbers;
         if self.show_numbers {
-            self.say(
-                "Message numbers shown (#N): /delete N deletes one; F3 hides them.",
-                Level::Info,
-            );
+            self.say(t!("chat-numbers-shown"), Level::Info);
         }
     }
 
     /// The current disappearing timer or history setting, in words.
     fn settings_text(&self, disappear: bool) -> String {
         let Some(v) = self.view() else {
-            return "Not known yet.".into();
+            return t!("chat-setting-unknown");
         };
         match (disappear, v.disappear_secs, v.history) {
-            (true, 0, _) => "Messages do not disappear (admins: /disappear 7d).".into(),
-            (true, d, _) => format!(
-                "Messages disappear {} after they are sent (admins: /disappear off).",
-                format_duration(d)
-            ),
-            (false, _, 0) => "Newcomers receive no earlier messages (admins: /history 50).".into(),
-            (false, _, n) => {
-                format!("Newcomers receive the last {n} messages (admins: /history off).")
-            }
+            (true, 0, _) => t!("chat-disappear-off"),
+            (true, d, _) => t!("chat-disappear-on", after = kith_i18n::duration(d)),
+            (false, _, 0) => t!("chat-history-off"),
+            (false, _, n) => t!("chat-history-on", n = n),
         }
     }
 
@@ -1008,16 +995,16 @@ impl App {
             Err(e) => return self.fail(e),
         };
         let Some(group) = self.selected else {
-            return self.fail("No group is open.");
+            return self.fail(t!("chat-no-group-open"));
         };
         if cmd == BoardCmd::Show {
             self.overlay = Some(Overlay::Board { group, scroll: 0 });
             return true;
         }
         if !self.can_send() {
-            return self.fail("You are not a member of this group any more.");
+            return self.fail(t!("chat-not-a-member"));
         }
-        if !self.require_admin("edit the board") {
+        if !self.require_admin("board") {
             return false;
         }
         let known = |app: &App, id: u32| {
@@ -1028,16 +1015,14 @@ impl App {
         match cmd {
             BoardCmd::Show => {}
             BoardCmd::Add { title, text } => {
-                self.say(format!("Pinning {title}…"), Level::Info);
+                self.say(t!("chat-pinning", title = &title), Level::Info);
                 self.commands.push(Command::BoardAdd { group, title, text });
             }
             BoardCmd::Edit { id, title, text } => {
                 if self.view().is_some() && known(self, id).is_none() {
-                    return self.fail(format!(
-                        "There is no board entry [{id}] (/board lists them)."
-                    ));
+                    return self.fail(t!("chat-no-board-entry", id = id));
                 }
-                self.say(format!("Editing [{id}]…"), Level::Info);
+                self.say(t!("chat-editing-entry", id = id), Level::Info);
                 self.commands.push(Command::BoardEdit {
                     group,
                     id,
@@ -1048,19 +1033,15 @@ impl App {
             BoardCmd::Rm(id) => {
                 let title = match (self.view().is_some(), known(self, id)) {
                     (true, None) => {
-                        return self.fail(format!(
-                            "There is no board entry [{id}] (/board lists them)."
-                        ));
+                        return self.fail(t!("chat-no-board-entry", id = id));
                     }
                     (_, t) => t.unwrap_or_default(),
                 };
                 self.overlay = Some(Overlay::Confirm {
-                    title: " Board ".into(),
-                    lines: vec![format!(
-                        "Remove [{id}] {title} from the board, for everyone?"
-                    )],
-                    yes: "remove it".into(),
-                    doing: format!("Removing [{id}] from the board…"),
+                    title: t!("chat-board-confirm-title"),
+                    lines: vec![t!("chat-board-remove-question", id = id, title = &title)],
+                    yes: t!("chat-yes-remove-it"),
+                    doing: t!("chat-board-removing", id = id),
                     command: Box::new(Command::BoardRm { group, id }),
                 });
             }
@@ -1071,60 +1052,56 @@ impl App {
     /// `/delete [N]`: our last message, or message N (F3 shows the numbers); asks first.
     fn delete(&mut self, arg: &str) -> bool {
         let Some(group) = self.selected else {
-            return self.fail("No group is open.");
+            return self.fail(t!("chat-no-group-open"));
         };
         if !self.can_send() {
-            return self.fail("You are not a member of this group any more.");
+            return self.fail(t!("chat-not-a-member"));
         }
         let Some(view) = self.view() else {
-            return self.fail("The conversation is still loading.");
+            return self.fail(t!("chat-delete-loading"));
         };
         let now = crate::engine::now_secs();
         let live = |r: &&MessageRecord| deletable(r) && (r.expires == 0 || r.expires > now);
         let target = if arg.is_empty() {
             match view.records.iter().filter(live).rfind(|r| r.own) {
                 Some(r) => r.clone(),
-                None => return self.fail("You have no message here to delete."),
+                None => return self.fail(t!("chat-delete-none-own")),
             }
         } else {
             let Ok(seq) = arg.trim_start_matches('#').parse::<u64>() else {
-                return self.fail(
-                    "Usage: /delete (your last message) or /delete N (F3 shows the numbers)",
-                );
+                return self.fail(t!("chat-usage-delete"));
             };
             match view.records.iter().filter(live).find(|r| r.seq == seq) {
                 Some(r) => r.clone(),
                 None => {
-                    return self.fail(format!(
-                        "There is no message #{seq} that can be deleted (F3 shows the numbers)."
-                    ));
+                    return self.fail(t!("chat-delete-no-such", seq = seq));
                 }
             }
         };
-        if !target.own && !self.require_admin("delete other members' messages") {
+        if !target.own && !self.require_admin("delete") {
             return false;
         }
         let view = self.view();
-        let whose = if target.own {
-            "your message".to_owned()
+        let seq = target.seq;
+        let question = if target.own {
+            t!("chat-delete-own-question", seq = seq)
         } else {
-            let name = target
-                .sender
-                .and_then(|s| view.and_then(|v| v.label(&s)))
-                .unwrap_or_else(|| "a member".into());
-            format!("{name}'s message")
+            match target.sender.and_then(|s| view.and_then(|v| v.label(&s))) {
+                Some(name) => t!("chat-delete-other-question", name = name, seq = seq),
+                None => t!("chat-delete-unknown-question", seq = seq),
+            }
         };
         let excerpt: String = target.kind.text().chars().take(60).collect();
         let excerpt = crate::engine::clean_name(&excerpt.replace('\n', " "), 60);
         self.overlay = Some(Overlay::Confirm {
-            title: " Delete ".into(),
+            title: t!("chat-delete-title"),
             lines: vec![
-                format!("Delete {whose} #{} for everyone?", target.seq),
-                format!("  \"{excerpt}\""),
-                "Every member's client replaces it with \"message deleted\".".into(),
+                question,
+                format!("  {}", t!("chat-quoted", text = excerpt)),
+                t!("chat-delete-effect"),
             ],
-            yes: "delete".into(),
-            doing: format!("Deleting message #{}…", target.seq),
+            yes: t!("chat-yes-delete"),
+            doing: t!("chat-deleting", seq = seq),
             command: Box::new(Command::Delete {
                 group,
                 seq: target.seq,
@@ -1193,32 +1170,28 @@ pub fn parse_board(arg: &str) -> Result<BoardCmd, String> {
                     title,
                     text: text.trim().to_owned(),
                 }),
-                None => Err(
-                    "Usage: /board add TITLE | TEXT (the text may span lines: Alt-Enter)".into(),
-                ),
+                None => Err(t!("chat-usage-board-add")),
             }
         }
         "edit" => {
-            let usage = "Usage: /board edit ID TITLE | TEXT (leave a side empty to keep it)";
+            let usage = || t!("chat-usage-board-edit");
             let (id, rest) = rest
                 .split_once(char::is_whitespace)
                 .map_or((rest, ""), |(a, b)| (a, b.trim()));
-            let id = entry_id(id).ok_or(usage)?;
+            let id = entry_id(id).ok_or_else(usage)?;
             let (title, text) = match rest.split_once('|') {
                 Some((t, x)) => (non_empty(t), non_empty(x)),
                 None => (non_empty(rest), None),
             };
             if title.is_none() && text.is_none() {
-                return Err(usage.into());
+                return Err(usage());
             }
             Ok(BoardCmd::Edit { id, title, text })
         }
         "rm" | "remove" | "del" | "delete" | "unpin" => entry_id(rest)
             .map(BoardCmd::Rm)
-            .ok_or_else(|| "Usage: /board rm ID (the number in brackets on /board)".into()),
-        other => Err(format!(
-            "Unknown /board {other}: /board, /board add TITLE | TEXT, /board edit ID TITLE | TEXT, /board rm ID"
-        )),
+            .ok_or_else(|| t!("chat-usage-board-rm")),
+        other => Err(t!("chat-board-unknown", sub = other)),
     }
 }
 
@@ -1232,9 +1205,7 @@ pub fn parse_invite(arg: &str) -> Result<(Duration, bool), String> {
             w => match humantime::parse_duration(w) {
                 Ok(d) if ttl.is_none() => ttl = Some(d),
                 _ => {
-                    return Err(format!(
-                        "Not a duration: {word:?}. Usage: /invite [72h] [approve] (try 30m, 72h, 7d)"
-                    ));
+                    return Err(t!("chat-invite-not-duration", word = word));
                 }
             },
         }
@@ -1246,8 +1217,7 @@ pub fn parse_invite(arg: &str) -> Result<(Duration, bool), String> {
 pub fn parse_disappear(arg: &str) -> Result<u64, String> {
     match arg.trim().to_ascii_lowercase().as_str() {
         "off" | "never" | "0" => Ok(0),
-        a => parse_duration(a)
-            .ok_or_else(|| format!("Not a duration: {arg:?}. Usage: /disappear 30m|12h|7d|2w|off")),
+        a => parse_duration(a).ok_or_else(|| t!("chat-disappear-not-duration", arg = arg)),
     }
 }
 
@@ -1257,7 +1227,7 @@ pub fn parse_history(arg: &str) -> Result<u16, String> {
         "off" | "none" | "0" => Ok(0),
         a => a
             .parse::<u16>()
-            .map_err(|_| format!("Not a number of messages: {arg:?}. Usage: /history 50|off")),
+            .map_err(|_| t!("chat-history-not-number", arg = arg)),
     }
 }
 

@@ -1,5 +1,11 @@
 use super::*;
 
+/// The tests read English, with times in UTC.
+fn english() {
+    kith_i18n::set_lang(kith_i18n::Lang::En);
+    kith_i18n::set_utc(true);
+}
+
 fn key(code: KeyCode) -> TermEvent {
     TermEvent::Key(KeyEvent::new(code, KeyModifiers::NONE))
 }
@@ -36,6 +42,7 @@ fn app_with_group() -> (App, GroupId) {
 
 #[test]
 fn enter_sends_and_offline_messages_wait_in_the_outbox() {
+    english();
     let (mut app, id) = app_with_group();
     app.on_engine(Event::Connection(ConnState::Offline {
         retry_at: tokio::time::Instant::now(),
@@ -73,6 +80,7 @@ fn enter_sends_and_offline_messages_wait_in_the_outbox() {
 
 #[test]
 fn quitting_with_unsent_messages_asks_first() {
+    english();
     let (mut app, _) = app_with_group();
     typed(&mut app, "x");
     app.on_terminal(key(KeyCode::Enter));
@@ -89,6 +97,7 @@ fn quitting_with_unsent_messages_asks_first() {
 
 #[test]
 fn slash_commands_and_errors_keep_the_text() {
+    english();
     let (mut app, id) = app_with_group();
     typed(&mut app, "/frobnicate");
     app.on_terminal(key(KeyCode::Enter));
@@ -126,6 +135,7 @@ fn slash_commands_and_errors_keep_the_text() {
 
 #[test]
 fn paste_is_one_multi_line_message() {
+    english();
     let (mut app, _) = app_with_group();
     app.on_terminal(TermEvent::Paste("line one\r\nline two".into()));
     app.on_terminal(key(KeyCode::Enter));
@@ -137,6 +147,7 @@ fn paste_is_one_multi_line_message() {
 
 #[test]
 fn too_long_text_is_kept() {
+    english();
     let (mut app, _) = app_with_group();
     app.on_terminal(TermEvent::Paste("x".repeat(MAX_TEXT_BYTES + 1)));
     app.on_terminal(key(KeyCode::Enter));
@@ -203,6 +214,7 @@ fn app_with_view(admin: bool) -> (App, GroupId) {
 
 #[test]
 fn board_syntax() {
+    english();
     assert_eq!(parse_board(""), Ok(BoardCmd::Show));
     assert_eq!(
         parse_board("add Legal aid hotline | +380 44 123\nweekdays 9-18"),
@@ -262,6 +274,7 @@ fn board_syntax() {
 
 #[test]
 fn invite_settings_and_remove_syntax() {
+    english();
     let h72 = Duration::from_secs(72 * 3600);
     assert_eq!(parse_invite(""), Ok((h72, false)));
     assert_eq!(parse_invite("approve"), Ok((h72, true)));
@@ -297,6 +310,7 @@ fn invite_settings_and_remove_syntax() {
 
 #[test]
 fn admin_commands_become_engine_commands() {
+    english();
     let (mut app, id) = app_with_view(true);
     assert_eq!(
         run(&mut app, "/board add Hotline | +380 44 123"),
@@ -402,6 +416,7 @@ fn admin_commands_become_engine_commands() {
 
 #[test]
 fn members_are_told_what_only_admins_may_do() {
+    english();
     let (mut app, _) = app_with_view(false);
     for line in [
         "/board add T | x",
@@ -439,6 +454,7 @@ fn members_are_told_what_only_admins_may_do() {
 
 #[test]
 fn delete_takes_the_last_own_message_or_a_number() {
+    english();
     let (mut app, id) = app_with_view(false);
     assert!(run(&mut app, "/delete").is_empty());
     let Some(Overlay::Confirm { lines, .. }) = &app.overlay else {
@@ -477,6 +493,7 @@ fn delete_takes_the_last_own_message_or_a_number() {
 
 #[test]
 fn held_messages_wait_and_discard_drops_them_in_the_engine_too() {
+    english();
     let (mut app, id) = app_with_view(false);
     typed(&mut app, "hello");
     app.on_terminal(key(KeyCode::Enter));

@@ -32,6 +32,7 @@ use crossterm::terminal::{
 };
 use futures_util::StreamExt;
 use kith_engine::live::messages::{Command, Event};
+use kith_i18n::t;
 use kith_protocol::GroupId;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
@@ -106,28 +107,50 @@ fn install_panic_hook() {
 }
 
 /// Why the chat ended with an error.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 pub enum ChatError {
     /// An engine call failed (e.g. the group named on the command line is unknown).
-    #[error("{0}")]
-    Client(#[from] ClientError),
+    Client(ClientError),
     /// Not run in a terminal.
-    #[error("kith chat needs a terminal; use `kith read --follow` and `kith send` in scripts")]
     NotATerminal,
     /// The terminal failed.
-    #[error("terminal: {0}")]
     Terminal(String),
     /// The engine stopped (the local store failed), or the screen crashed.
-    #[error("{0}")]
     Stopped(String),
     /// The daemon refused to attach the chat.
-    #[error("{message}")]
     Daemon {
         /// What it said.
         message: String,
         /// It was a usage error (no such group).
         usage: bool,
     },
+}
+
+impl std::fmt::Display for ChatError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChatError::Client(e) => e.fmt(f),
+            ChatError::NotATerminal => f.write_str(&t!("chat-not-a-terminal")),
+            ChatError::Terminal(e) => f.write_str(&t!("chat-terminal-failed", error = e)),
+            ChatError::Stopped(why) => f.write_str(why),
+            ChatError::Daemon { message, .. } => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for ChatError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ChatError::Client(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<ClientError> for ChatError {
+    fn from(e: ClientError) -> Self {
+        ChatError::Client(e)
+    }
 }
 
 impl ChatError {
@@ -151,6 +174,8 @@ pub async fn run(client: &mut Client, group: Option<&str>) -> Result<(), ChatErr
         return Err(ChatError::NotATerminal);
     }
     let first = group.map(|q| client.find_group(q)).transpose()?;
+    // From here on the engine's words name the chat's commands (`/requests`).
+    kith_i18n::set_face(kith_i18n::Face::Chat);
     let (cmd_tx, cmd_rx) = unbounded_channel();
     let (ev_tx, ev_rx) = unbounded_channel();
     let engine = kith_engine::live::task::run(client, cmd_rx, ev_tx, first);
@@ -177,6 +202,7 @@ pub async fn run_attached(mut conn: rpc::Connection, group: Option<&str>) -> Res
             });
         }
     };
+    kith_i18n::set_face(kith_i18n::Face::Chat);
     let (cmd_tx, cmd_rx) = unbounded_channel();
     let (ev_tx, ev_rx) = unbounded_channel();
     face(bridge(conn, cmd_rx, ev_tx), ev_rx, cmd_tx, first, true).await
@@ -202,16 +228,16 @@ async fn bridge(
                             }
                         }
                         Err(e) => {
-                            let _ = reader_events.send(Event::Error(format!(
-                                "the daemon sent an event this chat does not understand ({e}); \
-                                 are the daemon and this kith the same version?"
+                            let _ = reader_events.send(Event::Error(t!(
+                                "chat-daemon-event-unknown",
+                                error = e.to_string()
                             )));
                         }
                     }
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    let _ = reader_events.send(Event::Fatal(format!("the daemon went away: {e}")));
+                    let _ = reader_events.send(Event::Fatal(t!("chat-daemon-gone", error = e)));
                     return;
                 }
             }
@@ -263,7 +289,7 @@ async fn face(
     let outcome = match outcome {
         Ok(r) => r,
         Err(e) if e.is_panic() => {
-            return Err(ChatError::Stopped("the chat screen crashed".into()));
+            return Err(ChatError::Stopped(t!("chat-screen-crashed")));
         }
         Err(_) => return Ok(()),
     };
@@ -273,16 +299,9 @@ async fn face(
                 return Err(ChatError::Stopped(fatal));
             }
             if end.unsent > 0 && attached {
-                eprintln!(
-                    "kith: {} message(s) wait in the daemon's outbox: it sends them once the \
-                     relay takes them (see `kith read GROUP --all` later).",
-                    end.unsent
-                );
+                eprintln!("{}", t!("chat-unsent-in-daemon", n = end.unsent));
             } else if end.unsent > 0 {
-                eprintln!(
-                    "kith: {} message(s) were not sent (the chat was closed before the relay took them).",
-                    end.unsent
-                );
+                eprintln!("{}", t!("chat-unsent-lost", n = end.unsent));
             }
             Ok(())
         }
@@ -329,7 +348,7 @@ async fn screen(
                 Some(ev) => app.on_engine(ev),
                 None => {
                     if app.fatal.is_none() {
-                        app.fatal = Some("the engine stopped".into());
+                        app.fatal = Some(t!("chat-engine-stopped"));
                     }
                     app.quit = true;
                 }

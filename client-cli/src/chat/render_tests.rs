@@ -20,6 +20,12 @@ const MYKOLA: [u8; 32] = [3; 32];
 /// 2026-11-26 18:02 UTC.
 const T0: u64 = 1_795_716_120;
 
+/// The tests read English, with times in UTC.
+fn english() {
+    kith_i18n::set_lang(kith_i18n::Lang::En);
+    kith_i18n::set_utc(true);
+}
+
 fn render(app: &mut App, w: u16, h: u16) -> (Vec<String>, Terminal<TestBackend>) {
     let mut t = Terminal::new(TestBackend::new(w, h)).expect("terminal");
     t.draw(|f| ui::draw(f, app)).expect("draw");
@@ -137,6 +143,7 @@ fn key(app: &mut App, code: KeyCode, mods: KeyModifiers) {
 
 #[test]
 fn empty_profile_says_how_to_start() {
+    english();
     let mut app = App::new(true, None);
     app.on_engine(Event::Groups {
         groups: vec![],
@@ -155,6 +162,7 @@ fn empty_profile_says_how_to_start() {
 
 #[test]
 fn conversation_shows_names_times_days_notices_and_marks() {
+    english();
     let day2 = T0 + 86_400;
     let (mut app, _) = app(vec![
         notice(1, T0 - 60, "You created the group"),
@@ -190,6 +198,7 @@ fn conversation_shows_names_times_days_notices_and_marks() {
 
 #[test]
 fn look_alike_names_carry_fingerprint_fragments() {
+    english();
     // A newcomer calls themself "Iryna" with a Cyrillic "І" and "у"; both Irynas are
     // tagged on their lines and in the member list, the other names are not.
     const FAKE: [u8; 32] = [4; 32];
@@ -249,6 +258,7 @@ fn look_alike_names_carry_fingerprint_fragments() {
 
 #[test]
 fn long_history_shows_the_latest_and_scrolls() {
+    english();
     let records: Vec<_> = (0..500)
         .map(|i| text(i + 1, T0 + i * 600, IRYNA, &format!("message number {i}")))
         .collect();
@@ -297,6 +307,7 @@ fn long_history_shows_the_latest_and_scrolls() {
 
 #[test]
 fn narrow_terminal_hides_the_group_list_and_wraps() {
+    english();
     let long = "This is a long message that has to wrap over several rows of a narrow terminal";
     let (mut app, _) = app(vec![text(1, T0, IRYNA, long)]);
     let (rows, _) = render(&mut app, 40, 14);
@@ -330,6 +341,7 @@ fn narrow_terminal_hides_the_group_list_and_wraps() {
 
 #[test]
 fn offline_state_and_unsent_messages_are_visible() {
+    english();
     let (mut app, _) = app(vec![text(1, T0, IRYNA, "hello")]);
     app.on_engine(Event::Connection(ConnState::Offline {
         retry_at: tokio::time::Instant::now() + std::time::Duration::from_secs(20),
@@ -371,6 +383,7 @@ fn offline_state_and_unsent_messages_are_visible() {
 
 #[test]
 fn members_pane_shows_roles_and_verification() {
+    english();
     let (mut app, _) = app(vec![]);
     key(&mut app, KeyCode::F(2), KeyModifiers::NONE);
     let (rows, _) = render(&mut app, 80, 24);
@@ -385,11 +398,12 @@ fn members_pane_shows_roles_and_verification() {
 
 #[test]
 fn overlays_fit_in_80x24() {
+    english();
     let (mut app, legal) = app(vec![]);
     key(&mut app, KeyCode::F(1), KeyModifiers::NONE);
     let (rows, _) = render(&mut app, 80, 24);
     let s = screen(&rows);
-    for line in ui::HELP {
+    for line in ui::help_rows() {
         assert!(s.contains(line.trim()), "help line {line:?} missing:\n{s}");
     }
     key(&mut app, KeyCode::Esc, KeyModifiers::NONE);
@@ -406,7 +420,7 @@ fn overlays_fit_in_80x24() {
         s.contains("kith+ws://127.0.0.1:7878/ABCD-EFGH-JKMN-PQRS-TVWX-YZ01-2345"),
         "{s}"
     );
-    assert!(s.contains("valid for 3days"), "{s}");
+    assert!(s.contains("valid for 3 days"), "{s}");
     app.overlay = Some(Overlay::Verify {
         group: legal,
         member: MYKOLA,
@@ -421,6 +435,7 @@ fn overlays_fit_in_80x24() {
 
 #[test]
 fn no_color_draws_without_colors() {
+    english();
     let (mut app, _) = app(vec![
         text(1, T0, IRYNA, "hi"),
         text(2, T0, MYKOLA, "hello"),
@@ -463,6 +478,7 @@ fn no_color_draws_without_colors() {
 
 #[test]
 fn resize_keeps_the_state() {
+    english();
     let (mut app, _) = app(vec![text(1, T0, IRYNA, "kept across sizes")]);
     app.input.set_text("draft text");
     for (w, h) in [(80, 24), (50, 12), (120, 40), (80, 24)] {
@@ -476,6 +492,7 @@ fn resize_keeps_the_state() {
 
 #[test]
 fn removed_group_is_read_only() {
+    english();
     let (mut app, legal) = app(vec![text(1, T0, IRYNA, "before")]);
     app.on_engine(Event::Groups {
         groups: vec![summary("Legal aid", legal, 0, "removed")],
@@ -513,6 +530,7 @@ fn entry(id: u32, title: &str, text: &str) -> BoardEntry {
 
 #[test]
 fn board_overlay_lists_entries_wrapped_and_scrolls() {
+    english();
     let (mut app, legal) = app(vec![text(1, T0, IRYNA, "hello")]);
     with_view(&mut app, legal, |v| {
         v.admin = true;
@@ -542,7 +560,8 @@ fn board_overlay_lists_entries_wrapped_and_scrolls() {
             .starts_with("+380 44 123 4567")),
         "{s}"
     );
-    assert!(s.contains("— Olena, 2026-11-26 18:02 UTC"), "{s}");
+    assert!(s.contains("— Olena, 2026-11-26 18:02"), "{s}");
+    assert!(s.contains("Times are UTC."), "{s}");
     assert!(s.contains("[2] Shelter[2J address"), "{s}");
     assert!(!s.contains('\x1b'), "{s}");
     assert!(s.contains("Esc closes · /board add|edit|rm"), "{s}");
@@ -594,6 +613,7 @@ fn file(name: &str, size: u64) -> FileRef {
 
 #[test]
 fn deleted_history_file_and_disappearing_records() {
+    english();
     let now = crate::engine::now_secs();
     let mut shared = text(2, T0, IRYNA, "from before I joined");
     shared.shared_by = Some(MYKOLA);
@@ -645,6 +665,7 @@ fn deleted_history_file_and_disappearing_records() {
 
 #[test]
 fn on_hold_group_says_so_and_holds_messages() {
+    english();
     let (mut app, legal) = app(vec![text(1, T0, IRYNA, "hello")]);
     app.input.set_text("are we safe?");
     key(&mut app, KeyCode::Enter, KeyModifiers::NONE);
@@ -691,6 +712,7 @@ fn on_hold_group_says_so_and_holds_messages() {
 
 #[test]
 fn settings_roles_and_requests_are_visible() {
+    english();
     let (mut app, legal) = app(vec![]);
     let request = |n: usize, name: &str| RequestInfo {
         number: n,
@@ -711,7 +733,7 @@ fn settings_roles_and_requests_are_visible() {
     let (rows, _) = render(&mut app, 100, 24);
     let s = screen(&rows);
     assert!(
-        rows[0].contains("Legal aid · 3 members · ◷ 1w · history 50 · 2 join requests"),
+        rows[0].contains("Legal aid · 3 members · ◷ 7 days · history 50 · 2 join requests"),
         "{s}"
     );
     // Admins carry the mark in the member list; requests are pointed at.
@@ -722,7 +744,7 @@ fn settings_roles_and_requests_are_visible() {
     // At 80 columns the top bar is cut, not wrapped, and keeps the connection.
     let (rows, _) = render(&mut app, 80, 24);
     assert!(
-        rows[0].contains("◷ 1w") && rows[0].contains("connected"),
+        rows[0].contains("◷ 7 days") && rows[0].contains("connected"),
         "{rows:?}"
     );
 
@@ -733,9 +755,10 @@ fn settings_roles_and_requests_are_visible() {
     assert!(s.contains("1. Taras  [56a6 7245 0c1d 9e8f aa01]"), "{s}");
     assert!(s.contains("2. Oksana"), "{s}");
     assert!(
-        s.contains("invited by Olena, asked 2026-11-26 18:02 UTC"),
+        s.contains("invited by Olena, asked 2026-11-26 18:02"),
         "{s}"
     );
+    assert!(s.contains("Times are UTC."), "{s}");
     assert!(s.contains("/approve N or /deny N"), "{s}");
     // A member sees neither the count nor the requests.
     with_view(&mut app, legal, |v| v.admin = false);
@@ -750,6 +773,7 @@ fn settings_roles_and_requests_are_visible() {
 
 #[test]
 fn confirmations_and_approval_invites_fit() {
+    english();
     let (mut app, _) = app(vec![text(1, T0, OLENA, "sent by mistake")]);
     app.input.set_text("/delete");
     key(&mut app, KeyCode::Enter, KeyModifiers::NONE);

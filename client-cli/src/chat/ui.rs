@@ -14,11 +14,11 @@
 //! texts are drawn as plain spans, never interpreted.
 
 use super::app::{App, Level, OutItem, Overlay, deletable};
-use crate::engine::records::{MessageRecord, RecordKind, human_size};
-use crate::engine::state::format_duration;
+use crate::engine::records::{MessageRecord, RecordKind};
 use crate::engine::{clean_name, clean_text};
 use crate::identity::IdentityKey;
 use kith_engine::live::messages::{ConnState, GroupView, OutState};
+use kith_i18n::t;
 use kith_protocol::GroupId;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
@@ -141,26 +141,49 @@ impl Theme {
     }
 }
 
-/// Formats Unix seconds as `HH:MM` (UTC, like `kith read`).
+/// Formats Unix seconds as `HH:MM` in the reader's zone (like `kith read`).
 pub fn hhmm(secs: u64) -> String {
-    let rem = secs % 86_400;
-    format!("{:02}:{:02}", rem / 3600, (rem % 3600) / 60)
+    let time = kith_i18n::time(secs);
+    time.get(11..16).unwrap_or(&time).to_owned()
 }
 
-/// The day separator text for Unix seconds: `Thursday 2026-11-26 (UTC)`.
+/// The day of Unix seconds in the reader's zone, `YYYY-MM-DD`: where a day separator
+/// goes.
+pub fn local_date(secs: u64) -> String {
+    let mut time = kith_i18n::time(secs);
+    time.truncate(10);
+    time
+}
+
+/// The day of the week of a `YYYY-MM-DD` date, as the catalogue's `chat-day` selects
+/// it (`mon`…`sun`).
+fn weekday(date: &str) -> &'static str {
+    let mut parts = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (Some(Some(y)), Some(Some(m)), Some(Some(d))) = (parts.next(), parts.next(), parts.next())
+    else {
+        return "";
+    };
+    // Howard Hinnant's days-from-civil; 1970-01-01 was a Thursday.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    ["thu", "fri", "sat", "sun", "mon", "tue", "wed"][days.rem_euclid(7) as usize]
+}
+
+/// The day separator text for Unix seconds, in the reader's zone and naming it:
+/// `Thursday 2026-11-26 (UTC)`.
 pub fn day_label(secs: u64) -> String {
-    const DAYS: [&str; 7] = [
-        "Thursday",
-        "Friday",
-        "Saturday",
-        "Sunday",
-        "Monday",
-        "Tuesday",
-        "Wednesday",
-    ];
-    let day = DAYS[((secs / 86_400) % 7) as usize];
-    let date = crate::engine::records::format_time(secs);
-    format!("{day} {} (UTC)", &date[..10])
+    let date = local_date(secs);
+    t!(
+        "chat-day",
+        weekday = weekday(&date),
+        date = &date,
+        zone = kith_i18n::zone_label()
+    )
 }
 
 /// The connection state as shown in the top bar, and its style.
@@ -170,21 +193,27 @@ pub fn conn_label(state: &ConnState) -> (String, ConnTone) {
             .as_secs()
     };
     match state {
-        ConnState::Connected => ("● connected".into(), ConnTone::Good),
-        ConnState::Connecting => ("◌ connecting…".into(), ConnTone::Warn),
+        ConnState::Connected => (format!("● {}", t!("chat-conn-connected")), ConnTone::Good),
+        ConnState::Connecting => (format!("◌ {}", t!("chat-conn-connecting")), ConnTone::Warn),
         ConnState::Reconnecting { retry_at, .. } => {
             let s = secs_to(retry_at);
             if s == 0 {
-                ("◌ reconnecting…".into(), ConnTone::Warn)
+                (
+                    format!("◌ {}", t!("chat-conn-reconnecting")),
+                    ConnTone::Warn,
+                )
             } else {
-                (format!("◌ reconnecting in {s}s"), ConnTone::Warn)
+                (
+                    format!("◌ {}", t!("chat-conn-reconnecting-in", s = s)),
+                    ConnTone::Warn,
+                )
             }
         }
         ConnState::Offline { retry_at } => (
-            format!("○ offline · retry in {}s (^R now)", secs_to(retry_at)),
+            format!("○ {}", t!("chat-conn-offline", s = secs_to(retry_at))),
             ConnTone::Bad,
         ),
-        ConnState::Idle => ("○ idle (no groups)".into(), ConnTone::Warn),
+        ConnState::Idle => (format!("○ {}", t!("chat-conn-idle")), ConnTone::Warn),
     }
 }
 
@@ -205,8 +234,7 @@ pub fn draw(f: &mut Frame, app: &mut App) {
     let area = f.area();
     if area.width < 20 || area.height < 6 {
         f.render_widget(
-            Paragraph::new("Too small for kith chat: enlarge the terminal.")
-                .wrap(Wrap { trim: true }),
+            Paragraph::new(t!("chat-too-small")).wrap(Wrap { trim: true }),
             area,
         );
         return;
@@ -279,32 +307,30 @@ pub fn group_facts(app: &App) -> String {
         return String::new();
     };
     if g.status != "active" {
-        return format!(" · {}", g.status);
+        return format!(" · {}", status_label(&g.status));
     }
-    let mut s = format!(
-        " · {} member{}",
-        g.members,
-        if g.members == 1 { "" } else { "s" }
-    );
+    let mut s = format!(" · {}", t!("count-members", n = g.members));
     if let Some(v) = app.view() {
         if v.disappear_secs > 0 {
             s.push_str(&format!(
                 " · {DISAPPEARS} {}",
-                format_duration(v.disappear_secs)
+                kith_i18n::duration(v.disappear_secs)
             ));
         }
         if v.history > 0 {
-            s.push_str(&format!(" · history {}", v.history));
+            s.push_str(&format!(" · {}", t!("chat-facts-history", n = v.history)));
         }
         if v.admin && !v.requests.is_empty() {
             let n = v.requests.len();
-            s.push_str(&format!(
-                " · {n} join request{}",
-                if n == 1 { "" } else { "s" }
-            ));
+            s.push_str(&format!(" · {}", t!("chat-facts-requests", n = n)));
         }
     }
     s
+}
+
+/// A group's status other than active (`removed`, `left`), in words.
+fn status_label(status: &str) -> String {
+    t!("chat-group-status", status = status)
 }
 
 fn draw_top(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
@@ -313,7 +339,11 @@ fn draw_top(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         Some(g) => format!(" kith · {}", g.name),
         None => " kith".to_owned(),
     };
-    let hold = if on_hold { " · ON HOLD" } else { "" };
+    let hold = if on_hold {
+        format!(" · {}", t!("chat-on-hold-mark"))
+    } else {
+        String::new()
+    };
     let facts = group_facts(app);
     // The open group's relay is what matters here; other relays that are down are
     // counted beside it, and marked in the group list.
@@ -321,10 +351,7 @@ fn draw_top(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     let (conn, tone) = match app.other_relays_down() {
         0 => (conn, tone),
         n => (
-            format!(
-                "{conn} · {n} other relay{} down",
-                if n == 1 { "" } else { "s" }
-            ),
+            format!("{conn} · {}", t!("chat-other-relays-down", n = n)),
             if tone == ConnTone::Good {
                 ConnTone::Warn
             } else {
@@ -343,7 +370,7 @@ fn draw_top(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     let cw = conn.width();
     let room = w.saturating_sub(cw + 1);
     let left = truncate(&left, room);
-    let hold = truncate(hold, room.saturating_sub(left.width()));
+    let hold = truncate(&hold, room.saturating_sub(left.width()));
     let facts = truncate(&facts, room.saturating_sub(left.width() + hold.width()));
     let pad = w.saturating_sub(left.width() + hold.width() + facts.width() + cw);
     let line = Line::from(vec![
@@ -390,7 +417,7 @@ fn draw_groups(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     f.render_widget(block, area);
     let w = inner.width as usize;
     let mut lines = vec![Line::styled(
-        " Groups",
+        format!(" {}", t!("chat-groups-title")),
         Style::default().add_modifier(Modifier::BOLD),
     )];
     let selected = app.selected.map(|s| s.to_hex());
@@ -415,7 +442,7 @@ fn draw_groups(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         } else if g.status == "active" {
             g.name.clone()
         } else {
-            format!("{} ({})", g.name, g.status)
+            format!("{} ({})", g.name, status_label(&g.status))
         };
         let is_sel = selected.as_deref() == Some(g.id.as_str());
         let mark = if is_sel { ">" } else { " " };
@@ -438,10 +465,16 @@ fn draw_groups(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     }
     for j in &app.joining {
         lines.push(Line::styled(truncate(&format!(" {j}"), w), theme.dim()));
-        lines.push(Line::styled("   joining…", theme.dim()));
+        lines.push(Line::styled(
+            truncate(&format!("   {}", t!("chat-joining")), w),
+            theme.dim(),
+        ));
     }
     if app.groups.is_empty() && app.joining.is_empty() {
-        lines.push(Line::styled(" (none yet)", theme.dim()));
+        lines.push(Line::styled(
+            format!(" {}", t!("chat-none-yet")),
+            theme.dim(),
+        ));
     }
     f.render_widget(Paragraph::new(lines), inner);
 }
@@ -456,7 +489,7 @@ fn draw_members(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     let members = view.map(|v| v.members.as_slice()).unwrap_or(&[]);
     let w = inner.width as usize;
     let mut lines = vec![Line::styled(
-        format!(" Members ({})", members.len()),
+        format!(" {}", t!("chat-members-title", n = members.len())),
         Style::default().add_modifier(Modifier::BOLD),
     )];
     let mut sorted: Vec<_> = members.iter().collect();
@@ -470,7 +503,7 @@ fn draw_members(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
             ));
         }
         if m.you {
-            name.push_str(" (you)");
+            name.push_str(&format!(" {}", t!("chat-you")));
         }
         // Admins are marked `@` (as operators in IRC), members with a space.
         let mark = if m.role == "admin" { "@" } else { " " };
@@ -479,29 +512,47 @@ fn draw_members(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
             Style::default().add_modifier(Modifier::BOLD),
         ));
         let (v, vs) = if m.you {
-            ("", Style::default())
+            (String::new(), Style::default())
         } else if m.verified {
-            (" · verified", theme.good())
+            (format!(" · {}", t!("chat-member-verified")), theme.good())
         } else {
-            (" · NOT verified", theme.warn())
+            (
+                format!(" · {}", t!("chat-member-not-verified")),
+                theme.warn(),
+            )
         };
         lines.push(Line::from(vec![
-            Span::styled(format!("   {}", m.role), theme.dim()),
+            Span::styled(
+                format!("   {}", t!("chat-role", role = &m.role)),
+                theme.dim(),
+            ),
             Span::styled(v, vs),
         ]));
     }
     if members.is_empty() {
-        lines.push(Line::styled(" (not a member)", theme.dim()));
+        lines.push(Line::styled(
+            format!(" {}", t!("chat-not-a-member-pane")),
+            theme.dim(),
+        ));
     } else {
-        lines.push(Line::styled(" /verify NAME to check", theme.dim()));
+        lines.push(Line::styled(
+            truncate(&format!(" {}", t!("chat-verify-hint")), w),
+            theme.dim(),
+        ));
     }
     if let Some(v) = view.filter(|v| v.admin && !v.requests.is_empty()) {
         lines.push(Line::raw(""));
         lines.push(Line::styled(
-            truncate(&format!(" {} join request(s):", v.requests.len()), w),
+            truncate(
+                &format!(" {}", t!("chat-requests-count", n = v.requests.len())),
+                w,
+            ),
             theme.warn().add_modifier(Modifier::BOLD),
         ));
-        lines.push(Line::styled(" /requests to decide", theme.warn()));
+        lines.push(Line::styled(
+            truncate(&format!(" {}", t!("chat-requests-hint")), w),
+            theme.warn(),
+        ));
     }
     f.render_widget(Paragraph::new(lines), inner);
 }
@@ -657,8 +708,9 @@ fn items<'a>(view: Option<&'a GroupView>, outbox: &'a [OutItem], now: u64) -> Ve
     let mut out = Vec::new();
     let mut day = None;
     let mut push_day = |out: &mut Vec<Item<'a>>, t: u64| {
-        if day != Some(t / 86_400) {
-            day = Some(t / 86_400);
+        let date = local_date(t);
+        if day.as_ref() != Some(&date) {
+            day = Some(date);
             out.push(Item::Day(t));
         }
     };
@@ -745,7 +797,10 @@ fn item_rows(
                             && view.is_some_and(|v| v.colliding.contains(w))
                             && !t.contains(&crate::engine::names::tag(w))
                     }) {
-                        segs.push(seg(format!(" (by {})", name_of(&who).0), theme.dim()));
+                        segs.push(seg(
+                            format!(" {}", t!("chat-notice-by", name = name_of(&who).0)),
+                            theme.dim(),
+                        ));
                     }
                 }
                 RecordKind::Alert(t) => {
@@ -754,24 +809,30 @@ fn item_rows(
                 }
                 RecordKind::File(file) => {
                     sender(&mut segs, None);
-                    segs.push(seg("[file] ", theme.dim()));
+                    segs.push(seg(format!("{} ", t!("chat-file-mark")), theme.dim()));
                     segs.extend(highlighted(
                         &safe_line(&file.name),
                         query,
                         Style::default().add_modifier(Modifier::BOLD),
                         hit,
                     ));
-                    segs.push(seg(format!(" ({})", human_size(file.size)), theme.dim()));
+                    segs.push(seg(
+                        format!(" ({})", kith_i18n::size(file.size)),
+                        theme.dim(),
+                    ));
                 }
                 RecordKind::Deleted { by } => {
                     sender(&mut segs, Some(theme.dim()));
                     let (by, _) = name_of(by);
-                    segs.push(seg(format!("message deleted by {by}"), theme.notice()));
+                    segs.push(seg(t!("chat-deleted-by", name = by), theme.notice()));
                 }
             }
             if let Some(via) = &r.shared_by {
                 let (via, _) = name_of(via);
-                segs.push(seg(format!("  · history via {via}"), theme.dim()));
+                segs.push(seg(
+                    format!("  {}", t!("chat-history-via", name = via)),
+                    theme.dim(),
+                ));
             }
             wrap(&segs, width, TIME_COLS)
         }
@@ -788,18 +849,12 @@ fn item_rows(
             };
             segs.extend(highlighted(&o.text, query, body, hit));
             let (mark, style) = match &o.state {
-                OutState::Queued => (" [queued: offline]".to_owned(), theme.warn()),
-                OutState::Held => (
-                    " [held: the group is on hold · /discard drops]".to_owned(),
-                    theme.warn(),
-                ),
-                OutState::Sending | OutState::Sent => (" [sending…]".to_owned(), theme.dim()),
-                OutState::Failed(why) => (
-                    format!(" [NOT SENT: {why} · Ctrl-R retries, /discard drops]"),
-                    theme.alert(),
-                ),
+                OutState::Queued => (t!("chat-out-queued"), theme.warn()),
+                OutState::Held => (t!("chat-out-held"), theme.warn()),
+                OutState::Sending | OutState::Sent => (t!("chat-out-sending"), theme.dim()),
+                OutState::Failed(why) => (t!("chat-out-failed", why = why), theme.alert()),
             };
-            segs.push(seg(mark, style));
+            segs.push(seg(format!(" {mark}"), style));
             wrap(&segs, width, TIME_COLS)
         }
     }
@@ -813,14 +868,14 @@ fn draw_conversation(f: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
         let text = vec![
             Line::raw(""),
             Line::styled(
-                "No groups yet.",
+                t!("chat-no-groups"),
                 Style::default().add_modifier(Modifier::BOLD),
             ),
             Line::raw(""),
-            Line::raw("Create one:  kith group create NAME --relay URL"),
-            Line::raw("or join one: kith join INVITE"),
+            Line::raw(t!("chat-no-groups-create")),
+            Line::raw(t!("chat-no-groups-join")),
             Line::raw(""),
-            Line::raw("then open the chat again. F1 shows the keys, Ctrl-C quits."),
+            Line::raw(t!("chat-no-groups-then")),
         ];
         f.render_widget(Paragraph::new(text).wrap(Wrap { trim: false }), area);
         return;
@@ -868,9 +923,9 @@ fn draw_conversation(f: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
     if list.is_empty() {
         rows.push(Line::styled(
             if view.is_some() {
-                "No messages yet. Say something below."
+                t!("chat-no-messages")
             } else {
-                "Loading…"
+                t!("chat-loading")
             },
             theme.dim(),
         ));
@@ -905,10 +960,7 @@ fn draw_conversation(f: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
     if app.scroll > 0
         && let Some(last) = lines.last_mut()
     {
-        let text = format!(
-            "── ↓ {} more row(s) below · Esc or Ctrl-End: latest ",
-            app.scroll
-        );
+        let text = format!("── {} ", t!("chat-more-below", n = app.scroll));
         let fill = width.saturating_sub(text.width());
         *last = Line::styled(format!("{text}{}", "─".repeat(fill)), theme.warn());
     }
@@ -917,23 +969,21 @@ fn draw_conversation(f: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
 
 fn draw_input(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     let can_send = app.can_send();
+    let on_hold =
+        app.search.is_none() && can_send && app.view().is_some_and(|v| v.on_hold.is_some());
     let title = if app.search.is_some() {
-        " Search (Enter/↑ older · ↓ newer · Esc close) ".to_owned()
+        t!("chat-search-title")
     } else {
-        let on_hold = app.view().is_some_and(|v| v.on_hold.is_some());
         match app.current() {
-            Some(_) if can_send && on_hold => {
-                " ON HOLD: nothing is sent until an admin's client repairs the group ".to_owned()
-            }
-            Some(g) if can_send => format!(" Message to {} ", g.name),
-            Some(g) if g.status == "removed" => {
-                " You were removed from this group: you can read, not write ".to_owned()
-            }
-            Some(_) => " You left this group ".to_owned(),
-            None => " No group ".to_owned(),
+            Some(_) if on_hold => t!("chat-on-hold-title"),
+            Some(g) if can_send => t!("chat-message-to", group = &g.name),
+            Some(g) if g.status == "removed" => t!("chat-removed-title"),
+            Some(_) => t!("chat-left-title"),
+            None => t!("chat-no-group-title"),
         }
     };
-    let title_style = if title.starts_with(" ON HOLD") {
+    let title = format!(" {title} ");
+    let title_style = if on_hold {
         theme.alert()
     } else {
         Style::default().add_modifier(Modifier::BOLD)
@@ -962,11 +1012,11 @@ fn draw_input(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     let first = (crow + 1).saturating_sub(h);
     let lines: Vec<Line> = if placeholder {
         let hint = if can_send {
-            "Type a message; Enter sends, Alt-Enter adds a line, /help lists commands"
+            t!("chat-input-hint")
         } else {
-            "/help lists commands; Tab opens another group"
+            t!("chat-input-hint-read-only")
         };
-        vec![Line::styled(truncate(hint, width), theme.dim())]
+        vec![Line::styled(truncate(&hint, width), theme.dim())]
     } else {
         rows.iter()
             .skip(first)
@@ -983,10 +1033,6 @@ fn draw_input(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     }
 }
 
-/// The key hints shown when nothing else is to be said.
-pub const HINTS: &str =
-    "F1 help · ^C quit · Tab next group · PgUp/PgDn scroll · ^F search · F2 members";
-
 /// The most rows a passing message may take at the bottom (long engine messages wrap
 /// rather than being cut).
 pub const STATUS_ROWS: usize = 3;
@@ -996,11 +1042,11 @@ pub const STATUS_ROWS: usize = 3;
 fn bottom_lines(app: &App, theme: &Theme, w: usize) -> Vec<Line<'static>> {
     if let Some(s) = &app.search {
         let text = if s.query.is_empty() {
-            "Search: type to find in this conversation".to_owned()
+            t!("chat-search-empty")
         } else if s.matches == 0 {
-            "Search: no match".to_owned()
+            t!("chat-search-none")
         } else {
-            format!("Search: match {} of {}", s.current + 1, s.matches)
+            t!("chat-search-match", n = s.current + 1, total = s.matches)
         };
         vec![Line::styled(truncate(&text, w), theme.warn())]
     } else if let Some((text, level)) = app.status_line() {
@@ -1019,32 +1065,21 @@ fn bottom_lines(app: &App, theme: &Theme, w: usize) -> Vec<Line<'static>> {
         }
         rows
     } else {
-        vec![Line::styled(truncate(HINTS, w), theme.dim())]
+        // The key hints, when nothing else is to be said.
+        vec![Line::styled(truncate(&t!("chat-hints"), w), theme.dim())]
     }
 }
 
-/// The help text (keys and commands); fits an 80x24 terminal.
-pub const HELP: &[&str] = &[
-    "Keys",
-    "  Enter send · Alt-Enter, Ctrl-J new line · Up/Down lines typed before",
-    "  Ctrl-A/E, Ctrl-←/→ move · Ctrl-U/K/W delete to start / end / word",
-    "  Tab, Shift-Tab next / previous group (also Ctrl-N/P, Alt-1…9)",
-    "  PgUp/PgDn scroll · Shift-↑/↓ one row · Esc latest · Ctrl-F search",
-    "  F2 members · F3 message numbers · Ctrl-R retry, reconnect · Ctrl-C quit",
-    "Commands (* admins only)",
-    "  /board  the pinned board (↑/↓ scroll, Esc closes)",
-    "  /board add TITLE | TEXT *  /board edit ID TITLE | TEXT *  /board rm ID *",
-    "  /invite [72h] [approve] *  one-time code; approve: an admin lets them in",
-    "  /requests  join requests   /approve N|NAME *   /deny N|NAME *",
-    "  /promote NAME *  /demote NAME *  /remove NAME [hide] * (and their posts)",
-    "  /delete [N]  your last message, or number N (F3); admins: anyone's",
-    "  /disappear 7d|off *   /history N|off * (last N messages for newcomers)",
-    "  /file PATH  /files  /get N [DIR|PATH]  files ≤ 25 MiB · //x sends /x",
-    "  /verify NAME  /members  /relays  /leave  /retry  /discard  /quit",
-    "Marks",
-    "  Name? unverified  * notice  ! warning  @ admin  ◷ disappears  ○ offline",
-    "  +N join requests  [sending…] [queued: offline] [held] [NOT SENT]",
-];
+/// The help text (keys and commands), a row each; fits an 80x24 terminal. Rows that
+/// do not start with a space are headings.
+pub fn help_rows() -> Vec<String> {
+    text_rows(&t!("chat-help", approve = "approve", hide = "hide"))
+}
+
+/// A message of several rows, a row each.
+fn text_rows(text: &str) -> Vec<String> {
+    text.lines().map(str::to_owned).collect()
+}
 
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);
@@ -1061,13 +1096,14 @@ fn draw_overlay(f: &mut Frame, app: &App, theme: &Theme, o: &Overlay, area: Rect
     let bold = Style::default().add_modifier(Modifier::BOLD);
     let (title, lines): (String, Vec<Line>) = match o {
         Overlay::Help => (
-            " Help · any key closes ".into(),
-            HELP.iter()
+            t!("chat-help-title"),
+            help_rows()
+                .into_iter()
                 .map(|l| {
                     if l.starts_with(' ') {
-                        Line::raw(*l)
+                        Line::raw(l)
                     } else {
-                        Line::styled(*l, bold)
+                        Line::styled(l, bold)
                     }
                 })
                 .collect(),
@@ -1079,41 +1115,30 @@ fn draw_overlay(f: &mut Frame, app: &App, theme: &Theme, o: &Overlay, area: Rect
             approval,
         } => {
             let mut lines = vec![
-                Line::raw(format!(
-                    "A one-time code for {group}, valid for {valid_for}:"
-                )),
+                Line::raw(t!("chat-invite-code", group = group, valid = valid_for)),
                 Line::raw(""),
                 Line::styled(invite.clone(), bold),
                 Line::raw(""),
-                Line::raw("Pass it on in person or by phone, never in a group chat."),
+                Line::raw(t!("chat-invite-pass")),
             ];
-            if *approval {
-                lines.push(Line::raw(
-                    "It works once and needs an admin's approval: their request shows",
-                ));
-                lines.push(Line::raw(
-                    "under /requests; compare the fingerprint, then /approve N.",
-                ));
+            let how = if *approval {
+                t!("chat-invite-approval")
             } else {
-                lines.push(Line::raw(
-                    "It works once; an admin's client admits the joiner.",
-                ));
-            }
-            (" Invite · any key closes ".into(), lines)
+                t!("chat-invite-direct")
+            };
+            lines.extend(text_rows(&how).into_iter().map(Line::raw));
+            (t!("chat-invite-title"), lines)
         }
         Overlay::Requests { group } => {
             let view = app.views.get(group);
             let mut lines = Vec::new();
             match view {
                 Some(v) if !v.admin => {
-                    lines.push(Line::raw("Only admins see and decide join requests."));
+                    lines.push(Line::raw(t!("chat-requests-admins-only")));
                 }
                 Some(v) if v.requests.is_empty() => {
-                    lines.push(Line::raw("No join requests."));
-                    lines.push(Line::styled(
-                        "/invite approve makes an invite that waits for an admin.",
-                        theme.dim(),
-                    ));
+                    lines.push(Line::raw(t!("chat-requests-none")));
+                    lines.push(Line::styled(t!("chat-requests-none-hint"), theme.dim()));
                 }
                 Some(v) => {
                     for r in &v.requests {
@@ -1121,28 +1146,29 @@ fn draw_overlay(f: &mut Frame, app: &App, theme: &Theme, o: &Overlay, area: Rect
                             Span::styled(format!("{}. {}", r.number, safe_line(&r.name)), bold),
                             Span::raw(format!("  [{}]", r.fingerprint)),
                         ]));
-                        lines.push(Line::styled(
-                            format!(
-                                "   {}, asked {} UTC",
-                                if r.comes_back {
-                                    "was away too long, asks to come back".to_owned()
-                                } else {
-                                    format!("invited by {}", safe_line(&r.invited_by))
-                                },
-                                &crate::engine::records::format_time(r.seen_at)[..16]
-                            ),
-                            theme.dim(),
-                        ));
+                        let time = kith_i18n::time(r.seen_at);
+                        let about = if r.comes_back {
+                            t!("chat-request-comes-back", time = time)
+                        } else {
+                            t!(
+                                "chat-request-invited",
+                                name = safe_line(&r.invited_by),
+                                time = time
+                            )
+                        };
+                        lines.push(Line::styled(format!("   {about}"), theme.dim()));
                     }
-                    lines.push(Line::raw(""));
-                    lines.push(Line::raw(
-                        "Compare the fingerprint with the person (in person or by phone),",
+                    lines.push(Line::styled(
+                        t!("chat-times-in", zone = kith_i18n::zone_label()),
+                        theme.dim(),
                     ));
-                    lines.push(Line::styled("then /approve N or /deny N.", theme.warn()));
+                    lines.push(Line::raw(""));
+                    lines.push(Line::raw(t!("chat-requests-compare")));
+                    lines.push(Line::styled(t!("chat-requests-decide"), theme.warn()));
                 }
-                None => lines.push(Line::raw("Loading…")),
+                None => lines.push(Line::raw(t!("chat-loading"))),
             }
-            (" Join requests · any key closes ".into(), lines)
+            (t!("chat-requests-title"), lines)
         }
         Overlay::Confirm {
             title, lines, yes, ..
@@ -1150,53 +1176,47 @@ fn draw_overlay(f: &mut Frame, app: &App, theme: &Theme, o: &Overlay, area: Rect
             let mut out: Vec<Line> = lines.iter().map(|l| Line::raw(l.clone())).collect();
             out.push(Line::raw(""));
             out.push(Line::styled(
-                format!("y: {yes} · any other key: cancel"),
+                t!("chat-confirm-keys", yes = yes),
                 theme.warn(),
             ));
             (title.clone(), out)
         }
         Overlay::Verify { name, number, .. } => (
-            " Verify ".into(),
+            t!("chat-verify-title"),
             vec![
-                Line::raw(format!("Safety number with {name}:")),
+                Line::raw(t!("chat-verify-number", name = name)),
                 Line::raw(""),
                 Line::styled(number.clone(), bold),
                 Line::raw(""),
-                Line::raw(format!(
-                    "Compare it with {name} in person or on a call: they see the same."
-                )),
+                Line::raw(t!("chat-verify-compare", name = name)),
                 Line::raw(""),
-                Line::styled(
-                    "y: it matches (mark verified) · n: it differs · Esc: later",
-                    theme.warn(),
-                ),
+                Line::styled(t!("chat-verify-keys"), theme.warn()),
             ],
         ),
         Overlay::ConfirmLeave { name, .. } => (
-            " Leave ".into(),
+            t!("chat-leave-title"),
             vec![
-                Line::raw(format!("Leave {name}?")),
-                Line::raw("You will not be able to read it again; an admin must invite you back."),
+                Line::raw(t!("chat-leave-question", name = name)),
+                Line::raw(t!("chat-leave-effect")),
                 Line::raw(""),
-                Line::styled("y: leave · any other key: cancel", theme.warn()),
+                Line::styled(
+                    t!("chat-confirm-keys", yes = t!("chat-yes-leave")),
+                    theme.warn(),
+                ),
             ],
         ),
         Overlay::ConfirmQuit { unsent } => (
-            " Quit ".into(),
+            t!("chat-quit-title"),
             vec![
-                Line::raw(format!(
-                    "{unsent} message(s) have not reached the relay yet and will be lost."
-                )),
+                Line::raw(t!("chat-quit-unsent", n = *unsent)),
                 Line::raw(""),
-                Line::styled(
-                    "y or Ctrl-C: quit anyway · any other key: stay",
-                    theme.warn(),
-                ),
+                Line::styled(t!("chat-quit-keys"), theme.warn()),
             ],
         ),
         // Drawn by `draw_board`.
         Overlay::Board { .. } => return,
     };
+    let title = format!(" {title} ");
     let content_w = lines.iter().map(|l| l.width()).max().unwrap_or(10) as u16;
     let w = (content_w + 4).max(title.width() as u16 + 4);
     let w = w.min(area.width.saturating_sub(2)).max(10);
@@ -1227,15 +1247,12 @@ fn draw_overlay(f: &mut Frame, app: &App, theme: &Theme, o: &Overlay, area: Rect
 pub fn board_rows(view: Option<&GroupView>, theme: &Theme, width: usize) -> Vec<Line<'static>> {
     let bold = Style::default().add_modifier(Modifier::BOLD);
     let Some(v) = view else {
-        return vec![Line::raw("Loading…")];
+        return vec![Line::raw(t!("chat-loading"))];
     };
     if v.board.is_empty() {
-        let mut out = vec![Line::raw("The board is empty.")];
+        let mut out = vec![Line::raw(t!("chat-board-empty"))];
         if v.admin {
-            out.push(Line::styled(
-                "Pin contacts, addresses or templates: /board add TITLE | TEXT",
-                theme.dim(),
-            ));
+            out.push(Line::styled(t!("chat-board-empty-hint"), theme.dim()));
         }
         return out;
     }
@@ -1269,9 +1286,12 @@ pub fn board_rows(view: Option<&GroupView>, theme: &Theme, width: usize) -> Vec<
         out.extend(wrap(
             &[seg(
                 format!(
-                    "    — {}, {} UTC",
-                    safe_line(&by),
-                    &crate::engine::records::format_time(e.at)[..16]
+                    "    {}",
+                    t!(
+                        "chat-board-by",
+                        name = safe_line(&by),
+                        time = kith_i18n::time(e.at)
+                    )
                 ),
                 theme.dim(),
             )],
@@ -1279,6 +1299,15 @@ pub fn board_rows(view: Option<&GroupView>, theme: &Theme, width: usize) -> Vec<
             4,
         ));
     }
+    out.push(Line::raw(""));
+    out.extend(wrap(
+        &[seg(
+            t!("chat-times-in", zone = kith_i18n::zone_label()),
+            theme.dim(),
+        )],
+        width,
+        0,
+    ));
     out
 }
 
@@ -1304,7 +1333,7 @@ fn draw_board(
         .find(|g| g.id == group.to_hex())
         .map(|g| g.name.clone())
         .unwrap_or_default();
-    let title = format!(" Board · {name} ");
+    let title = format!(" {} ", t!("chat-board-title", group = name));
     let block = Block::default()
         .borders(Borders::ALL)
         .title(Span::styled(
@@ -1329,9 +1358,9 @@ fn draw_board(
     f.render_widget(Paragraph::new(visible), body);
     let mut text = String::new();
     if scroll > 0 || below > 0 {
-        text.push_str(&format!("↑/↓ PgUp/PgDn scroll ({below} rows below) · "));
+        text.push_str(&format!("{} · ", t!("chat-board-scroll", n = below)));
     }
-    text.push_str("Esc closes");
+    text.push_str(&t!("chat-board-close"));
     if view.is_some_and(|v| v.admin) {
         text.push_str(" · /board add|edit|rm");
     }

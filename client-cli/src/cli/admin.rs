@@ -7,23 +7,27 @@ use super::failure::{Failure, retry, usage};
 use super::out::Out;
 use crate::args::{BoardArgs, BoardCommand, Command, GroupCommand};
 use crate::engine::Client;
-use crate::engine::records::format_time;
-use crate::engine::state::{format_duration, parse_duration};
+use crate::engine::state::parse_duration;
+use kith_i18n::{duration, t};
 use std::io::IsTerminal;
 
 /// Says `what` and asks to go ahead: `--yes` answers for scripts and for the daemon
 /// (whose output is kept), which are refused without it.
-fn confirm(what: &str, out: &Out) -> Result<(), Failure> {
+pub(crate) fn confirm(what: &str, out: &Out) -> Result<(), Failure> {
     if !out.is_terminal() || !std::io::stdin().is_terminal() {
-        return Err(usage(format!("{what} Run again with --yes to go ahead.")));
+        return Err(usage(t!("admin-confirm-with-yes", what = what)));
     }
-    eprint!("{what} Go ahead? [y/N] ");
+    eprint!("{} ", t!("admin-confirm-ask", what = what));
     let mut line = String::new();
     std::io::stdin()
         .read_line(&mut line)
         .map_err(|e| usage(e.to_string()))?;
-    if !matches!(line.trim(), "y" | "Y" | "yes") {
-        return Err(usage("nothing changed"));
+    // Yes in English or in Russian ("д", "да").
+    if !matches!(
+        line.trim().to_lowercase().as_str(),
+        "y" | "yes" | "д" | "да"
+    ) {
+        return Err(usage(t!("admin-nothing-changed")));
     }
     Ok(())
 }
@@ -38,7 +42,7 @@ fn text_arg(text: String, out: &Out) -> Result<String, Failure> {
 fn print_board(client: &Client, id: &kith_protocol::GroupId, out: &mut Out) -> Result<(), Failure> {
     let board = client.board(id)?;
     if board.is_empty() {
-        out.text("The board is empty.");
+        out.text(t!("admin-board-empty"));
     }
     for e in &board {
         let by = client.display_name(id, &e.by);
@@ -46,7 +50,15 @@ fn print_board(client: &Client, id: &kith_protocol::GroupId, out: &mut Out) -> R
         for line in e.text.lines() {
             text.push_str(&format!("\n    {line}"));
         }
-        text.push_str(&format!("\n    — {by}, {} UTC", format_time(e.at)));
+        text.push_str(&format!(
+            "\n    {}",
+            t!(
+                "admin-board-by",
+                name = &by,
+                time = kith_i18n::time(e.at),
+                zone = kith_i18n::zone_label()
+            )
+        ));
         out.record(
             serde_json::json!({
                 "id": e.id,
@@ -70,12 +82,10 @@ pub(crate) async fn dispatch(
     match command {
         Command::Board(BoardArgs { action, group }) => match action {
             None => {
-                let group = group.ok_or_else(|| usage("which group? `kith board GROUP`"))?;
+                let group = group.ok_or_else(|| usage(t!("admin-board-which-group")))?;
                 let id = client.find_group(&group)?;
                 if let Err(e) = retry!(client, client.sync_group(&id, false).await) {
-                    out.note(format!(
-                        "kith: could not sync ({e}); showing the board as stored"
-                    ));
+                    out.note(t!("admin-board-stored", error = e.to_string()));
                 }
                 print_board(client, &id, out)?;
             }
@@ -85,7 +95,7 @@ pub(crate) async fn dispatch(
                 let entry = retry!(client, client.board_add(&id, &title, &text).await)?;
                 out.record(
                     serde_json::json!({ "id": entry }),
-                    format!("Pinned [{entry}] {title}."),
+                    t!("admin-board-pinned", id = entry.to_string(), title = &title),
                 );
             }
             Some(BoardCommand::Edit {
@@ -96,7 +106,7 @@ pub(crate) async fn dispatch(
             }) => {
                 let id = client.find_group(&group)?;
                 if title.is_none() && text.is_none() {
-                    return Err(usage("give --title and/or --text"));
+                    return Err(usage(t!("admin-board-edit-what")));
                 }
                 let text = text.map(|t| text_arg(t, out)).transpose()?;
                 retry!(
@@ -105,57 +115,60 @@ pub(crate) async fn dispatch(
                         .board_edit(&id, entry, title.as_deref(), text.as_deref())
                         .await
                 )?;
-                out.line(format!("Edited [{entry}]."));
+                out.line(t!("admin-board-edited", id = entry.to_string()));
             }
             Some(BoardCommand::Rm { group, id: entry }) => {
                 let id = client.find_group(&group)?;
                 retry!(client, client.board_rm(&id, entry).await)?;
-                out.line(format!("Removed [{entry}] from the board."));
+                out.line(t!("admin-board-removed", id = entry.to_string()));
             }
         },
         Command::Requests { group } => {
             let id = client.find_group(&group)?;
             if let Err(e) = retry!(client, client.sync_group(&id, true).await) {
-                out.note(format!(
-                    "kith: could not sync ({e}); showing requests as stored"
-                ));
+                out.note(t!("admin-requests-stored", error = e.to_string()));
             }
             let list = client.requests(&id)?;
             if list.is_empty() {
-                out.text("No join requests.");
+                out.text(t!("admin-requests-none"));
             }
             for r in &list {
-                let how = if r.comes_back {
-                    "was away too long and asks to come back".to_owned()
+                let (time, zone) = (kith_i18n::time(r.seen_at), kith_i18n::zone_label());
+                let text = if r.comes_back {
+                    t!(
+                        "admin-request-back",
+                        number = r.number.to_string(),
+                        name = &r.name,
+                        fingerprint = &r.fingerprint,
+                        time = time,
+                        zone = zone
+                    )
                 } else {
-                    format!("invited by {}", r.invited_by)
+                    t!(
+                        "admin-request-invited",
+                        number = r.number.to_string(),
+                        name = &r.name,
+                        fingerprint = &r.fingerprint,
+                        inviter = &r.invited_by,
+                        time = time,
+                        zone = zone
+                    )
                 };
-                out.record(
-                    serde_json::to_value(r).unwrap_or_default(),
-                    format!(
-                        "{}. {}  [{}]  {how}, asked {} UTC",
-                        r.number,
-                        r.name,
-                        r.fingerprint,
-                        format_time(r.seen_at)
-                    ),
-                );
+                out.record(serde_json::to_value(r).unwrap_or_default(), text);
             }
             if !list.is_empty() {
-                out.text(format!(
-                    "Compare the fingerprint with the person before `kith approve {group} N`."
-                ));
+                out.text(t!("admin-requests-compare", group = &group));
             }
         }
         Command::Approve { group, request } => {
             let id = client.find_group(&group)?;
             let name = retry!(client, client.approve(&id, &request).await)?;
-            out.line(format!("Approved {name}; they are being added."));
+            out.line(t!("admin-approved", name = &name));
         }
         Command::Deny { group, request } => {
             let id = client.find_group(&group)?;
             let name = retry!(client, client.deny(&id, &request).await)?;
-            out.line(format!("Denied {name}; their invite is closed."));
+            out.line(t!("admin-denied", name = &name));
         }
         Command::Promote { group, member } => {
             let id = client.find_group(&group)?;
@@ -163,7 +176,7 @@ pub(crate) async fn dispatch(
             let who = client.find_member(&id, &member)?;
             let name = client.display_name(&id, &who);
             retry!(client, client.promote(&id, &who).await)?;
-            out.line(format!("{name} is now an admin."));
+            out.line(t!("admin-promoted", name = &name));
         }
         Command::Demote { group, member } => {
             let id = client.find_group(&group)?;
@@ -171,12 +184,12 @@ pub(crate) async fn dispatch(
             let who = client.find_member(&id, &member)?;
             let name = client.display_name(&id, &who);
             retry!(client, client.demote(&id, &who).await)?;
-            out.line(format!("{name} is no longer an admin."));
+            out.line(t!("admin-demoted", name = &name));
         }
         Command::Delete { group, seq } => {
             let id = client.find_group(&group)?;
             retry!(client, client.delete_message(&id, seq).await)?;
-            out.line(format!("Deleted message {seq} for everyone."));
+            out.line(t!("admin-deleted", seq = seq.to_string()));
         }
         Command::Group(GroupCommand::Set {
             group,
@@ -192,7 +205,7 @@ pub(crate) async fn dispatch(
                 .map(|d| match d.as_str() {
                     "off" | "0" => Ok(0),
                     _ => parse_duration(&d)
-                        .ok_or_else(|| usage(format!("not a duration: {d:?} (e.g. 1h, 7d, off)"))),
+                        .ok_or_else(|| usage(t!("admin-set-bad-duration", value = &d))),
                 })
                 .transpose()?;
             let history = history
@@ -200,21 +213,19 @@ pub(crate) async fn dispatch(
                     "off" => Ok(0),
                     _ => h
                         .parse::<u16>()
-                        .map_err(|_| usage(format!("not a number of messages: {h:?}"))),
+                        .map_err(|_| usage(t!("admin-set-bad-history", value = &h))),
                 })
                 .transpose()?;
             let let_back = let_back
                 .map(|b| match b.as_str() {
                     "auto" => Ok(true),
                     "ask" => Ok(false),
-                    _ => Err(usage(format!("--let-back is `ask` or `auto`, not {b:?}"))),
+                    _ => Err(usage(t!("admin-set-bad-let-back", value = &b))),
                 })
                 .transpose()?;
             let relays_change = !fallback.is_empty() || !no_fallback.is_empty();
             if disappear.is_none() && history.is_none() && let_back.is_none() && !relays_change {
-                return Err(usage(
-                    "give --disappear, --history, --let-back, --fallback and/or --no-fallback",
-                ));
+                return Err(usage(t!("admin-set-what")));
             }
             for u in &fallback {
                 if let Some(url) = crate::engine::state::relay_url(u) {
@@ -228,12 +239,11 @@ pub(crate) async fn dispatch(
                 retry!(client, client.sync_group(&id, false).await)?;
                 let (messages, files) = client.lost_to_timer(&id, d)?;
                 if messages + files > 0 {
-                    let what = format!(
-                        "A {} timer deletes at once, from the relay, {messages} message(s) and \
-                         {files} file(s) older than that which it still keeps: members who have \
-                         not read them yet (or downloaded the files) lose them. What is already \
-                         on people's devices stays until their own timer ends.",
-                        format_duration(d)
+                    let what = t!(
+                        "admin-set-timer-deletes",
+                        duration = duration(d),
+                        messages = messages,
+                        files = files
                     );
                     confirm(&what, out)?;
                 }
@@ -250,17 +260,15 @@ pub(crate) async fn dispatch(
                     client.set_fallbacks(&id, &fallback, &no_fallback).await
                 )?;
                 for note in notes {
-                    out.note(format!("kith: {note}"));
+                    out.note(t!("admin-set-fallback-note", note = &note));
                 }
             }
-            out.line("Settings changed.");
+            out.line(t!("admin-set-done"));
         }
         Command::Group(GroupCommand::Show { group }) => {
             let id = client.find_group(&group)?;
             if let Err(e) = retry!(client, client.sync_group(&id, false).await) {
-                out.note(format!(
-                    "kith: could not sync ({e}); showing the group as stored"
-                ));
+                out.note(t!("admin-show-stored", error = e.to_string()));
             }
             let s = client.group_state(&id)?;
             let admins: Vec<String> = s
@@ -281,57 +289,45 @@ pub(crate) async fn dispatch(
                 "open_invites": s.invites.len(),
                 "relay_retention_secs": client.relay_retention(&id),
             });
+            // The group's name, then its settings, each indented under it.
             let mut lines: Vec<String> = Vec::new();
             {
-                lines.push(client.group_name(&id)?);
-                lines.push(format!("  admins: {}", admins.join(", ")));
-                lines.push(format!(
-                    "  disappearing messages: {}",
-                    match s.disappear_secs {
-                        0 => "off".to_owned(),
-                        d => format_duration(d),
-                    }
-                ));
-                lines.push(format!(
-                    "  history for newcomers: {}",
-                    match s.history {
-                        0 => "off".to_owned(),
-                        n => format!("last {n} messages"),
-                    }
-                ));
+                lines.push(t!("admin-show-admins", admins = admins.join(", ")));
+                lines.push(match s.disappear_secs {
+                    0 => t!("admin-show-disappear-off"),
+                    d => t!("admin-show-disappear", duration = duration(d)),
+                });
+                lines.push(match s.history {
+                    0 => t!("admin-show-history-off"),
+                    n => t!("admin-show-history", n = n),
+                });
                 let (home, at) = (client.group_home(&id)?, client.group_relay(&id)?);
-                lines.push(format!("  relay: {home}"));
+                lines.push(t!("admin-show-relay", relay = &home));
                 if at != home {
-                    lines.push(format!(
-                        "  this client is at the fallback {at}: {home} could not be reached"
-                    ));
+                    lines.push(t!("admin-show-at-fallback", at = &at, home = &home));
                 }
-                lines.push(format!(
-                    "  fallback relays: {}",
-                    if s.fallbacks.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        s.fallbacks.join(", ")
-                    }
-                ));
-                lines.push(format!(
-                    "  members away too long: {}",
-                    if s.let_back {
-                        "let back in when they ask"
-                    } else {
-                        "an admin decides when they ask"
-                    }
-                ));
+                lines.push(if s.fallbacks.is_empty() {
+                    t!("admin-show-fallbacks-none")
+                } else {
+                    t!("admin-show-fallbacks", relays = s.fallbacks.join(", "))
+                });
+                lines.push(if s.let_back {
+                    t!("admin-show-let-back-auto")
+                } else {
+                    t!("admin-show-let-back-ask")
+                });
                 if let Some(r) = client.relay_retention(&id) {
-                    lines.push(format!(
-                        "  the relay keeps ciphertext for: {}",
-                        format_duration(r)
-                    ));
+                    lines.push(t!("admin-show-retention", duration = duration(r)));
                 }
-                lines.push(format!("  board entries: {}", s.board.len()));
-                lines.push(format!("  open invites: {}", s.invites.len()));
+                lines.push(t!("admin-show-board", n = s.board.len()));
+                lines.push(t!("admin-show-invites", n = s.invites.len()));
             }
-            out.record(v, lines.join("\n"));
+            let mut text = client.group_name(&id)?;
+            for line in lines {
+                text.push_str("\n  ");
+                text.push_str(&line);
+            }
+            out.record(v, text);
         }
         Command::Group(GroupCommand::Move { group, to }) => {
             let id = client.find_group(&group)?;
@@ -343,21 +339,15 @@ pub(crate) async fn dispatch(
             let v = serde_json::to_value(&r).unwrap_or_default();
             let mut lines: Vec<String> = Vec::new();
             {
-                lines.push(format!(
-                    "Moved the group from {} to {}. Every member's client follows at its next \
-                     sync; the copy at {} is deleted once all have.",
-                    r.from, r.to, r.from
-                ));
+                lines.push(t!("admin-moved", from = &r.from, to = &r.to));
                 if r.chunks_missing > 0 {
-                    lines.push(format!(
-                        "{} file chunk(s) had already expired at {} and could not be copied: \
-                         those files can no longer be downloaded.",
-                        r.chunks_missing, r.from
+                    lines.push(t!(
+                        "admin-moved-chunks-lost",
+                        n = r.chunks_missing,
+                        from = &r.from
                     ));
                 }
-                lines.push(
-                    "Open invite codes named the old relay and are closed: make new ones.".into(),
-                );
+                lines.push(t!("admin-moved-invites-closed"));
             }
             out.record(v, lines.join("\n"));
         }

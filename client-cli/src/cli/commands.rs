@@ -5,13 +5,13 @@
 use super::failure::{Failure, is_connect, retry, transient, usage};
 use super::out::{Item, Out};
 use crate::args::{Command, GroupCommand};
-use crate::engine::names::{Roster, tag};
+use crate::engine::names::{self, Roster, tag};
 use crate::engine::records::{MessageRecord, RecordKind};
 use crate::engine::{Client, SyncOutcome};
 use crate::identity::fingerprint;
 use kith_i18n::t;
 use kith_protocol::GroupId;
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::time::Duration;
 
 /// Prints one record of a group's history. A sender whose name collides with another
@@ -231,7 +231,13 @@ pub(crate) async fn dispatch(
                 ),
             );
         }
-        Command::Group(GroupCommand::Create { name, relay }) => {
+        Command::Group(GroupCommand::Create { name, relay, yes }) => {
+            let relay = relay.ok_or_else(|| usage(t!("cli-no-relay")))?;
+            // Two groups of one name are told apart only by their ids: ask first.
+            let groups = client.groups()?;
+            if !yes && groups.iter().any(|g| names::same(&g.name, &name)) {
+                super::admin::confirm(&t!("cli-group-name-taken", name = &name), out)?;
+            }
             let id = client.create_group(&name, &relay).await?;
             out.record(
                 serde_json::json!({"name": name, "id": id.to_hex()}),
@@ -432,17 +438,28 @@ pub(crate) async fn dispatch(
         }
         Command::Read { group, all, follow } => {
             let id = client.find_group(&group)?;
+            // What is stored is shown either way; a script learns from the exit code
+            // that it may not be all (`--follow` keeps trying instead).
+            let mut unsynced = None;
             if let Err(e) = retry!(client, client.sync_group(&id, true).await)
                 && !follow
             {
                 out.note(t!("cli-showing-stored", error = e.to_string()));
+                unsynced = Some(Failure::from(e).code);
             }
             let roster = client.roster(&id)?;
-            for r in client.take_unread(&id, all)? {
+            let records = client.take_unread(&id, all)?;
+            if !records.is_empty() && out.is_terminal() && std::io::stderr().is_terminal() {
+                out.note(t!("cli-times-in", zone = kith_i18n::zone_label()));
+            }
+            for r in records {
                 out.put(record_item(&roster, &r));
             }
             if follow {
                 follow_group(client, &id, out).await?;
+            }
+            if let Some(code) = unsynced {
+                return Ok(code);
             }
         }
         Command::Members { group } => {
@@ -639,6 +656,16 @@ async fn follow_group(client: &mut Client, id: &GroupId, out: &mut Out) -> Resul
             if let Err(e) = catch_up(client, id, out).await {
                 out.note(format!("kith: {}", e.message));
                 break;
+            }
+            // Removed, or left from elsewhere: nothing more will come (the notice
+            // saying so was printed above).
+            let hex = id.to_hex();
+            if client
+                .groups()?
+                .iter()
+                .any(|g| g.id == hex && g.status != "active")
+            {
+                return Ok(());
             }
         }
         client.close().await;

@@ -41,7 +41,7 @@ pub fn exit(outcome: Result<u8, Failure>) -> std::process::ExitCode {
     match outcome {
         Ok(code) => std::process::ExitCode::from(code),
         Err(f) => {
-            eprintln!("kith: {}", f.message);
+            eprintln!("{}", kith_i18n::t!("profile-error", message = &f.message));
             std::process::ExitCode::from(f.code)
         }
     }

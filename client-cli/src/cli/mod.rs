@@ -19,7 +19,8 @@ pub(crate) use remote::connection_settings;
 use crate::args::{Cli, Command, GroupCommand};
 use crate::engine::Client;
 use commands::{dispatch, doctor, relay_of_text};
-use failure::{Failure, usage};
+use failure::{Failure, failed, usage};
+use kith_i18n::t;
 use out::Out;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -32,9 +33,12 @@ pub async fn run(cli: Cli) -> ExitCode {
 
 async fn run_inner(cli: Cli) -> Result<u8, Failure> {
     if let Command::GenerateDocs { dir } = &cli.command {
-        docs::write(dir).map_err(|e| Failure {
-            code: 1,
-            message: format!("writing the docs to {}: {e}", dir.display()),
+        docs::write(dir).map_err(|e| {
+            failed(t!(
+                "profile-docs-failed",
+                path = dir.display().to_string(),
+                error = e.to_string()
+            ))
         })?;
         return Ok(0);
     }
@@ -50,37 +54,55 @@ async fn run_inner(cli: Cli) -> Result<u8, Failure> {
             return remote::local_command_with_daemon(&cli, &home).await;
         }
         Command::Init { name } => {
-            let pass = new_passphrase("KITH_PASSPHRASE", "Passphrase")?;
-            let client = Client::init(&home, pass.as_bytes(), name)?;
-            println!("Profile created in {}", home.display());
-            println!("Name:        {}", client.name());
-            println!("Fingerprint: {}", client.fingerprint());
+            // Said before the passphrase is asked for, not after it was typed twice.
+            if matches!(has_profile(&home), Ok(true)) {
+                return Err(profile_exists(&home));
+            }
+            let pass = new_passphrase("KITH_PASSPHRASE", NewPassphrase::First)?;
+            let client = Client::init(&home, pass.as_bytes(), name)
+                .map_err(|e| profile_failure(&home, e))?;
+            println!(
+                "{}",
+                t!(
+                    "profile-created",
+                    path = home.display().to_string(),
+                    name = client.name(),
+                    fingerprint = client.fingerprint()
+                )
+            );
             return Ok(0);
         }
         Command::Wipe { yes } => {
             if !yes {
                 if !std::io::stdin().is_terminal() {
-                    return Err(usage(
-                        "refusing to wipe without --yes when not in a terminal",
-                    ));
+                    return Err(usage(t!("profile-wipe-needs-yes")));
                 }
+                // The word to type: the reader's, or the English one.
+                let word = t!("profile-wipe-word");
                 eprint!(
-                    "Destroy the profile in {} for good? Type 'wipe': ",
-                    home.display()
+                    "{} ",
+                    t!(
+                        "profile-wipe-confirm",
+                        path = home.display().to_string(),
+                        word = &word
+                    )
                 );
                 let mut line = String::new();
                 std::io::stdin()
                     .read_line(&mut line)
                     .map_err(|e| usage(e.to_string()))?;
-                if line.trim() != "wipe" {
-                    return Err(usage("not wiped"));
+                let typed = line.trim().to_lowercase();
+                if typed != "wipe" && typed != word.to_lowercase() {
+                    return Err(usage(t!("profile-wipe-not-wiped")));
                 }
             }
-            crate::store::wipe(&home).map_err(|e| Failure {
-                code: 1,
-                message: e.to_string(),
+            crate::store::wipe(&home).map_err(|e| match e {
+                crate::store::StoreError::NoProfile => {
+                    failed(t!("profile-wipe-none", path = home.display().to_string()))
+                }
+                e => failed(e.to_string()),
             })?;
-            println!("Profile destroyed.");
+            println!("{}", t!("profile-wiped"));
             return Ok(0);
         }
         Command::Doctor {
@@ -91,6 +113,19 @@ async fn run_inner(cli: Cli) -> Result<u8, Failure> {
                 return doctor(&[url], &connect_options(&cli)?, &mut out).await;
             }
         }
+        _ => {}
+    }
+    match &cli.command {
+        // Without a profile, `doctor` has no group to find relays in.
+        Command::Doctor { .. } if surely_no_profile(&home) && !daemon_running(&home).await => {
+            return Err(usage(t!(
+                "profile-none-doctor",
+                path = home.display().to_string()
+            )));
+        }
+        // No daemon answered above: nothing to stop, said without asking for the
+        // passphrase.
+        Command::Daemon { stop: true } => return Err(usage(t!("profile-no-daemon"))),
         _ => {}
     }
     refuse_plain_ws(&cli)?;
@@ -105,7 +140,7 @@ async fn run_inner(cli: Cli) -> Result<u8, Failure> {
     let mut out = Out::terminal(json);
     let code = match cli.command {
         // `kith daemon` itself starts in main.rs (daemon/).
-        Command::Daemon { .. } => Err(usage("no daemon runs for this profile")),
+        Command::Daemon { .. } => Err(usage(t!("profile-no-daemon"))),
         command => dispatch(&mut client, command, &mut out).await,
     };
     client.close().await;
@@ -114,30 +149,88 @@ async fn run_inner(cli: Cli) -> Result<u8, Failure> {
 
 /// `kith passphrase [--duress]`: unlocks with the passphrase, then sets the new one.
 fn change_passphrase(home: &std::path::Path, duress: bool) -> Result<u8, Failure> {
+    if surely_no_profile(home) {
+        return Err(no_profile(home));
+    }
     let pass = passphrase()?;
-    let client = Client::open(home, pass.as_bytes())?;
-    let what = if duress {
-        "Duress passphrase"
+    let client = Client::open(home, pass.as_bytes()).map_err(|e| profile_failure(home, e))?;
+    let which = if duress {
+        NewPassphrase::Duress
     } else {
-        "New passphrase"
+        NewPassphrase::Changed
     };
-    let new = new_passphrase("KITH_NEW_PASSPHRASE", what)?;
+    let new = new_passphrase("KITH_NEW_PASSPHRASE", which)?;
     if duress {
         if *new == *pass {
-            return Err(usage(
-                "the duress passphrase must differ from your passphrase",
-            ));
+            return Err(usage(t!("profile-duress-same")));
         }
         client.set_duress(pass.as_bytes(), new.as_bytes())?;
-        println!(
-            "Duress passphrase set. Unlocking with it destroys this profile for good and \
-             opens an empty one of the same name in its place."
-        );
+        println!("{}", t!("profile-duress-set"));
     } else {
         client.change_passphrase(new.as_bytes())?;
-        println!("Passphrase changed.");
+        println!("{}", t!("profile-passphrase-changed"));
     }
     Ok(0)
+}
+
+/// Whether `home` holds a profile (its `profile.key`), where that can be told.
+fn has_profile(home: &std::path::Path) -> std::io::Result<bool> {
+    home.join(crate::store::PROFILE_KEY_FILE).try_exists()
+}
+
+/// Surely no profile in `home` (one that cannot be read is opened, which says why).
+fn surely_no_profile(home: &std::path::Path) -> bool {
+    matches!(has_profile(home), Ok(false))
+}
+
+/// The first run: no profile where the command looked, and how to make one.
+fn no_profile(home: &std::path::Path) -> Failure {
+    failed(t!("profile-none", path = home.display().to_string()))
+}
+
+/// `init` where a profile is already.
+fn profile_exists(home: &std::path::Path) -> Failure {
+    failed(t!("profile-exists", path = home.display().to_string()))
+}
+
+/// A failure to create or open the profile in `home`: the engine's words, or the
+/// command line's where they can say where it looked.
+fn profile_failure(home: &std::path::Path, e: crate::engine::ClientError) -> Failure {
+    use crate::engine::ClientError;
+    use crate::store::StoreError;
+    match e {
+        ClientError::Store(StoreError::NoProfile) => no_profile(home),
+        ClientError::Store(StoreError::ProfileExists) => profile_exists(home),
+        e => e.into(),
+    }
+}
+
+/// Which new passphrase is asked for.
+#[derive(Clone, Copy)]
+enum NewPassphrase {
+    /// A new profile's (`kith init`).
+    First,
+    /// The one that replaces the passphrase (`kith passphrase`).
+    Changed,
+    /// The duress passphrase (`kith passphrase --duress`).
+    Duress,
+}
+
+impl NewPassphrase {
+    /// The prompt, and the prompt to type it again.
+    fn prompts(self) -> (String, String) {
+        match self {
+            NewPassphrase::First => (t!("profile-prompt-new"), t!("profile-prompt-new-again")),
+            NewPassphrase::Changed => (
+                t!("profile-prompt-changed"),
+                t!("profile-prompt-changed-again"),
+            ),
+            NewPassphrase::Duress => (
+                t!("profile-prompt-duress"),
+                t!("profile-prompt-duress-again"),
+            ),
+        }
+    }
 }
 
 /// The smallest passphrase Kith takes, in characters.
@@ -145,32 +238,32 @@ const MIN_PASSPHRASE_CHARS: usize = 8;
 
 /// A new passphrase: the variable `env`, else asked twice without echo; at least
 /// [`MIN_PASSPHRASE_CHARS`] either way.
-fn new_passphrase(env: &str, what: &str) -> Result<zeroize::Zeroizing<String>, Failure> {
+fn new_passphrase(env: &str, which: NewPassphrase) -> Result<zeroize::Zeroizing<String>, Failure> {
     let p = match std::env::var(env) {
         Ok(p) => zeroize::Zeroizing::new(p),
         Err(_) => {
             if !std::io::stdin().is_terminal() {
-                return Err(usage(format!(
-                    "no passphrase: set {env} or run in a terminal"
-                )));
+                return Err(usage(t!("profile-no-passphrase", env = env)));
             }
+            let (prompt, again_prompt) = which.prompts();
             let p = zeroize::Zeroizing::new(
-                rpassword::prompt_password(format!("{what}: "))
+                rpassword::prompt_password(format!("{prompt} "))
                     .map_err(|e| usage(e.to_string()))?,
             );
             let again = zeroize::Zeroizing::new(
-                rpassword::prompt_password(format!("{what} again: "))
+                rpassword::prompt_password(format!("{again_prompt} "))
                     .map_err(|e| usage(e.to_string()))?,
             );
             if *again != *p {
-                return Err(usage("the passphrases differ"));
+                return Err(usage(t!("profile-passphrases-differ")));
             }
             p
         }
     };
     if p.chars().count() < MIN_PASSPHRASE_CHARS {
-        return Err(usage(format!(
-            "use a passphrase of at least {MIN_PASSPHRASE_CHARS} characters"
+        return Err(usage(t!(
+            "profile-passphrase-too-short",
+            n = MIN_PASSPHRASE_CHARS
         )));
     }
     Ok(p)
@@ -179,8 +272,12 @@ fn new_passphrase(env: &str, what: &str) -> Result<zeroize::Zeroizing<String>, F
 /// Unlocks the profile in `home` with the settings of the command line (the
 /// passphrase, `KITH_CREATION_SECRET`, how to reach relays).
 pub(crate) fn open_profile(cli: &Cli, home: &std::path::Path) -> Result<Client, Failure> {
+    // The first run: said before a passphrase is asked for.
+    if surely_no_profile(home) {
+        return Err(no_profile(home));
+    }
     let pass = passphrase()?;
-    let mut client = Client::open(home, pass.as_bytes())?;
+    let mut client = Client::open(home, pass.as_bytes()).map_err(|e| profile_failure(home, e))?;
     drop(pass);
     if let Ok(s) = std::env::var("KITH_CREATION_SECRET") {
         client.creation_secret = s.into_bytes();
@@ -216,9 +313,10 @@ pub(crate) fn connect_options(cli: &Cli) -> Result<crate::relay::ConnectOptions,
 fn refuse_plain_ws(cli: &Cli) -> Result<(), Failure> {
     use kith_protocol::invite::{Invite, RelayAddr};
     let url = match &cli.command {
-        Command::Group(GroupCommand::Create { relay, .. }) => {
-            relay.parse::<RelayAddr>().ok().map(|r| r.ws_url())
-        }
+        Command::Group(GroupCommand::Create { relay, .. }) => relay
+            .as_deref()
+            .and_then(|r| r.parse::<RelayAddr>().ok())
+            .map(|r| r.ws_url()),
         Command::Join { invite, .. } => invite.parse::<Invite>().ok().map(|i| i.relay.ws_url()),
         _ => None,
     };
@@ -240,7 +338,7 @@ pub(crate) fn home_dir(cli: &Cli) -> Result<PathBuf, Failure> {
     }
     dirs::data_dir()
         .map(|d| d.join("kith"))
-        .ok_or_else(|| usage("no home directory; use --home DIR or KITH_HOME"))
+        .ok_or_else(|| usage(t!("profile-no-home-dir")))
 }
 
 /// The passphrase: `KITH_PASSPHRASE`, else asked without echo (twice, with the minimum
@@ -250,11 +348,10 @@ pub(crate) fn passphrase() -> Result<zeroize::Zeroizing<String>, Failure> {
         return Ok(zeroize::Zeroizing::new(p));
     }
     if !std::io::stdin().is_terminal() {
-        return Err(usage(
-            "no passphrase: set KITH_PASSPHRASE or run in a terminal",
-        ));
+        return Err(usage(t!("profile-no-passphrase", env = "KITH_PASSPHRASE")));
     }
     Ok(zeroize::Zeroizing::new(
-        rpassword::prompt_password("Passphrase: ").map_err(|e| usage(e.to_string()))?,
+        rpassword::prompt_password(format!("{} ", t!("profile-prompt")))
+            .map_err(|e| usage(e.to_string()))?,
     ))
 }

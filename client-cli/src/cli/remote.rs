@@ -41,11 +41,15 @@ impl Remote {
     /// Runs a command of the command line through the daemon.
     pub(crate) async fn run(mut self, cli: &Cli) -> Result<u8, Failure> {
         self.same_connection_settings(cli).await?;
+        // The daemon answers in this command's language and time zone, not its own.
+        let locale = kith_i18n::locale();
+        self.call_plain(
+            "locale",
+            json!({"lang": locale.lang.code(), "utc": locale.utc, "zone": locale.zone}),
+        )
+        .await?;
         if std::env::var_os("KITH_CREATION_SECRET").is_some() {
-            eprintln!(
-                "kith: a daemon holds this profile: KITH_CREATION_SECRET is taken from the \
-                 daemon's environment, not this command's"
-            );
+            eprintln!("{}", kith_i18n::t!("cli-daemon-creation-secret"));
         }
         if let Command::Chat { group } = &cli.command {
             return crate::chat::run_attached(self.conn, group.as_deref())
@@ -137,17 +141,17 @@ impl Remote {
     /// from the daemon's: a member who asks for Tor must not be connected without it.
     async fn same_connection_settings(&mut self, cli: &Cli) -> Result<(), Failure> {
         let Answer::Result(v) = self.call_plain("version", json!({})).await? else {
-            return Err(failed("the daemon did not say its version"));
+            return Err(failed(kith_i18n::t!("cli-daemon-no-version")));
         };
         let theirs = &v["connection"];
         let ours = connection_settings(cli);
         for key in ["proxy", "ca", "allow_plain_ws"] {
             if theirs[key] != ours[key] {
-                return Err(usage(format!(
-                    "a Kith daemon holds this profile and reaches relays with other settings \
-                     ({key}: {} there, {} here). Give this command the daemon's settings, or \
-                     stop the daemon (`kith daemon --stop`) and run it again.",
-                    theirs[key], ours[key]
+                return Err(usage(kith_i18n::t!(
+                    "cli-daemon-other-settings",
+                    key = key,
+                    theirs = theirs[key].to_string(),
+                    ours = ours[key].to_string()
                 )));
             }
         }
@@ -184,8 +188,8 @@ fn call_of(command: &Command) -> Result<(String, Value), Failure> {
     }
     // Paths are this process's: the daemon runs elsewhere. A download without `-o`
     // lands here, as it would without a daemon.
-    let here =
-        std::env::current_dir().map_err(|e| failed(format!("the current directory: {e}")))?;
+    let here = std::env::current_dir()
+        .map_err(|e| failed(kith_i18n::t!("cli-no-current-dir", error = e.to_string())))?;
     match command {
         Command::SendFile { path, .. } => params["path"] = json!(here.join(path)),
         Command::Get { output, .. } => {
@@ -231,33 +235,28 @@ pub(crate) async fn local_command_with_daemon(cli: &Cli, home: &Path) -> Result<
         Command::Daemon { stop: true } => {
             let mut remote = Remote::connect(home)
                 .await
-                .ok_or_else(|| failed("the daemon went away"))?;
+                .ok_or_else(|| failed(kith_i18n::t!("cli-daemon-went-away")))?;
             // The daemon may close the connection as it stops.
             let _ = remote.call_plain("shutdown", json!({})).await;
             // Gone once its socket no longer answers.
             for _ in 0..100 {
                 if Remote::connect(home).await.is_none() {
-                    eprintln!("The daemon stopped.");
+                    eprintln!("{}", kith_i18n::t!("cli-daemon-stopped"));
                     return Ok(0);
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            Err(failed("the daemon did not stop within 10 s"))
+            Err(failed(kith_i18n::t!("cli-daemon-did-not-stop")))
         }
-        Command::Daemon { stop: false } => Err(usage(format!(
-            "a Kith daemon already holds the profile in {}",
-            home.display()
+        Command::Daemon { stop: false } => Err(usage(kith_i18n::t!(
+            "cli-daemon-already",
+            home = home.display().to_string()
         ))),
-        Command::Passphrase { .. } => Err(usage(
-            "a Kith daemon holds this profile: stop it first (`kith daemon --stop`), then \
-             change the passphrase",
-        )),
-        Command::Init { .. } => Err(usage(format!(
-            "a Kith daemon holds a profile in {} already",
-            home.display()
+        Command::Passphrase { .. } => Err(usage(kith_i18n::t!("cli-daemon-stop-for-passphrase"))),
+        Command::Init { .. } => Err(usage(kith_i18n::t!(
+            "cli-daemon-holds-profile-in",
+            home = home.display().to_string()
         ))),
-        _ => Err(usage(
-            "a Kith daemon holds this profile: stop it first (`kith daemon --stop`), then wipe",
-        )),
+        _ => Err(usage(kith_i18n::t!("cli-daemon-stop-for-wipe"))),
     }
 }

@@ -12,6 +12,7 @@ use crate::cli::out::{Item, Out};
 use crate::engine::Client;
 use crate::live::task::Job;
 use crate::rpc;
+use kith_i18n::Locale;
 use serde_json::{Value, json};
 use std::future::Future;
 use std::pin::Pin;
@@ -31,9 +32,19 @@ pub(crate) struct Peer {
     tx: mpsc::Sender<String>,
     /// Cancelled when the connection is to close (its queue overflowed, or it ended).
     pub(crate) gone: CancellationToken,
+    /// The language and time zone its answers are in (`locale`): the daemon's until
+    /// the peer says otherwise.
+    locale: Arc<std::sync::Mutex<Locale>>,
 }
 
 impl Peer {
+    fn locale(&self) -> Locale {
+        self.locale
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Whether two handles are of the same connection.
     pub(crate) fn same_as(&self, other: &Peer) -> bool {
         self.tx.same_channel(&other.tx)
@@ -56,6 +67,7 @@ pub(crate) async fn serve(stream: UnixStream, shared: Arc<Shared>) {
     let peer = Peer {
         tx,
         gone: shared.stop.child_token(),
+        locale: Arc::new(std::sync::Mutex::new(kith_i18n::locale())),
     };
     let gone = peer.gone.clone();
     let writer = tokio::spawn(async move {
@@ -121,6 +133,7 @@ pub(crate) async fn serve(stream: UnixStream, shared: Arc<Shared>) {
         }
     }
     if shared.hub.remove(&peer) && shared.hub.no_chat() {
+        kith_i18n::set_face(kith_i18n::Face::Cli);
         shared.command(crate::live::Command::Detach);
     }
     // Let the writer send what is queued, then close.
@@ -233,6 +246,7 @@ async fn call(
         })),
         // The stop itself comes after the answer is queued (`serve`).
         "shutdown" => Ok(json!({})),
+        "locale" => set_locale(params, peer),
         "subscribe" => subscribe(params, peer, shared).await,
         "chat.attach" => attach(params, peer, shared).await,
         "chat.command" => {
@@ -252,6 +266,7 @@ async fn call(
         }
         "unsubscribe" => {
             if shared.hub.remove(peer) && shared.hub.no_chat() {
+                kith_i18n::set_face(kith_i18n::Face::Cli);
                 shared.command(crate::live::Command::Detach);
             }
             Ok(json!({}))
@@ -269,9 +284,9 @@ async fn call(
                     rpc::INVALID_PARAMS,
                     "`follow` is a subscription here: call `subscribe`, then `read`",
                 )),
-                Command::Join { invite, wait } => join(shared, invite, wait).await,
+                Command::Join { invite, wait } => join(shared, peer, invite, wait).await,
                 command => {
-                    let (r, output) = run_job(shared, move |c, out| {
+                    let (r, output) = run_job(shared, peer, move |c, out| {
                         Box::pin(async move { dispatch(c, command, out).await })
                     })
                     .await?;
@@ -303,19 +318,30 @@ type Step<T> = Box<
     dyn for<'c> FnOnce(&'c mut Client, &'c mut Out) -> Pin<Box<dyn Future<Output = T> + 'c>> + Send,
 >;
 
-/// Runs `f` on the live loop's client with kept output; its result and the output.
+/// Runs `f` on the live loop's client with kept output, in the peer's language and
+/// time zone; its result and the output.
 async fn run_job<T: Send + 'static>(
     shared: &Shared,
+    peer: &Peer,
     f: impl for<'c> FnOnce(&'c mut Client, &'c mut Out) -> Pin<Box<dyn Future<Output = T> + 'c>>
     + Send
     + 'static,
 ) -> Result<(T, Vec<Item>), CallError> {
     let f: Step<T> = Box::new(f);
     let (tx, rx) = oneshot::channel();
+    let locale = peer.locale();
     let job: Job = Box::new(move |client: &mut Client| {
         Box::pin(async move {
+            // Jobs run one at a time on the live loop's task, which is where the
+            // engine's words are made: the caller's locale holds for this job only.
+            let own = kith_i18n::locale();
+            let face = kith_i18n::face();
+            kith_i18n::set_locale(&locale);
+            kith_i18n::set_face(kith_i18n::Face::Cli);
             let mut out = Out::kept();
             let r = f(client, &mut out).await;
+            kith_i18n::set_locale(&own);
+            kith_i18n::set_face(face);
             let _ = tx.send((r, out.take()));
         })
     });
@@ -328,8 +354,8 @@ async fn run_job<T: Send + 'static>(
 
 /// `join`: answers the invite, then looks for the admission every half second until
 /// `wait` is over, each look a job of its own so that other calls go on meanwhile.
-async fn join(shared: &Shared, invite: String, wait: u64) -> Result<Value, CallError> {
-    let (slot, mut output) = run_job(shared, move |c, out| {
+async fn join(shared: &Shared, peer: &Peer, invite: String, wait: u64) -> Result<Value, CallError> {
+    let (slot, mut output) = run_job(shared, peer, move |c, out| {
         Box::pin(async move { join_start(c, &invite, out).await })
     })
     .await?;
@@ -339,7 +365,7 @@ async fn join(shared: &Shared, invite: String, wait: u64) -> Result<Value, CallE
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
     loop {
-        let (done, more) = run_job(shared, move |c, out| {
+        let (done, more) = run_job(shared, peer, move |c, out| {
             Box::pin(async move { join_try(c, &slot, out).await })
         })
         .await?;
@@ -357,8 +383,11 @@ async fn join(shared: &Shared, invite: String, wait: u64) -> Result<Value, CallE
             () = shared.stop.cancelled() => break,
         }
     }
+    let own = kith_i18n::locale();
+    kith_i18n::set_locale(&peer.locale());
     let mut out = Out::kept();
     let code = join_not_yet(wait, &mut out);
+    kith_i18n::set_locale(&own);
     output.extend(out.take());
     finish(Ok(code), output)
 }
@@ -366,8 +395,12 @@ async fn join(shared: &Shared, invite: String, wait: u64) -> Result<Value, CallE
 /// `chat.attach`: the live loop's own events from now on (`chat.event`), starting
 /// with everything it knows; the group named (if any) is the one to open first.
 async fn attach(params: Value, peer: &Peer, shared: &Shared) -> Result<Value, CallError> {
-    let id = group_param(&params, shared).await?;
+    let id = group_param(&params, peer, shared).await?;
     shared.hub.add_chat(peer.clone());
+    // What the engine says by itself from now on (notices, hints) is for the person at
+    // this chat: in their language, naming chat commands.
+    kith_i18n::set_locale(&peer.locale());
+    kith_i18n::set_face(kith_i18n::Face::Chat);
     if !shared.command(crate::live::Command::Refresh) {
         return Err(CallError::new(rpc::FAILED, "the daemon is stopping"));
     }
@@ -376,7 +409,7 @@ async fn attach(params: Value, peer: &Peer, shared: &Shared) -> Result<Value, Ca
 
 /// `subscribe`: events from now on, of one group (by name or id prefix) or of all.
 async fn subscribe(params: Value, peer: &Peer, shared: &Shared) -> Result<Value, CallError> {
-    let id = group_param(&params, shared).await?;
+    let id = group_param(&params, peer, shared).await?;
     shared.hub.add(peer.clone(), id);
     Ok(json!({"group": id.map(|g| g.to_hex())}))
 }
@@ -384,6 +417,7 @@ async fn subscribe(params: Value, peer: &Peer, shared: &Shared) -> Result<Value,
 /// The group a `group` parameter names (by name or id prefix), if any.
 async fn group_param(
     params: &Value,
+    peer: &Peer,
     shared: &Shared,
 ) -> Result<Option<kith_protocol::GroupId>, CallError> {
     let group = match params.get("group") {
@@ -399,7 +433,7 @@ async fn group_param(
     let id = match group {
         None => None,
         Some(g) => {
-            let (found, _) = run_job(shared, move |c, _| {
+            let (found, _) = run_job(shared, peer, move |c, _| {
                 Box::pin(async move { c.find_group(&g).map_err(Failure::from) })
             })
             .await?;
@@ -407,4 +441,35 @@ async fn group_param(
         }
     };
     Ok(id)
+}
+
+/// `locale`: the language (`lang`), UTC or not (`utc`) and time zone (`zone`, an IANA
+/// name) of this connection's answers from now on. Each is optional; an unknown zone
+/// keeps the daemon's, and the answer says which zone holds.
+fn set_locale(params: Value, peer: &Peer) -> Result<Value, CallError> {
+    let mut locale = peer.locale();
+    match params.get("lang") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(code)) => {
+            locale.lang = kith_i18n::Lang::parse(code)
+                .ok_or_else(|| CallError::new(rpc::INVALID_PARAMS, "lang is one of: en, ru"))?;
+        }
+        Some(_) => return Err(CallError::new(rpc::INVALID_PARAMS, "lang is a string")),
+    }
+    match params.get("utc") {
+        None | Some(Value::Null) => {}
+        Some(Value::Bool(utc)) => locale.utc = *utc,
+        Some(_) => return Err(CallError::new(rpc::INVALID_PARAMS, "utc is true or false")),
+    }
+    match params.get("zone") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(name)) if kith_i18n::zone_known(name) => {
+            locale.zone = Some(name.clone())
+        }
+        Some(Value::String(_)) => {}
+        Some(_) => return Err(CallError::new(rpc::INVALID_PARAMS, "zone is an IANA name")),
+    }
+    let answer = json!({"lang": locale.lang.code(), "utc": locale.utc, "zone": locale.zone});
+    *peer.locale.lock().unwrap_or_else(|e| e.into_inner()) = locale;
+    Ok(answer)
 }

@@ -231,7 +231,10 @@ fn on_event(event: Event, seen: &mut Seen, shared: &Shared, fatal: &AtomicBool) 
         Event::Error(text) => hub.notify("notice", None, json!({"level": "error", "text": text})),
         Event::Fatal(text) => {
             hub.notify("notice", None, json!({"level": "fatal", "text": text}));
-            eprintln!("kith daemon: {text}");
+            eprintln!(
+                "{}",
+                kith_i18n::t!("cli-daemon-fatal", text = text.as_str())
+            );
             fatal.store(true, Ordering::SeqCst);
             shared.stop.cancel();
         }

@@ -66,19 +66,21 @@ pub async fn run(cli: Cli) -> ExitCode {
 async fn run_inner(cli: Cli) -> Result<u8, Failure> {
     let home = home_dir(&cli)?;
     if daemon_running(&home).await {
-        return Err(usage(format!(
-            "a Kith daemon already holds the profile in {}",
-            home.display()
+        return Err(usage(kith_i18n::t!(
+            "cli-daemon-already",
+            home = home.display().to_string()
         )));
     }
     let mut client = open_profile(&cli, &home)?;
     let socket = rpc::socket_path(&home);
     let (listener, uid) = bind(&socket)?;
     eprintln!(
-        "kith daemon: the profile in {} is open for other kith commands and programs \
-         (socket {}). Ctrl-C or `kith daemon --stop` closes it.",
-        home.display(),
-        socket.display()
+        "{}",
+        kith_i18n::t!(
+            "cli-daemon-started",
+            home = home.display().to_string(),
+            socket = socket.display().to_string()
+        )
     );
     let code = serve(
         &mut client,
@@ -89,7 +91,7 @@ async fn run_inner(cli: Cli) -> Result<u8, Failure> {
     .await;
     let _ = std::fs::remove_file(&socket);
     client.close().await;
-    eprintln!("kith daemon: stopped; the profile is closed.");
+    eprintln!("{}", kith_i18n::t!("cli-daemon-closed"));
     Ok(code)
 }
 
@@ -98,21 +100,35 @@ async fn run_inner(cli: Cli) -> Result<u8, Failure> {
 /// the uid that may connect (the socket's owner: this process's user).
 fn bind(socket: &Path) -> Result<(UnixListener, u32), Failure> {
     if std::fs::symlink_metadata(socket).is_ok() {
-        std::fs::remove_file(socket)
-            .map_err(|e| failed(format!("removing the old socket {}: {e}", socket.display())))?;
+        std::fs::remove_file(socket).map_err(|e| {
+            failed(kith_i18n::t!(
+                "cli-daemon-old-socket",
+                socket = socket.display().to_string(),
+                error = e.to_string()
+            ))
+        })?;
     }
     let listener = UnixListener::bind(socket).map_err(|e| {
-        failed(format!(
-            "cannot listen on {} ({e}); a path of more than ~100 bytes is too long for a \
-             socket: use a shorter --home",
-            socket.display()
+        failed(kith_i18n::t!(
+            "cli-daemon-cannot-listen",
+            socket = socket.display().to_string(),
+            error = e.to_string()
         ))
     })?;
     // The profile directory is the user's alone already; the socket is too.
-    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| failed(format!("setting the socket's mode: {e}")))?;
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600)).map_err(|e| {
+        failed(kith_i18n::t!(
+            "cli-daemon-socket-mode",
+            error = e.to_string()
+        ))
+    })?;
     let uid = std::fs::metadata(socket)
-        .map_err(|e| failed(format!("reading the socket: {e}")))?
+        .map_err(|e| {
+            failed(kith_i18n::t!(
+                "cli-daemon-socket-read",
+                error = e.to_string()
+            ))
+        })?
         .uid();
     Ok((listener, uid))
 }
@@ -185,7 +201,7 @@ async fn accept(listener: UnixListener, uid: u32, shared: Arc<Shared>) {
             r = listener.accept() => match r {
                 Ok((s, _)) => s,
                 Err(e) => {
-                    eprintln!("kith daemon: accepting a connection on the socket: {e}");
+                    eprintln!("{}", kith_i18n::t!("cli-daemon-accept-failed", error = e.to_string()));
                     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                     continue;
                 }

@@ -1,0 +1,207 @@
+//! End-to-end tests of the reader's language and time (issue 18): a Russian speaker
+//! (`LANG=ru_RU.UTF-8`, `--lang ru`) reads Russian from the first command to the last,
+//! with Russian plural forms; times are in the reader's zone (`TZ=Asia/Irkutsk`) unless
+//! `--utc`; a daemon answers each command in its caller's language and zone, not its
+//! own; and `kith read` says by its exit code when it could not sync. Real relay, real
+//! `kith` processes.
+
+use kith_tests::client::{JOIN_WITHIN, Output, Profile, admit_while, poll};
+use kith_tests::*;
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+const RU: &[(&str, &str)] = &[("LANG", "ru_RU.UTF-8")];
+const IRKUTSK: &[(&str, &str)] = &[("TZ", "Asia/Irkutsk")];
+
+/// English words that must not appear in what a Russian reader is shown (the words of
+/// the English catalogue's common sentences).
+const ENGLISH: &[&str] = &[
+    "member",
+    "unread",
+    "Joined",
+    "Created",
+    "valid for",
+    "invites you",
+    "Join request",
+    "Fingerprint",
+    "verified",
+    "admin",
+    "days",
+    "could not",
+    "group",
+    "Sent",
+    "Removed",
+    "waiting",
+];
+
+fn russian(out: &Output, what: &str) {
+    let both = format!("{}{}", out.stdout, out.stderr);
+    // Commands to type stay as typed (`kith …` up to the end of the line), and so do
+    // addresses and invite codes.
+    let prose: String = both
+        .lines()
+        .map(|l| l.split("kith ").next().unwrap_or_default())
+        .flat_map(str::split_whitespace)
+        .filter(|w| !w.contains("://"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    for word in ENGLISH {
+        assert!(
+            !prose.contains(word),
+            "{what}: English {word:?} in what a Russian reader sees:\n{out}"
+        );
+    }
+    assert!(
+        both.chars().any(|c| matches!(c, 'а'..='я' | 'А'..='Я')),
+        "{what}: no Russian at all:\n{out}"
+    );
+}
+
+fn ok_ru(p: &Profile, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let out = p.run_env(args, envs);
+    assert!(out.success(), "kith {}: {out}", args.join(" "));
+    russian(&out, &args.join(" "));
+    out
+}
+
+/// The `HH:MM` of the first record line `kith read --all` prints.
+fn first_time(out: &str) -> (u32, u32) {
+    let line = out.lines().next().expect("a record");
+    let hm = line.split_whitespace().nth(1).expect("date and time");
+    let (h, m) = hm.split_once(':').expect("HH:MM");
+    (h.parse().unwrap(), m.parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_russian_speaker_reads_russian_and_local_time() {
+    let relay = TestRelay::start(&[]).await;
+    let olena = Profile::new("Олена");
+    let iryna = Profile::new("Iryna");
+    let url = relay.ws_url();
+
+    let out = ok_ru(&olena, &["group", "create", "Семья", "--relay", &url], RU);
+    assert!(out.stdout.contains("Группа «Семья» создана"), "{out}");
+    // A second group of the same name (case folded) is asked about first; a script,
+    // which cannot answer, is refused and told how to go ahead.
+    let again = olena.run_env(&["group", "create", "СЕМЬЯ", "--relay", &url], RU);
+    assert_eq!(again.code(), 2, "{again}");
+    assert!(
+        again.stderr.contains("У вас уже есть группа «СЕМЬЯ»"),
+        "{again}"
+    );
+    let out = ok_ru(&olena, &["groups"], RU);
+    assert!(out.stdout.contains("1 участник "), "{out}");
+    assert_eq!(out.stdout.lines().count(), 1, "{out}");
+    // Names match with full case folding: "семья" finds "Семья".
+    let out = ok_ru(&olena, &["invite", "семья"], RU);
+    assert!(
+        out.stderr.contains("Одноразовый код, действует 3 дня"),
+        "the default 72h in words: {out}"
+    );
+    let invite = out.stdout.trim().to_owned();
+
+    let mut join = iryna.command(&["join", &invite, "--wait", "30"]);
+    join.env("LANG", "ru_RU.UTF-8");
+    let joined = admit_while(&olena, iryna.spawn_command(join, "join (ru)"));
+    assert!(joined.success(), "{joined}");
+    russian(&joined, "join");
+    assert_eq!(joined.stdout.trim(), "Вы вступили в группу «Семья».");
+    assert!(
+        joined.stderr.contains("приглашает вас в группу «Семья»"),
+        "{joined}"
+    );
+
+    olena.ok(&["sync"]);
+    let out = ok_ru(&olena, &["groups"], RU);
+    assert!(out.stdout.contains("2 участника"), "{out}");
+    let out = ok_ru(&olena, &["members", "Семья"], RU);
+    assert!(
+        out.stdout.contains("админ") && out.stdout.contains("(вы)"),
+        "{out}"
+    );
+    assert!(out.stdout.contains("не проверен"), "{out}");
+
+    olena.ok(&["send", "Семья", "Апелляцию подали сегодня"]);
+    // The same record in UTC and in Irkutsk (UTC+8 all year): eight hours apart.
+    let utc = iryna.ok(&["read", "Семья", "--all", "--utc"]);
+    let mut local = iryna.command(&["read", "Семья", "--all"]);
+    local.env("TZ", "Asia/Irkutsk");
+    let local = iryna.spawn_command(local, "read (Irkutsk)").wait();
+    assert!(local.success(), "{local}");
+    assert!(utc.contains("Апелляцию подали сегодня"), "{utc}");
+    let ((uh, um), (lh, lm)) = (first_time(&utc), first_time(&local.stdout));
+    assert_eq!((lh + 24 - uh) % 24, 8, "Irkutsk is UTC+8:\n{utc}\n{local}");
+    assert_eq!(um, lm);
+    // The harness's TZ=UTC with --utc or without: the same.
+    assert_eq!(first_time(&iryna.ok(&["read", "Семья", "--all"])), (uh, um));
+
+    // --lang wins over the environment, both ways.
+    let out = olena.run_env(&["--lang", "ru", "groups"], &[]);
+    russian(&out, "--lang ru");
+    let out = olena.run_env(&["--lang", "en", "groups"], RU);
+    assert!(out.stdout.contains("2 members"), "{out}");
+    // A language kith does not speak is English, not an error; a wrong --lang is one.
+    let out = olena.run_env(&["groups"], &[("LANG", "de_DE.UTF-8")]);
+    assert!(out.success() && out.stdout.contains("2 members"), "{out}");
+    olena.fails(&["--lang", "xx", "groups"], 2);
+    ok_ru(
+        &olena,
+        &["group", "create", "СЕМЬЯ", "--relay", &url, "--yes"],
+        RU,
+    );
+    assert_eq!(olena.ok(&["groups"]).lines().count(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_answers_in_its_callers_language_and_zone() {
+    let relay = TestRelay::start(&[]).await;
+    let olena = Profile::new("Olena");
+    olena.ok(&["group", "create", "Family", "--relay", &relay.ws_url()]);
+    olena.ok(&["send", "Family", "hello"]);
+    let utc = olena.ok(&["read", "Family", "--all", "--utc"]);
+
+    // The daemon runs in English and UTC (the harness's environment).
+    let mut daemon = olena.spawn(&["daemon"]);
+    poll(JOIN_WITHIN, "the daemon's socket", || {
+        if let Some(out) = daemon.try_finish() {
+            panic!("the daemon exited at start: {out}");
+        }
+        UnixStream::connect(olena.dir().join("kith.sock")).ok()
+    });
+    let out = ok_ru(&olena, &["groups"], RU);
+    assert!(out.stdout.contains("1 участник "), "{out}");
+    let out = olena.ok(&["groups"]);
+    assert!(
+        out.contains("1 member "),
+        "the daemon keeps no caller's language: {out}"
+    );
+    let out = olena.run_env(&["read", "Family", "--all"], IRKUTSK);
+    assert!(out.success(), "{out}");
+    let ((uh, _), (lh, _)) = (first_time(&utc), first_time(&out.stdout));
+    assert_eq!((lh + 24 - uh) % 24, 8, "through the daemon:\n{utc}\n{out}");
+    let stop = olena.run(&["daemon", "--stop"]);
+    assert!(stop.success(), "{stop}");
+    daemon.exits_within(Duration::from_secs(20));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_says_by_its_exit_code_that_it_could_not_sync() {
+    let mut relay = TestRelay::start(&[]).await;
+    let olena = Profile::new("Olena");
+    olena.ok(&["group", "create", "Family", "--relay", &relay.ws_url()]);
+    olena.ok(&["send", "Family", "kept here"]);
+    relay.kill9();
+    let out = olena.run(&["read", "Family", "--all"]);
+    assert_ne!(out.code(), 0, "a read that could not sync succeeded: {out}");
+    assert!(
+        out.stdout.contains("kept here"),
+        "what is stored is still shown: {out}"
+    );
+    assert!(out.stderr.contains("could not sync"), "{out}");
+    let out = olena.run_env(&["read", "Family", "--all"], RU);
+    assert_ne!(out.code(), 0, "{out}");
+    assert!(
+        out.stderr.contains("показано то, что уже сохранено"),
+        "{out}"
+    );
+}
