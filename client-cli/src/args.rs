@@ -91,6 +91,24 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The whole invite (`kith://host/CODE`) from what the joiner has: the whole invite,
+/// or the code alone (read aloud, written down) and the relay's address.
+pub fn full_invite(invite: &str, relay: Option<&str>) -> Result<String, String> {
+    use kith_protocol::invite::{Invite, InviteCode, RelayAddr};
+    if invite.parse::<Invite>().is_ok() {
+        return Ok(invite.trim().to_owned());
+    }
+    let Ok(code) = invite.parse::<InviteCode>() else {
+        // Not a code either: the engine says what is wrong with it as an invite.
+        return Ok(invite.to_owned());
+    };
+    let relay = relay.ok_or_else(|| kith_i18n::t!("cli-code-needs-relay"))?;
+    let relay = relay
+        .parse::<RelayAddr>()
+        .map_err(|_| kith_i18n::t!("cli-code-bad-relay", relay = relay))?;
+    Ok(Invite { relay, code }.to_string())
+}
+
 /// Reads `--lang`.
 fn parse_lang(s: &str) -> Result<kith_i18n::Lang, String> {
     kith_i18n::Lang::parse(s).ok_or_else(|| {
@@ -133,8 +151,14 @@ pub enum Command {
     },
     /// Use an invite: show who invites you where, ask to join, and wait to be admitted.
     Join {
-        /// The invite (kith://host/CODE or kith+ws://host:port/CODE).
+        /// The invite (kith://host/CODE or kith+ws://host:port/CODE), or the code alone
+        /// (seven groups of four letters and digits) with --relay.
         invite: String,
+        /// The relay, when the invite is the code alone: wss://host[:port] (or ws://…).
+        /// [default: `relay` in the settings file]
+        #[arg(long)]
+        #[serde(default)]
+        relay: Option<String>,
         /// Seconds to wait for an admin to admit you (0: return at once; `kith sync`
         /// finishes the join later).
         #[arg(long, default_value_t = 120)]

@@ -83,10 +83,17 @@ pub fn apply(settings: &Settings, cli: &mut Cli) -> Result<(), String> {
     if cli.proxy.is_none() {
         cli.proxy.clone_from(&settings.proxy);
     }
-    if let Command::Group(GroupCommand::Create { relay, .. }) = &mut cli.command
-        && relay.is_none()
-    {
-        relay.clone_from(&settings.relay);
+    match &mut cli.command {
+        Command::Group(GroupCommand::Create { relay, .. }) if relay.is_none() => {
+            relay.clone_from(&settings.relay);
+        }
+        // A code alone: the relay given, else the settings'.
+        Command::Join { invite, relay, .. } => {
+            let with = relay.as_deref().or(settings.relay.as_deref());
+            *invite = crate::args::full_invite(invite, with)?;
+            *relay = None;
+        }
+        _ => {}
     }
     Ok(())
 }

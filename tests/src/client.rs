@@ -278,8 +278,15 @@ impl Profile {
             .env_remove("LC_ALL")
             .env_remove("LC_MESSAGES")
             .env("LANG", "C.UTF-8")
-            .env("TZ", "UTC");
+            .env("TZ", "UTC")
+            // Never the settings file of the machine's user; a test may write this one.
+            .env("KITH_CONFIG", self.config_path());
         cmd
+    }
+
+    /// The settings file this profile's commands read (none unless a test writes it).
+    pub fn config_path(&self) -> PathBuf {
+        self.home.with_file_name("config.toml")
     }
 
     fn describe(&self, args: &[&str]) -> String {

@@ -107,7 +107,8 @@ impl Tmux {
             .env_remove("LC_ALL")
             .env_remove("LC_MESSAGES")
             .env("LANG", "C.UTF-8")
-            .env("TZ", "UTC");
+            .env("TZ", "UTC")
+            .env("KITH_CONFIG", who.config_path());
         for (k, v) in envs {
             cmd.env(k, v);
         }

@@ -99,8 +99,17 @@ async fn a_russian_speaker_reads_russian_and_local_time() {
         "the default 72h in words: {out}"
     );
     let invite = out.stdout.trim().to_owned();
+    // By voice or by hand: the code alone, and the relay's address apart.
+    let code = invite.rsplit('/').next().unwrap().to_owned();
+    assert!(
+        out.stderr.contains(&format!("код {code}")),
+        "the code to read aloud: {out}"
+    );
+    let no_relay = iryna.run_env(&["join", &code.to_lowercase()], RU);
+    assert_eq!(no_relay.code(), 2, "{no_relay}");
+    assert!(no_relay.stderr.contains("без адреса сервера"), "{no_relay}");
 
-    let mut join = iryna.command(&["join", &invite, "--wait", "30"]);
+    let mut join = iryna.command(&["join", &code, "--relay", &url, "--wait", "30"]);
     join.env("LANG", "ru_RU.UTF-8");
     let joined = admit_while(&olena, iryna.spawn_command(join, "join (ru)"));
     assert!(joined.success(), "{joined}");
@@ -204,4 +213,44 @@ async fn read_says_by_its_exit_code_that_it_could_not_sync() {
         out.stderr.contains("показано то, что уже сохранено"),
         "{out}"
     );
+}
+
+/// The settings file: the language, the time zone and the relay for new groups come
+/// from it; the command line wins over it; a key kith does not know is an error that
+/// names the file, not a setting silently dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_settings_file_gives_language_zone_and_relay() {
+    let relay = TestRelay::start(&[]).await;
+    let olena = Profile::new("Olena");
+    std::fs::write(
+        olena.config_path(),
+        format!(
+            "lang = \"ru\"\nzone = \"Asia/Irkutsk\"\nrelay = \"{}\"\n",
+            relay.ws_url()
+        ),
+    )
+    .unwrap();
+    // No TZ, so that the file's zone counts.
+    let mut create = olena.command(&["group", "create", "Семья"]);
+    create.env_remove("TZ");
+    let out = olena
+        .spawn_command(create, "group create (settings)")
+        .wait();
+    assert!(out.success(), "{out}");
+    russian(&out, "group create");
+    olena.ok(&["send", "Семья", "from the settings"]);
+    let utc = olena.ok(&["read", "Семья", "--all", "--utc"]);
+    let mut local = olena.command(&["read", "Семья", "--all"]);
+    local.env_remove("TZ");
+    let local = olena.spawn_command(local, "read (settings zone)").wait();
+    assert!(local.success(), "{local}");
+    let ((uh, _), (lh, _)) = (first_time(&utc), first_time(&local.stdout));
+    assert_eq!((lh + 24 - uh) % 24, 8, "{utc}\n{local}");
+    // --lang wins over the file.
+    assert!(olena.ok(&["--lang", "en", "groups"]).contains("1 member "));
+    // A typo is an error, named.
+    std::fs::write(olena.config_path(), "proxi = \"socks5://127.0.0.1:9050\"\n").unwrap();
+    let out = olena.run(&["groups"]);
+    assert_eq!(out.code(), 2, "{out}");
+    assert!(out.stderr.contains("config.toml"), "{out}");
 }

@@ -291,6 +291,14 @@ pub(crate) async fn dispatch(
             let id = client.find_group(&group)?;
             let invite = retry!(client, client.invite(&id, expires, approve).await)?;
             out.record(serde_json::json!({"invite": invite}), invite.to_string());
+            if let Ok(parsed) = invite.parse::<kith_protocol::invite::Invite>() {
+                let scheme = if parsed.relay.tls { "wss" } else { "ws" };
+                out.note(t!(
+                    "cli-invite-by-voice",
+                    code = parsed.code.to_string(),
+                    relay = format!("{scheme}://{}", parsed.relay.authority)
+                ));
+            }
             out.note(t!(
                 "cli-invite-valid",
                 valid = kith_i18n::duration(expires.as_secs())
@@ -299,7 +307,12 @@ pub(crate) async fn dispatch(
                 out.note(t!("cli-invite-needs-approval", group = &group));
             }
         }
-        Command::Join { invite, wait } => {
+        Command::Join {
+            invite,
+            relay,
+            wait,
+        } => {
+            let invite = crate::args::full_invite(&invite, relay.as_deref()).map_err(usage)?;
             let slot = join_start(client, &invite, out).await?;
             let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
             loop {

@@ -284,7 +284,15 @@ async fn call(
                     rpc::INVALID_PARAMS,
                     "`follow` is a subscription here: call `subscribe`, then `read`",
                 )),
-                Command::Join { invite, wait } => join(shared, peer, invite, wait).await,
+                Command::Join {
+                    invite,
+                    relay,
+                    wait,
+                } => {
+                    let invite = crate::args::full_invite(&invite, relay.as_deref())
+                        .map_err(|e| CallError::new(rpc::USAGE, e))?;
+                    join(shared, peer, invite, wait).await
+                }
                 command => {
                     let (r, output) = run_job(shared, peer, move |c, out| {
                         Box::pin(async move { dispatch(c, command, out).await })

@@ -73,3 +73,8 @@ cli-config-invalid = the settings file { $path } is not valid: { $error }
 cli-config-bad-lang = the settings file gives lang = "{ $value }": kith speaks en, ru
 cli-config-bad-zone = the settings file gives zone = "{ $value }", which is not a time zone kith knows (give an IANA name such as Asia/Irkutsk)
 cli-no-relay = which relay? Give --relay ADDRESS, or set relay = "ADDRESS" in the settings file
+
+# An invite passed on by voice or by hand: the code apart from the relay's address
+cli-code-needs-relay = this is an invite code without its relay: add --relay ADDRESS (the relay's address, which the person who invited you can tell you), or set relay = "ADDRESS" in the settings file
+cli-code-bad-relay = "{ $relay }" is not a relay address: it looks like wss://host or wss://host:port
+cli-invite-by-voice = To pass it on by voice or by hand: the code { $code }, on the relay { $relay }. The joiner runs: kith join { $code } --relay { $relay }
