@@ -13,6 +13,7 @@ pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod help;
 pub mod rpc;
 
 pub use kith_engine::{

@@ -1,7 +1,7 @@
 //! The `kith` binary: all logic lives in the library (`kith::cli`, `kith::daemon`).
 #![forbid(unsafe_code)]
 
-use clap::Parser;
+use clap::FromArgMatches;
 use kith::args::{Cli, Command};
 use std::process::ExitCode;
 
@@ -13,7 +13,18 @@ async fn main() -> ExitCode {
     {
         kith_i18n::set_lang(lang);
     }
-    let mut cli = Cli::parse();
+    // `--lang` before anything is parsed, so that the help and clap's errors are in it.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(lang) = lang_arg(&args) {
+        kith_i18n::set_lang(lang);
+    }
+    let mut cli = match kith::help::command()
+        .try_get_matches_from(&args)
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     if let Some(lang) = cli.lang {
         kith_i18n::set_lang(lang);
     }
@@ -26,4 +37,17 @@ async fn main() -> ExitCode {
         Command::Daemon { stop: false } => kith::daemon::run(cli).await,
         _ => kith::cli::run(cli).await,
     }
+}
+
+/// The language a `--lang X` or `--lang=X` among the arguments asks for.
+fn lang_arg(args: &[std::ffi::OsString]) -> Option<kith_i18n::Lang> {
+    let args: Vec<&str> = args.iter().filter_map(|a| a.to_str()).collect();
+    args.iter().enumerate().find_map(|(i, a)| {
+        let value = match a.strip_prefix("--lang") {
+            Some("") => args.get(i + 1).copied(),
+            Some(rest) => rest.strip_prefix('='),
+            None => None,
+        };
+        value.and_then(kith_i18n::Lang::parse)
+    })
 }

@@ -254,3 +254,36 @@ async fn the_settings_file_gives_language_zone_and_relay() {
     assert_eq!(out.code(), 2, "{out}");
     assert!(out.stderr.contains("config.toml"), "{out}");
 }
+
+/// `kith --help` opens with the five commands a newcomer needs, in order, in the
+/// reader's language, and lists every command in it.
+#[test]
+fn the_help_starts_with_a_newcomers_five_commands() {
+    let p = Profile::new("Olena");
+    for (envs, start, read) in [
+        (&[][..], "Start here", "Print new messages"),
+        (RU, "С чего начать", "Показать новые сообщения"),
+    ] {
+        let out = p.run_env(&["--help"], envs);
+        assert!(out.success(), "{out}");
+        assert!(out.stdout.starts_with(start), "{out}");
+        let steps: Vec<usize> = [
+            "kith init",
+            "kith join",
+            "kith chat",
+            "kith send",
+            "kith read",
+        ]
+        .iter()
+        .map(|c| {
+            out.stdout
+                .find(c)
+                .unwrap_or_else(|| panic!("{c} missing: {out}"))
+        })
+        .collect();
+        assert!(steps.windows(2).all(|w| w[0] < w[1]), "in order: {out}");
+        assert!(out.stdout.contains(read), "{out}");
+    }
+    let out = p.run_env(&["--lang", "ru", "--help"], &[]);
+    assert!(out.stdout.starts_with("С чего начать"), "{out}");
+}

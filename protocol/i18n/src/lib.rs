@@ -99,6 +99,7 @@ pub const CATALOGUES: [(Lang, &[(&str, &str)]); 2] = [
             ("chat.ftl", include_str!("../locales/en/chat.ftl")),
             ("engine.ftl", include_str!("../locales/en/engine.ftl")),
             ("relay.ftl", include_str!("../locales/en/relay.ftl")),
+            ("help.ftl", include_str!("../locales/en/help.ftl")),
             (
                 "engine-net.ftl",
                 include_str!("../locales/en/engine-net.ftl"),
@@ -115,6 +116,7 @@ pub const CATALOGUES: [(Lang, &[(&str, &str)]); 2] = [
             ("chat.ftl", include_str!("../locales/ru/chat.ftl")),
             ("engine.ftl", include_str!("../locales/ru/engine.ftl")),
             ("relay.ftl", include_str!("../locales/ru/relay.ftl")),
+            ("help.ftl", include_str!("../locales/ru/help.ftl")),
             (
                 "engine-net.ftl",
                 include_str!("../locales/ru/engine-net.ftl"),
@@ -227,6 +229,12 @@ number_args!(u8, u16, u32, u64, usize, i32, i64);
 /// The message `id` in the language in use, with its arguments. Use [`t!`].
 pub fn message(id: &str, args: &[(&str, Arg)]) -> String {
     message_in(lang(), id, args)
+}
+
+/// Whether `lang`'s catalogue has the message `id` (for ids made at run time, whose
+/// presence no scan of the sources can check).
+pub fn has_message(lang: Lang, id: &str) -> bool {
+    BUNDLES[lang.index()].has_message(id)
 }
 
 /// The message `id` in `lang`.

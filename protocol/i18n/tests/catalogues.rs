@@ -190,7 +190,7 @@ const LATIN_ALLOWED: &[&str] = &[
     "PEM", "Enter", "Esc", "Tab", "Ctrl", "Alt", "PgUp", "PgDn", "Home", "End", "Up", "Down",
     "Left", "Right", "Backspace", "F1", "F2", "F3", "F10", "KiB", "MiB",
     // Language codes and the settings file's keys, typed as they are.
-    "en", "ru", "lang", "utc", "zone", "relay", "proxy", "config", "toml",
+    "en", "ru", "lang", "utc", "zone", "relay", "proxy", "config", "toml", "UTC",
 ];
 
 #[test]
@@ -206,9 +206,10 @@ fn the_russian_has_no_english_left_in_it() {
                 let cyrillic = word
                     .chars()
                     .any(|c| matches!(c, 'а'..='я' | 'А'..='Я' | 'ё' | 'Ё'));
+                let opened = word.trim_start_matches(['(', '«', '"', '`', '[']);
                 if word.trim_matches(|c: char| !c.is_alphanumeric()) == "kith"
-                    || word.starts_with('/')
-                    || word.starts_with("--")
+                    || opened.starts_with('/')
+                    || opened.starts_with("--")
                 {
                     in_command = true;
                     continue;
