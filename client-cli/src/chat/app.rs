@@ -677,7 +677,10 @@ impl App {
         });
     }
 
-    /// Runs a slash command. Returns true if the input should be cleared.
+    /// Runs a slash command. Returns true if the input should be cleared: the command
+    /// ran, or was refused (no group open, not an admin: nothing in it to fix, and a
+    /// refused line left in the box would only be refused again by the next
+    /// Enter); false for a mistake in it (usage), kept to fix.
     fn slash(&mut self, line: &str) -> bool {
         let (name, arg) = line
             .split_once(char::is_whitespace)
@@ -716,12 +719,12 @@ impl App {
             "numbers" | "nums" => self.toggle_numbers(),
             "file" | "send-file" | "sendfile" => {
                 let Some(group) = need_group(self) else {
-                    return false;
+                    return true;
                 };
                 if arg.is_empty() {
                     return self.fail(t!("chat-usage-file"));
                 }
-                let path = std::path::PathBuf::from(arg);
+                let path = local_path(arg);
                 self.say(
                     t!("chat-sending-file", path = path.display().to_string()),
                     Level::Info,
@@ -730,13 +733,13 @@ impl App {
             }
             "files" => {
                 let Some(group) = need_group(self) else {
-                    return false;
+                    return true;
                 };
                 self.commands.push(Command::ListFiles(group));
             }
             "relays" => {
                 let Some(group) = need_group(self) else {
-                    return false;
+                    return true;
                 };
                 let state = match self.relay_state(Some(&group)) {
                     ConnState::Connected => "connected",
@@ -777,7 +780,7 @@ impl App {
             }
             "get" | "save" => {
                 let Some(group) = need_group(self) else {
-                    return false;
+                    return true;
                 };
                 let mut parts = arg.splitn(2, char::is_whitespace);
                 let which = parts.next().unwrap_or_default().trim().to_owned();
@@ -788,20 +791,20 @@ impl App {
                     .next()
                     .map(str::trim)
                     .filter(|s| !s.is_empty())
-                    .map(std::path::PathBuf::from);
+                    .map(local_path);
                 self.say(t!("chat-downloading", file = &which), Level::Info);
                 self.commands.push(Command::GetFile { group, which, out });
             }
             "invite" => {
                 let Some(group) = need_group(self) else {
-                    return false;
+                    return true;
                 };
                 let (ttl, approval) = match parse_invite(arg) {
                     Ok(v) => v,
                     Err(e) => return self.fail(e),
                 };
                 if !self.require_admin("invite") {
-                    return false;
+                    return true;
                 }
                 self.say(t!("chat-making-invite"), Level::Info);
                 self.commands.push(Command::Invite {
@@ -812,13 +815,13 @@ impl App {
             }
             "remove" | "kick" => {
                 let Some(group) = need_group(self) else {
-                    return false;
+                    return true;
                 };
                 let Some((member, hide)) = parse_remove(arg) else {
                     return self.fail(t!("chat-usage-remove", hide = "hide"));
                 };
                 if !self.require_admin("remove") {
-                    return false;
+                    return true;
                 }
                 let mut lines = vec![
                     t!("chat-remove-question", name = &member),
@@ -842,14 +845,14 @@ impl App {
             "board" => return self.board(arg),
             "promote" | "demote" => {
                 let Some(group) = need_group(self) else {
-                    return false;
+                    return true;
                 };
                 let promote = name.eq_ignore_ascii_case("promote");
                 if arg.is_empty() {
                     return self.fail(t!("chat-usage-name", command = name.to_ascii_lowercase()));
                 }
                 if !self.require_admin("admins") {
-                    return false;
+                    return true;
                 }
                 let member = arg.to_owned();
                 if promote {
@@ -862,14 +865,14 @@ impl App {
             }
             "requests" | "req" => {
                 let Some(group) = need_group(self) else {
-                    return false;
+                    return true;
                 };
                 self.overlay = Some(Overlay::Requests { group });
                 self.commands.push(Command::Requests(group));
             }
             "approve" | "deny" => {
                 let Some(group) = need_group(self) else {
-                    return false;
+                    return true;
                 };
                 let approve = name.eq_ignore_ascii_case("approve");
                 if arg.is_empty() {
@@ -879,7 +882,7 @@ impl App {
                     ));
                 }
                 if !self.require_admin("requests") {
-                    return false;
+                    return true;
                 }
                 let request = arg.to_owned();
                 if approve {
@@ -893,7 +896,7 @@ impl App {
             "delete" | "del" => return self.delete(arg),
             "disappear" | "history" => {
                 let Some(group) = need_group(self) else {
-                    return false;
+                    return true;
                 };
                 let disappear = name.eq_ignore_ascii_case("disappear");
                 if arg.is_empty() {
@@ -911,7 +914,7 @@ impl App {
                     Err(e) => return self.fail(e),
                 };
                 if !self.require_admin("settings") {
-                    return false;
+                    return true;
                 }
                 self.say(t!("chat-changing-settings"), Level::Info);
                 self.commands.push(Command::Settings {
@@ -922,7 +925,7 @@ impl App {
             }
             "verify" => {
                 let Some(group) = need_group(self) else {
-                    return false;
+                    return true;
                 };
                 if arg.is_empty() {
                     self.say(t!("chat-usage-verify"), Level::Error);
@@ -935,7 +938,7 @@ impl App {
             }
             "leave" => {
                 let Some(group) = need_group(self) else {
-                    return false;
+                    return true;
                 };
                 let name = self.current().map(|g| g.name.clone()).unwrap_or_default();
                 self.overlay = Some(Overlay::ConfirmLeave { group, name });
@@ -1005,7 +1008,7 @@ impl App {
             return self.fail(t!("chat-not-a-member"));
         }
         if !self.require_admin("board") {
-            return false;
+            return true;
         }
         let known = |app: &App, id: u32| {
             app.view()
@@ -1079,7 +1082,7 @@ impl App {
             }
         };
         if !target.own && !self.require_admin("delete") {
-            return false;
+            return true;
         }
         let view = self.view();
         let seq = target.seq;
@@ -1278,3 +1281,24 @@ fn edit(e: &mut LineEditor, k: &KeyEvent) {
 #[cfg(test)]
 #[path = "app_tests.rs"]
 mod tests;
+
+/// A path typed in the chat as the shell would read it: `~` is the home directory, and a
+/// relative path is this process's (a chat attached to a daemon hands paths to a process
+/// with another working directory).
+pub(crate) fn local_path(typed: &str) -> std::path::PathBuf {
+    let home = || dirs::home_dir().unwrap_or_default();
+    let path = match typed {
+        "~" => home(),
+        _ => match typed.strip_prefix("~/") {
+            Some(rest) => home().join(rest),
+            None => std::path::PathBuf::from(typed),
+        },
+    };
+    if path.is_relative() {
+        std::env::current_dir()
+            .map(|d| d.join(&path))
+            .unwrap_or(path)
+    } else {
+        path
+    }
+}

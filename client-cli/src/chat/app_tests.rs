@@ -432,7 +432,8 @@ fn members_are_told_what_only_admins_may_do() {
         let (text, level) = app.status_line().expect("a reason");
         assert_eq!(level, Level::Error);
         assert!(text.contains("Only admins"), "{line}: {text}");
-        assert_eq!(app.input.text(), line);
+        // Refused, not mistyped: the line is gone.
+        assert_eq!(app.input.text(), "", "{line}");
     }
     // Reading the board is for everyone.
     assert!(run(&mut app, "/board").is_empty());
@@ -505,4 +506,40 @@ fn held_messages_wait_and_discard_drops_them_in_the_engine_too() {
     assert_eq!(app.unsent(), 1);
     assert_eq!(run(&mut app, "/discard"), vec![Command::Discard(id)]);
     assert_eq!(app.unsent(), 0);
+}
+
+#[test]
+fn a_refused_command_leaves_the_input_clean_and_a_mistake_keeps_it() {
+    english();
+    let (mut app, _) = app_with_view(false);
+    // Not an admin: refused, nothing in the line to fix.
+    assert!(run(&mut app, "/remove Iryna").is_empty());
+    assert_eq!(app.input.text(), "");
+    assert!(app.status_line().is_some_and(|(s, _)| s.contains("admin")));
+    // A usage mistake stays, to be fixed.
+    assert!(run(&mut app, "/get").is_empty());
+    assert_eq!(app.input.text(), "/get");
+}
+
+#[test]
+fn paths_typed_in_the_chat_read_as_the_shell_reads_them() {
+    let home = dirs::home_dir().unwrap();
+    assert_eq!(local_path("~"), home);
+    assert_eq!(local_path("~/scan.pdf"), home.join("scan.pdf"));
+    assert_eq!(
+        local_path("/tmp/a b.pdf"),
+        std::path::PathBuf::from("/tmp/a b.pdf")
+    );
+    assert_eq!(
+        local_path("a.pdf"),
+        std::env::current_dir().unwrap().join("a.pdf")
+    );
+    let (mut app, group) = app_with_view(false);
+    assert_eq!(
+        run(&mut app, "/file ~/scan.pdf"),
+        vec![Command::SendFile {
+            group,
+            path: home.join("scan.pdf")
+        }]
+    );
 }
