@@ -2,7 +2,8 @@
 //! (`LANG=ru_RU.UTF-8`, `--lang ru`) reads Russian from the first command to the last,
 //! with Russian plural forms; times are in the reader's zone (`TZ=Asia/Irkutsk`) unless
 //! `--utc`; a daemon answers each command in its caller's language and zone, not its
-//! own; and `kith read` says by its exit code when it could not sync. Real relay, real
+//! own; `kith read` says by its exit code when it could not sync; and the newcomer's rough
+//! edges (help, invite codes by voice, the settings file, creation secrets). Real relay, real
 //! `kith` processes.
 
 use kith_tests::client::{JOIN_WITHIN, Output, Profile, admit_while, poll};
@@ -286,4 +287,35 @@ fn the_help_starts_with_a_newcomers_five_commands() {
     }
     let out = p.run_env(&["--lang", "ru", "--help"], &[]);
     assert!(out.stdout.starts_with("С чего начать"), "{out}");
+}
+
+/// A relay that lets only holders of its creation secret create groups: a member with no
+/// secret is told to set one, a member with a wrong one is told it is wrong.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_creation_secret_is_told_apart_from_none() {
+    let relay =
+        TestRelay::start_with_env(&[], &[("KITH_RELAY_CREATION_SECRET", "the right one")]).await;
+    let olena = Profile::new("Olena");
+    let url = relay.ws_url();
+    let none = olena.run(&["group", "create", "Family", "--relay", &url]);
+    assert_eq!(none.code(), 2, "{none}");
+    assert!(
+        none.stderr
+            .contains("only lets holders of its creation secret"),
+        "{none}"
+    );
+    let wrong = olena.run_env(
+        &["group", "create", "Family", "--relay", &url],
+        &[("KITH_CREATION_SECRET", "a wrong one")],
+    );
+    assert_eq!(wrong.code(), 2, "{wrong}");
+    assert!(
+        wrong.stderr.contains("refuses the creation secret"),
+        "{wrong}"
+    );
+    let right = olena.run_env(
+        &["group", "create", "Family", "--relay", &url],
+        &[("KITH_CREATION_SECRET", "the right one")],
+    );
+    assert!(right.success(), "{right}");
 }

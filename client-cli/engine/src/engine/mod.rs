@@ -873,7 +873,12 @@ impl Client {
             Ok(id) => id,
             Err(RelayError::Relay(ErrorCode::CreationForbidden)) => {
                 self.db().rollback();
-                return Err(ClientError::Usage(t!("engine-client-creation-forbidden")));
+                // A secret that is wrong is not one that is missing: say which.
+                return Err(ClientError::Usage(if self.creation_secret.is_empty() {
+                    t!("engine-client-creation-forbidden")
+                } else {
+                    t!("engine-client-creation-secret-wrong")
+                }));
             }
             Err(e) => {
                 self.db().rollback();

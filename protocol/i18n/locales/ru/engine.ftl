@@ -347,3 +347,4 @@ engine-send-too-long = сообщение слишком длинное (бай�
 engine-send-nothing = нечего отправлять
 engine-send-too-large = сообщение слишком большое
 engine-join-bad-signature = одна из подписей в дереве группы недействительна
+engine-client-creation-secret-wrong = этот сервер не принимает секрет для создания групп из { "KITH_CREATION_SECRET" }: это не его секрет. Попросите правильный у владельца сервера
