@@ -11,6 +11,21 @@ pub const MAX_GROUP_NAME_CHARS: usize = 128;
 /// The longest text message, in bytes (so that it fits the largest bucket with room).
 pub const MAX_TEXT_BYTES: usize = 64 * 1024;
 
+/// How far a text is over [`MAX_TEXT_BYTES`], as a person counts: `(characters too
+/// many, characters in all)`; `None` when it fits. The limit is in bytes, and a
+/// Cyrillic letter takes two: a reader is told characters, which they can count.
+pub fn chars_over_limit(text: &str) -> Option<(usize, usize)> {
+    if text.len() <= MAX_TEXT_BYTES {
+        return None;
+    }
+    let fit = text
+        .char_indices()
+        .take_while(|(at, c)| at + c.len_utf8() <= MAX_TEXT_BYTES)
+        .count();
+    let total = text.chars().count();
+    Some((total - fit, total))
+}
+
 /// Room left in every relay bucket for the MLS framing around our padded payload: the
 /// group id, epoch, sender data, signature and AEAD tags (about 200 bytes for our
 /// ciphersuite; measured in the engine's tests).
@@ -235,6 +250,18 @@ impl AppMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_limit_is_told_in_characters() {
+        assert_eq!(chars_over_limit(&"a".repeat(MAX_TEXT_BYTES)), None);
+        assert_eq!(
+            chars_over_limit(&"a".repeat(MAX_TEXT_BYTES + 3)),
+            Some((3, MAX_TEXT_BYTES + 3))
+        );
+        // Cyrillic: two bytes a letter, so half as many fit.
+        let text = "я".repeat(MAX_TEXT_BYTES / 2 + 10);
+        assert_eq!(chars_over_limit(&text), Some((10, MAX_TEXT_BYTES / 2 + 10)));
+    }
 
     #[test]
     fn round_trip_and_size_classes() {

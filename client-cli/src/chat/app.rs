@@ -7,7 +7,6 @@ use crate::engine::GroupSummary;
 use crate::engine::records::{MessageRecord, RecordKind};
 use crate::engine::state::parse_duration;
 use crate::identity::IdentityKey;
-use crate::payload::MAX_TEXT_BYTES;
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use kith_engine::live::messages::{Command, ConnState, Event, GroupView, OutState};
 use kith_i18n::t;
@@ -648,9 +647,9 @@ impl App {
         if !self.can_send() {
             return self.say(t!("chat-not-a-member"), Level::Error);
         }
-        if body.len() > MAX_TEXT_BYTES {
+        if let Some((over, total)) = crate::payload::chars_over_limit(&body) {
             return self.say(
-                t!("chat-too-long", bytes = body.len(), max = MAX_TEXT_BYTES),
+                t!("chat-too-long", over = over, total = total),
                 Level::Error,
             );
         }

@@ -1,4 +1,5 @@
 use super::*;
+use crate::payload::MAX_TEXT_BYTES;
 
 /// The tests read English, with times in UTC.
 fn english() {
@@ -153,6 +154,8 @@ fn too_long_text_is_kept() {
     app.on_terminal(key(KeyCode::Enter));
     assert!(app.take_commands().is_empty());
     assert_eq!(app.input.text().len(), MAX_TEXT_BYTES + 1);
+    let (said, _) = app.status_line().expect("why not");
+    assert!(said.contains("1 character too many"), "{said}");
 }
 
 /// Sends `line` as typed input and returns the commands it produced.

@@ -42,7 +42,7 @@ pub use state::{BoardEntry, GroupState};
 pub use sync::SyncReport;
 
 use crate::identity::{self, IdentityKey, fingerprint, safety_number};
-use crate::payload::{AppMessage, Body, MAX_GROUP_NAME_CHARS, MAX_NAME_CHARS, MAX_TEXT_BYTES};
+use crate::payload::{AppMessage, Body, MAX_GROUP_NAME_CHARS, MAX_NAME_CHARS};
 use crate::relay::{ConnectOptions, RelayConnection, RelayError};
 use crate::store::{KithProvider, Store, StoreError};
 use kith_i18n::t;

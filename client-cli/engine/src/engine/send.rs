@@ -8,11 +8,11 @@ use super::*;
 impl Client {
     /// Sends a text message; returns its sequence number.
     pub async fn send_text(&mut self, group: &GroupId, text: &str) -> Result<Seq> {
-        if text.len() > MAX_TEXT_BYTES {
+        if let Some((over, total)) = crate::payload::chars_over_limit(text) {
             return Err(ClientError::Usage(kith_i18n::t!(
                 "engine-send-too-long",
-                n = text.len(),
-                max = MAX_TEXT_BYTES
+                over = over,
+                total = total
             )));
         }
         if text.trim().is_empty() {

@@ -171,7 +171,10 @@ chat-retrying = Retrying { $n } message(s)…
 chat-nothing-to-retry = Nothing to retry.
 chat-nowhere-to-send = No group is open: there is nowhere to send.
 chat-not-a-member = You are not a member of this group any more.
-chat-too-long = Too long to send ({ $bytes } bytes; at most { $max }). Nothing was lost: shorten it.
+chat-too-long = Too long to send: { $over ->
+    [one] { $over } character
+   *[other] { $over } characters
+} too many (of { $total }). Nothing was lost: shorten it.
 chat-open-a-group = Open a group you are a member of first (Tab switches).
 chat-discarded = Discarded { $n } unsent message(s).
 chat-usage-file = Usage: /file PATH (at most 25 MiB)

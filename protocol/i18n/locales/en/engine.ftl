@@ -339,7 +339,10 @@ engine-failover-writers-elsewhere = { $names } wrote at the fallback relay { $fa
 engine-commit-not-served = the relay accepted our commit as message { $seq } but does not serve it
 engine-commit-too-large = commit too large for the relay
 engine-no-answer-in-time = no answer in time ({ $what })
-engine-send-too-long = message too long ({ $n } bytes; at most { $max })
+engine-send-too-long = message too long: { $over ->
+    [one] { $over } character
+   *[other] { $over } characters
+} too many (of { $total }); shorten it
 engine-send-nothing = nothing to send
 engine-send-too-large = message too large
 engine-join-bad-signature = a signature in the group's tree is invalid
