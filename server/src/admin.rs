@@ -192,26 +192,6 @@ fn span(d: Duration) -> String {
     }
 }
 
-/// `1536` → `1.5 KiB` (`1,5 КиБ` in Russian).
-fn human_bytes(n: u64) -> String {
-    const GIB: u64 = 1 << 30;
-    const TIB: u64 = 1 << 40;
-    let (v, large) = match n {
-        0..GIB => return kith_i18n::size(n),
-        GIB..TIB => (n as f64 / GIB as f64, false),
-        _ => (n as f64 / TIB as f64, true),
-    };
-    let mut shown = format!("{v:.1}");
-    if kith_i18n::lang() == kith_i18n::Lang::Ru {
-        shown = shown.replace('.', ",");
-    }
-    if large {
-        t!("relay-size-tib", n = shown)
-    } else {
-        t!("relay-size-gib", n = shown)
-    }
-}
-
 fn check(settings: &Settings) -> anyhow::Result<()> {
     let mut failures = 0u64;
     println!("{}", t!("relay-check-settings-ok"));
@@ -347,7 +327,7 @@ fn stats(settings: &Settings, json: bool) -> anyhow::Result<()> {
             t!(
                 "relay-stats-bytes",
                 n = t.bytes,
-                size = human_bytes(t.bytes)
+                size = kith_i18n::size(t.bytes)
             )
         );
         println!(
@@ -355,7 +335,7 @@ fn stats(settings: &Settings, json: bool) -> anyhow::Result<()> {
             t!(
                 "relay-stats-blobs",
                 n = t.blobs,
-                size = human_bytes(t.blob_bytes)
+                size = kith_i18n::size(t.blob_bytes)
             )
         );
         println!(
@@ -404,9 +384,9 @@ fn gc(settings: &Settings, json: bool) -> anyhow::Result<()> {
             t!(
                 "relay-gc-removed",
                 messages = messages,
-                size = human_bytes(bytes),
+                size = kith_i18n::size(bytes),
                 blobs = blobs,
-                blob_size = human_bytes(removed.blob_bytes),
+                blob_size = kith_i18n::size(removed.blob_bytes),
                 retention = span(settings.retention),
                 slots = slots
             )
@@ -417,7 +397,7 @@ fn gc(settings: &Settings, json: bool) -> anyhow::Result<()> {
                 "relay-gc-left",
                 groups = after.groups,
                 messages = after.messages,
-                size = human_bytes(after.bytes),
+                size = kith_i18n::size(after.bytes),
                 slots = after.invite_slots
             )
         );
@@ -564,11 +544,11 @@ mod tests {
     #[test]
     fn human_sizes() {
         kith_i18n::set_lang(kith_i18n::Lang::En);
-        assert_eq!(human_bytes(0), "0 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(3 << 20), "3.0 MiB");
-        assert_eq!(human_bytes(3 << 30), "3.0 GiB");
-        assert_eq!(human_bytes(5 << 40), "5.0 TiB");
+        assert_eq!(kith_i18n::size(0), "0 B");
+        assert_eq!(kith_i18n::size(1536), "1.5 KiB");
+        assert_eq!(kith_i18n::size(3 << 20), "3.0 MiB");
+        assert_eq!(kith_i18n::size(3 << 30), "3.0 GiB");
+        assert_eq!(kith_i18n::size(5 << 40), "5.0 TiB");
         assert_eq!(span(Duration::from_secs(30 * 86_400)), "30 days");
         assert_eq!(span(Duration::from_millis(1500)), "1s 500ms");
     }

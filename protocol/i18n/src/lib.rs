@@ -287,12 +287,19 @@ pub fn duration(secs: u64) -> String {
     message("duration-seconds", &[("n", Arg::from(secs))])
 }
 
-/// A byte count as people read it: "812 B", "3.4 KiB", "25.0 MiB" ("3,4 КиБ"…).
+/// A byte count as people read it: "812 B", "3.4 KiB", "25.0 MiB", "3.0 GiB", "5.0 TiB"
+/// ("3,4 КиБ"…).
 pub fn size(n: u64) -> String {
+    const KIB: u64 = 1 << 10;
+    const MIB: u64 = 1 << 20;
+    const GIB: u64 = 1 << 30;
+    const TIB: u64 = 1 << 40;
     let (id, value) = match n {
-        0..1024 => return message("size-bytes", &[("n", Arg::from(n))]),
-        1024..1_048_576 => ("size-kib", n as f64 / 1024.0),
-        _ => ("size-mib", n as f64 / 1_048_576.0),
+        0..KIB => return message("size-bytes", &[("n", Arg::from(n))]),
+        KIB..MIB => ("size-kib", n as f64 / KIB as f64),
+        MIB..GIB => ("size-mib", n as f64 / MIB as f64),
+        GIB..TIB => ("size-gib", n as f64 / GIB as f64),
+        _ => ("size-tib", n as f64 / TIB as f64),
     };
     let mut shown = format!("{value:.1}");
     if lang() == Lang::Ru {
@@ -368,6 +375,8 @@ mod tests {
         assert_eq!(size(812), "812 B");
         assert_eq!(size(3 * 1024 + 400), "3.4 KiB");
         assert_eq!(size(25 * 1_048_576), "25.0 MiB");
+        assert_eq!(size(3 << 30), "3.0 GiB");
+        assert_eq!(size(5 << 40), "5.0 TiB");
         assert_eq!(
             message_in(Lang::Ru, "size-kib", &[("n", Arg::from("3,4"))]),
             "3,4 КиБ"

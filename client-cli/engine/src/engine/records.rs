@@ -225,7 +225,7 @@ impl RecordKind {
             RecordKind::File(f) => kith_i18n::t!(
                 "engine-record-file",
                 name = super::clean_name(&f.name, 255),
-                size = human_size(f.size)
+                size = kith_i18n::size(f.size)
             ),
             RecordKind::Deleted { .. } => kith_i18n::t!("engine-record-deleted"),
         }
@@ -240,35 +240,6 @@ pub fn is_refusal(text: &str) -> bool {
         text.strip_prefix(mark.as_str())
             .is_some_and(|rest| rest.starts_with(':'))
     })
-}
-
-/// Formats Unix seconds as `YYYY-MM-DD HH:MM` (UTC), whatever the reader's zone: for
-/// output that is compared or read back. A person reads `kith_i18n::time`.
-pub fn format_time(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil-from-days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
-        rem / 3600,
-        (rem % 3600) / 60
-    )
-}
-
-/// A byte count as people read it, in their language: `812 B`, `3.4 KiB`, `25.0 MiB`
-/// (`kith_i18n::size`).
-pub fn human_size(n: u64) -> String {
-    kith_i18n::size(n)
 }
 
 /// One line of a group's history.

@@ -674,16 +674,6 @@ pub fn parse_duration(s: &str) -> Option<u64> {
     n.checked_mul(mult)
 }
 
-/// Formats seconds the way [`parse_duration`] reads them, in the largest exact unit.
-pub fn format_duration(secs: u64) -> String {
-    for (unit, len) in [("w", 7 * 86_400), ("d", 86_400), ("h", 3600), ("m", 60)] {
-        if secs >= len && secs.is_multiple_of(len) {
-            return format!("{}{unit}", secs / len);
-        }
-    }
-    format!("{secs}s")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -915,8 +905,5 @@ mod tests {
         assert_eq!(parse_duration("2w"), Some(14 * 86_400));
         assert_eq!(parse_duration("x"), None);
         assert_eq!(parse_duration("5y"), None);
-        assert_eq!(format_duration(7 * 86_400), "1w");
-        assert_eq!(format_duration(3 * 86_400), "3d");
-        assert_eq!(format_duration(90), "90s");
     }
 }

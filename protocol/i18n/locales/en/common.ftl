@@ -32,3 +32,5 @@ duration-seconds = { $n ->
 size-bytes = { $n } B
 size-kib = { $n } KiB
 size-mib = { $n } MiB
+size-gib = { $n } GiB
+size-tib = { $n } TiB

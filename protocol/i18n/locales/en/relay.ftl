@@ -106,5 +106,3 @@ relay-healthcheck-not-http = not an HTTP answer
 
 ## Sizes beyond common.ftl's MiB
 
-relay-size-gib = { $n } GiB
-relay-size-tib = { $n } TiB

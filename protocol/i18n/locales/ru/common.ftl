@@ -42,3 +42,5 @@ duration-seconds = { $n ->
 size-bytes = { $n } Б
 size-kib = { $n } КиБ
 size-mib = { $n } МиБ
+size-gib = { $n } ГиБ
+size-tib = { $n } ТиБ

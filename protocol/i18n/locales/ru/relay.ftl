@@ -107,5 +107,3 @@ relay-healthcheck-not-http = это не ответ веб-сервера
 
 ## Размеры больше МиБ из common.ftl
 
-relay-size-gib = { $n } ГиБ
-relay-size-tib = { $n } ТиБ
