@@ -189,12 +189,21 @@ pub enum Command {
         /// Only this group.
         group: Option<String>,
     },
-    /// Send a text message (`-` reads it from standard input).
+    /// Send a text message (`-` reads it from standard input). If the relay cannot be
+    /// reached it waits in the outbox (exit code 3) and goes with the next send, sync or
+    /// chat.
     Send {
         /// The group.
         group: String,
         /// The text, or `-`.
         text: String,
+    },
+    /// List the messages waiting to be sent (encrypted on this computer), or drop one.
+    Outbox {
+        /// Drop message N from the outbox instead (its number in the list).
+        #[arg(long, value_name = "N")]
+        #[serde(default)]
+        drop: Option<u64>,
     },
     /// Send a file (at most 25 MiB, e.g. a scan of papers): sealed in chunks under a fresh
     /// key, the key and checksum inside the group's encryption.

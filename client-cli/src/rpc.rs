@@ -169,6 +169,7 @@ pub const COMMAND_METHODS: &[&str] = &[
     "join",
     "sync",
     "send",
+    "outbox",
     "send-file",
     "files",
     "get",

@@ -31,6 +31,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub mod client;
+pub mod gate;
 pub mod lazyfs;
 pub mod mitm;
 pub mod socks;

@@ -7,11 +7,10 @@
 //! Needs `tmux` on the PATH (`.ci/run` installs it).
 
 use kith_tests::client::{Profile, TEST_PASSPHRASE, kith_bin};
+use kith_tests::gate::Gate;
 use kith_tests::*;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
@@ -128,6 +127,11 @@ impl Tmux {
         self.run(&["capture-pane", "-p", "-t", "chat"])
     }
 
+    /// The screen and what scrolled off it, wrapped lines joined.
+    fn scrollback(&self) -> String {
+        self.run(&["capture-pane", "-p", "-J", "-S", "-", "-t", "chat"])
+    }
+
     /// Types `text` literally.
     fn type_text(&self, text: &str) {
         self.run(&["send-keys", "-t", "chat", "-l", text]);
@@ -206,83 +210,6 @@ impl Drop for Tmux {
             eprintln!("last chat screen:\n{}", self.screen());
         }
         let _ = self.cmd(&["kill-server"]).output();
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// A door between the clients and the relay, to take the relay away and bring it back
-// on the same address (a restarted relay gets new ports; clients keep their URL).
-// ---------------------------------------------------------------------------------------
-
-struct Gate {
-    addr: std::net::SocketAddr,
-    target: std::net::SocketAddr,
-    task: Option<tokio::task::JoinHandle<()>>,
-    open: Arc<AtomicBool>,
-}
-
-impl Gate {
-    async fn new(target: std::net::SocketAddr) -> Gate {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind gate");
-        let addr = listener.local_addr().expect("gate addr");
-        let mut g = Gate {
-            addr,
-            target,
-            task: None,
-            open: Arc::new(AtomicBool::new(false)),
-        };
-        g.serve(listener);
-        g
-    }
-
-    fn url(&self) -> String {
-        format!("ws://{}{}", self.addr, kith_protocol::WS_PATH)
-    }
-
-    fn serve(&mut self, listener: tokio::net::TcpListener) {
-        let target = self.target;
-        let open = Arc::new(AtomicBool::new(true));
-        self.open = open.clone();
-        self.task = Some(tokio::spawn(async move {
-            let mut conns = tokio::task::JoinSet::new();
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                let open = open.clone();
-                conns.spawn(async move {
-                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
-                        return;
-                    };
-                    if open.load(Ordering::SeqCst) {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-            }
-        }));
-    }
-
-    /// Cuts every connection and refuses new ones.
-    fn close(&mut self) {
-        self.open.store(false, Ordering::SeqCst);
-        if let Some(t) = self.task.take() {
-            // Aborting drops the listener and the JoinSet, which aborts every copy.
-            t.abort();
-        }
-    }
-
-    /// Listens again on the same address.
-    async fn reopen(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let listener = loop {
-            match tokio::net::TcpListener::bind(self.addr).await {
-                Ok(l) => break l,
-                Err(e) => {
-                    assert!(Instant::now() < deadline, "could not rebind the gate: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-        };
-        self.serve(listener);
     }
 }
 
@@ -486,6 +413,62 @@ async fn offline_messages_wait_and_go_out_when_the_relay_returns() {
     let (status, alternate) = chat.wait_exit(SCREEN_WITHIN);
     assert_eq!(status, 0, "exit status after SIGTERM");
     assert!(!alternate, "the terminal was left in the alternate screen");
+}
+
+/// Issue 18: quitting loses nothing. A message typed while the relay is down waits in
+/// the store's encrypted outbox: Ctrl-C quits without a question (nothing would be lost)
+/// and says where it waits, `kith outbox` lists it, and the next chat shows it queued
+/// and sends it once the relay is back.
+#[tokio::test(flavor = "multi_thread")]
+async fn queued_messages_outlive_quitting_the_chat() {
+    if kith_tests::installed_tool("tmux", "tmux").is_none() {
+        return;
+    }
+    let relay = TestRelay::start(&[]).await;
+    let mut gate = Gate::new(relay.addr()).await;
+    let (olena, iryna) = olena_and_iryna(&gate.url());
+    gate.close();
+
+    let chat = Tmux::start(&olena, &[GROUP], 80, 24);
+    chat.wait_for(SCREEN_WITHIN, "the chat to find the relay gone", |s| {
+        s.lines().next().unwrap_or_default().contains("offline") && s.contains("You added Iryna")
+    });
+    chat.type_text("typed before quitting");
+    chat.key("Enter");
+    chat.wait_for(SCREEN_WITHIN, "the queued mark", |s| {
+        s.contains("Olena: typed before quitting [queued")
+    });
+    chat.key("C-c");
+    let (status, _) = chat.wait_exit(SCREEN_WITHIN);
+    assert_eq!(
+        status,
+        0,
+        "quitting with a queued message:\n{}",
+        chat.screen()
+    );
+    let s = chat.scrollback();
+    assert!(
+        s.contains("1 message waits in the outbox"),
+        "the chat must say where the message waits:\n{s}"
+    );
+    let listed = olena.ok(&["outbox"]);
+    assert!(listed.contains("typed before quitting"), "{listed}");
+
+    gate.reopen().await;
+    let chat = Tmux::start(&olena, &[GROUP], 80, 24);
+    chat.wait_for(SCREEN_WITHIN, "the message to go out", |s| {
+        connected(s) && s.contains("Olena: typed before quitting") && !s.contains("[queued")
+    });
+    read_until(&iryna, "Olena?: typed before quitting");
+    assert!(olena_outbox_empty(&chat, &olena));
+}
+
+/// Whether `kith outbox` says it is empty, once the chat has quit (one process holds a
+/// profile).
+fn olena_outbox_empty(chat: &Tmux, olena: &Profile) -> bool {
+    chat.key("C-c");
+    chat.wait_exit(SCREEN_WITHIN);
+    olena.ok(&["outbox"]).contains("The outbox is empty")
 }
 
 /// Issue 14: one relay that is down stops its own groups only. Olena's chat holds a

@@ -100,7 +100,8 @@ pub enum Overlay {
         /// Its name.
         name: String,
     },
-    /// Unsent messages would be lost: `y` (or Ctrl-C again) quits anyway.
+    /// Messages that failed would be lost (those waiting are kept in the outbox): `y`
+    /// (or Ctrl-C again) quits anyway.
     ConfirmQuit {
         /// How many.
         unsent: usize,
@@ -270,6 +271,15 @@ impl App {
         self.outbox.len()
     }
 
+    /// Messages not sent that quitting loses: those that failed (the engine keeps the
+    /// waiting ones in the store's outbox).
+    pub fn failed(&self) -> usize {
+        self.outbox
+            .iter()
+            .filter(|o| matches!(o.state, OutState::Failed(_)))
+            .count()
+    }
+
     // ---- engine events -----------------------------------------------------------
 
     /// Applies an engine event.
@@ -311,6 +321,22 @@ impl App {
                             Some((t!("chat-not-sent", why = why), Level::Error, Instant::now()));
                     }
                     o.state = state;
+                }
+            }
+            Event::Unsent {
+                id,
+                group,
+                text,
+                time,
+            } => {
+                if !self.outbox.iter().any(|o| o.id == id) {
+                    self.outbox.push(OutItem {
+                        id,
+                        group,
+                        text,
+                        time,
+                        state: OutState::Queued,
+                    });
                 }
             }
             Event::Info(text) => self.say(text, Level::Info),
@@ -390,7 +416,7 @@ impl App {
     }
 
     fn request_quit(&mut self, ctrl_c: bool) {
-        let unsent = self.unsent();
+        let unsent = self.failed();
         match self.overlay {
             Some(Overlay::ConfirmQuit { .. }) if ctrl_c => self.quit = true,
             _ if unsent == 0 => self.quit = true,

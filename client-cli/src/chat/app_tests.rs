@@ -80,11 +80,22 @@ fn enter_sends_and_offline_messages_wait_in_the_outbox() {
 }
 
 #[test]
-fn quitting_with_unsent_messages_asks_first() {
+fn quitting_with_failed_messages_asks_first_and_with_waiting_ones_does_not() {
     english();
     let (mut app, _) = app_with_group();
     typed(&mut app, "x");
     app.on_terminal(key(KeyCode::Enter));
+    // Waiting: the engine keeps it in the store's outbox, so quitting loses nothing.
+    app.on_terminal(TermEvent::Key(KeyEvent::new(
+        KeyCode::Char('c'),
+        KeyModifiers::CONTROL,
+    )));
+    assert!(app.quit);
+    app.quit = false;
+    app.on_engine(Event::Outbox {
+        id: 1,
+        state: OutState::Failed("refused".into()),
+    });
     let ctrl_c = TermEvent::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
     app.on_terminal(ctrl_c.clone());
     assert!(!app.quit);

@@ -298,10 +298,13 @@ async fn face(
             if let Some(fatal) = end.fatal {
                 return Err(ChatError::Stopped(fatal));
             }
-            if end.unsent > 0 && attached {
-                eprintln!("{}", t!("chat-unsent-in-daemon", n = end.unsent));
-            } else if end.unsent > 0 {
-                eprintln!("{}", t!("chat-unsent-lost", n = end.unsent));
+            if end.kept > 0 && attached {
+                eprintln!("{}", t!("chat-unsent-in-daemon", n = end.kept));
+            } else if end.kept > 0 {
+                eprintln!("{}", t!("chat-unsent-kept", n = end.kept));
+            }
+            if end.failed > 0 {
+                eprintln!("{}", t!("chat-unsent-lost", n = end.failed));
             }
             Ok(())
         }
@@ -312,7 +315,10 @@ async fn face(
 /// How the screen ended.
 struct End {
     fatal: Option<String>,
-    unsent: usize,
+    /// Waiting in the outbox.
+    kept: usize,
+    /// Failed, so gone with the screen.
+    failed: usize,
 }
 
 async fn screen(
@@ -369,7 +375,8 @@ async fn screen(
     }
     Ok(End {
         fatal: app.fatal.take(),
-        unsent: app.unsent(),
+        kept: app.unsent() - app.failed(),
+        failed: app.failed(),
     })
 }
 

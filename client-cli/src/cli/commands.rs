@@ -378,6 +378,8 @@ pub(crate) async fn dispatch(
                     }
                 }
             }
+            // What waits in the outbox goes now, with the connection this opened.
+            super::outbox::flush(client, out).await?;
             if let Some(code) = failed {
                 return Ok(code);
             }
@@ -389,9 +391,9 @@ pub(crate) async fn dispatch(
             } else {
                 text
             };
-            let seq = retry!(client, client.send_text(&id, &text).await)?;
-            out.record(serde_json::json!({"seq": seq}), String::new());
+            return super::outbox::send(client, &id, &text, out).await;
         }
+        Command::Outbox { drop } => return super::outbox::list(client, drop, out),
         Command::SendFile { group, path } => {
             let id = client.find_group(&group)?;
             let seq = retry!(client, client.send_file(&id, &path).await)?;

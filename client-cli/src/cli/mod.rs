@@ -12,6 +12,7 @@ pub mod commands;
 pub mod docs;
 pub mod failure;
 pub mod out;
+mod outbox;
 mod remote;
 
 pub(crate) use remote::connection_settings;

@@ -239,7 +239,10 @@ fn on_event(event: Event, seen: &mut Seen, shared: &Shared, fatal: &AtomicBool) 
             shared.stop.cancel();
         }
         // Answers to an attached chat's own commands (sent to it above).
-        Event::Outbox { .. } | Event::Invite { .. } | Event::SafetyNumber { .. } => {}
+        Event::Outbox { .. }
+        | Event::Unsent { .. }
+        | Event::Invite { .. }
+        | Event::SafetyNumber { .. } => {}
     }
 }
 

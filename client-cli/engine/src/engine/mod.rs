@@ -23,6 +23,7 @@ pub mod join_verify;
 mod knock;
 mod moving;
 pub mod names;
+mod outbox;
 mod outcome;
 pub mod place;
 pub mod records;
@@ -37,6 +38,7 @@ pub use files::{CHUNK_SIZE, FileInfo, MAX_FILE_BYTES, SavedFile, clean_file_name
 pub use group_admin::RequestInfo;
 pub use invite::InvitePreview;
 pub use moving::MoveReport;
+pub use outbox::{NotSent, Queued};
 pub use outcome::SyncOutcome;
 pub use state::{BoardEntry, GroupState};
 pub use sync::SyncReport;

@@ -30,6 +30,14 @@ pub const NS_GROUPS: &str = "groups";
 pub const NS_JOINS: &str = "joins";
 /// Namespace of contacts (verification state).
 pub const NS_CONTACTS: &str = "contacts";
+/// Namespace of the outbox: texts not stored by the relay yet, by number
+/// (`engine/outbox.rs`).
+pub const NS_OUTBOX: &str = "outbox";
+/// Namespace of the outbox's attempts whose answer is awaited: outbox number by
+/// [`unconfirmed_key`].
+pub const NS_OUTBOX_ATTEMPTS: &str = "outbox-attempts";
+/// Namespace of the outbox's next number.
+pub const NS_OUTBOX_NEXT: &str = "outbox-next";
 
 /// The namespace of a group's messages.
 pub fn ns_msgs(group: &GroupId) -> String {

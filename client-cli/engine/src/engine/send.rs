@@ -8,20 +8,7 @@ use super::*;
 impl Client {
     /// Sends a text message; returns its sequence number.
     pub async fn send_text(&mut self, group: &GroupId, text: &str) -> Result<Seq> {
-        if let Some((over, total)) = crate::payload::chars_over_limit(text) {
-            return Err(ClientError::Usage(kith_i18n::t!(
-                "engine-send-too-long",
-                over = over,
-                total = total
-            )));
-        }
-        if text.trim().is_empty() {
-            return Err(ClientError::Usage(kith_i18n::t!("engine-send-nothing")));
-        }
-        let body = Body::Text {
-            text: text.to_owned(),
-            sent_at: now_secs(),
-        };
+        let body = super::outbox::text_body(text)?;
         self.send_body(group, body).await
     }
 
@@ -39,6 +26,7 @@ impl Client {
     ) -> Result<()> {
         self.record_own(g, seq, effect, report)?;
         self.db().delete(&ns_unconfirmed(&g.relay_group), key)?;
+        self.settle_attempt(key)?;
         Ok(())
     }
 
@@ -111,6 +99,10 @@ impl Client {
         for (key, entry) in self.scan::<Unconfirmed>(&ns)? {
             if now.saturating_sub(entry.created) > UNCONFIRMED_KEEP_SECS {
                 self.db().delete(&ns, &key)?;
+                if let Ok(key) = <[u8; 32]>::try_from(key.as_slice()) {
+                    // Never stored: an outbox entry it was sent for may go again.
+                    self.forget_attempt(&key)?;
+                }
                 dropped = true;
             }
         }
@@ -133,6 +125,17 @@ impl Client {
     /// attempt per call may be stored, and each copy the relay stored (a user who sends
     /// again after a lost answer makes a second one) shows once, as for every member.
     pub(crate) async fn send_body(&mut self, group: &GroupId, body: Body) -> Result<Seq> {
+        self.send_body_from(group, body, None).await
+    }
+
+    /// [`Client::send_body`] for the outbox's entry `outbox`, which leaves the outbox
+    /// in the commit that shows the message as ours (see `engine/outbox.rs`).
+    pub(crate) async fn send_body_from(
+        &mut self,
+        group: &GroupId,
+        body: Body,
+        outbox: Option<u64>,
+    ) -> Result<Seq> {
         let effect = OwnEffect::of(&body);
         // Sized with the longest counter and view, so that the real ones cannot make it
         // too large.
@@ -167,6 +170,9 @@ impl Client {
                 self.note_unconfirmed(&g, &payload, effect)?;
             }
             self.note_counted(&g, &key, counter)?;
+            if let Some(id) = outbox {
+                self.note_attempt(&key, id)?;
+            }
             // Persist the ratchet step first: a crash after posting must not let us
             // encrypt again under the same key.
             self.db().commit()?;
@@ -176,6 +182,7 @@ impl Client {
                 Err(e) => {
                     // No connection: the bytes never left.
                     self.db().delete(&ns_unconfirmed(group), &key)?;
+                    self.forget_attempt(&key)?;
                     self.drop_counted(&g, &key)?;
                     self.db().commit()?;
                     return Err(e);
@@ -199,11 +206,13 @@ impl Client {
                         }
                         self.put(&ns_claimed(group), &key, &seq)?;
                     }
+                    self.settle_attempt(&key)?;
                     self.db().commit()?;
                     return Ok(seq);
                 }
                 Err(e) if never_stored(&e) => {
                     self.db().delete(&ns_unconfirmed(group), &key)?;
+                    self.forget_attempt(&key)?;
                     self.drop_counted(&g, &key)?;
                     if matches!(e, RelayError::Relay(ErrorCode::StaleEpoch)) {
                         // The drop is committed with the catch-up or the next attempt.

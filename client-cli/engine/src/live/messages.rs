@@ -300,6 +300,18 @@ pub enum Event {
         /// Its new state.
         state: OutState,
     },
+    /// A message waiting in the outbox that the screen did not send itself (left by an
+    /// earlier run or by a command), or that a screen attaching now should show.
+    Unsent {
+        /// Its id, as in [`Event::Outbox`].
+        id: u64,
+        /// The group.
+        group: GroupId,
+        /// The text.
+        text: String,
+        /// When it was written, Unix seconds.
+        time: u64,
+    },
     /// Something to tell the user in passing.
     Info(String),
     /// Something that failed.

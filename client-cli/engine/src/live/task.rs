@@ -31,6 +31,8 @@ use std::time::Duration;
 use tokio::sync::mpsc::{Receiver, UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::time::Instant;
 
+mod outbox;
+
 use super::links::Links;
 use super::messages::{Command, ConnState, Event, GroupView, OutState};
 
@@ -92,7 +94,10 @@ pub fn on_hold(why: &str) -> bool {
 }
 
 struct Outgoing {
+    /// The screen's id.
     id: u64,
+    /// Its number in the store's outbox.
+    stored: u64,
     group: GroupId,
     text: String,
     /// It was held before (so a hold found again does not start another catch-up).
@@ -193,6 +198,7 @@ pub async fn run_with_jobs(
     });
     // What is stored shows at once, before any network.
     e.publish_all();
+    e.load_outbox();
     if let Some(g) = first {
         e.mark_read(&g);
     }
@@ -332,6 +338,7 @@ impl Engine<'_> {
             }
         }
         self.publish_all();
+        self.load_outbox();
     }
 
     fn emit(&self, event: Event) {
@@ -432,12 +439,7 @@ impl Engine<'_> {
                 self.told.0 = ConnState::Idle;
                 self.emit(Event::Connection(ConnState::Idle));
             }
-            for o in std::mem::take(&mut self.outbox) {
-                self.emit(Event::Outbox {
-                    id: o.id,
-                    state: OutState::Failed(t!("net-live-no-group")),
-                });
-            }
+            self.fail_all_queued(t!("net-live-no-group"));
             return;
         }
         self.tell_links();
@@ -732,84 +734,6 @@ impl Engine<'_> {
         }
     }
 
-    async fn send_next(&mut self, i: usize) {
-        let Some(o) = self.outbox.remove(i) else {
-            return;
-        };
-        if self.held.iter().any(|h| h.group == o.group) {
-            // Behind held messages of its group: it waits with them, in order; a
-            // catch-up now tries them all again (the hold may be over).
-            self.emit(Event::Outbox {
-                id: o.id,
-                state: OutState::Held,
-            });
-            if !o.was_held {
-                self.dirty.insert(o.group);
-            }
-            self.held.push_back(Outgoing {
-                was_held: true,
-                ..o
-            });
-            return;
-        }
-        self.emit(Event::Outbox {
-            id: o.id,
-            state: OutState::Sending,
-        });
-        match self.client.send_text(&o.group, &o.text).await {
-            Ok(_) => {
-                self.on_hold.remove(&o.group);
-                self.publish_group(&o.group);
-                if self.viewing == Some(o.group) {
-                    self.mark_read(&o.group);
-                }
-                self.publish_groups();
-                self.emit(Event::Outbox {
-                    id: o.id,
-                    state: OutState::Sent,
-                });
-            }
-            Err(e) if never_posted(&e) => {
-                // Certainly not on the relay: back where it was in the queue.
-                let relay = self.relay_of(&o.group);
-                self.outbox.insert(i, o);
-                match relay {
-                    Some(r) => self.lost(&r),
-                    None => self.failed(&t!("net-live-sending"), e),
-                }
-            }
-            Err(ClientError::Usage(why)) if self.held_back(&o.group, &why) => {
-                // Refused before anything was encrypted: it waits for the repair.
-                self.emit(Event::Outbox {
-                    id: o.id,
-                    state: OutState::Held,
-                });
-                let group = o.group;
-                self.held.push_back(Outgoing {
-                    was_held: true,
-                    ..o
-                });
-                self.set_on_hold(&group, why);
-            }
-            Err(e) => {
-                let why = if let ClientError::Unconfirmed(_) = e {
-                    // Not sent again: a second copy would show twice to everyone.
-                    t!("net-live-send-unconfirmed")
-                } else if transient(&e) {
-                    t!("net-live-send-unknown")
-                } else {
-                    e.to_string()
-                };
-                self.emit(Event::Outbox {
-                    id: o.id,
-                    state: OutState::Failed(why),
-                });
-                self.publish_group(&o.group);
-                self.failed_in(Some(&o.group), &t!("net-live-sending"), e);
-            }
-        }
-    }
-
     async fn command(&mut self, cmd: Command) {
         match cmd {
             Command::Refresh => {
@@ -821,6 +745,7 @@ impl Engine<'_> {
                 let (summary, states) = self.told.clone();
                 self.emit(Event::Connection(summary));
                 self.emit(Event::Relays(states));
+                self.tell_outbox();
             }
             Command::Detach => self.viewing = None,
             Command::Select(g) => {
@@ -828,20 +753,7 @@ impl Engine<'_> {
                 self.mark_read(&g);
                 self.publish_groups();
             }
-            Command::Send { id, group, text } => {
-                self.outbox.push_back(Outgoing {
-                    id,
-                    group,
-                    text,
-                    was_held: false,
-                });
-                if !self.reachable(&group) {
-                    self.emit(Event::Outbox {
-                        id,
-                        state: OutState::Queued,
-                    });
-                }
-            }
+            Command::Send { id, group, text } => self.queue(id, group, text),
             Command::Reconnect => self.links.retry_now(),
             Command::Invite {
                 group,
@@ -1044,13 +956,9 @@ impl Engine<'_> {
                 }
             }
             Command::Discard(group) => {
-                let before = self.held.len();
-                self.held.retain(|o| o.group != group);
-                if self.held.len() != before {
-                    self.emit(Event::Info(t!(
-                        "net-live-dropped-held",
-                        n = before - self.held.len()
-                    )));
+                let n = self.drop_queued(&group, true);
+                if n > 0 {
+                    self.emit(Event::Info(t!("net-live-dropped-held", n = n)));
                 }
             }
             Command::Verify { group, member } => match self.client.find_member(&group, &member) {
@@ -1082,7 +990,7 @@ impl Engine<'_> {
                     Ok(()) => self.emit(Event::Info(t!("net-live-left"))),
                     Err(e) => self.failed(&t!("net-live-leave"), e),
                 }
-                self.outbox.retain(|o| o.group != group);
+                self.drop_queued(&group, false);
                 self.publish_group(&group);
                 self.publish_groups();
             }

@@ -12,7 +12,14 @@ chat-daemon-gone = the daemon went away: { $error }
 chat-screen-crashed = the chat screen crashed
 chat-engine-stopped = the engine stopped
 chat-unsent-in-daemon = kith: { $n } message(s) wait in the daemon's outbox: it sends them once the relay takes them (see `kith read GROUP --all` later).
-chat-unsent-lost = kith: { $n } message(s) were not sent (the chat was closed before the relay took them).
+chat-unsent-lost = { $n ->
+    [one] kith: { $n } message failed to send and was dropped when the chat closed; type it again.
+   *[other] kith: { $n } messages failed to send and were dropped when the chat closed; type them again.
+}
+chat-unsent-kept = { $n ->
+    [one] kith: { $n } message waits in the outbox (encrypted, on this computer). It goes out with the next `kith send`, `kith sync` or chat; `kith outbox` lists it.
+   *[other] kith: { $n } messages wait in the outbox (encrypted, on this computer). They go out with the next `kith send`, `kith sync` or chat; `kith outbox` lists them.
+}
 chat-too-small = Too small for kith chat: enlarge the terminal.
 
 ## The top bar
@@ -154,7 +161,10 @@ chat-leave-question = Leave { $name }?
 chat-leave-effect = You will not be able to read it again; an admin must invite you back.
 chat-yes-leave = leave
 chat-quit-title = Quit
-chat-quit-unsent = { $n } message(s) have not reached the relay yet and will be lost.
+chat-quit-unsent = { $n ->
+    [one] { $n } message failed to send and will be lost (Ctrl-R tries it again).
+   *[other] { $n } messages failed to send and will be lost (Ctrl-R tries them again).
+}
 chat-quit-keys = y or Ctrl-C: quit anyway · any other key: stay
 chat-board-title = Board · { $group }
 chat-board-empty = The board is empty.

@@ -78,3 +78,26 @@ cli-no-relay = which relay? Give --relay ADDRESS, or set relay = "ADDRESS" in th
 cli-code-needs-relay = this is an invite code without its relay: add --relay ADDRESS (the relay's address, which the person who invited you can tell you), or set relay = "ADDRESS" in the settings file
 cli-code-bad-relay = "{ $relay }" is not a relay address: it looks like wss://host or wss://host:port
 cli-invite-by-voice = To pass it on by voice or by hand: the code { $code }, on the relay { $relay }. The joiner runs: kith join { $code } --relay { $relay }
+
+## The outbox
+cli-send-kept = kith: not sent: { $why }
+    The message waits in the outbox (encrypted, on this computer) and goes out with the next `kith send`, `kith sync` or chat. `kith outbox` lists it.
+cli-send-kept-behind = kith: not sent yet: it waits in the outbox behind an earlier message whose delivery is not confirmed yet. `kith outbox` lists them.
+cli-outbox-sent-earlier = { $n ->
+    [one] kith: also sent { $n } earlier message from the outbox.
+   *[other] kith: also sent { $n } earlier messages from the outbox.
+}
+cli-outbox-sent = { $n ->
+    [one] kith: sent { $n } message from the outbox.
+   *[other] kith: sent { $n } messages from the outbox.
+}
+cli-outbox-waiting = { $n ->
+    [one] kith: { $n } message still waits in the outbox (`kith outbox` lists it).
+   *[other] kith: { $n } messages still wait in the outbox (`kith outbox` lists them).
+}
+cli-outbox-dropped = kith: a message to "{ $group }" from the outbox was not sent and is dropped: { $why } («{ $text }»)
+cli-outbox-dropped-one = Dropped message { $id } from the outbox.
+cli-outbox-empty = The outbox is empty: every message you sent reached the relay.
+cli-outbox-state-waiting = waiting for the relay
+cli-outbox-unconfirmed = sent, not confirmed yet
+cli-outbox-hint = kith: they go out with the next `kith send`, `kith sync` or chat; `kith outbox --drop N` drops one.

@@ -347,3 +347,6 @@ engine-send-nothing = nothing to send
 engine-send-too-large = message too large
 engine-join-bad-signature = a signature in the group's tree is invalid
 engine-client-creation-secret-wrong = this relay refuses the creation secret in { "KITH_CREATION_SECRET" }: it is not this relay's. Ask the relay's operator for the right one
+
+## The outbox
+engine-outbox-gone = Message { $id } is not in the outbox (it was sent or dropped already).

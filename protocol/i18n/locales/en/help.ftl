@@ -22,6 +22,7 @@ help-cmd-invite = Make a one-time invite code for a group (admins)
 help-cmd-join = Use an invite: see who invites you where, ask to join, wait to be admitted
 help-cmd-sync = Fetch everything new, and admit joiners (admins)
 help-cmd-send = Send a text message (`-` reads it from standard input)
+help-cmd-outbox = List the messages waiting to be sent (encrypted on this computer), or drop one
 help-cmd-send-file = Send a file (at most 25 MiB, e.g. a scan of papers)
 help-cmd-files = List the files shared in a group, numbered for kith get
 help-cmd-get = Download a shared file, check it, and save it

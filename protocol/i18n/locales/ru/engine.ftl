@@ -348,3 +348,6 @@ engine-send-nothing = нечего отправлять
 engine-send-too-large = сообщение слишком большое
 engine-join-bad-signature = одна из подписей в дереве группы недействительна
 engine-client-creation-secret-wrong = этот сервер не принимает секрет для создания групп из { "KITH_CREATION_SECRET" }: это не его секрет. Попросите правильный у владельца сервера
+
+## The outbox
+engine-outbox-gone = Сообщения { $id } нет среди неотправленных (оно уже отправлено или удалено).
