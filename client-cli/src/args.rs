@@ -109,6 +109,12 @@ pub fn full_invite(invite: &str, relay: Option<&str>) -> Result<String, String> 
     Ok(Invite { relay, code }.to_string())
 }
 
+/// `send`'s text as a daemon's method takes it: required (the settings file's group,
+/// which lets the command line leave it out, is the caller's business).
+fn required_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    String::deserialize(d).map(Some)
+}
+
 /// Reads `--lang`.
 fn parse_lang(s: &str) -> Result<kith_i18n::Lang, String> {
     kith_i18n::Lang::parse(s).ok_or_else(|| {
@@ -137,7 +143,8 @@ pub enum Command {
     Groups,
     /// Make a one-time invite code for a group (admins).
     Invite {
-        /// The group: its name or an id prefix.
+        /// The group: its name or an id prefix. [default: `group` in the settings file]
+        #[arg(default_value = "", hide_default_value = true)]
         group: String,
         /// How long the code stays valid (e.g. 30m, 72h, 7d; at most 30d).
         #[arg(long, default_value = "72h", value_parser = humantime::parse_duration)]
@@ -193,10 +200,11 @@ pub enum Command {
     /// reached it waits in the outbox (exit code 3) and goes with the next send, sync or
     /// chat.
     Send {
-        /// The group.
+        /// The group; alone, it is the text, for `group` in the settings file.
         group: String,
         /// The text, or `-`.
-        text: String,
+        #[serde(deserialize_with = "required_text")]
+        text: Option<String>,
     },
     /// List the messages waiting to be sent (encrypted on this computer), or drop one.
     Outbox {
@@ -215,7 +223,8 @@ pub enum Command {
     },
     /// List the files shared in a group, numbered for `kith get`.
     Files {
-        /// The group.
+        /// The group: its name or an id prefix. [default: `group` in the settings file]
+        #[arg(default_value = "", hide_default_value = true)]
         group: String,
     },
     /// Download a file shared in a group, check it, and save it (never a partial file).
@@ -235,7 +244,8 @@ pub enum Command {
     },
     /// Print new messages (or all), as `time name: text`.
     Read {
-        /// The group.
+        /// The group: its name or an id prefix. [default: `group` in the settings file]
+        #[arg(default_value = "", hide_default_value = true)]
         group: String,
         /// All messages, not only the unread ones.
         #[arg(long)]
@@ -248,7 +258,8 @@ pub enum Command {
     },
     /// List a group's members: names, fingerprints, roles, verification.
     Members {
-        /// The group.
+        /// The group: its name or an id prefix. [default: `group` in the settings file]
+        #[arg(default_value = "", hide_default_value = true)]
         group: String,
     },
     /// Remove a member from a group (admins).

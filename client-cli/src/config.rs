@@ -26,6 +26,9 @@ pub struct Settings {
     pub relay: Option<String>,
     /// The SOCKS5 proxy every relay is reached through (`--proxy`, `KITH_PROXY` win).
     pub proxy: Option<String>,
+    /// The group `read`, `members`, `files`, `invite`, `chat` and a one-argument `send`
+    /// use when none is named.
+    pub group: Option<String>,
 }
 
 /// Where the settings file is.
@@ -62,7 +65,8 @@ pub fn load() -> Result<Settings, String> {
 }
 
 /// Applies the settings where the command line and the environment left a choice:
-/// the language, times, the proxy, `group create`'s relay.
+/// the language, times, the proxy, `group create`'s relay, the group of commands that
+/// name none.
 pub fn apply(settings: &Settings, cli: &mut Cli) -> Result<(), String> {
     let lang_given = cli.lang.is_some() || std::env::var_os("KITH_LANG").is_some();
     if let (Some(code), false) = (&settings.lang, lang_given) {
@@ -87,6 +91,20 @@ pub fn apply(settings: &Settings, cli: &mut Cli) -> Result<(), String> {
         Command::Group(GroupCommand::Create { relay, .. }) if relay.is_none() => {
             relay.clone_from(&settings.relay);
         }
+        Command::Read { group, .. }
+        | Command::Members { group }
+        | Command::Files { group }
+        | Command::Invite { group, .. }
+            if group.is_empty() =>
+        {
+            *group = settings.group.clone().ok_or_else(no_group)?;
+        }
+        Command::Chat { group } if group.is_none() => group.clone_from(&settings.group),
+        // One argument: the text, for the settings' group.
+        Command::Send { group, text } if text.is_none() => {
+            let default = settings.group.clone().ok_or_else(no_group)?;
+            *text = Some(std::mem::replace(group, default));
+        }
         // A code alone: the relay given, else the settings'.
         Command::Join { invite, relay, .. } => {
             let with = relay.as_deref().or(settings.relay.as_deref());
@@ -96,6 +114,12 @@ pub fn apply(settings: &Settings, cli: &mut Cli) -> Result<(), String> {
         _ => {}
     }
     Ok(())
+}
+
+/// The error for a command that names no group, with no group in the settings.
+fn no_group() -> String {
+    let path = path().map(|p| p.display().to_string()).unwrap_or_default();
+    t!("cli-config-no-group", path = path)
 }
 
 #[cfg(test)]
@@ -108,10 +132,45 @@ mod tests {
         assert!(bad.is_err());
         let good: Settings = toml::from_str(
             "lang = \"ru\"\nzone = \"Asia/Irkutsk\"\nrelay = \"wss://relay.example\"\n\
-             proxy = \"socks5://127.0.0.1:9050\"\nutc = false\n",
+             proxy = \"socks5://127.0.0.1:9050\"\nutc = false\ngroup = \"Семья\"\n",
         )
         .unwrap();
         assert_eq!(good.lang.as_deref(), Some("ru"));
         assert_eq!(good.proxy.as_deref(), Some("socks5://127.0.0.1:9050"));
+        assert_eq!(good.group.as_deref(), Some("Семья"));
+    }
+
+    #[test]
+    fn the_settings_group_fills_in_where_none_is_named() {
+        use clap::Parser;
+        let settings = Settings {
+            group: Some("Семья".into()),
+            ..Settings::default()
+        };
+        let parse = |args: &[&str]| {
+            let mut cli = Cli::try_parse_from(args).unwrap();
+            apply(&settings, &mut cli).unwrap();
+            cli.command
+        };
+        assert!(
+            matches!(parse(&["kith", "read"]), Command::Read { group, .. } if group == "Семья")
+        );
+        assert!(
+            matches!(parse(&["kith", "read", "Работа"]), Command::Read { group, .. } if group == "Работа")
+        );
+        assert!(matches!(
+            parse(&["kith", "send", "привет"]),
+            Command::Send { group, text: Some(text) } if group == "Семья" && text == "привет"
+        ));
+        assert!(matches!(
+            parse(&["kith", "send", "Работа", "привет"]),
+            Command::Send { group, text: Some(text) } if group == "Работа" && text == "привет"
+        ));
+        assert!(
+            matches!(parse(&["kith", "chat"]), Command::Chat { group: Some(g) } if g == "Семья")
+        );
+        // Without the setting, a missing group is a usage error that says what to do.
+        let mut cli = Cli::try_parse_from(["kith", "members"]).unwrap();
+        assert!(apply(&Settings::default(), &mut cli).is_err());
     }
 }

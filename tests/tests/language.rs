@@ -249,6 +249,26 @@ async fn the_settings_file_gives_language_zone_and_relay() {
     assert_eq!((lh + 24 - uh) % 24, 8, "{utc}\n{local}");
     // --lang wins over the file.
     assert!(olena.ok(&["--lang", "en", "groups"]).contains("1 member "));
+    // Without a group named, none is guessed; with `group` in the file, it is the one.
+    let out = olena.run(&["read"]);
+    assert_eq!(out.code(), 2, "{out}");
+    assert!(
+        out.stderr.contains("укажите группу") && out.stderr.contains("group = "),
+        "{out}"
+    );
+    std::fs::write(
+        olena.config_path(),
+        format!("relay = \"{}\"\ngroup = \"семья\"\n", relay.ws_url()),
+    )
+    .unwrap();
+    olena.ok(&["send", "the text alone, to the settings' group"]);
+    let all = olena.ok(&["read", "--all"]);
+    assert!(
+        all.contains("the text alone, to the settings' group"),
+        "{all}"
+    );
+    assert!(all.contains("from the settings"), "{all}");
+    assert!(olena.ok(&["members"]).contains("Olena"));
     // A typo is an error, named.
     std::fs::write(olena.config_path(), "proxi = \"socks5://127.0.0.1:9050\"\n").unwrap();
     let out = olena.run(&["groups"]);

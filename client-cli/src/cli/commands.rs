@@ -385,6 +385,7 @@ pub(crate) async fn dispatch(
             }
         }
         Command::Send { group, text } => {
+            let text = text.ok_or_else(|| usage(t!("cli-send-what")))?;
             let id = client.find_group(&group)?;
             let text = if text == "-" {
                 read_stdin(out)?.trim_end_matches('\n').to_owned()

@@ -190,7 +190,7 @@ const LATIN_ALLOWED: &[&str] = &[
     "PEM", "Enter", "Esc", "Tab", "Ctrl", "Alt", "PgUp", "PgDn", "Home", "End", "Up", "Down",
     "Left", "Right", "Backspace", "F1", "F2", "F3", "F10", "KiB", "MiB",
     // Language codes and the settings file's keys, typed as they are.
-    "en", "ru", "lang", "utc", "zone", "relay", "proxy", "config", "toml", "UTC",
+    "en", "ru", "lang", "utc", "zone", "relay", "proxy", "group", "config", "toml", "UTC",
 ];
 
 #[test]

@@ -101,3 +101,7 @@ cli-outbox-empty = The outbox is empty: every message you sent reached the relay
 cli-outbox-state-waiting = waiting for the relay
 cli-outbox-unconfirmed = sent, not confirmed yet
 cli-outbox-hint = kith: they go out with the next `kith send`, `kith sync` or chat; `kith outbox --drop N` drops one.
+
+## The settings file's group
+cli-config-no-group = name the group (or put group = "Name" in the settings file, { $path }, to use it when none is named)
+cli-send-what = what should be sent? kith send "Group" "text" (or the text alone, with group = "Name" in the settings file)

@@ -104,3 +104,7 @@ cli-outbox-empty = Очередь пуста: все ваши сообщения
 cli-outbox-state-waiting = ждёт сервера
 cli-outbox-unconfirmed = отправлено, ждёт подтверждения
 cli-outbox-hint = kith: они уйдут при следующем `kith send`, `kith sync` или в чате; `kith outbox --drop N` удаляет одно из них.
+
+## The settings file's group
+cli-config-no-group = укажите группу (или впишите group = "Название" в файл настроек, { $path }, — тогда она будет использоваться, когда группа не названа)
+cli-send-what = что отправить? kith send "Группа" "текст" (или только текст, если в файле настроек есть group = "Название")
