@@ -347,3 +347,10 @@ engine-send-nothing = nothing to send
 engine-send-too-large = message too large
 engine-join-bad-signature = a signature in the group's tree is invalid
 engine-client-creation-secret-wrong = this relay refuses the creation secret in { "KITH_CREATION_SECRET" }: it is not this relay's. Ask the relay's operator for the right one
+
+## duress notice (engine/sync.rs: a member's client says its device was unlocked under duress)
+engine-duress-notice = { $name }'s client says that { $name }'s device was unlocked under duress. What comes from that device from now on is not from { $name }.
+engine-duress-notice-admin = { $face ->
+    [chat] { $name }'s client says that { $name }'s device was unlocked under duress. What comes from that device from now on is not from { $name }. If { $name } is still among the members, remove them with /remove { $name }, and check with { $name } by phone or in person before letting them back in.
+   *[other] { $name }'s client says that { $name }'s device was unlocked under duress. What comes from that device from now on is not from { $name }. If { $name } is still among the members, remove them: kith remove "{ $group }" "{ $name }". Check with { $name } by phone or in person before letting them back in.
+}
