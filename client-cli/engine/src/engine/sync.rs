@@ -738,11 +738,7 @@ impl Client {
                 // done on its word (the leave request that follows is handled as any).
                 let name = self.display_name(&g.relay_group, &who);
                 let text = if g.state.is_admin(&self.profile.identity) {
-                    t!(
-                        "engine-duress-notice-admin",
-                        name = &name,
-                        group = &g.name
-                    )
+                    t!("engine-duress-notice-admin", name = &name, group = &g.name)
                 } else {
                     t!("engine-duress-notice", name = &name)
                 };

@@ -407,11 +407,12 @@ impl KeyFile {
             .position(|b| *b == 0)
             .unwrap_or(name_part.len());
         let name = String::from_utf8_lossy(&name_part[..end]).into_owned();
-        let old_key = (plain.len() == SEALED_PLAIN && plain[NAME_PAD] & FLAG_NOTIFY != 0).then(|| {
-            let mut key = Zeroizing::new([0u8; 32]);
-            key.copy_from_slice(&plain[NAME_PAD + 1..]);
-            key
-        });
+        let old_key =
+            (plain.len() == SEALED_PLAIN && plain[NAME_PAD] & FLAG_NOTIFY != 0).then(|| {
+                let mut key = Zeroizing::new([0u8; 32]);
+                key.copy_from_slice(&plain[NAME_PAD + 1..]);
+                key
+            });
         Ok(Unlock::Duress(DuressUnlock {
             kek: d,
             salt,

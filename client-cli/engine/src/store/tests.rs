@@ -390,7 +390,9 @@ fn store_duress_unlock_leaves_a_fresh_store_and_nothing_of_the_old() {
     let store = create(&dir);
     store.put("contacts", b"olena", &contact("Olena")).unwrap();
     store.commit().unwrap();
-    store.set_duress(PASS, b"forced to open", "Olena", false).unwrap();
+    store
+        .set_duress(PASS, b"forced to open", "Olena", false)
+        .unwrap();
     // The real passphrase still opens the real store.
     drop(store);
     let store = Store::open(&dir, PASS).unwrap();
@@ -460,7 +462,9 @@ fn store_duress_unlock_leaves_a_fresh_store_and_nothing_of_the_old() {
 fn store_changing_the_passphrase_keeps_the_duress_slot() {
     let (_tmp, dir) = profile_dir();
     let store = create(&dir);
-    store.set_duress(PASS, b"forced to open", "Iryna", false).unwrap();
+    store
+        .set_duress(PASS, b"forced to open", "Iryna", false)
+        .unwrap();
     store
         .change_passphrase(b"a new passphrase", store.kdf_params().unwrap())
         .unwrap();
@@ -499,7 +503,12 @@ fn store_duress_unlock_with_notify_opens_the_old_store_before_the_reset() {
     assert!(old.get::<Contact>("contacts", b"olena").unwrap().is_some());
     drop(old);
     let fresh = Store::duress_reset(&dir, *unlock).unwrap();
-    assert!(fresh.get::<Contact>("contacts", b"olena").unwrap().is_none());
+    assert!(
+        fresh
+            .get::<Contact>("contacts", b"olena")
+            .unwrap()
+            .is_none()
+    );
     drop(fresh);
     assert!(matches!(
         Store::open(&dir, PASS),
@@ -507,5 +516,10 @@ fn store_duress_unlock_with_notify_opens_the_old_store_before_the_reset() {
     ));
     // The fresh profile's slot is random: the duress passphrase opens it as its own.
     let again = Store::open(&dir, b"forced to open").unwrap();
-    assert!(again.get::<Contact>("contacts", b"olena").unwrap().is_none());
+    assert!(
+        again
+            .get::<Contact>("contacts", b"olena")
+            .unwrap()
+            .is_none()
+    );
 }
