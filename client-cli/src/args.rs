@@ -323,6 +323,14 @@ pub enum Command {
         #[arg(long)]
         #[serde(default)]
         duress: bool,
+        /// With --duress: before destroying, tell your groups that the device was
+        /// unlocked under duress and leave them (if a relay answers within 10 s). Off
+        /// unless given; setting the duress passphrase again without it turns it off.
+        /// The price: a copy of the disk made before, with the duress passphrase, opens
+        /// this profile (SECURITY.md).
+        #[arg(long, requires = "duress")]
+        #[serde(default)]
+        notify: bool,
     },
     /// Destroy this profile so that nothing can be recovered from it.
     Wipe {

@@ -437,3 +437,193 @@ async fn a_duress_unlock_destroys_the_profile_and_looks_like_a_new_one() {
         );
     }
 }
+
+const DURESS: &str = "nothing to see here";
+const NOTICE: &str = "Olena's client says that Olena's device was unlocked under duress. What comes from that device from now on is not from Olena.";
+
+/// Alice (admin) with Olena and Bob in GROUP at `relay_url`, everyone caught up.
+fn duress_group(relay_url: &str) -> (Profile, Profile, Profile) {
+    let alice = Profile::new("Alice");
+    alice.ok(&["group", "create", GROUP, "--relay", relay_url]);
+    let olena = Profile::new("Olena");
+    let bob = Profile::new("Bob");
+    for p in [&olena, &bob] {
+        let code = alice.ok(&["invite", GROUP]).trim().to_owned();
+        join(&alice, p, &code, GROUP);
+    }
+    olena.ok(&["send", GROUP, "the appeal is heard on Monday"]);
+    for p in [&alice, &bob, &olena] {
+        p.ok(&["read", GROUP]);
+    }
+    (alice, olena, bob)
+}
+
+/// Sets Olena's duress passphrase, with `--notify` or without.
+fn set_duress(olena: &Profile, notify: bool) -> String {
+    let mut args = vec!["passphrase", "--duress"];
+    if notify {
+        args.push("--notify");
+    }
+    let set = olena.run_env(&args, &[("KITH_NEW_PASSPHRASE", DURESS)]);
+    assert!(set.success(), "{set}");
+    set.stdout
+}
+
+/// Olena is forced to unlock: `kith groups` with the duress passphrase prints what a
+/// brand-new profile's prints, byte for byte; afterwards the real passphrase opens
+/// nothing and the old identity is gone. Returns how long the forced unlock took.
+fn forced_unlock_looks_new(olena: &Profile, real_fingerprint: &str) -> Duration {
+    let started = std::time::Instant::now();
+    let forced = olena.run_env(&["groups"], &[("KITH_PASSPHRASE", DURESS)]);
+    let took = started.elapsed();
+    let brand_new = Profile::new("Olena").run(&["groups"]);
+    assert!(forced.success(), "{forced}");
+    assert_eq!(forced.stdout, brand_new.stdout, "{forced}");
+    assert_eq!(forced.stderr, brand_new.stderr, "{forced}");
+    let real = olena.run(&["groups"]);
+    assert!(!real.success(), "{real}");
+    assert!(real.stderr.contains("wrong passphrase"), "{real}");
+    let who = olena.run_env(&["whoami"], &[("KITH_PASSPHRASE", DURESS)]);
+    assert!(who.success(), "{who}");
+    assert_ne!(who.stdout, real_fingerprint, "the old identity survived");
+    for (path, bytes) in all_bytes(olena.dir()) {
+        assert!(
+            !contains(&bytes, b"the appeal is heard on Monday"),
+            "plaintext in {path}"
+        );
+    }
+    took
+}
+
+/// `kith --json read GROUP --all` as `p`: the notices' texts, after a sync.
+fn notices_of(p: &Profile) -> Vec<String> {
+    p.ok(&["--json", "read", GROUP, "--all"])
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["kind"] == "notice")
+        .map(|v| v["text"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The names `kith --json members GROUP` lists for `p`.
+fn member_names(p: &Profile) -> Vec<String> {
+    let mut names: Vec<String> = p
+        .ok(&["--json", "members", GROUP])
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .map(|v| v["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// With notify on (`kith passphrase --duress --notify`), a duress unlock first tells the
+/// group and leaves it: every member sees the notice as Olena's client's claim (the
+/// admin with what to do), and Olena is gone from the members once the admin's client
+/// committed her leave; what the unlock prints is still a new profile's, and the real
+/// passphrase opens nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_duress_unlock_with_notify_tells_the_group_and_leaves_it() {
+    let relay = TestRelay::start(&[]).await;
+    let (alice, olena, bob) = duress_group(&relay.ws_url());
+    let real_fingerprint = olena.ok(&["whoami"]);
+    let said = set_duress(&olena, true);
+    assert!(said.contains("with notify"), "{said}");
+    // Nothing was sent by setting it.
+    assert!(!notices_of(&bob).iter().any(|n| n.contains("duress")));
+
+    forced_unlock_looks_new(&olena, &real_fingerprint);
+
+    let bobs = notices_of(&bob);
+    assert!(bobs.iter().any(|n| n == NOTICE), "Bob's notices: {bobs:?}");
+    let alices = notices_of(&alice);
+    let admin = alices
+        .iter()
+        .find(|n| n.starts_with(NOTICE))
+        .unwrap_or_else(|| panic!("Alice's notices: {alices:?}"));
+    assert!(
+        admin.contains(&format!("kith remove \"{GROUP}\" \"Olena\"")) && admin.contains("by phone"),
+        "the admin is told what to do: {admin}"
+    );
+    assert!(
+        alices.iter().any(|n| n == "Olena is leaving the group"),
+        "{alices:?}"
+    );
+    // The admin's client commits the leave; then nobody lists Olena.
+    alice.ok(&["sync"]);
+    for p in [&alice, &bob] {
+        p.ok(&["sync"]);
+        assert_eq!(member_names(p), ["Alice", "Bob"], "as {} sees it", p.name());
+    }
+}
+
+/// With notify off, nothing is sent: set with `--notify` and then again without (as by
+/// default), the duress unlock destroys the profile and the others see no notice, with
+/// Olena still among the members.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_duress_unlock_without_notify_tells_nobody() {
+    let relay = TestRelay::start(&[]).await;
+    let (alice, olena, bob) = duress_group(&relay.ws_url());
+    let real_fingerprint = olena.ok(&["whoami"]);
+    set_duress(&olena, true);
+    let said = set_duress(&olena, false);
+    assert!(!said.contains("with notify"), "{said}");
+
+    forced_unlock_looks_new(&olena, &real_fingerprint);
+
+    alice.ok(&["sync"]);
+    for p in [&alice, &bob] {
+        let notices = notices_of(p);
+        assert!(
+            !notices
+                .iter()
+                .any(|n| n.contains("duress") || n.contains("leaving")),
+            "{} was told: {notices:?}",
+            p.name()
+        );
+        assert_eq!(
+            member_names(p),
+            ["Alice", "Bob", "Olena"],
+            "as {} sees it",
+            p.name()
+        );
+    }
+}
+
+/// With notify on and the relay down, the duress unlock destroys the profile all the
+/// same and prints what a new profile's prints.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_duress_unlock_with_notify_and_the_relay_down_still_destroys() {
+    let mut relay = TestRelay::start(&[]).await;
+    let (_alice, olena, _bob) = duress_group(&relay.ws_url());
+    let real_fingerprint = olena.ok(&["whoami"]);
+    set_duress(&olena, true);
+    relay.kill9();
+    forced_unlock_looks_new(&olena, &real_fingerprint);
+}
+
+/// With notify on and a relay that takes connections but never answers (blocked),
+/// the duress unlock gives up telling the group within its budget, and still destroys
+/// the profile and prints what a new profile's prints.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_duress_unlock_with_notify_gives_up_on_a_silent_relay_in_time() {
+    use kith_tests::mitm::Mitm;
+    use std::sync::Arc;
+
+    let relay = TestRelay::start(&[]).await;
+    let mitm = Mitm::start(relay.ws_url()).await;
+    let (_alice, olena, _bob) = duress_group(&mitm.ws_url());
+    let real_fingerprint = olena.ok(&["whoami"]);
+    set_duress(&olena, true);
+    // Every frame either way is dropped: the WebSocket opens, nothing comes back.
+    mitm.set_rule(Arc::new(|_, _, _| Vec::new()));
+    let took = forced_unlock_looks_new(&olena, &real_fingerprint);
+    let budget = kith::engine::DURESS_NOTIFY_BUDGET;
+    eprintln!("the forced unlock took {took:?}");
+    // Without the budget, a connection's own timeouts (10 s for the `Hello`, once for
+    // the notice and once for the leave) would hold it twice as long.
+    assert!(
+        took < budget + Duration::from_secs(5),
+        "the forced unlock took {took:?} (budget {budget:?})"
+    );
+}

@@ -124,6 +124,14 @@ pub enum Body {
         /// The member's identity key.
         member: [u8; 32],
     },
+    /// The sender's device was unlocked with its duress passphrase, and the member had
+    /// chosen to tell the groups (`kith passphrase --duress --notify`): sent just before
+    /// its leave request, and before the profile is destroyed. It names no one: it can
+    /// only speak of its (MLS-authenticated) sender, and receivers show it as that
+    /// client's claim, never more (a patched client can send it falsely). Clients
+    /// older than this variant cannot decode it and show "a message this version cannot
+    /// read"; the variant is last, so every earlier one encodes as before.
+    DuressNotice,
 }
 
 /// What opens a file: the blobs that hold it and the key that seals them.
@@ -277,6 +285,16 @@ mod tests {
             sent_at: 1,
         });
         assert_eq!(long.to_padded().unwrap().len(), 4096 - MLS_OVERHEAD);
+        // The duress notice, the newest body, comes out as its variant number (7) after
+        // V3's fields: older variants keep their numbers.
+        let notice = AppMessage::V3 {
+            counter: 1,
+            view: None,
+            body: Body::DuressNotice,
+        };
+        assert_eq!(postcard::to_stdvec(&notice).unwrap(), [2, 1, 0, 7]);
+        let padded = notice.to_padded().unwrap();
+        assert_eq!(AppMessage::from_padded(&padded).unwrap(), notice);
         let mut bad = p.clone();
         bad[600] = 1;
         assert_eq!(AppMessage::from_padded(&bad), Err(PayloadError::Malformed));

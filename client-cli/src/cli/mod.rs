@@ -134,10 +134,10 @@ async fn run_inner(cli: Cli) -> Result<u8, Failure> {
     if let Some(remote) = remote::Remote::connect(&home).await {
         return remote.run(&cli).await;
     }
-    if let Command::Passphrase { duress } = cli.command {
-        return change_passphrase(&home, duress);
+    if let Command::Passphrase { duress, notify } = cli.command {
+        return change_passphrase(&cli, &home, duress, notify).await;
     }
-    let mut client = open_profile(&cli, &home)?;
+    let mut client = open_profile(&cli, &home).await?;
     let mut out = Out::terminal(json);
     let code = match cli.command {
         // `kith daemon` itself starts in main.rs (daemon/).
@@ -148,13 +148,21 @@ async fn run_inner(cli: Cli) -> Result<u8, Failure> {
     code
 }
 
-/// `kith passphrase [--duress]`: unlocks with the passphrase, then sets the new one.
-fn change_passphrase(home: &std::path::Path, duress: bool) -> Result<u8, Failure> {
+/// `kith passphrase [--duress [--notify]]`: unlocks with the passphrase (the duress one
+/// does what it does anywhere), then sets the new one.
+async fn change_passphrase(
+    cli: &Cli,
+    home: &std::path::Path,
+    duress: bool,
+    notify: bool,
+) -> Result<u8, Failure> {
     if surely_no_profile(home) {
         return Err(no_profile(home));
     }
     let pass = passphrase()?;
-    let client = Client::open(home, pass.as_bytes()).map_err(|e| profile_failure(home, e))?;
+    let client = Client::unlock(home, pass.as_bytes(), connect_options(cli)?)
+        .await
+        .map_err(|e| profile_failure(home, e))?;
     let which = if duress {
         NewPassphrase::Duress
     } else {
@@ -165,8 +173,12 @@ fn change_passphrase(home: &std::path::Path, duress: bool) -> Result<u8, Failure
         if *new == *pass {
             return Err(usage(t!("profile-duress-same")));
         }
-        client.set_duress(pass.as_bytes(), new.as_bytes())?;
-        println!("{}", t!("profile-duress-set"));
+        client.set_duress(pass.as_bytes(), new.as_bytes(), notify)?;
+        if notify {
+            println!("{}", t!("profile-duress-set-notify"));
+        } else {
+            println!("{}", t!("profile-duress-set"));
+        }
     } else {
         client.change_passphrase(new.as_bytes())?;
         println!("{}", t!("profile-passphrase-changed"));
@@ -272,18 +284,23 @@ fn new_passphrase(env: &str, which: NewPassphrase) -> Result<zeroize::Zeroizing<
 
 /// Unlocks the profile in `home` with the settings of the command line (the
 /// passphrase, `KITH_CREATION_SECRET`, how to reach relays).
-pub(crate) fn open_profile(cli: &Cli, home: &std::path::Path) -> Result<Client, Failure> {
+pub(crate) async fn open_profile(cli: &Cli, home: &std::path::Path) -> Result<Client, Failure> {
     // The first run: said before a passphrase is asked for.
     if surely_no_profile(home) {
         return Err(no_profile(home));
     }
+    let options = connect_options(cli)?;
     let pass = passphrase()?;
-    let mut client = Client::open(home, pass.as_bytes()).map_err(|e| profile_failure(home, e))?;
+    // A duress unlock that tells the groups reaches them as every other connection
+    // would: through the proxy.
+    let mut client = Client::unlock(home, pass.as_bytes(), options.clone())
+        .await
+        .map_err(|e| profile_failure(home, e))?;
     drop(pass);
     if let Ok(s) = std::env::var("KITH_CREATION_SECRET") {
         client.creation_secret = s.into_bytes();
     }
-    client.connect_options = connect_options(cli)?;
+    client.connect_options = options;
     client.failover_after = cli.failover_after;
     Ok(client)
 }

@@ -71,7 +71,7 @@ async fn run_inner(cli: Cli) -> Result<u8, Failure> {
             home = home.display().to_string()
         )));
     }
-    let mut client = open_profile(&cli, &home)?;
+    let mut client = open_profile(&cli, &home).await?;
     let socket = rpc::socket_path(&home);
     let (listener, uid) = bind(&socket)?;
     eprintln!(

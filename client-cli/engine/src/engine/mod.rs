@@ -12,6 +12,7 @@
 
 mod commit;
 mod counters;
+mod duress;
 #[cfg(feature = "test-hooks")]
 mod evil;
 mod failover;
@@ -34,6 +35,7 @@ pub mod state;
 mod sync;
 mod views;
 
+pub use duress::DURESS_NOTIFY_BUDGET;
 pub use files::{CHUNK_SIZE, FileInfo, MAX_FILE_BYTES, SavedFile, clean_file_name};
 pub use group_admin::RequestInfo;
 pub use invite::InvitePreview;
@@ -403,21 +405,31 @@ impl Client {
     /// With the duress passphrase (`kith passphrase --duress`), the profile is destroyed
     /// beyond recovery and a fresh, empty one of the same name opens in its place, as if
     /// the passphrase had always been that one's: what it prints and how long it takes
-    /// are those of a new profile's unlock (SECURITY.md, "A duress passphrase").
+    /// are those of a new profile's unlock (SECURITY.md, "A duress passphrase"). This
+    /// never tells the groups, even when the member chose it: the faces unlock with
+    /// [`Client::unlock`], which does.
     pub fn open(home: &Path, passphrase: &[u8]) -> Result<Self> {
-        let store = match Store::open(home, passphrase) {
-            Err(StoreError::Duress(unlock)) => {
-                let name = clean_name(&unlock.name, MAX_NAME_CHARS);
-                let store = Store::duress_reset(home, *unlock)?;
-                let name = if name.is_empty() {
-                    "Member".to_owned()
-                } else {
-                    name
-                };
-                return Self::init_in(home, store, name);
-            }
-            other => other?,
+        match Store::open(home, passphrase) {
+            Err(StoreError::Duress(unlock)) => Self::after_duress(home, *unlock),
+            other => Self::from_store(home, other?),
+        }
+    }
+
+    /// What a duress unlock leaves: the profile destroyed, and a fresh one of the same
+    /// name in its place.
+    fn after_duress(home: &Path, unlock: crate::store::DuressUnlock) -> Result<Self> {
+        let name = clean_name(&unlock.name, MAX_NAME_CHARS);
+        let store = Store::duress_reset(home, unlock)?;
+        let name = if name.is_empty() {
+            "Member".to_owned()
+        } else {
+            name
         };
+        Self::init_in(home, store, name)
+    }
+
+    /// The profile of an open store.
+    fn from_store(home: &Path, store: Store) -> Result<Self> {
         let profile: ProfileRecord = get_record(&store, NS_PROFILE, PROFILE_KEY)?
             .ok_or(StoreError::Corrupt("profile record missing"))?;
         let admin_seed = admin_seed(&store)?;
@@ -462,9 +474,14 @@ impl Client {
         Ok(self.db().change_passphrase(new, params)?)
     }
 
-    /// Sets the duress passphrase (see [`Client::open`]); `current` is the profile's.
-    pub fn set_duress(&self, current: &[u8], duress: &[u8]) -> Result<()> {
-        Ok(self.db().set_duress(current, duress, &self.profile.name)?)
+    /// Sets the duress passphrase (see [`Client::unlock`]); `current` is the profile's.
+    /// With `notify`, a duress unlock first tells the groups and leaves them
+    /// (`duress.rs`); without, it does not (setting it again without `notify` turns
+    /// that off).
+    pub fn set_duress(&self, current: &[u8], duress: &[u8], notify: bool) -> Result<()> {
+        Ok(self
+            .db()
+            .set_duress(current, duress, &self.profile.name, notify)?)
     }
 
     /// How long the group's relay keeps its ciphertext, seconds, as it said when this

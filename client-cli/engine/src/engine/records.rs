@@ -337,7 +337,10 @@ impl OwnEffect {
             }),
             Body::Delete { seq } => Some(OwnEffect::Delete { seq: *seq }),
             Body::HideFrom { member } => Some(OwnEffect::HideFrom { member: *member }),
-            Body::Profile { .. } | Body::LeaveRequest | Body::History { .. } => None,
+            Body::Profile { .. }
+            | Body::LeaveRequest
+            | Body::History { .. }
+            | Body::DuressNotice => None,
         }
     }
 }

@@ -733,6 +733,17 @@ impl Client {
             }
             Body::Delete { seq } => self.on_delete(g, msg, who, seq, report),
             Body::HideFrom { member } => self.on_hide(g, msg, who, member, report),
+            Body::DuressNotice => {
+                // The sender's client says so; nothing here can prove it, so nothing is
+                // done on its word (the leave request that follows is handled as any).
+                let name = self.display_name(&g.relay_group, &who);
+                let text = if g.state.is_admin(&self.profile.identity) {
+                    t!("engine-duress-notice-admin", name = &name, group = &g.name)
+                } else {
+                    t!("engine-duress-notice", name = &name)
+                };
+                self.notice(g, msg, 0, Some(who), text, report)
+            }
         }
     }
 

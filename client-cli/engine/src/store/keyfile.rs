@@ -1,24 +1,30 @@
 //! `profile.key`: the profile's random data key, wrapped under a key derived from the
 //! passphrase with Argon2id, and the duress slot.
 //!
-//! Layout (all integers big-endian), version 2, 485 bytes:
+//! Layout (all integers big-endian), version 3, 518 bytes:
 //!
 //! ```text
-//! magic "KITHPKEY" (8) | format version = 2 (1) | m_cost KiB (4) | t_cost (4) | p_cost (4)
-//! | salt (32) | duress slot (360) | nonce (24)
+//! magic "KITHPKEY" (8) | format version = 3 (1) | m_cost KiB (4) | t_cost (4) | p_cost (4)
+//! | salt (32) | duress slot (393) | nonce (24)
 //! | XChaCha20-Poly1305(kek, nonce, data_key, aad = the 53 bytes before the slot) (48)
 //! ```
 //!
-//! Version 1 (125 bytes, still read) has no slot. The header (magic to salt) is the AEAD's
-//! associated data, so changing the parameters or the salt makes the unwrap fail like a
-//! wrong passphrase would.
+//! Version 2 (485 bytes, a 360-byte slot) and version 1 (125 bytes, no slot) are still
+//! read; a version 2 file is written again as version 3, its slot padded with random
+//! bytes (which a version 2 slot's unlock ignores). The header (magic to salt) is the
+//! AEAD's associated data, so changing the parameters or the salt makes the unwrap fail
+//! like a wrong passphrase would.
 //!
-//! **The duress slot** (`kith passphrase --duress`): `duress salt (32) | check (32) |
-//! name nonce (24) | name (256 + 16)`. With `d = Argon2id(duress passphrase, duress salt)`
-//! (the file's parameters), `check = HKDF-SHA256(d, "kith duress check v1")` and the name
-//! is the display name, padded to 256 bytes and sealed under `HKDF-SHA256(d, "kith duress
-//! name v1")`. A profile without a duress passphrase has random bytes there, so the file
-//! does not say whether one is set. Every unlock derives both `kek` and `d`, whatever the
+//! **The duress slot** (`kith passphrase --duress [--notify]`): `duress salt (32) | check
+//! (32) | nonce (24) | sealed (289 + 16)`. With `d = Argon2id(duress passphrase, duress
+//! salt)` (the file's parameters), `check = HKDF-SHA256(d, "kith duress check v1")`, and
+//! `sealed` is `name (256) | flags (1) | data key (32)` under `HKDF-SHA256(d, "kith duress
+//! name v1")`: the display name padded to 256 bytes; flag 1 = *notify* (a duress unlock
+//! first tells the groups and leaves them, `engine/duress.rs`), and then the profile's
+//! data key follows, which that needs to open the old store; without notify, zeros. The
+//! slot is as long either way, and what it holds is sealed, so the file says neither
+//! whether notify is on nor whether a duress passphrase is set: without one the slot is
+//! random bytes. (A version 2 slot sealed only the name, `256 + 16` bytes: no notify.) Every unlock derives both `kek` and `d`, whatever the
 //! file holds, so its time does not say it either. The slot is outside the associated
 //! data: setting it needs no passphrase but the new one, and a slot planted by someone
 //! who can write the file only matters if the owner types the planter's passphrase.
@@ -43,7 +49,8 @@ pub(crate) const PROFILE_KEY_TMP: &str = "profile.key.tmp";
 
 const MAGIC: &[u8; 8] = b"KITHPKEY";
 const FORMAT_V1: u8 = 1;
-const FORMAT_VERSION: u8 = 2;
+const FORMAT_V2: u8 = 2;
+const FORMAT_VERSION: u8 = 3;
 const SALT_LEN: usize = 32;
 const NONCE_LEN: usize = 24;
 const HEADER_LEN: usize = 8 + 1 + 12 + SALT_LEN;
@@ -51,9 +58,19 @@ const WRAPPED_LEN: usize = 32 + 16;
 const FILE_LEN_V1: usize = HEADER_LEN + NONCE_LEN + WRAPPED_LEN;
 /// A display name in the duress slot, padded (64 characters of up to 4 bytes).
 const NAME_PAD: usize = 256;
+/// What the slot seals: the padded name, the flags and the data key (zeros without
+/// notify).
+const SEALED_PLAIN: usize = NAME_PAD + 1 + 32;
+/// Where the sealed part of a slot starts.
+const SEALED_AT: usize = SALT_LEN + 32 + NONCE_LEN;
 /// The duress slot's length.
-pub(crate) const SLOT_LEN: usize = SALT_LEN + 32 + NONCE_LEN + NAME_PAD + 16;
+pub(crate) const SLOT_LEN: usize = SEALED_AT + SEALED_PLAIN + 16;
+/// A version 2 slot's length: only the name sealed.
+const SLOT_LEN_V2: usize = SEALED_AT + NAME_PAD + 16;
 const FILE_LEN: usize = HEADER_LEN + SLOT_LEN + NONCE_LEN + WRAPPED_LEN;
+const FILE_LEN_V2: usize = HEADER_LEN + SLOT_LEN_V2 + NONCE_LEN + WRAPPED_LEN;
+/// The flag in the sealed slot: tell the groups and leave them before destroying.
+const FLAG_NOTIFY: u8 = 1;
 
 /// Upper bounds on parameters read from disk, so a tampered file cannot make `open`
 /// allocate gigabytes or spin for hours.
@@ -148,13 +165,24 @@ pub(crate) enum Unlock {
 
 /// A duress unlock: the key derived from the duress passphrase and its salt (the fresh
 /// profile's data key is wrapped under them, so no further derivation shows in the
-/// unlock's time), the parameters, and the display name kept for it.
+/// unlock's time), the parameters, the display name kept for it, and, when the member
+/// chose to notify, the old profile's data key.
 pub struct DuressUnlock {
     pub(crate) kek: Zeroizing<[u8; 32]>,
     pub(crate) salt: [u8; SALT_LEN],
     pub(crate) params: KdfParams,
     /// The display name the profile had when the duress passphrase was set.
     pub name: String,
+    /// With notify on: the profile's data key, to open the old store once more and
+    /// tell its groups before it is destroyed.
+    pub(crate) old_key: Option<Zeroizing<[u8; 32]>>,
+}
+
+impl DuressUnlock {
+    /// Whether the member chose to tell the groups (`kith passphrase --duress --notify`).
+    pub fn notifies(&self) -> bool {
+        self.old_key.is_some()
+    }
 }
 
 impl std::fmt::Debug for DuressUnlock {
@@ -170,34 +198,40 @@ pub(crate) fn random_slot() -> [u8; SLOT_LEN] {
     slot
 }
 
-/// The duress slot for `passphrase`, keeping `name` for the fresh profile.
+/// The duress slot for `passphrase`, keeping `name` for the fresh profile and, with
+/// `notify` (the profile's data key), what telling the groups needs.
 pub(crate) fn duress_slot(
     passphrase: &[u8],
     params: &KdfParams,
     name: &str,
+    notify: Option<&[u8; 32]>,
 ) -> Result<[u8; SLOT_LEN], StoreError> {
     let mut slot = random_slot();
     let d = derive_kek(passphrase, params, &slot[..SALT_LEN])?;
     let (check, name_key) = duress_keys(&d);
     slot[SALT_LEN..SALT_LEN + 32].copy_from_slice(&check[..]);
-    let mut padded = Zeroizing::new([0u8; NAME_PAD]);
+    let mut plain = Zeroizing::new([0u8; SEALED_PLAIN]);
     let bytes = name.as_bytes();
     if bytes.len() > NAME_PAD {
         return Err(StoreError::TooLarge);
     }
-    padded[..bytes.len()].copy_from_slice(bytes);
+    plain[..bytes.len()].copy_from_slice(bytes);
+    if let Some(key) = notify {
+        plain[NAME_PAD] = FLAG_NOTIFY;
+        plain[NAME_PAD + 1..].copy_from_slice(key);
+    }
     let nonce_at = SALT_LEN + 32;
     let cipher = XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(&name_key[..]));
     let sealed = cipher
         .encrypt(
             XNonce::from_slice(&slot[nonce_at..nonce_at + NONCE_LEN]),
             Payload {
-                msg: &padded[..],
+                msg: &plain[..],
                 aad: b"kith duress name",
             },
         )
         .map_err(|_| StoreError::Kdf("sealing the duress slot failed".into()))?;
-    slot[nonce_at + NONCE_LEN..].copy_from_slice(&sealed);
+    slot[SEALED_AT..].copy_from_slice(&sealed);
     Ok(slot)
 }
 
@@ -278,12 +312,13 @@ impl KeyFile {
         if bytes.len() < HEADER_LEN || &bytes[..8] != MAGIC {
             return Err(StoreError::Corrupt("profile.key is not a Kith key file"));
         }
-        let slotted = match bytes[8] {
-            FORMAT_V1 => false,
-            FORMAT_VERSION => true,
+        let (slot_len, file_len) = match bytes[8] {
+            FORMAT_V1 => (0, FILE_LEN_V1),
+            FORMAT_V2 => (SLOT_LEN_V2, FILE_LEN_V2),
+            FORMAT_VERSION => (SLOT_LEN, FILE_LEN),
             v => return Err(StoreError::UnsupportedVersion(v)),
         };
-        if bytes.len() != if slotted { FILE_LEN } else { FILE_LEN_V1 } {
+        if bytes.len() != file_len {
             return Err(StoreError::Corrupt("profile.key has the wrong length"));
         }
         let be = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
@@ -303,10 +338,12 @@ impl KeyFile {
         let mut header = [0u8; HEADER_LEN];
         header.copy_from_slice(&bytes[..HEADER_LEN]);
         let mut at = HEADER_LEN;
-        let slot = slotted.then(|| {
-            let mut slot = [0u8; SLOT_LEN];
-            slot.copy_from_slice(&bytes[at..at + SLOT_LEN]);
-            at += SLOT_LEN;
+        // A version 2 slot is padded to today's length with random bytes: it is written
+        // again that way, and its unlock reads only its own length.
+        let slot = (slot_len > 0).then(|| {
+            let mut slot = random_slot();
+            slot[..slot_len].copy_from_slice(&bytes[at..at + slot_len]);
+            at += slot_len;
             slot
         });
         let mut nonce = [0u8; NONCE_LEN];
@@ -345,26 +382,43 @@ impl KeyFile {
         if !bool::from(check[..].ct_eq(&slot[SALT_LEN..SALT_LEN + 32])) {
             return Err(StoreError::WrongPassphrase);
         }
+        // The check matched: this is the duress passphrase. Today's slot, or a version 2
+        // one (only the name sealed, random bytes after it).
         let nonce_at = SALT_LEN + 32;
         let cipher = XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(&name_key[..]));
-        let padded = Zeroizing::new(
+        let open = |sealed: &[u8]| {
             cipher
                 .decrypt(
                     XNonce::from_slice(&slot[nonce_at..nonce_at + NONCE_LEN]),
                     Payload {
-                        msg: &slot[nonce_at + NONCE_LEN..],
+                        msg: sealed,
                         aad: b"kith duress name",
                     },
                 )
-                .map_err(|_| StoreError::WrongPassphrase)?,
-        );
-        let end = padded.iter().position(|b| *b == 0).unwrap_or(padded.len());
-        let name = String::from_utf8_lossy(&padded[..end]).into_owned();
+                .ok()
+                .map(Zeroizing::new)
+        };
+        let plain = open(&slot[SEALED_AT..])
+            .or_else(|| open(&slot[SEALED_AT..SLOT_LEN_V2]))
+            .ok_or(StoreError::WrongPassphrase)?;
+        let name_part = &plain[..NAME_PAD.min(plain.len())];
+        let end = name_part
+            .iter()
+            .position(|b| *b == 0)
+            .unwrap_or(name_part.len());
+        let name = String::from_utf8_lossy(&name_part[..end]).into_owned();
+        let old_key =
+            (plain.len() == SEALED_PLAIN && plain[NAME_PAD] & FLAG_NOTIFY != 0).then(|| {
+                let mut key = Zeroizing::new([0u8; 32]);
+                key.copy_from_slice(&plain[NAME_PAD + 1..]);
+                key
+            });
         Ok(Unlock::Duress(DuressUnlock {
             kek: d,
             salt,
             params: self.params,
             name,
+            old_key,
         }))
     }
 
@@ -394,12 +448,17 @@ impl KeyFile {
         Ok(key)
     }
 
-    /// The file's bytes.
+    /// The file's bytes (in the version its header says).
     pub(crate) fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(FILE_LEN);
         out.extend_from_slice(&self.header);
         if let Some(slot) = &self.slot {
-            out.extend_from_slice(slot);
+            let len = if self.header[8] == FORMAT_V2 {
+                SLOT_LEN_V2
+            } else {
+                SLOT_LEN
+            };
+            out.extend_from_slice(&slot[..len]);
         }
         out.extend_from_slice(&self.nonce);
         out.extend_from_slice(&self.wrapped);
@@ -500,10 +559,10 @@ mod tests {
             Err(StoreError::Corrupt(_))
         ));
         let mut future = kf.to_bytes();
-        future[8] = 3;
+        future[8] = 4;
         assert!(matches!(
             KeyFile::parse(&future),
-            Err(StoreError::UnsupportedVersion(3))
+            Err(StoreError::UnsupportedVersion(4))
         ));
         let mut greedy = kf.to_bytes();
         greedy[9..13].copy_from_slice(&u32::MAX.to_be_bytes());
@@ -516,12 +575,15 @@ mod tests {
     #[test]
     fn the_duress_passphrase_opens_the_slot_and_nothing_else() {
         let params = KdfParams::insecure_fast();
-        let slot = duress_slot(b"duress words", &params, "Olena").unwrap();
+        let slot = duress_slot(b"duress words", &params, "Olena", None).unwrap();
         let kf = KeyFile::seal(b"real words", params, &[7u8; 32], slot).unwrap();
         let parsed = KeyFile::parse(&kf.to_bytes()).unwrap();
         assert!(matches!(parsed.unlock(b"real words"), Ok(Unlock::Real(k)) if *k == [7u8; 32]));
         match parsed.unlock(b"duress words") {
-            Ok(Unlock::Duress(u)) => assert_eq!(u.name, "Olena"),
+            Ok(Unlock::Duress(u)) => {
+                assert_eq!(u.name, "Olena");
+                assert!(!u.notifies(), "notify is off unless chosen");
+            }
             _ => panic!("the duress passphrase did not open the slot"),
         }
         assert!(matches!(
@@ -566,6 +628,141 @@ mod tests {
         assert!(matches!(parsed.unlock(b"pw"), Ok(Unlock::Real(k)) if *k == [3u8; 32]));
         assert!(matches!(
             parsed.unlock(b"nope"),
+            Err(StoreError::WrongPassphrase)
+        ));
+    }
+
+    /// With notify on, the slot also holds the profile's data key (what opening the old
+    /// store to tell the groups needs), for the duress passphrase only; the file is as
+    /// long as without notify and without any duress passphrase.
+    #[test]
+    fn the_notify_slot_holds_the_data_key_for_the_duress_passphrase_only() {
+        let params = KdfParams::insecure_fast();
+        let data_key = [5u8; 32];
+        let notify = duress_slot(b"duress words", &params, "Olena", Some(&data_key)).unwrap();
+        let kf = KeyFile::seal(b"real words", params, &data_key, notify).unwrap();
+        let silent = duress_slot(b"duress words", &params, "Olena", None).unwrap();
+        let quiet = KeyFile::seal(b"real words", params, &data_key, silent).unwrap();
+        let none = KeyFile::seal(b"real words", params, &data_key, random_slot()).unwrap();
+        let bytes = kf.to_bytes();
+        assert_eq!(bytes.len(), FILE_LEN);
+        assert_eq!(quiet.to_bytes().len(), FILE_LEN);
+        assert_eq!(none.to_bytes().len(), FILE_LEN);
+        // The key is sealed: its bytes are nowhere in the file.
+        assert!(!bytes.windows(32).any(|w| w == data_key));
+
+        let parsed = KeyFile::parse(&bytes).unwrap();
+        assert!(matches!(parsed.unlock(b"real words"), Ok(Unlock::Real(k)) if *k == data_key));
+        match parsed.unlock(b"duress words") {
+            Ok(Unlock::Duress(u)) => {
+                assert_eq!(u.name, "Olena");
+                assert!(u.notifies());
+                assert_eq!(u.old_key.as_deref(), Some(&data_key));
+            }
+            _ => panic!("the duress passphrase did not open the slot"),
+        }
+        assert!(matches!(
+            parsed.unlock(b"other words"),
+            Err(StoreError::WrongPassphrase)
+        ));
+        // A real passphrase changed later keeps the slot, notify and all.
+        let changed = KeyFile::seal(b"new real words", params, &data_key, parsed.slot()).unwrap();
+        let changed = KeyFile::parse(&changed.to_bytes()).unwrap();
+        assert!(matches!(
+            changed.unlock(b"duress words"),
+            Ok(Unlock::Duress(u)) if u.old_key.as_deref() == Some(&data_key)
+        ));
+        // Setting the duress passphrase again without notify drops the key.
+        let off = duress_slot(b"duress words", &params, "Olena", None).unwrap();
+        let off = KeyFile::seal(b"real words", params, &data_key, off).unwrap();
+        assert!(!off.to_bytes().windows(32).any(|w| w == data_key));
+        assert!(matches!(
+            KeyFile::parse(&off.to_bytes()).unwrap().unlock(b"duress words"),
+            Ok(Unlock::Duress(u)) if !u.notifies()
+        ));
+    }
+
+    /// A version 2 file (a 360-byte slot that sealed only the name), as the last
+    /// release wrote it.
+    fn version_2_file(real: &[u8], duress: Option<&[u8]>, data_key: &[u8; 32]) -> Vec<u8> {
+        let params = KdfParams::insecure_fast();
+        let mut slot = [0u8; SLOT_LEN_V2];
+        OsRng.fill_bytes(&mut slot);
+        if let Some(duress) = duress {
+            let d = derive_kek(duress, &params, &slot[..SALT_LEN]).unwrap();
+            let (check, name_key) = duress_keys(&d);
+            slot[SALT_LEN..SALT_LEN + 32].copy_from_slice(&check[..]);
+            let mut padded = [0u8; NAME_PAD];
+            padded[..5].copy_from_slice(b"Olena");
+            let cipher = XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(&name_key[..]));
+            let sealed = cipher
+                .encrypt(
+                    XNonce::from_slice(&slot[SALT_LEN + 32..SEALED_AT]),
+                    Payload {
+                        msg: &padded[..],
+                        aad: b"kith duress name",
+                    },
+                )
+                .unwrap();
+            slot[SEALED_AT..].copy_from_slice(&sealed);
+        }
+        let fresh = KeyFile::seal(real, params, data_key, random_slot()).unwrap();
+        let mut header = fresh.header;
+        header[8] = FORMAT_V2;
+        let kek = derive_kek(real, &params, &header[21..]).unwrap();
+        let mut nonce = [0u8; NONCE_LEN];
+        OsRng.fill_bytes(&mut nonce);
+        let cipher = XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(&kek[..]));
+        let wrapped = cipher
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: data_key,
+                    aad: &header,
+                },
+            )
+            .unwrap();
+        let mut bytes = header.to_vec();
+        bytes.extend_from_slice(&slot);
+        bytes.extend_from_slice(&nonce);
+        bytes.extend_from_slice(&wrapped);
+        assert_eq!(bytes.len(), FILE_LEN_V2);
+        bytes
+    }
+
+    /// Version 2 files still open, their duress passphrase too (without notify), and
+    /// stay byte for byte what they were until written again, which makes them version
+    /// 3 with the duress passphrase kept.
+    #[test]
+    fn version_2_files_still_open_and_keep_their_duress_passphrase() {
+        let key = [4u8; 32];
+        let bytes = version_2_file(b"real words", Some(b"duress words"), &key);
+        let parsed = KeyFile::parse(&bytes).unwrap();
+        assert_eq!(parsed.to_bytes(), bytes);
+        assert!(matches!(parsed.unlock(b"real words"), Ok(Unlock::Real(k)) if *k == key));
+        assert!(matches!(
+            parsed.unlock(b"duress words"),
+            Ok(Unlock::Duress(u)) if u.name == "Olena" && !u.notifies()
+        ));
+        assert!(matches!(
+            parsed.unlock(b"other words"),
+            Err(StoreError::WrongPassphrase)
+        ));
+        // The passphrase changed: written as version 3, the old slot kept.
+        let again = KeyFile::seal(b"new words", parsed.params, &key, parsed.slot()).unwrap();
+        let again_bytes = again.to_bytes();
+        assert_eq!(again_bytes.len(), FILE_LEN);
+        assert_eq!(again_bytes[8], FORMAT_VERSION);
+        let again = KeyFile::parse(&again_bytes).unwrap();
+        assert!(matches!(again.unlock(b"new words"), Ok(Unlock::Real(k)) if *k == key));
+        assert!(matches!(
+            again.unlock(b"duress words"),
+            Ok(Unlock::Duress(u)) if u.name == "Olena" && !u.notifies()
+        ));
+        // Without a duress passphrase, the version 2 slot opens with nothing.
+        let plain = KeyFile::parse(&version_2_file(b"real words", None, &key)).unwrap();
+        assert!(matches!(
+            plain.unlock(b"duress words"),
             Err(StoreError::WrongPassphrase)
         ));
     }

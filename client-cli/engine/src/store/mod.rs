@@ -317,11 +317,40 @@ impl Store {
     /// Sets the duress passphrase: unlocking with it destroys this profile's keys and
     /// leaves a fresh, empty profile named `name` in its place, which it opens from then
     /// on (see `keyfile.rs`). `current` is the profile's passphrase (the key is re-sealed
-    /// under it with a fresh salt).
-    pub fn set_duress(&self, current: &[u8], duress: &[u8], name: &str) -> Result<(), StoreError> {
+    /// under it with a fresh salt). With `notify`, the slot also holds the data key, so
+    /// that a duress unlock can open this store once more to tell its groups
+    /// ([`Store::open_before_duress`]); setting it again without `notify` drops the key.
+    pub fn set_duress(
+        &self,
+        current: &[u8],
+        duress: &[u8],
+        name: &str,
+        notify: bool,
+    ) -> Result<(), StoreError> {
         let params = KeyFile::read(&self.inner.dir)?.params;
-        let slot = keyfile::duress_slot(duress, &params, name)?;
+        let key = notify.then_some(&*self.inner.data_key);
+        let slot = keyfile::duress_slot(duress, &params, name, key)?;
         KeyFile::seal(current, params, &self.inner.data_key, slot)?.write_atomic(&self.inner.dir)
+    }
+
+    /// On a duress unlock with notify on: the profile's store, opened once more with the
+    /// data key the slot keeps, for telling the groups before [`Store::duress_reset`]
+    /// destroys it (`None` without notify).
+    pub fn open_before_duress(
+        dir: impl AsRef<Path>,
+        unlock: &DuressUnlock,
+    ) -> Result<Option<Store>, StoreError> {
+        let Some(key) = &unlock.old_key else {
+            return Ok(None);
+        };
+        let dir = dir.as_ref();
+        let db_path = dir.join(DB_DIR);
+        if !db_path.is_dir() {
+            return Err(StoreError::Corrupt("the database directory is missing"));
+        }
+        let db = open_db(&db_path)?;
+        let ring = KeyRing::open(dir, key)?;
+        Ok(Some(Self::assemble(dir, db, key.clone(), ring)))
     }
 
     /// What a duress unlock does (`Client::open`): the keys of the profile in `dir` are

@@ -390,7 +390,9 @@ fn store_duress_unlock_leaves_a_fresh_store_and_nothing_of_the_old() {
     let store = create(&dir);
     store.put("contacts", b"olena", &contact("Olena")).unwrap();
     store.commit().unwrap();
-    store.set_duress(PASS, b"forced to open", "Olena").unwrap();
+    store
+        .set_duress(PASS, b"forced to open", "Olena", false)
+        .unwrap();
     // The real passphrase still opens the real store.
     drop(store);
     let store = Store::open(&dir, PASS).unwrap();
@@ -422,6 +424,8 @@ fn store_duress_unlock_leaves_a_fresh_store_and_nothing_of_the_old() {
         other => panic!("the duress passphrase gave {:?}", other.map(|_| ())),
     };
     assert_eq!(unlock.name, "Olena");
+    // Notify is off: the old store is not opened again.
+    assert!(Store::open_before_duress(&dir, &unlock).unwrap().is_none());
     let fresh = Store::duress_reset(&dir, *unlock).unwrap();
     assert!(
         fresh
@@ -458,7 +462,9 @@ fn store_duress_unlock_leaves_a_fresh_store_and_nothing_of_the_old() {
 fn store_changing_the_passphrase_keeps_the_duress_slot() {
     let (_tmp, dir) = profile_dir();
     let store = create(&dir);
-    store.set_duress(PASS, b"forced to open", "Iryna").unwrap();
+    store
+        .set_duress(PASS, b"forced to open", "Iryna", false)
+        .unwrap();
     store
         .change_passphrase(b"a new passphrase", store.kdf_params().unwrap())
         .unwrap();
@@ -472,4 +478,48 @@ fn store_changing_the_passphrase_keeps_the_duress_slot() {
         Store::open(&dir, PASS),
         Err(StoreError::WrongPassphrase)
     ));
+}
+
+/// With notify on, a duress unlock opens the old store once more (what telling the
+/// groups reads), and the reset after it destroys it as without notify.
+#[test]
+fn store_duress_unlock_with_notify_opens_the_old_store_before_the_reset() {
+    let (_tmp, dir) = profile_dir();
+    let store = create(&dir);
+    store.put("contacts", b"olena", &contact("Olena")).unwrap();
+    store.commit().unwrap();
+    store
+        .set_duress(PASS, b"forced to open", "Olena", true)
+        .unwrap();
+    drop(store);
+    let unlock = match Store::open(&dir, b"forced to open") {
+        Err(StoreError::Duress(u)) => u,
+        other => panic!("the duress passphrase gave {:?}", other.map(|_| ())),
+    };
+    assert!(unlock.notifies());
+    let old = Store::open_before_duress(&dir, &unlock)
+        .unwrap()
+        .expect("notify is on");
+    assert!(old.get::<Contact>("contacts", b"olena").unwrap().is_some());
+    drop(old);
+    let fresh = Store::duress_reset(&dir, *unlock).unwrap();
+    assert!(
+        fresh
+            .get::<Contact>("contacts", b"olena")
+            .unwrap()
+            .is_none()
+    );
+    drop(fresh);
+    assert!(matches!(
+        Store::open(&dir, PASS),
+        Err(StoreError::WrongPassphrase)
+    ));
+    // The fresh profile's slot is random: the duress passphrase opens it as its own.
+    let again = Store::open(&dir, b"forced to open").unwrap();
+    assert!(
+        again
+            .get::<Contact>("contacts", b"olena")
+            .unwrap()
+            .is_none()
+    );
 }

@@ -350,3 +350,10 @@ engine-client-creation-secret-wrong = this relay refuses the creation secret in 
 
 ## The outbox
 engine-outbox-gone = Message { $id } is not in the outbox (it was sent or dropped already).
+
+## duress notice (engine/sync.rs: a member's client says its device was unlocked under duress)
+engine-duress-notice = { $name }'s client says that { $name }'s device was unlocked under duress. What comes from that device from now on is not from { $name }.
+engine-duress-notice-admin = { $face ->
+    [chat] { $name }'s client says that { $name }'s device was unlocked under duress. What comes from that device from now on is not from { $name }. If { $name } is still among the members, remove them with /remove { $name }, and check with { $name } by phone or in person before letting them back in.
+   *[other] { $name }'s client says that { $name }'s device was unlocked under duress. What comes from that device from now on is not from { $name }. If { $name } is still among the members, remove them: kith remove "{ $group }" "{ $name }". Check with { $name } by phone or in person before letting them back in.
+}

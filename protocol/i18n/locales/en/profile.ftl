@@ -40,3 +40,6 @@ profile-wiped = Profile destroyed.
 profile-duress-same = the duress passphrase must differ from your passphrase
 profile-duress-set = Duress passphrase set. Unlocking with it destroys this profile for good and opens an empty one of the same name in its place.
 profile-passphrase-changed = Passphrase changed.
+
+## duress notify (kith passphrase --duress --notify)
+profile-duress-set-notify = Duress passphrase set, with notify. Unlocking with it first tells your groups that this device was unlocked under duress and leaves them (if a relay answers within 10 seconds), then destroys this profile for good and opens an empty one of the same name in its place. Keep in mind: with notify on, someone who copied this disk before and learns the duress passphrase can open this profile. To turn notify off, set the duress passphrase again without --notify.
