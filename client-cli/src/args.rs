@@ -338,6 +338,11 @@ pub enum Command {
         #[arg(long)]
         #[serde(default)]
         yes: bool,
+        /// First leave every group (needs the passphrase; at most 10 s in all), so that
+        /// the others do not keep listing a member who is gone.
+        #[arg(long)]
+        #[serde(default)]
+        leave: bool,
     },
     /// Show a group's pinned board, or change it (admins): `kith board GROUP`,
     /// `kith board add|edit|rm …`.

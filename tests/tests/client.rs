@@ -919,11 +919,26 @@ async fn no_plaintext_at_rest() {
     assert!(scanned > 10_000, "scanned only {scanned} bytes");
     assert!(found.is_empty(), "plaintext at rest:\n{}", found.join("\n"));
 
-    // Wipe leaves nothing behind.
+    // Wipe leaves nothing behind; with --leave it leaves the group first, so the others
+    // do not list a member who is gone for ever.
     let out = mykola.ok(&["wipe", "--yes"]);
     assert!(out.contains("destroyed"), "{out}");
     assert!(files(mykola.dir()).is_empty(), "files left after wipe");
     assert!(!mykola.run(&["whoami"]).success());
+    let out = iryna.run(&["wipe", "--yes", "--leave"]);
+    assert!(out.success(), "{out}");
+    assert!(out.stdout.contains("destroyed"), "{out}");
+    assert!(out.stderr.contains(&format!("left {GROUP:?}")), "{out}");
+    assert!(
+        files(iryna.dir()).is_empty(),
+        "files left after wipe --leave"
+    );
+    olena.ok(&["sync"]);
+    let members = olena.ok(&["members", GROUP]);
+    assert!(
+        !members.contains("Iryna"),
+        "the wiped member is still listed:\n{members}"
+    );
 }
 
 /// j. `join --wait 0` returns at once; the join completes with a later `kith sync` of

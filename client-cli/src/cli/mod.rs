@@ -18,7 +18,7 @@ mod remote;
 pub(crate) use remote::connection_settings;
 
 use crate::args::{Cli, Command, GroupCommand};
-use crate::engine::Client;
+use crate::engine::{Client, ClientError};
 use commands::{dispatch, doctor, relay_of_text};
 use failure::{Failure, failed, usage};
 use kith_i18n::t;
@@ -73,7 +73,7 @@ async fn run_inner(cli: Cli) -> Result<u8, Failure> {
             );
             return Ok(0);
         }
-        Command::Wipe { yes } => {
+        Command::Wipe { yes, leave } => {
             if !yes {
                 if !std::io::stdin().is_terminal() {
                     return Err(usage(t!("profile-wipe-needs-yes")));
@@ -96,6 +96,9 @@ async fn run_inner(cli: Cli) -> Result<u8, Failure> {
                 if typed != "wipe" && typed != word.to_lowercase() {
                     return Err(usage(t!("profile-wipe-not-wiped")));
                 }
+            }
+            if *leave {
+                leave_everything(&cli, &home).await?;
             }
             crate::store::wipe(&home).map_err(|e| match e {
                 crate::store::StoreError::NoProfile => {
@@ -280,6 +283,38 @@ fn new_passphrase(env: &str, which: NewPassphrase) -> Result<zeroize::Zeroizing<
         )));
     }
     Ok(p)
+}
+
+/// `kith wipe --leave`: leaves every group the profile is active in, within
+/// [`crate::engine::DURESS_NOTIFY_BUDGET`] in all, saying what became of each; what
+/// could not be left is said, and the wipe goes on.
+async fn leave_everything(cli: &Cli, home: &std::path::Path) -> Result<(), Failure> {
+    let mut client = open_profile(cli, home).await?;
+    let deadline = tokio::time::Instant::now() + crate::engine::DURESS_NOTIFY_BUDGET;
+    for g in client.groups()? {
+        if g.status != "active" {
+            continue;
+        }
+        let left = match client.find_group(&g.id) {
+            Ok(id) => tokio::time::timeout_at(deadline, client.leave(&id))
+                .await
+                .unwrap_or_else(|_| Err(ClientError::Usage(t!("profile-wipe-leave-timeout")))),
+            Err(e) => Err(e),
+        };
+        match left {
+            Ok(()) => eprintln!("{}", t!("profile-wipe-left", group = &g.name)),
+            Err(e) => eprintln!(
+                "{}",
+                t!(
+                    "profile-wipe-not-left",
+                    group = &g.name,
+                    why = e.to_string()
+                )
+            ),
+        }
+    }
+    client.close().await;
+    Ok(())
 }
 
 /// Unlocks the profile in `home` with the settings of the command line (the

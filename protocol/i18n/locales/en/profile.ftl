@@ -43,3 +43,8 @@ profile-passphrase-changed = Passphrase changed.
 
 ## duress notify (kith passphrase --duress --notify)
 profile-duress-set-notify = Duress passphrase set, with notify. Unlocking with it first tells your groups that this device was unlocked under duress and leaves them (if a relay answers within 10 seconds), then destroys this profile for good and opens an empty one of the same name in its place. Keep in mind: with notify on, someone who copied this disk before and learns the duress passphrase can open this profile. To turn notify off, set the duress passphrase again without --notify.
+
+## kith wipe --leave
+profile-wipe-left = kith: left "{ $group }".
+profile-wipe-not-left = kith: could not leave "{ $group }" ({ $why }); the others will still list you there until an admin removes you.
+profile-wipe-leave-timeout = no answer in time
