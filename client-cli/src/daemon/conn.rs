@@ -342,14 +342,10 @@ async fn run_job<T: Send + 'static>(
         Box::pin(async move {
             // Jobs run one at a time on the live loop's task, which is where the
             // engine's words are made: the caller's locale holds for this job only.
-            let own = kith_i18n::locale();
-            let face = kith_i18n::face();
-            kith_i18n::set_locale(&locale);
-            kith_i18n::set_face(kith_i18n::Face::Cli);
+            let speaking = kith_i18n::speaking(&locale, kith_i18n::Face::Cli);
             let mut out = Out::kept();
             let r = f(client, &mut out).await;
-            kith_i18n::set_locale(&own);
-            kith_i18n::set_face(face);
+            drop(speaking);
             let _ = tx.send((r, out.take()));
         })
     });
@@ -391,11 +387,11 @@ async fn join(shared: &Shared, peer: &Peer, invite: String, wait: u64) -> Result
             () = shared.stop.cancelled() => break,
         }
     }
-    let own = kith_i18n::locale();
-    kith_i18n::set_locale(&peer.locale());
     let mut out = Out::kept();
-    let code = join_not_yet(wait, &mut out);
-    kith_i18n::set_locale(&own);
+    let code = {
+        let _speaking = kith_i18n::speaking(&peer.locale(), kith_i18n::Face::Cli);
+        join_not_yet(wait, &mut out)
+    };
     output.extend(out.take());
     finish(Ok(code), output)
 }

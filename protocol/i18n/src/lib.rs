@@ -20,7 +20,7 @@
 mod locale;
 mod time;
 
-pub use locale::{Locale, locale, set_locale};
+pub use locale::{Locale, Speaking, locale, set_locale, speaking};
 pub use time::{set_utc, set_zone, time, utc, zone_known, zone_label, zone_name};
 
 use fluent_bundle::concurrent::FluentBundle;

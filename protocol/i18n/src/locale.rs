@@ -32,3 +32,25 @@ pub fn set_locale(locale: &Locale) -> bool {
     time::set_utc(locale.utc);
     time::set_zone(locale.zone.as_deref())
 }
+
+/// A reader's locale and face in force until this is dropped, when the ones before come
+/// back: one caller's command run by a process that speaks to many (the daemon).
+#[must_use = "the locale holds only while the guard lives"]
+pub struct Speaking {
+    before: (Locale, crate::Face),
+}
+
+/// Speaks as `locale` says, to `face`, until the returned guard is dropped.
+pub fn speaking(locale: &Locale, face: crate::Face) -> Speaking {
+    let before = (self::locale(), crate::face());
+    set_locale(locale);
+    crate::set_face(face);
+    Speaking { before }
+}
+
+impl Drop for Speaking {
+    fn drop(&mut self) {
+        set_locale(&self.before.0);
+        crate::set_face(self.before.1);
+    }
+}
