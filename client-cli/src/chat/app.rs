@@ -154,6 +154,9 @@ pub struct App {
     pub last_width: u16,
     /// Height of the conversation at the last draw (for page up/down).
     pub page: usize,
+    /// Columns the input's text wraps at, at the last draw (0: not drawn yet): Up and
+    /// Down move between its rows as drawn.
+    pub input_width: usize,
     /// The member list is shown.
     pub show_members: bool,
     /// Message numbers (what `/delete N` takes) are shown.
@@ -198,6 +201,7 @@ impl App {
             last_rows: 0,
             last_width: 0,
             page: 10,
+            input_width: 0,
             show_members: false,
             show_numbers: false,
             search: None,
@@ -544,13 +548,23 @@ impl App {
                 self.scroll = 0;
                 self.status = None;
             }
+            // A long draft wraps: Up and Down go through its rows as drawn, and only
+            // past the first or last row to the lines typed before.
             KeyCode::Up if k.modifiers.is_empty() => {
-                if !self.input.up() {
+                let moved = match self.input_width {
+                    0 => self.input.up(),
+                    w => self.input.up_row(w),
+                };
+                if !moved {
                     self.input.history_prev();
                 }
             }
             KeyCode::Down if k.modifiers.is_empty() => {
-                if !self.input.down() {
+                let moved = match self.input_width {
+                    0 => self.input.down(),
+                    w => self.input.down_row(w),
+                };
+                if !moved {
                     self.input.history_next();
                 }
             }

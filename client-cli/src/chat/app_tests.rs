@@ -546,3 +546,32 @@ fn paths_typed_in_the_chat_read_as_the_shell_reads_them() {
         }]
     );
 }
+
+#[test]
+fn up_and_down_go_through_a_wrapped_draft_before_the_history() {
+    english();
+    let (mut app, _) = app_with_group();
+    app.input.set_text("said before");
+    app.input.submit();
+    // The input wraps at 10 columns: three rows, the cursor on the last.
+    app.input_width = 10;
+    typed(&mut app, "aaaaaaaaaabbbbbbbbbbcc");
+    let draft = app.input.text().to_owned();
+    app.on_terminal(key(KeyCode::Up));
+    assert_eq!(app.input.text(), draft, "Up moved to the row above");
+    assert_eq!(app.input.layout(10).1, (1, 2));
+    app.on_terminal(key(KeyCode::Up));
+    assert_eq!(app.input.text(), draft);
+    assert_eq!(app.input.layout(10).1, (0, 2));
+    // On the first row, Up recalls the line typed before; Down comes back to the
+    // draft, and in it Down goes down its rows.
+    app.on_terminal(key(KeyCode::Up));
+    assert_eq!(app.input.text(), "said before");
+    app.on_terminal(key(KeyCode::Down));
+    assert_eq!(app.input.text(), draft);
+    app.input.home();
+    app.on_terminal(key(KeyCode::Down));
+    // (A cursor before the row's first character is drawn at the end of the row above.)
+    assert_eq!(app.input.layout(10).1, (1, 1));
+    assert_eq!(app.input.text(), draft);
+}

@@ -239,6 +239,8 @@ pub fn draw(f: &mut Frame, app: &mut App) {
         );
         return;
     }
+    // The input's text wraps at its width less the cursor's column (`draw_input`).
+    app.input_width = area.width.saturating_sub(1) as usize;
     let input_rows = input_rows(app, area);
     // The search count is known only once the conversation is drawn: the bottom's
     // height first, its text last.
