@@ -3,6 +3,7 @@
 //! [`super::ui::draw`] renders the state.
 
 use super::input::LineEditor;
+pub use super::status::About;
 use crate::engine::GroupSummary;
 use crate::engine::records::{MessageRecord, RecordKind};
 use crate::engine::state::parse_duration;
@@ -30,6 +31,19 @@ pub struct OutItem {
     pub time: u64,
     /// Where it stands.
     pub state: OutState,
+}
+
+/// An invite made in this session, kept to be shown again (`/invites`) while valid.
+#[derive(Debug, Clone)]
+pub struct MadeInvite {
+    /// The group's name.
+    pub group: String,
+    /// The invite.
+    pub invite: String,
+    /// The joiner waits for an admin's approval.
+    pub approval: bool,
+    /// Until when it is valid, Unix seconds.
+    pub until: u64,
 }
 
 /// How a status message looks.
@@ -167,6 +181,15 @@ pub struct App {
     pub overlay: Option<Overlay>,
     /// A passing message in the bottom line.
     pub status: Option<(String, Level, Instant)>,
+    /// What the passing message is about, when it is over before its time (`status.rs`);
+    /// it holds for the message said at the same instant only.
+    pub status_about: Option<(About, Instant)>,
+    /// Text to put on the terminal's clipboard (OSC 52), for the screen task to send.
+    pub clipboard: Option<String>,
+    /// The last invite made in this session, by group: `/invites` shows it again.
+    pub invites: HashMap<GroupId, MadeInvite>,
+    /// Groups an invite was asked for, oldest first, until the engine made it.
+    asked_invites: Vec<GroupId>,
     /// Commands for the engine.
     commands: Vec<Command>,
     /// The user asked to quit.
@@ -207,6 +230,10 @@ impl App {
             search: None,
             overlay: None,
             status: None,
+            status_about: None,
+            clipboard: None,
+            invites: HashMap::new(),
+            asked_invites: Vec::new(),
             commands: Vec::new(),
             quit: false,
             fatal: None,
@@ -278,6 +305,11 @@ impl App {
 
     /// Applies an engine event.
     pub fn on_engine(&mut self, ev: Event) {
+        self.apply_engine(ev);
+        self.after_event();
+    }
+
+    fn apply_engine(&mut self, ev: Event) {
         match ev {
             Event::Me { name, identity } => {
                 self.me = name;
@@ -318,26 +350,20 @@ impl App {
                 }
             }
             Event::Info(text) => self.say(text, Level::Info),
-            Event::Error(text) => self.say(text, Level::Error),
+            Event::Error(text) => self.engine_error(text),
             Event::Invite {
                 group,
                 invite,
                 ttl,
                 approval,
-            } => {
-                self.overlay = Some(Overlay::Invite {
-                    group,
-                    invite,
-                    valid_for: kith_i18n::duration(ttl.as_secs()),
-                    approval,
-                });
-            }
+            } => self.invite_made(group, invite, ttl, approval),
             Event::SafetyNumber {
                 group,
                 member,
                 name,
                 number,
             } => {
+                self.status_over(About::Doing);
                 self.overlay = Some(Overlay::Verify {
                     group,
                     member,
@@ -437,7 +463,7 @@ impl App {
                 name,
             }),
             Overlay::Confirm { doing, command, .. } if yes => {
-                self.say(doing, Level::Info);
+                self.doing(doing);
                 self.commands.push(*command);
             }
             Overlay::ConfirmLeave { group, .. } if yes => {
@@ -447,6 +473,14 @@ impl App {
             Overlay::ConfirmQuit { .. } if yes => self.quit = true,
             Overlay::Verify { name, .. } if no => {
                 self.say(t!("chat-verify-differs", name = name), Level::Error);
+            }
+            // `c` (`с` in a Russian layout) copies the invite and leaves it open.
+            Overlay::Invite { ref invite, .. }
+                if matches!(k.code, KeyCode::Char('c' | 'C' | 'с' | 'С')) =>
+            {
+                self.clipboard = Some(invite.clone());
+                self.say(t!("chat-invite-copied"), Level::Info);
+                self.overlay = Some(overlay);
             }
             Overlay::Help | Overlay::Invite { .. } => {}
             // Any other key closes the box without doing anything.
@@ -585,6 +619,10 @@ impl App {
 
     /// Opens a group.
     pub fn select(&mut self, id: GroupId) {
+        // What was said about the group left is over (errors stay their time).
+        if matches!(self.status, Some((_, Level::Info, _))) {
+            self.status = None;
+        }
         self.selected = Some(id);
         self.scroll = 0;
         self.last_rows = 0;
@@ -627,7 +665,7 @@ impl App {
         if self.conn != ConnState::Connected {
             // Every relay that is down tries again; those up are left alone.
             self.commands.push(Command::Reconnect);
-            self.say(t!("chat-reconnecting-now"), Level::Info);
+            self.say_about(t!("chat-reconnecting-now"), Level::Info, About::Connection);
         } else if n > 0 {
             self.say(t!("chat-retrying", n = n), Level::Info);
         } else {
@@ -641,6 +679,7 @@ impl App {
         if text.trim().is_empty() {
             return;
         }
+        self.next_action();
         if let Some(cmd) = text.strip_prefix('/')
             && !cmd.starts_with('/')
         {
@@ -738,10 +777,7 @@ impl App {
                     return self.fail(t!("chat-usage-file"));
                 }
                 let path = local_path(arg);
-                self.say(
-                    t!("chat-sending-file", path = path.display().to_string()),
-                    Level::Info,
-                );
+                self.doing(t!("chat-sending-file", path = path.display().to_string()));
                 self.commands.push(Command::SendFile { group, path });
             }
             "files" => {
@@ -805,8 +841,12 @@ impl App {
                     .map(str::trim)
                     .filter(|s| !s.is_empty())
                     .map(local_path);
-                self.say(t!("chat-downloading", file = &which), Level::Info);
+                self.doing(t!("chat-downloading", file = &which));
                 self.commands.push(Command::GetFile { group, which, out });
+            }
+            "invites" => self.reopen_invite(),
+            "invite" if matches!(arg.to_lowercase().as_str(), "show" | "again" | "last") => {
+                self.reopen_invite();
             }
             "invite" => {
                 let Some(group) = need_group(self) else {
@@ -819,7 +859,8 @@ impl App {
                 if !self.require_admin("invite") {
                     return true;
                 }
-                self.say(t!("chat-making-invite"), Level::Info);
+                self.doing(t!("chat-making-invite"));
+                self.asked_invites.push(group);
                 self.commands.push(Command::Invite {
                     group,
                     ttl,
@@ -869,10 +910,10 @@ impl App {
                 }
                 let member = arg.to_owned();
                 if promote {
-                    self.say(t!("chat-promoting", name = &member), Level::Info);
+                    self.doing(t!("chat-promoting", name = &member));
                     self.commands.push(Command::Promote { group, member });
                 } else {
-                    self.say(t!("chat-demoting", name = &member), Level::Info);
+                    self.doing(t!("chat-demoting", name = &member));
                     self.commands.push(Command::Demote { group, member });
                 }
             }
@@ -899,10 +940,10 @@ impl App {
                 }
                 let request = arg.to_owned();
                 if approve {
-                    self.say(t!("chat-approving", request = &request), Level::Info);
+                    self.doing(t!("chat-approving", request = &request));
                     self.commands.push(Command::Approve { group, request });
                 } else {
-                    self.say(t!("chat-denying", request = &request), Level::Info);
+                    self.doing(t!("chat-denying", request = &request));
                     self.commands.push(Command::Deny { group, request });
                 }
             }
@@ -929,7 +970,7 @@ impl App {
                 if !self.require_admin("settings") {
                     return true;
                 }
-                self.say(t!("chat-changing-settings"), Level::Info);
+                self.doing(t!("chat-changing-settings"));
                 self.commands.push(Command::Settings {
                     group,
                     disappear: d,
@@ -984,6 +1025,71 @@ impl App {
         }
     }
 
+    /// A fresh invite from the engine: shown, and kept for `/invites`.
+    fn invite_made(&mut self, group: String, invite: String, ttl: Duration, approval: bool) {
+        self.status_over(About::Doing);
+        // The event names the group; the one asked for first of that name is it.
+        let named = |app: &App, id: &GroupId| {
+            app.groups
+                .iter()
+                .any(|g| g.id == id.to_hex() && g.name == group)
+        };
+        let id = match self.asked_invites.iter().position(|id| named(self, id)) {
+            Some(i) => Some(self.asked_invites.remove(i)),
+            None => self
+                .groups
+                .iter()
+                .find(|g| g.name == group)
+                .and_then(|g| GroupId::from_hex(&g.id)),
+        };
+        if let Some(id) = id {
+            self.invites.insert(
+                id,
+                MadeInvite {
+                    group: group.clone(),
+                    invite: invite.clone(),
+                    approval,
+                    until: crate::engine::now_secs().saturating_add(ttl.as_secs()),
+                },
+            );
+        }
+        self.overlay = Some(Overlay::Invite {
+            group,
+            invite,
+            valid_for: kith_i18n::duration(ttl.as_secs()),
+            approval,
+        });
+    }
+
+    /// `/invites`: the last invite made here in this session, again, while it is valid.
+    fn reopen_invite(&mut self) {
+        let Some(group) = self.selected else {
+            return self.say(t!("chat-no-group-open"), Level::Error);
+        };
+        let now = crate::engine::now_secs();
+        // Every open invite gone from the group's state: this one was used or closed.
+        let none_open = self.view().is_some_and(|v| v.open_invites == 0);
+        match self.invites.get(&group).cloned() {
+            None => self.say(t!("chat-invites-none"), Level::Info),
+            Some(m) if m.until <= now => {
+                self.invites.remove(&group);
+                self.say(t!("chat-invites-expired"), Level::Info);
+            }
+            Some(_) if none_open => {
+                self.invites.remove(&group);
+                self.say(t!("chat-invites-closed"), Level::Info);
+            }
+            Some(m) => {
+                self.overlay = Some(Overlay::Invite {
+                    group: m.group,
+                    invite: m.invite,
+                    valid_for: time_left(m.until - now),
+                    approval: m.approval,
+                });
+            }
+        }
+    }
+
     fn toggle_numbers(&mut self) {
         self.show_numbers = !self.show_numbers;
         if self.show_numbers {
@@ -1031,14 +1137,14 @@ impl App {
         match cmd {
             BoardCmd::Show => {}
             BoardCmd::Add { title, text } => {
-                self.say(t!("chat-pinning", title = &title), Level::Info);
+                self.doing(t!("chat-pinning", title = &title));
                 self.commands.push(Command::BoardAdd { group, title, text });
             }
             BoardCmd::Edit { id, title, text } => {
                 if self.view().is_some() && known(self, id).is_none() {
                     return self.fail(t!("chat-no-board-entry", id = id));
                 }
-                self.say(t!("chat-editing-entry", id = id), Level::Info);
+                self.doing(t!("chat-editing-entry", id = id));
                 self.commands.push(Command::BoardEdit {
                     group,
                     id,
@@ -1125,6 +1231,16 @@ impl App {
         });
         true
     }
+}
+
+/// How long an invite is still valid, in words: whole days from three days on, else
+/// whole hours or minutes (never more than is left), seconds in the last minute.
+pub fn time_left(secs: u64) -> String {
+    let shown = [(3 * 86_400, 86_400), (3600, 3600), (60, 60)]
+        .into_iter()
+        .find(|(from, _)| secs >= *from)
+        .map_or(secs, |(_, unit)| secs - secs % unit);
+    kith_i18n::duration(shown)
 }
 
 /// Whether a record can be deleted for everyone (and so shows a number with F3): a
