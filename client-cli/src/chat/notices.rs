@@ -6,7 +6,7 @@
 //! face); [`read_back`] recognises a line as a catalogue message and gives back its
 //! variables. Nothing stored is changed: grouping is for the screen only.
 
-use crate::engine::records::{MessageRecord, RecordKind};
+use crate::engine::records::{MessageRecord, RecordKind, timeline_key};
 use kith_i18n::{Arg, Lang, t};
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
@@ -234,7 +234,7 @@ pub enum Line<'a> {
 /// at its event's; the same second in the relay's order (its sequence numbers). The
 /// numbers shown with F3 are the sequence numbers: they do not change.
 pub fn in_time_order(records: &mut [&MessageRecord]) {
-    records.sort_by_key(|r| (r.time, r.seq, r.sub));
+    records.sort_by_key(|r| timeline_key(r));
 }
 
 /// "Olena, you": who did it, in order, each once.
