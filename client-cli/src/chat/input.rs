@@ -307,8 +307,7 @@ impl LineEditor {
         let on_row = at.iter().filter(|(_, r, _)| *r == target);
         let best = on_row
             .clone()
-            .filter(|(_, _, c)| *c <= col)
-            .last()
+            .rfind(|(_, _, c)| *c <= col)
             .or_else(|| on_row.clone().next());
         match best {
             Some(&(b, _, _)) => {
