@@ -3,7 +3,6 @@
 //! [`super::ui::draw`] renders the state.
 
 use super::input::LineEditor;
-pub use super::status::About;
 use crate::engine::GroupSummary;
 use crate::engine::records::{MessageRecord, RecordKind};
 use crate::engine::state::parse_duration;
@@ -31,6 +30,15 @@ pub struct OutItem {
     pub time: u64,
     /// Where it stands.
     pub state: OutState,
+}
+
+/// What a passing message is about, for taking it away when that is over (`status.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum About {
+    /// Something under way ("Making an invite…"): over when its result shows.
+    Doing,
+    /// The connection ("Reconnecting now…", a relay offline): over once connected.
+    Connection,
 }
 
 /// An invite made in this session, kept to be shown again (`/invites`) while valid.

@@ -4,20 +4,11 @@
 //! unsent any more; and what was said goes with the user's next action (Enter, another
 //! group), which says its own.
 
-use super::app::{App, Level};
+use super::app::{About, App, Level};
 use super::notices::read_back;
 use kith_engine::live::messages::{ConnState, OutState};
 use kith_i18n::{Lang, message_in};
 use std::time::Instant;
-
-/// What a passing message is about, for taking it away when that is over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum About {
-    /// Something under way ("Making an invite…"): over when its result shows.
-    Doing,
-    /// The connection ("Reconnecting now…", a relay offline): over once connected.
-    Connection,
-}
 
 /// Whether an engine error is about reaching the relays: connecting or subscribing
 /// failed, a relay is offline (the live loop's words, in any language).
