@@ -75,7 +75,8 @@ impl Tmux {
         // Keep the pane after kith exits, to read its exit status.
         std::fs::write(
             dir.path().join("tmux.conf"),
-            "set -g remain-on-exit on\nset -g history-limit 100\n",
+            // set-clipboard: what the chat copies (OSC 52) lands in tmux's buffer.
+            "set -g remain-on-exit on\nset -g history-limit 100\nset -g set-clipboard on\n",
         )
         .expect("tmux.conf");
         let t = Tmux { dir };
@@ -793,6 +794,83 @@ async fn the_chat_speaks_russian_in_local_time() {
         );
     }
     chat.key("Escape");
+    chat.key("C-c");
+    let (code, _) = chat.wait_exit(SCREEN_WITHIN);
+    assert_eq!(code, 0, "{}", chat.screen());
+}
+
+/// The invite box in a real terminal: the invite alone on its row from the first
+/// column (a mouse selection takes it and nothing else), `c` hands it to the terminal's
+/// clipboard (OSC 52: tmux's buffer here), `/invites` shows it again without making a
+/// new one, and two invites made in a row are one line of the conversation.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_invite_box_copies_and_opens_again() {
+    if kith_tests::installed_tool("tmux", "tmux").is_none() {
+        return;
+    }
+    let relay = TestRelay::start(&[]).await;
+    let olena = Profile::new("Olena");
+    olena.ok(&["group", "create", GROUP, "--relay", &relay.ws_url()]);
+    let chat = Tmux::start(&olena, &[GROUP], 100, 30);
+    chat.wait_for(SCREEN_WITHIN, "the chat to connect", connected);
+    chat.type_text("/invite");
+    chat.key("Enter");
+    let s = chat.wait_for(SCREEN_WITHIN, "the invite box", |s| {
+        s.lines().any(|l| l.starts_with("kith+ws://"))
+    });
+    let invite = s
+        .lines()
+        .find(|l| l.starts_with("kith+ws://"))
+        .map(|l| l.trim_end().to_owned())
+        .unwrap();
+    assert!(
+        !invite.contains(' '),
+        "the invite's row holds it alone:\n{s}"
+    );
+    assert!(s.contains("c: copy it to the clipboard"), "{s}");
+
+    chat.key("c");
+    let deadline = Instant::now() + SCREEN_WITHIN;
+    loop {
+        let out = chat
+            .cmd(&["show-buffer"])
+            .output()
+            .expect("tmux show-buffer");
+        if String::from_utf8_lossy(&out.stdout) == invite {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the clipboard never got the invite: {:?}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            chat.screen()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // `c` left the box open; any other key closes it.
+    assert!(chat.screen().contains(&invite));
+    chat.key("Escape");
+    chat.wait_for(SCREEN_WITHIN, "the box to close", |s| !s.contains(&invite));
+
+    chat.type_text("/invites");
+    chat.key("Enter");
+    chat.wait_for(SCREEN_WITHIN, "the same invite again", |s| {
+        s.lines().any(|l| l.trim_end() == invite)
+    });
+    chat.key("Escape");
+
+    // A second invite: the two notices of the two commits are one line.
+    chat.type_text("/invite");
+    chat.key("Enter");
+    chat.wait_for(SCREEN_WITHIN, "a second invite", |s| {
+        s.lines()
+            .any(|l| l.starts_with("kith+ws://") && l.trim_end() != invite)
+    });
+    chat.key("Escape");
+    let s = chat.wait_for(SCREEN_WITHIN, "the invites made, as one line", |s| {
+        s.contains("* You made 2 invites")
+    });
+    assert!(!s.contains("You made an invite"), "{s}");
     chat.key("C-c");
     let (code, _) = chat.wait_exit(SCREEN_WITHIN);
     assert_eq!(code, 0, "{}", chat.screen());

@@ -1000,3 +1000,45 @@ async fn join_completes_later_with_sync() {
     all_see(&[&olena, &mykola], "Iryna", "made it in");
     all_see(&[&olena, &iryna], "Mykola", "me too");
 }
+
+/// `kith read` is in the order things happened: a notice sits at its commit's time, not
+/// at the time the reader's client read it (Iryna reads a while after), and the times
+/// never go back. The numbers (`seq`, what `delete N` takes) stay the log's.
+#[tokio::test(flavor = "multi_thread")]
+async fn read_is_in_the_order_things_happened() {
+    let relay = TestRelay::start(&[]).await;
+    let (olena, rest) = group_of(&relay, &["Iryna"]);
+    let iryna = &rest[0];
+    iryna.ok(&["sync"]);
+    olena.ok(&["sync"]);
+    olena.ok(&["send", GROUP, "before the invite"]);
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    invite(&olena, &relay, GROUP, &[]);
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    olena.ok(&["send", GROUP, "after the invite"]);
+    std::thread::sleep(std::time::Duration::from_millis(2200));
+
+    let recs = json_lines(&iryna.ok(&["--json", "read", GROUP]));
+    let at = |what: &str| {
+        recs.iter()
+            .position(|r| r["text"].as_str().is_some_and(|t| t.contains(what)))
+            .unwrap_or_else(|| panic!("{what:?} not read: {recs:#?}"))
+    };
+    let (before, made, after) = (
+        at("before the invite"),
+        at("Olena made an invite"),
+        at("after the invite"),
+    );
+    assert!(before < made && made < after, "{recs:#?}");
+    let times: Vec<u64> = recs.iter().map(|r| r["time"].as_u64().unwrap()).collect();
+    assert!(
+        times.windows(2).all(|w| w[0] <= w[1]),
+        "times go back: {recs:#?}"
+    );
+    // The log's numbers: the notice's commit came between the two texts.
+    let seq = |i: usize| recs[i]["seq"].as_u64().unwrap();
+    assert!(
+        seq(before) < seq(made) && seq(made) < seq(after),
+        "{recs:#?}"
+    );
+}

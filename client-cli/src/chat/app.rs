@@ -32,6 +32,28 @@ pub struct OutItem {
     pub state: OutState,
 }
 
+/// What a passing message is about, for taking it away when that is over (`status.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum About {
+    /// Something under way ("Making an invite…"): over when its result shows.
+    Doing,
+    /// The connection ("Reconnecting now…", a relay offline): over once connected.
+    Connection,
+}
+
+/// An invite made in this session, kept to be shown again (`/invites`) while valid.
+#[derive(Debug, Clone)]
+pub struct MadeInvite {
+    /// The group's name.
+    pub group: String,
+    /// The invite.
+    pub invite: String,
+    /// The joiner waits for an admin's approval.
+    pub approval: bool,
+    /// Until when it is valid, Unix seconds.
+    pub until: u64,
+}
+
 /// How a status message looks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
@@ -155,6 +177,9 @@ pub struct App {
     pub last_width: u16,
     /// Height of the conversation at the last draw (for page up/down).
     pub page: usize,
+    /// Columns the input's text wraps at, at the last draw (0: not drawn yet): Up and
+    /// Down move between its rows as drawn.
+    pub input_width: usize,
     /// The member list is shown.
     pub show_members: bool,
     /// Message numbers (what `/delete N` takes) are shown.
@@ -165,6 +190,15 @@ pub struct App {
     pub overlay: Option<Overlay>,
     /// A passing message in the bottom line.
     pub status: Option<(String, Level, Instant)>,
+    /// What the passing message is about, when it is over before its time (`status.rs`);
+    /// it holds for the message said at the same instant only.
+    pub status_about: Option<(About, Instant)>,
+    /// Text to put on the terminal's clipboard (OSC 52), for the screen task to send.
+    pub clipboard: Option<String>,
+    /// The last invite made in this session, by group: `/invites` shows it again.
+    pub invites: HashMap<GroupId, MadeInvite>,
+    /// Groups an invite was asked for, oldest first, until the engine made it.
+    asked_invites: Vec<GroupId>,
     /// Commands for the engine.
     commands: Vec<Command>,
     /// The user asked to quit.
@@ -199,11 +233,16 @@ impl App {
             last_rows: 0,
             last_width: 0,
             page: 10,
+            input_width: 0,
             show_members: false,
             show_numbers: false,
             search: None,
             overlay: None,
             status: None,
+            status_about: None,
+            clipboard: None,
+            invites: HashMap::new(),
+            asked_invites: Vec::new(),
             commands: Vec::new(),
             quit: false,
             fatal: None,
@@ -284,6 +323,11 @@ impl App {
 
     /// Applies an engine event.
     pub fn on_engine(&mut self, ev: Event) {
+        self.apply_engine(ev);
+        self.after_event();
+    }
+
+    fn apply_engine(&mut self, ev: Event) {
         match ev {
             Event::Me { name, identity } => {
                 self.me = name;
@@ -340,26 +384,20 @@ impl App {
                 }
             }
             Event::Info(text) => self.say(text, Level::Info),
-            Event::Error(text) => self.say(text, Level::Error),
+            Event::Error(text) => self.engine_error(text),
             Event::Invite {
                 group,
                 invite,
                 ttl,
                 approval,
-            } => {
-                self.overlay = Some(Overlay::Invite {
-                    group,
-                    invite,
-                    valid_for: kith_i18n::duration(ttl.as_secs()),
-                    approval,
-                });
-            }
+            } => self.invite_made(group, invite, ttl, approval),
             Event::SafetyNumber {
                 group,
                 member,
                 name,
                 number,
             } => {
+                self.status_over(About::Doing);
                 self.overlay = Some(Overlay::Verify {
                     group,
                     member,
@@ -459,7 +497,7 @@ impl App {
                 name,
             }),
             Overlay::Confirm { doing, command, .. } if yes => {
-                self.say(doing, Level::Info);
+                self.doing(doing);
                 self.commands.push(*command);
             }
             Overlay::ConfirmLeave { group, .. } if yes => {
@@ -469,6 +507,14 @@ impl App {
             Overlay::ConfirmQuit { .. } if yes => self.quit = true,
             Overlay::Verify { name, .. } if no => {
                 self.say(t!("chat-verify-differs", name = name), Level::Error);
+            }
+            // `c` (`с` in a Russian layout) copies the invite and leaves it open.
+            Overlay::Invite { ref invite, .. }
+                if matches!(k.code, KeyCode::Char('c' | 'C' | 'с' | 'С')) =>
+            {
+                self.clipboard = Some(invite.clone());
+                self.say(t!("chat-invite-copied"), Level::Info);
+                self.overlay = Some(overlay);
             }
             Overlay::Help | Overlay::Invite { .. } => {}
             // Any other key closes the box without doing anything.
@@ -570,13 +616,23 @@ impl App {
                 self.scroll = 0;
                 self.status = None;
             }
+            // A long draft wraps: Up and Down go through its rows as drawn, and only
+            // past the first or last row to the lines typed before.
             KeyCode::Up if k.modifiers.is_empty() => {
-                if !self.input.up() {
+                let moved = match self.input_width {
+                    0 => self.input.up(),
+                    w => self.input.up_row(w),
+                };
+                if !moved {
                     self.input.history_prev();
                 }
             }
             KeyCode::Down if k.modifiers.is_empty() => {
-                if !self.input.down() {
+                let moved = match self.input_width {
+                    0 => self.input.down(),
+                    w => self.input.down_row(w),
+                };
+                if !moved {
                     self.input.history_next();
                 }
             }
@@ -597,6 +653,10 @@ impl App {
 
     /// Opens a group.
     pub fn select(&mut self, id: GroupId) {
+        // What was said about the group left is over (errors stay their time).
+        if matches!(self.status, Some((_, Level::Info, _))) {
+            self.status = None;
+        }
         self.selected = Some(id);
         self.scroll = 0;
         self.last_rows = 0;
@@ -639,7 +699,7 @@ impl App {
         if self.conn != ConnState::Connected {
             // Every relay that is down tries again; those up are left alone.
             self.commands.push(Command::Reconnect);
-            self.say(t!("chat-reconnecting-now"), Level::Info);
+            self.say_about(t!("chat-reconnecting-now"), Level::Info, About::Connection);
         } else if n > 0 {
             self.say(t!("chat-retrying", n = n), Level::Info);
         } else {
@@ -653,6 +713,7 @@ impl App {
         if text.trim().is_empty() {
             return;
         }
+        self.next_action();
         if let Some(cmd) = text.strip_prefix('/')
             && !cmd.starts_with('/')
         {
@@ -750,10 +811,7 @@ impl App {
                     return self.fail(t!("chat-usage-file"));
                 }
                 let path = local_path(arg);
-                self.say(
-                    t!("chat-sending-file", path = path.display().to_string()),
-                    Level::Info,
-                );
+                self.doing(t!("chat-sending-file", path = path.display().to_string()));
                 self.commands.push(Command::SendFile { group, path });
             }
             "files" => {
@@ -817,8 +875,12 @@ impl App {
                     .map(str::trim)
                     .filter(|s| !s.is_empty())
                     .map(local_path);
-                self.say(t!("chat-downloading", file = &which), Level::Info);
+                self.doing(t!("chat-downloading", file = &which));
                 self.commands.push(Command::GetFile { group, which, out });
+            }
+            "invites" => self.reopen_invite(),
+            "invite" if matches!(arg.to_lowercase().as_str(), "show" | "again" | "last") => {
+                self.reopen_invite();
             }
             "invite" => {
                 let Some(group) = need_group(self) else {
@@ -831,7 +893,8 @@ impl App {
                 if !self.require_admin("invite") {
                     return true;
                 }
-                self.say(t!("chat-making-invite"), Level::Info);
+                self.doing(t!("chat-making-invite"));
+                self.asked_invites.push(group);
                 self.commands.push(Command::Invite {
                     group,
                     ttl,
@@ -881,10 +944,10 @@ impl App {
                 }
                 let member = arg.to_owned();
                 if promote {
-                    self.say(t!("chat-promoting", name = &member), Level::Info);
+                    self.doing(t!("chat-promoting", name = &member));
                     self.commands.push(Command::Promote { group, member });
                 } else {
-                    self.say(t!("chat-demoting", name = &member), Level::Info);
+                    self.doing(t!("chat-demoting", name = &member));
                     self.commands.push(Command::Demote { group, member });
                 }
             }
@@ -911,10 +974,10 @@ impl App {
                 }
                 let request = arg.to_owned();
                 if approve {
-                    self.say(t!("chat-approving", request = &request), Level::Info);
+                    self.doing(t!("chat-approving", request = &request));
                     self.commands.push(Command::Approve { group, request });
                 } else {
-                    self.say(t!("chat-denying", request = &request), Level::Info);
+                    self.doing(t!("chat-denying", request = &request));
                     self.commands.push(Command::Deny { group, request });
                 }
             }
@@ -941,7 +1004,7 @@ impl App {
                 if !self.require_admin("settings") {
                     return true;
                 }
-                self.say(t!("chat-changing-settings"), Level::Info);
+                self.doing(t!("chat-changing-settings"));
                 self.commands.push(Command::Settings {
                     group,
                     disappear: d,
@@ -996,6 +1059,71 @@ impl App {
         }
     }
 
+    /// A fresh invite from the engine: shown, and kept for `/invites`.
+    fn invite_made(&mut self, group: String, invite: String, ttl: Duration, approval: bool) {
+        self.status_over(About::Doing);
+        // The event names the group; the one asked for first of that name is it.
+        let named = |app: &App, id: &GroupId| {
+            app.groups
+                .iter()
+                .any(|g| g.id == id.to_hex() && g.name == group)
+        };
+        let id = match self.asked_invites.iter().position(|id| named(self, id)) {
+            Some(i) => Some(self.asked_invites.remove(i)),
+            None => self
+                .groups
+                .iter()
+                .find(|g| g.name == group)
+                .and_then(|g| GroupId::from_hex(&g.id)),
+        };
+        if let Some(id) = id {
+            self.invites.insert(
+                id,
+                MadeInvite {
+                    group: group.clone(),
+                    invite: invite.clone(),
+                    approval,
+                    until: crate::engine::now_secs().saturating_add(ttl.as_secs()),
+                },
+            );
+        }
+        self.overlay = Some(Overlay::Invite {
+            group,
+            invite,
+            valid_for: kith_i18n::duration(ttl.as_secs()),
+            approval,
+        });
+    }
+
+    /// `/invites`: the last invite made here in this session, again, while it is valid.
+    fn reopen_invite(&mut self) {
+        let Some(group) = self.selected else {
+            return self.say(t!("chat-no-group-open"), Level::Error);
+        };
+        let now = crate::engine::now_secs();
+        // Every open invite gone from the group's state: this one was used or closed.
+        let none_open = self.view().is_some_and(|v| v.open_invites == 0);
+        match self.invites.get(&group).cloned() {
+            None => self.say(t!("chat-invites-none"), Level::Info),
+            Some(m) if m.until <= now => {
+                self.invites.remove(&group);
+                self.say(t!("chat-invites-expired"), Level::Info);
+            }
+            Some(_) if none_open => {
+                self.invites.remove(&group);
+                self.say(t!("chat-invites-closed"), Level::Info);
+            }
+            Some(m) => {
+                self.overlay = Some(Overlay::Invite {
+                    group: m.group,
+                    invite: m.invite,
+                    valid_for: time_left(m.until - now),
+                    approval: m.approval,
+                });
+            }
+        }
+    }
+
     fn toggle_numbers(&mut self) {
         self.show_numbers = !self.show_numbers;
         if self.show_numbers {
@@ -1043,14 +1171,14 @@ impl App {
         match cmd {
             BoardCmd::Show => {}
             BoardCmd::Add { title, text } => {
-                self.say(t!("chat-pinning", title = &title), Level::Info);
+                self.doing(t!("chat-pinning", title = &title));
                 self.commands.push(Command::BoardAdd { group, title, text });
             }
             BoardCmd::Edit { id, title, text } => {
                 if self.view().is_some() && known(self, id).is_none() {
                     return self.fail(t!("chat-no-board-entry", id = id));
                 }
-                self.say(t!("chat-editing-entry", id = id), Level::Info);
+                self.doing(t!("chat-editing-entry", id = id));
                 self.commands.push(Command::BoardEdit {
                     group,
                     id,
@@ -1137,6 +1265,16 @@ impl App {
         });
         true
     }
+}
+
+/// How long an invite is still valid, in words: whole days from three days on, else
+/// whole hours or minutes (never more than is left), seconds in the last minute.
+pub fn time_left(secs: u64) -> String {
+    let shown = [(3 * 86_400, 86_400), (3600, 3600), (60, 60)]
+        .into_iter()
+        .find(|(from, _)| secs >= *from)
+        .map_or(secs, |(_, unit)| secs - secs % unit);
+    kith_i18n::duration(shown)
 }
 
 /// Whether a record can be deleted for everyone (and so shows a number with F3): a

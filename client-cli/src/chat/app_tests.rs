@@ -557,3 +557,163 @@ fn paths_typed_in_the_chat_read_as_the_shell_reads_them() {
         }]
     );
 }
+
+#[test]
+fn up_and_down_go_through_a_wrapped_draft_before_the_history() {
+    english();
+    let (mut app, _) = app_with_group();
+    app.input.set_text("said before");
+    app.input.submit();
+    // The input wraps at 10 columns: three rows, the cursor on the last.
+    app.input_width = 10;
+    typed(&mut app, "aaaaaaaaaabbbbbbbbbbcc");
+    let draft = app.input.text().to_owned();
+    app.on_terminal(key(KeyCode::Up));
+    assert_eq!(app.input.text(), draft, "Up moved to the row above");
+    assert_eq!(app.input.layout(10).1, (1, 2));
+    app.on_terminal(key(KeyCode::Up));
+    assert_eq!(app.input.text(), draft);
+    assert_eq!(app.input.layout(10).1, (0, 2));
+    // On the first row, Up recalls the line typed before; Down comes back to the
+    // draft, and in it Down goes down its rows.
+    app.on_terminal(key(KeyCode::Up));
+    assert_eq!(app.input.text(), "said before");
+    app.on_terminal(key(KeyCode::Down));
+    assert_eq!(app.input.text(), draft);
+    app.input.home();
+    app.on_terminal(key(KeyCode::Down));
+    // (A cursor before the row's first character is drawn at the end of the row above.)
+    assert_eq!(app.input.layout(10).1, (1, 1));
+    assert_eq!(app.input.text(), draft);
+}
+
+#[test]
+fn status_lines_go_when_what_they_said_is_over() {
+    english();
+    let (mut app, _) = app_with_view(true);
+    // A word about the connection goes once connected.
+    app.on_engine(Event::Connection(ConnState::Offline {
+        retry_at: tokio::time::Instant::now(),
+    }));
+    app.on_terminal(TermEvent::Key(KeyEvent::new(
+        KeyCode::Char('r'),
+        KeyModifiers::CONTROL,
+    )));
+    assert_eq!(app.status_line().map(|s| s.0), Some("Reconnecting now…"));
+    app.on_engine(Event::Error(kith_i18n::t!(
+        "net-live-failed",
+        context = kith_i18n::t!("net-live-connecting"),
+        why = "connection refused"
+    )));
+    assert_eq!(app.status_line().map(|s| s.1), Some(Level::Error));
+    app.on_engine(Event::Connection(ConnState::Connected));
+    assert_eq!(app.status_line(), None, "the connection error outlived it");
+    // Another error stays its time, even once connected.
+    app.on_engine(Event::Error(
+        "Mykola was not removed: no such member".into(),
+    ));
+    app.on_engine(Event::Connection(ConnState::Connected));
+    assert!(app.status_line().is_some());
+    // "Making an invite…" goes once the invite is on screen.
+    run(&mut app, "/invite");
+    assert_eq!(app.status_line().map(|s| s.0), Some("Making an invite…"));
+    app.on_engine(Event::Invite {
+        group: "Legal aid".into(),
+        invite: "kith+ws://127.0.0.1:7878/ABCD-EFGH-JKMN-PQRS-TVWX-YZ01-2345".into(),
+        ttl: Duration::from_secs(3600),
+        approval: false,
+    });
+    app.on_terminal(key(KeyCode::Esc));
+    assert_eq!(
+        app.status_line(),
+        None,
+        "the progress line outlived its result"
+    );
+    // What was said goes with the next action, which says its own.
+    app.on_engine(Event::Info("Removed Mykola.".into()));
+    typed(&mut app, "hello");
+    app.on_terminal(key(KeyCode::Enter));
+    assert_eq!(app.status_line(), None);
+    // "Not sent" goes once the message went out after all.
+    app.on_engine(Event::Outbox {
+        id: 1,
+        state: OutState::Failed("timeout".into()),
+    });
+    assert_eq!(app.status_line().map(|s| s.1), Some(Level::Error));
+    app.on_engine(Event::Outbox {
+        id: 1,
+        state: OutState::Sent,
+    });
+    assert_eq!(app.status_line(), None);
+}
+
+#[test]
+fn the_invite_box_copies_and_opens_again() {
+    english();
+    let (mut app, id) = app_with_view(true);
+    if let Some(v) = app.views.get_mut(&id) {
+        v.open_invites = 1;
+    }
+    // Nothing made yet in this session.
+    run(&mut app, "/invites");
+    assert!(app.overlay.is_none());
+    assert!(
+        app.status_line()
+            .is_some_and(|(s, _)| s.contains("/invite makes one"))
+    );
+    let invite = "kith+ws://127.0.0.1:7878/ABCD-EFGH-JKMN-PQRS-TVWX-YZ01-2345";
+    run(&mut app, "/invite 72h");
+    app.on_engine(Event::Invite {
+        group: "Legal aid".into(),
+        invite: invite.into(),
+        ttl: Duration::from_secs(72 * 3600),
+        approval: false,
+    });
+    // `c` (or `с`, the same key in a Russian layout) copies and leaves the box open.
+    app.on_terminal(key(KeyCode::Char('c')));
+    assert_eq!(app.clipboard.take().as_deref(), Some(invite));
+    assert!(matches!(app.overlay, Some(Overlay::Invite { .. })));
+    app.on_terminal(key(KeyCode::Char('с')));
+    assert_eq!(app.clipboard.take().as_deref(), Some(invite));
+    app.on_terminal(key(KeyCode::Esc));
+    assert!(app.overlay.is_none());
+    // `/invites` shows it again, with what is left of its time.
+    assert!(
+        run(&mut app, "/invites").is_empty(),
+        "no new invite is made"
+    );
+    match &app.overlay {
+        Some(Overlay::Invite {
+            invite: shown,
+            valid_for,
+            ..
+        }) => {
+            assert_eq!(shown, invite);
+            assert!(
+                valid_for == "3 days" || valid_for == "71 hours",
+                "{valid_for}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    app.on_terminal(key(KeyCode::Esc));
+    // Once the group holds no open invite, it was used or closed: not shown.
+    if let Some(v) = app.views.get_mut(&id) {
+        v.open_invites = 0;
+    }
+    run(&mut app, "/invites");
+    assert!(app.overlay.is_none());
+    assert!(
+        app.status_line()
+            .is_some_and(|(s, _)| s.contains("used or closed"))
+    );
+    assert_eq!(time_left(3 * 86_400 - 1), "71 hours");
+    assert_eq!(time_left(90), "1 minute");
+}
+
+#[test]
+fn the_clipboard_sequence_is_osc_52() {
+    assert_eq!(crate::chat::osc52("kith"), "\x1b]52;c;a2l0aA==\x07");
+    assert_eq!(crate::chat::osc52("ki"), "\x1b]52;c;a2k=\x07");
+    assert_eq!(crate::chat::osc52(""), "\x1b]52;c;\x07");
+}

@@ -248,6 +248,76 @@ impl LineEditor {
         true
     }
 
+    /// Where each cursor position sits when the text is laid out `width` columns wide
+    /// (as [`LineEditor::layout`] draws it): byte offset, row, column; the end of the
+    /// text included.
+    fn positions(&self, width: usize) -> Vec<(usize, usize, usize)> {
+        let width = width.max(2);
+        let mut out = Vec::with_capacity(self.text.len() + 1);
+        let (mut row, mut col) = (0, 0);
+        for (i, c) in self.text.char_indices() {
+            // As in `layout`: a cursor before a character that wraps stays at the end
+            // of the full row.
+            out.push((i, row, col));
+            if c == '\n' {
+                row += 1;
+                col = 0;
+                continue;
+            }
+            let w = c.width().unwrap_or(0);
+            if col + w > width {
+                row += 1;
+                col = 0;
+            }
+            col += w;
+        }
+        if col >= width {
+            row += 1;
+            col = 0;
+        }
+        out.push((self.text.len(), row, col));
+        out
+    }
+
+    /// Moves up one row of the text as drawn `width` columns wide (a long line wraps
+    /// into several); false when already on the first row.
+    pub fn up_row(&mut self, width: usize) -> bool {
+        self.move_row(width, false)
+    }
+
+    /// Moves down one row of the text as drawn `width` columns wide; false when already
+    /// on the last row.
+    pub fn down_row(&mut self, width: usize) -> bool {
+        self.move_row(width, true)
+    }
+
+    fn move_row(&mut self, width: usize, down: bool) -> bool {
+        let at = self.positions(width);
+        let Some(&(_, row, col)) = at.iter().find(|(b, _, _)| *b == self.cursor) else {
+            return false;
+        };
+        let last = at.last().map_or(0, |(_, r, _)| *r);
+        let target = match (down, row) {
+            (false, 0) => return false,
+            (false, r) => r - 1,
+            (true, r) if r >= last => return false,
+            (true, r) => r + 1,
+        };
+        // The column nearest the cursor's, not past it; else the row's first.
+        let on_row = at.iter().filter(|(_, r, _)| *r == target);
+        let best = on_row
+            .clone()
+            .rfind(|(_, _, c)| *c <= col)
+            .or_else(|| on_row.clone().next());
+        match best {
+            Some(&(b, _, _)) => {
+                self.cursor = b;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Shows the previous history entry (the draft is kept).
     pub fn history_prev(&mut self) {
         let pos = self.browsing.unwrap_or(self.history.len());
@@ -393,6 +463,28 @@ mod tests {
         e.history_next();
         e.history_next();
         assert_eq!(e.text(), "draft");
+    }
+
+    #[test]
+    fn up_and_down_move_between_wrapped_rows() {
+        // 10 columns: "aaaaaaaaaa" / "bbbbbbbbbb" / "cc", the cursor at the end.
+        let mut e = typed("aaaaaaaaaabbbbbbbbbbcc");
+        assert_eq!(e.layout(10).1, (2, 2));
+        assert!(e.up_row(10));
+        assert_eq!(e.layout(10).1, (1, 2));
+        assert_eq!(e.cursor(), 12);
+        assert!(e.up_row(10));
+        assert_eq!(e.layout(10).1, (0, 2));
+        assert!(!e.up_row(10), "the first row: history's turn");
+        assert!(e.down_row(10));
+        assert!(e.down_row(10));
+        assert_eq!(e.cursor(), e.text().len());
+        assert!(!e.down_row(10), "the last row: history's turn");
+        // Explicit newlines are rows too, and a short row takes the cursor to its end.
+        let mut e = typed("one\nsecond line");
+        assert!(e.up_row(20));
+        assert_eq!(e.cursor(), 3);
+        assert!(!e.up_row(20));
     }
 
     #[test]

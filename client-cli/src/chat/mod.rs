@@ -18,6 +18,10 @@ pub mod app;
 
 pub mod input;
 
+pub mod notices;
+
+pub mod status;
+
 pub mod ui;
 
 #[cfg(test)]
@@ -369,6 +373,13 @@ async fn screen(
         for c in app.take_commands() {
             let _ = commands.send(c);
         }
+        if let Some(text) = app.clipboard.take() {
+            // Terminals that allow it (and tmux with `set-clipboard on`) put it on the
+            // clipboard; the others ignore the sequence.
+            let mut out = std::io::stdout();
+            let _ = write!(out, "{}", osc52(&text));
+            let _ = out.flush();
+        }
         if app.quit {
             break;
         }
@@ -378,6 +389,27 @@ async fn screen(
         kept: app.unsent() - app.failed(),
         failed: app.failed(),
     })
+}
+
+/// The OSC 52 sequence that asks the terminal to put `text` on the clipboard
+/// (`ESC ] 52 ; c ; BASE64 BEL`).
+pub fn osc52(text: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut b64 = String::with_capacity(text.len().div_ceil(3) * 4);
+    for chunk in text.as_bytes().chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                b64.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                b64.push('=');
+            }
+        }
+    }
+    format!("\x1b]52;c;{b64}\x07")
 }
 
 /// SIGTERM and SIGHUP end the chat cleanly (Ctrl-C is a key in raw mode).

@@ -794,3 +794,172 @@ fn confirmations_and_approval_invites_fit() {
     assert!(s.contains("needs an admin's approval"), "{s}");
     assert!(s.contains("/approve N"), "{s}");
 }
+
+fn said(id: &str, args: &[(&str, &str)]) -> String {
+    let args: Vec<(&str, kith_i18n::Arg)> = args
+        .iter()
+        .map(|(k, v)| (*k, kith_i18n::Arg::from(*v)))
+        .collect();
+    kith_i18n::message_in(kith_i18n::Lang::En, id, &args)
+}
+
+#[test]
+fn the_conversation_is_in_the_order_things_happened() {
+    english();
+    // Mykola joined (the commit's time) before Iryna's message, though this client
+    // read it later in the log: it sits where it happened.
+    let (mut app, _) = app(vec![
+        text(1, T0, OLENA, "first, at 18:02"),
+        text(3, T0 + 300, IRYNA, "third, at 18:07"),
+        notice(2, T0 + 600, "second in the log, at 18:12"),
+        text(4, T0 + 120, MYKOLA, "fourth in the log, at 18:04"),
+    ]);
+    key(&mut app, KeyCode::F(3), KeyModifiers::NONE);
+    let (rows, _) = render(&mut app, 80, 24);
+    let s = screen(&rows);
+    let at = |t: &str| {
+        rows.iter()
+            .position(|r| r.contains(t))
+            .unwrap_or_else(|| panic!("{t} not on screen:\n{s}"))
+    };
+    assert!(at("first, at 18:02") < at("fourth in the log"), "{s}");
+    assert!(at("fourth in the log") < at("third, at 18:07"), "{s}");
+    assert!(at("third, at 18:07") < at("second in the log"), "{s}");
+    // The numbers `/delete N` takes are still the log's.
+    assert!(rows[at("fourth in the log")].contains("#4 "), "{s}");
+    assert!(rows[at("third, at 18:07")].contains("#3 "), "{s}");
+    // One day separator: the times no longer jump back.
+    assert_eq!(s.matches("Thursday").count(), 1, "{s}");
+}
+
+#[test]
+fn invite_notices_in_a_row_are_one_line() {
+    english();
+    let made = |seq: u64, time: u64| {
+        let mut r = notice(
+            seq,
+            time,
+            &said(
+                "engine-state-told-invite",
+                &[("actor", "other"), ("by", "Iryna")],
+            ),
+        );
+        r.own = false;
+        r
+    };
+    let added = |seq: u64, fp: &str| {
+        notice(
+            seq,
+            T0 + 100 + seq,
+            &said(
+                "engine-sync-added-invited",
+                &[("by", "Olena"), ("fingerprint", fp), ("inviter", "Iryna")],
+            ),
+        )
+    };
+    let named = |seq: u64, fp: &str, name: &str| {
+        notice(
+            seq,
+            T0 + 100 + seq,
+            &said("engine-sync-named", &[("fingerprint", fp), ("name", name)]),
+        )
+    };
+    let asks = |seq: u64, name: &str| MessageRecord {
+        kind: RecordKind::Alert(said(
+            "engine-invite-asks-to-join",
+            &[
+                ("name", name),
+                ("fingerprint", "0123abcd9"),
+                ("inviter", "Olena"),
+                ("group", "Legal aid"),
+            ],
+        )),
+        sender: None,
+        own: false,
+        ..notice(seq, T0 + 200 + seq, "")
+    };
+    let (mut app, _) = app(vec![
+        made(1, T0 + 1),
+        made(2, T0 + 2),
+        made(3, T0 + 3),
+        text(4, T0 + 50, IRYNA, "made three"),
+        added(5, "aaaa1111b"),
+        named(6, "aaaa1111b", "Petro"),
+        added(7, "cccc2222d"),
+        named(8, "cccc2222d", "Hanna"),
+        text(9, T0 + 150, OLENA, "welcome"),
+        made(10, T0 + 180),
+        asks(11, "Taras"),
+        asks(12, "Oksana"),
+    ]);
+    let (rows, _) = render(&mut app, 120, 30);
+    let s = screen(&rows);
+    assert!(s.contains("* Iryna made 3 invites"), "{s}");
+    assert_eq!(
+        s.matches("Iryna made an invite").count(),
+        1,
+        "the lone one:\n{s}"
+    );
+    assert!(
+        s.contains("* 2 new members joined by invite: Petro [aaaa1111b], Hanna [cccc2222d] (added by Olena)"),
+        "{s}"
+    );
+    assert!(!s.contains("added a new member"), "{s}");
+    assert!(
+        s.contains("! 2 people ask to join: Taras [0123abcd9], Oksana [0123abcd9]."),
+        "{s}"
+    );
+    // Stored history is as it was: grouping is for the screen.
+    assert_eq!(app.view().map(|v| v.records.len()), Some(12));
+}
+
+#[test]
+fn the_invite_is_selectable_alone_on_its_row() {
+    english();
+    let (mut app, _) = app(vec![]);
+    let code = kith_protocol::invite::InviteCode::generate().to_string();
+    let invite = format!("kith+ws://127.0.0.1:7878/{code}");
+    let invite = invite.as_str();
+    app.on_engine(Event::Invite {
+        group: "Legal aid".into(),
+        invite: invite.into(),
+        ttl: std::time::Duration::from_secs(72 * 3600),
+        approval: false,
+    });
+    let (rows, _) = render(&mut app, 80, 24);
+    let s = screen(&rows);
+    let at = rows
+        .iter()
+        .position(|r| r.contains(invite))
+        .unwrap_or_else(|| panic!("{s}"));
+    // From the first column, nothing else on the row: a triple click takes it whole.
+    assert_eq!(rows[at].trim_end(), invite, "{s}");
+    // The box spans the screen, ruled above and below, with no side borders.
+    let top = rows[..at]
+        .iter()
+        .rposition(|r| r.contains("Invite ──"))
+        .expect("top");
+    let bottom = at
+        + rows[at..]
+            .iter()
+            .position(|r| r.starts_with("────"))
+            .expect("bottom");
+    for r in &rows[top..=bottom] {
+        assert!(!r.contains('│'), "a side border:\n{s}");
+    }
+    assert!(
+        s.contains(&format!(
+            "By voice or by hand: the code {code}, on the relay"
+        )),
+        "{s}"
+    );
+    assert!(s.contains("c: copy it to the clipboard"), "{s}");
+    // Narrower than the invite: its rows, put together, are the invite.
+    let (rows, _) = render(&mut app, 40, 24);
+    let start = rows
+        .iter()
+        .position(|r| r.starts_with("kith+ws://"))
+        .unwrap_or_else(|| panic!("{}", screen(&rows)));
+    let joined: String = rows[start..start + 2].concat();
+    assert_eq!(joined.trim_end(), invite, "{}", screen(&rows));
+}

@@ -14,6 +14,7 @@
 //! texts are drawn as plain spans, never interpreted.
 
 use super::app::{App, Level, OutItem, Overlay, deletable};
+use super::notices::{self, Line as Told};
 use crate::engine::records::{MessageRecord, RecordKind};
 use crate::engine::{clean_name, clean_text};
 use crate::identity::IdentityKey;
@@ -239,6 +240,8 @@ pub fn draw(f: &mut Frame, app: &mut App) {
         );
         return;
     }
+    // The input's text wraps at its width less the cursor's column (`draw_input`).
+    app.input_width = area.width.saturating_sub(1) as usize;
     let input_rows = input_rows(app, area);
     // The search count is known only once the conversation is drawn: the bottom's
     // height first, its text last.
@@ -286,6 +289,12 @@ pub fn draw(f: &mut Frame, app: &mut App) {
     if let Some(o) = app.overlay.clone() {
         match o {
             Overlay::Board { group, scroll } => draw_board(f, app, &theme, group, scroll, area),
+            Overlay::Invite {
+                group,
+                invite,
+                valid_for,
+                approval,
+            } => draw_invite(f, &theme, &group, &invite, &valid_for, approval, area),
             o => draw_overlay(f, app, &theme, &o, area),
         }
     }
@@ -685,6 +694,12 @@ fn contains_ci(text: &str, query: &str) -> bool {
 enum Item<'a> {
     Day(u64),
     Record(&'a MessageRecord),
+    /// Invite notices in a row, told as one line (`notices::group`).
+    Grouped {
+        first: &'a MessageRecord,
+        text: String,
+        alert: bool,
+    },
     Out(&'a OutItem),
 }
 
@@ -697,6 +712,7 @@ impl Item<'_> {
                 RecordKind::Deleted { .. } => "".into(),
                 other => other.text().into(),
             },
+            Item::Grouped { text, .. } => text.as_str().into(),
             Item::Out(o) => o.text.as_str().into(),
         }
     }
@@ -715,13 +731,25 @@ fn items<'a>(view: Option<&'a GroupView>, outbox: &'a [OutItem], now: u64) -> Ve
         }
     };
     if let Some(v) = view {
-        for r in v
+        let mut records: Vec<&MessageRecord> = v
             .records
             .iter()
             .filter(|r| r.expires == 0 || r.expires > now)
-        {
-            push_day(&mut out, r.time);
-            out.push(Item::Record(r));
+            .collect();
+        notices::in_time_order(&mut records);
+        let same_day =
+            |a: &MessageRecord, b: &MessageRecord| local_date(a.time) == local_date(b.time);
+        for line in notices::group(&records, same_day) {
+            match line {
+                Told::One(r) => {
+                    push_day(&mut out, r.time);
+                    out.push(Item::Record(r));
+                }
+                Told::Many { first, text, alert } => {
+                    push_day(&mut out, first.time);
+                    out.push(Item::Grouped { first, text, alert });
+                }
+            }
         }
     }
     for o in outbox {
@@ -834,6 +862,19 @@ fn item_rows(
                     theme.dim(),
                 ));
             }
+            wrap(&segs, width, TIME_COLS)
+        }
+        Item::Grouped { first, text, alert } => {
+            let (mark, style) = if *alert {
+                ("! ", theme.alert())
+            } else {
+                ("* ", theme.notice())
+            };
+            let mut segs = vec![
+                seg(format!("{} ", hhmm(first.time)), theme.dim()),
+                seg(mark, style),
+            ];
+            segs.extend(highlighted(text, query, style, hit));
             wrap(&segs, width, TIME_COLS)
         }
         Item::Out(o) => {
@@ -1108,27 +1149,6 @@ fn draw_overlay(f: &mut Frame, app: &App, theme: &Theme, o: &Overlay, area: Rect
                 })
                 .collect(),
         ),
-        Overlay::Invite {
-            group,
-            invite,
-            valid_for,
-            approval,
-        } => {
-            let mut lines = vec![
-                Line::raw(t!("chat-invite-code", group = group, valid = valid_for)),
-                Line::raw(""),
-                Line::styled(invite.clone(), bold),
-                Line::raw(""),
-                Line::raw(t!("chat-invite-pass")),
-            ];
-            let how = if *approval {
-                t!("chat-invite-approval")
-            } else {
-                t!("chat-invite-direct")
-            };
-            lines.extend(text_rows(&how).into_iter().map(Line::raw));
-            (t!("chat-invite-title"), lines)
-        }
         Overlay::Requests { group } => {
             let view = app.views.get(group);
             let mut lines = Vec::new();
@@ -1213,8 +1233,8 @@ fn draw_overlay(f: &mut Frame, app: &App, theme: &Theme, o: &Overlay, area: Rect
                 Line::styled(t!("chat-quit-keys"), theme.warn()),
             ],
         ),
-        // Drawn by `draw_board`.
-        Overlay::Board { .. } => return,
+        // Drawn by `draw_board` and `draw_invite`.
+        Overlay::Board { .. } | Overlay::Invite { .. } => return,
     };
     let title = format!(" {title} ");
     let content_w = lines.iter().map(|l| l.width()).max().unwrap_or(10) as u16;
@@ -1240,6 +1260,66 @@ fn draw_overlay(f: &mut Frame, app: &App, theme: &Theme, o: &Overlay, area: Rect
             .wrap(Wrap { trim: false }),
         rect,
     );
+}
+
+/// The invite box: the whole width, ruled above and below but with no side borders, and
+/// the invite alone on its row(s) from the first column, unbroken by wrapping within the
+/// screen's width: a mouse selection (or a triple click) takes it and nothing else. `c`
+/// copies it through the terminal (OSC 52).
+fn draw_invite(
+    f: &mut Frame,
+    theme: &Theme,
+    group: &str,
+    invite: &str,
+    valid_for: &str,
+    approval: bool,
+    area: Rect,
+) {
+    let bold = Style::default().add_modifier(Modifier::BOLD);
+    let w = area.width as usize;
+    let text = |t: String, style: Style| wrap(&[seg(format!(" {t}"), style)], w, 1);
+    let mut lines = text(
+        t!("chat-invite-code", group = group, valid = valid_for),
+        Style::default(),
+    );
+    lines.push(Line::raw(""));
+    // The invite's rows: cut at the screen's width only, never indented.
+    let chars: Vec<char> = invite.chars().collect();
+    for row in chars.chunks(w.max(1)) {
+        lines.push(Line::styled(row.iter().collect::<String>(), bold));
+    }
+    lines.push(Line::raw(""));
+    if let Ok(parsed) = invite.parse::<kith_protocol::invite::Invite>() {
+        let scheme = if parsed.relay.tls { "wss" } else { "ws" };
+        lines.extend(text(
+            t!(
+                "chat-invite-by-voice",
+                code = parsed.code.to_string(),
+                relay = format!("{scheme}://{}", parsed.relay.authority)
+            ),
+            Style::default(),
+        ));
+    }
+    lines.extend(text(t!("chat-invite-pass"), Style::default()));
+    let how = if approval {
+        t!("chat-invite-approval")
+    } else {
+        t!("chat-invite-direct")
+    };
+    for row in text_rows(&how) {
+        lines.extend(text(row, Style::default()));
+    }
+    lines.push(Line::raw(""));
+    lines.extend(text(t!("chat-invite-keys"), theme.warn()));
+    let h = (lines.len() as u16 + 2).min(area.height);
+    let rect = Rect::new(area.x, area.y + (area.height - h) / 2, area.width, h);
+    f.render_widget(Clear, rect);
+    let block = Block::default()
+        .borders(Borders::TOP | Borders::BOTTOM)
+        .title(Span::styled(format!(" {} ", t!("chat-invite-title")), bold));
+    let inner = block.inner(rect);
+    f.render_widget(block, rect);
+    f.render_widget(Paragraph::new(lines), inner);
 }
 
 /// The rows of the pinned board at `width` columns: each entry's id and title, its text

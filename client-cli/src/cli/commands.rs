@@ -6,7 +6,7 @@ use super::failure::{Failure, is_connect, retry, transient, usage};
 use super::out::{Item, Out};
 use crate::args::{Command, GroupCommand};
 use crate::engine::names::{self, Roster, tag};
-use crate::engine::records::{MessageRecord, RecordKind};
+use crate::engine::records::{MessageRecord, RecordKind, in_time_order};
 use crate::engine::{Client, SyncOutcome};
 use crate::identity::fingerprint;
 use kith_i18n::t;
@@ -464,7 +464,10 @@ pub(crate) async fn dispatch(
                 unsynced = Some(Failure::from(e).code);
             }
             let roster = client.roster(&id)?;
-            let records = client.take_unread(&id, all)?;
+            let mut records = client.take_unread(&id, all)?;
+            // When things happened (a notice where its commit was, not where this
+            // client read it); the numbers stay the log's.
+            in_time_order(&mut records);
             if !records.is_empty() && out.is_terminal() && std::io::stderr().is_terminal() {
                 out.note(t!("cli-times-in", zone = kith_i18n::zone_label()));
             }
@@ -700,7 +703,9 @@ async fn catch_up(client: &mut Client, id: &GroupId, out: &mut Out) -> Result<()
         Err(e) => return Err(e.into()),
     }
     let roster = client.roster(id)?;
-    for r in client.take_unread(id, false)? {
+    let mut records = client.take_unread(id, false)?;
+    in_time_order(&mut records);
+    for r in records {
         out.put(record_item(&roster, &r));
     }
     Ok(())

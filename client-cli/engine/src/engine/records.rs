@@ -257,7 +257,9 @@ pub struct MessageRecord {
     pub seq: Seq,
     /// Its index among the records of that sequence number.
     pub sub: u16,
-    /// Unix seconds: the sender's clock for texts, ours for notices.
+    /// Unix seconds, when it happened: the sender's clock for texts and files (never
+    /// ahead of ours), the relay's storing of the commit or message for the notices it
+    /// brings, ours for alerts (when this client noticed) and our own doings.
     pub time: u64,
     /// The sender, for texts and notices caused by a member.
     pub sender: Option<IdentityKey>,
@@ -270,6 +272,18 @@ pub struct MessageRecord {
     pub shared_by: Option<IdentityKey>,
     /// When it disappears, Unix seconds (0: never).
     pub expires: u64,
+}
+
+/// Puts a group's history in the order things happened (each record's `time`), the
+/// same second in the relay's order (sequence number, then index): what `kith read`
+/// and the chat show. Sequence numbers stay the records' own (`delete N` takes them).
+pub fn in_time_order(records: &mut [MessageRecord]) {
+    records.sort_by_key(timeline_key);
+}
+
+/// Where a record sits in the timeline ([`in_time_order`]).
+pub fn timeline_key(r: &MessageRecord) -> (u64, Seq, u16) {
+    (r.time, r.seq, r.sub)
 }
 
 /// An application message of ours, encrypted and handed to the relay, whose answer we
@@ -404,6 +418,35 @@ pub struct Contact {
 mod tests {
     use super::*;
     use kith_i18n::{Arg, Lang, message_in};
+
+    fn line(seq: Seq, sub: u16, time: u64, kind: RecordKind) -> MessageRecord {
+        MessageRecord {
+            seq,
+            sub,
+            time,
+            sender: None,
+            own: false,
+            kind,
+            shared_by: None,
+            expires: 0,
+        }
+    }
+
+    #[test]
+    fn the_timeline_is_in_the_order_things_happened() {
+        // In the log: a text, a member's join read an hour late (filed at its commit's
+        // place), a text sent before the join, and two notices of one second.
+        let mut v = vec![
+            line(1, 0, 100, RecordKind::Text("a".into())),
+            line(2, 0, 300, RecordKind::Notice("joined".into())),
+            line(3, 0, 200, RecordKind::Text("b".into())),
+            line(4, 1, 300, RecordKind::Notice("second of the commit".into())),
+            line(4, 0, 300, RecordKind::Notice("first of the commit".into())),
+        ];
+        in_time_order(&mut v);
+        let order: Vec<(Seq, u16)> = v.iter().map(|r| (r.seq, r.sub)).collect();
+        assert_eq!(order, vec![(1, 0), (3, 0), (2, 0), (4, 0), (4, 1)]);
+    }
 
     #[test]
     fn a_refusal_is_known_in_every_language() {

@@ -619,6 +619,8 @@ impl Client {
             .map(drop)
     }
 
+    /// Records a notice of a log message (a commit, a member's message), at the time it
+    /// happened.
     pub(crate) fn notice(
         &self,
         g: &GroupRecord,
@@ -633,7 +635,9 @@ impl Client {
             expires: 0,
             seq: msg.seq,
             sub,
-            time: now_secs(),
+            // When it happened, not when this client read it (after a day offline the
+            // timeline would otherwise jump forward at every notice and back after).
+            time: event_time(msg),
             sender,
             own: false,
             kind: RecordKind::Notice(text),
@@ -1276,5 +1280,15 @@ impl Client {
         })
         .await?;
         Ok(())
+    }
+}
+
+/// When a log message happened, as well as this client can tell: when the relay stored
+/// it (a commit carries no time of its own; the relay's clock is not trusted, so never
+/// later than ours), or now if the relay gave no time.
+pub(crate) fn event_time(msg: &Message) -> u64 {
+    match msg.stored_at {
+        0 => now_secs(),
+        t => t.min(now_secs()),
     }
 }

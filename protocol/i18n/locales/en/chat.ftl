@@ -114,7 +114,7 @@ chat-search-match = Search: match { $n } of { $total }
 chat-help-title = Help · any key closes
 chat-help =
     Keys
-      Enter send · Alt-Enter, Ctrl-J new line · Up/Down lines typed before
+      Enter send · Alt-Enter, Ctrl-J new line · Up/Down rows, then history
       Ctrl-A/E, Ctrl-←/→ move · Ctrl-U/K/W delete to start / end / word
       Tab, Shift-Tab next / previous group (also Ctrl-N/P, Alt-1…9)
       PgUp/PgDn scroll · Shift-↑/↓ one row · Esc latest · Ctrl-F search
@@ -128,14 +128,14 @@ chat-help =
       /delete [N]  your last message, or number N (F3); admins: anyone's
       /disappear 7d|off *   /history N|off * (last N messages for newcomers)
       /file PATH  /files  /get N [DIR|PATH]  files ≤ 25 MiB · //x sends /x
-      /verify NAME  /members  /relays  /leave  /retry  /discard  /quit
+      /verify NAME /members /relays /leave /retry /discard /quit /invites
     Marks
       Name? unverified  * notice  ! warning  @ admin  ◷ disappears  ○ offline
       +N join requests  [sending…] [queued: offline] [held] [NOT SENT]
 
 ## Boxes
 
-chat-invite-title = Invite · any key closes
+chat-invite-title = Invite
 chat-invite-code = A one-time code for { $group }, valid for { $valid }:
 chat-invite-pass = Pass it on in person or by phone, never in a group chat.
 chat-invite-approval =
@@ -263,3 +263,38 @@ chat-board-unknown = Unknown /board { $sub }: /board, /board add TITLE | TEXT, /
 chat-invite-not-duration = Not a duration: "{ $word }". Usage: /invite [72h] [approve] (try 30m, 72h, 7d)
 chat-disappear-not-duration = Not a duration: "{ $arg }". Usage: /disappear 30m|12h|7d|2w|off
 chat-history-not-number = Not a number of messages: "{ $arg }". Usage: /history 50|off
+
+## chat-polish: the invite box, status lines, invite notices in a row
+
+chat-invite-by-voice = By voice or by hand: the code { $code }, on the relay { $relay }.
+chat-invite-keys = c: copy it to the clipboard · /invites shows it again · any other key closes
+chat-invite-copied = The invite was handed to the terminal's clipboard (if your terminal allows it); you can also select it with the mouse.
+chat-invites-none = No invite was made for this group since the chat started: /invite makes one.
+chat-invites-expired = The last invite made for this group has expired: /invite makes a new one.
+chat-invites-closed = The last invite made for this group was used or closed: /invite makes a new one.
+# "You" in a list of who did something ("Olena, you").
+chat-grouped-you = you
+# Invite notices that come in a row, told as one line ($n is 2 or more). $actor: you (all
+# made by you), other (all by $by), many ($by lists them); $approval: yes or no.
+chat-grouped-invites-made = { $actor ->
+    [you] { $approval ->
+        [yes] You made { $n } invites that need an admin's approval
+       *[no] You made { $n } invites
+    }
+    [other] { $approval ->
+        [yes] { $by } made { $n } invites that need an admin's approval
+       *[no] { $by } made { $n } invites
+    }
+   *[many] { $approval ->
+        [yes] { $n } invites that need an admin's approval made by { $by }
+       *[no] { $n } invites made by { $by }
+    }
+}
+chat-grouped-joined = { $n ->
+    [one] { $n } new member joined by invite
+   *[other] { $n } new members joined by invite
+}: { $list } (added by { $by })
+chat-grouped-asks = { $n ->
+    [one] { $n } person asks to join
+   *[other] { $n } people ask to join
+}: { $list }. /requests to see them, /approve or /deny to decide.
