@@ -60,6 +60,12 @@ pub struct Cli {
     #[arg(long, global = true, env = "KITH_CA", value_name = "FILE")]
     pub ca: Option<PathBuf>,
 
+    /// Read the passphrase from the first line of this file (readable by you alone)
+    /// instead of asking: for scripts, without the passphrase in the shell's history.
+    /// For `init` it is the new profile's, with the same minimum as when asked.
+    #[arg(long, global = true, env = "KITH_PASSPHRASE_FILE", value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+
     /// Allow plain ws:// (and kith+ws:// invites) to a relay that is neither on this
     /// machine nor a Tor .onion address. Anyone on the network path can read and change
     /// such traffic (who talks to which group, when); use wss:// (kith://) instead.

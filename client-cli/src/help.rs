@@ -18,6 +18,7 @@ const OPTIONS: &[&str] = &[
     "ca",
     "allow_plain_ws",
     "failover_after",
+    "passphrase_file",
 ];
 
 /// The command line, its help in the language in use. A command or option the

@@ -784,6 +784,49 @@ fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out
 }
 
+/// `--passphrase-file`: the first line of a file only its owner can read; it wins over
+/// `KITH_PASSPHRASE`; a file others can read is refused with what to do; a new profile's
+/// passphrase from a file has the same minimum as one typed.
+#[test]
+fn a_passphrase_file_for_scripts() {
+    use std::os::unix::fs::PermissionsExt;
+    let olena = Profile::new("Olena");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pass");
+    std::fs::write(&file, format!("{}\n", kith_tests::client::TEST_PASSPHRASE)).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let path = file.to_str().unwrap();
+    let wrong = [("KITH_PASSPHRASE", "not the passphrase at all")];
+    let out = olena.run_env(&["--passphrase-file", path, "whoami"], &wrong);
+    assert!(out.success() && out.stdout.contains("Olena"), "{out}");
+    let out = olena.run_env(&["whoami"], &[("KITH_PASSPHRASE_FILE", path), wrong[0]]);
+    assert!(out.success(), "{out}");
+
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = olena.run(&["--passphrase-file", path, "whoami"]);
+    assert_eq!(out.code(), 2, "{out}");
+    assert!(out.stderr.contains("chmod 600"), "{out}");
+
+    let short = dir.path().join("short");
+    std::fs::write(&short, "short\n").unwrap();
+    std::fs::set_permissions(&short, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = std::process::Command::new(kith_tests::client::kith_bin())
+        .arg("--home")
+        .arg(dir.path().join("new-home"))
+        .args(["--passphrase-file", short.to_str().unwrap()])
+        .args(["init", "--name", "Nobody"])
+        .env_remove("KITH_PASSPHRASE")
+        .env("LANG", "C.UTF-8")
+        .env("KITH_CONFIG", dir.path().join("config.toml"))
+        .env("KITH_TEST_FAST_KDF", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("at least 8"), "{stderr}");
+    assert!(!dir.path().join("new-home").join("profile.key").exists());
+}
+
 /// h. A wrong passphrase is a clear error and changes nothing.
 #[tokio::test(flavor = "multi_thread")]
 async fn wrong_passphrase_is_refused_and_harmless() {

@@ -59,7 +59,10 @@ async fn run_inner(cli: Cli) -> Result<u8, Failure> {
             if matches!(has_profile(&home), Ok(true)) {
                 return Err(profile_exists(&home));
             }
-            let pass = new_passphrase("KITH_PASSPHRASE", NewPassphrase::First)?;
+            let pass = match &cli.passphrase_file {
+                Some(file) => long_enough(passphrase_from_file(file)?)?,
+                None => new_passphrase("KITH_PASSPHRASE", NewPassphrase::First)?,
+            };
             let client = Client::init(&home, pass.as_bytes(), name)
                 .map_err(|e| profile_failure(&home, e))?;
             println!(
@@ -162,7 +165,7 @@ async fn change_passphrase(
     if surely_no_profile(home) {
         return Err(no_profile(home));
     }
-    let pass = passphrase()?;
+    let pass = passphrase(cli)?;
     let client = Client::unlock(home, pass.as_bytes(), connect_options(cli)?)
         .await
         .map_err(|e| profile_failure(home, e))?;
@@ -276,6 +279,11 @@ fn new_passphrase(env: &str, which: NewPassphrase) -> Result<zeroize::Zeroizing<
             p
         }
     };
+    long_enough(p)
+}
+
+/// A new passphrase, refused when shorter than the minimum (however it was given).
+fn long_enough(p: zeroize::Zeroizing<String>) -> Result<zeroize::Zeroizing<String>, Failure> {
     if p.chars().count() < MIN_PASSPHRASE_CHARS {
         return Err(usage(t!(
             "profile-passphrase-too-short",
@@ -283,6 +291,33 @@ fn new_passphrase(env: &str, which: NewPassphrase) -> Result<zeroize::Zeroizing<
         )));
     }
     Ok(p)
+}
+
+/// The first line of a passphrase file. One that others may read is refused: the
+/// passphrase would be theirs too.
+fn passphrase_from_file(path: &std::path::Path) -> Result<zeroize::Zeroizing<String>, Failure> {
+    use std::os::unix::fs::PermissionsExt;
+    let shown = path.display().to_string();
+    let unreadable = |e: std::io::Error| {
+        usage(t!(
+            "profile-passphrase-file-unreadable",
+            path = &shown,
+            error = e.to_string()
+        ))
+    };
+    let mode = std::fs::metadata(path)
+        .map_err(unreadable)?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(usage(t!("profile-passphrase-file-open", path = &shown)));
+    }
+    let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(unreadable)?);
+    let line = text.lines().next().unwrap_or_default();
+    if line.is_empty() {
+        return Err(usage(t!("profile-passphrase-file-empty", path = &shown)));
+    }
+    Ok(zeroize::Zeroizing::new(line.to_owned()))
 }
 
 /// `kith wipe --leave`: leaves every group the profile is active in, within
@@ -325,7 +360,7 @@ pub(crate) async fn open_profile(cli: &Cli, home: &std::path::Path) -> Result<Cl
         return Err(no_profile(home));
     }
     let options = connect_options(cli)?;
-    let pass = passphrase()?;
+    let pass = passphrase(cli)?;
     // A duress unlock that tells the groups reaches them as every other connection
     // would: through the proxy.
     let mut client = Client::unlock(home, pass.as_bytes(), options.clone())
@@ -394,9 +429,12 @@ pub(crate) fn home_dir(cli: &Cli) -> Result<PathBuf, Failure> {
         .ok_or_else(|| usage(t!("profile-no-home-dir")))
 }
 
-/// The passphrase: `KITH_PASSPHRASE`, else asked without echo (twice, with the minimum
-/// length, when `confirm`).
-pub(crate) fn passphrase() -> Result<zeroize::Zeroizing<String>, Failure> {
+/// The passphrase to unlock with: `--passphrase-file`, else `KITH_PASSPHRASE`, else
+/// asked without echo.
+pub(crate) fn passphrase(cli: &Cli) -> Result<zeroize::Zeroizing<String>, Failure> {
+    if let Some(file) = &cli.passphrase_file {
+        return passphrase_from_file(file);
+    }
     if let Ok(p) = std::env::var("KITH_PASSPHRASE") {
         return Ok(zeroize::Zeroizing::new(p));
     }

@@ -187,7 +187,7 @@ fn every_message_the_sources_use_is_in_the_catalogues() {
 #[rustfmt::skip]
 const LATIN_ALLOWED: &[&str] = &[
     "kith", "Kith", "Tor", "MLS", "ID", "URL", "JSON", "TLS", "SOCKS5", "wss", "ws", "onion",
-    "PEM", "Enter", "Esc", "Tab", "Ctrl", "Alt", "PgUp", "PgDn", "Home", "End", "Up", "Down",
+    "PEM", "chmod", "Enter", "Esc", "Tab", "Ctrl", "Alt", "PgUp", "PgDn", "Home", "End", "Up", "Down",
     "Left", "Right", "Backspace", "F1", "F2", "F3", "F10", "KiB", "MiB",
     // Language codes and the settings file's keys, typed as they are.
     "en", "ru", "lang", "utc", "zone", "relay", "proxy", "group", "config", "toml", "UTC",

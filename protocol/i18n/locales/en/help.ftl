@@ -50,4 +50,5 @@ help-opt-utc = Show times in UTC, not in your time zone
 help-opt-proxy = Reach relays only through this SOCKS5 proxy, e.g. Tor's socks5://127.0.0.1:9050
 help-opt-ca = Also trust the CA certificates in this PEM file for wss:// relays
 help-opt-allow-plain-ws = Allow unencrypted ws:// to a relay that is neither on this machine nor a Tor .onion
+help-opt-passphrase-file = Read the passphrase from the first line of this file (yours alone) instead of asking [env: KITH_PASSPHRASE_FILE]
 help-opt-failover-after = How long a group's relay may stay unreachable before going on at a fallback

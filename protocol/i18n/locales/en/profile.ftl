@@ -48,3 +48,8 @@ profile-duress-set-notify = Duress passphrase set, with notify. Unlocking with i
 profile-wipe-left = kith: left "{ $group }".
 profile-wipe-not-left = kith: could not leave "{ $group }" ({ $why }); the others will still list you there until an admin removes you.
 profile-wipe-leave-timeout = no answer in time
+
+## --passphrase-file
+profile-passphrase-file-unreadable = cannot read the passphrase file { $path }: { $error }
+profile-passphrase-file-open = the passphrase file { $path } can be read by other users of this computer, so it is not used. Make it yours alone: chmod 600 { $path }
+profile-passphrase-file-empty = the passphrase file { $path } is empty: its first line is the passphrase

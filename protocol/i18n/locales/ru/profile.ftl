@@ -48,3 +48,8 @@ profile-duress-set-notify = Пароль под принуждением зад�
 profile-wipe-left = kith: вы вышли из группы «{ $group }».
 profile-wipe-not-left = kith: не удалось выйти из группы «{ $group }» ({ $why }); там вас будут видеть в списке участников, пока администратор не исключит.
 profile-wipe-leave-timeout = сервер не ответил вовремя
+
+## --passphrase-file
+profile-passphrase-file-unreadable = не удалось прочитать файл с паролем { $path }: { $error }
+profile-passphrase-file-open = файл с паролем { $path } могут читать другие пользователи этого компьютера, поэтому он не используется. Сделайте его доступным только вам: chmod 600 { $path }
+profile-passphrase-file-empty = файл с паролем { $path } пуст: пароль — это его первая строка
