@@ -113,7 +113,7 @@ pub fn full_invite(invite: &str, relay: Option<&str>) -> Result<String, String> 
 fn parse_lang(s: &str) -> Result<kith_i18n::Lang, String> {
     kith_i18n::Lang::parse(s).ok_or_else(|| {
         let known: Vec<&str> = kith_i18n::Lang::ALL.iter().map(|l| l.code()).collect();
-        format!("kith speaks {}", known.join(", "))
+        kith_i18n::t!("help-lang-known", langs = known.join(", "))
     })
 }
 
