@@ -347,7 +347,11 @@ mod tests {
     use super::*;
 
     /// Every visible command (any depth) with its path below `kith`.
-    fn commands(cmd: &clap::Command, path: Vec<String>, out: &mut Vec<(Vec<String>, clap::Command)>) {
+    fn commands(
+        cmd: &clap::Command,
+        path: Vec<String>,
+        out: &mut Vec<(Vec<String>, clap::Command)>,
+    ) {
         for c in cmd.get_subcommands().filter(|c| !c.is_hide_set()) {
             let mut p = path.clone();
             p.push(c.get_name().to_owned());
@@ -507,7 +511,10 @@ mod tests {
         }
         let (e, args) = error_of(&["kith", "board", "G", "add", "x"]);
         let text = explain(&e, &args, Lang::Ru);
-        assert!(text.starts_with("kith: add нельзя указывать вместе с"), "{text}");
+        assert!(
+            text.starts_with("kith: add нельзя указывать вместе с"),
+            "{text}"
+        );
         // clap's suggestion is kept.
         let (e, args) = error_of(&["kith", "sendx"]);
         let text = explain(&e, &args, Lang::Ru);
@@ -519,6 +526,9 @@ mod tests {
             text.contains("Не указаны обязательные аргументы: <GROUP>, <TEXT>"),
             "{text}"
         );
-        assert!(text.contains("Как запускать: kith send <GROUP> <TEXT>"), "{text}");
+        assert!(
+            text.contains("Как запускать: kith send <GROUP> <TEXT>"),
+            "{text}"
+        );
     }
 }

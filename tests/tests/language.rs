@@ -329,7 +329,12 @@ fn a_commands_help_and_a_wrong_command_line_are_in_the_readers_language() {
     let out = p.run_env(&["send", "--help"], RU);
     assert!(out.success(), "{out}");
     russian(&out, "send --help");
-    for words in ["Как запускать: kith send", "Аргументы:", "Параметры:", "Показать справку"] {
+    for words in [
+        "Как запускать: kith send",
+        "Аргументы:",
+        "Параметры:",
+        "Показать справку",
+    ] {
         assert!(out.stdout.contains(words), "{words:?}: {out}");
     }
     let out = p.run_env(&["group", "create", "--help"], RU);
@@ -341,16 +346,23 @@ fn a_commands_help_and_a_wrong_command_line_are_in_the_readers_language() {
     let out = p.run_env(&["send", "Family", "hello", "world"], RU);
     assert_eq!(out.code(), 2, "{out}");
     russian(&out, "send with an extra word");
-    assert!(out.stderr.starts_with("kith: Лишнее в команде: «world»"), "{out}");
+    assert!(
+        out.stderr.starts_with("kith: Лишнее в команде: «world»"),
+        "{out}"
+    );
     assert!(out.stderr.contains("Подробнее: kith send --help"), "{out}");
     let out = p.run_env(&["sendx"], RU);
     assert_eq!(out.code(), 2, "{out}");
-    assert!(out.stderr.starts_with("kith: Неизвестная команда «sendx»"), "{out}");
+    assert!(
+        out.stderr.starts_with("kith: Неизвестная команда «sendx»"),
+        "{out}"
+    );
 
     let out = p.run_env(&["send", "Family", "hello", "world"], &[]);
     assert_eq!(out.code(), 2, "{out}");
     assert!(
-        out.stderr.contains("error: unexpected argument 'world' found"),
+        out.stderr
+            .contains("error: unexpected argument 'world' found"),
         "{out}"
     );
     let out = p.run_env(&["send", "--help"], &[]);
