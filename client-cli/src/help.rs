@@ -82,7 +82,9 @@ fn localize(mut cmd: clap::Command, path: &[String], lang: Lang) -> clap::Comman
         template += &format!("\n\n{}\n{{positionals}}", say("help-arguments"));
     }
     template += &format!("\n\n{}\n{{options}}{{after-help}}", say("help-options"));
-    cmd = cmd.help_template(template);
+    cmd = cmd
+        .help_template(template)
+        .subcommand_value_name(say("help-value-command"));
     // The shared options were done on `kith` itself: clap copies them down when it
     // builds. (`mut_args` keeps the arguments' order, which numbers the positionals.)
     cmd = cmd.mut_args(|a| {
@@ -126,6 +128,34 @@ fn localize(mut cmd: clap::Command, path: &[String], lang: Lang) -> clap::Comman
 /// possible values said in `lang` (instead of clap's English `[default: …]`).
 fn with_fragments(mut arg: Arg, mut help: String, lang: Lang) -> Arg {
     let takes_value = arg.get_action().takes_values();
+    // The placeholder in the usage line (`<GROUP>`: clap's default is the name in
+    // capitals), where the catalogue has one (`help-value-group`; optional).
+    if takes_value {
+        let names: Vec<String> = match arg.get_value_names() {
+            Some(names) => names.iter().map(ToString::to_string).collect(),
+            None => vec![arg.get_id().as_str().to_uppercase()],
+        };
+        let said: Option<Vec<String>> = names
+            .iter()
+            .map(|name| {
+                let key: String = name
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() {
+                            c.to_ascii_lowercase()
+                        } else {
+                            '-'
+                        }
+                    })
+                    .collect();
+                let id = format!("help-value-{key}");
+                kith_i18n::has_message(lang, &id).then(|| message_in(lang, &id, &[]))
+            })
+            .collect();
+        if let Some(said) = said {
+            arg = arg.value_names(said);
+        }
+    }
     if let Some(name) = arg.get_env().and_then(|e| e.to_str()).map(str::to_owned)
         && !arg.is_hide_env_set()
     {
@@ -433,7 +463,11 @@ mod tests {
         assert!(create.contains("Создать группу на сервере"), "{create}");
         assert!(create.contains("Аргументы:"), "{create}");
         assert!(create.contains("Название группы"), "{create}");
-        assert!(create.contains("kith group create"), "{create}");
+        assert!(
+            create.contains("kith group create [OPTIONS] <ИМЯ>"),
+            "{create}"
+        );
+        assert!(create.contains("--relay <СЕРВЕР>"), "{create}");
         // Defaults and variables are said in Russian, with clap's values.
         let invite = help(Lang::Ru, &["invite"]);
         assert!(invite.contains("[по умолчанию: 72h]"), "{invite}");
@@ -480,7 +514,7 @@ mod tests {
             ),
             (
                 &["kith", "send", "G"],
-                "Не указан обязательный аргумент: <TEXT>",
+                "Не указан обязательный аргумент: <ТЕКСТ>",
                 "kith send --help",
             ),
             (
@@ -523,11 +557,11 @@ mod tests {
         let (e, args) = error_of(&["kith", "send"]);
         let text = explain(&e, &args, Lang::Ru);
         assert!(
-            text.contains("Не указаны обязательные аргументы: <GROUP>, <TEXT>"),
+            text.contains("Не указаны обязательные аргументы: <ГРУППА>, <ТЕКСТ>"),
             "{text}"
         );
         assert!(
-            text.contains("Как запускать: kith send <GROUP> <TEXT>"),
+            text.contains("Как запускать: kith send <ГРУППА> <ТЕКСТ>"),
             "{text}"
         );
     }

@@ -157,3 +157,27 @@ help-error-conflict = { $arg } cannot be used with { $other }
 help-error-no-command = { $command } needs a command
 help-error-other = The command line is wrong:
 help-error-more = More: { $command } --help
+
+## The placeholders of usage lines (help.rs: help-value-NAME, NAME in small letters,
+## "-" for other signs; optional: clap's English name otherwise).
+help-value-command = COMMAND
+help-value-group = GROUP
+help-value-text = TEXT
+help-value-name = NAME
+help-value-path = PATH
+help-value-file = FILE
+help-value-dir = DIR
+help-value-url = URL
+help-value-relay = RELAY
+help-value-expires = EXPIRES
+help-value-wait = WAIT
+help-value-invite = INVITE
+help-value-member = MEMBER
+help-value-target = TARGET
+help-value-request = REQUEST
+help-value-seq = SEQ
+help-value-title = TITLE
+help-value-id = ID
+help-value-duration = DURATION
+help-value-lang = LANG
+help-value-duration-off = DURATION|off

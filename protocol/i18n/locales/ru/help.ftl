@@ -157,3 +157,27 @@ help-error-conflict = { $arg } нельзя указывать вместе с {
 help-error-no-command = После { $command } нужно указать команду
 help-error-other = В команде ошибка:
 help-error-more = Подробнее: { $command } --help
+
+## Обозначения в строках «Как запускать» (help.rs: help-value-ИМЯ маленькими буквами,
+## другие знаки — «-»; необязательны: иначе остаётся английское имя clap).
+help-value-command = КОМАНДА
+help-value-group = ГРУППА
+help-value-text = ТЕКСТ
+help-value-name = ИМЯ
+help-value-path = ПУТЬ
+help-value-file = ФАЙЛ
+help-value-dir = ПАПКА
+help-value-url = АДРЕС
+help-value-relay = СЕРВЕР
+help-value-expires = СРОК
+help-value-wait = СЕКУНДЫ
+help-value-invite = ПРИГЛАШЕНИЕ
+help-value-member = УЧАСТНИК
+help-value-target = ЧТО
+help-value-request = ЗАЯВКА
+help-value-seq = НОМЕР
+help-value-title = ЗАГОЛОВОК
+help-value-id = НОМЕР
+help-value-duration = ВРЕМЯ
+help-value-lang = ЯЗЫК
+help-value-duration-off = ВРЕМЯ|off
