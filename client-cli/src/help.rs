@@ -244,6 +244,14 @@ pub fn explain(e: &clap::Error, args: &[OsString], lang: Lang) -> String {
             let vars = [("args", arg.into()), ("n", n.into())];
             lines.push(say("help-error-missing", &vars));
         }
+        ErrorKind::InvalidValue
+            if get(ContextKind::InvalidValue)
+                .unwrap_or_default()
+                .is_empty() =>
+        {
+            // `--let-back` with nothing after it.
+            lines.push(say("help-error-no-value", &[("arg", arg.into())]));
+        }
         ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
             let value = get(ContextKind::InvalidValue).unwrap_or_default();
             let vars = [("value", value.into()), ("arg", arg.into())];
@@ -543,6 +551,12 @@ mod tests {
             assert!(!text.contains("Usage"), "{text}");
             assert!(!text.contains("error:"), "{text}");
         }
+        let (e, args) = error_of(&["kith", "group", "set", "G", "--let-back"]);
+        let text = explain(&e, &args, Lang::Ru);
+        assert!(
+            text.starts_with("kith: После --let-back <ask|auto> нужно указать значение"),
+            "{text}"
+        );
         let (e, args) = error_of(&["kith", "board", "G", "add", "x"]);
         let text = explain(&e, &args, Lang::Ru);
         assert!(

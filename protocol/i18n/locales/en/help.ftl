@@ -155,6 +155,7 @@ help-error-possible = Possible values: { $values }
 help-error-too-many = Too many values for { $arg }
 help-error-conflict = { $arg } cannot be used with { $other }
 help-error-no-command = { $command } needs a command
+help-error-no-value = { $arg } needs a value
 help-error-other = The command line is wrong:
 help-error-more = More: { $command } --help
 

@@ -155,6 +155,7 @@ help-error-possible = Возможные значения: { $values }
 help-error-too-many = Слишком много значений для { $arg }
 help-error-conflict = { $arg } нельзя указывать вместе с { $other }
 help-error-no-command = После { $command } нужно указать команду
+help-error-no-value = После { $arg } нужно указать значение
 help-error-other = В команде ошибка:
 help-error-more = Подробнее: { $command } --help
 
