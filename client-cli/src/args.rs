@@ -125,7 +125,7 @@ fn required_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String
 fn parse_lang(s: &str) -> Result<kith_i18n::Lang, String> {
     kith_i18n::Lang::parse(s).ok_or_else(|| {
         let known: Vec<&str> = kith_i18n::Lang::ALL.iter().map(|l| l.code()).collect();
-        format!("kith speaks {}", known.join(", "))
+        kith_i18n::t!("help-lang-known", langs = known.join(", "))
     })
 }
 

@@ -23,7 +23,22 @@ async fn main() -> ExitCode {
         .and_then(|m| Cli::from_arg_matches(&m))
     {
         Ok(cli) => cli,
-        Err(e) => e.exit(),
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let shown = matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            );
+            // The help and the version print as they are; English readers get clap's
+            // own message, everyone else one in their language (clap has no other).
+            if shown || kith_i18n::lang() == kith_i18n::Lang::En {
+                e.exit();
+            }
+            eprint!("{}", kith::help::explain(&e, &args, kith_i18n::lang()));
+            return ExitCode::from(2);
+        }
     };
     if let Some(lang) = cli.lang {
         kith_i18n::set_lang(lang);

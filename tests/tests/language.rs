@@ -339,3 +339,53 @@ async fn a_wrong_creation_secret_is_told_apart_from_none() {
     );
     assert!(right.success(), "{right}");
 }
+
+/// `kith COMMAND --help` is in the reader's language at any depth, and a command line
+/// kith cannot read is explained in it, with the usual exit code 2; English readers keep
+/// clap's own words.
+#[test]
+fn a_commands_help_and_a_wrong_command_line_are_in_the_readers_language() {
+    let p = Profile::new("Olena");
+    let out = p.run_env(&["send", "--help"], RU);
+    assert!(out.success(), "{out}");
+    russian(&out, "send --help");
+    for words in [
+        "Как запускать: kith send",
+        "Аргументы:",
+        "Параметры:",
+        "Показать справку",
+    ] {
+        assert!(out.stdout.contains(words), "{words:?}: {out}");
+    }
+    let out = p.run_env(&["group", "create", "--help"], RU);
+    assert!(out.success(), "{out}");
+    russian(&out, "group create --help");
+    assert!(out.stdout.starts_with("Создать группу на сервере"), "{out}");
+
+    // A text with spaces, not quoted: one word too many.
+    let out = p.run_env(&["send", "Family", "hello", "world"], RU);
+    assert_eq!(out.code(), 2, "{out}");
+    russian(&out, "send with an extra word");
+    assert!(
+        out.stderr.starts_with("kith: Лишнее в команде: «world»"),
+        "{out}"
+    );
+    assert!(out.stderr.contains("Подробнее: kith send --help"), "{out}");
+    let out = p.run_env(&["sendx"], RU);
+    assert_eq!(out.code(), 2, "{out}");
+    assert!(
+        out.stderr.starts_with("kith: Неизвестная команда «sendx»"),
+        "{out}"
+    );
+
+    let out = p.run_env(&["send", "Family", "hello", "world"], &[]);
+    assert_eq!(out.code(), 2, "{out}");
+    assert!(
+        out.stderr
+            .contains("error: unexpected argument 'world' found"),
+        "{out}"
+    );
+    let out = p.run_env(&["send", "--help"], &[]);
+    assert!(out.stdout.contains("Usage: kith send"), "{out}");
+    assert!(out.stdout.contains("The text, or `-`"), "{out}");
+}
