@@ -492,7 +492,7 @@ mod tests {
     fn the_english_help_keeps_claps_words() {
         let text = help(Lang::En, &["invite"]);
         for words in [
-            "Usage: kith invite [OPTIONS] <GROUP>",
+            "Usage: kith invite [OPTIONS] [GROUP]",
             "Arguments:",
             "Options:",
             "The group: its name or an id prefix",
@@ -521,9 +521,9 @@ mod tests {
                 "kith --help",
             ),
             (
-                &["kith", "send", "G"],
-                "Не указан обязательный аргумент: <ТЕКСТ>",
-                "kith send --help",
+                &["kith", "remove", "G"],
+                "Не указан обязательный аргумент: <УЧАСТНИК>",
+                "kith remove --help",
             ),
             (
                 &["kith", "--home", "/tmp/x", "send", "G", "hello", "world"],
@@ -568,14 +568,14 @@ mod tests {
         let text = explain(&e, &args, Lang::Ru);
         assert!(text.contains("Может быть, вы имели в виду"), "{text}");
         assert!(text.contains("send"), "{text}");
-        let (e, args) = error_of(&["kith", "send"]);
+        let (e, args) = error_of(&["kith", "remove"]);
         let text = explain(&e, &args, Lang::Ru);
         assert!(
-            text.contains("Не указаны обязательные аргументы: <ГРУППА>, <ТЕКСТ>"),
+            text.contains("Не указаны обязательные аргументы: <ГРУППА>, <УЧАСТНИК>"),
             "{text}"
         );
         assert!(
-            text.contains("Как запускать: kith send <ГРУППА> <ТЕКСТ>"),
+            text.contains("Как запускать: kith remove <ГРУППА> <УЧАСТНИК>"),
             "{text}"
         );
     }

@@ -66,7 +66,6 @@ help-flag-help-more = Print help (see more with '--help')
 help-flag-help-summary = Print help (see a summary with '-h')
 help-flag-version = Print version
 help-cmd-help = Print this message or the help of the given subcommand(s)
-help-cmd-outbox = List the messages waiting to be sent (encrypted on this computer), or drop one
 help-cmd-group-create = Create a group on a relay
 help-cmd-group-update = Commit fresh keys for yourself in a group now
 help-cmd-group-set = Change a group's settings (admins)
