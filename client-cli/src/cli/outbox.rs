@@ -2,7 +2,7 @@
 //! the store's outbox before it is tried, so a relay that is down (or a crash) loses
 //! nothing; what waits there goes out with the next send, sync or chat.
 
-use super::failure::{Failure, is_connect, transient, usage};
+use super::failure::{Failure, transient, usage};
 use super::out::Out;
 use crate::engine::{Client, ClientError, NotSent, Queued};
 use kith_i18n::t;
@@ -70,9 +70,10 @@ pub(crate) async fn send(
             // yet (see `engine/outbox.rs`).
             break;
         };
-        // A relay that refuses connections is most likely down: two more tries (1.5 s),
-        // as `kith sync` gives it; other passing failures get the usual five.
-        let retry = transient(&error) && (tries < 2 || !is_connect(&error)) && tries < 5;
+        // Passing failures get the usual five more tries (0.5 s to 8 s apart), as every
+        // command that sends: long enough for a group whose relay is gone to go on at a
+        // fallback (`--failover-after`), which the next try does.
+        let retry = transient(&error) && tries < 5;
         if !retry {
             say_earlier(earlier, out);
             out.note(t!("cli-send-kept", why = error.to_string()));
