@@ -30,6 +30,16 @@ fn texts(p: &Profile) -> Vec<String> {
         .collect()
 }
 
+/// Olena makes GROUP on `relay`; Iryna joins it with a one-time code.
+fn olena_and_iryna(relay: &str) -> (Profile, Profile) {
+    let olena = Profile::new("Olena");
+    let iryna = Profile::new("Iryna");
+    olena.ok(&["group", "create", GROUP, "--relay", relay]);
+    let code = olena.ok(&["invite", GROUP]).trim().to_owned();
+    join(&olena, &iryna, &code, GROUP);
+    (olena, iryna)
+}
+
 /// Whether any file under `dir` holds `needle` as it is.
 fn plaintext_in(dir: &Path, needle: &[u8]) -> bool {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -49,11 +59,7 @@ fn plaintext_in(dir: &Path, needle: &[u8]) -> bool {
 async fn messages_sent_while_the_relay_is_down_wait_encrypted_and_go_out_in_order() {
     let relay = TestRelay::start(&[]).await;
     let mut gate = Gate::new(relay.addr()).await;
-    let olena = Profile::new("Olena");
-    let iryna = Profile::new("Iryna");
-    olena.ok(&["group", "create", GROUP, "--relay", &gate.url()]);
-    let code = olena.ok(&["invite", GROUP]).trim().to_owned();
-    join(&olena, &iryna, &code, GROUP);
+    let (olena, iryna) = olena_and_iryna(&gate.url());
     olena.ok(&["send", GROUP, "before the outage"]);
 
     gate.close();
@@ -145,11 +151,7 @@ async fn the_outbox_speaks_russian_and_refuses_what_could_never_go() {
 async fn the_daemon_sends_what_waits_once_the_relay_is_back() {
     let relay = TestRelay::start(&[]).await;
     let mut gate = Gate::new(relay.addr()).await;
-    let olena = Profile::new("Olena");
-    let iryna = Profile::new("Iryna");
-    olena.ok(&["group", "create", GROUP, "--relay", &gate.url()]);
-    let code = olena.ok(&["invite", GROUP]).trim().to_owned();
-    join(&olena, &iryna, &code, GROUP);
+    let (olena, iryna) = olena_and_iryna(&gate.url());
 
     let mut daemon = olena.spawn(&["daemon"]);
     let socket = olena.dir().join("kith.sock");
@@ -185,11 +187,7 @@ async fn the_daemon_sends_what_waits_once_the_relay_is_back() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_crash_while_sending_never_sends_twice() {
     let relay = TestRelay::start(&[]).await;
-    let olena = Profile::new("Olena");
-    let iryna = Profile::new("Iryna");
-    olena.ok(&["group", "create", GROUP, "--relay", &relay.ws_url()]);
-    let code = olena.ok(&["invite", GROUP]).trim().to_owned();
-    join(&olena, &iryna, &code, GROUP);
+    let (olena, iryna) = olena_and_iryna(&relay.ws_url());
 
     let crashed = olena.run_env(
         &["send", GROUP, "stored, then the sender died"],

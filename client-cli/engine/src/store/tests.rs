@@ -426,27 +426,7 @@ fn store_duress_unlock_leaves_a_fresh_store_and_nothing_of_the_old() {
     assert_eq!(unlock.name, "Olena");
     // Notify is off: the old store is not opened again.
     assert!(Store::open_before_duress(&dir, &unlock).unwrap().is_none());
-    let fresh = Store::duress_reset(&dir, *unlock).unwrap();
-    assert!(
-        fresh
-            .get::<Contact>("contacts", b"olena")
-            .unwrap()
-            .is_none()
-    );
-    drop(fresh);
-    assert!(matches!(
-        Store::open(&dir, PASS),
-        Err(StoreError::WrongPassphrase)
-    ));
-    // From now on the duress passphrase is this store's own (no second reset).
-    let again = Store::open(&dir, b"forced to open").unwrap();
-    assert!(
-        again
-            .get::<Contact>("contacts", b"olena")
-            .unwrap()
-            .is_none()
-    );
-    drop(again);
+    reset_leaves_a_fresh_store(&dir, *unlock);
     // Every file of the old database left the profile (a file of the same name is the
     // new database's: another inode than the kept one).
     for (f, kept) in old_db {
@@ -502,7 +482,14 @@ fn store_duress_unlock_with_notify_opens_the_old_store_before_the_reset() {
         .expect("notify is on");
     assert!(old.get::<Contact>("contacts", b"olena").unwrap().is_some());
     drop(old);
-    let fresh = Store::duress_reset(&dir, *unlock).unwrap();
+    reset_leaves_a_fresh_store(&dir, *unlock);
+}
+
+/// A duress reset of the profile in `dir`: a fresh store without the old records, which
+/// the real passphrase no longer opens and the duress passphrase opens as its own (its
+/// slot is random: no second reset).
+fn reset_leaves_a_fresh_store(dir: &Path, unlock: crate::store::DuressUnlock) {
+    let fresh = Store::duress_reset(dir, unlock).unwrap();
     assert!(
         fresh
             .get::<Contact>("contacts", b"olena")
@@ -511,11 +498,10 @@ fn store_duress_unlock_with_notify_opens_the_old_store_before_the_reset() {
     );
     drop(fresh);
     assert!(matches!(
-        Store::open(&dir, PASS),
+        Store::open(dir, PASS),
         Err(StoreError::WrongPassphrase)
     ));
-    // The fresh profile's slot is random: the duress passphrase opens it as its own.
-    let again = Store::open(&dir, b"forced to open").unwrap();
+    let again = Store::open(dir, b"forced to open").unwrap();
     assert!(
         again
             .get::<Contact>("contacts", b"olena")
