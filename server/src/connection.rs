@@ -8,6 +8,7 @@
 //! wait for a flush, which is the back-pressure for a client that pipelines posts or
 //! blobs faster than the disk syncs (and bounds what one connection holds in memory).
 
+use crate::coalesce::Coalesce;
 use crate::http::{self, Prefixed, Route};
 use crate::hub::{self, Outbox};
 use crate::relay::{Caller, GroupInfo, Pending, Relay};
@@ -75,13 +76,14 @@ pub struct ConnConfig {
 const MAX_WRITE_BATCH: usize = 64;
 
 /// The WebSocket settings: messages and frames capped just above the largest legitimate
-/// frame, small buffers. Frames are collected in a 4 KiB write buffer (written out when
-/// it is fuller than that, and at every flush), so that frames that are ready together
-/// leave in one `send(2)` instead of one each.
+/// frame, a small read buffer (an idle connection holds it). tungstenite writes every
+/// frame straight through (write buffer 0) into the connection's [`Coalesce`], which
+/// gathers the frames of a batch into one `send(2)` and gives its buffer back when the
+/// connection is not busy.
 pub fn ws_config() -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(4096)
-        .write_buffer_size(4096)
+        .write_buffer_size(0)
         .max_write_buffer_size(2 * MAX_FRAME)
         .max_message_size(Some(MAX_FRAME))
         .max_frame_size(Some(MAX_FRAME))
@@ -248,7 +250,7 @@ pub async fn serve<S>(
     {
         return;
     }
-    let stream = Prefixed::new(head.rest, stream);
+    let stream = Coalesce::new(Prefixed::new(head.rest, stream));
     let mut ws = WebSocketStream::from_raw_socket(stream, Role::Server, Some(ws_config())).await;
 
     // The first frame must be Hello, within the same deadline.

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod coalesce;
 pub mod config;
 pub mod connection;
 pub mod crash;
