@@ -151,6 +151,8 @@ impl Sealed {
 struct Entry {
     key: Key,
     used_until: u64,
+    /// [`check_of`] the key, kept: every seal and unseal needs it.
+    check: [u8; 4],
 }
 
 #[derive(Default, Clone)]
@@ -220,7 +222,15 @@ fn read_records(body: &[u8], ring: &mut Ring) -> Result<()> {
         } else if period == 0 {
             return Err(StoreError::Corrupt);
         } else {
-            ring.keys.insert((period, start), Entry { key, used_until });
+            let check = check_of(&key);
+            ring.keys.insert(
+                (period, start),
+                Entry {
+                    key,
+                    used_until,
+                    check,
+                },
+            );
         }
     }
     Ok(())
@@ -341,24 +351,26 @@ impl KeyRing {
         context: &[u8],
         plaintext: &[u8],
     ) -> Result<Sealed> {
-        let key = {
+        let (key, check) = {
             let mut ring = self.ring()?;
             let slot = (expiry.period, expiry.start());
             match ring.keys.get(&slot) {
-                Some(e) if e.used_until >= now => e.key.clone(),
+                Some(e) if e.used_until >= now => (e.key.clone(), e.check),
                 found => {
                     // Durable before anything sealed with it is written, and in use only
                     // once durable: a key lost in a crash would take acknowledged records
                     // with it, and a `used_until` too early would shred records still
                     // within their retention.
+                    let key = found.map_or_else(
+                        || Zeroizing::new(rand::random::<[u8; 32]>()),
+                        |e| e.key.clone(),
+                    );
                     let entry = Entry {
-                        key: found.map_or_else(
-                            || Zeroizing::new(rand::random::<[u8; 32]>()),
-                            |e| e.key.clone(),
-                        ),
+                        check: check_of(&key),
+                        key,
                         used_until: now + USE_SLACK,
                     };
-                    let key = entry.key.clone();
+                    let key = (entry.key.clone(), entry.check);
                     let mut next = ring.clone();
                     next.keys.insert(slot, entry);
                     self.persist(&next)?;
@@ -372,7 +384,7 @@ impl KeyRing {
         Ok(Sealed {
             expires_at: expiry.at,
             period: expiry.period,
-            check: check_of(&key),
+            check,
             nonce,
             ciphertext,
         })
@@ -387,7 +399,7 @@ impl KeyRing {
         let key = {
             let ring = self.ring()?;
             match ring.keys.get(&(expiry.period, expiry.start())) {
-                Some(e) if check_of(&e.key) == sealed.check => e.key.clone(),
+                Some(e) if e.check == sealed.check => e.key.clone(),
                 // Destroyed (and perhaps made again for the same period since).
                 _ => return Ok(None),
             }

@@ -679,9 +679,11 @@ impl SledStore {
             stored_at: m.stored_at,
             body: self.ring.seal(m.stored_at, expiry, &context, &m.payload)?,
         };
-        let mut out = vec![MESSAGE_V2];
-        out.extend_from_slice(&encode(&stored));
-        Ok(out)
+        // One allocation of the right size: growing from empty copied the ciphertext
+        // several times (a fifth of sealing, by perf).
+        let mut out = Vec::with_capacity(64 + stored.body.ciphertext.len());
+        out.push(MESSAGE_V2);
+        postcard::to_extend(&stored, out).map_err(|_| StoreError::Corrupt)
     }
 
     /// The message back, or `None` if its key was shredded.
