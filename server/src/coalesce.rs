@@ -92,6 +92,10 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Coalesce<S> {
             this.batch += n;
             return Poll::Ready(Ok(n));
         }
+        if this.buf.capacity() == 0 {
+            // One allocation for a small batch instead of a doubling from one frame.
+            this.buf.reserve(KEEP.max(data.len()));
+        }
         this.buf.extend_from_slice(data);
         this.batch += data.len();
         Poll::Ready(Ok(data.len()))
