@@ -101,6 +101,8 @@ pub(crate) struct Idle {
     pub(crate) rss_subscribed_kib: u64,
     /// … and each received one push.
     pub(crate) rss_after_push_kib: u64,
+    /// … and each received one 64 KiB push (a large commit or Welcome).
+    pub(crate) rss_after_large_kib: u64,
 }
 
 impl Idle {
@@ -109,6 +111,9 @@ impl Idle {
     }
     pub(crate) fn per_conn_after_push(&self) -> f64 {
         self.rss_after_push_kib.saturating_sub(self.rss_before_kib) as f64 / self.conns as f64
+    }
+    pub(crate) fn per_conn_after_large(&self) -> f64 {
+        self.rss_after_large_kib.saturating_sub(self.rss_before_kib) as f64 / self.conns as f64
     }
 }
 
@@ -411,6 +416,9 @@ async fn run_scenario(
     })
 }
 
+/// The large message of the memory test: a padding bucket (64 KiB).
+const LARGE_PUSH: usize = 1 << 16;
+
 async fn idle(
     kind: Kind,
     bin: &Path,
@@ -454,6 +462,16 @@ async fn idle(
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
     let rss_after_push_kib = server.rss_kib()?;
+    // Then one large message per group (64 KiB padded: a commit or Welcome of a big
+    // group), pushed to every member: what a connection keeps of a large frame after
+    // writing it is memory an idle connection does not need. (The stored messages add
+    // 64 KiB × groups to the process, 6.4 KiB per connection at 10 per group.)
+    let large = Bytes::from(vec![0x42u8; LARGE_PUSH]);
+    for (g, (id, _)) in created.iter().enumerate() {
+        load::post_one(&mut members[g], *id, &large).await?;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_after_large_kib = server.rss_kib()?;
     drop(members);
     server.stop().await;
     let idle = Idle {
@@ -461,12 +479,14 @@ async fn idle(
         rss_before_kib,
         rss_subscribed_kib,
         rss_after_push_kib,
+        rss_after_large_kib,
     };
     progress(format!(
-        "  {}: {:.1} KiB per subscribed connection, {:.1} KiB after a push",
+        "  {}: {:.1} KiB per subscribed connection, {:.1} KiB after a push, {:.1} KiB after a 64 KiB push",
         kind.name(),
         idle.per_conn_subscribed(),
-        idle.per_conn_after_push()
+        idle.per_conn_after_push(),
+        idle.per_conn_after_large()
     ));
     Ok(idle)
 }

@@ -139,6 +139,7 @@ pub fn json(r: &Results) -> Value {
             "idle_connections": r.idle_relay.conns,
             "idle_conn_kib": round(r.idle_relay.per_conn_after_push(), 2),
             "idle_conn_kib_subscribed": round(r.idle_relay.per_conn_subscribed(), 2),
+            "idle_conn_kib_after_large_push": round(r.idle_relay.per_conn_after_large(), 2),
             "baseline_idle_conn_kib": r.idle_baseline.as_ref().map(|i| round(i.per_conn_after_push(), 2)),
             "disk_bytes_per_message": bytes_per_message(r).map(|b| b.round()),
             "restart": r.restart.as_ref().map(|rs| json!({
@@ -200,11 +201,12 @@ fn kfmt(x: f64) -> String {
 
 fn idle_row(name: &str, i: &Idle) -> String {
     format!(
-        "| {name} | {} | {:.1} MiB | {:.2} KiB | {:.2} KiB |\n",
+        "| {name} | {} | {:.1} MiB | {:.2} KiB | {:.2} KiB | {:.2} KiB |\n",
         i.conns,
         i.rss_before_kib as f64 / 1024.0,
         i.per_conn_subscribed(),
-        i.per_conn_after_push()
+        i.per_conn_after_push(),
+        i.per_conn_after_large()
     )
 }
 
@@ -343,8 +345,11 @@ pub fn markdown(r: &Results, plots: Option<&str>) -> String {
         s,
         "### Memory per idle connection\n\nResident memory (`VmRSS`) of the server process: \
          before the members connect (groups created), after every member connected, \
-         authorized and subscribed, and after each received one push.\n\n\
-         | server | connections | RSS before | per connection, subscribed | per connection, after a push |\n|---|---:|---:|---:|---:|"
+         authorized and subscribed, after each received one push (1 KiB), and after each \
+         received one 64 KiB push (a large commit or Welcome; the 64 KiB stored per group \
+         count too: 6.4 KiB per connection for the relay, which caches them, and the \
+         baseline, which keeps them).\n\n\
+         | server | connections | RSS before | per connection, subscribed | per connection, after a push | after a 64 KiB push |\n|---|---:|---:|---:|---:|---:|"
     );
     s.push_str(&idle_row("relay", &r.idle_relay));
     if let Some(b) = &r.idle_baseline {

@@ -1,29 +1,47 @@
-//! A write buffer that grows while a connection is busy and is given back when it is not.
+//! A write buffer that lives for one batch of frames, sized by the batch before it.
 //!
 //! The relay's cost at saturation is `send(2)`: on loopback (and on a VPS's virtual
 //! network) the sender pays per call for the whole TCP path, so frames that are ready
 //! together must leave together. tungstenite can gather frames itself, but its buffer is
-//! fixed when the connection opens and is never shrunk: 4 KiB costs a `send` every few
-//! frames at saturation, 128 KiB would stay with every connection that was ever busy.
-//! Here tungstenite writes each frame straight through (its write buffer is 0) into
-//! [`Coalesce`], which collects up to [`LIMIT`] bytes and writes them at the flush that
-//! ends each batch; after a batch of at most [`KEEP`] bytes the buffer is freed, so an idle
-//! connection holds none, and a busy one keeps its buffer from batch to batch.
-
+//! fixed when the connection opens and never shrinks: 4 KiB costs a `send` every few
+//! frames at saturation, 128 KiB would stay with every connection that was ever busy, and
+//! its capacity follows the largest frame it ever held (a fetch answer: up to 1 MiB).
+//! Here the relay writes whole frames into [`Coalesce`] (its data frames directly, see
+//! `connection::send_all`; tungstenite's control frames through tungstenite, whose write
+//! buffer is 0), which collects up to [`LIMIT`] bytes and writes them at the flush that
+//! ends the batch. The buffer is freed at every flush, so a connection between batches
+//! holds none; the next batch allocates once, as much as the last one used.
+use bytes::Bytes;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+
+/// `payload` as one whole, unmasked binary WebSocket frame (RFC 6455 §5.2: what a server
+/// sends), its header written by tungstenite's own encoder.
+pub fn binary_frame(payload: &[u8]) -> Bytes {
+    let header = FrameHeader {
+        opcode: OpCode::Data(Data::Binary),
+        ..FrameHeader::default()
+    };
+    let len = payload.len() as u64;
+    let mut out = Vec::with_capacity(header.len(len) + payload.len());
+    // Writing into a Vec cannot fail.
+    let _ = header.format(len, &mut out);
+    out.extend_from_slice(payload);
+    out.into()
+}
 
 /// Bytes collected before they are written out without waiting for the flush.
 pub const LIMIT: usize = 128 * 1024;
 
-/// A batch no larger than this frees the buffer after its flush: the connection is not
-/// busy, and a small batch allocates cheaply.
-pub const KEEP: usize = 8 * 1024;
+/// The least a batch's buffer starts with.
+pub const START: usize = 8 * 1024;
 
-/// `inner` with a write buffer of [`LIMIT`] bytes at most, written out at every flush.
-/// Reads pass straight through.
+/// `inner` with a write buffer of [`LIMIT`] bytes at most, written out and freed at every
+/// flush. Reads pass straight through.
 pub struct Coalesce<S> {
     inner: S,
     buf: Vec<u8>,
@@ -31,6 +49,8 @@ pub struct Coalesce<S> {
     written: usize,
     /// Bytes accepted since the last completed flush.
     batch: usize,
+    /// Bytes the last batch buffered: what the next one allocates.
+    hint: usize,
 }
 
 impl<S> Coalesce<S> {
@@ -41,6 +61,7 @@ impl<S> Coalesce<S> {
             buf: Vec::new(),
             written: 0,
             batch: 0,
+            hint: START,
         }
     }
 
@@ -93,8 +114,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Coalesce<S> {
             return Poll::Ready(Ok(n));
         }
         if this.buf.capacity() == 0 {
-            // One allocation for a small batch instead of a doubling from one frame.
-            this.buf.reserve(KEEP.max(data.len()));
+            // One allocation for the batch instead of a doubling from one frame.
+            this.buf.reserve(this.hint.max(data.len()));
         }
         this.buf.extend_from_slice(data);
         this.batch += data.len();
@@ -105,9 +126,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Coalesce<S> {
         let this = &mut *self;
         ready!(this.poll_drain(cx))?;
         ready!(Pin::new(&mut this.inner).poll_flush(cx))?;
-        if this.batch <= KEEP {
-            this.buf = Vec::new();
-        }
+        this.hint = this.batch.clamp(START, LIMIT);
+        this.buf = Vec::new();
         this.batch = 0;
         Poll::Ready(Ok(()))
     }
@@ -171,16 +191,19 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_busy_connection_keeps_its_buffer_and_an_idle_one_gives_it_back() {
+    async fn the_buffer_lives_for_one_batch_and_is_sized_by_the_last() {
         let mut c = Coalesce::new(Counting::default());
+        c.write_all(&[1; 1100]).await.unwrap();
+        assert!(c.capacity() >= START);
+        c.flush().await.unwrap();
+        assert_eq!(c.capacity(), 0, "nothing held between batches");
         for f in frames(32, 1100) {
             c.write_all(&f).await.unwrap();
         }
         c.flush().await.unwrap();
-        assert!(c.capacity() >= 32 * 1100, "kept while busy");
+        assert_eq!(c.capacity(), 0);
         c.write_all(&[1; 1100]).await.unwrap();
-        c.flush().await.unwrap();
-        assert_eq!(c.capacity(), 0, "a small batch gives the buffer back");
+        assert!(c.capacity() >= 32 * 1100, "one allocation, as large as the last batch");
     }
 
     #[tokio::test]

@@ -8,7 +8,7 @@
 //! wait for a flush, which is the back-pressure for a client that pipelines posts or
 //! blobs faster than the disk syncs (and bounds what one connection holds in memory).
 
-use crate::coalesce::Coalesce;
+use crate::coalesce::{self, Coalesce};
 use crate::http::{self, Prefixed, Route};
 use crate::hub::{self, Outbox};
 use crate::relay::{Caller, GroupInfo, Pending, Relay};
@@ -26,7 +26,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -298,7 +298,7 @@ pub async fn serve<S>(
     relay.metrics.frames_in.inc();
     match reply {
         Ok(frame) => {
-            if send(&mut ws, &relay, frame.encode().into(), cfg.write_timeout)
+            if send(&mut ws, &relay, &frame, cfg.write_timeout)
                 .await
                 .is_err()
             {
@@ -309,7 +309,7 @@ pub async fn serve<S>(
             if let RelayFrame::Error { code, .. } = &frame {
                 relay.metrics.reject(code.slug());
             }
-            let _ = send(&mut ws, &relay, frame.encode().into(), cfg.write_timeout).await;
+            let _ = send(&mut ws, &relay, &frame, cfg.write_timeout).await;
             close(&mut ws, CloseCode::Policy, cfg.write_timeout).await;
             return;
         }
@@ -336,24 +336,31 @@ pub async fn serve<S>(
     tracing::debug!(conn = conn_id, "session ended");
 }
 
+/// Writes one frame and flushes, within `timeout`.
 async fn send<S: AsyncRead + AsyncWrite + Unpin>(
-    ws: &mut WebSocketStream<S>,
+    ws: &mut WebSocketStream<Coalesce<S>>,
     relay: &Relay,
-    bytes: Bytes,
+    frame: &RelayFrame,
     timeout: Duration,
 ) -> Result<(), ()> {
-    match tokio::time::timeout(timeout, ws.send(WsMessage::Binary(bytes))).await {
-        Ok(Ok(())) => {
-            relay.metrics.frames_out.inc();
-            Ok(())
-        }
-        _ => Err(()),
-    }
+    send_all(
+        ws,
+        relay,
+        &mut vec![coalesce::binary_frame(&frame.encode())],
+        timeout,
+    )
+    .await
 }
 
-/// Writes `frames` and flushes once, all within `timeout`.
+/// Writes `frames` (whole WebSocket frames from [`coalesce::binary_frame`]) and flushes
+/// once, all within `timeout`.
+///
+/// Data frames bypass tungstenite's writer: a push is framed once for every subscriber,
+/// and tungstenite's write buffer, which keeps the capacity of the largest frame it ever
+/// held, never holds a fetch answer. tungstenite still writes the control frames (pong,
+/// close); those and ours reach [`Coalesce`] as whole frames, so they never interleave.
 async fn send_all<S: AsyncRead + AsyncWrite + Unpin>(
-    ws: &mut WebSocketStream<S>,
+    ws: &mut WebSocketStream<Coalesce<S>>,
     relay: &Relay,
     frames: &mut Vec<Bytes>,
     timeout: Duration,
@@ -361,9 +368,9 @@ async fn send_all<S: AsyncRead + AsyncWrite + Unpin>(
     let n = frames.len() as u64;
     let write = async {
         for frame in frames.drain(..) {
-            ws.feed(WsMessage::Binary(frame)).await?;
+            ws.get_mut().write_all(&frame).await.map_err(|_| ())?;
         }
-        ws.flush().await
+        ws.flush().await.map_err(|_| ())
     };
     match tokio::time::timeout(timeout, write).await {
         Ok(Ok(())) => {
@@ -398,7 +405,7 @@ async fn close<S: AsyncRead + AsyncWrite + Unpin>(
 impl Conn {
     async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         &mut self,
-        ws: &mut WebSocketStream<S>,
+        ws: &mut WebSocketStream<Coalesce<S>>,
         outbox_rx: hub::OutboxRx,
         cfg: &ConnConfig,
         shutdown: &CancellationToken,
@@ -421,7 +428,7 @@ impl Conn {
                 () = shutdown.cancelled() => {
                     // Answers already made durable still go out.
                     while let Some((frame, _)) = pending.next().await {
-                        if send(ws, &relay, frame.encode().into(), cfg.write_timeout).await.is_err() {
+                        if send(ws, &relay, &frame, cfg.write_timeout).await.is_err() {
                             return;
                         }
                     }
@@ -436,12 +443,12 @@ impl Conn {
                 Some((frame, n)) = pending.next(), if !pending.is_empty() => {
                     // Answers made durable by the same flush are ready together.
                     pending_bytes -= n;
-                    let mut batch: Vec<Bytes> = vec![frame.encode().into()];
+                    let mut batch: Vec<Bytes> = vec![coalesce::binary_frame(&frame.encode())];
                     while batch.len() < MAX_WRITE_BATCH
                         && let Some(Some((frame, n))) = pending.next().now_or_never()
                     {
                         pending_bytes -= n;
-                        batch.push(frame.encode().into());
+                        batch.push(coalesce::binary_frame(&frame.encode()));
                     }
                     if send_all(ws, &relay, &mut batch, cfg.write_timeout).await.is_err() {
                         return;
@@ -535,7 +542,7 @@ impl Conn {
                     };
                     match reply {
                         Reply::Now(frame) => {
-                            if send(ws, &relay, frame.encode().into(), cfg.write_timeout).await.is_err() {
+                            if send(ws, &relay, &frame, cfg.write_timeout).await.is_err() {
                                 return;
                             }
                         }
@@ -546,11 +553,11 @@ impl Conn {
                         Reply::Close(frame, code) => {
                             // Answers already made durable go out before the last word.
                             while let Some((answer, _)) = pending.next().await {
-                                if send(ws, &relay, answer.encode().into(), cfg.write_timeout).await.is_err() {
+                                if send(ws, &relay, &answer, cfg.write_timeout).await.is_err() {
                                     return;
                                 }
                             }
-                            let _ = send(ws, &relay, frame.encode().into(), cfg.write_timeout).await;
+                            let _ = send(ws, &relay, &frame, cfg.write_timeout).await;
                             close(ws, code, cfg.write_timeout).await;
                             return;
                         }

@@ -26,7 +26,8 @@ pub struct PushItem {
     pub resets: Option<u64>,
     /// The message's sequence number.
     pub seq: Seq,
-    /// The encoded `RelayFrame::Push`.
+    /// The encoded `RelayFrame::Push` inside its WebSocket frame
+    /// (`coalesce::binary_frame`): written to each subscriber as it is.
     pub frame: Bytes,
 }
 

@@ -26,7 +26,6 @@ use crate::hub::{Hub, PushItem};
 use crate::metrics::Metrics;
 use crate::store::shred::{Expiry, period_for};
 use crate::store::{BlobInfo, GroupMeta, Slot, SlotKey, Store, StoreError};
-use bytes::Bytes;
 use kith_protocol::frame::AdminPublicKey;
 use kith_protocol::frame::{AccessPublicKey, blob_id};
 use kith_protocol::limits::{
@@ -911,7 +910,7 @@ impl Relay {
             epoch,
             resets: Some(st.meta.resets),
             seq,
-            frame: Bytes::from(frame),
+            frame: crate::coalesce::binary_frame(&frame),
         });
         // Queued under the group's lock: the flusher answers and pushes in queue order,
         // so a later sequence number of this group can never be queued (and pushed)

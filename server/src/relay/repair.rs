@@ -18,7 +18,6 @@
 use super::{Pending, Relay, internal, live, now_secs};
 use crate::hub::PushItem;
 use crate::store::shred::Expiry;
-use bytes::Bytes;
 use kith_protocol::frame::{AccessPublicKey, AdminPublicKey};
 use kith_protocol::limits::{MAX_ADMIN_KEYS, MAX_COMMIT_LOCK_SECS};
 use kith_protocol::padding::pad;
@@ -247,8 +246,8 @@ impl Relay {
             epoch: record.epoch,
             resets: None,
             seq,
-            frame: Bytes::from(
-                RelayFrame::Push(Push::Message {
+            frame: crate::coalesce::binary_frame(
+                &RelayFrame::Push(Push::Message {
                     group: *group,
                     message: record,
                 })
