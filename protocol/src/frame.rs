@@ -622,9 +622,16 @@ fn decode_exact<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, DecodeErro
 }
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    encode_sized(value, 0)
+}
+
+/// Encodes into a buffer of `hint` bytes to start with: a vector that grows from empty
+/// copies a large payload several times on the way (the relay's hottest encode).
+fn encode_sized<T: Serialize>(value: &T, hint: usize) -> Vec<u8> {
     // Serializing our own in-memory types into a Vec cannot fail: postcard only errors
     // on unsupported serde features (none used here) or a full fixed buffer.
-    postcard::to_stdvec(value).expect("postcard encoding into a Vec is infallible")
+    postcard::to_extend(value, Vec::with_capacity(hint))
+        .expect("postcard encoding into a Vec is infallible")
 }
 
 impl ClientFrame {
@@ -671,7 +678,16 @@ impl ClientFrame {
 impl RelayFrame {
     /// Encodes the frame.
     pub fn encode(&self) -> Vec<u8> {
-        encode(self)
+        // Room for the messages' bytes and their few header fields each.
+        let hint = match self {
+            RelayFrame::Push(Push::Message { message, .. }) => message.payload.len() + 64,
+            RelayFrame::Response {
+                body: Response::Messages { messages, .. },
+                ..
+            } => messages.iter().map(|m| m.payload.len() + 32).sum::<usize>() + 64,
+            _ => 64,
+        };
+        encode_sized(self, hint)
     }
 
     /// Decodes and validates one frame. A client must treat the relay as hostile: this

@@ -203,7 +203,10 @@ mod tests {
         c.flush().await.unwrap();
         assert_eq!(c.capacity(), 0);
         c.write_all(&[1; 1100]).await.unwrap();
-        assert!(c.capacity() >= 32 * 1100, "one allocation, as large as the last batch");
+        assert!(
+            c.capacity() >= 32 * 1100,
+            "one allocation, as large as the last batch"
+        );
     }
 
     #[tokio::test]

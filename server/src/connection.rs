@@ -456,8 +456,10 @@ impl Conn {
                 }
                 Some(item) = outbox_items.recv() => {
                     // Pushes queued meanwhile go out with this one. (A local vector: a
-                    // kept one would hold its capacity on every idle connection.)
-                    let mut batch: Vec<Bytes> = Vec::new();
+                    // kept one would hold its capacity on every idle connection. Sized
+                    // at once: growing it was a tenth of the relay's allocations.)
+                    let mut batch: Vec<Bytes> =
+                        Vec::with_capacity((outbox_items.len() + 1).min(MAX_WRITE_BATCH));
                     let mut next = Some(item);
                     while let Some(item) = next.take() {
                         if self.subs.contains(&item.group)

@@ -121,6 +121,16 @@ impl OutboxItems {
         Some(item)
     }
 
+    /// Pushes queued now.
+    pub fn len(&self) -> usize {
+        self.rx.len()
+    }
+
+    /// Whether no push is queued now.
+    pub fn is_empty(&self) -> bool {
+        self.rx.is_empty()
+    }
+
     /// The next queued push if there is one now (to write several with one flush).
     pub fn try_recv(&mut self) -> Option<Arc<PushItem>> {
         let item = self.rx.try_recv().ok()?;
