@@ -1,6 +1,6 @@
 //! End-to-end tests of the relay under abuse and failure: kill -9 in the middle of
-//! posting, garbage frames, a reader that stops reading, creation secrets, rate limits
-//! and timeouts.
+//! posting, garbage frames, a reader that stops reading, pings during a burst of pushes,
+//! creation secrets, rate limits and timeouts.
 
 use futures_util::SinkExt;
 use futures_util::future::join_all;
@@ -333,6 +333,88 @@ async fn a_reader_that_stops_reading_is_cut_off_and_others_carry_on() {
         "the slow reader got all {pushes} pushes: it was not cut off"
     );
     poster.ping().await.unwrap();
+}
+
+/// The relay writes its data frames itself and leaves control frames to tungstenite
+/// (ARCHITECTURE.md, invariant 18). A client that pings without pause while pushes of
+/// every size up to 256 KiB pour in must still read every frame whole, in order, and get
+/// its pongs: a pong written into the middle of a push would break the stream.
+#[tokio::test(flavor = "multi_thread")]
+async fn pings_during_a_burst_of_pushes_never_split_a_frame() {
+    let relay = TestRelay::start(&[]).await;
+    let poster = relay.connect().await;
+    let g = create_group(&poster).await;
+    let mut sub = raw_connect_hello(&relay.ws_url()).await;
+    raw_auth(&mut sub, 2, g.id, 0, &g.key).await;
+    raw_send(&mut sub, 4, Request::Subscribe { group: g.id }).await;
+    assert!(matches!(
+        raw_answer(&mut sub, 4).await,
+        Ok(Response::Subscribed { .. })
+    ));
+    let (mut sink, mut stream) = futures_util::StreamExt::split(sub);
+    let done = Arc::new(AtomicBool::new(false));
+    let pinger = {
+        let done = done.clone();
+        tokio::spawn(async move {
+            let mut sent = 0u64;
+            while !done.load(Ordering::Relaxed) {
+                sink.send(WsMessage::Ping(sent.to_be_bytes().to_vec().into()))
+                    .await
+                    .expect("ping");
+                sent += 1;
+                tokio::time::sleep(Duration::from_micros(200)).await;
+            }
+            sent
+        })
+    };
+
+    // Sizes cycle through four buckets, 1 KiB to 256 KiB; two lanes post at once.
+    const POSTS: u64 = 200;
+    let sizes = [500usize, 60_000, 3_000, 250_000];
+    let next = AtomicU64::new(0);
+    let lanes = (0..2).map(|_| async {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= POSTS {
+                return;
+            }
+            let p = payload_of(sizes[i as usize % sizes.len()], i as u8);
+            post_app(&poster, g.id, 0, p)
+                .await
+                .unwrap_or_else(|e| panic!("post {i} failed: {e}"));
+        }
+    });
+    let reader = async {
+        let (mut seqs, mut pongs) = (Vec::new(), 0u64);
+        while (seqs.len() as u64) < POSTS {
+            let msg = tokio::time::timeout(WAIT, futures_util::StreamExt::next(&mut stream))
+                .await
+                .unwrap_or_else(|_| panic!("stalled after {} pushes", seqs.len()));
+            match msg {
+                Some(Ok(WsMessage::Binary(b))) => match RelayFrame::decode(&b) {
+                    Ok(RelayFrame::Push(Push::Message { message, .. })) => {
+                        assert!(padding::is_bucket(message.payload.len()));
+                        seqs.push(message.seq);
+                    }
+                    other => panic!("after {} pushes: {other:?}", seqs.len()),
+                },
+                Some(Ok(WsMessage::Pong(_))) => pongs += 1,
+                other => panic!("after {} pushes the stream broke: {other:?}", seqs.len()),
+            }
+        }
+        (seqs, pongs)
+    };
+    let (_, (seqs, pongs)) = tokio::join!(join_all(lanes), reader);
+    done.store(true, Ordering::Relaxed);
+    let pings = pinger.await.expect("pinger");
+    assert_eq!(
+        seqs,
+        (1..=POSTS).collect::<Vec<_>>(),
+        "every push, in order"
+    );
+    assert!(pings > 10, "only {pings} pings were sent during the burst");
+    assert!(pongs > 0, "{pings} pings, no pong read during the burst");
+    eprintln!("{POSTS} pushes read whole while {pings} pings were sent ({pongs} pongs read)");
 }
 
 #[tokio::test(flavor = "multi_thread")]
