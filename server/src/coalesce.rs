@@ -65,8 +65,9 @@ impl<S> Coalesce<S> {
         }
     }
 
-    /// Bytes the buffer holds allocated (for tests and the memory bench).
-    pub fn capacity(&self) -> usize {
+    /// Bytes the buffer holds allocated.
+    #[cfg(test)]
+    fn capacity(&self) -> usize {
         self.buf.capacity()
     }
 }

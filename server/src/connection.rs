@@ -76,10 +76,10 @@ pub struct ConnConfig {
 const MAX_WRITE_BATCH: usize = 64;
 
 /// The WebSocket settings: messages and frames capped just above the largest legitimate
-/// frame, a small read buffer (an idle connection holds it). tungstenite writes every
-/// frame straight through (write buffer 0) into the connection's [`Coalesce`], which
-/// gathers the frames of a batch into one `send(2)` and gives its buffer back when the
-/// connection is not busy.
+/// frame, a small read buffer (an idle connection holds it). The relay writes its data
+/// frames itself ([`send_all`]); tungstenite writes only control frames, straight through
+/// (write buffer 0) into the connection's [`Coalesce`], which gathers a batch into one
+/// `send(2)` and frees its buffer at every flush.
 pub fn ws_config() -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(4096)

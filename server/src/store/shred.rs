@@ -155,6 +155,16 @@ struct Entry {
     check: [u8; 4],
 }
 
+impl Entry {
+    fn new(key: Key, used_until: u64) -> Self {
+        Self {
+            check: check_of(&key),
+            key,
+            used_until,
+        }
+    }
+}
+
 #[derive(Default, Clone)]
 struct Ring {
     /// (period, start of the expiry period) -> key.
@@ -222,15 +232,8 @@ fn read_records(body: &[u8], ring: &mut Ring) -> Result<()> {
         } else if period == 0 {
             return Err(StoreError::Corrupt);
         } else {
-            let check = check_of(&key);
-            ring.keys.insert(
-                (period, start),
-                Entry {
-                    key,
-                    used_until,
-                    check,
-                },
-            );
+            ring.keys
+                .insert((period, start), Entry::new(key, used_until));
         }
     }
     Ok(())
@@ -365,11 +368,7 @@ impl KeyRing {
                         || Zeroizing::new(rand::random::<[u8; 32]>()),
                         |e| e.key.clone(),
                     );
-                    let entry = Entry {
-                        check: check_of(&key),
-                        key,
-                        used_until: now + USE_SLACK,
-                    };
+                    let entry = Entry::new(key, now + USE_SLACK);
                     let key = (entry.key.clone(), entry.check);
                     let mut next = ring.clone();
                     next.keys.insert(slot, entry);

@@ -683,7 +683,7 @@ impl SledStore {
         // several times (a fifth of sealing, by perf).
         let mut out = Vec::with_capacity(64 + stored.body.ciphertext.len());
         out.push(MESSAGE_V2);
-        postcard::to_extend(&stored, out).map_err(|_| StoreError::Corrupt)
+        Ok(postcard::to_extend(&stored, out).expect("postcard encoding into a Vec is infallible"))
     }
 
     /// The message back, or `None` if its key was shredded.
