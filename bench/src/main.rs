@@ -106,14 +106,18 @@ pub(crate) struct Idle {
 }
 
 impl Idle {
+    /// KiB per connection that `rss_kib` grew by from before the members connected.
+    fn per_conn(&self, rss_kib: u64) -> f64 {
+        rss_kib.saturating_sub(self.rss_before_kib) as f64 / self.conns as f64
+    }
     pub(crate) fn per_conn_subscribed(&self) -> f64 {
-        self.rss_subscribed_kib.saturating_sub(self.rss_before_kib) as f64 / self.conns as f64
+        self.per_conn(self.rss_subscribed_kib)
     }
     pub(crate) fn per_conn_after_push(&self) -> f64 {
-        self.rss_after_push_kib.saturating_sub(self.rss_before_kib) as f64 / self.conns as f64
+        self.per_conn(self.rss_after_push_kib)
     }
     pub(crate) fn per_conn_after_large(&self) -> f64 {
-        self.rss_after_large_kib.saturating_sub(self.rss_before_kib) as f64 / self.conns as f64
+        self.per_conn(self.rss_after_large_kib)
     }
 }
 
