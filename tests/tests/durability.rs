@@ -229,8 +229,15 @@ async fn expect_crash_at(relay: &mut TestRelay, point: &str) {
 
 /// Runs `point` (as `NAME` or `NAME:N`) while posts go on, restarts, checks.
 async fn crash_while_posting(spec: &str) {
+    crash_while_posting_with(spec, &[]).await;
+}
+
+/// [`crash_while_posting`] with more of the relay's environment.
+async fn crash_while_posting_with(spec: &str, envs: &[(&str, &str)]) {
     let point = spec.split(':').next().unwrap();
-    let mut relay = TestRelay::start_with_env(&[], &[SMALL_CHECKPOINTS]).await;
+    let mut all = vec![SMALL_CHECKPOINTS];
+    all.extend_from_slice(envs);
+    let mut relay = TestRelay::start_with_env(&[], &all).await;
     let writers = make_writers(&relay, 3).await;
     relay.kill9();
     relay.set_env("KITH_RELAY_CRASH_AT", Some(spec));
@@ -260,13 +267,26 @@ async fn crash_after_a_checkpoint_rotated() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn crash_between_slices_of_a_checkpoint() {
-    crash_while_posting("checkpoint.slice:2").await;
+    // Sled gets only the index of the messages (their records go to a pack): small
+    // slices, so that a checkpoint of 40 kB has several.
+    crash_while_posting_with(
+        "checkpoint.slice:2",
+        &[("KITH_RELAY_TEST_CHECKPOINT_SLICE", "2048")],
+    )
+    .await;
 }
 
 /// The large values of a checkpoint are in their own files; sled has not heard of them.
 #[tokio::test(flavor = "multi_thread")]
 async fn crash_after_a_checkpoint_wrote_its_value_files() {
     crash_while_posting("values.written:2").await;
+}
+
+/// The message records of a checkpoint are in their pack, synced; sled has not heard of
+/// them (open deletes the pack, and the replay packs them again).
+#[tokio::test(flavor = "multi_thread")]
+async fn crash_after_a_checkpoint_wrote_its_pack() {
+    crash_while_posting("pack.synced:2").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -6,6 +6,8 @@
 //! serializes writers per group. Durability is explicit: a write is durable only after a
 //! later [`Store::sync`] returns.
 
+pub mod index;
+pub mod packs;
 pub mod shred;
 pub mod sled_store;
 pub mod values;

@@ -35,6 +35,8 @@
 //! it near 3 000 posts/s with one batch per message (BENCHMARKS.md). The log costs one
 //! `pwrite` and one `fdatasync` per sync, on the syncing thread.
 
+use super::index::{self, Chunk, Live};
+use super::packs::{Packs, Pointer};
 use super::shred::{Expiry, KeyRing, Sealed};
 use super::values::{self, ValueFiles};
 use super::wal::{AppendError, Changes, Wal};
@@ -222,6 +224,13 @@ impl Overlay {
     }
 }
 
+/// See [`SledStore::doomed`].
+#[derive(Default)]
+struct Doomed {
+    files: Vec<String>,
+    packs: Vec<u64>,
+}
+
 /// The sled engine.
 pub struct SledStore {
     db: sled::Db,
@@ -235,10 +244,19 @@ pub struct SledStore {
     /// The sled keys whose value is in a file, with the file's name: which keys a
     /// checkpoint replaces a file of, without reading sled for every key.
     file_keys: Mutex<std::collections::HashMap<IVec, String>>,
-    /// Files of values that sled no longer refers to, durably: deleted at the end of the
-    /// next checkpoint, so that a read that found the old reference just before has long
-    /// finished (and a read that misses one looks again).
-    doomed: Mutex<Vec<String>>,
+    /// Message records, many to a file ([`super::packs`]), and what each pack holds that
+    /// sled's index points to (as sled has it, durably).
+    packs: Packs,
+    live: Mutex<std::collections::HashMap<u64, Live>>,
+    /// Packs a copy-forward did not empty (their count disagrees with the index, which
+    /// would be a bug): not tried again by this process.
+    stuck: Mutex<std::collections::HashSet<u64>>,
+    /// Sled holds message records written before the index, inline under their `M` key.
+    legacy: bool,
+    /// Files of values and packs that sled no longer refers to, durably: deleted at the
+    /// end of the next checkpoint, so that a read that found the old reference just
+    /// before has long finished (and a read that misses one looks again).
+    doomed: Mutex<Doomed>,
     /// The data dir, and the last reading of its free space (when, bytes).
     dir: std::path::PathBuf,
     free: Mutex<Option<(Instant, u64)>>,
@@ -321,6 +339,96 @@ fn slot_key(key: &SlotKey) -> [u8; 33] {
     k
 }
 
+/// The group and sequence number of a message record's key.
+fn message_of(key: &[u8]) -> Result<(GroupId, Seq)> {
+    if key.len() != 25 || key[0] != MESSAGE {
+        return Err(StoreError::Corrupt);
+    }
+    let group = GroupId(key[1..17].try_into().expect("16 bytes"));
+    Ok((
+        group,
+        u64::from_be_bytes(key[17..].try_into().expect("8 bytes")),
+    ))
+}
+
+/// How a pointer into a pack travels between reading the index and reading the record
+/// ([`SledStore::resolve`]); never stored.
+const POINTER: &[u8] = b"\xFFkith-pack-ptr\x01";
+
+fn pointer_value(p: Pointer) -> IVec {
+    let mut v = Vec::with_capacity(POINTER.len() + 20);
+    v.extend_from_slice(POINTER);
+    v.extend_from_slice(&p.pack.to_le_bytes());
+    v.extend_from_slice(&p.offset.to_le_bytes());
+    v.extend_from_slice(&p.len.to_le_bytes());
+    IVec::from(v)
+}
+
+fn pointer_of(v: &[u8]) -> Option<Pointer> {
+    let rest = v.strip_prefix(POINTER)?;
+    Some(Pointer {
+        pack: u64::from_le_bytes(rest.get(..8)?.try_into().ok()?),
+        offset: u64::from_le_bytes(rest.get(8..16)?.try_into().ok()?),
+        len: u32::from_le_bytes(rest.get(16..20)?.try_into().ok()?),
+    })
+}
+
+/// What one slice of a checkpoint applies to sled (see [`SledStore::to_sled`]).
+#[derive(Default)]
+struct Slice {
+    batch: sled::Batch,
+    /// What the batch writes, roughly.
+    bytes: usize,
+    /// Value files written for the batch, to sync before it.
+    files: Vec<File>,
+    /// Value files the batch stops referring to.
+    replaced: Vec<String>,
+    /// The live counts of the packs the batch's index changes touch.
+    touched: std::collections::HashMap<u64, Live>,
+    /// Packs whose count reached zero in an applied batch.
+    dead: Vec<u64>,
+}
+
+impl Slice {
+    fn put_chunk(&mut self, (key, chunk): (IVec, Chunk)) {
+        if chunk.is_empty() {
+            self.batch.remove(key);
+        } else {
+            let v = chunk.encode();
+            self.bytes += key.len() + v.len();
+            self.batch.insert(key, v);
+        }
+    }
+
+    /// Counts a record in (`plus`) or out of its pack.
+    fn count(
+        &mut self,
+        p: Pointer,
+        plus: bool,
+        live: &Mutex<std::collections::HashMap<u64, Live>>,
+    ) {
+        self.touched
+            .entry(p.pack)
+            .or_insert_with(|| {
+                let live = live.lock().expect("pack count lock poisoned");
+                live.get(&p.pack).copied().unwrap_or_default()
+            })
+            .add(p.len, plus);
+    }
+
+    /// The touched counts into the batch.
+    fn stage_counts(&mut self) {
+        for (id, l) in &self.touched {
+            let k = index::live_key(*id);
+            if l.count == 0 {
+                self.batch.remove(&k[..]);
+            } else {
+                self.batch.insert(&k[..], &l.encode()[..]);
+            }
+        }
+    }
+}
+
 fn encode<T: serde::Serialize>(v: &T) -> Vec<u8> {
     postcard::to_stdvec(v).expect("postcard encoding into a Vec is infallible")
 }
@@ -368,6 +476,26 @@ impl SledStore {
         // What the log holds from before a crash that sled does not have yet: into sled,
         // durably, with the number of its last record; then the log starts empty.
         let (wal, records) = Wal::open(dir, applied)?;
+        let mut live = std::collections::HashMap::new();
+        for kv in db.scan_prefix([index::LIVE]) {
+            let (k, v) = kv?;
+            let id = k
+                .get(1..9)
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_be_bytes)
+                .ok_or(StoreError::Corrupt)?;
+            live.insert(id, Live::decode(&v)?);
+        }
+        // Message records written before the index, inline in sled: while any is left,
+        // a message's change also removes its `M` key. (Large records under `M` are
+        // references to value files, which `file_keys` knows.)
+        let mut legacy = false;
+        for kv in db.scan_prefix([MESSAGE]) {
+            if values::reference(&kv?.1).is_none() {
+                legacy = true;
+                break;
+            }
+        }
         let mut store = Self {
             db,
             log_file,
@@ -375,7 +503,11 @@ impl SledStore {
             synced_blobs: Mutex::new(std::collections::HashSet::new()),
             values: ValueFiles::open(dir)?,
             file_keys: Mutex::new(std::collections::HashMap::new()),
-            doomed: Mutex::new(Vec::new()),
+            packs: Packs::open(dir)?,
+            live: Mutex::new(live),
+            stuck: Mutex::new(std::collections::HashSet::new()),
+            legacy,
+            doomed: Mutex::new(Doomed::default()),
             dir: dir.to_path_buf(),
             free: Mutex::new(None),
             ring,
@@ -405,8 +537,23 @@ impl SledStore {
                 .into_iter()
                 .map(|(k, name)| (IVec::from(k), name))
                 .collect();
+            // Packs sled has no count for: written by a checkpoint that never got to
+            // sled, or emptied by one that did and not deleted before a crash.
+            let orphans: Vec<u64> = {
+                let live = store.live.lock().expect("pack count lock poisoned");
+                let ids = store.packs.list()?;
+                ids.into_iter()
+                    .filter(|id| !live.contains_key(id))
+                    .collect()
+            };
+            if !orphans.is_empty() {
+                tracing::debug!(packs = orphans.len(), "packs nothing points to removed");
+                store.packs.remove(&orphans);
+            }
             Ok(())
         })();
+        #[cfg(any(test, feature = "test-hooks"))]
+        let replayed = replayed.and_then(|()| store.verify_counts());
         match replayed {
             Ok(()) => {
                 store.opened = true;
@@ -437,59 +584,171 @@ impl SledStore {
         Ok(())
     }
 
-    /// Applies `changes` to sled with `last` as its *applied* number, durably: large
-    /// values to files of their own first (synced before the batch that refers to them),
-    /// in slices (each flushed, with a pause between) when `sliced`, and the files of the
-    /// values they replace doomed. Not atomic as a whole, and need not be: until the last
-    /// slice says `last` is applied, replay at open redoes all of it.
+    /// Applies `changes` to sled with `last` as its *applied* number, durably: message
+    /// records to a pack and large values to files of their own first (synced before
+    /// the batch that refers to them), in slices (each flushed, with a pause between)
+    /// when `sliced`, and the files and packs nothing refers to any more doomed. Not
+    /// atomic as a whole, and need not be: until the last slice says `last` is applied,
+    /// replay at open redoes all of it. Each slice is atomic, and carries the live counts
+    /// of the packs its index changes touch, so the counts always match the index.
     fn to_sled(&self, changes: &Changes, last: u64, sliced: bool) -> Result<()> {
         let unique = format!("{last:016x}{:016x}", rand::random::<u64>());
         // Updated as sled will be; on a failure the next open rebuilds it from the files.
         let mut file_keys = self.file_keys.lock().expect("file key lock poisoned");
-        let mut batch = sled::Batch::default();
-        let mut files = Vec::new();
-        let mut replaced = Vec::new();
-        let mut bytes = 0;
-        for (n, (k, v)) in changes.iter().enumerate() {
-            bytes += k.len() + v.as_ref().map_or(0, |v| v.len());
+        let mut slice = Slice::default();
+        let messages = changes.range::<[u8], _>((
+            Bound::Included(&[MESSAGE][..]),
+            Bound::Excluded(&[MESSAGE + 1][..]),
+        ));
+        // The small records, into the active pack, durably, before any batch points there.
+        let mut records = Vec::new();
+        for (k, v) in messages.clone() {
+            if let Some(v) = v.as_ref().filter(|v| v.len() < values::THRESHOLD) {
+                let (group, seq) = message_of(k)?;
+                records.push((group, seq, &v[..]));
+            }
+        }
+        let mut pointers = Vec::new().into_iter();
+        if !records.is_empty() {
+            pointers = self.packs.append(&records)?.into_iter();
+            self.packs.sync()?;
+            crate::crash::point("pack.synced");
+        }
+        drop(records);
+        let mut chunk: Option<(IVec, Chunk)> = None;
+        for (n, (k, v)) in messages.enumerate() {
+            let (group, seq) = message_of(k)?;
+            let ck = index::key(&group, seq);
+            if chunk.as_ref().is_none_or(|(key, _)| key[..] != ck[..]) {
+                if let Some(done) = chunk.take() {
+                    slice.put_chunk(done);
+                    if sliced {
+                        self.maybe_apply(&mut slice)?;
+                    }
+                }
+                let c = match self.db.get(ck)? {
+                    Some(v) => Chunk::decode(&v)?,
+                    None => Chunk::default(),
+                };
+                chunk = Some((IVec::from(&ck[..]), c));
+            }
+            let c = &mut chunk.as_mut().expect("set above").1;
+            let small = v.as_ref().is_some_and(|v| v.len() < values::THRESHOLD);
+            let pointer = small.then(|| pointers.next().expect("one pointer per small record"));
+            if let Some(old) = c.set(seq, pointer) {
+                slice.count(old, false, &self.live);
+            }
+            if let Some(p) = pointer {
+                slice.count(p, true, &self.live);
+            }
+            match v {
+                Some(v) if !small => {
+                    self.to_file(&mut slice, &mut file_keys, &unique, n, k, v)?;
+                }
+                _ => {
+                    // The record's `M` key, if sled has one: a large value's reference, or a
+                    // record from before the index. (Open replays before it knows
+                    // `file_keys`.)
+                    if let Some(name) = file_keys.remove(k) {
+                        slice.replaced.push(name);
+                        slice.batch.remove(k.clone());
+                    } else if self.legacy || !self.opened {
+                        slice.batch.remove(k.clone());
+                    }
+                }
+            }
+        }
+        if let Some(done) = chunk.take() {
+            slice.put_chunk(done);
+        }
+        let others = changes
+            .range::<[u8], _>((Bound::Unbounded, Bound::Excluded(&[MESSAGE][..])))
+            .chain(
+                changes.range::<[u8], _>((Bound::Included(&[MESSAGE + 1][..]), Bound::Unbounded)),
+            );
+        for (n, (k, v)) in others.enumerate() {
+            slice.bytes += k.len() + v.as_ref().map_or(0, |v| v.len());
             if let Some(name) = file_keys.remove(k) {
-                replaced.push(name);
+                slice.replaced.push(name);
             }
             match v {
                 Some(v) if v.len() >= values::THRESHOLD => {
-                    let (r, f) = self.values.write(k, &format!("{unique}{n:x}"), v)?;
-                    files.push(f);
-                    let name = values::reference(&r).unwrap_or_default().to_string();
-                    file_keys.insert(k.clone(), name);
-                    batch.insert(k.clone(), r);
+                    self.to_file(&mut slice, &mut file_keys, &unique, changes.len() + n, k, v)?;
                 }
-                Some(v) => batch.insert(k.clone(), v.clone()),
-                None => batch.remove(k.clone()),
+                Some(v) => slice.batch.insert(k.clone(), v.clone()),
+                None => slice.batch.remove(k.clone()),
             }
-            if sliced && bytes >= crate::crash::tunable("CHECKPOINT_SLICE", CHECKPOINT_SLICE) {
-                self.values.sync(std::mem::take(&mut files))?;
-                self.db
-                    .apply_batch(std::mem::take(&mut batch))
-                    .map_err(engine_failed)?;
-                self.sync_sled_blobs()?;
-                self.db.flush().map_err(engine_failed)?;
-                crate::crash::point("checkpoint.slice");
-                bytes = 0;
-                // The tests slow checkpoints down with a longer pause (a slow disk).
-                let pause = crate::crash::tunable("CHECKPOINT_PAUSE_MS", 0) as u64;
-                std::thread::sleep(CHECKPOINT_PAUSE.max(Duration::from_millis(pause)));
+            if sliced {
+                self.maybe_apply(&mut slice)?;
             }
         }
-        batch.insert(APPLIED, &last.to_be_bytes());
-        self.values.sync(files)?;
+        slice.batch.insert(APPLIED, &last.to_be_bytes());
+        slice.stage_counts();
+        self.values.sync(std::mem::take(&mut slice.files))?;
         crate::crash::point("values.written");
-        self.db.apply_batch(batch).map_err(engine_failed)?;
+        self.db
+            .apply_batch(std::mem::take(&mut slice.batch))
+            .map_err(engine_failed)?;
         self.sled_durable()?;
-        self.doomed
-            .lock()
-            .expect("doomed lock poisoned")
-            .extend(replaced);
+        self.commit_counts(&mut slice);
+        let mut doomed = self.doomed.lock().expect("doomed lock poisoned");
+        doomed.files.extend(slice.replaced);
+        doomed.packs.extend(slice.dead);
         Ok(())
+    }
+
+    /// A large value to a file of its own (synced with the slice), its reference to sled.
+    fn to_file(
+        &self,
+        slice: &mut Slice,
+        file_keys: &mut std::collections::HashMap<IVec, String>,
+        unique: &str,
+        n: usize,
+        k: &IVec,
+        v: &IVec,
+    ) -> Result<()> {
+        let (r, f) = self.values.write(k, &format!("{unique}{n:x}"), v)?;
+        slice.files.push(f);
+        let name = values::reference(&r).unwrap_or_default().to_string();
+        if let Some(old) = file_keys.insert(k.clone(), name) {
+            slice.replaced.push(old);
+        }
+        slice.batch.insert(k.clone(), r);
+        Ok(())
+    }
+
+    /// Applies the slice's batch, durably, once it holds enough (see [`Self::to_sled`]).
+    fn maybe_apply(&self, slice: &mut Slice) -> Result<()> {
+        if slice.bytes < crate::crash::tunable("CHECKPOINT_SLICE", CHECKPOINT_SLICE) {
+            return Ok(());
+        }
+        slice.stage_counts();
+        self.values.sync(std::mem::take(&mut slice.files))?;
+        self.db
+            .apply_batch(std::mem::take(&mut slice.batch))
+            .map_err(engine_failed)?;
+        self.commit_counts(slice);
+        self.sync_sled_blobs()?;
+        self.db.flush().map_err(engine_failed)?;
+        crate::crash::point("checkpoint.slice");
+        slice.bytes = 0;
+        // The tests slow checkpoints down with a longer pause (a slow disk).
+        let pause = crate::crash::tunable("CHECKPOINT_PAUSE_MS", 0) as u64;
+        std::thread::sleep(CHECKPOINT_PAUSE.max(Duration::from_millis(pause)));
+        Ok(())
+    }
+
+    /// The counts a slice's applied batch carried become the store's.
+    fn commit_counts(&self, slice: &mut Slice) {
+        let mut live = self.live.lock().expect("pack count lock poisoned");
+        for (id, l) in slice.touched.drain() {
+            if l.count == 0 {
+                live.remove(&id);
+                slice.dead.push(id);
+            } else {
+                live.insert(id, l);
+            }
+        }
     }
 
     /// Free bytes on the data dir's file system (for an unprivileged process), read at
@@ -572,7 +831,12 @@ impl SledStore {
     /// Sled's value of a key, with a reference to a value file read.
     fn sled_get(&self, key: &[u8]) -> Result<Option<IVec>> {
         for _ in 0..3 {
-            let Some(v) = self.db.get(key)? else {
+            let stored = if key.first() == Some(&MESSAGE) {
+                self.sled_message(key)?
+            } else {
+                self.db.get(key)?
+            };
+            let Some(v) = stored else {
                 return Ok(None);
             };
             match self.resolve(v)? {
@@ -586,9 +850,24 @@ impl SledStore {
         ))
     }
 
-    /// A value as sled stores it, with a reference read from its file; `None` if the
-    /// file is gone (sled refers to another value by now).
+    /// Where sled has a message record: a pointer into a pack (as [`pointer_value`]) from
+    /// the index, or the value of its `M` key.
+    fn sled_message(&self, key: &[u8]) -> Result<Option<IVec>> {
+        let (group, seq) = message_of(key)?;
+        if let Some(v) = self.db.get(index::key(&group, seq))?
+            && let Some(p) = Chunk::decode(&v)?.get(seq)
+        {
+            return Ok(Some(pointer_value(p)));
+        }
+        Ok(self.db.get(key)?)
+    }
+
+    /// A value as sled stores it, with a reference read from its file or pack; `None` if
+    /// the file or pack is gone (sled refers to another value by now).
     fn resolve(&self, v: IVec) -> Result<Option<IVec>> {
+        if let Some(p) = pointer_of(&v) {
+            return self.packs.read(&p);
+        }
         match values::reference(&v) {
             None => Ok(Some(v)),
             Some(name) => match self.values.read(name) {
@@ -601,6 +880,53 @@ impl SledStore {
 
     /// The records in `[lo, hi)` in key order, sled's merged with the overlay's.
     fn range(&self, lo: &[u8], hi: Bound<&[u8]>) -> impl Iterator<Item = Result<(IVec, IVec)>> {
+        self.merged(lo, hi, |bounds| {
+            Box::new(self.db.range(bounds).map(|kv| kv.map_err(Into::into)))
+        })
+    }
+
+    /// A group's message records from `from` on, in order, sled's (the index's pointers
+    /// and any `M` keys) merged with the overlay's.
+    fn messages(&self, group: &GroupId, from: Seq) -> impl Iterator<Item = Result<(IVec, IVec)>> {
+        let lo = numbered_key(MESSAGE, group, from);
+        let hi = numbered_key(MESSAGE, group, u64::MAX);
+        let group = *group;
+        self.merged(&lo, Bound::Included(&hi), move |bounds| {
+            let chunks = self
+                .db
+                .range(index::key(&group, from)..=index::key(&group, u64::MAX))
+                .flat_map(move |kv| {
+                    let entries = kv.map_err(StoreError::from).and_then(|(k, v)| {
+                        let first = index::first_seq(&k)?;
+                        Ok(Chunk::decode(&v)?
+                            .from(first, from)
+                            .map(|(seq, p)| {
+                                let key = IVec::from(&numbered_key(MESSAGE, &group, seq)[..]);
+                                Ok((key, pointer_value(p)))
+                            })
+                            .collect::<Vec<_>>())
+                    });
+                    match entries {
+                        Ok(v) => v,
+                        Err(e) => vec![Err(e)],
+                    }
+                });
+            let keys = self.db.range(bounds).map(|kv| kv.map_err(Into::into));
+            Box::new(merge_sorted(chunks, keys))
+        })
+    }
+
+    /// `db`'s records (opened with the bounds while the overlay is read, see below) merged
+    /// with the overlay's in `[lo, hi)`.
+    fn merged<'a, F>(
+        &'a self,
+        lo: &[u8],
+        hi: Bound<&[u8]>,
+        db: F,
+    ) -> impl Iterator<Item = Result<(IVec, IVec)>> + use<'a, F>
+    where
+        F: FnOnce((Bound<IVec>, Bound<IVec>)) -> DbRecords<'a>,
+    {
         let hi_owned = match hi {
             Bound::Included(h) => Bound::Included(IVec::from(h)),
             Bound::Excluded(h) => Bound::Excluded(IVec::from(h)),
@@ -627,7 +953,7 @@ impl SledStore {
             }
             // A checkpoint may move records from the overlay to sled while we read: they
             // are then found in both, with the same value, and the overlay's is used.
-            self.db.range(bounds)
+            db(bounds)
         };
         let mut db = db.peekable();
         let mut over = over.into_iter().peekable();
@@ -652,7 +978,7 @@ impl SledStore {
                     }
                 }
                 return match db.next()? {
-                    Err(e) => Some(Err(e.into())),
+                    Err(e) => Some(Err(e)),
                     Ok((k, v)) => match self.resolve(v) {
                         Ok(Some(v)) => Some(Ok((k, v))),
                         // Replaced since the range read it: its value now, if any.
@@ -739,6 +1065,33 @@ impl SledStore {
             .map(|v| decode(&v))
             .transpose()
     }
+}
+
+/// Records as sled's side of [`SledStore::merged`] yields them.
+type DbRecords<'a> = Box<dyn Iterator<Item = Result<(IVec, IVec)>> + 'a>;
+
+/// Two key-ordered record streams as one (an error first as soon as either has one).
+fn merge_sorted(
+    a: impl Iterator<Item = Result<(IVec, IVec)>>,
+    b: impl Iterator<Item = Result<(IVec, IVec)>>,
+) -> impl Iterator<Item = Result<(IVec, IVec)>> {
+    let mut a = a.peekable();
+    let mut b = b.peekable();
+    std::iter::from_fn(move || {
+        let order = match (a.peek(), b.peek()) {
+            (None, None) => return None,
+            (Some(Err(_)), _) | (Some(Ok(_)), None) => std::cmp::Ordering::Less,
+            (_, Some(Err(_))) | (None, Some(Ok(_))) => std::cmp::Ordering::Greater,
+            (Some(Ok((ka, _))), Some(Ok((kb, _)))) => ka.cmp(kb),
+        };
+        if order == std::cmp::Ordering::Equal {
+            // Never both (a checkpoint writes one and removes the other in one slice);
+            // the first wins if they were.
+            b.next();
+        }
+        let take_a = order != std::cmp::Ordering::Greater;
+        if take_a { a.next() } else { b.next() }
+    })
 }
 
 fn removals(
@@ -935,9 +1288,7 @@ impl Store for SledStore {
         from: Seq,
         visit: &mut dyn FnMut(Message) -> ControlFlow<()>,
     ) -> Result<()> {
-        let start = numbered_key(MESSAGE, group, from);
-        let end = numbered_key(MESSAGE, group, u64::MAX);
-        for kv in self.range(&start, Bound::Included(&end)) {
+        for kv in self.messages(group, from) {
             let (_, v) = kv?;
             // A message whose key was shredded is expired: retention deletes it next.
             let Some(m) = self.unseal(group, &v)? else {
@@ -956,9 +1307,7 @@ impl Store for SledStore {
         from: Seq,
         visit: &mut dyn FnMut(RecordInfo) -> ControlFlow<()>,
     ) -> Result<()> {
-        let start = numbered_key(MESSAGE, group, from);
-        let end = numbered_key(MESSAGE, group, u64::MAX);
-        for kv in self.range(&start, Bound::Included(&end)) {
+        for kv in self.messages(group, from) {
             let (_, v) = kv?;
             if visit(Self::info(&v)?).is_break() {
                 break;
@@ -1266,10 +1615,9 @@ impl SledStore {
         // Doomed by earlier checkpoints: deleted once this one is done.
         let old = std::mem::take(&mut *self.doomed.lock().expect("doomed lock poisoned"));
         if let Err(e) = self.to_sled(&changes, last, true) {
-            self.doomed
-                .lock()
-                .expect("doomed lock poisoned")
-                .extend(old);
+            let mut doomed = self.doomed.lock().expect("doomed lock poisoned");
+            doomed.files.extend(old.files);
+            doomed.packs.extend(old.packs);
             return Err(e);
         }
         crate::crash::point("checkpoint.applied");
@@ -1279,11 +1627,105 @@ impl SledStore {
             .retire(segment)?;
         crate::crash::point("checkpoint.retired");
         *retired = None;
-        // The files replaced by the checkpoint before this one (see `doomed`).
-        self.values.remove(&old);
-        let mut o = self.overlay();
-        o.checkpointing = None;
-        o.checkpointing_bytes = 0;
+        // The files and packs let go by the checkpoint before this one (see `doomed`).
+        self.values.remove(&old.files);
+        self.packs.remove(&old.packs);
+        {
+            let mut o = self.overlay();
+            o.checkpointing = None;
+            o.checkpointing_bytes = 0;
+        }
+        self.compact(last)
+    }
+
+    /// Tests: the packs' live counts, in memory and in sled, are what the index says, and
+    /// every pack the index points into exists.
+    #[cfg(any(test, feature = "test-hooks"))]
+    fn verify_counts(&self) -> Result<()> {
+        let mut counted = std::collections::HashMap::<u64, Live>::new();
+        for kv in self.db.scan_prefix([index::INDEX]) {
+            let (k, v) = kv?;
+            for (_, p) in Chunk::decode(&v)?.from(index::first_seq(&k)?, 0) {
+                counted.entry(p.pack).or_default().add(p.len, true);
+            }
+        }
+        let mut stored = std::collections::HashMap::new();
+        for kv in self.db.scan_prefix([index::LIVE]) {
+            let (k, v) = kv?;
+            let id = u64::from_be_bytes(k[1..].try_into().map_err(|_| StoreError::Corrupt)?);
+            stored.insert(id, Live::decode(&v)?);
+        }
+        let memory = self.live.lock().expect("pack count lock poisoned").clone();
+        let on_disk: std::collections::HashSet<u64> = self.packs.list()?.into_iter().collect();
+        if counted != stored || counted != memory || !counted.keys().all(|id| on_disk.contains(id))
+        {
+            return Err(StoreError::Engine(format!(
+                "pack counts disagree: index {counted:?}, sled {stored:?}, memory {memory:?}, \
+                 on disk {on_disk:?}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Copies forward the live records of the emptiest pack that is at most a quarter
+    /// live, so that its space comes back (retention frees most packs whole, but one
+    /// long-kept group, or deletions, can keep a pack alive with little in it). The
+    /// copies go through [`Self::to_sled`], like any change: to the active pack, the
+    /// index pointed at them, the old pack's count down to zero and the pack doomed.
+    fn compact(&self, last: u64) -> Result<()> {
+        let active = self.packs.active();
+        let candidates: Vec<(u64, Live)> = {
+            let stuck = self.stuck.lock().expect("stuck pack lock poisoned");
+            let live = self.live.lock().expect("pack count lock poisoned");
+            live.iter()
+                .filter(|(id, _)| Some(**id) != active && !stuck.contains(id))
+                .map(|(id, l)| (*id, *l))
+                .collect()
+        };
+        let sparse = candidates
+            .into_iter()
+            .map(|(id, l)| (id, l, self.packs.size(id)))
+            .filter(|(_, l, size)| l.bytes.saturating_mul(4) < *size)
+            .min_by_key(|(_, l, _)| l.bytes);
+        let Some((id, _, _)) = sparse else {
+            return Ok(());
+        };
+        let mut copies = Changes::new();
+        let mut chunk: Option<([u8; 25], Chunk)> = None;
+        for (group, seq, p) in self.packs.entries(id)? {
+            let ck = index::key(&group, seq);
+            if chunk.as_ref().is_none_or(|(k, _)| *k != ck) {
+                let c = match self.db.get(ck)? {
+                    Some(v) => Chunk::decode(&v)?,
+                    None => Chunk::default(),
+                };
+                chunk = Some((ck, c));
+            }
+            let pointed = chunk.as_ref().and_then(|(_, c)| c.get(seq));
+            if pointed == Some(p)
+                && let Some(record) = self.packs.read(&p)?
+            {
+                copies.insert(
+                    IVec::from(&numbered_key(MESSAGE, &group, seq)[..]),
+                    Some(record),
+                );
+            }
+        }
+        tracing::debug!(records = copies.len(), "a sparse pack copied forward");
+        crate::crash::point("compact.read");
+        self.to_sled(&copies, last, true)?;
+        if self
+            .live
+            .lock()
+            .expect("pack count lock poisoned")
+            .contains_key(&id)
+        {
+            tracing::warn!("a pack's live count disagrees with the index; it is kept");
+            self.stuck
+                .lock()
+                .expect("stuck pack lock poisoned")
+                .insert(id);
+        }
         Ok(())
     }
 }
