@@ -21,7 +21,7 @@ pub const SPAN: u64 = 128;
 pub const INDEX: u8 = b'I';
 /// The live counts' key kind.
 pub const LIVE: u8 = b'P';
-const ENTRY: usize = 1 + 8 + 8 + 4;
+const ENTRY: usize = 1 + Pointer::LEN;
 
 /// The index key of the chunk holding `seq`.
 pub fn key(group: &GroupId, seq: Seq) -> [u8; 25] {
@@ -105,14 +105,7 @@ impl Chunk {
             if u64::from(e[0]) >= SPAN {
                 return Err(StoreError::Corrupt);
             }
-            out.insert(
-                e[0],
-                Pointer {
-                    pack: u64::from_le_bytes(e[1..9].try_into().expect("8 bytes")),
-                    offset: u64::from_le_bytes(e[9..17].try_into().expect("8 bytes")),
-                    len: u32::from_le_bytes(e[17..21].try_into().expect("4 bytes")),
-                },
-            );
+            out.insert(e[0], Pointer::decode(&e[1..]).ok_or(StoreError::Corrupt)?);
         }
         Ok(Self(out))
     }
@@ -122,9 +115,7 @@ impl Chunk {
         let mut v = Vec::with_capacity(self.0.len() * ENTRY);
         for (slot, p) in &self.0 {
             v.push(*slot);
-            v.extend_from_slice(&p.pack.to_le_bytes());
-            v.extend_from_slice(&p.offset.to_le_bytes());
-            v.extend_from_slice(&p.len.to_le_bytes());
+            p.encode(&mut v);
         }
         v
     }

@@ -49,6 +49,27 @@ pub struct Pointer {
     pub len: u32,
 }
 
+impl Pointer {
+    /// Its bytes: `pack u64 LE ‖ offset u64 LE ‖ len u32 LE`.
+    pub const LEN: usize = 20;
+
+    /// As [`Pointer::LEN`] bytes.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.pack.to_le_bytes());
+        out.extend_from_slice(&self.offset.to_le_bytes());
+        out.extend_from_slice(&self.len.to_le_bytes());
+    }
+
+    /// From the first [`Pointer::LEN`] bytes of `b`.
+    pub fn decode(b: &[u8]) -> Option<Self> {
+        Some(Self {
+            pack: u64::from_le_bytes(b.get(..8)?.try_into().ok()?),
+            offset: u64::from_le_bytes(b.get(8..16)?.try_into().ok()?),
+            len: u32::from_le_bytes(b.get(16..20)?.try_into().ok()?),
+        })
+    }
+}
+
 /// The pack being appended to.
 struct Active {
     id: u64,

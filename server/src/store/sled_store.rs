@@ -356,21 +356,14 @@ fn message_of(key: &[u8]) -> Result<(GroupId, Seq)> {
 const POINTER: &[u8] = b"\xFFkith-pack-ptr\x01";
 
 fn pointer_value(p: Pointer) -> IVec {
-    let mut v = Vec::with_capacity(POINTER.len() + 20);
+    let mut v = Vec::with_capacity(POINTER.len() + Pointer::LEN);
     v.extend_from_slice(POINTER);
-    v.extend_from_slice(&p.pack.to_le_bytes());
-    v.extend_from_slice(&p.offset.to_le_bytes());
-    v.extend_from_slice(&p.len.to_le_bytes());
+    p.encode(&mut v);
     IVec::from(v)
 }
 
 fn pointer_of(v: &[u8]) -> Option<Pointer> {
-    let rest = v.strip_prefix(POINTER)?;
-    Some(Pointer {
-        pack: u64::from_le_bytes(rest.get(..8)?.try_into().ok()?),
-        offset: u64::from_le_bytes(rest.get(8..16)?.try_into().ok()?),
-        len: u32::from_le_bytes(rest.get(16..20)?.try_into().ok()?),
-    })
+    Pointer::decode(v.strip_prefix(POINTER)?)
 }
 
 /// What one slice of a checkpoint applies to sled (see [`SledStore::to_sled`]).
